@@ -1,0 +1,5 @@
+import sys
+
+from showcontrol.cli import main
+
+sys.exit(main())

@@ -1,0 +1,87 @@
+"""Reading and writing audio files: the only module that touches soundfile and soxr.
+
+soundfile (libsndfile) decodes WAV, FLAC, OGG and MP3 to float32; soxr resamples to the engine
+rate at its very-high-quality setting. Writes go to a temporary file renamed into place.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import soundfile
+import soxr
+
+from showcontrol.errors import AudioFileError
+
+Audio = npt.NDArray[np.float32]
+
+
+def resampled_length(frames: int, from_rate: int, to_rate: int) -> int:
+    """How many frames a file has at the engine rate (what `read_audio` returns)."""
+    return -(-frames * to_rate // from_rate)
+
+
+def audio_length(path: Path, sample_rate: int) -> int:
+    """Length in frames at `sample_rate`, from the header only; raises AudioFileError."""
+    try:
+        info = soundfile.info(str(path))
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as error:
+        raise AudioFileError(_reason(path, error)) from None
+    if info.frames <= 0:
+        raise AudioFileError(f"{path.name} holds no audio")
+    return resampled_length(info.frames, info.samplerate, sample_rate)
+
+
+def read_audio(path: Path, sample_rate: int) -> Audio:
+    """Decode a whole file to float32 (frames, channels) at `sample_rate`; raises AudioFileError."""
+    try:
+        data, file_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as error:
+        raise AudioFileError(_reason(path, error)) from None
+    if len(data) == 0:
+        raise AudioFileError(f"{path.name} holds no audio")
+    if file_rate != sample_rate:
+        expected = resampled_length(len(data), file_rate, sample_rate)
+        data = soxr.resample(data, file_rate, sample_rate, quality="VHQ").astype(np.float32, copy=False)
+        data = _exact_length(data, expected)
+    return np.ascontiguousarray(data)
+
+
+def _exact_length(data: Audio, frames: int) -> Audio:
+    if len(data) >= frames:
+        return data[:frames]
+    return np.concatenate([data, np.zeros((frames - len(data), data.shape[1]), np.float32)])
+
+
+def _reason(path: Path, error: Exception) -> str:
+    if not path.exists():
+        return f"{path} does not exist"
+    return f"{path.name} cannot be decoded as audio ({str(error).strip() or type(error).__name__})"
+
+
+def write_audio(path: Path, blocks: Iterator[Audio], sample_rate: int, channels: int, subtype: str | None = None) -> None:
+    """Write blocks to `path` atomically: a crash leaves the old file, never half a new one."""
+    temporary = path.with_name(f".{path.name}.partial")
+    kind = path.suffix.lstrip(".").upper() or "WAV"
+    try:
+        with soundfile.SoundFile(str(temporary), "w", sample_rate, channels, subtype=subtype, format=kind) as file:
+            for block in blocks:
+                file.write(block)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def load_spoken_counts(sample_rate: int) -> dict[int, Audio]:
+    """The shipped spoken numbers one to twelve (made with espeak-ng by tools/make_voice_samples.sh), mono."""
+    counts = {}
+    folder = resources.files("showcontrol.sounds")
+    for number in range(1, 13):
+        with resources.as_file(folder / f"count-{number}.flac") as sample_path:
+            counts[number] = read_audio(sample_path, sample_rate)[:, 0].copy()
+    return counts

@@ -1,0 +1,51 @@
+"""Routing stems (track, click, LTC) onto the interface's channels, one block at a time.
+
+The same `mix_block` fills the real-time callback's buffer and the offline renderer's blocks, so
+what `render` writes is what `run` plays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+Block = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Stem:
+    """Audio for one feed: `data[i]` sounds at song frame `origin_frame + i`; shape (frames, channels)."""
+
+    origin_frame: int
+    data: Block
+
+    @property
+    def end_frame(self) -> int:
+        return self.origin_frame + len(self.data)
+
+
+def fit_channels(data: Block, channels: int) -> Block:
+    """Make audio fit a route: keep it if it matches, spread mono, fold anything else down to mono first."""
+    if data.shape[1] == channels:
+        return data
+    mono = data if data.shape[1] == 1 else data.mean(axis=1, keepdims=True, dtype=np.float32)
+    return np.repeat(mono, channels, axis=1)
+
+
+def mix_block(stems: Mapping[str, Stem], routes: Mapping[str, tuple[int, ...]], first_frame: int, out: Block) -> None:
+    """Fill `out` (frames, channels) with song frames first_frame.. from each routed stem; silence elsewhere."""
+    out.fill(0.0)
+    frames = len(out)
+    for feed, channels in routes.items():
+        stem = stems.get(feed)
+        if stem is None:
+            continue
+        begin = max(first_frame, stem.origin_frame)
+        end = min(first_frame + frames, stem.end_frame)
+        if begin >= end:
+            continue
+        source = stem.data[begin - stem.origin_frame : end - stem.origin_frame]
+        out[begin - first_frame : end - first_frame, list(channels)] += source

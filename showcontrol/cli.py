@@ -1,0 +1,146 @@
+"""The `showcontrol` command: a thin layer over the library that turns errors into messages and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from enum import IntEnum
+from pathlib import Path
+
+from showcontrol import __version__
+from showcontrol.audio.files import read_audio
+from showcontrol.errors import AudioFileError, Problem, ShowControlError, ShowFileError
+from showcontrol.load.show_file import LoadedShow, load_show
+from showcontrol.report import check_summary, timeline_text
+
+log = logging.getLogger("showcontrol")
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    FAILED = 1
+    BAD_INPUT = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="showcontrol", description="Show control locked to the artist track's audio clock.")
+    parser.add_argument("--version", action="version", version=f"showcontrol {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def show_command(name: str, text: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=text, description=text)
+        command.add_argument("show", type=Path, help="show file (YAML)")
+        command.add_argument("--patch", type=Path, help="use this hardware patch instead of the show's own (another venue)")
+        return command
+
+    show_command("check", "validate a show file, its patch and audio; print a summary")
+    timeline = show_command("timeline", "list every event of the compiled timeline")
+    timeline.add_argument("--song", help="only this song (default: all)")
+    timeline.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    timeline.add_argument("--click", action="store_true", help="include click and count-in hits")
+    timeline.add_argument("--rate", type=int, help="sample rate for frame numbers (default: the patch's)")
+    render = show_command("render", "render a song's multichannel audio (track, click, LTC) and event trace offline")
+    render.add_argument("--song", help="song id (default: the first song)")
+    render.add_argument("-o", "--output", type=Path, required=True, help="audio file to write (.wav, .flac)")
+    render.add_argument("--trace", type=Path, help="also write the event trace as JSON lines")
+    render.add_argument("--rate", type=int, help="sample rate (default: the patch's)")
+    render.add_argument("--subtype", help="sample format, e.g. PCM_24 (default) or FLOAT")
+    demo = commands.add_parser("demo", help="synthesise the demo show's tracks if missing, then render the demo",
+                               description="Synthesise the demo show's tracks (first time only), then render its first song.")
+    demo.add_argument("--show", type=Path, default=Path("cues/demo/show.yaml"), help="the demo show file")
+    demo.add_argument("-o", "--output", type=Path, default=Path("demo.wav"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(COMMANDS[args.command](args))
+    except ShowFileError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        count = len(error.problems)
+        print(f"{count} problem{'s' if count != 1 else ''} found; nothing was played or written.", file=sys.stderr)
+        return ExitStatus.BAD_INPUT
+    except ShowControlError as error:
+        print(f"showcontrol: {error}", file=sys.stderr)
+        return ExitStatus.FAILED
+    except KeyboardInterrupt:
+        return ExitStatus.FAILED
+
+
+def _load(args: argparse.Namespace) -> LoadedShow:
+    loaded = load_show(args.show, args.patch, getattr(args, "rate", None))
+    for warning in loaded.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return loaded
+
+
+def _song_id(loaded: LoadedShow, song: str | None) -> str:
+    ids = [s.id for s in loaded.show.songs]
+    if song is None:
+        return ids[0]
+    if song not in ids:
+        raise ShowControlError(f"no song {song!r} in {loaded.show.path}; songs: {', '.join(ids)}")
+    return song
+
+
+def cmd_check(args: argparse.Namespace) -> ExitStatus:
+    loaded = _load(args)
+    problems = []
+    for song in loaded.show.songs:  # headers were read while loading; decode fully so corrupt data shows now, not live
+        if song.audio is not None and song.audio_mark is not None:
+            try:
+                read_audio(song.audio, loaded.sample_rate)
+            except AudioFileError as error:
+                problems.append(Problem(song.audio_mark, str(error), "re-export the file; WAV, FLAC, OGG and MP3 load"))
+    if problems:
+        raise ShowFileError(problems)
+    print(check_summary(loaded))
+    print(f"OK: {len(loaded.show.songs)} song(s), {len(loaded.warnings)} warning(s)")
+    return ExitStatus.OK
+
+
+def cmd_timeline(args: argparse.Namespace) -> ExitStatus:
+    loaded = _load(args)
+    ids = [_song_id(loaded, args.song)] if args.song else [s.id for s in loaded.show.songs]
+    print(timeline_text([loaded.timelines[i] for i in ids], args.format, args.click))
+    return ExitStatus.OK
+
+
+def cmd_render(args: argparse.Namespace) -> ExitStatus:
+    from showcontrol.offline import render_song
+    from showcontrol.ui.progress import ProgressBar
+
+    loaded = _load(args)
+    song_id = _song_id(loaded, args.song)
+    started = time.perf_counter()
+    try:
+        result = render_song(loaded, song_id, args.output, args.trace, ProgressBar(f"render {song_id}", audio_rate=loaded.sample_rate),
+                             args.subtype)
+    except OSError as error:
+        raise ShowControlError(f"cannot write {args.output}: {error.strerror or error}") from None
+    elapsed = time.perf_counter() - started
+    seconds = result.frames / result.sample_rate
+    print(f"wrote {args.output}: {seconds:.1f} s, {result.channels} channels at {result.sample_rate} Hz, "
+          f"{result.events} events{f', trace {args.trace}' if args.trace else ''} ({seconds / elapsed:.0f}x real time)")
+    return ExitStatus.OK
+
+
+def cmd_demo(args: argparse.Namespace) -> ExitStatus:
+    from showcontrol.demo import make_demo_tracks
+
+    if not args.show.exists():
+        raise ShowControlError(f"{args.show} not found: run this from the showcontrol checkout, or pass --show")
+    for path in make_demo_tracks(args.show):
+        print(f"synthesised {path}")
+    args.song, args.patch, args.trace, args.rate, args.subtype = None, None, None, None, None
+    return cmd_render(args)
+
+
+COMMANDS = {"check": cmd_check, "timeline": cmd_timeline, "render": cmd_render, "demo": cmd_demo}

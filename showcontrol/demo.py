@@ -1,0 +1,101 @@
+"""Synthesised backing tracks for the demo show, so it runs anywhere with no copyrighted audio.
+
+The music is written from the show's own tempo map: drums on its pulses, bass and chords per bar,
+and a lead "voice" that sings from each lyric to the next breath mark, so the click, cues, lyrics
+and breaths in the demo line up with something audible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from showcontrol.audio.files import write_audio
+from showcontrol.load.show_file import load_show
+from showcontrol.model.position import BarBeat
+from showcontrol.timeline.events import Kind, Timeline
+
+RATE = 44100  # a different rate from the engine's on purpose: the demo exercises resampling
+TAIL_SECONDS = 2.0
+PROGRESSION = (0, 5, 3, 4)  # scale degrees per bar: I vi IV V
+MAJOR = (0, 2, 4, 5, 7, 9, 11)
+Signal = npt.NDArray[np.float64]
+
+
+def make_demo_tracks(show_path: Path, force: bool = False) -> list[Path]:
+    """Write every missing track of the demo show; return the paths written."""
+    loaded = load_show(show_path, sample_rate=RATE, with_audio=False)
+    written = []
+    for index, song in enumerate(loaded.show.songs):
+        if song.audio is None or (song.audio.exists() and not force):
+            continue
+        mix = synthesise(loaded.timelines[song.id], key_midi=57 + 3 * index)
+        song.audio.parent.mkdir(parents=True, exist_ok=True)
+        write_audio(song.audio, iter([mix.astype(np.float32)]), RATE, 2, "PCM_16")
+        written.append(song.audio)
+    return written
+
+
+def _tone(freq: float, seconds: float, decay: float, harmonics: int = 1) -> Signal:
+    t = np.arange(int(seconds * RATE)) / RATE
+    wave = sum(np.sin(2 * np.pi * freq * k * t) / k for k in range(1, harmonics + 1))
+    attack = np.minimum(1.0, t / 0.005)
+    return np.asarray(wave * attack * np.exp(-t / decay), dtype=np.float64)
+
+
+def _hz(midi: float) -> float:
+    return 440.0 * 2 ** ((midi - 69) / 12)
+
+
+def synthesise(timeline: Timeline, key_midi: int) -> Signal:
+    tempo = timeline.tempo
+    total = timeline.end_frame + int(TAIL_SECONDS * RATE)
+    left, right = np.zeros(total), np.zeros(total)
+    rng = np.random.default_rng(7)
+
+    def put(signal: Signal, frame: int, pan: float = 0.5, gain: float = 1.0) -> None:
+        end = min(total, frame + len(signal))
+        if 0 <= frame < end:
+            left[frame:end] += gain * (1 - pan) * signal[: end - frame]
+            right[frame:end] += gain * pan * signal[: end - frame]
+
+    kick = _tone(55, 0.25, 0.08) * np.exp(-np.arange(int(0.25 * RATE)) / RATE / 0.2)
+    snare = rng.normal(0, 1, int(0.18 * RATE)) * np.exp(-np.arange(int(0.18 * RATE)) / RATE / 0.04)
+    hat = rng.normal(0, 1, int(0.05 * RATE)) * np.exp(-np.arange(int(0.05 * RATE)) / RATE / 0.01)
+    for bar, meter in tempo.bar_starts(1):
+        bar_frame = tempo.frame(BarBeat(bar), RATE)
+        if bar_frame >= timeline.end_frame:
+            break
+        next_bar_frame = min(tempo.frame(BarBeat(bar + 1), RATE), timeline.end_frame)
+        bar_seconds = (next_bar_frame - bar_frame) / RATE
+        root = key_midi + MAJOR[PROGRESSION[(bar - 1) % 4]]
+        put(_tone(_hz(root - 12), bar_seconds, 0.6, 3), bar_frame, 0.5, 0.25)
+        for third in (0, 2, 4):
+            put(_tone(_hz(root + MAJOR[third] - MAJOR[0]), bar_seconds, 1.2, 2), bar_frame, 0.3 + 0.2 * third / 2, 0.05)
+        for beat in range(1, meter.numerator + 1):
+            frame = tempo.frame(BarBeat(bar, beat), RATE)
+            if beat in meter.pulse_beats:
+                put(kick if beat == 1 or len(meter.pulse_beats) == meter.numerator and beat % 2 else snare, frame, 0.5, 0.5 if beat == 1 else 0.25)
+            put(hat, frame, 0.7, 0.08)
+    _sing(timeline, put, key_midi)
+    peak = max(np.abs(left).max(), np.abs(right).max(), 1e-9)
+    return np.stack([left, right], axis=1) * (0.7 / peak)
+
+
+def _sing(timeline: Timeline, put: Callable[[Signal, int, float, float], None], key_midi: int) -> None:
+    """A lead tone from each lyric to the next breath mark (or lyric), stepping through the scale."""
+    lyrics = timeline.of_kind(Kind.LYRIC)
+    stops = sorted(e.at_frame for e in timeline.of_kind(Kind.BREATH, Kind.LYRIC, Kind.END))
+    for index, event in enumerate(lyrics):
+        end = next((s for s in stops if s > event.at_frame), timeline.end_frame)
+        seconds = max(0.1, (end - event.at_frame) / RATE - 0.05)
+        note = key_midi + 12 + MAJOR[(index * 2) % 7]
+        t = np.arange(int(seconds * RATE)) / RATE
+        vibrato = 0.004 * np.sin(2 * np.pi * 5.5 * t)
+        phase = 2 * np.pi * np.cumsum(_hz(note) * (1 + vibrato)) / RATE
+        envelope = np.minimum(1, t / 0.04) * np.minimum(1, (seconds - t) / 0.08)
+        voice = (np.sin(phase) + 0.3 * np.sin(2 * phase) + 0.1 * np.sin(3 * phase)) * envelope
+        put(voice, event.at_frame, 0.5, 0.18)

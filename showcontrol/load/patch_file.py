@@ -1,0 +1,169 @@
+"""Load a venue's hardware patch (hardware/*.yaml) into a Patch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from showcontrol.load.reader import Fields, Node, Reader, compose_file
+from showcontrol.model.patch import (
+    AUDIO_FEEDS,
+    OUTPUT_TYPES,
+    AudioPatch,
+    MidiOutput,
+    MqttOutput,
+    OscOutput,
+    Output,
+    Patch,
+    TlsSettings,
+)
+
+SAMPLE_RATES = (44100, 48000, 88200, 96000)
+COMMON_OUTPUT_KEYS = ("type", "latency_ms")
+OUTPUT_KEYS = {
+    "osc": (*COMMON_OUTPUT_KEYS, "host", "port", "transport"),
+    "midi": (*COMMON_OUTPUT_KEYS, "port", "virtual"),
+    "mqtt": (*COMMON_OUTPUT_KEYS, "host", "port", "username", "password_env", "tls", "client_id", "topic_prefix"),
+}
+
+DEFAULT_PATCH = Patch(None, "default (stereo track, no outputs)", AudioPatch(), {})
+
+
+def load_patch(path: Path, reader: Reader | None = None) -> Patch | None:
+    """Read a patch; problems go to `reader` (a fresh one for this file when not given). None if unusable."""
+    root = compose_file(path, "patch file")
+    reader = reader if reader is not None and reader.path == path else Reader(path)
+    top = reader.fields(root, "the patch", ("version", "name", "audio", "outputs"), required=("version",))
+    if top is None:
+        return None
+    if (version := top.get("version")) is not None:
+        reader.version(version)
+    name_node = top.get("name")
+    name = (reader.text(name_node, "name") if name_node is not None else None) or path.stem
+    audio = _audio(reader, top.get("audio")) if top.get("audio") is not None else AudioPatch()
+    outputs: dict[str, Output] = {}
+    if (outputs_node := top.get("outputs")) is not None:
+        if isinstance(outputs_node, yaml.MappingNode):
+            for key_node, value_node in outputs_node.value:
+                output = _output(reader, str(key_node.value), value_node)
+                if output is not None:
+                    outputs[output.name] = output
+        else:
+            reader.problem(outputs_node, "outputs must map names to devices", "e.g. outputs: {lights: {type: osc, host: 127.0.0.1, port: 8000}}")
+    return Patch(path, name, audio or AudioPatch(), outputs)
+
+
+def _audio(reader: Reader, node: Node) -> AudioPatch | None:
+    fields = reader.fields(node, "audio", ("device", "sample_rate", "channels", "routes", "output_latency_ms", "buffer_frames"))
+    if fields is None:
+        return None
+    device = reader.text(n, "audio device") if (n := fields.get("device")) is not None else None
+    sample_rate = 48000
+    if (n := fields.get("sample_rate")) is not None:
+        rate = reader.integer(n, "sample_rate", 8000, 192000)
+        if rate is not None and rate not in SAMPLE_RATES:
+            reader.problem(n, f"sample_rate {rate} is not supported", f"use one of {', '.join(map(str, SAMPLE_RATES))}")
+        sample_rate = rate or 48000
+    channels = (reader.integer(n, "channels", 1, 64) or 2) if (n := fields.get("channels")) is not None else 2
+    latency = float(reader.number(n, "output_latency_ms", 0, 1000, "5") or 0) if (n := fields.get("output_latency_ms")) is not None else 0.0
+    buffer_frames = (reader.integer(n, "buffer_frames", 32, 8192) or 256) if (n := fields.get("buffer_frames")) is not None else 256
+    routes = _routes(reader, fields.get("routes"), channels) if fields.get("routes") is not None else {"track": tuple(range(min(2, channels)))}
+    return AudioPatch(device, sample_rate, channels, routes, latency, buffer_frames)
+
+
+def _routes(reader: Reader, node: Node, channels: int) -> dict[str, tuple[int, ...]]:
+    fields = reader.fields(node, "routes", AUDIO_FEEDS)
+    routes: dict[str, tuple[int, ...]] = {}
+    used: dict[int, str] = {}
+    for feed, (_, value) in (fields.values.items() if fields else ()):
+        numbers = reader.items(value, f"routes.{feed}") if isinstance(value, yaml.SequenceNode) else [value]
+        picked = []
+        for number_node in numbers:
+            number = reader.integer(number_node, f"routes.{feed} channel", 1, 64)
+            if number is None:
+                continue
+            if number > channels:
+                reader.problem(number_node, f"routes.{feed} uses channel {number}, but the interface has {channels}", f"use channels 1 to {channels}, or raise audio.channels")
+                continue
+            if number in used:
+                reader.warn(number_node, f"channel {number} carries both {used[number]} and {feed}", "give each feed its own channel unless you mean to mix them")
+            used[number] = feed
+            picked.append(number - 1)
+        routes[feed] = tuple(picked)
+    return routes
+
+
+def _output(reader: Reader, name: str, node: Node) -> Output | None:
+    if not isinstance(node, yaml.MappingNode):
+        reader.problem(node, f"output {name!r} must be a mapping with a type", "e.g. {type: osc, host: 127.0.0.1, port: 8000}")
+        return None
+    type_node = next((v for k, v in node.value if k.value == "type"), None)
+    if type_node is None:
+        reader.problem(node, f"output {name!r} has no type", f"add type: one of {', '.join(OUTPUT_TYPES)}")
+        return None
+    kind = reader.choice(type_node, f"output {name!r} type", OUTPUT_TYPES)
+    if kind is None:
+        return None
+    required = {"osc": ("host", "port"), "midi": ("port",), "mqtt": ("host",)}[kind]
+    fields = reader.fields(node, f"{kind} output {name!r}", OUTPUT_KEYS[kind], required)
+    if fields is None or any(key not in fields for key in required):
+        return None
+    mark = reader.mark(node)
+    latency = float(reader.number(n, "latency_ms", 0, 1000, "3") or 0) if (n := fields.get("latency_ms")) is not None else 0.0
+    if kind == "osc":
+        return OscOutput(name, _host(reader, fields), _port(reader, fields) or 0, _transport(reader, fields), latency, mark)
+    if kind == "midi":
+        port = reader.text(fields.get("port") or node, "MIDI port name") or ""
+        virtual = bool(reader.boolean(n, "virtual")) if (n := fields.get("virtual")) is not None else False
+        return MidiOutput(name, port, virtual, latency, mark)
+    return MqttOutput(
+        name,
+        _host(reader, fields),
+        (_port(reader, fields) or 1883) if "port" in fields else 1883,
+        _optional_text(reader, fields, "username"),
+        _optional_text(reader, fields, "password_env"),
+        _tls(reader, fields.get("tls")) if fields.get("tls") is not None else None,
+        _optional_text(reader, fields, "client_id"),
+        _optional_text(reader, fields, "topic_prefix") or "",
+        latency,
+        mark,
+    )
+
+
+def _host(reader: Reader, fields: Fields) -> str:
+    node = fields.get("host")
+    return (reader.text(node, "host") if node is not None else None) or ""
+
+
+def _port(reader: Reader, fields: Fields) -> int | None:
+    node = fields.get("port")
+    return reader.integer(node, "port", 1, 65535) if node is not None else None
+
+
+def _transport(reader: Reader, fields: Fields) -> str:
+    node = fields.get("transport")
+    return (reader.choice(node, "transport", ("udp", "tcp")) if node is not None else None) or "udp"
+
+
+def _optional_text(reader: Reader, fields: Fields, key: str) -> str | None:
+    node = fields.get(key)
+    return reader.text(node, key) if node is not None else None
+
+
+def _tls(reader: Reader, node: Node) -> TlsSettings | None:
+    fields = reader.fields(node, "tls", ("ca_file", "cert_file", "key_file", "insecure"))
+    if fields is None:
+        return None
+
+    def file(key: str) -> Path | None:
+        text = _optional_text(reader, fields, key)
+        if text is None:
+            return None
+        path = (reader.path.parent / text).resolve()
+        if not path.is_file():
+            reader.problem(fields.get(key) or node, f"tls {key} {text!r} does not exist", "give a path relative to the patch file")
+        return path
+
+    insecure = bool(reader.boolean(n, "insecure")) if (n := fields.get("insecure")) is not None else False
+    return TlsSettings(file("ca_file"), file("cert_file"), file("key_file"), insecure)

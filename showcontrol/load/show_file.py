@@ -1,0 +1,430 @@
+"""Load a show file: read it, its patch and its audio headers, and compile every song, reporting all problems."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import yaml
+
+from showcontrol.audio.files import audio_length
+from showcontrol.errors import AudioFileError, Problem, ShowFileError
+from showcontrol.load.patch_file import DEFAULT_PATCH, OUTPUT_TYPES, load_patch
+from showcontrol.load.reader import Fields, Node, Reader, compose_file, suggestion
+from showcontrol.model.patch import Patch
+from showcontrol.model.show import (
+    MIDI_KINDS,
+    Action,
+    ClickSettings,
+    CountIn,
+    Cue,
+    Lyric,
+    Meter,
+    MidiAction,
+    MqttAction,
+    OscAction,
+    Section,
+    Show,
+    Song,
+    TempoChange,
+    TimecodeSettings,
+    default_groups,
+)
+from showcontrol.timeline.compile import compile_song
+from showcontrol.timeline.events import Timeline
+from showcontrol.timeline.timecode import RATES, parse_label
+
+SHOW_KEYS = ("version", "show", "patch", "ticks_per_beat", "songs")
+SONG_KEYS = ("id", "title", "audio", "first_downbeat", "end", "gain_db", "tempo", "sections", "count_in", "click",
+             "timecode", "lyrics", "cues", "notes")
+TEMPO_KEYS = ("bar", "bpm", "meter", "groups", "beat_unit", "ramp_bars")
+CUE_KEYS = ("at", "name", "once", "notes", "osc", "midi", "mqtt")
+LYRIC_KEYS = ("at", "text", "breath", "performer")
+OSC_KEYS = ("to", "address", "args")
+MIDI_KEYS = ("to", "channel", "note_on", "note_off", "cc", "program")
+MQTT_KEYS = ("to", "topic", "payload", "qos", "retain")
+ACTION_TYPE = {OscAction: "osc", MidiAction: "midi", MqttAction: "mqtt"}
+
+_SONG_ID = re.compile(r"^[A-Za-z0-9][\w.-]*$")
+_SECTION_NAME = re.compile(r"^[A-Za-z_][\w-]*$")
+_METER = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+_OSC_ADDRESS = re.compile(r"^/[^\s#*,?\[\]{}]*$")
+TEMPO_EXAMPLE = "tempo: [{bar: 1, bpm: 120, meter: 4/4}]"
+
+
+@dataclass(frozen=True)
+class LoadedShow:
+    """A show ready to play: its model, each song compiled at the engine rate, and the warnings found."""
+
+    show: Show
+    sample_rate: int
+    timelines: Mapping[str, Timeline]
+    warnings: tuple[Problem, ...]
+
+
+def load_show(path: Path, patch_path: Path | None = None, sample_rate: int | None = None, *, with_audio: bool = True) -> LoadedShow:
+    """Load and validate everything; raise ShowFileError with every problem, in file order.
+
+    `with_audio=False` skips opening the audio files (songs then need an `end`); the demo-track
+    generator uses it to read the tempo maps it synthesises music for.
+    """
+    reader = Reader(path)
+    root = compose_file(path, "show file")
+    top = reader.fields(root, "the show file", SHOW_KEYS, required=("version", "songs"))
+    if top is None:
+        raise ShowFileError(reader.problems)
+    if (version := top.get("version")) is not None:
+        reader.version(version)
+    title = (reader.text(n, "show") if (n := top.get("show")) is not None else None) or path.stem
+    ticks = (reader.integer(n, "ticks_per_beat", 1, 9600) or 480) if (n := top.get("ticks_per_beat")) is not None else 480
+    patch, patch_problems, patch_warnings = _patch(reader, top, patch_path)
+    rate = sample_rate or patch.audio.sample_rate
+
+    songs_node = top.get("songs")
+    song_nodes = reader.items(songs_node, "songs") if songs_node is not None else []
+    songs = [song for node in song_nodes if (song := _song(reader, node))]
+    if isinstance(songs_node, yaml.SequenceNode) and not song_nodes:
+        reader.problem(songs_node, "the show has no songs", "add at least one entry under songs:")
+    seen: dict[str, Song] = {}
+    for song in songs:
+        if song.id in seen:
+            reader.problems.append(Problem(song.mark, f"song id {song.id!r} is used twice", f"give each song its own id; the first is at {seen[song.id].mark}"))
+        seen.setdefault(song.id, song)
+    if patch.path is not None or patch_path is not None:
+        _check_outputs(reader, songs, patch)
+    _warn_routes(reader, songs, patch, root)
+
+    problems = [*patch_problems, *reader.problems]
+    timelines: dict[str, Timeline] = {}
+    if not problems:
+        for song in songs:
+            try:
+                frames = audio_length(song.audio, rate) if song.audio is not None and with_audio else None
+                timelines[song.id] = compile_song(song, ticks, rate, frames)
+            except AudioFileError as error:
+                assert song.audio_mark is not None
+                problems.append(Problem(song.audio_mark, str(error), "give the path relative to the show file; WAV, FLAC, OGG and MP3 load"))
+            except ShowFileError as error:
+                problems.extend(error.problems)
+    if problems:
+        raise ShowFileError(sorted(problems, key=lambda p: (p.mark.path != str(path), p.mark.path, p.mark.line, p.mark.col)))
+    show = Show(path, title, patch, ticks, tuple(songs))
+    return LoadedShow(show, rate, timelines, (*patch_warnings, *reader.warnings))
+
+
+def _patch(reader: Reader, top: Fields, override: Path | None) -> tuple[Patch, list[Problem], list[Problem]]:
+    node = top.get("patch")
+    if override is None and node is None:
+        return DEFAULT_PATCH, [], []
+    if override is not None:
+        path = override
+    else:
+        assert node is not None
+        path = reader.path.parent / (reader.text(node, "patch") or "")
+    patch_reader = Reader(path)
+    try:
+        patch = load_patch(path, patch_reader)
+    except ShowFileError as error:
+        if node is not None and override is None and not path.exists():
+            return DEFAULT_PATCH, [Problem(reader.mark(node), f"patch file {path} not found", "give its path relative to the show file")], []
+        return DEFAULT_PATCH, list(error.problems), []
+    return patch or DEFAULT_PATCH, patch_reader.problems, patch_reader.warnings
+
+
+def _song(reader: Reader, node: Node) -> Song | None:
+    fields = reader.fields(node, "song", SONG_KEYS, required=("id", "tempo"))
+    if fields is None:
+        return None
+    song_id = reader.text(n, "song id") if (n := fields.get("id")) is not None else None
+    if song_id is not None and not _SONG_ID.match(song_id):
+        reader.problem(fields.get("id") or node, f"song id {song_id!r} has spaces or symbols", "use letters, digits, '-', '_' and '.', e.g. elastic-heart")
+    audio = audio_mark = None
+    if (n := fields.get("audio")) is not None and (text := reader.text(n, "audio")):
+        audio, audio_mark = (reader.path.parent / text), reader.mark(n)
+    first_downbeat = reader.number(n, "first_downbeat", 0, 3600, "0.512") if (n := fields.get("first_downbeat")) is not None else Fraction(0)
+    tempo = _tempo(reader, fields.get("tempo")) if fields.get("tempo") is not None else ()
+    song = Song(
+        id=song_id or "?",
+        title=(reader.text(n, "title") if (n := fields.get("title")) is not None else None) or song_id or "?",
+        audio=audio,
+        audio_mark=audio_mark,
+        first_downbeat=first_downbeat if first_downbeat is not None else Fraction(0),
+        end=reader.position(n, "end") if (n := fields.get("end")) is not None else None,
+        gain_db=float(reader.number(n, "gain_db", -60, 12, "-3") or 0) if (n := fields.get("gain_db")) is not None else 0.0,
+        tempo=tempo,
+        sections=_sections(reader, fields.get("sections")) if fields.get("sections") is not None else (),
+        count_in=_count_in(reader, fields.get("count_in")) if fields.get("count_in") is not None else CountIn(),
+        click=_click(reader, fields.get("click")) if fields.get("click") is not None else ClickSettings(),
+        timecode=_timecode(reader, fields.get("timecode")) if fields.get("timecode") is not None else None,
+        lyrics=tuple(lyric for item in _items(reader, fields, "lyrics") if (lyric := _lyric(reader, item))),
+        cues=tuple(cue for item in _items(reader, fields, "cues") if (cue := _cue(reader, item))),
+        mark=reader.mark(node),
+    )
+    if audio is None and song.end is None and song_id is not None:
+        reader.problem(node, f"song {song_id!r} has neither audio nor end", "add audio: FILE, or end: BAR.BEAT for a click-only song")
+    return song
+
+
+def _items(reader: Reader, fields: Fields, key: str) -> list[Node]:
+    node = fields.get(key)
+    return reader.items(node, key) if node is not None else []
+
+
+def _tempo(reader: Reader, node: Node) -> tuple[TempoChange, ...]:
+    entries = reader.items(node, "tempo")
+    if not entries and isinstance(node, yaml.SequenceNode):
+        reader.problem(node, "the tempo map is empty", f"add at least one entry: {TEMPO_EXAMPLE}")
+    changes: list[TempoChange] = []
+    bpm: Fraction | None = None
+    meter = Meter(4, 4, (1, 1, 1, 1))
+    for entry in entries:
+        fields = reader.fields(entry, "tempo entry", TEMPO_KEYS, required=("bar",))
+        if fields is None:
+            continue
+        bar = reader.integer(n, "tempo bar", 1, 99999) if (n := fields.get("bar")) is not None else None
+        if (n := fields.get("meter")) is not None:
+            meter = _meter(reader, n, fields.get("groups")) or meter
+        elif (n := fields.get("groups")) is not None:
+            meter = _meter_groups(reader, n, meter.numerator, meter.denominator) or meter
+        beat_unit = _beat_unit(reader, n) if (n := fields.get("beat_unit")) is not None else Fraction(1, 4)
+        if (n := fields.get("bpm")) is not None:
+            value = reader.number(n, "bpm", 10, 500, "120")
+            bpm = value * beat_unit * 4 if value is not None and beat_unit is not None else bpm
+        elif not changes:
+            reader.problem(entry, "the first tempo entry has no bpm", "add bpm: ..., e.g. {bar: 1, bpm: 120, meter: 4/4}")
+        ramp = (reader.integer(n, "ramp_bars", 1, 999) or 0) if (n := fields.get("ramp_bars")) is not None else 0
+        if bar is not None and bpm is not None:
+            changes.append(TempoChange(bar, bpm, meter, ramp, reader.mark(entry)))
+    return tuple(changes)
+
+
+def _meter(reader: Reader, node: Node, groups_node: Node | None) -> Meter | None:
+    text = str(node.value) if isinstance(node, yaml.ScalarNode) else ""
+    match = _METER.match(text)
+    if not match:
+        reader.problem(node, f"meter {text or 'value'!r} is not a time signature", "write it like 4/4, 6/8 or 7/8")
+        return None
+    numerator, denominator = int(match.group(1)), int(match.group(2))
+    if not 1 <= numerator <= 32:
+        reader.problem(node, f"meter {text}: a bar needs 1 to 32 beats, not {numerator}", "e.g. 4/4")
+        return None
+    if denominator not in (1, 2, 4, 8, 16, 32):
+        reader.problem(node, f"meter {text}: the note value {denominator} is not a power of two", "use 2, 4, 8 or 16, e.g. 7/8")
+        return None
+    if groups_node is not None:
+        return _meter_groups(reader, groups_node, numerator, denominator)
+    return Meter(numerator, denominator, default_groups(numerator, denominator))
+
+
+def _meter_groups(reader: Reader, node: Node, numerator: int, denominator: int) -> Meter | None:
+    groups = [g for item in reader.items(node, "groups") if (g := reader.integer(item, "group size", 1, 32)) is not None]
+    if sum(groups) != numerator:
+        reader.problem(node, f"groups add up to {sum(groups)}, but {numerator}/{denominator} has {numerator} beats", "e.g. groups: [2, 2, 3] for 7/8")
+        return None
+    return Meter(numerator, denominator, tuple(groups))
+
+
+def _beat_unit(reader: Reader, node: Node) -> Fraction | None:
+    try:
+        unit = Fraction(str(node.value)) if isinstance(node, yaml.ScalarNode) else None
+    except (ValueError, ZeroDivisionError):
+        unit = None
+    if unit is None or unit <= 0 or unit > 2 or unit.denominator & (unit.denominator - 1):
+        reader.problem(node, f"beat_unit {getattr(node, 'value', '')!r} is not a note value", "write 1/4 (quarter, the default), 1/8, 3/8 (dotted quarter) or 1/2")
+        return None
+    return unit
+
+
+def _sections(reader: Reader, node: Node) -> tuple[Section, ...]:
+    fields = reader.fields(node, "sections", allowed=_AnyKey())
+    sections = []
+    for name, (key_node, value_node) in (fields.values.items() if fields else ()):
+        if not _SECTION_NAME.match(name):
+            reader.problem(key_node, f"section name {name!r} cannot be used in positions", "start with a letter; use letters, digits, '-' and '_'")
+        bar = reader.integer(value_node, f"section {name!r} bar", -99, 99999)
+        if bar is not None:
+            sections.append(Section(name, bar, reader.mark(key_node)))
+    return tuple(sections)
+
+
+class _AnyKey(tuple[str, ...]):
+    """Allows every key (section names are the user's own)."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+
+def _count_in(reader: Reader, node: Node) -> CountIn:
+    if isinstance(node, yaml.ScalarNode):
+        return CountIn(reader.integer(node, "count_in bars", 0, 8) or 0)
+    fields = reader.fields(node, "count_in", ("bars", "voice"))
+    if fields is None:
+        return CountIn()
+    bars = (reader.integer(n, "count_in bars", 0, 8) or 0) if (n := fields.get("bars")) is not None else 1
+    voice = bool(reader.boolean(n, "count_in voice")) if (n := fields.get("voice")) is not None else False
+    return CountIn(bars, voice)
+
+
+def _click(reader: Reader, node: Node) -> ClickSettings:
+    if isinstance(node, yaml.ScalarNode):
+        return ClickSettings(enabled=bool(reader.boolean(node, "click")))
+    fields = reader.fields(node, "click", ("enabled", "level_db", "subdivide"))
+    if fields is None:
+        return ClickSettings()
+    return ClickSettings(
+        enabled=bool(reader.boolean(n, "click enabled")) if (n := fields.get("enabled")) is not None else True,
+        level_db=float(reader.number(n, "click level_db", -60, 0, "-6") or -6) if (n := fields.get("level_db")) is not None else -6.0,
+        subdivide=(reader.integer(n, "click subdivide", 1, 4) or 1) if (n := fields.get("subdivide")) is not None else 1,
+    )
+
+
+def _timecode(reader: Reader, node: Node) -> TimecodeSettings | None:
+    fields = reader.fields(node, "timecode", ("rate", "start", "level_db"), required=("rate",))
+    if fields is None or (rate_node := fields.get("rate")) is None:
+        return None
+    rate_name = str(rate_node.value).lower() if isinstance(rate_node, yaml.ScalarNode) else ""
+    if rate_name not in RATES:
+        hint = "29.97 is only supported as drop-frame: write 29.97df" if rate_name in ("29.97", "29.97ndf") else suggestion(rate_name, RATES)
+        reader.problem(rate_node, f"timecode rate {rate_name or 'value'!r} is not supported", hint)
+        return None
+    rate = RATES[rate_name]
+    start_text = reader.text(n, "timecode start") if (n := fields.get("start")) is not None else "00:00:00:00"
+    try:
+        start = parse_label(start_text or "00:00:00:00", rate)
+    except ValueError as error:
+        reader.problem(fields.get("start") or node, f"timecode start: {error}", "e.g. start: \"01:00:00:00\"")
+        return None
+    level = float(reader.number(n, "timecode level_db", -60, 0, "-12") or -12) if (n := fields.get("level_db")) is not None else -12.0
+    return TimecodeSettings(rate, start, level, reader.mark(node))
+
+
+def _lyric(reader: Reader, node: Node) -> Lyric | None:
+    fields = reader.fields(node, "lyric", LYRIC_KEYS, required=("at", "text"))
+    if fields is None or "at" not in fields or "text" not in fields:
+        return None
+    at = reader.position(fields.get("at") or node, "lyric at")
+    text = reader.text(fields.get("text") or node, "lyric text")
+    breath = reader.position(n, "breath") if (n := fields.get("breath")) is not None else None
+    performer = reader.text(n, "performer") if (n := fields.get("performer")) is not None else None
+    if at is None or text is None:
+        return None
+    return Lyric(at, text, breath, performer, reader.mark(node))
+
+
+def _cue(reader: Reader, node: Node) -> Cue | None:
+    fields = reader.fields(node, "cue", CUE_KEYS, required=("at",))
+    if fields is None or "at" not in fields:
+        return None
+    at = reader.position(fields.get("at") or node, "cue at")
+    name = (reader.text(n, "cue name") if (n := fields.get("name")) is not None else None) or ""
+    once = bool(reader.boolean(n, "once")) if (n := fields.get("once")) is not None else False
+    actions: list[Action] = []
+    for kind, read in (("osc", _osc), ("midi", _midi), ("mqtt", _mqtt)):
+        if (value := fields.get(kind)) is None:
+            continue
+        for action_node in value.value if isinstance(value, yaml.SequenceNode) else [value]:
+            if (action := read(reader, action_node)) is not None:
+                actions.append(action)
+    if not any(kind in fields for kind in ("osc", "midi", "mqtt")):
+        reader.problem(node, "this cue does nothing", "add osc:, midi: or mqtt: with what to send")
+    if at is None:
+        return None
+    return Cue(at, tuple(actions), name, once, reader.mark(node))
+
+
+def _target(reader: Reader, fields: Fields) -> str | None:
+    node = fields.get("to")
+    return reader.text(node, "to") if node is not None else None
+
+
+def _osc(reader: Reader, node: Node) -> OscAction | None:
+    fields = reader.fields(node, "osc action", OSC_KEYS, required=("to", "address"))
+    if fields is None or "address" not in fields:
+        return None
+    address = reader.text(fields.get("address") or node, "OSC address")
+    if address is not None and not _OSC_ADDRESS.match(address):
+        reader.problem(fields.get("address") or node, f"OSC address {address!r} is not valid", "start with '/', no spaces or # * , ? [ ] { }, e.g. /eos/cue/1/5/fire")
+    args: list[int | float | str | bool] = []
+    if (n := fields.get("args")) is not None:
+        for item in n.value if isinstance(n, yaml.SequenceNode) else [n]:
+            value = reader.plain(item)
+            if isinstance(value, int | float | str | bool):
+                args.append(value)
+            else:
+                reader.problem(item, f"OSC argument {value!r} is not a number, text or true/false", "e.g. args: [1, 0.5, go]")
+    target = _target(reader, fields)
+    if target is None or address is None:
+        return None
+    return OscAction(target, address, tuple(args), reader.mark(node))
+
+
+def _midi(reader: Reader, node: Node) -> MidiAction | None:
+    fields = reader.fields(node, "midi action", MIDI_KEYS, required=("to",))
+    if fields is None:
+        return None
+    channel = (reader.integer(n, "MIDI channel", 1, 16) or 1) if (n := fields.get("channel")) is not None else 1
+    given = [key for key in ("note_on", "note_off", "cc", "program") if key in fields]
+    if len(given) != 1:
+        reader.problem(node, f"a midi action sends one message, found {len(given) or 'none'}", "use one of note_on: [60, 100], note_off: 60, cc: [7, 100], program: 5")
+        return None
+    key = given[0]
+    value = fields.get(key)
+    assert value is not None
+    kind = {"note_on": "note_on", "note_off": "note_off", "cc": "control_change", "program": "program_change"}[key]
+    assert kind in MIDI_KINDS
+    items = value.value if isinstance(value, yaml.SequenceNode) else [value]
+    expected = 1 if key == "program" else 2
+    if len(items) not in ((1,) if key == "program" else (1, 2) if key.startswith("note") else (2,)):
+        reader.problem(value, f"{key} takes {expected} number{'s' if expected > 1 else ''}", "e.g. note_on: [60, 100], cc: [7, 100], program: 5")
+        return None
+    data = [reader.integer(item, f"{key} value", 0, 127) for item in items]
+    if any(d is None for d in data):
+        return None
+    numbers = tuple(d for d in data if d is not None)
+    if key.startswith("note") and len(numbers) == 1:
+        numbers = (numbers[0], 100 if key == "note_on" else 0)
+    target = _target(reader, fields)
+    return MidiAction(target, kind, channel, numbers, reader.mark(node)) if target else None
+
+
+def _mqtt(reader: Reader, node: Node) -> MqttAction | None:
+    fields = reader.fields(node, "mqtt action", MQTT_KEYS, required=("to", "topic"))
+    if fields is None or "topic" not in fields:
+        return None
+    topic = reader.text(fields.get("topic") or node, "MQTT topic")
+    if topic is not None and (set(topic) & {"+", "#", "\0"} or len(topic.encode()) > 65535):
+        reader.problem(fields.get("topic") or node, f"MQTT topic {topic!r} contains a wildcard", "publish to a concrete topic, e.g. fx/confetti; + and # are for subscribing")
+    payload = reader.payload(n) if (n := fields.get("payload")) is not None else ""
+    qos = reader.integer(n, "qos", 0, 2) if (n := fields.get("qos")) is not None else 0
+    retain = bool(reader.boolean(n, "retain")) if (n := fields.get("retain")) is not None else False
+    target = _target(reader, fields)
+    if target is None or topic is None:
+        return None
+    return MqttAction(target, topic, payload, qos or 0, retain, reader.mark(node))
+
+
+def _check_outputs(reader: Reader, songs: list[Song], patch: Patch) -> None:
+    """Every action's `to` must be an output of the patch, of the action's type."""
+    for song in songs:
+        for cue in song.cues:
+            for action in cue.actions:
+                kind = ACTION_TYPE[type(action)]
+                output = patch.outputs.get(action.output)
+                if output is None:
+                    reader.problems.append(Problem(action.mark, f"output {action.output!r} is not in the patch {patch.name!r}",
+                                                   suggestion(action.output, patch.outputs) + " (outputs are defined in the patch file)"))
+                elif not isinstance(output, OUTPUT_TYPES[kind]):
+                    actual = next(name for name, cls in OUTPUT_TYPES.items() if isinstance(output, cls))
+                    reader.problems.append(Problem(action.mark, f"output {action.output!r} is a {actual} output, but this is a {kind} action",
+                                                   f"send {actual} to it, or patch a {kind} output"))
+
+
+def _warn_routes(reader: Reader, songs: list[Song], patch: Patch, root: Node) -> None:
+    routes = patch.audio.routes
+    if any(s.click.enabled for s in songs) and not routes.get("click"):
+        reader.warn(root, "the patch routes no channel for the click, so performers hear none", "add routes: {click: N} to the patch's audio")
+    if any(s.timecode for s in songs) and not routes.get("ltc"):
+        reader.warn(root, "songs have timecode but the patch routes no channel for LTC", "add routes: {ltc: N} to the patch's audio")

@@ -1,0 +1,1 @@
+"""Frozen values describing a show: what the loader produces and everything downstream reads."""

@@ -1,0 +1,82 @@
+"""A venue's hardware patch: which real devices the show's logical outputs mean here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from showcontrol.errors import SourceMark
+
+NO_MARK = SourceMark("<none>", 0, 0)
+
+AUDIO_FEEDS = ("track", "click", "ltc")
+
+
+@dataclass(frozen=True, slots=True)
+class AudioPatch:
+    """The audio interface: rate, channel count and which 0-based channels each feed plays on."""
+
+    device: str | None = None
+    sample_rate: int = 48000
+    channels: int = 2
+    routes: Mapping[str, tuple[int, ...]] = field(default_factory=lambda: {"track": (0, 1)})
+    output_latency_ms: float = 0.0
+    buffer_frames: int = 256
+
+
+@dataclass(frozen=True, slots=True)
+class OscOutput:
+    name: str
+    host: str
+    port: int
+    transport: str = "udp"
+    latency_ms: float = 0.0
+    mark: SourceMark = field(default=NO_MARK, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class MidiOutput:
+    """A MIDI port by (part of) its name, or a virtual port the engine creates under that name."""
+
+    name: str
+    port: str
+    virtual: bool = False
+    latency_ms: float = 0.0
+    mark: SourceMark = field(default=NO_MARK, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSettings:
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    insecure: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MqttOutput:
+    """A broker; the password comes from an environment variable so patches can be shared."""
+
+    name: str
+    host: str
+    port: int = 1883
+    username: str | None = None
+    password_env: str | None = None
+    tls: TlsSettings | None = None
+    client_id: str | None = None
+    topic_prefix: str = ""
+    latency_ms: float = 0.0
+    mark: SourceMark = field(default=NO_MARK, compare=False)
+
+
+Output = OscOutput | MidiOutput | MqttOutput
+OUTPUT_TYPES: Mapping[str, type] = {"osc": OscOutput, "midi": MidiOutput, "mqtt": MqttOutput}
+
+
+@dataclass(frozen=True, slots=True)
+class Patch:
+    path: Path | None
+    name: str
+    audio: AudioPatch
+    outputs: Mapping[str, Output]

@@ -1,0 +1,98 @@
+"""Text for the operator: the `check` summary and the `timeline` listing in table, CSV or JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Iterable
+
+from showcontrol.describe import clock_text, event_record, message_text
+from showcontrol.load.show_file import LoadedShow
+from showcontrol.model.patch import MidiOutput, MqttOutput, OscOutput, Output
+from showcontrol.timeline.events import Kind, Timeline
+from showcontrol.timeline.timecode import count_to_label
+
+ACTION_KINDS = (Kind.OSC, Kind.MIDI, Kind.MQTT)
+
+
+def describe_output(output: Output) -> str:
+    if isinstance(output, OscOutput):
+        return f"osc {output.transport} {output.host}:{output.port}"
+    if isinstance(output, MidiOutput):
+        return f"midi {'virtual ' if output.virtual else ''}port {output.port!r}"
+    if isinstance(output, MqttOutput):
+        return f"mqtt {output.host}:{output.port}{' tls' if output.tls else ''}"
+    raise TypeError(output)
+
+
+def check_summary(loaded: LoadedShow) -> str:
+    show, patch = loaded.show, loaded.show.patch
+    lines = [f"{show.title} ({show.path})"]
+    audio = patch.audio
+    routes = ", ".join(f"{feed} {'+'.join(str(c + 1) for c in chans)}" for feed, chans in audio.routes.items())
+    lines.append(f"patch: {patch.name}: {audio.channels} channels at {loaded.sample_rate} Hz ({routes})")
+    for name, output in patch.outputs.items():
+        lines.append(f"  {name}: {describe_output(output)}")
+    lines.append(f"{len(show.songs)} song{'s' if len(show.songs) != 1 else ''}:")
+    for song in show.songs:
+        timeline = loaded.timelines[song.id]
+        end = timeline.tempo.position_at(timeline.end_frame / timeline.sample_rate)
+        per_output = Counter(e.output for e in timeline.of_kind(*ACTION_KINDS))
+        cues = ", ".join(f"{name} {count}" for name, count in sorted(per_output.items())) or "none"
+        meters = []
+        for change in song.tempo:
+            label = f"{change.meter} {float(change.quarter_bpm):g}bpm" + (f" (ramp {change.ramp_bars} bars)" if change.ramp_bars else "")
+            if not meters or meters[-1] != label:
+                meters.append(label)
+        lines.append(f"  {song.id}: {song.title!r}, {clock_text(timeline.end_frame / timeline.sample_rate)}, {end.bar - 1} bars"
+                     f"{', count-in ' + str(song.count_in.bars) + ' bar(s)' if song.count_in.bars else ''}")
+        lines.append(f"    tempo: {' → '.join(meters)}")
+        lines.append(f"    sections: {', '.join(s.name for s in song.sections) or 'none'}")
+        lines.append(f"    cues per output: {cues}; lyrics {len(timeline.of_kind(Kind.LYRIC))}, breaths {len(timeline.of_kind(Kind.BREATH))}")
+        if timeline.ltc:
+            start = count_to_label(timeline.ltc.start_count, timeline.ltc.rate).format(timeline.ltc.rate.drop)
+            lines.append(f"    timecode: {timeline.ltc.rate.name} fps from {start}")
+    return "\n".join(lines)
+
+
+COLUMNS = ("position", "time", "frame", "kind", "output", "message")
+
+
+def _rows(timelines: Iterable[Timeline], include_click: bool) -> Iterable[tuple[str, ...]]:
+    for timeline in timelines:
+        for event in timeline.events:
+            if event.kind is Kind.CLICK and not include_click:
+                continue
+            p = event.position
+            yield (
+                f"{p.bar}.{p.beat}.{p.tick:03d}",
+                clock_text(event.at_frame / timeline.sample_rate),
+                str(event.at_frame),
+                event.kind.value,
+                event.output,
+                message_text(event),
+            )
+
+
+def timeline_text(timelines: list[Timeline], fmt: str, include_click: bool) -> str:
+    if fmt == "json":
+        return json.dumps(
+            [{"song": t.song_id, "sample_rate": t.sample_rate, "events": [event_record(e, t.sample_rate) for e in t.events
+                                                                          if include_click or e.kind is not Kind.CLICK]}
+             for t in timelines], indent=1, ensure_ascii=False)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(("song", *COLUMNS))
+        for timeline in timelines:
+            writer.writerows((timeline.song_id, *row) for row in _rows([timeline], include_click))
+        return buffer.getvalue().rstrip("\n")
+    parts = []
+    for timeline in timelines:
+        rows = [COLUMNS, *_rows([timeline], include_click)]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS) - 1)]
+        parts.append(f"== {timeline.song_id} ({timeline.sample_rate} Hz)")
+        parts.extend("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1] for row in rows)
+    return "\n".join(parts)

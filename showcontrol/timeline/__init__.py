@@ -1,0 +1,1 @@
+"""Pure musical-time maths: tempo maps, timecode, and the compiled event timeline."""

@@ -1,0 +1,168 @@
+"""Compile a song into its timeline: every position resolved to a frame once, every problem reported."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from fractions import Fraction
+
+from showcontrol.errors import Problem, ShowFileError, SourceMark
+from showcontrol.model.position import BarBeat, Position, SectionOffset, Seconds
+from showcontrol.model.show import MidiAction, MqttAction, OscAction, Song
+from showcontrol.timeline.events import ORDER_AT_SAME_FRAME, ClickHit, Event, Kind, LtcSpec, Timeline
+from showcontrol.timeline.tempo import TempoMap, frame_at, tempo_problems
+from showcontrol.timeline.timecode import label_to_count
+
+ACTION_KINDS = {OscAction: Kind.OSC, MidiAction: Kind.MIDI, MqttAction: Kind.MQTT}
+
+
+class _Unplaceable(ValueError):
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class _Resolver:
+    """Turns positions into (frame, bar.beat.tick), checking they exist and lie inside the song."""
+
+    def __init__(self, song: Song, tempo: TempoMap, sample_rate: int) -> None:
+        self.song = song
+        self.tempo = tempo
+        self.sample_rate = sample_rate
+        self.sections = {s.name: s.bar for s in song.sections}
+        self.end_frame: int | None = None
+
+    def musical(self, position: Position) -> BarBeat | Seconds:
+        if isinstance(position, SectionOffset):
+            if position.section not in self.sections:
+                close = difflib.get_close_matches(position.section, self.sections, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"sections of this song: {', '.join(self.sections) or 'none'}"
+                raise _Unplaceable(f"no section named {position.section!r}", hint)
+            return BarBeat(self.sections[position.section] + position.bar - 1, position.beat, position.tick)
+        return position
+
+    def place(self, position: Position) -> tuple[int, BarBeat]:
+        where = self.musical(position)
+        if isinstance(where, Seconds):
+            frame = frame_at(where.seconds, self.sample_rate)
+            bar_beat = self.tempo.position_at(where.seconds)
+        else:
+            if reason := self.tempo.check(where):
+                raise _Unplaceable(reason, "fix the beat or tick, or move it to the next bar")
+            frame = self.tempo.frame(where, self.sample_rate)
+            bar_beat = where
+        if frame < 0:
+            raise _Unplaceable(
+                f"{position} is {-frame / self.sample_rate:.3f} s before the start of the audio",
+                "use a later position, or a larger first_downbeat if the song really starts later in the file",
+            )
+        if self.end_frame is not None and frame > self.end_frame:
+            raise _Unplaceable(
+                f"{position} is at {frame / self.sample_rate:.3f} s, after the song ends at {self.end_frame / self.sample_rate:.3f} s",
+                "move it inside the song, or check the tempo map and first_downbeat",
+            )
+        return frame, bar_beat
+
+
+def compile_song(song: Song, ticks_per_beat: int, sample_rate: int, audio_frames: int | None) -> Timeline:
+    """Resolve every position of a song and order its events; raise ShowFileError listing all problems.
+
+    `audio_frames` is the length of the decoded track at `sample_rate` (None for a song without audio).
+    """
+    try:
+        tempo = TempoMap(song.tempo, song.first_downbeat, ticks_per_beat)
+    except ValueError:
+        raise ShowFileError(_tempo_problem(song)) from None
+    resolver = _Resolver(song, tempo, sample_rate)
+    problems: list[Problem] = []
+    events: list[Event] = []
+
+    end_frame = audio_frames
+    if song.end is not None:
+        try:
+            end_frame, _ = resolver.place(song.end)
+        except _Unplaceable as error:
+            problems.append(Problem(song.mark, f"end: {error}", error.hint))
+        if audio_frames is not None and end_frame is not None and end_frame > audio_frames:
+            problems.append(
+                Problem(song.mark, f"end {song.end} is after the audio ends ({audio_frames / sample_rate:.3f} s)", "remove end, or use an earlier one")
+            )
+    if end_frame is None:
+        raise ShowFileError([*problems, Problem(song.mark, f"song {song.id!r} has no audio and no end", "add audio: FILE or end: BAR.BEAT")])
+    resolver.end_frame = end_frame
+
+    def place(position: Position, mark: SourceMark, what: str) -> tuple[int, BarBeat] | None:
+        try:
+            return resolver.place(position)
+        except _Unplaceable as error:
+            problems.append(Problem(mark, f"{what} at {position}: {error}", error.hint))
+            return None
+
+    for section in song.sections:
+        if placed := place(BarBeat(section.bar), section.mark, f"section {section.name!r}"):
+            events.append(Event(*placed, Kind.SECTION, "", section))
+    for lyric in song.lyrics:
+        if placed := place(lyric.at, lyric.mark, "lyric"):
+            events.append(Event(*placed, Kind.LYRIC, "", lyric))
+        if lyric.breath is not None and (placed := place(lyric.breath, lyric.mark, "breath mark")):
+            events.append(Event(*placed, Kind.BREATH, "", lyric))
+    for cue in song.cues:
+        if placed := place(cue.at, cue.mark, f"cue {cue.name!r}" if cue.name else "cue"):
+            events.extend(Event(*placed, ACTION_KINDS[type(a)], a.output, a, cue.name, cue.once) for a in cue.actions)
+
+    if problems:
+        raise ShowFileError(problems)
+
+    if song.click.enabled:
+        events.extend(click_events(tempo, song.click.subdivide, sample_rate, end_frame))
+    count_in = count_in_events(tempo, 1, song.count_in.bars, song.count_in.voice, sample_rate)
+    events.extend(count_in)
+    events.append(Event(end_frame, tempo.position_at(Fraction(end_frame, sample_rate)), Kind.END, "", None))
+    events.sort(key=lambda e: (e.at_frame, ORDER_AT_SAME_FRAME[e.kind]))
+
+    ltc = None
+    if song.timecode is not None:
+        tc = song.timecode
+        ltc = LtcSpec(tc.rate, label_to_count(tc.start, tc.rate), tc.level_db)
+    start_frame = min([0, *(e.at_frame for e in count_in)])
+    return Timeline(song.id, sample_rate, start_frame, end_frame, tempo, ltc, tuple(events))
+
+
+def _tempo_problem(song: Song) -> list[Problem]:
+    return tempo_problems(song.tempo) or [Problem(song.mark, f"song {song.id!r} has an empty tempo map", "add tempo: [{bar: 1, bpm: 120, meter: 4/4}]")]
+
+
+def click_events(tempo: TempoMap, subdivide: int, sample_rate: int, end_frame: int) -> Iterator[Event]:
+    """The click from bar 1 to the end: accent on each downbeat, pulses on group starts, softer subs elsewhere."""
+    step = Fraction(tempo.ticks_per_beat, subdivide)
+    for bar, meter in tempo.bar_starts(1):
+        if tempo.frame(BarBeat(bar), sample_rate) >= end_frame:
+            return
+        pulses = meter.pulse_beats
+        for beat in range(1, meter.numerator + 1):
+            for part in range(subdivide):
+                tick = int(part * step)
+                position = BarBeat(bar, beat, tick)
+                frame = tempo.frame(position, sample_rate)
+                if frame >= end_frame:
+                    return
+                sound = "sub" if part or beat not in pulses else ("accent" if beat == 1 else "beat")
+                yield Event(frame, position, Kind.CLICK, "click", ClickHit(sound))
+
+
+def count_in_events(tempo: TempoMap, start_bar: int, bars: int, voice: bool, sample_rate: int) -> list[Event]:
+    """`bars` bars of count-in ending at `start_bar`, in that bar's meter and tempo, counting its pulses aloud."""
+    if bars <= 0:
+        return []
+    meter = tempo.meter_at(start_bar)
+    seconds_per_quarter = 60 / tempo.quarter_bpm_at(start_bar)
+    start = tempo.seconds(BarBeat(start_bar))
+    events = []
+    pulses = sorted(meter.pulse_beats)
+    for bar_index in range(bars):
+        bar_start = start - (bars - bar_index) * meter.bar_quarters * seconds_per_quarter
+        for count, beat in enumerate(pulses, start=1):
+            at = bar_start + (beat - 1) * meter.beat_quarters * seconds_per_quarter
+            hit = ClickHit("count", count if voice else None)
+            events.append(Event(frame_at(at, sample_rate), BarBeat(start_bar - bars + bar_index, beat), Kind.CLICK, "click", hit))
+    return events

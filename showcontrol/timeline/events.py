@@ -1,0 +1,91 @@
+"""What a compiled timeline holds: events on the song's sample-frame axis."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from showcontrol.model.position import BarBeat
+from showcontrol.model.show import Action, Lyric, Section
+from showcontrol.timeline.tempo import TempoMap
+from showcontrol.timeline.timecode import TimecodeRate
+
+
+class Kind(StrEnum):
+    SECTION = "section"
+    LYRIC = "lyric"
+    BREATH = "breath"
+    OSC = "osc"
+    MIDI = "midi"
+    MQTT = "mqtt"
+    CLICK = "click"
+    END = "end"
+
+
+ORDER_AT_SAME_FRAME = {kind: rank for rank, kind in enumerate(Kind)}
+
+
+@dataclass(frozen=True, slots=True)
+class ClickHit:
+    """One click: `sound` is accent, beat, sub or count; `count` is the number spoken in a count-in."""
+
+    sound: str
+    count: int | None = None
+
+
+Payload = Action | Lyric | Section | ClickHit | None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    at_frame: int
+    position: BarBeat
+    kind: Kind
+    output: str
+    payload: Payload
+    cue_name: str = ""
+    once: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LtcSpec:
+    """Timecode for a song: LTC frame k starts at song second k/fps and reads count `start_count + k`."""
+
+    rate: TimecodeRate
+    start_count: int
+    level_db: float
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A song compiled for one sample rate: sorted events, the tempo map they came from, and its extent.
+
+    `start_frame` is where playback from the top begins (before 0 when the count-in precedes the audio);
+    `end_frame` is where the song ends.
+    """
+
+    song_id: str
+    sample_rate: int
+    start_frame: int
+    end_frame: int
+    tempo: TempoMap
+    ltc: LtcSpec | None
+    events: tuple[Event, ...]
+    _frames: tuple[int, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_frames", tuple(e.at_frame for e in self.events))
+
+    def between(self, first_frame: int, end_frame: int) -> tuple[Event, ...]:
+        """Events with first_frame <= at_frame < end_frame, in order."""
+        lo = bisect.bisect_left(self._frames, first_frame)
+        hi = bisect.bisect_left(self._frames, end_frame)
+        return self.events[lo:hi]
+
+    def of_kind(self, *kinds: Kind) -> tuple[Event, ...]:
+        return tuple(e for e in self.events if e.kind in kinds)
+
+    @property
+    def length_frames(self) -> int:
+        return self.end_frame - self.start_frame
