@@ -52,6 +52,8 @@ class _Segment:
     def seconds_after_start(self, quarters: Fraction) -> Instant:
         if not self.is_ramp:
             return quarters / self.start_qps
+        if quarters == 0:
+            return Fraction(0)
         if self.quarters is not None and quarters == self.quarters:
             return self.duration
         r0 = float(self.start_qps)

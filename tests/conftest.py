@@ -1,0 +1,33 @@
+"""Shared helpers: shows written to temporary folders and test audio generated on the fly."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for the libltc helper
+
+
+def write_tone(path: Path, seconds: float, rate: int = 48000, channels: int = 2, freq: float = 440.0) -> Path:
+    t = np.arange(int(seconds * rate)) / rate
+    mono = 0.25 * np.sin(2 * np.pi * freq * t)
+    soundfile.write(str(path), np.repeat(mono[:, None], channels, axis=1).astype(np.float32), rate)
+    return path
+
+
+@pytest.fixture
+def show_dir(tmp_path: Path):
+    """Returns write(name, yaml_text) -> path, writing dedented YAML into a temporary show folder."""
+
+    def write(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    return write
