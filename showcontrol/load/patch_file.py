@@ -138,7 +138,7 @@ def _host(reader: Reader, fields: Fields) -> str:
 
 def _port(reader: Reader, fields: Fields) -> int | None:
     node = fields.get("port")
-    return reader.integer(node, "port", 1, 65535) if node is not None else None
+    return reader.integer(node, "port", 1, 65535, example=8000) if node is not None else None
 
 
 def _transport(reader: Reader, fields: Fields) -> str:

@@ -125,10 +125,11 @@ class Reader:
         self.problem(node, f"{what} must be text, got {_describe(node)}", "write a word or a quoted string")
         return None
 
-    def integer(self, node: Node, what: str, low: int, high: int) -> int | None:
+    def integer(self, node: Node, what: str, low: int, high: int, example: int | None = None) -> int | None:
         value = self._scalar(node) if isinstance(node, yaml.ScalarNode) and node.tag == INT_TAG else None
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            self.problem(node, f"{what} must be a whole number from {low} to {high}, got {_shown(node)}", f"e.g. {low if low > 0 else high}")
+            hint = f"e.g. {example if example is not None else (low if low > 0 else high)}"
+            self.problem(node, f"{what} must be a whole number from {low} to {high}, got {_shown(node)}", hint)
             return None
         return value
 
@@ -171,8 +172,12 @@ class Reader:
         return None
 
     def plain(self, node: Node) -> Any:
-        """The Python value of a node (for OSC arguments and MQTT payloads)."""
-        return self._constructor.construct_object(node, deep=True)
+        """The Python value of a node (for OSC arguments and MQTT payloads); None, with a problem, for unsafe tags."""
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except yaml.YAMLError:
+            self.problem(node, f"the tag {node.tag!r} is not allowed", "show files hold plain values: remove the !!tag")
+            return None
 
     def payload(self, node: Node) -> str:
         """Scalars as written; lists and mappings as compact JSON."""

@@ -93,24 +93,26 @@ def load_show(path: Path, patch_path: Path | None = None, sample_rate: int | Non
         if song.id in seen:
             reader.problems.append(Problem(song.mark, f"song id {song.id!r} is used twice", f"give each song its own id; the first is at {seen[song.id].mark}"))
         seen.setdefault(song.id, song)
-    if patch.path is not None or patch_path is not None:
-        _check_outputs(reader, songs, patch)
+    _check_outputs(reader, songs, patch)
     _warn_routes(reader, songs, patch, root)
 
     problems = [*patch_problems, *reader.problems]
     timelines: dict[str, Timeline] = {}
-    if not problems:
-        for song in songs:
-            try:
-                frames = audio_length(song.audio, rate) if song.audio is not None and with_audio else None
+    for song in songs:  # compile even when other things are wrong, so one report lists everything
+        if not song.tempo:
+            continue
+        try:
+            frames = audio_length(song.audio, rate) if song.audio is not None and with_audio else None
+            if song.audio is None or with_audio or song.end is not None:
                 timelines[song.id] = compile_song(song, ticks, rate, frames)
-            except AudioFileError as error:
-                assert song.audio_mark is not None
-                problems.append(Problem(song.audio_mark, str(error), "give the path relative to the show file; WAV, FLAC, OGG and MP3 load"))
-            except ShowFileError as error:
-                problems.extend(error.problems)
+        except AudioFileError as error:
+            assert song.audio_mark is not None
+            problems.append(Problem(song.audio_mark, str(error), "give the path relative to the show file; WAV, FLAC, OGG and MP3 load"))
+        except ShowFileError as error:
+            problems.extend(error.problems)
     if problems:
-        raise ShowFileError(sorted(problems, key=lambda p: (p.mark.path != str(path), p.mark.path, p.mark.line, p.mark.col)))
+        unique = dict.fromkeys(problems)  # a tempo map can be reported by the reader and the compiler alike
+        raise ShowFileError(sorted(unique, key=lambda p: (p.mark.path != str(path), p.mark.path, p.mark.line, p.mark.col)))
     show = Show(path, title, patch, ticks, tuple(songs))
     return LoadedShow(show, rate, timelines, (*patch_warnings, *reader.warnings))
 
@@ -414,12 +416,20 @@ def _check_outputs(reader: Reader, songs: list[Song], patch: Patch) -> None:
                 kind = ACTION_TYPE[type(action)]
                 output = patch.outputs.get(action.output)
                 if output is None:
-                    reader.problems.append(Problem(action.mark, f"output {action.output!r} is not in the patch {patch.name!r}",
-                                                   suggestion(action.output, patch.outputs) + " (outputs are defined in the patch file)"))
+                    message = f"output {action.output!r} is not in the patch {patch.name!r}"
+                    reader.problems.append(Problem(action.mark, message, _unpatched_hint(action.output, patch)))
                 elif not isinstance(output, OUTPUT_TYPES[kind]):
                     actual = next(name for name, cls in OUTPUT_TYPES.items() if isinstance(output, cls))
-                    reader.problems.append(Problem(action.mark, f"output {action.output!r} is a {actual} output, but this is a {kind} action",
-                                                   f"send {actual} to it, or patch a {kind} output"))
+                    message = f"output {action.output!r} is a {actual} output, but this action sends {kind}"
+                    reader.problems.append(Problem(action.mark, message, f"send {actual} to it, or patch a {kind} output"))
+
+
+def _unpatched_hint(name: str, patch: Patch) -> str:
+    if patch.path is None:
+        return "the show names no patch: add patch: ../hardware/YOUR-VENUE.yaml that defines this output"
+    if not patch.outputs:
+        return f"the patch defines no outputs: add {name} under outputs: in {patch.path}"
+    return f"{suggestion(name, patch.outputs)} (outputs are defined in {patch.path})"
 
 
 def _warn_routes(reader: Reader, songs: list[Song], patch: Patch, root: Node) -> None:

@@ -1,0 +1,69 @@
+"""The error corpus: each malformed show names, in its first line, the exact report it must produce.
+
+Add a case by dropping a file in tests/errors/ whose first line is
+`# expect: [OTHER-FILE:]LINE:COL: message — hint` (OTHER-FILE for problems found in a patch).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from showcontrol.cli import main
+from showcontrol.errors import ShowFileError
+from showcontrol.load.show_file import load_show
+
+CORPUS = Path(__file__).parent / "errors"
+CASES = sorted(CORPUS.glob("[0-9]*.yaml"))
+EXPECT = re.compile(r"^# expect: (?:(\S+\.yaml):)?(\d+:\d+: .*)$")
+
+
+def expected_line(case: Path) -> str:
+    match = EXPECT.match(case.read_text(encoding="utf-8").splitlines()[0])
+    assert match, f"{case.name} must start with '# expect: LINE:COL: message'"
+    return f"{match.group(1) or case.name}:{match.group(2)}"
+
+
+def test_the_corpus_is_large_enough() -> None:
+    assert len(CASES) >= 25
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
+def test_each_bad_file_reports_its_precise_problem(case: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(CORPUS)  # paths print as the user typed them
+    with pytest.raises(ShowFileError) as caught:
+        load_show(Path(case.name))
+    reported = [str(p) for p in caught.value.problems]
+    assert expected_line(case) in reported
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
+def test_check_exits_2_with_the_report_and_no_traceback(case: Path, capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(CORPUS)
+    assert main(["check", case.name]) == 2
+    err = capsys.readouterr().err
+    assert expected_line(case) in err.splitlines()
+    assert "Traceback" not in err and "problem" in err.splitlines()[-1]
+
+
+def test_all_problems_are_reported_together() -> None:
+    with pytest.raises(ShowFileError) as caught:
+        load_show(CORPUS / "40-many-problems-at-once.yaml")
+    assert [p.mark.line for p in caught.value.problems] == [9, 10, 11]
+
+
+@pytest.mark.parametrize("text", [
+    "version: 1\nsongs: !!python/object/apply:os.system ['touch pwned']\n",
+    "version: 1\nsongs:\n  - id: s\n    end: 3.1\n    tempo: [{bar: 1, bpm: 120}]\n"
+    "    cues: [{at: 1.1, osc: {to: x, address: /a, args: [!!python/object/apply:os.system ['touch pwned']]}}]\n",
+])
+def test_yaml_tags_that_build_objects_are_refused(tmp_path: Path, text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    evil = tmp_path / "evil.yaml"
+    evil.write_text(text)
+    with pytest.raises(ShowFileError):
+        load_show(evil)
+    assert not (tmp_path / "pwned").exists()
