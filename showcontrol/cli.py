@@ -49,8 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--trace", type=Path, help="also write the event trace as JSON lines")
     render.add_argument("--rate", type=int, help="sample rate (default: the patch's)")
     render.add_argument("--subtype", help="sample format, e.g. PCM_24 (default) or FLOAT")
-    demo = commands.add_parser("demo", help="synthesise the demo show's tracks if missing, then render the demo",
-                               description="Synthesise the demo show's tracks (first time only), then render its first song.")
+    demo = commands.add_parser(
+        "demo",
+        help="synthesise the demo show's tracks if missing, then render the demo",
+        description="Synthesise the demo show's tracks (first time only), then render its first song.",
+    )
     demo.add_argument("--show", type=Path, default=Path("cues/demo/show.yaml"), help="the demo show file")
     demo.add_argument("-o", "--output", type=Path, default=Path("demo.wav"))
     return parser
@@ -121,14 +124,17 @@ def cmd_render(args: argparse.Namespace) -> ExitStatus:
     song_id = _song_id(loaded, args.song)
     started = time.perf_counter()
     try:
-        result = render_song(loaded, song_id, args.output, args.trace, ProgressBar(f"render {song_id}", audio_rate=loaded.sample_rate),
-                             args.subtype)
+        result = render_song(
+            loaded, song_id, args.output, args.trace, ProgressBar(f"render {song_id}", audio_rate=loaded.sample_rate), args.subtype
+        )
     except OSError as error:
         raise ShowControlError(f"cannot write {args.output}: {error.strerror or error}") from None
     elapsed = time.perf_counter() - started
     seconds = result.frames / result.sample_rate
-    print(f"wrote {args.output}: {seconds:.1f} s, {result.channels} channels at {result.sample_rate} Hz, "
-          f"{result.events} events{f', trace {args.trace}' if args.trace else ''} ({seconds / elapsed:.0f}x real time)")
+    print(
+        f"wrote {args.output}: {seconds:.1f} s, {result.channels} channels at {result.sample_rate} Hz, "
+        f"{result.events} events{f', trace {args.trace}' if args.trace else ''} ({seconds / elapsed:.0f}x real time)"
+    )
     return ExitStatus.OK
 
 

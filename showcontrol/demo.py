@@ -78,11 +78,17 @@ def synthesise(timeline: Timeline, key_midi: int) -> Signal:
         for beat in range(1, meter.numerator + 1):
             frame = tempo.frame(BarBeat(bar, beat), RATE)
             if beat in meter.pulse_beats:
-                put(kick if beat == 1 or len(meter.pulse_beats) == meter.numerator and beat % 2 else snare, frame, 0.5, 0.5 if beat == 1 else 0.25)
+                put(
+                    kick if beat == 1 or (len(meter.pulse_beats) == meter.numerator and beat % 2) else snare,
+                    frame,
+                    0.5,
+                    0.5 if beat == 1 else 0.25,
+                )
             put(hat, frame, 0.7, 0.08)
     _sing(timeline, put, key_midi)
     peak = max(np.abs(left).max(), np.abs(right).max(), 1e-9)
-    return np.stack([left, right], axis=1) * (0.7 / peak)
+    mix: Signal = np.stack([left, right], axis=1) * (0.7 / peak)
+    return mix
 
 
 def _sing(timeline: Timeline, put: Callable[[Signal, int, float, float], None], key_midi: int) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,10 +44,21 @@ def build_stems(song: Song, timeline: Timeline, routes: dict[str, tuple[int, ...
     rate = timeline.sample_rate
     start, length = timeline.start_frame, timeline.end_frame - timeline.start_frame
     stems: dict[str, Stem] = {}
-    if song.audio is not None and routes.get("track"):
-        track = read_audio(song.audio, rate)[: timeline.end_frame]
-        track *= np.float32(10 ** (song.gain_db / 20))
-        stems["track"] = Stem(0, fit_channels(track, len(routes["track"])))
+    with ThreadPoolExecutor(max_workers=1) as pool:  # libsndfile and soxr release the GIL: decode while we synthesise
+        decoding = pool.submit(read_audio, song.audio, rate) if song.audio is not None and routes.get("track") else None
+        stems.update(_synthesised_stems(song, timeline, routes, sounds, start, length))
+        if decoding is not None:
+            track = decoding.result()[: timeline.end_frame]
+            track *= np.float32(10 ** (song.gain_db / 20))
+            stems["track"] = Stem(0, fit_channels(track, len(routes["track"])))
+    return stems
+
+
+def _synthesised_stems(
+    song: Song, timeline: Timeline, routes: dict[str, tuple[int, ...]], sounds: ClickSounds, start: int, length: int
+) -> dict[str, Stem]:
+    stems: dict[str, Stem] = {}
+    rate = timeline.sample_rate
     if routes.get("click"):
         click = np.zeros(length, np.float32)
         render_click(timeline.of_kind(Kind.CLICK), start, click, sounds, 10 ** (song.click.level_db / 20))
@@ -57,8 +69,14 @@ def build_stems(song: Song, timeline: Timeline, routes: dict[str, tuple[int, ...
     return stems
 
 
-def render_song(loaded: LoadedShow, song_id: str, out_path: Path, trace_path: Path | None = None,
-                progress: Progress | None = None, subtype: str | None = None) -> RenderResult:
+def render_song(
+    loaded: LoadedShow,
+    song_id: str,
+    out_path: Path,
+    trace_path: Path | None = None,
+    progress: Progress | None = None,
+    subtype: str | None = None,
+) -> RenderResult:
     song = loaded.show.song(song_id)
     timeline = loaded.timelines[song_id]
     audio = loaded.show.patch.audio

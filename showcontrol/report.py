@@ -38,19 +38,25 @@ def check_summary(loaded: LoadedShow) -> str:
     lines.append(f"{len(show.songs)} song{'s' if len(show.songs) != 1 else ''}:")
     for song in show.songs:
         timeline = loaded.timelines[song.id]
-        end = timeline.tempo.position_at(timeline.end_frame / timeline.sample_rate)
+        last_bar = timeline.tempo.position_at((timeline.end_frame - 1) / timeline.sample_rate).bar
         per_output = Counter(e.output for e in timeline.of_kind(*ACTION_KINDS))
         cues = ", ".join(f"{name} {count}" for name, count in sorted(per_output.items())) or "none"
-        meters = []
+        meters: list[str] = []
         for change in song.tempo:
-            label = f"{change.meter} {float(change.quarter_bpm):g}bpm" + (f" (ramp {change.ramp_bars} bars)" if change.ramp_bars else "")
+            label = f"{change.meter} ♩={float(change.quarter_bpm):g}" + (
+                f" (ramp over {change.ramp_bars} bars)" if change.ramp_bars else ""
+            )
             if not meters or meters[-1] != label:
                 meters.append(label)
-        lines.append(f"  {song.id}: {song.title!r}, {clock_text(timeline.end_frame / timeline.sample_rate)}, {end.bar - 1} bars"
-                     f"{', count-in ' + str(song.count_in.bars) + ' bar(s)' if song.count_in.bars else ''}")
+        lines.append(
+            f"  {song.id}: {song.title!r}, {clock_text(timeline.end_frame / timeline.sample_rate)}, {last_bar} bars"
+            f"{', count-in ' + str(song.count_in.bars) + ' bar(s)' if song.count_in.bars else ''}"
+        )
         lines.append(f"    tempo: {' → '.join(meters)}")
         lines.append(f"    sections: {', '.join(s.name for s in song.sections) or 'none'}")
-        lines.append(f"    cues per output: {cues}; lyrics {len(timeline.of_kind(Kind.LYRIC))}, breaths {len(timeline.of_kind(Kind.BREATH))}")
+        lines.append(
+            f"    cues per output: {cues}; lyrics {len(timeline.of_kind(Kind.LYRIC))}, breaths {len(timeline.of_kind(Kind.BREATH))}"
+        )
         if timeline.ltc:
             start = count_to_label(timeline.ltc.start_count, timeline.ltc.rate).format(timeline.ltc.rate.drop)
             lines.append(f"    timecode: {timeline.ltc.rate.name} fps from {start}")
@@ -79,9 +85,17 @@ def _rows(timelines: Iterable[Timeline], include_click: bool) -> Iterable[tuple[
 def timeline_text(timelines: list[Timeline], fmt: str, include_click: bool) -> str:
     if fmt == "json":
         return json.dumps(
-            [{"song": t.song_id, "sample_rate": t.sample_rate, "events": [event_record(e, t.sample_rate) for e in t.events
-                                                                          if include_click or e.kind is not Kind.CLICK]}
-             for t in timelines], indent=1, ensure_ascii=False)
+            [
+                {
+                    "song": t.song_id,
+                    "sample_rate": t.sample_rate,
+                    "events": [event_record(e, t.sample_rate) for e in t.events if include_click or e.kind is not Kind.CLICK],
+                }
+                for t in timelines
+            ],
+            indent=1,
+            ensure_ascii=False,
+        )
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")

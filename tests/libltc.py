@@ -10,14 +10,29 @@ import numpy as np
 
 
 class _SMPTETimecode(ctypes.Structure):
-    _fields_ = [("timezone", ctypes.c_char * 6), ("years", ctypes.c_ubyte), ("months", ctypes.c_ubyte), ("days", ctypes.c_ubyte),
-                ("hours", ctypes.c_ubyte), ("mins", ctypes.c_ubyte), ("secs", ctypes.c_ubyte), ("frame", ctypes.c_ubyte)]
+    _fields_ = [
+        ("timezone", ctypes.c_char * 6),
+        ("years", ctypes.c_ubyte),
+        ("months", ctypes.c_ubyte),
+        ("days", ctypes.c_ubyte),
+        ("hours", ctypes.c_ubyte),
+        ("mins", ctypes.c_ubyte),
+        ("secs", ctypes.c_ubyte),
+        ("frame", ctypes.c_ubyte),
+    ]
 
 
 class _LTCFrameExt(ctypes.Structure):
-    _fields_ = [("ltc", ctypes.c_ubyte * 10), ("off_start", ctypes.c_longlong), ("off_end", ctypes.c_longlong),
-                ("reverse", ctypes.c_int), ("biphase_tics", ctypes.c_float * 80), ("sample_min", ctypes.c_ubyte),
-                ("sample_max", ctypes.c_ubyte), ("volume", ctypes.c_double)]
+    _fields_ = [
+        ("ltc", ctypes.c_ubyte * 10),
+        ("off_start", ctypes.c_longlong),
+        ("off_end", ctypes.c_longlong),
+        ("reverse", ctypes.c_int),
+        ("biphase_tics", ctypes.c_float * 80),
+        ("sample_min", ctypes.c_ubyte),
+        ("sample_max", ctypes.c_ubyte),
+        ("volume", ctypes.c_double),
+    ]
 
 
 @dataclass(frozen=True)
@@ -52,7 +67,7 @@ def decode(lib: ctypes.CDLL, signal: np.ndarray, samples_per_frame: float) -> li
         ext = _LTCFrameExt()
         stamp = _SMPTETimecode()
         for start in range(0, len(data), 1024):
-            chunk = data[start:start + 1024]
+            chunk = data[start : start + 1024]
             lib.ltc_decoder_write_float(decoder, chunk.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), len(chunk), start)
             while lib.ltc_decoder_read(decoder, ctypes.byref(ext)):
                 lib.ltc_frame_to_time(ctypes.byref(stamp), ctypes.addressof(ext.ltc), 0)

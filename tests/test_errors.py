@@ -40,8 +40,9 @@ def test_each_bad_file_reports_its_precise_problem(case: Path, monkeypatch: pyte
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
-def test_check_exits_2_with_the_report_and_no_traceback(case: Path, capsys: pytest.CaptureFixture[str],
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_exits_2_with_the_report_and_no_traceback(
+    case: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(CORPUS)
     assert main(["check", case.name]) == 2
     err = capsys.readouterr().err
@@ -55,11 +56,14 @@ def test_all_problems_are_reported_together() -> None:
     assert [p.mark.line for p in caught.value.problems] == [9, 10, 11]
 
 
-@pytest.mark.parametrize("text", [
-    "version: 1\nsongs: !!python/object/apply:os.system ['touch pwned']\n",
-    "version: 1\nsongs:\n  - id: s\n    end: 3.1\n    tempo: [{bar: 1, bpm: 120}]\n"
-    "    cues: [{at: 1.1, osc: {to: x, address: /a, args: [!!python/object/apply:os.system ['touch pwned']]}}]\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "version: 1\nsongs: !!python/object/apply:os.system ['touch pwned']\n",
+        "version: 1\nsongs:\n  - id: s\n    end: 3.1\n    tempo: [{bar: 1, bpm: 120}]\n"
+        "    cues: [{at: 1.1, osc: {to: x, address: /a, args: [!!python/object/apply:os.system ['touch pwned']]}}]\n",
+    ],
+)
 def test_yaml_tags_that_build_objects_are_refused(tmp_path: Path, text: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     evil = tmp_path / "evil.yaml"

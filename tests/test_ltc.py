@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+import libltc
 import numpy as np
 import pytest
 
-import libltc
 from showcontrol.audio.ltc import frame_bits, render_ltc
 from showcontrol.timeline.events import LtcSpec
 from showcontrol.timeline.timecode import RATES, Label, count_to_label, label_to_count, parse_label
@@ -31,10 +31,18 @@ def test_drop_frame_flag_and_parity_bit_27() -> None:
 
 
 @needs_libltc
-@pytest.mark.parametrize(("rate_name", "start", "sample_rate"), [
-    ("24", "10:00:00:00", 48000), ("25", "00:59:50:00", 48000), ("30", "01:00:00:00", 44100),
-    ("23.976", "00:00:00:00", 48000), ("29.97df", "00:00:50;00", 48000), ("29.97df", "00:09:55;00", 44100), ("29.97df", "00:10:55;00", 48000),
-])
+@pytest.mark.parametrize(
+    ("rate_name", "start", "sample_rate"),
+    [
+        ("24", "10:00:00:00", 48000),
+        ("25", "00:59:50:00", 48000),
+        ("30", "01:00:00:00", 44100),
+        ("23.976", "00:00:00:00", 48000),
+        ("29.97df", "00:00:50;00", 48000),
+        ("29.97df", "00:09:55;00", 44100),
+        ("29.97df", "00:10:55;00", 48000),
+    ],
+)
 def test_libltc_decodes_every_frame(rate_name: str, start: str, sample_rate: int) -> None:
     rate = RATES[rate_name]
     spec = LtcSpec(rate, label_to_count(parse_label(start, rate), rate), -12.0)

@@ -7,12 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import libltc
 import numpy as np
 import pytest
 import soundfile
-
-import libltc
 from conftest import write_tone
+
 from showcontrol.audio.click import synthesize_hits
 from showcontrol.load.show_file import load_show
 from showcontrol.timeline.events import Kind
@@ -56,7 +56,7 @@ def rendered(tmp_path: Path, show_dir):
 
 
 def test_click_onsets_are_sample_exact(rendered) -> None:
-    audio, rate, trace, loaded = rendered
+    audio, rate, trace, _loaded = rendered
     click = audio[:, 2]
     clicks = [e for e in trace if e["kind"] == "click"]
     assert len(clicks) == 4 + 8 + 7 + 7  # count-in, two 4/4 bars, every eighth of 7/8, the ramp until the 9 s track ends
@@ -87,7 +87,7 @@ def test_click_frames_follow_the_tempo_map(rendered) -> None:
 
 
 def test_track_is_resampled_and_routed(rendered) -> None:
-    audio, rate, _, loaded = rendered
+    audio, _rate, _, loaded = rendered
     timeline = loaded.timelines["test"]
     assert len(audio) == timeline.end_frame - timeline.start_frame == round(9.0 * 48000) - timeline.start_frame
     silent_lead = -timeline.start_frame
@@ -130,8 +130,13 @@ def test_render_to_an_unwritable_place_is_a_clear_error(tmp_path: Path, show_dir
 def test_the_demo_show_checks_and_renders(tmp_path: Path) -> None:
     from conftest import REPO
 
-    result = subprocess.run([sys.executable, "-m", "showcontrol", "demo", "-o", str(tmp_path / "demo.wav")],
-                            capture_output=True, text=True, cwd=REPO, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "showcontrol", "demo", "-o", str(tmp_path / "demo.wav")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     check = subprocess.run([sys.executable, "-m", "showcontrol", "check", "cues/demo/show.yaml"], capture_output=True, text=True, cwd=REPO)
     assert check.returncode == 0, check.stderr

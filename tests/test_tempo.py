@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from showcontrol.model.position import BarBeat, Seconds, parse_position, SectionOffset
+from showcontrol.model.position import BarBeat, Seconds, SectionOffset, parse_position
 from showcontrol.model.show import Meter, TempoChange, default_groups
 from showcontrol.timeline.tempo import TempoMap, frame_at
 
@@ -89,11 +89,14 @@ def test_beat_unit_dotted_quarter_in_six_eight() -> None:
     assert meter("6/8").pulse_beats == {1, 4}
 
 
-@pytest.mark.parametrize(("position", "reason"), [
-    (BarBeat(3, 5), "bar 3 is in 4/4, so it has beats 1 to 4, not 5"),
-    (BarBeat(22, 8), "bar 22 is in 7/8, so it has beats 1 to 7, not 8"),
-    (BarBeat(3, 1, 480), "tick 480 is out of range"),
-])
+@pytest.mark.parametrize(
+    ("position", "reason"),
+    [
+        (BarBeat(3, 5), "bar 3 is in 4/4, so it has beats 1 to 4, not 5"),
+        (BarBeat(22, 8), "bar 22 is in 7/8, so it has beats 1 to 7, not 8"),
+        (BarBeat(3, 1, 480), "tick 480 is out of range"),
+    ],
+)
 def test_impossible_positions_are_explained(position: BarBeat, reason: str) -> None:
     message = TempoMap(SONG, Fraction(0), 480).check(position)
     assert message is not None and reason in message
@@ -112,12 +115,21 @@ def test_frames_round_half_up() -> None:
     assert frame_at(0.5 / 48000, 48000) == 1
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("9.1", BarBeat(9, 1)), ("9.10", BarBeat(9, 10)), ("17.3.240", BarBeat(17, 3, 240)), ("4", BarBeat(4)),
-    ("-1.3", BarBeat(-1, 3)), ("12.5s", Seconds(Fraction(25, 2))), ("1:02.5", Seconds(Fraction(125, 2))),
-    ("chorus", SectionOffset("chorus")), ("chorus:2.3", SectionOffset("chorus", 2, 3)),
-    ("verse-2:1.2.120", SectionOffset("verse-2", 1, 2, 120)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("9.1", BarBeat(9, 1)),
+        ("9.10", BarBeat(9, 10)),
+        ("17.3.240", BarBeat(17, 3, 240)),
+        ("4", BarBeat(4)),
+        ("-1.3", BarBeat(-1, 3)),
+        ("12.5s", Seconds(Fraction(25, 2))),
+        ("1:02.5", Seconds(Fraction(125, 2))),
+        ("chorus", SectionOffset("chorus")),
+        ("chorus:2.3", SectionOffset("chorus", 2, 3)),
+        ("verse-2:1.2.120", SectionOffset("verse-2", 1, 2, 120)),
+    ],
+)
 def test_positions_parse_from_their_exact_text(text: str, expected: object) -> None:
     assert parse_position(text) == expected
 

@@ -65,13 +65,15 @@ def _reason(path: Path, error: Exception) -> str:
 
 
 def write_audio(path: Path, blocks: Iterator[Audio], sample_rate: int, channels: int, subtype: str | None = None) -> None:
-    """Write blocks to `path` atomically: a crash leaves the old file, never half a new one."""
+    """Write blocks to `path` atomically: a crash leaves the old file, never half a new one. 24-bit unless told."""
     if not path.parent.is_dir():
         raise AudioFileError(f"cannot write {path}: the folder {path.parent} does not exist")
     kind = path.suffix.lstrip(".").upper() or "WAV"
     if kind not in soundfile.available_formats():
         raise AudioFileError(f"cannot write {path}: unknown audio format {path.suffix!r}; use .wav or .flac")
     temporary = path.with_name(f".{path.name}.partial")
+    if subtype is None and kind in ("WAV", "FLAC", "AIFF"):
+        subtype = "PCM_24"
     try:
         with soundfile.SoundFile(str(temporary), "w", sample_rate, channels, subtype=subtype, format=kind) as file:
             for block in blocks:

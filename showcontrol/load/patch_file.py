@@ -41,7 +41,7 @@ def load_patch(path: Path, reader: Reader | None = None) -> Patch | None:
         reader.version(version)
     name_node = top.get("name")
     name = (reader.text(name_node, "name") if name_node is not None else None) or path.stem
-    audio = _audio(reader, top.get("audio")) if top.get("audio") is not None else AudioPatch()
+    audio = _audio(reader, n) if (n := top.get("audio")) is not None else AudioPatch()
     outputs: dict[str, Output] = {}
     if (outputs_node := top.get("outputs")) is not None:
         if isinstance(outputs_node, yaml.MappingNode):
@@ -50,7 +50,9 @@ def load_patch(path: Path, reader: Reader | None = None) -> Patch | None:
                 if output is not None:
                     outputs[output.name] = output
         else:
-            reader.problem(outputs_node, "outputs must map names to devices", "e.g. outputs: {lights: {type: osc, host: 127.0.0.1, port: 8000}}")
+            reader.problem(
+                outputs_node, "outputs must map names to devices", "e.g. outputs: {lights: {type: osc, host: 127.0.0.1, port: 8000}}"
+            )
     return Patch(path, name, audio or AudioPatch(), outputs)
 
 
@@ -68,7 +70,8 @@ def _audio(reader: Reader, node: Node) -> AudioPatch | None:
     channels = (reader.integer(n, "channels", 1, 64) or 2) if (n := fields.get("channels")) is not None else 2
     latency = float(reader.number(n, "output_latency_ms", 0, 1000, "5") or 0) if (n := fields.get("output_latency_ms")) is not None else 0.0
     buffer_frames = (reader.integer(n, "buffer_frames", 32, 8192) or 256) if (n := fields.get("buffer_frames")) is not None else 256
-    routes = _routes(reader, fields.get("routes"), channels) if fields.get("routes") is not None else {"track": tuple(range(min(2, channels)))}
+    routes_node = fields.get("routes")
+    routes = _routes(reader, routes_node, channels) if routes_node is not None else {"track": tuple(range(min(2, channels)))}
     return AudioPatch(device, sample_rate, channels, routes, latency, buffer_frames)
 
 
@@ -76,7 +79,7 @@ def _routes(reader: Reader, node: Node, channels: int) -> dict[str, tuple[int, .
     fields = reader.fields(node, "routes", AUDIO_FEEDS)
     routes: dict[str, tuple[int, ...]] = {}
     used: dict[int, str] = {}
-    for feed, (_, value) in (fields.values.items() if fields else ()):
+    for feed, (_, value) in fields.values.items() if fields else ():
         numbers = reader.items(value, f"routes.{feed}") if isinstance(value, yaml.SequenceNode) else [value]
         picked = []
         for number_node in numbers:
@@ -84,10 +87,18 @@ def _routes(reader: Reader, node: Node, channels: int) -> dict[str, tuple[int, .
             if number is None:
                 continue
             if number > channels:
-                reader.problem(number_node, f"routes.{feed} uses channel {number}, but the interface has {channels}", f"use channels 1 to {channels}, or raise audio.channels")
+                reader.problem(
+                    number_node,
+                    f"routes.{feed} uses channel {number}, but the interface has {channels}",
+                    f"use channels 1 to {channels}, or raise audio.channels",
+                )
                 continue
             if number in used:
-                reader.warn(number_node, f"channel {number} carries both {used[number]} and {feed}", "give each feed its own channel unless you mean to mix them")
+                reader.warn(
+                    number_node,
+                    f"channel {number} carries both {used[number]} and {feed}",
+                    "give each feed its own channel unless you mean to mix them",
+                )
             used[number] = feed
             picked.append(number - 1)
         routes[feed] = tuple(picked)
@@ -123,7 +134,7 @@ def _output(reader: Reader, name: str, node: Node) -> Output | None:
         (_port(reader, fields) or 1883) if "port" in fields else 1883,
         _optional_text(reader, fields, "username"),
         _optional_text(reader, fields, "password_env"),
-        _tls(reader, fields.get("tls")) if fields.get("tls") is not None else None,
+        _tls(reader, n) if (n := fields.get("tls")) is not None else None,
         _optional_text(reader, fields, "client_id"),
         _optional_text(reader, fields, "topic_prefix") or "",
         latency,

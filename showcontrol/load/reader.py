@@ -34,7 +34,9 @@ def compose_file(path: Path, what: str) -> Node:
     except FileNotFoundError:
         raise ShowFileError([Problem(SourceMark(str(path), 1, 1), f"{what} not found", "check the path")]) from None
     except (OSError, UnicodeDecodeError) as error:
-        raise ShowFileError([Problem(SourceMark(str(path), 1, 1), f"cannot read {what}: {error}", "it must be a UTF-8 text file")]) from None
+        raise ShowFileError(
+            [Problem(SourceMark(str(path), 1, 1), f"cannot read {what}: {error}", "it must be a UTF-8 text file")]
+        ) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
@@ -42,7 +44,13 @@ def compose_file(path: Path, what: str) -> Node:
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = f"{error.problem}" + (f" ({error.context})" if error.context else "")
         raise ShowFileError(
-            [Problem(SourceMark(str(path), line, col), f"YAML syntax error: {problem}", "check indentation, colons and quotes around this spot")]
+            [
+                Problem(
+                    SourceMark(str(path), line, col),
+                    f"YAML syntax error: {problem}",
+                    "check indentation, colons and quotes around this spot",
+                )
+            ]
         ) from None
     except yaml.YAMLError as error:
         raise ShowFileError([Problem(SourceMark(str(path), 1, 1), f"YAML error: {error}", "fix the file's syntax")]) from None
@@ -93,13 +101,19 @@ class Reader:
 
     def fields(self, node: Node, what: str, allowed: Collection[str], required: Collection[str] = ()) -> Fields | None:
         if not isinstance(node, yaml.MappingNode):
-            self.problem(node, f"{what} must be a mapping of keys to values, got {_describe(node)}", f"write it as `key: value` lines; keys: {', '.join(allowed)}")
+            self.problem(
+                node,
+                f"{what} must be a mapping of keys to values, got {_describe(node)}",
+                f"write it as `key: value` lines; keys: {', '.join(allowed)}",
+            )
             return None
         values: dict[str, tuple[Node, Node]] = {}
         for key_node, value_node in node.value:
             key = str(key_node.value)
             if key in values:
-                self.problem(key_node, f"{key!r} appears twice in {what}", f"keep one; the other is on line {values[key][0].start_mark.line + 1}")
+                self.problem(
+                    key_node, f"{key!r} appears twice in {what}", f"keep one; the other is on line {values[key][0].start_mark.line + 1}"
+                )
             elif key not in allowed:
                 self.problem(key_node, f"unknown key {key!r} in {what}", suggestion(key, allowed))
             else:

@@ -12,9 +12,9 @@ import yaml
 
 from showcontrol.audio.files import audio_length
 from showcontrol.errors import AudioFileError, Problem, ShowFileError
-from showcontrol.load.patch_file import DEFAULT_PATCH, OUTPUT_TYPES, load_patch
+from showcontrol.load.patch_file import DEFAULT_PATCH, load_patch
 from showcontrol.load.reader import Fields, Node, Reader, compose_file, suggestion
-from showcontrol.model.patch import Patch
+from showcontrol.model.patch import OUTPUT_TYPES, Patch
 from showcontrol.model.show import (
     MIDI_KINDS,
     Action,
@@ -38,8 +38,22 @@ from showcontrol.timeline.events import Timeline
 from showcontrol.timeline.timecode import RATES, parse_label
 
 SHOW_KEYS = ("version", "show", "patch", "ticks_per_beat", "songs")
-SONG_KEYS = ("id", "title", "audio", "first_downbeat", "end", "gain_db", "tempo", "sections", "count_in", "click",
-             "timecode", "lyrics", "cues", "notes")
+SONG_KEYS = (
+    "id",
+    "title",
+    "audio",
+    "first_downbeat",
+    "end",
+    "gain_db",
+    "tempo",
+    "sections",
+    "count_in",
+    "click",
+    "timecode",
+    "lyrics",
+    "cues",
+    "notes",
+)
 TEMPO_KEYS = ("bar", "bpm", "meter", "groups", "beat_unit", "ramp_bars")
 CUE_KEYS = ("at", "name", "once", "notes", "osc", "midi", "mqtt")
 LYRIC_KEYS = ("at", "text", "breath", "performer")
@@ -91,7 +105,9 @@ def load_show(path: Path, patch_path: Path | None = None, sample_rate: int | Non
     seen: dict[str, Song] = {}
     for song in songs:
         if song.id in seen:
-            reader.problems.append(Problem(song.mark, f"song id {song.id!r} is used twice", f"give each song its own id; the first is at {seen[song.id].mark}"))
+            reader.problems.append(
+                Problem(song.mark, f"song id {song.id!r} is used twice", f"give each song its own id; the first is at {seen[song.id].mark}")
+            )
         seen.setdefault(song.id, song)
     _check_outputs(reader, songs, patch)
     _warn_routes(reader, songs, patch, root)
@@ -131,7 +147,11 @@ def _patch(reader: Reader, top: Fields, override: Path | None) -> tuple[Patch, l
         patch = load_patch(path, patch_reader)
     except ShowFileError as error:
         if node is not None and override is None and not path.exists():
-            return DEFAULT_PATCH, [Problem(reader.mark(node), f"patch file {path} not found", "give its path relative to the show file")], []
+            return (
+                DEFAULT_PATCH,
+                [Problem(reader.mark(node), f"patch file {path} not found", "give its path relative to the show file")],
+                [],
+            )
         return DEFAULT_PATCH, list(error.problems), []
     return patch or DEFAULT_PATCH, patch_reader.problems, patch_reader.warnings
 
@@ -142,12 +162,18 @@ def _song(reader: Reader, node: Node) -> Song | None:
         return None
     song_id = reader.text(n, "song id") if (n := fields.get("id")) is not None else None
     if song_id is not None and not _SONG_ID.match(song_id):
-        reader.problem(fields.get("id") or node, f"song id {song_id!r} has spaces or symbols", "use letters, digits, '-', '_' and '.', e.g. elastic-heart")
+        reader.problem(
+            fields.get("id") or node,
+            f"song id {song_id!r} has spaces or symbols",
+            "use letters, digits, '-', '_' and '.', e.g. elastic-heart",
+        )
     audio = audio_mark = None
     if (n := fields.get("audio")) is not None and (text := reader.text(n, "audio")):
         audio, audio_mark = (reader.path.parent / text), reader.mark(n)
-    first_downbeat = reader.number(n, "first_downbeat", 0, 3600, "0.512") if (n := fields.get("first_downbeat")) is not None else Fraction(0)
-    tempo = _tempo(reader, fields.get("tempo")) if fields.get("tempo") is not None else ()
+    first_downbeat = (
+        reader.number(n, "first_downbeat", 0, 3600, "0.512") if (n := fields.get("first_downbeat")) is not None else Fraction(0)
+    )
+    tempo = _tempo(reader, n) if (n := fields.get("tempo")) is not None else ()
     song = Song(
         id=song_id or "?",
         title=(reader.text(n, "title") if (n := fields.get("title")) is not None else None) or song_id or "?",
@@ -157,10 +183,10 @@ def _song(reader: Reader, node: Node) -> Song | None:
         end=reader.position(n, "end") if (n := fields.get("end")) is not None else None,
         gain_db=float(reader.number(n, "gain_db", -60, 12, "-3") or 0) if (n := fields.get("gain_db")) is not None else 0.0,
         tempo=tempo,
-        sections=_sections(reader, fields.get("sections")) if fields.get("sections") is not None else (),
-        count_in=_count_in(reader, fields.get("count_in")) if fields.get("count_in") is not None else CountIn(),
-        click=_click(reader, fields.get("click")) if fields.get("click") is not None else ClickSettings(),
-        timecode=_timecode(reader, fields.get("timecode")) if fields.get("timecode") is not None else None,
+        sections=_sections(reader, n) if (n := fields.get("sections")) is not None else (),
+        count_in=_count_in(reader, n) if (n := fields.get("count_in")) is not None else CountIn(),
+        click=_click(reader, n) if (n := fields.get("click")) is not None else ClickSettings(),
+        timecode=_timecode(reader, n) if (n := fields.get("timecode")) is not None else None,
         lyrics=tuple(lyric for item in _items(reader, fields, "lyrics") if (lyric := _lyric(reader, item))),
         cues=tuple(cue for item in _items(reader, fields, "cues") if (cue := _cue(reader, item))),
         mark=reader.mark(node),
@@ -224,7 +250,9 @@ def _meter(reader: Reader, node: Node, groups_node: Node | None) -> Meter | None
 def _meter_groups(reader: Reader, node: Node, numerator: int, denominator: int) -> Meter | None:
     groups = [g for item in reader.items(node, "groups") if (g := reader.integer(item, "group size", 1, 32)) is not None]
     if sum(groups) != numerator:
-        reader.problem(node, f"groups add up to {sum(groups)}, but {numerator}/{denominator} has {numerator} beats", "e.g. groups: [2, 2, 3] for 7/8")
+        reader.problem(
+            node, f"groups add up to {sum(groups)}, but {numerator}/{denominator} has {numerator} beats", "e.g. groups: [2, 2, 3] for 7/8"
+        )
         return None
     return Meter(numerator, denominator, tuple(groups))
 
@@ -235,7 +263,11 @@ def _beat_unit(reader: Reader, node: Node) -> Fraction | None:
     except (ValueError, ZeroDivisionError):
         unit = None
     if unit is None or unit <= 0 or unit > 2 or unit.denominator & (unit.denominator - 1):
-        reader.problem(node, f"beat_unit {getattr(node, 'value', '')!r} is not a note value", "write 1/4 (quarter, the default), 1/8, 3/8 (dotted quarter) or 1/2")
+        reader.problem(
+            node,
+            f"beat_unit {getattr(node, 'value', '')!r} is not a note value",
+            "write 1/4 (quarter, the default), 1/8, 3/8 (dotted quarter) or 1/2",
+        )
         return None
     return unit
 
@@ -243,9 +275,11 @@ def _beat_unit(reader: Reader, node: Node) -> Fraction | None:
 def _sections(reader: Reader, node: Node) -> tuple[Section, ...]:
     fields = reader.fields(node, "sections", allowed=_AnyKey())
     sections = []
-    for name, (key_node, value_node) in (fields.values.items() if fields else ()):
+    for name, (key_node, value_node) in fields.values.items() if fields else ():
         if not _SECTION_NAME.match(name):
-            reader.problem(key_node, f"section name {name!r} cannot be used in positions", "start with a letter; use letters, digits, '-' and '_'")
+            reader.problem(
+                key_node, f"section name {name!r} cannot be used in positions", "start with a letter; use letters, digits, '-' and '_'"
+            )
         bar = reader.integer(value_node, f"section {name!r} bar", -99, 99999)
         if bar is not None:
             sections.append(Section(name, bar, reader.mark(key_node)))
@@ -289,7 +323,9 @@ def _timecode(reader: Reader, node: Node) -> TimecodeSettings | None:
         return None
     rate_name = str(rate_node.value).lower() if isinstance(rate_node, yaml.ScalarNode) else ""
     if rate_name not in RATES:
-        hint = "29.97 is only supported as drop-frame: write 29.97df" if rate_name in ("29.97", "29.97ndf") else suggestion(rate_name, RATES)
+        hint = (
+            "29.97 is only supported as drop-frame: write 29.97df" if rate_name in ("29.97", "29.97ndf") else suggestion(rate_name, RATES)
+        )
         reader.problem(rate_node, f"timecode rate {rate_name or 'value'!r} is not supported", hint)
         return None
     rate = RATES[rate_name]
@@ -297,7 +333,7 @@ def _timecode(reader: Reader, node: Node) -> TimecodeSettings | None:
     try:
         start = parse_label(start_text or "00:00:00:00", rate)
     except ValueError as error:
-        reader.problem(fields.get("start") or node, f"timecode start: {error}", "e.g. start: \"01:00:00:00\"")
+        reader.problem(fields.get("start") or node, f"timecode start: {error}", 'e.g. start: "01:00:00:00"')
         return None
     level = float(reader.number(n, "timecode level_db", -60, 0, "-12") or -12) if (n := fields.get("level_db")) is not None else -12.0
     return TimecodeSettings(rate, start, level, reader.mark(node))
@@ -348,7 +384,11 @@ def _osc(reader: Reader, node: Node) -> OscAction | None:
         return None
     address = reader.text(fields.get("address") or node, "OSC address")
     if address is not None and not _OSC_ADDRESS.match(address):
-        reader.problem(fields.get("address") or node, f"OSC address {address!r} is not valid", "start with '/', no spaces or # * , ? [ ] { }, e.g. /eos/cue/1/5/fire")
+        reader.problem(
+            fields.get("address") or node,
+            f"OSC address {address!r} is not valid",
+            "start with '/', no spaces or # * , ? [ ] { }, e.g. /eos/cue/1/5/fire",
+        )
     args: list[int | float | str | bool] = []
     if (n := fields.get("args")) is not None:
         for item in n.value if isinstance(n, yaml.SequenceNode) else [n]:
@@ -370,7 +410,11 @@ def _midi(reader: Reader, node: Node) -> MidiAction | None:
     channel = (reader.integer(n, "MIDI channel", 1, 16) or 1) if (n := fields.get("channel")) is not None else 1
     given = [key for key in ("note_on", "note_off", "cc", "program") if key in fields]
     if len(given) != 1:
-        reader.problem(node, f"a midi action sends one message, found {len(given) or 'none'}", "use one of note_on: [60, 100], note_off: 60, cc: [7, 100], program: 5")
+        reader.problem(
+            node,
+            f"a midi action sends one message, found {len(given) or 'none'}",
+            "use one of note_on: [60, 100], note_off: 60, cc: [7, 100], program: 5",
+        )
         return None
     key = given[0]
     value = fields.get(key)
@@ -380,7 +424,9 @@ def _midi(reader: Reader, node: Node) -> MidiAction | None:
     items = value.value if isinstance(value, yaml.SequenceNode) else [value]
     expected = 1 if key == "program" else 2
     if len(items) not in ((1,) if key == "program" else (1, 2) if key.startswith("note") else (2,)):
-        reader.problem(value, f"{key} takes {expected} number{'s' if expected > 1 else ''}", "e.g. note_on: [60, 100], cc: [7, 100], program: 5")
+        reader.problem(
+            value, f"{key} takes {expected} number{'s' if expected > 1 else ''}", "e.g. note_on: [60, 100], cc: [7, 100], program: 5"
+        )
         return None
     data = [reader.integer(item, f"{key} value", 0, 127) for item in items]
     if any(d is None for d in data):
@@ -398,7 +444,11 @@ def _mqtt(reader: Reader, node: Node) -> MqttAction | None:
         return None
     topic = reader.text(fields.get("topic") or node, "MQTT topic")
     if topic is not None and (set(topic) & {"+", "#", "\0"} or len(topic.encode()) > 65535):
-        reader.problem(fields.get("topic") or node, f"MQTT topic {topic!r} contains a wildcard", "publish to a concrete topic, e.g. fx/confetti; + and # are for subscribing")
+        reader.problem(
+            fields.get("topic") or node,
+            f"MQTT topic {topic!r} contains a wildcard",
+            "publish to a concrete topic, e.g. fx/confetti; + and # are for subscribing",
+        )
     payload = reader.payload(n) if (n := fields.get("payload")) is not None else ""
     qos = reader.integer(n, "qos", 0, 2) if (n := fields.get("qos")) is not None else 0
     retain = bool(reader.boolean(n, "retain")) if (n := fields.get("retain")) is not None else False
@@ -435,6 +485,8 @@ def _unpatched_hint(name: str, patch: Patch) -> str:
 def _warn_routes(reader: Reader, songs: list[Song], patch: Patch, root: Node) -> None:
     routes = patch.audio.routes
     if any(s.click.enabled for s in songs) and not routes.get("click"):
-        reader.warn(root, "the patch routes no channel for the click, so performers hear none", "add routes: {click: N} to the patch's audio")
+        reader.warn(
+            root, "the patch routes no channel for the click, so performers hear none", "add routes: {click: N} to the patch's audio"
+        )
     if any(s.timecode for s in songs) and not routes.get("ltc"):
         reader.warn(root, "songs have timecode but the patch routes no channel for LTC", "add routes: {ltc: N} to the patch's audio")

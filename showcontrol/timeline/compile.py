@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from fractions import Fraction
 
 from showcontrol.errors import Problem, ShowFileError, SourceMark
-from showcontrol.model.position import BarBeat, Position, SectionOffset, Seconds
+from showcontrol.model.position import BarBeat, Position, Seconds, SectionOffset
 from showcontrol.model.show import MidiAction, MqttAction, OscAction, Song
 from showcontrol.timeline.events import ORDER_AT_SAME_FRAME, ClickHit, Event, Kind, LtcSpec, Timeline
 from showcontrol.timeline.tempo import TempoMap, frame_at, tempo_problems
@@ -85,10 +85,16 @@ def compile_song(song: Song, ticks_per_beat: int, sample_rate: int, audio_frames
             problems.append(Problem(song.mark, f"end: {error}", error.hint))
         if audio_frames is not None and end_frame is not None and end_frame > audio_frames:
             problems.append(
-                Problem(song.mark, f"end {song.end} is after the audio ends ({audio_frames / sample_rate:.3f} s)", "remove end, or use an earlier one")
+                Problem(
+                    song.mark,
+                    f"end {song.end} is after the audio ends ({audio_frames / sample_rate:.3f} s)",
+                    "remove end, or use an earlier one",
+                )
             )
     if end_frame is None:
-        raise ShowFileError([*problems, Problem(song.mark, f"song {song.id!r} has no audio and no end", "add audio: FILE or end: BAR.BEAT")])
+        raise ShowFileError(
+            [*problems, Problem(song.mark, f"song {song.id!r} has no audio and no end", "add audio: FILE or end: BAR.BEAT")]
+        )
     resolver.end_frame = end_frame
 
     def place(position: Position, mark: SourceMark, what: str) -> tuple[int, BarBeat] | None:
@@ -129,7 +135,9 @@ def compile_song(song: Song, ticks_per_beat: int, sample_rate: int, audio_frames
 
 
 def _tempo_problem(song: Song) -> list[Problem]:
-    return tempo_problems(song.tempo) or [Problem(song.mark, f"song {song.id!r} has an empty tempo map", "add tempo: [{bar: 1, bpm: 120, meter: 4/4}]")]
+    return tempo_problems(song.tempo) or [
+        Problem(song.mark, f"song {song.id!r} has an empty tempo map", "add tempo: [{bar: 1, bpm: 120, meter: 4/4}]")
+    ]
 
 
 def click_events(tempo: TempoMap, subdivide: int, sample_rate: int, end_frame: int) -> Iterator[Event]:

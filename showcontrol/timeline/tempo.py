@@ -9,6 +9,7 @@ closed-form inverse has a square root), and nothing after a ramp inherits any ro
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -85,11 +86,17 @@ def tempo_problems(changes: Sequence[TempoChange]) -> list[Problem]:
     if first.bar != 1:
         problems.append(Problem(first.mark, f"the tempo map starts at bar {first.bar}", "its first entry must be bar: 1"))
     if first.ramp_bars:
-        problems.append(Problem(first.mark, "the first tempo entry cannot ramp", "there is no earlier tempo to ramp from; remove ramp_bars"))
-    for before, after in zip(changes, changes[1:], strict=False):
+        problems.append(
+            Problem(first.mark, "the first tempo entry cannot ramp", "there is no earlier tempo to ramp from; remove ramp_bars")
+        )
+    for before, after in itertools.pairwise(changes):
         if after.bar <= before.bar:
             problems.append(
-                Problem(after.mark, f"tempo entry for bar {after.bar} comes after bar {before.bar}", "list tempo entries in bar order, one per bar")
+                Problem(
+                    after.mark,
+                    f"tempo entry for bar {after.bar} comes after bar {before.bar}",
+                    "list tempo entries in bar order, one per bar",
+                )
             )
         elif before.ramp_bars and after.bar < before.bar + before.ramp_bars:
             problems.append(
