@@ -1,0 +1,102 @@
+"""Transport: what the audio callback plays next, and the song-frame <-> device-frame mapping it publishes.
+
+Commands come from any thread through a deque (appends and pops are atomic) and take effect at the
+start of the next audio block, where the callback also publishes a new `Segment`. Everything else
+(dispatcher, status line) reads the latest segment, so they always agree with what the audio did.
+Pure: frames are arguments; no clocks, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class State(StrEnum):
+    STOPPED = "stopped"
+    PLAYING = "playing"
+    PAUSED = "paused"
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """From device frame `device_frame` on, song frame `song_frame` plays (if `playing`); bumped on every change.
+
+    Until `song_from_frame` only the count-in plays (track and song click muted): a pre-roll before a bar.
+    """
+
+    generation: int
+    state: State
+    device_frame: int
+    song_frame: int
+    song_from_frame: int
+
+    def song_frame_at(self, device_frame: int) -> int:
+        return self.song_frame + (device_frame - self.device_frame) if self.state is State.PLAYING else self.song_frame
+
+    def device_frame_of(self, song_frame: int) -> int:
+        return self.device_frame + (song_frame - self.song_frame)
+
+
+@dataclass(frozen=True, slots=True)
+class Play:
+    """Play from `start_frame` (the pre-roll's start); song audio and cues begin at `song_from_frame`."""
+
+    start_frame: int
+    song_from_frame: int
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    pass
+
+
+Command = Play | Stop | Pause | Resume
+
+
+class Transport:
+    """Owned by the audio callback: `next_block` is the only method it calls."""
+
+    def __init__(self, end_frame: int) -> None:
+        self.end_frame = end_frame
+        self.segment = Segment(0, State.STOPPED, 0, 0, 0)
+        self._commands: deque[Command] = deque()
+
+    def request(self, command: Command) -> None:
+        """Any thread: queue a command for the next audio block."""
+        self._commands.append(command)
+
+    def next_block(self, device_frame: int, frames: int) -> Segment:
+        """Apply queued commands at `device_frame`, advance over `frames`, and return the segment to render."""
+        while self._commands:
+            self._apply(self._commands.popleft(), device_frame)
+        segment = self.segment
+        if segment.state is State.PLAYING and segment.song_frame_at(device_frame) >= self.end_frame:
+            self._publish(State.STOPPED, device_frame, self.end_frame, self.end_frame)
+        return self.segment
+
+    def _apply(self, command: Command, device_frame: int) -> None:
+        current = self.segment
+        position = current.song_frame_at(device_frame)
+        if isinstance(command, Play):
+            self._publish(State.PLAYING, device_frame, command.start_frame, command.song_from_frame)
+        elif isinstance(command, Stop) and current.state is not State.STOPPED:
+            self._publish(State.STOPPED, device_frame, position, current.song_from_frame)
+        elif isinstance(command, Pause) and current.state is State.PLAYING:
+            self._publish(State.PAUSED, device_frame, position, current.song_from_frame)
+        elif isinstance(command, Resume) and current.state is State.PAUSED:
+            self._publish(State.PLAYING, device_frame, position, current.song_from_frame)
+
+    def _publish(self, state: State, device_frame: int, song_frame: int, song_from_frame: int) -> None:
+        self.segment = Segment(self.segment.generation + 1, state, device_frame, song_frame, song_from_frame)

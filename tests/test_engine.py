@@ -1,0 +1,65 @@
+"""Transport and dispatch planning: pure, driven with plain frame numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from showcontrol.engine.plan import dispatch_order, plan_start, start_index
+from showcontrol.engine.transport import Pause, Play, Resume, State, Stop, Transport
+from showcontrol.load.show_file import load_show
+from showcontrol.model.position import BarBeat
+from showcontrol.offline import click_sounds
+from showcontrol.timeline.events import Kind
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def test_commands_take_effect_at_the_next_block_and_publish_segments() -> None:
+    transport = Transport(end_frame=10_000)
+    assert transport.next_block(0, 256).state is State.STOPPED
+    transport.request(Play(-500, -500))
+    segment = transport.next_block(256, 256)
+    assert (segment.state, segment.device_frame, segment.song_frame) == (State.PLAYING, 256, -500)
+    assert segment.song_frame_at(256 + 1000) == 500
+    transport.request(Pause())
+    paused = transport.next_block(1280, 256)
+    assert (paused.state, paused.song_frame) == (State.PAUSED, 524)
+    transport.request(Resume())
+    resumed = transport.next_block(5000, 256)
+    assert (resumed.state, resumed.song_frame_at(5000)) == (State.PLAYING, 524)
+    assert resumed.generation == paused.generation + 1
+    transport.request(Stop())
+    assert transport.next_block(6000, 256).state is State.STOPPED
+
+
+def test_reaching_the_end_stops() -> None:
+    transport = Transport(end_frame=1000)
+    transport.request(Play(0, 0))
+    transport.next_block(0, 256)
+    assert transport.next_block(768, 256).state is State.PLAYING
+    assert transport.next_block(1024, 256).state is State.STOPPED
+
+
+def test_start_from_a_bar_prerolls_a_count_in_at_that_bars_tempo() -> None:
+    loaded = load_show(GOLDEN / "meters-and-ramp" / "show.yaml")
+    timeline = loaded.timelines["meters"]
+    plan = plan_start(timeline, 4, 1, True, click_sounds(timeline.sample_rate), 0.5, 1)
+    bar4 = timeline.tempo.frame(BarBeat(4), timeline.sample_rate)
+    assert plan.song_from_frame == bar4
+    assert plan.start_frame == bar4 - round(2.4 * 44100)  # 50 dotted quarters a minute is ♩=75: a 6/8 bar is 2.4 s
+    assert [e.payload.count for e in plan.count_in_events] == [1, 2]  # 6/8 counts its two pulses
+    assert plan.count_in is not None and np.abs(plan.count_in.data).max() > 0
+
+
+def test_dispatch_order_applies_latency_and_skips_audio_only_events() -> None:
+    loaded = load_show(GOLDEN / "cues-and-lyrics" / "show.yaml")
+    timeline = loaded.timelines["cues"]
+    order = dispatch_order(timeline, {"lights": 441})
+    assert all(d.event.kind is not Kind.CLICK for d in order)
+    lights = [d for d in order if d.event.output == "lights"]
+    assert all(d.send_frame == d.event.at_frame - 441 for d in lights)
+    assert [d.send_frame for d in order] == sorted(d.send_frame for d in order)
+    index = start_index(order, 716625, 441)
+    assert order[index].event.at_frame >= 716625 - 441
