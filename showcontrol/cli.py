@@ -49,6 +49,21 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--trace", type=Path, help="also write the event trace as JSON lines")
     render.add_argument("--rate", type=int, help="sample rate (default: the patch's)")
     render.add_argument("--subtype", help="sample format, e.g. PCM_24 (default) or FLOAT")
+    run = show_command("run", "play a song through the audio interface and fire its cues, locked to the audio clock")
+    run.add_argument("--song", help="song id (default: the first song)")
+    run.add_argument("--from", dest="start", metavar="BAR|SECTION", help="start from this bar or section, with the count-in as pre-roll")
+    run.add_argument("--audio-driver", help="SDL audio driver (pulseaudio, alsa, dummy, disk, ...); default: SDL's choice")
+    run.add_argument("--require-audio", action="store_true", help="fail instead of falling back to the silent dummy driver")
+    run.add_argument(
+        "--midi-api", choices=("auto", "alsa", "jack"), default="auto", help="MIDI system (default: ALSA if present, else JACK)"
+    )
+    run.add_argument("--log", type=Path, help="show log (JSON lines; default showlogs/TIME-SONG.jsonl)")
+    run.add_argument("--headless", action="store_true", help="no status line or keys even on a terminal: play once and exit")
+    commands.add_parser(
+        "devices",
+        help="list audio drivers and output devices, and MIDI ports",
+        description="List SDL audio drivers, the output devices of the default driver with channel counts, and MIDI ports.",
+    )
     demo = commands.add_parser(
         "demo",
         help="synthesise the demo show's tracks if missing, then render the demo",
@@ -149,4 +164,86 @@ def cmd_demo(args: argparse.Namespace) -> ExitStatus:
     return cmd_render(args)
 
 
-COMMANDS = {"check": cmd_check, "timeline": cmd_timeline, "render": cmd_render, "demo": cmd_demo}
+def cmd_run(args: argparse.Namespace) -> ExitStatus:
+    from showcontrol.app import RunOptions, ShowRunner
+    from showcontrol.ui.console import run_headless, run_terminal
+
+    loaded = _load(args)
+    song_id = _song_id(loaded, args.song)
+    options = RunOptions(song_id, _start_bar(loaded, song_id, args.start), args.audio_driver, args.require_audio, args.midi_api, args.log)
+    interactive = not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
+    with ShowRunner(loaded, options) as runner:
+        log.info(
+            "playing %s from bar %d on audio driver %s (%s); show log %s",
+            song_id,
+            options.start_bar,
+            runner.driver,
+            runner.device.name,
+            runner.showlog.path if runner.showlog else "-",
+        )
+        if interactive:
+            run_terminal(runner)
+        else:
+            run_headless(runner)
+    print(run_report(runner))
+    return ExitStatus.OK
+
+
+def _start_bar(loaded: LoadedShow, song_id: str, start: str | None) -> int:
+    if start is None:
+        return 1
+    if start.isdigit():
+        return int(start)
+    sections = {s.name: s.bar for s in loaded.show.song(song_id).sections}
+    if start not in sections:
+        raise ShowControlError(f"--from {start}: no such bar or section in {song_id}; sections: {', '.join(sections) or 'none'}")
+    return sections[start]
+
+
+def run_report(runner: object) -> str:
+    from showcontrol.app import ShowRunner
+
+    assert isinstance(runner, ShowRunner)
+    stats = runner.dispatcher.stats
+    lines = [
+        f"{runner.song.id}: fired {stats.fired} events, {stats.late} late (> 1 ms), worst {stats.max_late_ns / 1e6:.2f} ms; "
+        f"audio callbacks failed: {runner.device.callback_errors}"
+    ]
+    for name, output in runner.outputs.items():
+        c = output.status.counters
+        lines.append(
+            f"  {name}: {output.status.health}, sent {c.sent}, late {c.late}, dropped {c.dropped}, errors {c.errors}"
+            + (f" (last: {output.status.last_error})" if output.status.last_error else "")
+        )
+    if runner.showlog is not None:
+        lines.append(f"show log: {runner.showlog.path}")
+    return "\n".join(lines)
+
+
+def cmd_devices(args: argparse.Namespace) -> ExitStatus:
+    from showcontrol.audio.device import AudioDeviceError, available_drivers, output_devices, start_audio_driver, stop_audio_driver
+    from showcontrol.io.midi import backend
+
+    print(f"audio drivers: {', '.join(available_drivers())}")
+    try:
+        driver = start_audio_driver(None)
+        print(f"audio outputs ({driver}):")
+        devices = output_devices()
+        if not devices:
+            print("  none")
+        for device in devices:
+            channels = f"{device.channels} channels" if device.channels else "channels unknown"
+            print(f"  {device.name} ({channels}{f', {device.sample_rate} Hz' if device.sample_rate else ''})")
+        stop_audio_driver()
+    except AudioDeviceError as error:
+        print(f"audio outputs: none ({error}); `run` falls back to the silent dummy driver")
+    for api in ("alsa", "jack"):
+        try:
+            names = backend(api).get_output_names()
+            print(f"MIDI outputs ({api}): {', '.join(names) if names else 'none'}")
+        except Exception as error:  # rtmidi raises assorted errors when a MIDI system is absent
+            print(f"MIDI outputs ({api}): unavailable ({str(error).strip() or type(error).__name__})")
+    return ExitStatus.OK
+
+
+COMMANDS = {"check": cmd_check, "timeline": cmd_timeline, "render": cmd_render, "run": cmd_run, "devices": cmd_devices, "demo": cmd_demo}

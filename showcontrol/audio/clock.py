@@ -13,6 +13,23 @@ import math
 from dataclasses import dataclass
 
 
+@dataclass(frozen=True, slots=True)
+class ClockMap:
+    """One consistent frames <-> monotonic-ns line, published whole so readers never see half an update."""
+
+    n0: int
+    t0: float
+    n1: int
+    t1: float
+
+    def time_of_frame(self, frame: int) -> float:
+        """Monotonic ns at which the device requests (not plays) `frame`; extrapolates beyond the period."""
+        return self.t0 + (frame - self.n0) * (self.t1 - self.t0) / (self.n1 - self.n0)
+
+    def frame_at(self, now_ns: float) -> float:
+        return self.n0 + (now_ns - self.t0) * (self.n1 - self.n0) / (self.t1 - self.t0)
+
+
 @dataclass
 class DelayLockedLoop:
     """Second-order DLL over fixed-size periods.
@@ -70,12 +87,15 @@ class DelayLockedLoop:
         self.updates = 1
         self._use_bandwidth(self.settle_bandwidth_hz)
 
+    @property
+    def mapping(self) -> ClockMap:
+        return ClockMap(self._n0, self._t0, self._n1, self._t1)
+
     def time_of_frame(self, frame: int) -> float:
-        """Monotonic ns at which the device requests (not plays) `frame`; extrapolates beyond the current period."""
-        return self._t0 + (frame - self._n0) * (self._t1 - self._t0) / (self._n1 - self._n0)
+        return self.mapping.time_of_frame(frame)
 
     def frame_at(self, now_ns: float) -> float:
-        return self._n0 + (now_ns - self._t0) * (self._n1 - self._n0) / (self._t1 - self._t0)
+        return self.mapping.frame_at(now_ns)
 
     @property
     def ratio(self) -> float:

@@ -12,9 +12,7 @@ from showcontrol.audio.click import ClickSounds, render_click
 from showcontrol.audio.mix import Stem, fit_channels
 from showcontrol.model.position import BarBeat
 from showcontrol.timeline.compile import count_in_events
-from showcontrol.timeline.events import Event, Kind, Timeline
-
-AUDIO_ONLY = frozenset({Kind.CLICK})
+from showcontrol.timeline.events import Event, Timeline
 
 
 @dataclass(frozen=True)
@@ -27,8 +25,9 @@ class StartPlan:
     count_in_events: tuple[Event, ...]
 
 
-def plan_start(timeline: Timeline, bar: int, count_in_bars: int, voice: bool, sounds: ClickSounds, gain: float,
-               click_channels: int) -> StartPlan:
+def plan_start(
+    timeline: Timeline, bar: int, count_in_bars: int, voice: bool, sounds: ClickSounds, gain: float, click_channels: int
+) -> StartPlan:
     """From the top, play as rendered (the track's pickup under the count-in); from bar N, a count-in pre-roll."""
     if bar <= 1:
         return StartPlan(timeline.start_frame, timeline.start_frame, None, ())
@@ -51,8 +50,11 @@ class Dispatch:
 
 
 def dispatch_order(timeline: Timeline, latency_frames: Mapping[str, int]) -> tuple[Dispatch, ...]:
-    """Every non-audio event, ordered by when it must be sent (per-output latency compensation applied)."""
-    items = [Dispatch(e.at_frame - latency_frames.get(e.output, 0), e) for e in timeline.events if e.kind not in AUDIO_ONLY]
+    """Every event, ordered by when it must be sent (per-output latency compensation applied).
+
+    Clicks are in the audio already; they are dispatched too, but only as beat state for monitors.
+    """
+    items = [Dispatch(e.at_frame - latency_frames.get(e.output, 0), e) for e in timeline.events]
     items.sort(key=lambda d: d.send_frame)  # stable: same-frame events keep timeline order
     return tuple(items)
 

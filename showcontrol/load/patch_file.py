@@ -57,7 +57,7 @@ def load_patch(path: Path, reader: Reader | None = None) -> Patch | None:
 
 
 def _audio(reader: Reader, node: Node) -> AudioPatch | None:
-    fields = reader.fields(node, "audio", ("device", "sample_rate", "channels", "routes", "output_latency_ms", "buffer_frames"))
+    fields = reader.fields(node, "audio", ("device", "sample_rate", "channels", "routes", "output_latency_ms", "buffer_frames", "require"))
     if fields is None:
         return None
     device = reader.text(n, "audio device") if (n := fields.get("device")) is not None else None
@@ -72,7 +72,8 @@ def _audio(reader: Reader, node: Node) -> AudioPatch | None:
     buffer_frames = (reader.integer(n, "buffer_frames", 32, 8192) or 256) if (n := fields.get("buffer_frames")) is not None else 256
     routes_node = fields.get("routes")
     routes = _routes(reader, routes_node, channels) if routes_node is not None else {"track": tuple(range(min(2, channels)))}
-    return AudioPatch(device, sample_rate, channels, routes, latency, buffer_frames)
+    require = bool(reader.boolean(n, "require")) if (n := fields.get("require")) is not None else False
+    return AudioPatch(device, sample_rate, channels, routes, latency, buffer_frames, require)
 
 
 def _routes(reader: Reader, node: Node, channels: int) -> dict[str, tuple[int, ...]]:

@@ -23,6 +23,7 @@ class AudioPatch:
     routes: Mapping[str, tuple[int, ...]] = field(default_factory=lambda: {"track": (0, 1)})
     output_latency_ms: float = 0.0
     buffer_frames: int = 256
+    require_device: bool = False  # refuse to run on the silent dummy driver (a show, not a rehearsal)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,269 @@
+"""The composition root of `showcontrol run`: loads, wires, starts threads, and shuts down in order.
+
+Threads: SDL's audio thread (mixes stems, advances the transport, keeps the clock), the dispatcher
+(fires events at audio-clock deadlines), one network thread per MQTT output, the show-log writer and a
+supervisor that reopens lost MIDI ports. The caller's thread runs the operator interface and talks
+to all of this only through `ShowRunner` methods, which queue transport commands.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import threading
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+import numpy.typing as npt
+
+from showcontrol.audio.device import AudioDevice, AudioDeviceError, start_audio_driver, stop_audio_driver
+from showcontrol.audio.mix import Stem, mix_block
+from showcontrol.dispatcher import Dispatcher
+from showcontrol.engine.plan import StartPlan, dispatch_order, plan_start
+from showcontrol.engine.transport import Pause, Play, Resume, Segment, State, Stop, Transport
+from showcontrol.errors import ShowControlError
+from showcontrol.io.midi import MidiPortOutput
+from showcontrol.io.mqtt import MqttPublisher
+from showcontrol.io.osc import OscUdpOutput
+from showcontrol.io.output import Output
+from showcontrol.load.show_file import LoadedShow
+from showcontrol.model.patch import MidiOutput, MqttOutput, OscOutput
+from showcontrol.model.position import BarBeat
+from showcontrol.offline import build_stems, click_sounds
+from showcontrol.showlog import ShowLog
+from showcontrol.timeline.events import Kind
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    song_id: str
+    start_bar: int = 1
+    audio_driver: str | None = None
+    require_audio: bool = False
+    midi_api: str = "auto"
+    log_path: Path | None = None
+
+
+class ShowRunner:
+    """One song, playing: `with ShowRunner(loaded, options) as runner: runner.play(); ...`."""
+
+    def __init__(self, loaded: LoadedShow, options: RunOptions) -> None:
+        self.loaded = loaded
+        self.options = options
+        self.song = loaded.show.song(options.song_id)
+        self.timeline = loaded.timelines[options.song_id]
+        self.audio = loaded.show.patch.audio
+        self.sample_rate = loaded.sample_rate
+        self.routes = {feed: chans for feed, chans in self.audio.routes.items() if chans}
+        self.sounds = click_sounds(self.sample_rate)
+        self.transport = Transport(self.timeline.end_frame)
+        self.outputs: dict[str, Output] = {}
+        self.cue_bar = options.start_bar
+        self.driver = ""
+        self._stack = ExitStack()
+        self._song_stems: dict[str, Stem] = {}
+        self._preroll_stems: dict[str, Stem] = {}
+        self._device: AudioDevice | None = None
+        self._dispatcher: Dispatcher | None = None
+        self._supervising = threading.Event()
+        self.showlog: ShowLog | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def __enter__(self) -> ShowRunner:
+        try:
+            self._open()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def _open(self) -> None:
+        self._check_credentials()
+        self._song_stems = build_stems(self.song, self.timeline, self.routes, self.sounds)
+        self.showlog = self._stack.enter_context(ShowLog(self.options.log_path or default_log_path(self.song.id)))
+        for name, spec in self.loaded.show.patch.outputs.items():
+            self.outputs[name] = self._open_output(spec)
+        self._stack.callback(self._close_outputs)
+        self._device = self._open_audio()
+        latency_frames = {name: round(out.latency_ms * self.sample_rate / 1000) for name, out in self.outputs.items()}
+        order = dispatch_order(self.timeline, latency_frames)
+        prepared = {
+            id(item): self.outputs[item.event.output].prepare(item.event)
+            for item in order
+            if item.event.kind in (Kind.OSC, Kind.MIDI, Kind.MQTT) and item.event.output in self.outputs
+        }
+        device_latency_ns = int((self.audio.buffer_frames / self.sample_rate + self.audio.output_latency_ms / 1000) * 1e9)
+        device = self._device
+        self._dispatcher = Dispatcher(
+            order,
+            prepared,
+            self.outputs,
+            lambda: self.transport.segment,
+            lambda: device.clock,
+            device_latency_ns,
+            max(latency_frames.values(), default=0),
+            self.sample_rate,
+            self.song.id,
+            self.showlog,
+        )
+        self._dispatcher.start()
+        self._stack.callback(self._dispatcher.stop)
+        supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
+        supervisor.start()
+        self._stack.callback(self._supervising.set)
+        gc.collect()
+        gc.freeze()  # keep the collector away from the objects the callback touches
+        self._device.start()
+
+    def _check_credentials(self) -> None:
+        for spec in self.loaded.show.patch.outputs.values():
+            if isinstance(spec, MqttOutput) and spec.password_env and spec.password_env not in os.environ:
+                raise ShowControlError(f"output {spec.name!r}: environment variable {spec.password_env} (its MQTT password) is not set")
+
+    def _open_output(self, spec: OscOutput | MidiOutput | MqttOutput) -> Output:
+        if isinstance(spec, OscOutput):
+            if spec.transport != "udp":
+                raise ShowControlError(f"output {spec.name!r}: OSC over {spec.transport} is not supported yet; use transport: udp")
+            return OscUdpOutput(spec).open()
+        if isinstance(spec, MidiOutput):
+            return MidiPortOutput(spec, self.options.midi_api).open()
+        assert self.showlog is not None
+        return MqttPublisher(spec, report=self.showlog.record).open()
+
+    def _open_audio(self) -> AudioDevice:
+        wanted = self.options.audio_driver
+        must = self.options.require_audio or self.audio.require_device
+        try:
+            self.driver = start_audio_driver(wanted)
+            self._stack.callback(stop_audio_driver)
+            device = self._stack.enter_context(self._make_device())
+        except AudioDeviceError as error:
+            if must or wanted:
+                raise
+            log.warning(
+                "NO AUDIO DEVICE (%s): running on SDL's silent dummy driver. Nothing will be heard; "
+                "cues, LTC and clicks keep their timing. Use --require-audio to refuse this.",
+                error,
+            )
+            stop_audio_driver()
+            self.driver = start_audio_driver("dummy")
+            device = self._stack.enter_context(self._make_device())
+        if self.driver in ("dummy", "disk") and must:
+            raise AudioDeviceError(f"a real audio device is required, but only the {self.driver} driver is available")
+        return device
+
+    def _make_device(self) -> AudioDevice:
+        return AudioDevice(self.audio.device, self.sample_rate, self.audio.channels, self.audio.buffer_frames, self._render)
+
+    def _supervise(self) -> None:
+        while not self._supervising.wait(1.0):
+            for output in self.outputs.values():
+                if isinstance(output, MidiPortOutput):
+                    output.maintain()
+
+    def _close_outputs(self) -> None:
+        for output in self.outputs.values():
+            output.panic()
+        for output in self.outputs.values():
+            output.close()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        self.transport.request(Stop())
+        time.sleep(2 * self.audio.buffer_frames / self.sample_rate)
+        gc.unfreeze()
+        self._stack.close()
+
+    # -- the audio thread -----------------------------------------------------------------
+    def _render(self, device_frame: int, out: npt.NDArray[np.float32]) -> None:
+        segment = self.transport.next_block(device_frame, len(out))
+        if segment.state is not State.PLAYING:
+            out.fill(0.0)
+            return
+        song_frame = segment.song_frame_at(device_frame)
+        preroll = min(max(segment.song_from_frame - song_frame, 0), len(out))
+        if preroll:
+            mix_block(self._preroll_stems, self.routes, song_frame, out[:preroll])
+        if preroll < len(out):
+            mix_block(self._song_stems, self.routes, song_frame + preroll, out[preroll:])
+
+    # -- operator commands (any thread) ------------------------------------------------------------
+    def play(self, bar: int | None = None) -> StartPlan:
+        """Play from `bar` (default: the cued bar) with the song's count-in as pre-roll."""
+        bar = self.cue_bar if bar is None else bar
+        self.cue_bar = bar
+        count_in = self.song.count_in
+        plan = plan_start(
+            self.timeline,
+            bar,
+            count_in.bars,
+            count_in.voice,
+            self.sounds,
+            10 ** (self.song.click.level_db / 20),
+            len(self.routes.get("click", (0,))),
+        )
+        preroll = {"ltc": self._song_stems["ltc"]} if "ltc" in self._song_stems else {}
+        if plan.count_in is not None:
+            preroll["click"] = plan.count_in
+        self._preroll_stems = preroll
+        self.transport.request(Play(plan.start_frame, plan.song_from_frame))
+        self._wake()
+        return plan
+
+    def stop(self) -> None:
+        self.transport.request(Stop())
+        self._wake()
+        for output in self.outputs.values():
+            output.panic()
+
+    def pause(self) -> None:
+        self.transport.request(Pause())
+        self._wake()
+
+    def resume(self) -> None:
+        self.transport.request(Resume())
+        self._wake()
+
+    def locate(self, bar: int) -> None:
+        """Cue a bar to start from (takes effect at the next play)."""
+        if bar < 1 or self.timeline.tempo.frame(BarBeat(bar), self.sample_rate) >= self.timeline.end_frame:
+            raise ShowControlError(f"bar {bar} is not in {self.song.id}")
+        self.cue_bar = bar
+
+    def _wake(self) -> None:
+        if self._dispatcher is not None:
+            self._dispatcher.wake()
+
+    # -- what the operator sees -----------------------------------------------------------
+    @property
+    def segment(self) -> Segment:
+        return self.transport.segment
+
+    def song_frame_now(self) -> int:
+        """The song frame leaving the device now (clock + latency), for displays."""
+        segment = self.transport.segment
+        device = self._device
+        if device is None or device.clock is None or segment.state is not State.PLAYING:
+            return segment.song_frame
+        latency = self.audio.buffer_frames + self.audio.output_latency_ms * self.sample_rate / 1000
+        return segment.song_frame_at(int(device.clock.frame_at(time.monotonic_ns()) - latency))
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        assert self._dispatcher is not None
+        return self._dispatcher
+
+    @property
+    def device(self) -> AudioDevice:
+        assert self._device is not None
+        return self._device
+
+
+def default_log_path(song_id: str) -> Path:
+    return Path("showlogs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{song_id}.jsonl"

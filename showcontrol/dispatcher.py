@@ -1,0 +1,149 @@
+"""The dispatcher thread: fires each event at its absolute deadline on the audio clock.
+
+Deadline = when the device requests the event's frame (from the published clock map and transport
+segment) + the device's output latency − the output's own latency. It waits on an Event until about a
+millisecond before, re-reading segment and clock each time it wakes (so a stop or locate takes effect at
+once), then spins the rest, yielding the GIL to the audio callback. It never computes "time since the
+last event": error cannot accumulate.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from showcontrol.audio.clock import ClockMap
+from showcontrol.describe import event_record
+from showcontrol.engine.plan import Dispatch, start_index
+from showcontrol.engine.transport import Segment, State
+from showcontrol.io.output import Output
+from showcontrol.showlog import ShowLog
+from showcontrol.timeline.events import Kind
+
+log = logging.getLogger(__name__)
+
+SPIN_NS = 1_000_000  # spin the last millisecond
+LATE_NS = 1_000_000  # an event sent more than 1 ms after its deadline counts as late
+MESSAGE_KINDS = frozenset({Kind.OSC, Kind.MIDI, Kind.MQTT})
+STATE_KINDS = frozenset({Kind.SECTION, Kind.LYRIC, Kind.BREATH, Kind.CLICK, Kind.END})
+
+
+@dataclass
+class DispatchStats:
+    fired: int = 0
+    late: int = 0
+    max_late_ns: int = 0
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        order: tuple[Dispatch, ...],
+        prepared: Mapping[int, object],
+        outputs: Mapping[str, Output],
+        segment: Callable[[], Segment],
+        clock: Callable[[], ClockMap | None],
+        device_latency_ns: int,
+        max_latency_frames: int,
+        sample_rate: int,
+        song_id: str,
+        showlog: ShowLog,
+    ) -> None:
+        self.order = order
+        self.prepared = prepared
+        self.outputs = outputs
+        self._segment = segment
+        self._clock = clock
+        self.device_latency_ns = device_latency_ns
+        self.max_latency_frames = max_latency_frames
+        self.sample_rate = sample_rate
+        self.song_id = song_id
+        self.showlog = showlog
+        self.stats = DispatchStats()
+        self.next_index = len(order)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dispatcher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Re-read transport and clock now (after a command)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        generation = -1
+        begin_frame = 0
+        while not self._stop.is_set():
+            segment, clock = self._segment(), self._clock()
+            if segment.generation != generation:
+                generation = segment.generation
+                begin_frame = max(segment.song_frame, segment.song_from_frame)
+                self.next_index = start_index(self.order, begin_frame, self.max_latency_frames)
+                self._announce(segment)
+            if segment.state is not State.PLAYING or clock is None or self.next_index >= len(self.order):
+                self._sleep(0.005)
+                continue
+            item = self.order[self.next_index]
+            if item.event.at_frame < begin_frame:
+                self.next_index += 1
+                continue
+            due_ns = int(clock.time_of_frame(segment.device_frame_of(item.send_frame))) + self.device_latency_ns
+            wait_ns = due_ns - time.monotonic_ns()
+            if wait_ns > SPIN_NS:
+                self._sleep(min((wait_ns - SPIN_NS) / 1e9, 0.05))
+                continue  # re-read: the transport or the clock may have moved meanwhile
+            while time.monotonic_ns() < due_ns:
+                time.sleep(0)  # yield the GIL to the audio callback while spinning
+            self._fire(item, due_ns)
+            self.next_index += 1
+
+    def _sleep(self, seconds: float) -> None:
+        if self._wake.wait(seconds):
+            self._wake.clear()
+
+    def _fire(self, item: Dispatch, due_ns: int) -> None:
+        event = item.event
+        if event.kind in STATE_KINDS:
+            for listener in self.outputs.values():
+                listener.state(event)
+            if event.kind is Kind.CLICK:
+                return  # clicks are in the audio; beats are only state
+        output = self.outputs.get(event.output)
+        sent_ns = time.monotonic_ns()
+        if event.kind in MESSAGE_KINDS and output is not None:
+            result = output.send(self.prepared[id(item)], event, due_ns)
+            sent_ns = time.monotonic_ns()
+            if sent_ns - due_ns > LATE_NS:
+                output.status.counters.late += 1
+        else:
+            result = "state"
+        late_ns = sent_ns - due_ns
+        self.stats.fired += 1
+        if late_ns > LATE_NS:
+            self.stats.late += 1
+        self.stats.max_late_ns = max(self.stats.max_late_ns, late_ns)
+        record = event_record(event, self.sample_rate)
+        record.update(
+            song=self.song_id,
+            scheduled=round(self.showlog.wall_time(due_ns), 6),
+            sent=round(self.showlog.wall_time(sent_ns), 6),
+            late_ms=round(late_ns / 1e6, 3),
+            result=result,
+        )
+        self.showlog.record(record)
+
+    def _announce(self, segment: Segment) -> None:
+        position = str(segment.song_frame)
+        for output in self.outputs.values():
+            output.transport(segment.state.value, self.song_id, position)
+        self.showlog.record({"song": self.song_id, "kind": "transport", "state": segment.state.value, "song_frame": segment.song_frame})
