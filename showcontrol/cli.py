@@ -222,7 +222,7 @@ def run_report(runner: object) -> str:
 
 def cmd_devices(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.audio.device import AudioDeviceError, available_drivers, output_devices, start_audio_driver, stop_audio_driver
-    from showcontrol.io.midi import backend
+    from showcontrol.io.midi import output_port_names
 
     print(f"audio drivers: {', '.join(available_drivers())}")
     try:
@@ -239,7 +239,7 @@ def cmd_devices(args: argparse.Namespace) -> ExitStatus:
         print(f"audio outputs: none ({error}); `run` falls back to the silent dummy driver")
     for api in ("alsa", "jack"):
         try:
-            names = backend(api).get_output_names()
+            names = output_port_names(api)
             print(f"MIDI outputs ({api}): {', '.join(names) if names else 'none'}")
         except Exception as error:  # rtmidi raises assorted errors when a MIDI system is absent
             print(f"MIDI outputs ({api}): unavailable ({str(error).strip() or type(error).__name__})")

@@ -31,3 +31,30 @@ def show_dir(tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture
+def broker(tmp_path: Path):
+    """A real Mosquitto broker on a free loopback port (skipped with the reason where mosquitto is missing)."""
+    import shutil
+
+    from peers import Broker
+
+    if shutil.which("mosquitto") is None or shutil.which("mosquitto_sub") is None:
+        pytest.skip("mosquitto is not installed (apt-get install mosquitto mosquitto-clients)")
+    running = Broker(tmp_path)
+    running.start()
+    yield running
+    running.kill()
+
+
+@pytest.fixture(scope="session")
+def jack():
+    """jackd's dummy backend for MIDI ports; skipped with the reason where it cannot start."""
+    from peers import start_jack
+
+    running = start_jack()
+    if running is None:
+        pytest.skip("jackd (Debian jackd2) is not installed or cannot start here")
+    yield running
+    running.stop()

@@ -1,6 +1,8 @@
-"""MIDI out with mido over python-rtmidi: a named port, or a virtual port the engine creates.
+"""MIDI out: messages built with mido, ports opened with python-rtmidi (the only module using either).
 
-Sending is one non-blocking call. A port that vanishes does not always make rtmidi fail (JACK and ALSA
+Ports are opened with rtmidi itself because mido's backend names the local JACK port after the remote
+one ("client:port" inside a port name), and JACK then silently fails to connect it. Sending is one
+non-blocking call. A port that vanishes does not always make rtmidi fail (JACK and ALSA
 just stop delivering), so `maintain` (called by the supervisor, never the dispatcher) checks the port
 still exists and reopens it when it comes back.
 """
@@ -12,6 +14,7 @@ import os
 from typing import Any
 
 import mido
+import rtmidi
 
 from showcontrol.io.output import Health, Output
 from showcontrol.model.patch import MidiOutput
@@ -21,11 +24,20 @@ from showcontrol.timeline.events import Event
 CLIENT_NAME = "showcontrol"
 
 
-def backend(api: str = "auto") -> Any:
-    """mido's rtmidi backend on ALSA or JACK; `auto` picks ALSA where the sequencer device exists."""
+def rtmidi_api(api: str = "auto") -> int:
+    """rtmidi's ALSA or JACK API; `auto` picks ALSA where the sequencer device exists (not on these VMs)."""
     if api == "auto":
         api = os.environ.get("SHOWCONTROL_MIDI_API", "alsa" if os.path.exists("/dev/snd/seq") else "jack")
-    return mido.Backend(f"mido.backends.rtmidi/{'UNIX_JACK' if api == 'jack' else 'LINUX_ALSA'}", load=True)
+    return int(rtmidi.API_UNIX_JACK if api == "jack" else rtmidi.API_LINUX_ALSA)
+
+
+def output_port_names(api: str = "auto") -> list[str]:
+    """MIDI destinations on that system; raises rtmidi's errors where it is absent."""
+    client = rtmidi.MidiOut(rtmidi_api(api), name=f"{CLIENT_NAME}-probe")
+    try:
+        return list(client.get_ports())
+    finally:
+        client.delete()
 
 
 def to_message(action: MidiAction) -> mido.Message:
@@ -47,25 +59,26 @@ class MidiPortOutput(Output):
         super().__init__(spec.name, spec.latency_ms)
         self.spec = spec
         self._api = api
-        self._backend: Any = None
-        self._port: Any = None
+        self._port: Any = None  # an rtmidi.MidiOut with an open port, or None
         self.port_name = ""
 
     def open(self) -> MidiPortOutput:
         try:
-            self._backend = self._backend or backend(self._api)
+            port = rtmidi.MidiOut(rtmidi_api(self._api), name=CLIENT_NAME)
             if self.spec.virtual:
-                self._port = self._backend.open_output(self.spec.port, virtual=True, client_name=CLIENT_NAME)
+                port.open_virtual_port(self.spec.port)
                 self.port_name = self.spec.port
             else:
-                names = [n for n in self._backend.get_output_names() if self.spec.port.lower() in n.lower()]
-                if not names:
+                matches = [i for i, n in enumerate(port.get_ports()) if self.spec.port.lower() in n.lower()]
+                if not matches:
+                    port.delete()
                     self.mark(Health.DOWN, f"no MIDI port matching {self.spec.port!r}")
                     return self
-                self._port = self._backend.open_output(names[0], client_name=CLIENT_NAME)
-                self.port_name = names[0]
+                self.port_name = port.get_ports()[matches[0]]
+                port.open_port(matches[0], self.name)
+            self._port = port
             self.mark(Health.UP)
-        except Exception as error:  # rtmidi raises its own hierarchy, or SystemError without a MIDI system
+        except (rtmidi.RtMidiError, SystemError, RuntimeError) as error:  # SystemError: no MIDI system at all
             self._port = None
             self.mark(Health.DOWN, f"cannot open MIDI: {error}")
         return self
@@ -75,8 +88,8 @@ class MidiPortOutput(Output):
         if self.spec.virtual:
             return
         try:
-            present = any(self.spec.port.lower() in n.lower() for n in self._backend.get_output_names()) if self._backend else False
-        except Exception:
+            present = any(self.spec.port.lower() in n.lower() for n in output_port_names(self._api))
+        except (rtmidi.RtMidiError, SystemError, RuntimeError):
             present = False
         if self._port is not None and not present:
             self._close_port()
@@ -86,7 +99,7 @@ class MidiPortOutput(Output):
 
     def prepare(self, event: Event) -> object:
         assert isinstance(event.payload, MidiAction)
-        return to_message(event.payload)
+        return to_message(event.payload).bytes()
 
     def send(self, message: object, event: Event, due_ns: int) -> str:
         port = self._port
@@ -94,8 +107,8 @@ class MidiPortOutput(Output):
             self.status.counters.dropped += 1
             return f"dropped: {self.status.last_error or 'port not open'}"
         try:
-            port.send(message)
-        except Exception as error:
+            port.send_message(message)
+        except (rtmidi.RtMidiError, ValueError) as error:
             return self.count_error(str(error))
         self.status.counters.sent += 1
         return "sent"
@@ -106,15 +119,16 @@ class MidiPortOutput(Output):
             return
         try:
             for message in panic_messages():
-                port.send(message)
-        except Exception as error:
+                port.send_message(message.bytes())
+        except (rtmidi.RtMidiError, ValueError) as error:
             self.count_error(f"all notes off failed: {error}")
 
     def _close_port(self) -> None:
         port, self._port = self._port, None
         if port is not None:
-            with contextlib.suppress(Exception):
-                port.close()
+            with contextlib.suppress(rtmidi.RtMidiError):
+                port.close_port()
+            port.delete()
 
     def close(self) -> None:
         self._close_port()
