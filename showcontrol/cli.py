@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.handlers
+import queue
 import sys
 import time
 from collections.abc import Sequence
@@ -74,9 +76,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_through_a_queue(verbose: bool) -> logging.handlers.QueueListener:
+    """Log records are queued and written by a listener thread: no thread of the show ever waits on stderr."""
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    console = logging.StreamHandler()
+    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [logging.handlers.QueueHandler(records)]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    listener = logging.handlers.QueueListener(records, console)
+    listener.start()
+    return listener
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    listener = _log_through_a_queue(args.verbose)
+    try:
+        return _dispatch(args)
+    finally:
+        listener.stop()
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         return int(COMMANDS[args.command](args))
     except ShowFileError as error:

@@ -44,9 +44,8 @@ class Broker:
         if os.geteuid() == 0:
             lines.append("user root")
         config.write_text("\n".join(lines) + "\n")
-        self.process = subprocess.Popen(
-            ["mosquitto", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=open(self.folder / "broker.log", "ab")
-        )
+        with open(self.folder / "broker.log", "ab") as broker_log:
+            self.process = subprocess.Popen(["mosquitto", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=broker_log)
         wait_for_port(self.port)
 
     def kill(self) -> None:
@@ -70,7 +69,7 @@ class Subscriber:
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            stamp, topic, payload = (line.rstrip("\n").split(" ", 2) + ["", ""])[:3]
+            stamp, topic, payload = [*line.rstrip("\n").split(" ", 2), "", ""][:3]
             seconds, _, fraction = stamp.partition(".")
             self.lines.append((int(seconds) * 10**9 + int(fraction.ljust(9, "0")[:9] or 0), topic, payload))
 

@@ -123,3 +123,140 @@ def test_the_demo_show_fires_every_cue_in_order(tmp_path: Path, broker, jack) ->
     assert [(f["song_frame"], f["output"]) for f in fired] == [(e.at_frame, e.output) for e in want["events"]]
     assert all(f["result"] in ("sent", "queued") for f in fired)
     assert "fired" in result.stdout and "errors 0" in result.stdout
+
+
+def beat_show(folder: Path, bars: int = 16) -> Path:
+    """A click-only song at 240 bpm with a cue on every beat to each output (one bar a second)."""
+    cues = []
+    for bar in range(1, bars + 1):
+        for beat in range(1, 5):
+            n = (bar - 1) * 4 + beat
+            cues.append(
+                f"      - {{at: {bar}.{beat}, osc: [{{to: lights, address: /beat, args: [{n}]}}, {{to: dead, address: /beat, args: [{n}]}}], "
+                f"midi: {{to: keys, note_on: [{36 + n % 64}, 100]}}, mqtt: {{to: monitors, topic: beat, payload: '{n}'}}}}"
+            )
+    show = folder / "beats.yaml"
+    body = "\n".join(cues)
+    show.write_text(f"version: 1\nsongs:\n  - id: beats\n    end: {bars + 1}.1\n    tempo: [{{bar: 1, bpm: 240}}]\n    cues:\n{body}\n")
+    return show
+
+
+def wait_for_line(log: Path, needle: str, timeout: float = 30) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and needle in log.read_text():
+            return time.monotonic()
+        time.sleep(0.02)
+    raise TimeoutError(needle)
+
+
+def test_output_failures_never_stop_the_show(tmp_path: Path, broker, jack) -> None:
+    from peers import free_port
+
+    osc, midi = UdpReceiver(), MidiCollector("sc-fault-keys")
+    first_subscriber = Subscriber(broker.port, PREFIX + "beat")
+    dead_osc = f"  dead: {{type: osc, host: 127.0.0.1, port: {free_port(2)}}}\n"  # nobody listens there
+    patch = write_patch(tmp_path, osc.port, "sc-fault-keys", broker.port, dead_osc)
+    show, log = beat_show(tmp_path), tmp_path / "show.jsonl"
+    env = {**os.environ, **jack.env}
+    command = [
+        sys.executable,
+        "-m",
+        "showcontrol",
+        "run",
+        str(show),
+        "--patch",
+        str(patch),
+        "--audio-driver",
+        "dummy",
+        "--midi-api",
+        "jack",
+        "--log",
+        str(log),
+        "--headless",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    second_midi = second_subscriber = None
+    try:
+        started = wait_for_line(log, '"state": "playing"')
+        time.sleep(max(0, started + 3 - time.monotonic()))
+        broker.kill()  # 3 s in: the broker dies
+        first_subscriber.close()
+        time.sleep(1)
+        midi.close()  # 4 s in: the MIDI destination disappears
+        time.sleep(3)
+        broker.start()  # 7 s in: the broker is back
+        second_subscriber = Subscriber(broker.port, PREFIX + "#")
+        time.sleep(1)
+        second_midi = MidiCollector("sc-fault-keys")  # 8 s in: and so is the MIDI port
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        osc.close()
+        for closing in (second_midi, second_subscriber):
+            if closing is not None:
+                closing.close()
+    assert process.returncode == 0, err
+    assert "audio callbacks failed: 0" in out
+
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    fired = [line for line in lines if line.get("kind") in ("osc", "midi", "mqtt")]
+    assert len(fired) == 64 * 4  # the show log accounts for every event, whatever happened to it
+    by_output = {name: [f for f in fired if f["output"] == name] for name in ("lights", "dead", "keys", "monitors")}
+    assert all(len(v) == 64 for v in by_output.values())
+
+    # OSC to a live host: every message, in order, and never held up by the others' failures
+    assert [OscMessage(d).params[0] for _, d in osc.datagrams] == list(range(1, 65))
+    assert max(f["late_ms"] for f in by_output["lights"]) < 100  # coarse: catches blocking on another output, not jitter
+    # OSC to a closed port: errors are recorded, nothing raised
+    assert any(f["result"].startswith("error") for f in by_output["dead"])
+    # MIDI: sent before the port vanished, dropped while it was gone, sent again after it came back
+    keys = [f["result"] for f in by_output["keys"]]
+    assert keys[0] == "sent" and keys[-1] == "sent" and any(r.startswith("dropped") for r in keys)
+    assert second_midi is not None and [m.note for _, m in second_midi.messages if m.type == "note_on"][-1] == 36 + 64 % 64
+    # MQTT: beats before the outage arrived; after the restart publishing resumed (stale ones were dropped, and logged)
+    assert [p for _, t, p in first_subscriber.lines][:8] == [str(n) for n in range(1, 9)]
+    assert second_subscriber is not None
+    resumed = [int(p) for _, t, p in second_subscriber.lines if t == PREFIX + "beat"]
+    assert resumed and resumed[-1] == 64 and resumed == sorted(resumed)
+    assert "online" in [p for _, t, p in second_subscriber.lines if t == PREFIX + "status"]
+    assert any(line.get("result", "").startswith("dropped: stale") for line in lines)
+
+
+def test_start_from_a_bar_prerolls_and_fires_only_from_that_bar(tmp_path: Path, broker, jack) -> None:
+    osc, midi = UdpReceiver(), MidiCollector("sc-from-keys")
+    patch = write_patch(tmp_path, osc.port, "sc-from-keys", broker.port, f"  dead: {{type: osc, host: 127.0.0.1, port: {osc.port}}}\n")
+    show, log = beat_show(tmp_path, bars=6), tmp_path / "show.jsonl"
+    show.write_text(show.read_text().replace("    tempo:", "    count_in: {bars: 1, voice: true}\n    tempo:"))
+    env = {**os.environ, **jack.env}
+    command = [
+        sys.executable,
+        "-m",
+        "showcontrol",
+        "run",
+        str(show),
+        "--patch",
+        str(patch),
+        "--from",
+        "4",
+        "--audio-driver",
+        "dummy",
+        "--midi-api",
+        "jack",
+        "--log",
+        str(log),
+        "--headless",
+    ]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=60)
+    finally:
+        osc.close()
+        midi.close()
+    assert result.returncode == 0, result.stderr
+    beats = [OscMessage(d).params[0] for _, d in osc.datagrams]
+    assert beats == [n for n in range(13, 25) for _ in (0, 1)]  # bar 4 beat 1 is cue 13; "dead" points at the same receiver
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    playing = next(line for line in lines if line.get("state") == "playing")
+    assert playing["song_frame"] == 48000 * 2  # bar 4 is at 3 s; one 4/4 bar of count-in at 240 bpm is 1 s before it
+    assert min(line["song_frame"] for line in lines if line.get("kind") == "osc") == 48000 * 3

@@ -1,8 +1,10 @@
 """MIDI out: messages built with mido, ports opened with python-rtmidi (the only module using either).
 
 Ports are opened with rtmidi itself because mido's backend names the local JACK port after the remote
-one ("client:port" inside a port name), and JACK then silently fails to connect it. Sending is one
-non-blocking call. A port that vanishes does not always make rtmidi fail (JACK and ALSA
+one ("client:port" inside a port name), and JACK then silently fails to connect it. Each output keeps
+one rtmidi client for the whole show: creating a JACK client takes ~90 ms with the GIL held, which
+would stall the dispatcher and the audio callback, while listing or reopening ports on an existing
+client takes a fraction of a millisecond. Sending is one non-blocking call. A port that vanishes does not always make rtmidi fail (JACK and ALSA
 just stop delivering), so `maintain` (called by the supervisor, never the dispatcher) checks the port
 still exists and reopens it when it comes back.
 """
@@ -59,24 +61,28 @@ class MidiPortOutput(Output):
         super().__init__(spec.name, spec.latency_ms)
         self.spec = spec
         self._api = api
-        self._port: Any = None  # an rtmidi.MidiOut with an open port, or None
+        self._client: Any = None  # one rtmidi.MidiOut for the whole show
+        self._port: Any = None  # the client, while its port is open
         self.port_name = ""
 
     def open(self) -> MidiPortOutput:
+        """At startup (and from the supervisor when a port comes back): open the port on our one client."""
         try:
-            port = rtmidi.MidiOut(rtmidi_api(self._api), name=CLIENT_NAME)
+            if self._client is None:
+                self._client = rtmidi.MidiOut(rtmidi_api(self._api), name=CLIENT_NAME)
+            client = self._client
             if self.spec.virtual:
-                port.open_virtual_port(self.spec.port)
+                client.open_virtual_port(self.spec.port)
                 self.port_name = self.spec.port
             else:
-                matches = [i for i, n in enumerate(port.get_ports()) if self.spec.port.lower() in n.lower()]
+                names = client.get_ports()
+                matches = [i for i, n in enumerate(names) if self.spec.port.lower() in n.lower()]
                 if not matches:
-                    port.delete()
                     self.mark(Health.DOWN, f"no MIDI port matching {self.spec.port!r}")
                     return self
-                self.port_name = port.get_ports()[matches[0]]
-                port.open_port(matches[0], self.name)
-            self._port = port
+                self.port_name = names[matches[0]]
+                client.open_port(matches[0], self.name)
+            self._port = client
             self.mark(Health.UP)
         except (rtmidi.RtMidiError, SystemError, RuntimeError) as error:  # SystemError: no MIDI system at all
             self._port = None
@@ -87,8 +93,11 @@ class MidiPortOutput(Output):
         """Supervisor thread: notice a vanished port and reopen one that came back."""
         if self.spec.virtual:
             return
+        if self._client is None:
+            self.open()
+            return
         try:
-            present = any(self.spec.port.lower() in n.lower() for n in output_port_names(self._api))
+            present = any(self.spec.port.lower() in n.lower() for n in self._client.get_ports())
         except (rtmidi.RtMidiError, SystemError, RuntimeError):
             present = False
         if self._port is not None and not present:
@@ -128,7 +137,9 @@ class MidiPortOutput(Output):
         if port is not None:
             with contextlib.suppress(rtmidi.RtMidiError):
                 port.close_port()
-            port.delete()
 
     def close(self) -> None:
         self._close_port()
+        if self._client is not None:
+            self._client.delete()
+            self._client = None

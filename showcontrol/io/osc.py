@@ -1,12 +1,15 @@
 """OSC over UDP with python-osc's message builder and our own non-blocking socket.
 
-An unreachable host or a closed port surfaces as an OSError on a later sendto (ICMP port unreachable);
-it is counted, never raised. The host is resolved when the output opens, not at show time.
+The socket is connected to its destination so the kernel reports ICMP "port unreachable" as an error
+on a later send: a console that is not listening shows up as an output that is down, counted, never
+raised. The host is resolved when the output opens, not at show time. Errors arrive one per ICMP
+reply, so health only returns to up after `RECOVER_NS` without one (no flapping in the log).
 """
 
 from __future__ import annotations
 
 import socket
+import time
 
 from pythonosc.osc_message_builder import OscMessageBuilder
 
@@ -23,22 +26,26 @@ def encode(action: OscAction) -> bytes:
     return bytes(builder.build().dgram)
 
 
+RECOVER_NS = 2_000_000_000
+
+
 class OscUdpOutput(Output):
     def __init__(self, spec: OscOutput) -> None:
         super().__init__(spec.name, spec.latency_ms)
         self.spec = spec
-        self._address: tuple[str, int] | None = None
         self._socket: socket.socket | None = None
+        self._last_error_ns = 0
 
     def open(self) -> OscUdpOutput:
         try:
             family, kind, _, _, address = socket.getaddrinfo(self.spec.host, self.spec.port, type=socket.SOCK_DGRAM)[0]
-            self._socket = socket.socket(family, kind)
-            self._socket.setblocking(False)
-            self._address = (str(address[0]), int(address[1]))
+            udp = socket.socket(family, kind)
+            udp.setblocking(False)
+            udp.connect(address)
+            self._socket = udp
             self.mark(Health.UP)
         except OSError as error:
-            self.count_error(f"cannot resolve {self.spec.host}: {error}")
+            self.count_error(f"cannot reach {self.spec.host}:{self.spec.port}: {error.strerror or error}")
         return self
 
     def prepare(self, event: Event) -> object:
@@ -46,18 +53,17 @@ class OscUdpOutput(Output):
         return encode(event.payload)
 
     def send(self, message: object, event: Event, due_ns: int) -> str:
-        if self._socket is None or self._address is None:
-            self.open()
-            if self._socket is None or self._address is None:
-                self.status.counters.dropped += 1
-                return "dropped: host unresolved"
+        if self._socket is None:
+            self.status.counters.dropped += 1
+            return f"dropped: {self.status.last_error or 'not open'}"
         assert isinstance(message, bytes)
         try:
-            self._socket.sendto(message, self._address)
+            self._socket.send(message)
         except OSError as error:
+            self._last_error_ns = time.monotonic_ns()
             return self.count_error(f"{self.spec.host}:{self.spec.port}: {error.strerror or error}")
         self.status.counters.sent += 1
-        if self.status.health is not Health.UP:
+        if self.status.health is not Health.UP and time.monotonic_ns() - self._last_error_ns > RECOVER_NS:
             self.mark(Health.UP)
         return "sent"
 
