@@ -35,6 +35,7 @@ from showcontrol.load.show_file import LoadedShow
 from showcontrol.model.patch import MidiOutput, MqttOutput, OscOutput
 from showcontrol.model.position import BarBeat
 from showcontrol.offline import build_stems, click_sounds
+from showcontrol.realtime import shorten_gil_switch_interval
 from showcontrol.showlog import ShowLog
 from showcontrol.timeline.events import Kind
 
@@ -120,6 +121,7 @@ class ShowRunner:
         self._stack.callback(self._supervising.set)
         gc.collect()
         gc.freeze()  # keep the collector away from the objects the callback touches
+        shorten_gil_switch_interval()
         self._device.start()
 
     def _check_credentials(self) -> None:

@@ -20,6 +20,7 @@ from showcontrol.describe import event_record
 from showcontrol.engine.plan import Dispatch, start_index
 from showcontrol.engine.transport import Segment, State
 from showcontrol.io.output import Output
+from showcontrol.realtime import DISPATCHER_PRIORITY, raise_priority
 from showcontrol.showlog import ShowLog
 from showcontrol.timeline.events import Kind
 
@@ -63,7 +64,9 @@ class Dispatcher:
         self.song_id = song_id
         self.showlog = showlog
         self.stats = DispatchStats()
+        self.realtime = False
         self.next_index = len(order)
+        self._unlogged: list[tuple[Dispatch, int, int, str]] = []
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dispatcher", daemon=True)
@@ -79,8 +82,10 @@ class Dispatcher:
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=5)
+        self._write_log()
 
     def _run(self) -> None:
+        self.realtime = raise_priority(DISPATCHER_PRIORITY)
         generation = -1
         begin_frame = 0
         while not self._stop.is_set():
@@ -100,6 +105,7 @@ class Dispatcher:
             due_ns = int(clock.time_of_frame(segment.device_frame_of(item.send_frame))) + self.device_latency_ns
             wait_ns = due_ns - time.monotonic_ns()
             if wait_ns > SPIN_NS:
+                self._write_log()  # only now, with time to spare: sends due together go out back to back
                 self._sleep(min((wait_ns - SPIN_NS) / 1e9, 0.05))
                 continue  # re-read: the transport or the clock may have moved meanwhile
             while time.monotonic_ns() < due_ns:
@@ -108,6 +114,7 @@ class Dispatcher:
             self.next_index += 1
 
     def _sleep(self, seconds: float) -> None:
+        self._write_log()
         if self._wake.wait(seconds):
             self._wake.clear()
 
@@ -119,28 +126,31 @@ class Dispatcher:
             if event.kind is Kind.CLICK:
                 return  # clicks are in the audio; beats are only state
         output = self.outputs.get(event.output)
-        sent_ns = time.monotonic_ns()
+        result = "state"
         if event.kind in MESSAGE_KINDS and output is not None:
             result = output.send(self.prepared[id(item)], event, due_ns)
-            sent_ns = time.monotonic_ns()
-            if sent_ns - due_ns > LATE_NS:
-                output.status.counters.late += 1
-        else:
-            result = "state"
-        late_ns = sent_ns - due_ns
-        self.stats.fired += 1
-        if late_ns > LATE_NS:
+        sent_ns = time.monotonic_ns()
+        if sent_ns - due_ns > LATE_NS:
             self.stats.late += 1
-        self.stats.max_late_ns = max(self.stats.max_late_ns, late_ns)
-        record = event_record(event, self.sample_rate)
-        record.update(
-            song=self.song_id,
-            scheduled=round(self.showlog.wall_time(due_ns), 6),
-            sent=round(self.showlog.wall_time(sent_ns), 6),
-            late_ms=round(late_ns / 1e6, 3),
-            result=result,
-        )
-        self.showlog.record(record)
+            if output is not None and event.kind in MESSAGE_KINDS:
+                output.status.counters.late += 1
+        self.stats.fired += 1
+        self.stats.max_late_ns = max(self.stats.max_late_ns, sent_ns - due_ns)
+        self._unlogged.append((item, due_ns, sent_ns, result))
+
+    def _write_log(self) -> None:
+        """Turn fired events into show-log records, off the critical path."""
+        for item, due_ns, sent_ns, result in self._unlogged:
+            record = event_record(item.event, self.sample_rate)
+            record.update(
+                song=self.song_id,
+                scheduled=round(self.showlog.wall_time(due_ns), 6),
+                sent=round(self.showlog.wall_time(sent_ns), 6),
+                late_ms=round((sent_ns - due_ns) / 1e6, 3),
+                result=result,
+            )
+            self.showlog.record(record)
+        self._unlogged.clear()
 
     def _announce(self, segment: Segment) -> None:
         position = str(segment.song_frame)
