@@ -60,16 +60,32 @@ class Subscriber:
 
     def __init__(self, port: int, topic: str = "#") -> None:
         self.lines: list[tuple[int, str, str]] = []
-        command = ["stdbuf", "-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "-F", "%U %t %p", "-q", "1"]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self._probe = f"sctest-probe/{os.getpid()}/{id(self)}"
+        self._probed = threading.Event()
+        command = ["stdbuf", "-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "-t", self._probe]
+        self.process = subprocess.Popen(
+            [*command, "-F", "%U %t %p", "-q", "1"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        time.sleep(0.3)
+        self._wait_until_subscribed(port)
+
+    def _wait_until_subscribed(self, port: int) -> None:
+        """Publish to a probe topic until it comes back: only then is the subscription live (no fixed sleep)."""
+        deadline = time.monotonic() + 20
+        while not self._probed.is_set():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"mosquitto_sub on port {port} never subscribed")
+            subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", self._probe, "-m", "probe"], capture_output=True)
+            self._probed.wait(0.2)
 
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             stamp, topic, payload = [*line.rstrip("\n").split(" ", 2), "", ""][:3]
+            if topic == self._probe:
+                self._probed.set()
+                continue
             seconds, _, fraction = stamp.partition(".")
             self.lines.append((int(seconds) * 10**9 + int(fraction.ljust(9, "0")[:9] or 0), topic, payload))
 

@@ -208,7 +208,10 @@ def test_output_failures_never_stop_the_show(tmp_path: Path, broker, jack) -> No
 
     # OSC to a live host: every message, in order, and never held up by the others' failures
     assert [OscMessage(d).params[0] for _, d in osc.datagrams] == list(range(1, 65))
-    assert max(f["late_ms"] for f in by_output["lights"]) < 100  # coarse: catches blocking on another output, not jitter
+    # Had it waited on the dead broker or the missing port, it would have been held for seconds (the outage
+    # lasts 4 s); the bound is that coarse on purpose, because a shared CI machine can stall any thread for a
+    # few hundred ms. Jitter is measured by bench/timing.py, not asserted here.
+    assert max(f["late_ms"] for f in by_output["lights"]) < 1000
     # OSC to a closed port: errors are recorded, nothing raised
     assert any(f["result"].startswith("error") for f in by_output["dead"])
     # MIDI: sent before the port vanished, dropped while it was gone, sent again after it came back

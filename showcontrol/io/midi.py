@@ -3,8 +3,9 @@
 Ports are opened with rtmidi itself because mido's backend names the local JACK port after the remote
 one ("client:port" inside a port name), and JACK then silently fails to connect it. Each output keeps
 one rtmidi client for the whole show: creating a JACK client takes ~90 ms with the GIL held, which
-would stall the dispatcher and the audio callback, while listing or reopening ports on an existing
-client takes a fraction of a millisecond. Sending is one non-blocking call. A port that vanishes does not always make rtmidi fail (JACK and ALSA
+would stall the dispatcher and the audio callback. On an existing client, listing ports reads JACK's
+shared graph (~0.3 ms); reconnecting waits about one JACK period with the GIL held, which happens only
+when a lost port comes back. Sending is one non-blocking call. A port that vanishes does not always make rtmidi fail (JACK and ALSA
 just stop delivering), so `maintain` (called by the supervisor, never the dispatcher) checks the port
 still exists and reopens it when it comes back.
 """
