@@ -40,6 +40,8 @@ from showcontrol.showlog import ShowLog
 from showcontrol.timeline.events import Kind
 
 log = logging.getLogger(__name__)
+SILENT_DRIVERS = ("dummy", "disk")  # SDL drivers that play to nobody
+REQUIRED_HINT = "--require-audio or the patch's audio.require; connect the interface and see `showcontrol devices`"
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,9 @@ class ShowRunner:
             self._stack.callback(stop_audio_driver)
             device = self._stack.enter_context(self._make_device())
         except AudioDeviceError as error:
-            if must or wanted:
+            if must:
+                raise AudioDeviceError(f"{error}, and a real audio device is required ({REQUIRED_HINT})") from None
+            if wanted:
                 raise
             log.warning(
                 "NO AUDIO DEVICE (%s): running on SDL's silent dummy driver. Nothing will be heard; "
@@ -157,12 +161,17 @@ class ShowRunner:
             stop_audio_driver()
             self.driver = start_audio_driver("dummy")
             device = self._stack.enter_context(self._make_device())
-        if self.driver in ("dummy", "disk") and must:
-            raise AudioDeviceError(f"a real audio device is required, but only the {self.driver} driver is available")
+        if self.driver in SILENT_DRIVERS and must:
+            raise AudioDeviceError(
+                f"a real audio device is required, but only the silent {self.driver} driver is available ({REQUIRED_HINT})"
+            )
         return device
 
     def _make_device(self) -> AudioDevice:
-        return AudioDevice(self.audio.device, self.sample_rate, self.audio.channels, self.audio.buffer_frames, self._render)
+        silent = self.driver in SILENT_DRIVERS  # they have one device whatever the patch names
+        return AudioDevice(
+            None if silent else self.audio.device, self.sample_rate, self.audio.channels, self.audio.buffer_frames, self._render
+        )
 
     def _supervise(self) -> None:
         while not self._supervising.wait(1.0):

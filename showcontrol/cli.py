@@ -115,6 +115,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> LoadedShow:
+    from showcontrol.demo import make_missing_demo_tracks
+
+    for path in make_missing_demo_tracks(args.show):
+        print(f"synthesised {path} (a demo show's track, made the first time it is needed)", file=sys.stderr)
     loaded = load_show(args.show, args.patch, getattr(args, "rate", None))
     for warning in loaded.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -176,12 +180,8 @@ def cmd_render(args: argparse.Namespace) -> ExitStatus:
 
 
 def cmd_demo(args: argparse.Namespace) -> ExitStatus:
-    from showcontrol.demo import make_demo_tracks
-
     if not args.show.exists():
         raise ShowControlError(f"{args.show} not found: run this from the showcontrol checkout, or pass --show")
-    for path in make_demo_tracks(args.show):
-        print(f"synthesised {path}")
     args.song, args.patch, args.trace, args.rate, args.subtype = None, None, None, None, None
     return cmd_render(args)
 
@@ -196,7 +196,8 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
     interactive = not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
     with ShowRunner(loaded, options) as runner:
         log.info(
-            "playing %s from bar %d on audio driver %s (%s); show log %s",
+            "%s %s from bar %d on audio driver %s (%s); show log %s",
+            "cued (space to go):" if interactive else "playing",
             song_id,
             options.start_bar,
             runner.driver,

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from showcontrol.audio.files import write_audio
+from showcontrol.errors import ShowFileError
 from showcontrol.load.show_file import load_show
 from showcontrol.model.position import BarBeat
 from showcontrol.timeline.events import Kind, Timeline
@@ -23,6 +24,18 @@ TAIL_SECONDS = 2.0
 PROGRESSION = (0, 5, 3, 4)  # scale degrees per bar: I vi IV V
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 Signal = npt.NDArray[np.float64]
+
+
+def make_missing_demo_tracks(show_path: Path) -> list[Path]:
+    """For a show marked `demo: true`, write the tracks that do not exist yet; any other show is left alone.
+
+    A show that does not load is left alone too: the real load that follows reports its problems.
+    """
+    try:
+        loaded = load_show(show_path, sample_rate=RATE, with_audio=False)
+    except ShowFileError:
+        return []
+    return make_demo_tracks(show_path) if loaded.show.demo else []
 
 
 def make_demo_tracks(show_path: Path, force: bool = False) -> list[Path]:

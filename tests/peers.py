@@ -30,17 +30,66 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
     raise TimeoutError(f"nothing listening on {port}")
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def make_tls_files(folder: Path) -> TlsFiles:
+    """A throwaway CA and a server certificate for 127.0.0.1, made with openssl for this test only."""
+    ca, ca_key, cert, key, request = (folder / n for n in ("ca.pem", "ca.key", "server.pem", "server.key", "server.csr"))
+    extensions = folder / "san.ext"
+    extensions.write_text("subjectAltName=IP:127.0.0.1\n")
+    quiet = {"check": True, "capture_output": True}
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=showcontrol test CA",
+                    "-keyout", str(ca_key), "-out", str(ca)], **quiet)  # fmt: skip
+    subprocess.run(
+        ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(request)], **quiet
+    )
+    subprocess.run(["openssl", "x509", "-req", "-in", str(request), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+                    "-days", "2", "-extfile", str(extensions), "-out", str(cert)], **quiet)  # fmt: skip
+    return TlsFiles(ca, cert, key)
+
+
 @dataclass
 class Broker:
-    """A Mosquitto broker on a loopback port; can be killed and restarted on the same port."""
+    """A Mosquitto broker on a loopback port; can be killed and restarted on the same port.
+
+    With `tls` and `users` it is what a venue should run: TLS only, and no anonymous clients.
+    """
 
     folder: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    tls: TlsFiles | None = None
+    users: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def client_args(self) -> list[str]:
+        """What mosquitto_sub and mosquitto_pub need to get in."""
+        args = ["--cafile", str(self.tls.ca)] if self.tls else []
+        for user, password in list(self.users.items())[:1]:
+            args += ["-u", user, "-P", password]
+        return args
 
     def start(self) -> None:
         config = self.folder / "mosquitto.conf"
-        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "persistence false", "log_dest stderr"]
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            f"allow_anonymous {'false' if self.users else 'true'}",
+            "persistence false",
+            "log_dest stderr",
+        ]
+        if self.tls:
+            lines += [f"cafile {self.tls.ca}", f"certfile {self.tls.cert}", f"keyfile {self.tls.key}"]
+        if self.users:
+            passwords = self.folder / "passwords"
+            passwords.write_text("")
+            for user, password in self.users.items():
+                subprocess.run(["mosquitto_passwd", "-b", str(passwords), user, password], check=True, capture_output=True)
+            lines.append(f"password_file {passwords}")
         if os.geteuid() == 0:
             lines.append("user root")
         config.write_text("\n".join(lines) + "\n")
@@ -58,11 +107,12 @@ class Broker:
 class Subscriber:
     """mosquitto_sub on a topic filter, collecting (receive ns, topic, payload) lines as they arrive."""
 
-    def __init__(self, port: int, topic: str = "#") -> None:
+    def __init__(self, port: int, topic: str = "#", client_args: list[str] | None = None) -> None:
         self.lines: list[tuple[int, str, str]] = []
         self._probe = f"sctest-probe/{os.getpid()}/{id(self)}"
         self._probed = threading.Event()
-        command = ["stdbuf", "-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "-t", self._probe]
+        self._client_args = client_args or []
+        command = ["stdbuf", "-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), *self._client_args, "-t", topic, "-t", self._probe]
         self.process = subprocess.Popen(
             [*command, "-F", "%U %t %p", "-q", "1"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
         )
@@ -76,7 +126,8 @@ class Subscriber:
         while not self._probed.is_set():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"mosquitto_sub on port {port} never subscribed")
-            subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", self._probe, "-m", "probe"], capture_output=True)
+            publish = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), *self._client_args, "-t", self._probe, "-m", "probe"]
+            subprocess.run(publish, capture_output=True)
             self._probed.wait(0.2)
 
     def _read(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -144,3 +145,16 @@ def test_the_demo_show_checks_and_renders(tmp_path: Path) -> None:
     loaded = load_show(REPO / "cues/demo/show.yaml")
     kinds = {e.kind for t in loaded.timelines.values() for e in t.events}
     assert {Kind.OSC, Kind.MIDI, Kind.MQTT, Kind.LYRIC, Kind.BREATH, Kind.SECTION} <= kinds
+
+
+def test_a_fresh_checkout_synthesises_the_demo_tracks_on_first_use(tmp_path: Path) -> None:
+    from conftest import REPO
+
+    (tmp_path / "cues" / "demo").mkdir(parents=True)
+    (tmp_path / "hardware").mkdir()
+    shutil.copy(REPO / "cues/demo/show.yaml", tmp_path / "cues/demo/show.yaml")
+    shutil.copy(REPO / "hardware/demo-stage.yaml", tmp_path / "hardware/demo-stage.yaml")
+    result = run_cli("check", str(tmp_path / "cues/demo/show.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert "synthesised" in result.stderr and "OK: 2 song(s)" in result.stdout
+    assert sorted(p.name for p in (tmp_path / "cues/demo/tracks").iterdir()) == ["neon-nights.flac", "slow-burn.flac"]

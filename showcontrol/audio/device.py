@@ -26,6 +26,7 @@ from showcontrol.audio.clock import ClockMap, DelayLockedLoop
 from showcontrol.errors import ShowControlError
 
 log = logging.getLogger(__name__)
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # pygame's greeting would land in the operator's terminal
 
 Render = Callable[[int, npt.NDArray[np.float32]], None]
 SDL_INIT_AUDIO = 0x10
@@ -75,10 +76,17 @@ class OutputDevice:
 def start_audio_driver(driver: str | None) -> str:
     """Initialise SDL audio with `driver` (None: SDL's choice); returns the driver in use."""
     lib = _sdl()
+    previous = os.environ.get("SDL_AUDIODRIVER")
     if driver:
-        os.environ["SDL_AUDIODRIVER"] = driver
-    if lib.SDL_InitSubSystem(SDL_INIT_AUDIO) != 0:
-        raise AudioDeviceError(f"audio driver {driver or 'default'} failed: {lib.SDL_GetError().decode(errors='replace')}")
+        os.environ["SDL_AUDIODRIVER"] = driver  # SDL reads it here; put back after, so child processes are not steered
+    try:
+        if lib.SDL_InitSubSystem(SDL_INIT_AUDIO) != 0:
+            raise AudioDeviceError(f"audio driver {driver or 'default'} failed: {lib.SDL_GetError().decode(errors='replace')}")
+    finally:
+        if previous is None:
+            os.environ.pop("SDL_AUDIODRIVER", None)
+        else:
+            os.environ["SDL_AUDIODRIVER"] = previous
     current = lib.SDL_GetCurrentAudioDriver()
     return current.decode() if current else "none"
 

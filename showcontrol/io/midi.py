@@ -13,7 +13,12 @@ still exists and reopens it when it comes back.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import glob
+import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import mido
@@ -25,12 +30,36 @@ from showcontrol.model.show import MidiAction
 from showcontrol.timeline.events import Event
 
 CLIENT_NAME = "showcontrol"
+log = logging.getLogger(__name__)
+
+
+_JACK_MESSAGE = ctypes.CFUNCTYPE(None, ctypes.c_char_p)
+_jack_handlers: list[Any] = []  # ctypes callbacks must outlive every JACK client
+
+
+def route_jack_messages_to_the_log() -> None:
+    """libjack prints its errors ("Cannot connect to server socket") straight to stderr, over the status
+    line; send them to our log at debug level instead (the output's health already says what matters)."""
+    if _jack_handlers:
+        return
+    handler = _JACK_MESSAGE(lambda text: log.debug("jack: %s", text.decode(errors="replace") if text else ""))
+    _jack_handlers.append(handler)
+    site = Path(rtmidi.__file__).parent.parent
+    bundled = glob.glob(str(site / "python_rtmidi*" / "libjack*"))  # the wheel's own copy, which rtmidi uses
+    for name in [*bundled, ctypes.util.find_library("jack")]:
+        if name:
+            with contextlib.suppress(OSError, AttributeError):
+                lib = ctypes.CDLL(name)
+                lib.jack_set_error_function(handler)
+                lib.jack_set_info_function(handler)
 
 
 def rtmidi_api(api: str = "auto") -> int:
     """rtmidi's ALSA or JACK API; `auto` picks ALSA where the sequencer device exists (not on these VMs)."""
     if api == "auto":
         api = os.environ.get("SHOWCONTROL_MIDI_API", "alsa" if os.path.exists("/dev/snd/seq") else "jack")
+    if api == "jack":
+        route_jack_messages_to_the_log()
     return int(rtmidi.API_UNIX_JACK if api == "jack" else rtmidi.API_LINUX_ALSA)
 
 

@@ -37,7 +37,7 @@ from showcontrol.timeline.compile import compile_song
 from showcontrol.timeline.events import Timeline
 from showcontrol.timeline.timecode import RATES, parse_label
 
-SHOW_KEYS = ("version", "show", "patch", "ticks_per_beat", "songs")
+SHOW_KEYS = ("version", "show", "patch", "ticks_per_beat", "demo", "songs")
 SONG_KEYS = (
     "id",
     "title",
@@ -94,6 +94,7 @@ def load_show(path: Path, patch_path: Path | None = None, sample_rate: int | Non
         reader.version(version)
     title = (reader.text(n, "show") if (n := top.get("show")) is not None else None) or path.stem
     ticks = (reader.integer(n, "ticks_per_beat", 1, 9600) or 480) if (n := top.get("ticks_per_beat")) is not None else 480
+    demo = bool(reader.boolean(n, "demo")) if (n := top.get("demo")) is not None else False
     patch, patch_problems, patch_warnings = _patch(reader, top, patch_path)
     rate = sample_rate or patch.audio.sample_rate
 
@@ -129,7 +130,7 @@ def load_show(path: Path, patch_path: Path | None = None, sample_rate: int | Non
     if problems:
         unique = dict.fromkeys(problems)  # a tempo map can be reported by the reader and the compiler alike
         raise ShowFileError(sorted(unique, key=lambda p: (p.mark.path != str(path), p.mark.path, p.mark.line, p.mark.col)))
-    show = Show(path, title, patch, ticks, tuple(songs))
+    show = Show(path, title, patch, ticks, tuple(songs), demo)
     return LoadedShow(show, rate, timelines, (*patch_warnings, *reader.warnings))
 
 

@@ -181,6 +181,7 @@ class Show:
     patch: Patch
     ticks_per_beat: int
     songs: tuple[Song, ...]
+    demo: bool = False  # tracks that are missing are synthesised from the tempo map (the shipped demo)
 
     def song(self, song_id: str) -> Song:
         for song in self.songs:

@@ -1,0 +1,119 @@
+"""The operator's transport on a running show (in process, SDL's dummy driver, a real UDP receiver):
+pause holds every cue and resume carries on where it was; stop silences; a locate plays from the new bar;
+and the audio device policy (fall back loudly, or refuse when a real device is required)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+from peers import UdpReceiver
+from pythonosc.osc_message import OscMessage
+
+from showcontrol.app import RunOptions, ShowRunner
+from showcontrol.engine.transport import State
+from showcontrol.load.show_file import load_show
+
+
+def beat_show(folder: Path, osc_port: int, bars: int = 8, audio: str = "") -> Path:
+    (folder / "patch.yaml").write_text(f"""version: 1
+audio: {{sample_rate: 48000, channels: 2, buffer_frames: 256, routes: {{click: [1, 2]}}{audio}}}
+outputs:
+  lights: {{type: osc, host: 127.0.0.1, port: {osc_port}}}
+""")
+    cues = "\n".join(
+        f"      - {{at: {bar}.{beat}, osc: {{to: lights, address: /beat, args: [{bar}, {beat}]}}}}"
+        for bar in range(1, bars + 1)
+        for beat in range(1, 5)
+    )
+    show = folder / "show.yaml"
+    show.write_text(
+        f"version: 1\npatch: patch.yaml\nsongs:\n  - id: beats\n    end: {bars + 1}.1\n    tempo: [{{bar: 1, bpm: 240}}]\n    cues:\n{cues}\n"
+    )
+    return show
+
+
+def received(receiver: UdpReceiver) -> list[tuple[int, int]]:
+    return [tuple(OscMessage(d).params) for _, d in receiver.datagrams]  # type: ignore[misc]
+
+
+def wait_until(condition, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def runner(tmp_path: Path):
+    receiver = UdpReceiver()
+    loaded = load_show(beat_show(tmp_path, receiver.port))
+    options = RunOptions("beats", audio_driver="dummy", log_path=tmp_path / "show.jsonl")
+    with ShowRunner(loaded, options) as running:
+        yield running, receiver
+    receiver.close()
+
+
+def test_pause_holds_every_cue_and_resume_carries_on(runner) -> None:
+    show, receiver = runner
+    show.play()
+    wait_until(lambda: len(receiver.datagrams) >= 6)
+    show.pause()
+    wait_until(lambda: show.segment.state is State.PAUSED)
+    held = len(receiver.datagrams)
+    time.sleep(1.5)  # six beats' worth of wall time: nothing may fire while paused
+    assert len(receiver.datagrams) == held
+    show.resume()
+    wait_until(lambda: show.segment.state is State.STOPPED)  # plays to the end
+    time.sleep(0.2)
+    assert received(receiver) == [(bar, beat) for bar in range(1, 9) for beat in range(1, 5)]  # each once, in order
+
+
+def test_stop_silences_and_a_locate_plays_from_the_new_bar(runner) -> None:
+    show, receiver = runner
+    show.play()
+    wait_until(lambda: len(receiver.datagrams) >= 3)
+    show.stop()
+    wait_until(lambda: show.segment.state is State.STOPPED)
+    time.sleep(0.5)
+    stopped_at = len(receiver.datagrams)
+    assert received(receiver) == [(1, beat) for beat in range(1, 5)][:stopped_at]
+    show.locate(6)
+    show.play()
+    wait_until(lambda: show.segment.state is State.PLAYING)
+    wait_until(lambda: show.segment.state is State.STOPPED)
+    time.sleep(0.2)
+    assert received(receiver)[stopped_at:] == [(bar, beat) for bar in range(6, 9) for beat in range(1, 5)]
+
+
+def run_cli(show: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "showcontrol", "run", str(show), "--headless", "--log", str(show.with_suffix(".jsonl")), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=REPO)
+
+
+def test_without_the_named_interface_the_show_runs_silent_with_a_loud_warning(tmp_path: Path) -> None:
+    receiver = UdpReceiver()
+    try:
+        result = run_cli(beat_show(tmp_path, receiver.port, bars=2, audio=", device: No Such Interface"))
+    finally:
+        receiver.close()
+    assert result.returncode == 0, result.stderr
+    assert "NO AUDIO DEVICE" in result.stderr and "--require-audio" in result.stderr
+    assert len(receiver.datagrams) == 8  # the cues still ran, on the dummy driver's clock
+
+
+@pytest.mark.parametrize(
+    ("audio", "args"),
+    [("", ("--audio-driver", "dummy", "--require-audio")), (", device: No Such Interface, require: true", ())],
+    ids=["--require-audio", "patch audio.require"],
+)
+def test_a_required_audio_device_that_is_missing_is_a_clear_error(tmp_path: Path, audio: str, args: tuple[str, ...]) -> None:
+    result = run_cli(beat_show(tmp_path, 9, bars=2, audio=audio), *args)
+    assert result.returncode == 1
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("showcontrol: ") and "a real audio device is required" in last and "Traceback" not in result.stderr
