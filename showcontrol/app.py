@@ -38,6 +38,7 @@ from showcontrol.offline import build_stems, click_sounds
 from showcontrol.realtime import shorten_gil_switch_interval
 from showcontrol.showlog import ShowLog
 from showcontrol.timeline.events import Kind
+from showcontrol.timeline.sync import sync_point
 
 log = logging.getLogger(__name__)
 SILENT_DRIVERS = ("dummy", "disk")  # SDL drivers that play to nobody
@@ -100,7 +101,7 @@ class ShowRunner:
         prepared = {
             id(item): self.outputs[item.event.output].prepare(item.event)
             for item in order
-            if item.event.kind in (Kind.OSC, Kind.MIDI, Kind.MQTT) and item.event.output in self.outputs
+            if item.event.kind in (Kind.OSC, Kind.MIDI, Kind.MQTT, Kind.SYNC) and item.event.output in self.outputs
         }
         device_latency_ns = int((self.audio.buffer_frames / self.sample_rate + self.audio.output_latency_ms / 1000) * 1e9)
         device = self._device
@@ -110,6 +111,7 @@ class ShowRunner:
             self.outputs,
             lambda: self.transport.segment,
             lambda: device.clock,
+            lambda song_frame: sync_point(self.timeline, song_frame),
             device_latency_ns,
             max(latency_frames.values(), default=0),
             self.sample_rate,

@@ -17,6 +17,7 @@ from showcontrol.audio.files import read_audio
 from showcontrol.errors import AudioFileError, Problem, ShowControlError, ShowFileError
 from showcontrol.load.show_file import LoadedShow, load_show
 from showcontrol.report import check_summary, timeline_text
+from showcontrol.timeline.events import Kind
 
 log = logging.getLogger("showcontrol")
 
@@ -44,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     timeline.add_argument("--song", help="only this song (default: all)")
     timeline.add_argument("--format", choices=("table", "csv", "json"), default="table")
     timeline.add_argument("--click", action="store_true", help="include click and count-in hits")
+    timeline.add_argument("--sync", action="store_true", help="include MIDI clock ticks and MTC quarter frames")
     timeline.add_argument("--rate", type=int, help="sample rate for frame numbers (default: the patch's)")
     render = show_command("render", "render a song's multichannel audio (track, click, LTC) and event trace offline")
     render.add_argument("--song", help="song id (default: the first song)")
@@ -153,7 +155,8 @@ def cmd_check(args: argparse.Namespace) -> ExitStatus:
 def cmd_timeline(args: argparse.Namespace) -> ExitStatus:
     loaded = _load(args)
     ids = [_song_id(loaded, args.song)] if args.song else [s.id for s in loaded.show.songs]
-    print(timeline_text([loaded.timelines[i] for i in ids], args.format, args.click))
+    hidden = {kind for kind, shown in ((Kind.CLICK, args.click), (Kind.SYNC, args.sync)) if not shown}
+    print(timeline_text([loaded.timelines[i] for i in ids], args.format, hidden))
     return ExitStatus.OK
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from showcontrol.model.show import Lyric, MidiAction, MqttAction, OscAction, Section
-from showcontrol.timeline.events import ClickHit, Event, Kind
+from showcontrol.timeline.events import ClickHit, Event, Kind, SyncMessage
 
 
 def message_text(event: Event) -> str:
@@ -13,6 +13,8 @@ def message_text(event: Event) -> str:
     if isinstance(payload, OscAction):
         return " ".join([payload.address, *(str(a) for a in payload.args)])
     if isinstance(payload, MidiAction):
+        if payload.kind == "sysex":
+            return "sysex " + bytes(payload.data).hex(" ")
         return f"{payload.kind} ch{payload.channel} " + " ".join(map(str, payload.data))
     if isinstance(payload, MqttAction):
         flags = "".join([f" qos{payload.qos}" if payload.qos else "", " retain" if payload.retain else ""])
@@ -22,6 +24,8 @@ def message_text(event: Event) -> str:
     if isinstance(payload, Lyric):
         who = f"[{payload.performer}] " if payload.performer else ""
         return f"{who}breathe before: {payload.text}" if event.kind is Kind.BREATH else f"{who}{payload.text}"
+    if isinstance(payload, SyncMessage):
+        return f"{payload.stream} {payload.detail} [{payload.data.hex(' ')}]"
     if isinstance(payload, ClickHit):
         return payload.sound + (f" '{payload.count}'" if payload.count is not None else "")
     return event.kind.value
@@ -43,6 +47,10 @@ def message_data(event: Event) -> dict[str, Any]:
         if payload.performer:
             data["performer"] = payload.performer
         return data
+    if isinstance(payload, SyncMessage):
+        return {"stream": payload.stream, "bytes": payload.data.hex(" "), "detail": payload.detail}
+    if isinstance(payload, SyncMessage):
+        return {"stream": payload.stream, "bytes": payload.data.hex(" "), "detail": payload.detail}
     if isinstance(payload, ClickHit):
         return {"sound": payload.sound} | ({"count": payload.count} if payload.count is not None else {})
     return {}

@@ -23,12 +23,13 @@ from showcontrol.io.output import Output
 from showcontrol.realtime import DISPATCHER_PRIORITY, raise_priority
 from showcontrol.showlog import ShowLog
 from showcontrol.timeline.events import Kind
+from showcontrol.timeline.sync import SyncPoint
 
 log = logging.getLogger(__name__)
 
 SPIN_NS = 1_000_000  # spin the last millisecond
 LATE_NS = 1_000_000  # an event sent more than 1 ms after its deadline counts as late
-MESSAGE_KINDS = frozenset({Kind.OSC, Kind.MIDI, Kind.MQTT})
+MESSAGE_KINDS = frozenset({Kind.OSC, Kind.MIDI, Kind.MQTT, Kind.SYNC})
 STATE_KINDS = frozenset({Kind.SECTION, Kind.LYRIC, Kind.BREATH, Kind.CLICK, Kind.END})
 
 
@@ -37,6 +38,13 @@ class DispatchStats:
     fired: int = 0
     late: int = 0
     max_late_ns: int = 0
+    sync_sent: int = 0  # clock ticks and quarter frames sent fine: counted, not logged one by one
+
+
+def _heard_before(item: Dispatch, stop_frame: int) -> bool:
+    """Whether an event's frame was in the audio rendered before a stop (the song's end event included)."""
+    frame = item.event.at_frame
+    return frame < stop_frame or (frame == stop_frame and item.event.kind is Kind.END)
 
 
 class Dispatcher:
@@ -47,6 +55,7 @@ class Dispatcher:
         outputs: Mapping[str, Output],
         segment: Callable[[], Segment],
         clock: Callable[[], ClockMap | None],
+        sync_at: Callable[[int], SyncPoint],
         device_latency_ns: int,
         max_latency_frames: int,
         sample_rate: int,
@@ -58,6 +67,7 @@ class Dispatcher:
         self.outputs = outputs
         self._segment = segment
         self._clock = clock
+        self._sync_at = sync_at
         self.device_latency_ns = device_latency_ns
         self.max_latency_frames = max_latency_frames
         self.sample_rate = sample_rate
@@ -86,23 +96,35 @@ class Dispatcher:
 
     def _run(self) -> None:
         self.realtime = raise_priority(DISPATCHER_PRIORITY)
-        generation = -1
-        begin_frame = 0
+        generation, begin_frame = -1, 0
+        playing: Segment | None = None  # the mapping that events are fired by
+        drain_until: int | None = None  # after a stop or pause: the song frame the audio had reached
         while not self._stop.is_set():
             segment, clock = self._segment(), self._clock()
             if segment.generation != generation:
                 generation = segment.generation
-                begin_frame = max(segment.song_frame, segment.song_from_frame)
-                self.next_index = start_index(self.order, begin_frame, self.max_latency_frames)
-                self._announce(segment)
-            if segment.state is not State.PLAYING or clock is None or self.next_index >= len(self.order):
+                if segment.state is State.PLAYING:
+                    playing, drain_until = segment, None
+                    begin_frame = max(segment.song_frame, segment.song_from_frame)
+                    self.next_index = start_index(self.order, begin_frame, self.max_latency_frames)
+                    self._announce(segment, begin_frame)
+                elif playing is not None:
+                    # The audio up to the stop is still in the device's buffers: its events are still due.
+                    drain_until = segment.song_frame
+                else:
+                    self._announce(segment, segment.song_frame)
+            if playing is None or clock is None or self.next_index >= len(self.order):
+                playing = self._finish_drain(playing, drain_until)
                 self._sleep(0.005)
                 continue
             item = self.order[self.next_index]
             if item.event.at_frame < begin_frame:
                 self.next_index += 1
                 continue
-            due_ns = int(clock.time_of_frame(segment.device_frame_of(item.send_frame))) + self.device_latency_ns
+            if drain_until is not None and not _heard_before(item, drain_until):
+                playing = self._finish_drain(playing, drain_until)
+                continue
+            due_ns = int(clock.time_of_frame(playing.device_frame_of(item.send_frame))) + self.device_latency_ns
             wait_ns = due_ns - time.monotonic_ns()
             if wait_ns > SPIN_NS:
                 self._write_log()  # only now, with time to spare: sends due together go out back to back
@@ -112,6 +134,13 @@ class Dispatcher:
                 time.sleep(0)  # yield the GIL to the audio callback while spinning
             self._fire(item, due_ns)
             self.next_index += 1
+
+    def _finish_drain(self, playing: Segment | None, drain_until: int | None) -> Segment | None:
+        """After the last event the stopped audio still carried: announce the stop (MIDI Stop after the last clock)."""
+        if playing is None or drain_until is None:
+            return playing
+        self._announce(self._segment(), drain_until)
+        return None
 
     def _sleep(self, seconds: float) -> None:
         self._write_log()
@@ -136,6 +165,9 @@ class Dispatcher:
                 output.status.counters.late += 1
         self.stats.fired += 1
         self.stats.max_late_ns = max(self.stats.max_late_ns, sent_ns - due_ns)
+        if event.kind is Kind.SYNC and result == "sent" and sent_ns - due_ns <= LATE_NS:
+            self.stats.sync_sent += 1  # 150 a second: the log keeps only the ones that went wrong
+            return
         self._unlogged.append((item, due_ns, sent_ns, result))
 
     def _write_log(self) -> None:
@@ -152,8 +184,9 @@ class Dispatcher:
             self.showlog.record(record)
         self._unlogged.clear()
 
-    def _announce(self, segment: Segment) -> None:
+    def _announce(self, segment: Segment, begin_frame: int) -> None:
         position = str(segment.song_frame)
+        sync = self._sync_at(begin_frame)
         for output in self.outputs.values():
-            output.transport(segment.state.value, self.song_id, position)
+            output.transport(segment.state.value, self.song_id, position, sync)
         self.showlog.record({"song": self.song_id, "kind": "transport", "state": segment.state.value, "song_frame": segment.song_frame})

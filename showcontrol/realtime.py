@@ -36,6 +36,10 @@ def raise_priority(priority: int) -> bool:
     try:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
         return True
-    except (PermissionError, OSError, AttributeError):
-        log.debug("real-time scheduling refused; this thread runs at normal priority")
+    except (PermissionError, OSError, AttributeError) as error:
+        log.warning(
+            "real-time priority refused (%s): cues run at normal priority and may be late by tens of ms on a busy "
+            "machine; give this user rtprio in /etc/security/limits.d/ (see the README)",
+            getattr(error, "strerror", None) or error,
+        )
         return False

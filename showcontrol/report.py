@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from showcontrol.describe import clock_text, event_record, message_text
 from showcontrol.load.show_file import LoadedShow
@@ -66,10 +66,10 @@ def check_summary(loaded: LoadedShow) -> str:
 COLUMNS = ("position", "time", "frame", "kind", "output", "message")
 
 
-def _rows(timelines: Iterable[Timeline], include_click: bool) -> Iterable[tuple[str, ...]]:
+def _rows(timelines: Iterable[Timeline], hidden: Collection[Kind]) -> Iterable[tuple[str, ...]]:
     for timeline in timelines:
         for event in timeline.events:
-            if event.kind is Kind.CLICK and not include_click:
+            if event.kind in hidden:
                 continue
             p = event.position
             yield (
@@ -82,14 +82,15 @@ def _rows(timelines: Iterable[Timeline], include_click: bool) -> Iterable[tuple[
             )
 
 
-def timeline_text(timelines: list[Timeline], fmt: str, include_click: bool) -> str:
+def timeline_text(timelines: list[Timeline], fmt: str, hidden: Collection[Kind] = ()) -> str:
+    """The events of each timeline as a table, CSV or JSON, leaving out the kinds in `hidden` (clicks, sync)."""
     if fmt == "json":
         return json.dumps(
             [
                 {
                     "song": t.song_id,
                     "sample_rate": t.sample_rate,
-                    "events": [event_record(e, t.sample_rate) for e in t.events if include_click or e.kind is not Kind.CLICK],
+                    "events": [event_record(e, t.sample_rate) for e in t.events if e.kind not in hidden],
                 }
                 for t in timelines
             ],
@@ -101,11 +102,11 @@ def timeline_text(timelines: list[Timeline], fmt: str, include_click: bool) -> s
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(("song", *COLUMNS))
         for timeline in timelines:
-            writer.writerows((timeline.song_id, *row) for row in _rows([timeline], include_click))
+            writer.writerows((timeline.song_id, *row) for row in _rows([timeline], hidden))
         return buffer.getvalue().rstrip("\n")
     parts = []
     for timeline in timelines:
-        rows = [COLUMNS, *_rows([timeline], include_click)]
+        rows = [COLUMNS, *_rows([timeline], hidden)]
         widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS) - 1)]
         parts.append(f"== {timeline.song_id} ({timeline.sample_rate} Hz)")
         parts.extend("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1] for row in rows)

@@ -263,3 +263,41 @@ def test_start_from_a_bar_prerolls_and_fires_only_from_that_bar(tmp_path: Path, 
     playing = next(line for line in lines if line.get("state") == "playing")
     assert playing["song_frame"] == 48000 * 2  # bar 4 is at 3 s; one 4/4 bar of count-in at 240 bpm is 1 s before it
     assert min(line["song_frame"] for line in lines if line.get("kind") == "osc") == 48000 * 3
+
+
+def test_midi_clock_mtc_and_msc_reach_a_real_port(tmp_path: Path, jack) -> None:
+    """A sequencer and a lighting desk on one JACK port: song position and Start, a clock every 1/24
+    quarter, MTC quarter frames telling the song's timecode, MSC cues, and Stop at the end."""
+    from showcontrol.codec.msc import msc
+    from showcontrol.codec.mtc import decode_quarter_frames
+
+    (tmp_path / "patch.yaml").write_text(
+        "version: 1\naudio: {sample_rate: 48000, channels: 2, routes: {click: 1, ltc: 2}}\n"
+        "outputs:\n  desk: {type: midi, port: sc-sync-desk, clock: true, mtc: true}\n"
+    )
+    show = tmp_path / "show.yaml"
+    show.write_text(
+        "version: 1\npatch: patch.yaml\nsongs:\n  - id: sync\n    end: 5.1\n    tempo: [{bar: 1, bpm: 240}]\n"
+        '    timecode: {rate: 25, start: "01:00:00:00"}\n    cues:\n'
+        "      - {at: 1.1, midi: {to: desk, msc: {command: go, cue: 12.5, list: 1}}}\n"
+        "      - {at: 3.1, midi: {to: desk, msc: {command: fire, macro: 9}}}\n"
+    )
+    desk = MidiCollector("sc-sync-desk")
+    try:
+        result = run_show(show, tmp_path / "patch.yaml", "sync", tmp_path / "show.jsonl", jack.env)
+        time.sleep(0.5)
+    finally:
+        desk.close()
+    assert result.returncode == 0, result.stderr
+    received = [m for _, m in desk.messages]
+    assert [m.type for m in received[:3]] == ["songpos", "start", "sysex"] and received[0].pos == 0
+    assert bytes(received[2].bin()) == bytes.fromhex("f0 7f 7f 01 01 21 00 00 00 f7")  # MTC full frame 01:00:00:00 at 25 fps
+    assert [m.type for m in received if m.type != "control_change"][-1] == "stop"  # then all-notes-off on every channel
+    assert sum(m.type == "clock" for m in received) == 16 * 24  # four bars of 4/4 (the song ends on 5.1)
+    shows = [bytes(m.bin()) for m in received if m.type == "sysex"][1:]
+    assert shows == [msc("go", cue="12.5", cue_list="1"), msc("fire", macro=9)]
+    quarter_frames = [bytes(m.bin()) for m in received if m.type == "quarter_frame"]
+    labels = [label for label, _ in decode_quarter_frames(quarter_frames)]
+    assert len(quarter_frames) == 4 * 4 * 25  # four seconds of 25 fps, four a frame
+    assert [(lab.seconds, lab.frames) for lab in labels] == [(n // 25, n % 25) for n in range(0, 100, 2)]
+    assert all(lab.hours == 1 and lab.minutes == 0 for lab in labels)

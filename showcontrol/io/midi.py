@@ -24,10 +24,13 @@ from typing import Any
 import mido
 import rtmidi
 
+from showcontrol.codec.midi_sync import CONTINUE, START, STOP, song_position
+from showcontrol.codec.mtc import full_frame
 from showcontrol.io.output import Health, Output
 from showcontrol.model.patch import MidiOutput
 from showcontrol.model.show import MidiAction
-from showcontrol.timeline.events import Event
+from showcontrol.timeline.events import Event, SyncMessage
+from showcontrol.timeline.sync import SyncPoint
 
 CLIENT_NAME = "showcontrol"
 log = logging.getLogger(__name__)
@@ -72,7 +75,27 @@ def output_port_names(api: str = "auto") -> list[str]:
         client.delete()
 
 
+def sync_transport_messages(was: str, state: str, sync: SyncPoint, *, clock: bool, mtc: bool) -> list[bytes]:
+    """What a clock and MTC receiver needs on a transport change: position and Start/Continue on play,
+    Continue on resume, Stop on stop and pause, and the MTC full frame wherever playback (re)starts."""
+    messages: list[bytes] = []
+    if state == "playing":
+        if clock:
+            if was == "paused":
+                messages.append(CONTINUE)
+            else:  # a song position is only taken while stopped: a jump stops first
+                messages += [STOP] if was == "playing" else []
+                messages += [song_position(sync.sixteenths), START if sync.sixteenths == 0 else CONTINUE]
+        if mtc and sync.timecode is not None:
+            messages.append(full_frame(sync.timecode, sync.mtc_rate_code))
+    elif clock and was == "playing":
+        messages.append(STOP)
+    return messages
+
+
 def to_message(action: MidiAction) -> mido.Message:
+    if action.kind == "sysex":
+        return mido.Message("sysex", data=action.data[1:-1])  # data holds the whole F0 ... F7 message
     channel = action.channel - 1
     if action.kind in ("note_on", "note_off"):
         return mido.Message(action.kind, channel=channel, note=action.data[0], velocity=action.data[1])
@@ -94,6 +117,7 @@ class MidiPortOutput(Output):
         self._client: Any = None  # one rtmidi.MidiOut for the whole show
         self._port: Any = None  # the client, while its port is open
         self.port_name = ""
+        self._transport_state = "stopped"
 
     def open(self) -> MidiPortOutput:
         """At startup (and from the supervisor when a port comes back): open the port on our one client."""
@@ -137,8 +161,25 @@ class MidiPortOutput(Output):
             self.open()
 
     def prepare(self, event: Event) -> object:
+        if isinstance(event.payload, SyncMessage):
+            return list(event.payload.data)
         assert isinstance(event.payload, MidiAction)
         return to_message(event.payload).bytes()
+
+    def transport(self, state: str, song_id: str, position: str, sync: SyncPoint) -> None:
+        """Tell clock and MTC receivers where the song is: they follow locates, stops and pauses."""
+        if not (self.spec.clock or self.spec.mtc):
+            return
+        was, self._transport_state = self._transport_state, state
+        messages = sync_transport_messages(was, state, sync, clock=self.spec.clock, mtc=self.spec.mtc)
+        port = self._port
+        if port is None:
+            return
+        try:
+            for message in messages:
+                port.send_message(list(message))
+        except (rtmidi.RtMidiError, ValueError) as error:
+            self.count_error(f"sync transport message failed: {error}")
 
     def send(self, message: object, event: Event, due_ns: int) -> str:
         port = self._port

@@ -28,6 +28,7 @@ from showcontrol.io.output import Health, Output
 from showcontrol.model.patch import MqttOutput
 from showcontrol.model.show import Lyric, MqttAction, Section
 from showcontrol.timeline.events import ClickHit, Event, Kind
+from showcontrol.timeline.sync import SyncPoint
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class MqttPublisher(Output):
                 Publication(f"{self.prefix}state/{topic}", json.dumps(data, ensure_ascii=False), 0, True, time.monotonic_ns(), False)
             )
 
-    def transport(self, state: str, song_id: str, position: str) -> None:
+    def transport(self, state: str, song_id: str, position: str, sync: SyncPoint) -> None:
         data = {"state": state, "song": song_id, "position": position}
         self._enqueue(Publication(f"{self.prefix}state/transport", json.dumps(data), 1, True, time.monotonic_ns(), False))
 

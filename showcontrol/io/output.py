@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from showcontrol.timeline.events import Event
+from showcontrol.timeline.sync import SyncPoint
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,9 @@ class Output(ABC):
     def state(self, event: Event) -> None:  # noqa: B027 - optional hook
         """Show state (section, lyric, beat, end) for outputs that publish it; most ignore it."""
 
-    def transport(self, state: str, song_id: str, position: str) -> None:  # noqa: B027 - optional hook
-        """Transport changes (playing, paused, stopped) for outputs that publish them."""
+    def transport(self, state: str, song_id: str, position: str, sync: SyncPoint) -> None:  # noqa: B027 - optional hook
+        """Transport changes (playing, paused, stopped) for outputs that publish or follow them; `sync` is
+        where playback (re)starts, for MIDI song position and MTC."""
 
     def panic(self) -> None:  # noqa: B027 - optional hook
         """Silence whatever this output left sounding (MIDI all notes off) when the show stops."""

@@ -23,7 +23,7 @@ SAMPLE_RATES = (44100, 48000, 88200, 96000)
 COMMON_OUTPUT_KEYS = ("type", "latency_ms")
 OUTPUT_KEYS = {
     "osc": (*COMMON_OUTPUT_KEYS, "host", "port", "transport"),
-    "midi": (*COMMON_OUTPUT_KEYS, "port", "virtual"),
+    "midi": (*COMMON_OUTPUT_KEYS, "port", "virtual", "clock", "mtc"),
     "mqtt": (*COMMON_OUTPUT_KEYS, "host", "port", "username", "password_env", "tls", "client_id", "topic_prefix"),
 }
 
@@ -127,8 +127,10 @@ def _output(reader: Reader, name: str, node: Node) -> Output | None:
         return OscOutput(name, _host(reader, fields), _port(reader, fields) or 0, _transport(reader, fields), latency, mark)
     if kind == "midi":
         port = reader.text(fields.get("port") or node, "MIDI port name") or ""
-        virtual = bool(reader.boolean(n, "virtual")) if (n := fields.get("virtual")) is not None else False
-        return MidiOutput(name, port, virtual, latency, mark)
+        virtual, clock, mtc = (
+            bool(reader.boolean(n, key)) if (n := fields.get(key)) is not None else False for key in ("virtual", "clock", "mtc")
+        )
+        return MidiOutput(name, port, virtual, latency, mark, clock, mtc)
     return MqttOutput(
         name,
         _host(reader, fields),

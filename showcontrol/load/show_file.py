@@ -11,10 +11,11 @@ from pathlib import Path
 import yaml
 
 from showcontrol.audio.files import audio_length
+from showcontrol.codec import msc
 from showcontrol.errors import AudioFileError, Problem, ShowFileError
 from showcontrol.load.patch_file import DEFAULT_PATCH, load_patch
 from showcontrol.load.reader import Fields, Node, Reader, compose_file, suggestion
-from showcontrol.model.patch import OUTPUT_TYPES, Patch
+from showcontrol.model.patch import OUTPUT_TYPES, MidiOutput, Patch
 from showcontrol.model.show import (
     MIDI_KINDS,
     Action,
@@ -35,6 +36,7 @@ from showcontrol.model.show import (
 )
 from showcontrol.timeline.compile import compile_song
 from showcontrol.timeline.events import Timeline
+from showcontrol.timeline.sync import SyncStreams, with_sync
 from showcontrol.timeline.timecode import RATES, parse_label
 
 SHOW_KEYS = ("version", "show", "patch", "ticks_per_beat", "demo", "songs")
@@ -58,7 +60,9 @@ TEMPO_KEYS = ("bar", "bpm", "meter", "groups", "beat_unit", "ramp_bars")
 CUE_KEYS = ("at", "name", "once", "notes", "osc", "midi", "mqtt")
 LYRIC_KEYS = ("at", "text", "breath", "performer")
 OSC_KEYS = ("to", "address", "args")
-MIDI_KEYS = ("to", "channel", "note_on", "note_off", "cc", "program")
+MIDI_KEYS = ("to", "channel", "note_on", "note_off", "cc", "program", "msc")
+MSC_KEYS = ("command", "cue", "list", "path", "device", "format", "macro", "control", "value", "timecode")
+MSC_EXAMPLE = "e.g. msc: {command: go, cue: 12.5, list: 1}"
 MQTT_KEYS = ("to", "topic", "payload", "qos", "retain")
 ACTION_TYPE = {OscAction: "osc", MidiAction: "midi", MqttAction: "mqtt"}
 
@@ -121,7 +125,7 @@ def load_show(path: Path, patch_path: Path | None = None, sample_rate: int | Non
         try:
             frames = audio_length(song.audio, rate) if song.audio is not None and with_audio else None
             if song.audio is None or with_audio or song.end is not None:
-                timelines[song.id] = compile_song(song, ticks, rate, frames)
+                timelines[song.id] = with_sync(compile_song(song, ticks, rate, frames), sync_streams(patch))
         except AudioFileError as error:
             assert song.audio_mark is not None
             problems.append(Problem(song.audio_mark, str(error), "give the path relative to the show file; WAV, FLAC, OGG and MP3 load"))
@@ -132,6 +136,14 @@ def load_show(path: Path, patch_path: Path | None = None, sample_rate: int | Non
         raise ShowFileError(sorted(unique, key=lambda p: (p.mark.path != str(path), p.mark.path, p.mark.line, p.mark.col)))
     show = Show(path, title, patch, ticks, tuple(songs), demo)
     return LoadedShow(show, rate, timelines, (*patch_warnings, *reader.warnings))
+
+
+def sync_streams(patch: Patch) -> dict[str, SyncStreams]:
+    return {
+        name: SyncStreams(out.clock, out.mtc)
+        for name, out in patch.outputs.items()
+        if isinstance(out, MidiOutput) and (out.clock or out.mtc)
+    }
 
 
 def _patch(reader: Reader, top: Fields, override: Path | None) -> tuple[Patch, list[Problem], list[Problem]]:
@@ -409,15 +421,19 @@ def _midi(reader: Reader, node: Node) -> MidiAction | None:
     if fields is None:
         return None
     channel = (reader.integer(n, "MIDI channel", 1, 16) or 1) if (n := fields.get("channel")) is not None else 1
-    given = [key for key in ("note_on", "note_off", "cc", "program") if key in fields]
+    given = [key for key in ("note_on", "note_off", "cc", "program", "msc") if key in fields]
     if len(given) != 1:
         reader.problem(
             node,
             f"a midi action sends one message, found {len(given) or 'none'}",
-            "use one of note_on: [60, 100], note_off: 60, cc: [7, 100], program: 5",
+            "use one of note_on: [60, 100], note_off: 60, cc: [7, 100], program: 5, msc: {command: go, cue: 1}",
         )
         return None
     key = given[0]
+    if key == "msc":
+        sysex = _msc(reader, fields.values["msc"][1])
+        target = _target(reader, fields)
+        return MidiAction(target, "sysex", channel, sysex, reader.mark(node)) if target and sysex else None
     value = fields.get(key)
     assert value is not None
     kind = {"note_on": "note_on", "note_off": "note_off", "cc": "control_change", "program": "program_change"}[key]
@@ -437,6 +453,56 @@ def _midi(reader: Reader, node: Node) -> MidiAction | None:
         numbers = (numbers[0], 100 if key == "note_on" else 0)
     target = _target(reader, fields)
     return MidiAction(target, kind, channel, numbers, reader.mark(node)) if target else None
+
+
+def _msc(reader: Reader, node: Node) -> tuple[int, ...] | None:
+    """A MIDI Show Control message, checked by the encoder itself so the show file and the wire agree."""
+    fields = reader.fields(node, "msc message", MSC_KEYS, required=("command",))
+    if fields is None or "command" not in fields:
+        return None
+    texts = {
+        key: reader.text(n, f"msc {key}")
+        for key in ("command", "cue", "list", "path", "format", "timecode")
+        if (n := fields.get(key)) is not None
+    }
+    numbers = {
+        key: reader.integer(n, f"msc {key}", 0, high)
+        for key, high in (("device", 127), ("macro", 127), ("control", 16383), ("value", 16383))
+        if (n := fields.get(key)) is not None
+    }
+    if None in texts.values() or None in numbers.values():
+        return None
+    command = str(texts["command"]).lower().replace(" ", "_").replace("-", "_")
+    if command not in msc.COMMANDS:
+        hint = suggestion(command, msc.COMMANDS) or f"one of {', '.join(msc.COMMANDS)}"
+        reader.problem(fields.values["command"][1], f"unknown MSC command {texts['command']!r}", hint)
+        return None
+    timecode = None
+    if "timecode" in texts:
+        parts = re.fullmatch(r"(\d{1,2}):(\d{2}):(\d{2})[:;.](\d{2})(?:\.(\d{1,2}))?", str(texts["timecode"]))
+        if parts is None:
+            reader.problem(
+                fields.values["timecode"][1], f"msc timecode {texts['timecode']!r} is not HH:MM:SS:FF", "e.g. timecode: 01:00:10:00"
+            )
+            return None
+        timecode = tuple(int(g or 0) for g in parts.groups())
+    try:
+        message = msc.msc(
+            command,
+            cue=texts.get("cue"),
+            cue_list=texts.get("list"),
+            cue_path=texts.get("path"),
+            device_id=msc.ALL_CALL if numbers.get("device") is None else int(numbers["device"] or 0),
+            command_format=str(texts.get("format", "lighting")).lower().replace(" ", "_"),
+            timecode=timecode,
+            control=numbers.get("control"),
+            value=numbers.get("value"),
+            macro=numbers.get("macro"),
+        )
+    except ValueError as error:
+        reader.problem(node, str(error), MSC_EXAMPLE)
+        return None
+    return tuple(message)
 
 
 def _mqtt(reader: Reader, node: Node) -> MqttAction | None:

@@ -45,6 +45,8 @@ class MidiOutput:
     virtual: bool = False
     latency_ms: float = 0.0
     mark: SourceMark = field(default=NO_MARK, compare=False)
+    clock: bool = False  # MIDI beat clock following the tempo map, with Start/Stop/Continue and song position
+    mtc: bool = False  # MIDI Time Code following the song's timecode (as its LTC)
 
 
 @dataclass(frozen=True, slots=True)

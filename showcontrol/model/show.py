@@ -117,12 +117,12 @@ class OscAction:
     mark: SourceMark = field(default=NO_MARK, compare=False)
 
 
-MIDI_KINDS = ("note_on", "note_off", "control_change", "program_change")
+MIDI_KINDS = ("note_on", "note_off", "control_change", "program_change", "sysex")
 
 
 @dataclass(frozen=True, slots=True)
 class MidiAction:
-    """One channel message; `data` is (note, velocity), (controller, value) or (program,)."""
+    """One message; `data` is (note, velocity), (controller, value), (program,), or a whole SysEx F0 ... F7 (MSC)."""
 
     output: str
     kind: str

@@ -16,6 +16,7 @@ class Kind(StrEnum):
     SECTION = "section"
     LYRIC = "lyric"
     BREATH = "breath"
+    SYNC = "sync"  # MIDI clock and MTC quarter frames: sent before cues at the same frame
     OSC = "osc"
     MIDI = "midi"
     MQTT = "mqtt"
@@ -34,7 +35,16 @@ class ClickHit:
     count: int | None = None
 
 
-Payload = Action | Lyric | Section | ClickHit | None
+@dataclass(frozen=True, slots=True)
+class SyncMessage:
+    """A MIDI clock tick or an MTC quarter frame: its bytes, and what they mean for traces."""
+
+    stream: str  # "clock" or "mtc"
+    data: bytes
+    detail: str  # "tick 24 (quarter 1)" or "01:00:00:00 piece 3"
+
+
+Payload = Action | Lyric | Section | ClickHit | SyncMessage | None
 
 
 @dataclass(frozen=True, slots=True)

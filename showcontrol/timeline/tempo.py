@@ -125,6 +125,7 @@ class TempoMap:
         self._segments = self._build(changes, first_downbeat)
         self._start_bars = [s.start_bar for s in self._segments]
         self._start_seconds = [float(s.start_seconds) for s in self._segments]
+        self._start_quarters = list(itertools.accumulate((s.quarters or Fraction(0) for s in self._segments[:-1]), initial=Fraction(0)))
 
     @staticmethod
     def _build(changes: Sequence[TempoChange], origin: Fraction) -> tuple[_Segment, ...]:
@@ -178,6 +179,18 @@ class TempoMap:
             + Fraction(position.tick, self.ticks_per_beat) * meter.beat_quarters
         )
         return segment.start_seconds + segment.seconds_after_start(quarters)
+
+    def seconds_at_quarters(self, quarters: Fraction) -> Instant:
+        """Song seconds `quarters` quarter notes after bar 1 beat 1, whatever the meters (MIDI clock counts these)."""
+        index = max(0, bisect.bisect_right(self._start_quarters, quarters) - 1)
+        segment = self._segments[index]
+        return segment.start_seconds + segment.seconds_after_start(quarters - self._start_quarters[index])
+
+    def quarters_before(self, bar: int) -> Fraction:
+        """Quarter notes from bar 1 beat 1 to the start of `bar` (for MIDI song position)."""
+        segment = self._segment_for_bar(bar)
+        index = self._segments.index(segment)
+        return self._start_quarters[index] + (bar - segment.start_bar) * segment.meter.bar_quarters
 
     def frame(self, position: BarBeat, sample_rate: int) -> int:
         return frame_at(self.seconds(position), sample_rate)

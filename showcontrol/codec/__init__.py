@@ -1,0 +1,1 @@
+"""Pure byte encoders and decoders for the wire protocols (MIDI sync, MTC, MSC, OSC framing): no I/O."""
