@@ -30,6 +30,7 @@ from showcontrol.errors import ShowControlError
 from showcontrol.io.midi import MidiPortOutput
 from showcontrol.io.mqtt import MqttPublisher
 from showcontrol.io.osc import OscUdpOutput
+from showcontrol.io.osc_tcp import OscTcpOutput
 from showcontrol.io.output import Output
 from showcontrol.load.show_file import LoadedShow
 from showcontrol.model.patch import MidiOutput, MqttOutput, OscOutput
@@ -134,13 +135,11 @@ class ShowRunner:
                 raise ShowControlError(f"output {spec.name!r}: environment variable {spec.password_env} (its MQTT password) is not set")
 
     def _open_output(self, spec: OscOutput | MidiOutput | MqttOutput) -> Output:
+        assert self.showlog is not None
         if isinstance(spec, OscOutput):
-            if spec.transport != "udp":
-                raise ShowControlError(f"output {spec.name!r}: OSC over {spec.transport} is not supported yet; use transport: udp")
-            return OscUdpOutput(spec).open()
+            return OscTcpOutput(spec, self.showlog.record).open() if spec.transport == "tcp" else OscUdpOutput(spec).open()
         if isinstance(spec, MidiOutput):
             return MidiPortOutput(spec, self.options.midi_api).open()
-        assert self.showlog is not None
         return MqttPublisher(spec, report=self.showlog.record).open()
 
     def _open_audio(self) -> AudioDevice:

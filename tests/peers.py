@@ -217,3 +217,63 @@ def start_jack() -> Jack | None:
         time.sleep(0.2)
     jack.stop()
     return None
+
+
+class TcpOscServer:
+    """A console listening for OSC over TCP (as ETC Eos on 3032): records (connection number, packet);
+    can be stopped and started again on the same port, dropping its connections as a rebooting desk does."""
+
+    def __init__(self, framing: str, port: int | None = None) -> None:
+        from showcontrol.codec.osc_framing import StreamDecoder
+
+        self._decoder_for = lambda: StreamDecoder(framing)
+        self.port = port or free_port()
+        self.packets: list[tuple[int, bytes]] = []
+        self.connections = 0
+        self._listener: socket.socket | None = None
+        self._clients: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> TcpOscServer:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen()
+        listener.settimeout(0.1)
+        self._listener, self._stop = listener, threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+        return self
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.connections += 1
+            self._clients.append(client)
+            threading.Thread(target=self._read, args=(client, self.connections), daemon=True).start()
+
+    def _read(self, client: socket.socket, number: int) -> None:
+        decoder = self._decoder_for()
+        while True:
+            try:
+                data = client.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.packets.extend((number, packet) for packet in decoder.feed(data))
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2)
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
+        if self._listener is not None:
+            self._listener.close()

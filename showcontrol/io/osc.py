@@ -1,4 +1,5 @@
-"""OSC over UDP with python-osc's message builder and our own non-blocking socket.
+"""OSC messages (python-osc's builder), optionally in timetagged bundles, and OSC over UDP on our own
+non-blocking socket (TCP is `osc_tcp`).
 
 The socket is connected to its destination so the kernel reports ICMP "port unreachable" as an error
 on a later send: a console that is not listening shows up as an output that is down, counted, never
@@ -13,6 +14,7 @@ import time
 
 from pythonosc.osc_message_builder import OscMessageBuilder
 
+from showcontrol.codec.osc_framing import bundle, ntp_timetag
 from showcontrol.io.output import Health, Output
 from showcontrol.model.patch import OscOutput
 from showcontrol.model.show import OscAction
@@ -29,10 +31,28 @@ def encode(action: OscAction) -> bytes:
 RECOVER_NS = 2_000_000_000
 
 
+class OscWire:
+    """What goes on the wire for an output: each message alone, or (with `bundles: true`) in a bundle
+    whose NTP timetag is the event's due time, for consoles that schedule bundles themselves."""
+
+    def __init__(self, spec: OscOutput) -> None:
+        self.bundles = spec.bundles
+        self._wall_minus_monotonic_ns = time.time_ns() - time.monotonic_ns()
+
+    @staticmethod
+    def prepare(event: Event) -> bytes:
+        assert isinstance(event.payload, OscAction)
+        return encode(event.payload)
+
+    def packet(self, message: bytes, due_ns: int) -> bytes:
+        return bundle(message, ntp_timetag(due_ns + self._wall_minus_monotonic_ns)) if self.bundles else message
+
+
 class OscUdpOutput(Output):
     def __init__(self, spec: OscOutput) -> None:
         super().__init__(spec.name, spec.latency_ms)
         self.spec = spec
+        self.wire = OscWire(spec)
         self._socket: socket.socket | None = None
         self._last_error_ns = 0
 
@@ -49,16 +69,19 @@ class OscUdpOutput(Output):
         return self
 
     def prepare(self, event: Event) -> object:
-        assert isinstance(event.payload, OscAction)
-        return encode(event.payload)
+        return self.wire.prepare(event)
 
     def send(self, message: object, event: Event, due_ns: int) -> str:
+        assert isinstance(message, bytes)
+        return self.send_now(self.wire.packet(message, due_ns))
+
+    def send_now(self, packet: bytes) -> str:
+        """One datagram now (a cue, or a keep-alive from the supervisor)."""
         if self._socket is None:
             self.status.counters.dropped += 1
             return f"dropped: {self.status.last_error or 'not open'}"
-        assert isinstance(message, bytes)
         try:
-            self._socket.send(message)
+            self._socket.send(packet)
         except OSError as error:
             self._last_error_ns = time.monotonic_ns()
             return self.count_error(f"{self.spec.host}:{self.spec.port}: {error.strerror or error}")

@@ -22,7 +22,7 @@ from showcontrol.model.patch import (
 SAMPLE_RATES = (44100, 48000, 88200, 96000)
 COMMON_OUTPUT_KEYS = ("type", "latency_ms")
 OUTPUT_KEYS = {
-    "osc": (*COMMON_OUTPUT_KEYS, "host", "port", "transport"),
+    "osc": (*COMMON_OUTPUT_KEYS, "host", "port", "transport", "framing", "bundles"),
     "midi": (*COMMON_OUTPUT_KEYS, "port", "virtual", "clock", "mtc"),
     "mqtt": (*COMMON_OUTPUT_KEYS, "host", "port", "username", "password_env", "tls", "client_id", "topic_prefix"),
 }
@@ -124,7 +124,12 @@ def _output(reader: Reader, name: str, node: Node) -> Output | None:
     mark = reader.mark(node)
     latency = float(reader.number(n, "latency_ms", 0, 1000, "3") or 0) if (n := fields.get("latency_ms")) is not None else 0.0
     if kind == "osc":
-        return OscOutput(name, _host(reader, fields), _port(reader, fields) or 0, _transport(reader, fields), latency, mark)
+        transport = _transport(reader, fields)
+        framing = (reader.choice(n, "framing", ("length", "slip")) or "length") if (n := fields.get("framing")) is not None else "length"
+        if "framing" in fields and transport != "tcp":
+            reader.problem(fields.values["framing"][0], "framing only applies to OSC over TCP", "remove it, or set transport: tcp")
+        bundles = bool(reader.boolean(n, "bundles")) if (n := fields.get("bundles")) is not None else False
+        return OscOutput(name, _host(reader, fields), _port(reader, fields) or 0, transport, latency, mark, framing, bundles)
     if kind == "midi":
         port = reader.text(fields.get("port") or node, "MIDI port name") or ""
         virtual, clock, mtc = (

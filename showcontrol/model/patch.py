@@ -34,6 +34,8 @@ class OscOutput:
     transport: str = "udp"
     latency_ms: float = 0.0
     mark: SourceMark = field(default=NO_MARK, compare=False)
+    framing: str = "length"  # TCP only: "length" (OSC 1.0, a 32-bit size first) or "slip" (OSC 1.1)
+    bundles: bool = False  # wrap each message in a bundle timetagged with its due time (some consoles reject bundles)
 
 
 @dataclass(frozen=True, slots=True)
