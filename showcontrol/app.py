@@ -42,6 +42,7 @@ from showcontrol.timeline.events import Kind
 from showcontrol.timeline.sync import sync_point
 
 log = logging.getLogger(__name__)
+SUPERVISE_EVERY_S = 0.5  # MIDI port checks and keep-alives (X32 wants /xremote within every 10 s)
 SILENT_DRIVERS = ("dummy", "disk")  # SDL drivers that play to nobody
 REQUIRED_HINT = "--require-audio or the patch's audio.require; connect the interface and see `showcontrol devices`"
 
@@ -175,10 +176,11 @@ class ShowRunner:
         )
 
     def _supervise(self) -> None:
-        while not self._supervising.wait(1.0):
+        while True:
             for output in self.outputs.values():
-                if isinstance(output, MidiPortOutput):
-                    output.maintain()
+                output.maintain()
+            if self._supervising.wait(SUPERVISE_EVERY_S):
+                return
 
     def _close_outputs(self) -> None:
         for output in self.outputs.values():

@@ -18,6 +18,7 @@ import ctypes.util
 import glob
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from showcontrol.timeline.events import Event, SyncMessage
 from showcontrol.timeline.sync import SyncPoint
 
 CLIENT_NAME = "showcontrol"
+CLIENT_RETRY_NS = 5_000_000_000
 log = logging.getLogger(__name__)
 
 
@@ -118,6 +120,7 @@ class MidiPortOutput(Output):
         self._port: Any = None  # the client, while its port is open
         self.port_name = ""
         self._transport_state = "stopped"
+        self._retry_client_ns = 0
 
     def open(self) -> MidiPortOutput:
         """At startup (and from the supervisor when a port comes back): open the port on our one client."""
@@ -147,8 +150,10 @@ class MidiPortOutput(Output):
         """Supervisor thread: notice a vanished port and reopen one that came back."""
         if self.spec.virtual:
             return
-        if self._client is None:
-            self.open()
+        if self._client is None:  # no MIDI system at all yet: creating a client is costly, so try every few seconds
+            if time.monotonic_ns() >= self._retry_client_ns:
+                self._retry_client_ns = time.monotonic_ns() + CLIENT_RETRY_NS
+                self.open()
             return
         try:
             present = any(self.spec.port.lower() in n.lower() for n in self._client.get_ports())

@@ -31,6 +31,22 @@ def encode(action: OscAction) -> bytes:
 RECOVER_NS = 2_000_000_000
 
 
+class KeepaliveTimer:
+    """When a profile's keep-alive (X32 `/xremote`) is due; the supervisor asks about twice a second."""
+
+    def __init__(self, spec: OscOutput) -> None:
+        keepalive = spec.profile.keepalive if spec.profile else None
+        self.packet = bytes(OscMessageBuilder(address=keepalive.address).build().dgram) if keepalive else b""
+        self._every_ns = int(keepalive.every_s * 1e9) if keepalive else 0
+        self._next_ns = 0
+
+    def due(self, now_ns: int) -> bool:
+        if not self.packet or now_ns < self._next_ns:
+            return False
+        self._next_ns = now_ns + self._every_ns
+        return True
+
+
 class OscWire:
     """What goes on the wire for an output: each message alone, or (with `bundles: true`) in a bundle
     whose NTP timetag is the event's due time, for consoles that schedule bundles themselves."""
@@ -53,6 +69,7 @@ class OscUdpOutput(Output):
         super().__init__(spec.name, spec.latency_ms)
         self.spec = spec
         self.wire = OscWire(spec)
+        self.keepalive = KeepaliveTimer(spec)
         self._socket: socket.socket | None = None
         self._last_error_ns = 0
 
@@ -74,6 +91,10 @@ class OscUdpOutput(Output):
     def send(self, message: object, event: Event, due_ns: int) -> str:
         assert isinstance(message, bytes)
         return self.send_now(self.wire.packet(message, due_ns))
+
+    def maintain(self) -> None:
+        if self.keepalive.due(time.monotonic_ns()):
+            self.send_now(self.keepalive.packet)
 
     def send_now(self, packet: bytes) -> str:
         """One datagram now (a cue, or a keep-alive from the supervisor)."""

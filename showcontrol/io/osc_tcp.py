@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from showcontrol.codec.osc_framing import frame_length_prefixed, frame_slip
-from showcontrol.io.osc import OscWire
+from showcontrol.io.osc import KeepaliveTimer, OscWire
 from showcontrol.io.output import Health, Output
 from showcontrol.model.patch import OscOutput
 from showcontrol.timeline.events import Event
@@ -39,6 +39,7 @@ class OscTcpOutput(Output):
         super().__init__(spec.name, spec.latency_ms)
         self.spec = spec
         self.wire = OscWire(spec)
+        self.keepalive = KeepaliveTimer(spec)
         self._frame = FRAMINGS[spec.framing]
         self._report = report  # show-log records for what happens off the dispatcher (drops after an outage)
         self._pending: collections.deque[tuple[int, bytes]] = collections.deque()
@@ -63,10 +64,11 @@ class OscTcpOutput(Output):
         self._wake.set()
         return "queued" if self.status.health is Health.UP else f"queued ({self.status.health})"
 
-    def send_now(self, packet: bytes) -> None:
-        """A keep-alive or other unscheduled message: goes out with the queue."""
-        self._pending.append((time.monotonic_ns(), packet))
-        self._wake.set()
+    def maintain(self) -> None:
+        """Supervisor thread: queue the profile's keep-alive when it is due."""
+        if self.keepalive.due(time.monotonic_ns()):
+            self._pending.append((time.monotonic_ns(), self.keepalive.packet))
+            self._wake.set()
 
     # -- the output's own thread -------------------------------------------------------------
     def _run(self) -> None:

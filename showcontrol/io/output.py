@@ -65,6 +65,9 @@ class Output(ABC):
         """Transport changes (playing, paused, stopped) for outputs that publish or follow them; `sync` is
         where playback (re)starts, for MIDI song position and MTC."""
 
+    def maintain(self) -> None:  # noqa: B027 - optional hook
+        """Called by the supervisor thread about twice a second: reconnect, keep-alives."""
+
     def panic(self) -> None:  # noqa: B027 - optional hook
         """Silence whatever this output left sounding (MIDI all notes off) when the show stops."""
 

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import yaml
 
-from showcontrol.load.reader import Fields, Node, Reader, compose_file
+from showcontrol.errors import ShowFileError
+from showcontrol.load.profile_file import available_profiles, load_profile, profile_path
+from showcontrol.load.reader import Fields, Node, Reader, compose_file, suggestion
 from showcontrol.model.patch import (
     AUDIO_FEEDS,
     OUTPUT_TYPES,
@@ -18,9 +20,10 @@ from showcontrol.model.patch import (
     Patch,
     TlsSettings,
 )
+from showcontrol.model.profile import Profile
 
 SAMPLE_RATES = (44100, 48000, 88200, 96000)
-COMMON_OUTPUT_KEYS = ("type", "latency_ms")
+COMMON_OUTPUT_KEYS = ("type", "latency_ms", "profile")
 OUTPUT_KEYS = {
     "osc": (*COMMON_OUTPUT_KEYS, "host", "port", "transport", "framing", "bundles"),
     "midi": (*COMMON_OUTPUT_KEYS, "port", "virtual", "clock", "mtc"),
@@ -117,7 +120,8 @@ def _output(reader: Reader, name: str, node: Node) -> Output | None:
     kind = reader.choice(type_node, f"output {name!r} type", OUTPUT_TYPES)
     if kind is None:
         return None
-    required = {"osc": ("host", "port"), "midi": ("port",), "mqtt": ("host",)}[kind]
+    profile = _profile(reader, kind, n) if (n := next((v for k, v in node.value if k.value == "profile"), None)) is not None else None
+    required = {"osc": ("host",) if profile and profile.port else ("host", "port"), "midi": ("port",), "mqtt": ("host",)}[kind]
     fields = reader.fields(node, f"{kind} output {name!r}", OUTPUT_KEYS[kind], required)
     if fields is None or any(key not in fields for key in required):
         return None
@@ -125,17 +129,19 @@ def _output(reader: Reader, name: str, node: Node) -> Output | None:
     latency = float(reader.number(n, "latency_ms", 0, 1000, "3") or 0) if (n := fields.get("latency_ms")) is not None else 0.0
     if kind == "osc":
         transport = _transport(reader, fields)
+        default_port = (profile.tcp_port if transport == "tcp" else None) or profile.port if profile else None
+        udp_or_tcp_port = (_port(reader, fields) or 0) if "port" in fields else default_port or 0
         framing = (reader.choice(n, "framing", ("length", "slip")) or "length") if (n := fields.get("framing")) is not None else "length"
         if "framing" in fields and transport != "tcp":
             reader.problem(fields.values["framing"][0], "framing only applies to OSC over TCP", "remove it, or set transport: tcp")
         bundles = bool(reader.boolean(n, "bundles")) if (n := fields.get("bundles")) is not None else False
-        return OscOutput(name, _host(reader, fields), _port(reader, fields) or 0, transport, latency, mark, framing, bundles)
+        return OscOutput(name, _host(reader, fields), udp_or_tcp_port, transport, latency, mark, framing, bundles, profile)
     if kind == "midi":
         port = reader.text(fields.get("port") or node, "MIDI port name") or ""
         virtual, clock, mtc = (
             bool(reader.boolean(n, key)) if (n := fields.get(key)) is not None else False for key in ("virtual", "clock", "mtc")
         )
-        return MidiOutput(name, port, virtual, latency, mark, clock, mtc)
+        return MidiOutput(name, port, virtual, latency, mark, clock, mtc, profile)
     return MqttOutput(
         name,
         _host(reader, fields),
@@ -147,6 +153,7 @@ def _output(reader: Reader, name: str, node: Node) -> Output | None:
         _optional_text(reader, fields, "topic_prefix") or "",
         latency,
         mark,
+        profile,
     )
 
 
@@ -158,6 +165,27 @@ def _host(reader: Reader, fields: Fields) -> str:
 def _port(reader: Reader, fields: Fields) -> int | None:
     node = fields.get("port")
     return reader.integer(node, "port", 1, 65535, example=8000) if node is not None else None
+
+
+def _profile(reader: Reader, kind: str, node: Node) -> Profile | None:
+    name = reader.text(node, "profile")
+    if name is None:
+        return None
+    path = profile_path(name, reader.path)
+    if path is None:
+        known = available_profiles(reader.path)
+        reader.problem(node, f"no device profile {name!r}", suggestion(name, known) or f"known profiles: {', '.join(known) or 'none'}")
+        return None
+    try:
+        profile, profile_reader = load_profile(path)
+    except ShowFileError as error:
+        reader.problems.extend(error.problems)
+        return None
+    reader.problems.extend(profile_reader.problems)
+    if profile is not None and profile.kind != kind:
+        reader.problem(node, f"profile {name!r} drives {profile.kind} devices, but this output is {kind}", f"set type: {profile.kind}")
+        return None
+    return profile
 
 
 def _transport(reader: Reader, fields: Fields) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -14,8 +14,10 @@ from showcontrol.audio.files import audio_length
 from showcontrol.codec import msc
 from showcontrol.errors import AudioFileError, Problem, ShowFileError
 from showcontrol.load.patch_file import DEFAULT_PATCH, load_patch
+from showcontrol.load.profile_actions import expand
 from showcontrol.load.reader import Fields, Node, Reader, compose_file, suggestion
 from showcontrol.model.patch import OUTPUT_TYPES, MidiOutput, Patch
+from showcontrol.model.profile import Profile
 from showcontrol.model.show import (
     MIDI_KINDS,
     Action,
@@ -104,7 +106,8 @@ def load_show(path: Path, patch_path: Path | None = None, sample_rate: int | Non
 
     songs_node = top.get("songs")
     song_nodes = reader.items(songs_node, "songs") if songs_node is not None else []
-    songs = [song for node in song_nodes if (song := _song(reader, node))]
+    profiles = {name: out.profile for name, out in patch.outputs.items() if out.profile is not None}
+    songs = [song for node in song_nodes if (song := _song(reader, node, profiles))]
     if isinstance(songs_node, yaml.SequenceNode) and not song_nodes:
         reader.problem(songs_node, "the show has no songs", "add at least one entry under songs:")
     seen: dict[str, Song] = {}
@@ -169,7 +172,7 @@ def _patch(reader: Reader, top: Fields, override: Path | None) -> tuple[Patch, l
     return patch or DEFAULT_PATCH, patch_reader.problems, patch_reader.warnings
 
 
-def _song(reader: Reader, node: Node) -> Song | None:
+def _song(reader: Reader, node: Node, profiles: Mapping[str, Profile]) -> Song | None:
     fields = reader.fields(node, "song", SONG_KEYS, required=("id", "tempo"))
     if fields is None:
         return None
@@ -201,7 +204,7 @@ def _song(reader: Reader, node: Node) -> Song | None:
         click=_click(reader, n) if (n := fields.get("click")) is not None else ClickSettings(),
         timecode=_timecode(reader, n) if (n := fields.get("timecode")) is not None else None,
         lyrics=tuple(lyric for item in _items(reader, fields, "lyrics") if (lyric := _lyric(reader, item))),
-        cues=tuple(cue for item in _items(reader, fields, "cues") if (cue := _cue(reader, item))),
+        cues=tuple(cue for item in _items(reader, fields, "cues") if (cue := _cue(reader, item, profiles))),
         mark=reader.mark(node),
     )
     if audio is None and song.end is None and song_id is not None:
@@ -365,8 +368,8 @@ def _lyric(reader: Reader, node: Node) -> Lyric | None:
     return Lyric(at, text, breath, performer, reader.mark(node))
 
 
-def _cue(reader: Reader, node: Node) -> Cue | None:
-    fields = reader.fields(node, "cue", CUE_KEYS, required=("at",))
+def _cue(reader: Reader, node: Node, profiles: Mapping[str, Profile]) -> Cue | None:
+    fields = reader.fields(node, "cue", (*CUE_KEYS, *profiles), required=("at",))
     if fields is None or "at" not in fields:
         return None
     at = reader.position(fields.get("at") or node, "cue at")
@@ -379,8 +382,17 @@ def _cue(reader: Reader, node: Node) -> Cue | None:
         for action_node in value.value if isinstance(value, yaml.SequenceNode) else [value]:
             if (action := read(reader, action_node)) is not None:
                 actions.append(action)
-    if not any(kind in fields for kind in ("osc", "midi", "mqtt")):
-        reader.problem(node, "this cue does nothing", "add osc:, midi: or mqtt: with what to send")
+    for output, profile in profiles.items():
+        if (value := fields.get(output)) is None:
+            continue
+        for action_node in value.value if isinstance(value, yaml.SequenceNode) else [value]:
+            expanded = expand(reader, output, profile, action_node)
+            if expanded is not None and (action := READERS[profile.kind](reader, expanded)) is not None:
+                actions.append(action)
+    misspelt = isinstance(node, yaml.MappingNode) and len(node.value) > len(fields.values)  # already reported
+    if not misspelt and not any(kind in fields for kind in ("osc", "midi", "mqtt", *profiles)):
+        hint = f"add osc:, midi: or mqtt: with what to send{', or a profile action such as ' + next(iter(profiles)) + ': ...' if profiles else ''}"
+        reader.problem(node, "this cue does nothing", hint)
     if at is None:
         return None
     return Cue(at, tuple(actions), name, once, reader.mark(node))
@@ -557,3 +569,6 @@ def _warn_routes(reader: Reader, songs: list[Song], patch: Patch, root: Node) ->
         )
     if any(s.timecode for s in songs) and not routes.get("ltc"):
         reader.warn(root, "songs have timecode but the patch routes no channel for LTC", "add routes: {ltc: N} to the patch's audio")
+
+
+READERS: dict[str, Callable[[Reader, Node], Action | None]] = {"osc": _osc, "midi": _midi, "mqtt": _mqtt}

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from showcontrol.errors import SourceMark
+from showcontrol.model.profile import Profile
 
 NO_MARK = SourceMark("<none>", 0, 0)
 
@@ -36,6 +37,7 @@ class OscOutput:
     mark: SourceMark = field(default=NO_MARK, compare=False)
     framing: str = "length"  # TCP only: "length" (OSC 1.0, a 32-bit size first) or "slip" (OSC 1.1)
     bundles: bool = False  # wrap each message in a bundle timetagged with its due time (some consoles reject bundles)
+    profile: Profile | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,7 @@ class MidiOutput:
     mark: SourceMark = field(default=NO_MARK, compare=False)
     clock: bool = False  # MIDI beat clock following the tempo map, with Start/Stop/Continue and song position
     mtc: bool = False  # MIDI Time Code following the song's timecode (as its LTC)
+    profile: Profile | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,7 @@ class MqttOutput:
     topic_prefix: str = ""
     latency_ms: float = 0.0
     mark: SourceMark = field(default=NO_MARK, compare=False)
+    profile: Profile | None = field(default=None, compare=False)
 
 
 Output = OscOutput | MidiOutput | MqttOutput

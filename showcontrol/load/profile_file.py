@@ -1,0 +1,73 @@
+"""Read a device profile (hardware/profiles/NAME.yaml) named by a patch output's `profile:`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from showcontrol.load.reader import Node, Reader, compose_file
+from showcontrol.model.profile import Keepalive, Profile, ProfileAction
+
+PROFILE_KEYS = ("profile", "type", "description", "port", "tcp_port", "keepalive", "actions")
+ACTION_KEYS = {
+    "osc": ("address", "args"),
+    "midi": ("channel", "note_on", "note_off", "cc", "program", "msc"),
+    "mqtt": ("topic", "payload", "qos", "retain"),
+}
+BUILT_IN = Path(__file__).resolve().parents[2] / "hardware" / "profiles"
+
+
+def profile_path(name: str, patch_path: Path | None) -> Path | None:
+    """A profile next to the patch (profiles/NAME.yaml), else one shipped in hardware/profiles."""
+    folders = [patch_path.parent / "profiles", patch_path.parent] if patch_path is not None else []
+    for folder in (*folders, BUILT_IN):
+        if (candidate := folder / f"{name}.yaml").is_file():
+            return candidate
+    return None
+
+
+def available_profiles(patch_path: Path | None) -> list[str]:
+    folders = [patch_path.parent / "profiles"] if patch_path is not None else []
+    return sorted({p.stem for folder in (*folders, BUILT_IN) if folder.is_dir() for p in folder.glob("*.yaml")})
+
+
+def load_profile(path: Path) -> tuple[Profile | None, Reader]:
+    """The profile and the reader holding its problems (reported with the patch's)."""
+    reader = Reader(path)
+    root = compose_file(path, "device profile")
+    top = reader.fields(root, "the profile", PROFILE_KEYS, required=("profile", "type", "actions"))
+    if top is None or "type" not in top or "actions" not in top:
+        return None, reader
+    kind = reader.choice(top.get("type") or root, "profile type", tuple(ACTION_KEYS))
+    name = reader.text(top.get("profile") or root, "profile name") or path.stem
+    if kind is None:
+        return None, reader
+    port, tcp_port = (reader.integer(n, key, 1, 65535, 8000) if (n := top.get(key)) is not None else None for key in ("port", "tcp_port"))
+    keepalive = _keepalive(reader, n) if (n := top.get("keepalive")) is not None else None
+    actions = {}
+    actions_node = top.get("actions") or root
+    if not isinstance(actions_node, yaml.MappingNode) or not actions_node.value:
+        reader.problem(actions_node, "actions must map action names to messages", "e.g. actions: {go: {address: /go}}")
+        return None, reader
+    for key_node, value_node in actions_node.value:
+        fields = reader.fields(value_node, f"action {key_node.value!r}", (*ACTION_KEYS[kind], "defaults"))
+        if fields is None:
+            continue
+        template = {key: reader.plain(value) for key, (_, value) in fields.values.items() if key != "defaults"}
+        defaults = reader.plain(n) if (n := fields.get("defaults")) is not None else {}
+        if not isinstance(defaults, dict):
+            reader.problem(fields.get("defaults") or value_node, "defaults must map parameter names to values", "e.g. defaults: {list: 1}")
+            continue
+        actions[str(key_node.value)] = ProfileAction(str(key_node.value), template, defaults)
+    description = (reader.text(n, "description") if (n := top.get("description")) is not None else None) or ""
+    return Profile(name, kind, path, description, port, tcp_port, keepalive, actions), reader
+
+
+def _keepalive(reader: Reader, node: Node) -> Keepalive | None:
+    fields = reader.fields(node, "keepalive", ("address", "every_s"), required=("address", "every_s"))
+    if fields is None or "address" not in fields or "every_s" not in fields:
+        return None
+    address = reader.text(fields.get("address") or node, "keepalive address")
+    every = reader.number(fields.get("every_s") or node, "keepalive every_s", 0.5, 3600, "9")
+    return Keepalive(address, float(every)) if address and every else None
