@@ -116,7 +116,7 @@ class ShowRunner:
             lambda song_frame: sync_point(self.timeline, song_frame),
             device_latency_ns,
             max(latency_frames.values(), default=0),
-            self.sample_rate,
+            self.timeline.sample_rate,  # song time in the show log
             self.song.id,
             self.showlog,
         )
@@ -246,7 +246,7 @@ class ShowRunner:
 
     def locate(self, bar: int) -> None:
         """Cue a bar to start from (takes effect at the next play)."""
-        if bar < 1 or self.timeline.tempo.frame(BarBeat(bar), self.sample_rate) >= self.timeline.end_frame:
+        if bar < 1 or self.timeline.tempo.frame(BarBeat(bar), self.timeline.sample_rate) >= self.timeline.end_frame:
             raise ShowControlError(f"bar {bar} is not in {self.song.id}")
         self.cue_bar = bar
 

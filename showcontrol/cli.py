@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 from enum import IntEnum
+from fractions import Fraction
 from pathlib import Path
 
 from showcontrol import __version__
@@ -63,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--log", type=Path, help="show log (JSON lines; default showlogs/TIME-SONG.jsonl)")
     run.add_argument("--headless", action="store_true", help="no status line or keys even on a terminal: play once and exit")
+    for command in (timeline, render, run):
+        command.add_argument("--speed", type=speed_factor, default=Fraction(1), metavar="FACTOR", help=SPEED_HELP)
     commands.add_parser(
         "devices",
         help="list audio drivers and output devices, and MIDI ports",
@@ -116,12 +119,27 @@ def _dispatch(args: argparse.Namespace) -> int:
         return ExitStatus.FAILED
 
 
+SPEED_HELP = "playback speed for film work: audio, click, cues and timecode together (pullup, pulldown, 2, 2.5, 4, ...)"
+NAMED_SPEEDS = {"pullup": Fraction(1001, 1000), "pulldown": Fraction(1000, 1001), "normal": Fraction(1)}
+
+
+def speed_factor(text: str) -> Fraction:
+    """--speed: pullup/pulldown (0.1 %, as film transfers need) or a factor from 0.25 to 4."""
+    try:
+        speed = NAMED_SPEEDS.get(text.lower().replace("-", "")) or Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a speed: use pullup, pulldown or a factor such as 2 or 2.5") from None
+    if not Fraction(1, 4) <= speed <= 4:
+        raise argparse.ArgumentTypeError(f"speed {text} is outside 0.25-4")
+    return speed
+
+
 def _load(args: argparse.Namespace) -> LoadedShow:
     from showcontrol.demo import make_missing_demo_tracks
 
     for path in make_missing_demo_tracks(args.show):
         print(f"synthesised {path} (a demo show's track, made the first time it is needed)", file=sys.stderr)
-    loaded = load_show(args.show, args.patch, getattr(args, "rate", None))
+    loaded = load_show(args.show, args.patch, getattr(args, "rate", None), speed=getattr(args, "speed", Fraction(1)))
     for warning in loaded.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return loaded

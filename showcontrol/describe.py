@@ -6,6 +6,7 @@ from typing import Any
 
 from showcontrol.model.show import Lyric, MidiAction, MqttAction, OscAction, Section
 from showcontrol.timeline.events import ClickHit, Event, Kind, SyncMessage
+from showcontrol.timeline.tempo import Rate
 
 
 def message_text(event: Event) -> str:
@@ -56,12 +57,12 @@ def message_data(event: Event) -> dict[str, Any]:
     return {}
 
 
-def event_record(event: Event, sample_rate: int, origin_frame: int = 0) -> dict[str, Any]:
+def event_record(event: Event, sample_rate: Rate, origin_frame: int = 0) -> dict[str, Any]:
     """One trace line: where (frame in the output and on the song), when, what and to whom."""
     record: dict[str, Any] = {
         "frame": event.at_frame - origin_frame,
         "song_frame": event.at_frame,
-        "time": round(event.at_frame / sample_rate, 6),
+        "time": round(float(event.at_frame / sample_rate), 6),
         "position": f"{event.position.bar}.{event.position.beat}.{event.position.tick}",
         "kind": event.kind.value,
         "output": event.output,

@@ -24,6 +24,7 @@ from showcontrol.realtime import DISPATCHER_PRIORITY, raise_priority
 from showcontrol.showlog import ShowLog
 from showcontrol.timeline.events import Kind
 from showcontrol.timeline.sync import SyncPoint
+from showcontrol.timeline.tempo import Rate
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class Dispatcher:
         sync_at: Callable[[int], SyncPoint],
         device_latency_ns: int,
         max_latency_frames: int,
-        sample_rate: int,
+        sample_rate: Rate,
         song_id: str,
         showlog: ShowLog,
     ) -> None:

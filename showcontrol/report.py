@@ -49,7 +49,7 @@ def check_summary(loaded: LoadedShow) -> str:
             if not meters or meters[-1] != label:
                 meters.append(label)
         lines.append(
-            f"  {song.id}: {song.title!r}, {clock_text(timeline.end_frame / timeline.sample_rate)}, {last_bar} bars"
+            f"  {song.id}: {song.title!r}, {clock_text(float(timeline.end_frame / timeline.sample_rate))}, {last_bar} bars"
             f"{', count-in ' + str(song.count_in.bars) + ' bar(s)' if song.count_in.bars else ''}"
         )
         lines.append(f"    tempo: {' → '.join(meters)}")
@@ -74,7 +74,7 @@ def _rows(timelines: Iterable[Timeline], hidden: Collection[Kind]) -> Iterable[t
             p = event.position
             yield (
                 f"{p.bar}.{p.beat}.{p.tick:03d}",
-                clock_text(event.at_frame / timeline.sample_rate),
+                clock_text(float(event.at_frame / timeline.sample_rate)),
                 str(event.at_frame),
                 event.kind.value,
                 event.output,
@@ -108,6 +108,6 @@ def timeline_text(timelines: list[Timeline], fmt: str, hidden: Collection[Kind] 
     for timeline in timelines:
         rows = [COLUMNS, *_rows([timeline], hidden)]
         widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS) - 1)]
-        parts.append(f"== {timeline.song_id} ({timeline.sample_rate} Hz)")
+        parts.append(f"== {timeline.song_id} ({float(timeline.sample_rate):g} frames per song second)")
         parts.extend("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1] for row in rows)
     return "\n".join(parts)

@@ -57,7 +57,10 @@ def cue_messages(tmp_path: Path, cues: str, patch: str = PATCH) -> list[tuple[st
         ("desk: {fire: 5}", ("desk", {"type": "sysex", "channel": 1, "data": list(msc("fire", macro=5))})),
         ("keys: {note: 60, channel: 2}", ("keys", {"type": "note_on", "channel": 2, "data": [60, 100]})),
         ("keys: {patch: 12}", ("keys", {"type": "program_change", "channel": 1, "data": [12]})),
-        ("monitors: {message: Places please}", ("monitors", {"topic": "monitor/message", "payload": "Places please", "qos": 0, "retain": True})),
+        (
+            "monitors: {message: Places please}",
+            ("monitors", {"topic": "monitor/message", "payload": "Places please", "qos": 0, "retain": True}),
+        ),
         ("monitors: {fx: confetti}", ("monitors", {"topic": "fx/confetti", "payload": "go", "qos": 1, "retain": False})),
     ],
 )
@@ -77,8 +80,16 @@ def test_several_actions_to_one_console_in_one_cue(tmp_path: Path) -> None:
         ("      - {at: 1.1, mixer: {fader: 3}}\n", PATCH, "show.yaml:8:26: mixer: fader needs level — e.g. mixer: {fader: 1, level: 1}"),
         ("      - {at: 1.1, lightz: go}\n", PATCH, "show.yaml:8:19: unknown key 'lightz' in cue — did you mean 'lights'?"),
         ("      - {at: 1.1, desk: {cue: 12a}}\n", PATCH, "MSC cue numbers, lists and paths are digits with dots"),
-        ("      - {at: 1.1, osc: {to: x, address: /a}}\n", "version: 1\noutputs:\n  x: {type: osc, host: h, port: 1, profile: etc-eoss}\n", "no device profile 'etc-eoss' — did you mean 'etc-eos'?"),
-        ("      - {at: 1.1, osc: {to: x, address: /a}}\n", "version: 1\noutputs:\n  x: {type: osc, host: h, port: 1, profile: generic-midi}\n", "profile 'generic-midi' drives midi devices, but this output is osc — set type: midi"),
+        (
+            "      - {at: 1.1, osc: {to: x, address: /a}}\n",
+            "version: 1\noutputs:\n  x: {type: osc, host: h, port: 1, profile: etc-eoss}\n",
+            "no device profile 'etc-eoss' — did you mean 'etc-eos'?",
+        ),
+        (
+            "      - {at: 1.1, osc: {to: x, address: /a}}\n",
+            "version: 1\noutputs:\n  x: {type: osc, host: h, port: 1, profile: generic-midi}\n",
+            "profile 'generic-midi' drives midi devices, but this output is osc — set type: midi",
+        ),
     ],
 )
 def test_profile_mistakes_are_reported_where_they_are(tmp_path: Path, cues: str, patch: str, report: str) -> None:
@@ -93,17 +104,32 @@ def test_a_profile_next_to_the_patch_adds_a_console_without_python(tmp_path: Pat
         "profile: acme-desk\ntype: osc\nport: 7000\nactions:\n  scene: {address: '/acme/scene/{scene:03d}', args: ['{fade:f}'], defaults: {fade: 2}}\n"
     )
     patch = "version: 1\noutputs:\n  desk: {type: osc, host: 127.0.0.1, profile: acme-desk}\n"
-    assert cue_messages(tmp_path, "      - {at: 1.1, desk: {scene: 7}}\n", patch) == [("desk", {"address": "/acme/scene/007", "args": [2.0]})]
+    assert cue_messages(tmp_path, "      - {at: 1.1, desk: {scene: 7}}\n", patch) == [
+        ("desk", {"address": "/acme/scene/007", "args": [2.0]})
+    ]
 
 
 def run(show: Path) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "showcontrol", "run", str(show), "--audio-driver", "dummy", "--headless", "--log", str(show.with_suffix(".jsonl"))]
+    command = [
+        sys.executable,
+        "-m",
+        "showcontrol",
+        "run",
+        str(show),
+        "--audio-driver",
+        "dummy",
+        "--headless",
+        "--log",
+        str(show.with_suffix(".jsonl")),
+    ]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
 
 
 def test_an_x32_hears_xremote_at_least_every_10_s_while_the_show_runs(tmp_path: Path) -> None:
     mixer = UdpReceiver()
-    (tmp_path / "patch.yaml").write_text(f"version: 1\noutputs:\n  mixer: {{type: osc, host: 127.0.0.1, port: {mixer.port}, profile: behringer-x32}}\n")
+    (tmp_path / "patch.yaml").write_text(
+        f"version: 1\noutputs:\n  mixer: {{type: osc, host: 127.0.0.1, port: {mixer.port}, profile: behringer-x32}}\n"
+    )
     show = tmp_path / "show.yaml"
     show.write_text(  # 22 s at 240 bpm: long enough for three keep-alives
         "version: 1\npatch: patch.yaml\nsongs:\n  - id: s\n    end: 23.1\n    tempo: [{bar: 1, bpm: 240}]\n"

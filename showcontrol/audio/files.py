@@ -17,16 +17,17 @@ import soundfile
 import soxr
 
 from showcontrol.errors import AudioFileError
+from showcontrol.timeline.tempo import Rate
 
 Audio = npt.NDArray[np.float32]
 
 
-def resampled_length(frames: int, from_rate: int, to_rate: int) -> int:
+def resampled_length(frames: int, from_rate: int, to_rate: Rate) -> int:
     """How many frames a file has at the engine rate (what `read_audio` returns)."""
-    return -(-frames * to_rate // from_rate)
+    return int(-(-frames * to_rate // from_rate))
 
 
-def audio_length(path: Path, sample_rate: int) -> int:
+def audio_length(path: Path, sample_rate: Rate) -> int:
     """Length in frames at `sample_rate`, from the header only; raises AudioFileError."""
     try:
         info = soundfile.info(str(path))
@@ -37,7 +38,7 @@ def audio_length(path: Path, sample_rate: int) -> int:
     return resampled_length(info.frames, info.samplerate, sample_rate)
 
 
-def read_audio(path: Path, sample_rate: int) -> Audio:
+def read_audio(path: Path, sample_rate: Rate) -> Audio:
     """Decode a whole file to float32 (frames, channels) at `sample_rate`; raises AudioFileError."""
     try:
         data, file_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
@@ -47,7 +48,7 @@ def read_audio(path: Path, sample_rate: int) -> Audio:
         raise AudioFileError(f"{path.name} holds no audio")
     if file_rate != sample_rate:
         expected = resampled_length(len(data), file_rate, sample_rate)
-        data = soxr.resample(data, file_rate, sample_rate, quality="VHQ").astype(np.float32, copy=False)
+        data = soxr.resample(data, file_rate, float(sample_rate), quality="VHQ").astype(np.float32, copy=False)
         data = _exact_length(data, expected)
     return np.ascontiguousarray(data)
 

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from showcontrol.timeline.events import LtcSpec
+from showcontrol.timeline.tempo import Rate
 from showcontrol.timeline.timecode import Label, TimecodeRate, count_to_label
 
 BITS_PER_FRAME = 80
@@ -67,7 +68,7 @@ def frames_bits(labels: Sequence[Label], rate: TimecodeRate) -> npt.NDArray[np.u
     return bits
 
 
-def render_ltc(spec: LtcSpec, sample_rate: int, first_frame: int, frame_count: int) -> npt.NDArray[np.float32]:
+def render_ltc(spec: LtcSpec, sample_rate: Rate, first_frame: int, frame_count: int) -> npt.NDArray[np.float32]:
     """LTC audio for song frames first_frame .. first_frame + frame_count."""
     fps = spec.rate.fps
     first_ltc = math.floor(Fraction(first_frame) * fps / sample_rate)

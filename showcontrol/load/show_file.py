@@ -39,6 +39,7 @@ from showcontrol.model.show import (
 from showcontrol.timeline.compile import compile_song
 from showcontrol.timeline.events import Timeline
 from showcontrol.timeline.sync import SyncStreams, with_sync
+from showcontrol.timeline.tempo import Rate
 from showcontrol.timeline.timecode import RATES, parse_label
 
 SHOW_KEYS = ("version", "show", "patch", "ticks_per_beat", "demo", "songs")
@@ -80,13 +81,20 @@ class LoadedShow:
     """A show ready to play: its model, each song compiled at the engine rate, and the warnings found."""
 
     show: Show
-    sample_rate: int
+    sample_rate: int  # the audio device's (and a render's) rate
     timelines: Mapping[str, Timeline]
     warnings: tuple[Problem, ...]
+    speed: Fraction = Fraction(1)  # playback speed: timelines are compiled at sample_rate / speed
 
 
-def load_show(path: Path, patch_path: Path | None = None, sample_rate: int | None = None, *, with_audio: bool = True) -> LoadedShow:
+def load_show(
+    path: Path, patch_path: Path | None = None, sample_rate: int | None = None, *, with_audio: bool = True, speed: Fraction = Fraction(1)
+) -> LoadedShow:
     """Load and validate everything; raise ShowFileError with every problem, in file order.
+
+    At a `speed` other than 1 (film pull-up/down, slow-motion playback) every song is compiled at
+    sample_rate / speed frames per song second: the track is resampled to that rate (its pitch moves,
+    as with varispeed), and click, cues, LTC, MTC and MIDI clock land on the scaled frames together.
 
     `with_audio=False` skips opening the audio files (songs then need an `end`); the demo-track
     generator uses it to read the tempo maps it synthesises music for.
@@ -102,7 +110,8 @@ def load_show(path: Path, patch_path: Path | None = None, sample_rate: int | Non
     ticks = (reader.integer(n, "ticks_per_beat", 1, 9600) or 480) if (n := top.get("ticks_per_beat")) is not None else 480
     demo = bool(reader.boolean(n, "demo")) if (n := top.get("demo")) is not None else False
     patch, patch_problems, patch_warnings = _patch(reader, top, patch_path)
-    rate = sample_rate or patch.audio.sample_rate
+    device_rate = sample_rate or patch.audio.sample_rate
+    rate: Rate = device_rate if speed == 1 else Fraction(device_rate) / speed
 
     songs_node = top.get("songs")
     song_nodes = reader.items(songs_node, "songs") if songs_node is not None else []
@@ -138,7 +147,7 @@ def load_show(path: Path, patch_path: Path | None = None, sample_rate: int | Non
         unique = dict.fromkeys(problems)  # a tempo map can be reported by the reader and the compiler alike
         raise ShowFileError(sorted(unique, key=lambda p: (p.mark.path != str(path), p.mark.path, p.mark.line, p.mark.col)))
     show = Show(path, title, patch, ticks, tuple(songs), demo)
-    return LoadedShow(show, rate, timelines, (*patch_warnings, *reader.warnings))
+    return LoadedShow(show, device_rate, timelines, (*patch_warnings, *reader.warnings), speed)
 
 
 def sync_streams(patch: Patch) -> dict[str, SyncStreams]:

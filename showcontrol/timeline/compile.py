@@ -10,7 +10,7 @@ from showcontrol.errors import Problem, ShowFileError, SourceMark
 from showcontrol.model.position import BarBeat, Position, Seconds, SectionOffset
 from showcontrol.model.show import MidiAction, MqttAction, OscAction, Song
 from showcontrol.timeline.events import ORDER_AT_SAME_FRAME, ClickHit, Event, Kind, LtcSpec, Timeline
-from showcontrol.timeline.tempo import TempoMap, frame_at, tempo_problems
+from showcontrol.timeline.tempo import Rate, TempoMap, frame_at, tempo_problems
 from showcontrol.timeline.timecode import label_to_count
 
 ACTION_KINDS = {OscAction: Kind.OSC, MidiAction: Kind.MIDI, MqttAction: Kind.MQTT}
@@ -25,7 +25,7 @@ class _Unplaceable(ValueError):
 class _Resolver:
     """Turns positions into (frame, bar.beat.tick), checking they exist and lie inside the song."""
 
-    def __init__(self, song: Song, tempo: TempoMap, sample_rate: int) -> None:
+    def __init__(self, song: Song, tempo: TempoMap, sample_rate: Rate) -> None:
         self.song = song
         self.tempo = tempo
         self.sample_rate = sample_rate
@@ -64,7 +64,7 @@ class _Resolver:
         return frame, bar_beat
 
 
-def compile_song(song: Song, ticks_per_beat: int, sample_rate: int, audio_frames: int | None) -> Timeline:
+def compile_song(song: Song, ticks_per_beat: int, sample_rate: Rate, audio_frames: int | None) -> Timeline:
     """Resolve every position of a song and order its events; raise ShowFileError listing all problems.
 
     `audio_frames` is the length of the decoded track at `sample_rate` (None for a song without audio).
@@ -140,7 +140,7 @@ def _tempo_problem(song: Song) -> list[Problem]:
     ]
 
 
-def click_events(tempo: TempoMap, subdivide: int, sample_rate: int, end_frame: int) -> Iterator[Event]:
+def click_events(tempo: TempoMap, subdivide: int, sample_rate: Rate, end_frame: int) -> Iterator[Event]:
     """The click from bar 1 to the end: accent on each downbeat, pulses on group starts, softer subs elsewhere."""
     step = Fraction(tempo.ticks_per_beat, subdivide)
     for bar, meter in tempo.bar_starts(1):
@@ -158,7 +158,7 @@ def click_events(tempo: TempoMap, subdivide: int, sample_rate: int, end_frame: i
                 yield Event(frame, position, Kind.CLICK, "click", ClickHit(sound))
 
 
-def count_in_events(tempo: TempoMap, start_bar: int, bars: int, voice: bool, sample_rate: int) -> list[Event]:
+def count_in_events(tempo: TempoMap, start_bar: int, bars: int, voice: bool, sample_rate: Rate) -> list[Event]:
     """`bars` bars of count-in ending at `start_bar`, in that bar's meter and tempo, counting its pulses aloud."""
     if bars <= 0:
         return []

@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from showcontrol.model.position import BarBeat
 from showcontrol.model.show import Action, Lyric, Section
-from showcontrol.timeline.tempo import TempoMap
+from showcontrol.timeline.tempo import Rate, TempoMap
 from showcontrol.timeline.timecode import TimecodeRate
 
 
@@ -76,7 +76,7 @@ class Timeline:
     """
 
     song_id: str
-    sample_rate: int
+    sample_rate: Rate  # timeline frames per song second (the device rate over the playback speed)
     start_frame: int
     end_frame: int
     tempo: TempoMap

@@ -22,8 +22,12 @@ from showcontrol.model.show import Meter, TempoChange
 Instant = Fraction | float
 """Song seconds: exact where the tempo is constant, float inside a ramp."""
 
+Rate = int | Fraction
+"""Timeline frames per song second: the device rate, divided by the playback speed (film pull-up and
+pull-down, slow-motion playback), so that a timeline frame is always a device frame."""
 
-def frame_at(seconds: Instant, sample_rate: int) -> int:
+
+def frame_at(seconds: Instant, sample_rate: Rate) -> int:
     """The sample frame an instant falls on, rounding half up so ties are deterministic."""
     if isinstance(seconds, Fraction):
         return math.floor(seconds * sample_rate + Fraction(1, 2))
@@ -192,7 +196,7 @@ class TempoMap:
         index = self._segments.index(segment)
         return self._start_quarters[index] + (bar - segment.start_bar) * segment.meter.bar_quarters
 
-    def frame(self, position: BarBeat, sample_rate: int) -> int:
+    def frame(self, position: BarBeat, sample_rate: Rate) -> int:
         return frame_at(self.seconds(position), sample_rate)
 
     def position_at(self, seconds: Instant) -> BarBeat:

@@ -44,7 +44,12 @@ def status_line(cueing: Cueing, song_id: str, state: str, frame: int, outputs: d
     timeline = cueing.timeline
     rate = timeline.sample_rate
     position = timeline.tempo.position_at(frame / rate)
-    parts = [f"{ICONS.get(state, state)} {song_id}", cueing.section_at(frame), f"{position.bar}.{position.beat}", clock_text(frame / rate)]
+    parts = [
+        f"{ICONS.get(state, state)} {song_id}",
+        cueing.section_at(frame),
+        f"{position.bar}.{position.beat}",
+        clock_text(float(frame / rate)),
+    ]
     if timeline.ltc is not None:
         ltc = timeline.ltc
         label = count_to_label(ltc.start_count + int(frame * ltc.rate.fps / rate), ltc.rate)
@@ -52,7 +57,7 @@ def status_line(cueing: Cueing, song_id: str, state: str, frame: int, outputs: d
     upcoming = cueing.next_cue(frame)
     if upcoming is not None:
         name = upcoming.cue_name or message_text(upcoming)
-        parts.append(f"next {name[:24]} in {(upcoming.at_frame - frame) / rate:4.1f}s")
+        parts.append(f"next {name[:24]} in {float((upcoming.at_frame - frame) / rate):4.1f}s")
     if state != "playing":
         parts.append(f"cued bar {cue_bar}")
     health = " ".join(f"{name}:{'ok' if o.status.health is Health.UP else o.status.health}" for name, o in outputs.items())
