@@ -29,7 +29,7 @@ def write_patch(folder: Path, osc_port: int, midi_port: str, broker_port: int, e
 name: test rig
 audio: {{sample_rate: 48000, channels: 4, buffer_frames: 256, routes: {{track: [1, 2], click: 3, ltc: 4}}}}
 outputs:
-  lights: {{type: osc, host: 127.0.0.1, port: {osc_port}}}
+  lights: {{type: osc, host: 127.0.0.1, port: {osc_port}, profile: etc-eos}}
   keys: {{type: midi, port: {midi_port}}}
   monitors: {{type: mqtt, host: 127.0.0.1, port: {broker_port}, topic_prefix: {PREFIX}}}
 {extra_osc}""")
