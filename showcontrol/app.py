@@ -92,7 +92,9 @@ class ShowRunner:
 
     def _open(self) -> None:
         self._check_credentials()
-        self._song_stems = build_stems(self.song, self.timeline, self.routes, self.sounds)
+        self._song_stems = build_stems(
+            self.song, self.timeline, self.routes, self.sounds, self.sample_rate if self.loaded.keep_pitch else None
+        )
         self.showlog = self._stack.enter_context(ShowLog(self.options.log_path or default_log_path(self.song.id)))
         for name, spec in self.loaded.show.patch.outputs.items():
             self.outputs[name] = self._open_output(spec)

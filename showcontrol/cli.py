@@ -65,7 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--log", type=Path, help="show log (JSON lines; default showlogs/TIME-SONG.jsonl)")
     run.add_argument("--headless", action="store_true", help="no status line or keys even on a terminal: play once and exit")
     for command in (timeline, render, run):
-        command.add_argument("--speed", type=speed_factor, default=Fraction(1), metavar="FACTOR", help=SPEED_HELP)
+        pace = command.add_mutually_exclusive_group()
+        pace.add_argument("--speed", type=speed_factor, default=Fraction(1), metavar="FACTOR", help=SPEED_HELP)
+        pace.add_argument("--tempo", type=tempo_percent, metavar="PERCENT", help=TEMPO_HELP)
     commands.add_parser(
         "devices",
         help="list audio drivers and output devices, and MIDI ports",
@@ -134,12 +136,28 @@ def speed_factor(text: str) -> Fraction:
     return speed
 
 
+TEMPO_HELP = "rehearsal tempo, 50-200 %%: the track is time-stretched with its pitch kept (cached on disk); click, cues and timecode follow"
+
+
+def tempo_percent(text: str) -> Fraction:
+    """--tempo 75 (or 75%): a speed with the pitch kept."""
+    try:
+        percent = Fraction(text.strip().removesuffix("%"))
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a tempo: give a percentage such as 75") from None
+    if not 50 <= percent <= 200:
+        raise argparse.ArgumentTypeError(f"tempo {text} is outside 50-200 %")
+    return percent / 100
+
+
 def _load(args: argparse.Namespace) -> LoadedShow:
     from showcontrol.demo import make_missing_demo_tracks
 
     for path in make_missing_demo_tracks(args.show):
         print(f"synthesised {path} (a demo show's track, made the first time it is needed)", file=sys.stderr)
-    loaded = load_show(args.show, args.patch, getattr(args, "rate", None), speed=getattr(args, "speed", Fraction(1)))
+    tempo = getattr(args, "tempo", None)
+    speed = tempo if tempo is not None else getattr(args, "speed", Fraction(1))
+    loaded = load_show(args.show, args.patch, getattr(args, "rate", None), speed=speed, keep_pitch=tempo is not None)
     for warning in loaded.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return loaded

@@ -6,22 +6,27 @@ Uses the same stems and `mix_block` as live playback, so the file is what the in
 from __future__ import annotations
 
 import json
+import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from showcontrol.audio.click import ClickSounds, render_click, synthesize_hits
-from showcontrol.audio.files import load_spoken_counts, read_audio, write_audio
+from showcontrol.audio.files import Audio, audio_length, load_spoken_counts, read_audio, write_audio
 from showcontrol.audio.ltc import render_ltc
 from showcontrol.audio.mix import Block, Stem, fit_channels, mix_block
 from showcontrol.describe import event_record
 from showcontrol.load.show_file import LoadedShow
 from showcontrol.model.show import Song
 from showcontrol.timeline.events import Kind, Timeline
+
+log = logging.getLogger(__name__)
 
 BLOCK_FRAMES = 1 << 16
 Progress = Callable[[int, int], None]
@@ -39,19 +44,43 @@ def click_sounds(sample_rate: int) -> ClickSounds:
     return ClickSounds(sample_rate, synthesize_hits(sample_rate), load_spoken_counts(sample_rate))
 
 
-def build_stems(song: Song, timeline: Timeline, routes: dict[str, tuple[int, ...]], sounds: ClickSounds) -> dict[str, Stem]:
-    """Decode the track and render click and LTC for the whole song, each only if the patch routes it."""
-    rate = timeline.sample_rate
+def build_stems(
+    song: Song, timeline: Timeline, routes: dict[str, tuple[int, ...]], sounds: ClickSounds, keep_pitch_at: int | None = None
+) -> dict[str, Stem]:
+    """Decode the track and render click and LTC for the whole song, each only if the patch routes it.
+
+    With `keep_pitch_at` (the device rate) a timeline compiled for another speed gets its track
+    time-stretched at that rate, pitch kept (rehearsal tempo), instead of resampled (film varispeed).
+    """
     start, length = timeline.start_frame, timeline.end_frame - timeline.start_frame
     stems: dict[str, Stem] = {}
     with ThreadPoolExecutor(max_workers=1) as pool:  # libsndfile and soxr release the GIL: decode while we synthesise
-        decoding = pool.submit(read_audio, song.audio, rate) if song.audio is not None and routes.get("track") else None
+        decoding = pool.submit(_track, song.audio, timeline, keep_pitch_at) if song.audio is not None and routes.get("track") else None
         stems.update(_synthesised_stems(song, timeline, routes, sounds, start, length))
         if decoding is not None:
             track = decoding.result()[: timeline.end_frame]
             track *= np.float32(10 ** (song.gain_db / 20))
             stems["track"] = Stem(0, fit_channels(track, len(routes["track"])))
     return stems
+
+
+def _track(path: Path, timeline: Timeline, keep_pitch_at: int | None) -> Audio:
+    if keep_pitch_at is None or timeline.sample_rate == keep_pitch_at:
+        return read_audio(path, timeline.sample_rate)
+    from showcontrol.audio.stretch import stretched_track  # pedalboard loads only when a rehearsal tempo needs it
+
+    speed = Fraction(keep_pitch_at) / Fraction(timeline.sample_rate)
+    started = time.perf_counter()
+    log.info("time-stretching %s to %g %% (pitch kept)...", path.name, float(speed) * 100)
+    audio, cached = stretched_track(path, keep_pitch_at, speed, audio_length(path, timeline.sample_rate))
+    log.info(
+        "%s at %g %%: %s in %.1f s",
+        path.name,
+        float(speed) * 100,
+        "from the cache" if cached else "stretched and cached",
+        time.perf_counter() - started,
+    )
+    return audio
 
 
 def _synthesised_stems(
@@ -81,7 +110,7 @@ def render_song(
     timeline = loaded.timelines[song_id]
     audio = loaded.show.patch.audio
     routes = dict(audio.routes)
-    stems = build_stems(song, timeline, routes, click_sounds(loaded.sample_rate))
+    stems = build_stems(song, timeline, routes, click_sounds(loaded.sample_rate), loaded.sample_rate if loaded.keep_pitch else None)
     total = timeline.length_frames
 
     def blocks() -> Iterator[Block]:

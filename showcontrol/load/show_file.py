@@ -85,16 +85,24 @@ class LoadedShow:
     timelines: Mapping[str, Timeline]
     warnings: tuple[Problem, ...]
     speed: Fraction = Fraction(1)  # playback speed: timelines are compiled at sample_rate / speed
+    keep_pitch: bool = False  # a rehearsal tempo (track time-stretched), not film varispeed (track resampled)
 
 
 def load_show(
-    path: Path, patch_path: Path | None = None, sample_rate: int | None = None, *, with_audio: bool = True, speed: Fraction = Fraction(1)
+    path: Path,
+    patch_path: Path | None = None,
+    sample_rate: int | None = None,
+    *,
+    with_audio: bool = True,
+    speed: Fraction = Fraction(1),
+    keep_pitch: bool = False,
 ) -> LoadedShow:
     """Load and validate everything; raise ShowFileError with every problem, in file order.
 
     At a `speed` other than 1 (film pull-up/down, slow-motion playback) every song is compiled at
     sample_rate / speed frames per song second: the track is resampled to that rate (its pitch moves,
-    as with varispeed), and click, cues, LTC, MTC and MIDI clock land on the scaled frames together.
+    as with varispeed) or, with `keep_pitch`, time-stretched (a rehearsal tempo); click, cues, LTC,
+    MTC and MIDI clock land on the scaled frames together.
 
     `with_audio=False` skips opening the audio files (songs then need an `end`); the demo-track
     generator uses it to read the tempo maps it synthesises music for.
@@ -147,7 +155,7 @@ def load_show(
         unique = dict.fromkeys(problems)  # a tempo map can be reported by the reader and the compiler alike
         raise ShowFileError(sorted(unique, key=lambda p: (p.mark.path != str(path), p.mark.path, p.mark.line, p.mark.col)))
     show = Show(path, title, patch, ticks, tuple(songs), demo)
-    return LoadedShow(show, device_rate, timelines, (*patch_warnings, *reader.warnings), speed)
+    return LoadedShow(show, device_rate, timelines, (*patch_warnings, *reader.warnings), speed, keep_pitch)
 
 
 def sync_streams(patch: Patch) -> dict[str, SyncStreams]:
