@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from showcontrol.audio.device import AudioDevice, AudioDeviceError, start_audio_driver, stop_audio_driver
-from showcontrol.audio.mix import Stem, mix_block
+from showcontrol.audio.mix import Stem, fade_out, mix_block, mix_fading
 from showcontrol.dispatcher import Dispatcher
 from showcontrol.engine.plan import StartPlan, dispatch_order, plan_start
 from showcontrol.engine.transport import Pause, Play, Resume, Segment, State, Stop, Transport
@@ -55,6 +55,7 @@ class RunOptions:
     require_audio: bool = False
     midi_api: str = "auto"
     log_path: Path | None = None
+    stop_fade_s: float = 0.5  # an interrupted number fades out over this long
 
 
 class ShowRunner:
@@ -70,6 +71,10 @@ class ShowRunner:
         self.routes = {feed: chans for feed, chans in self.audio.routes.items() if chans}
         self.sounds = click_sounds(self.sample_rate)
         self.transport = Transport(self.timeline.end_frame)
+        fade_frames = round(options.stop_fade_s * self.sample_rate)
+        self._fade = np.concatenate(
+            [fade_out(fade_frames) if fade_frames else np.zeros(0, np.float32), np.zeros(self.audio.buffer_frames, np.float32)]
+        )
         self.outputs: dict[str, Output] = {}
         self.cue_bar = options.start_bar
         self.driver = ""
@@ -200,7 +205,12 @@ class ShowRunner:
     def _render(self, device_frame: int, out: npt.NDArray[np.float32]) -> None:
         segment = self.transport.next_block(device_frame, len(out))
         if segment.state is not State.PLAYING:
-            out.fill(0.0)
+            tail, track = self.transport.tail, self._song_stems.get("track")
+            if tail is not None and track is not None and tail.active(device_frame):
+                offset = device_frame - tail.device_frame
+                mix_fading(track, self.routes["track"], tail.song_frame_at(device_frame), out, self._fade[offset : offset + len(out)])
+            else:
+                out.fill(0.0)
             return
         song_frame = segment.song_frame_at(device_frame)
         preroll = min(max(segment.song_from_frame - song_frame, 0), len(out))
@@ -233,7 +243,8 @@ class ShowRunner:
         return plan
 
     def stop(self) -> None:
-        self.transport.request(Stop())
+        """Interrupt: cues stop now, the track fades out (`stop_fade_s`), MIDI notes off, final state published."""
+        self.transport.request(Stop(len(self._fade) - self.audio.buffer_frames))
         self._wake()
         for output in self.outputs.values():
             output.panic()

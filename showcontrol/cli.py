@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--log", type=Path, help="show log (JSON lines; default showlogs/TIME-SONG.jsonl)")
     run.add_argument("--headless", action="store_true", help="no status line or keys even on a terminal: play once and exit")
+    run.add_argument(
+        "--stop-fade", type=float, default=0.5, metavar="SECONDS", help="fade-out of the track when stopped mid-song (default 0.5)"
+    )
     for command in (timeline, render, run):
         pace = command.add_mutually_exclusive_group()
         pace.add_argument("--speed", type=speed_factor, default=Fraction(1), metavar="FACTOR", help=SPEED_HELP)
@@ -231,7 +234,11 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
 
     loaded = _load(args)
     song_id = _song_id(loaded, args.song)
-    options = RunOptions(song_id, _start_bar(loaded, song_id, args.start), args.audio_driver, args.require_audio, args.midi_api, args.log)
+    if not 0 <= args.stop_fade <= 10:
+        raise ShowControlError(f"--stop-fade {args.stop_fade}: give 0 to 10 seconds")
+    options = RunOptions(
+        song_id, _start_bar(loaded, song_id, args.start), args.audio_driver, args.require_audio, args.midi_api, args.log, args.stop_fade
+    )
     interactive = not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
     with ShowRunner(loaded, options) as runner:
         log.info(

@@ -49,3 +49,19 @@ def mix_block(stems: Mapping[str, Stem], routes: Mapping[str, tuple[int, ...]], 
             continue
         source = stem.data[begin - stem.origin_frame : end - stem.origin_frame]
         out[begin - first_frame : end - first_frame, list(channels)] += source
+
+
+def fade_out(frames: int) -> Block:
+    """An equal-power fade from 1 to 0 over `frames`, made once (the callback only slices it)."""
+    x = np.linspace(0.0, 1.0, max(frames, 1), endpoint=False)
+    return np.cos(x * np.pi / 2).astype(np.float32)
+
+
+def mix_fading(stem: Stem, channels: tuple[int, ...], first_frame: int, out: Block, envelope: Block) -> None:
+    """Fill `out` with one stem's frames from first_frame on, times `envelope` (as long as `out`)."""
+    out.fill(0.0)
+    begin = max(first_frame, stem.origin_frame)
+    end = min(first_frame + len(out), stem.end_frame)
+    if begin < end:
+        source = stem.data[begin - stem.origin_frame : end - stem.origin_frame] * envelope[begin - first_frame : end - first_frame, None]
+        out[begin - first_frame : end - first_frame, list(channels)] += source

@@ -49,7 +49,26 @@ class Play:
 
 @dataclass(frozen=True, slots=True)
 class Stop:
-    pass
+    """Stop now: no further cues. With `fade_frames` the track fades out over that many frames (an
+    interrupted number), while click and timecode stop at once."""
+
+    fade_frames: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Tail:
+    """The fade after an interrupting stop: song frames from `song_frame` sound from `device_frame` on,
+    fading out over `frames`."""
+
+    device_frame: int
+    song_frame: int
+    frames: int
+
+    def song_frame_at(self, device_frame: int) -> int:
+        return self.song_frame + (device_frame - self.device_frame)
+
+    def active(self, device_frame: int) -> bool:
+        return self.device_frame <= device_frame < self.device_frame + self.frames
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +90,7 @@ class Transport:
     def __init__(self, end_frame: int) -> None:
         self.end_frame = end_frame
         self.segment = Segment(0, State.STOPPED, 0, 0, 0)
+        self.tail: Tail | None = None
         self._commands: deque[Command] = deque()
 
     def request(self, command: Command) -> None:
@@ -90,8 +110,11 @@ class Transport:
         current = self.segment
         position = current.song_frame_at(device_frame)
         if isinstance(command, Play):
+            self.tail = None
             self._publish(State.PLAYING, device_frame, command.start_frame, command.song_from_frame)
         elif isinstance(command, Stop) and current.state is not State.STOPPED:
+            if command.fade_frames and current.state is State.PLAYING and position >= current.song_from_frame:
+                self.tail = Tail(device_frame, position, command.fade_frames)
             self._publish(State.STOPPED, device_frame, position, current.song_from_frame)
         elif isinstance(command, Pause) and current.state is State.PLAYING:
             self._publish(State.PAUSED, device_frame, position, current.song_from_frame)

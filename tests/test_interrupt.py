@@ -1,0 +1,42 @@
+"""Interrupting a number: on stop the track fades out over the configured time (equal-power, from
+exactly where it was), while the click stops at once; driven through the real audio callback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from conftest import write_tone
+
+from showcontrol.app import RunOptions, ShowRunner
+from showcontrol.audio.mix import fade_out
+from showcontrol.load.show_file import load_show
+from showcontrol.offline import build_stems
+
+BLOCK = 256
+
+
+def test_stop_fades_the_track_and_cuts_the_click(tmp_path: Path) -> None:
+    write_tone(tmp_path / "tone.wav", 6.0, rate=48000, channels=1)
+    (tmp_path / "patch.yaml").write_text("version: 1\naudio: {sample_rate: 48000, channels: 3, buffer_frames: 256, routes: {track: [1, 2], click: 3}}\n")
+    (tmp_path / "show.yaml").write_text("version: 1\npatch: patch.yaml\nsongs:\n  - id: s\n    audio: tone.wav\n    tempo: [{bar: 1, bpm: 120}]\n")
+    runner = ShowRunner(load_show(tmp_path / "show.yaml"), RunOptions("s", stop_fade_s=0.25))
+    runner._song_stems = build_stems(runner.song, runner.timeline, runner.routes, runner.sounds)  # what entering would build
+    track = runner._song_stems["track"].data[:, 0]
+
+    blocks = []
+    runner.play()
+    for index in range(200):  # about a second of audio, the stop a quarter of the way in
+        if index == 50:
+            runner.stop()
+        out = np.zeros((BLOCK, 3), np.float32)
+        runner._render(index * BLOCK, out)
+        blocks.append(out)
+    audio = np.concatenate(blocks)
+    stop = 50 * BLOCK
+    fade = round(0.25 * 48000)
+    assert np.array_equal(audio[:stop, 0], track[:stop])  # played as is up to the stop
+    assert np.allclose(audio[stop : stop + fade, 0], track[stop : stop + fade] * fade_out(fade), atol=1e-6)  # then fades, no jump
+    assert not audio[stop + fade :].any()  # and is silent after the fade
+    assert audio[:stop, 2].any() and not audio[stop:, 2].any()  # the click stops at once
+    assert np.array_equal(audio[:, 0], audio[:, 1])
