@@ -126,6 +126,8 @@ class ShowRunner:
             self.timeline.sample_rate,  # song time in the show log
             self.song.id,
             self.showlog,
+            {name: spec.on_locate for name, spec in self.loaded.show.patch.outputs.items()},
+            self.timeline.start_frame,
         )
         self._dispatcher.start()
         self._stack.callback(self._dispatcher.stop)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from showcontrol.audio.clock import ClockMap
 from showcontrol.describe import event_record
-from showcontrol.engine.plan import Dispatch, start_index
+from showcontrol.engine.plan import Dispatch, start_index, state_rebuild
 from showcontrol.engine.transport import Segment, State
 from showcontrol.io.output import Output
 from showcontrol.realtime import DISPATCHER_PRIORITY, raise_priority
@@ -62,6 +62,8 @@ class Dispatcher:
         sample_rate: Rate,
         song_id: str,
         showlog: ShowLog,
+        on_locate: Mapping[str, str] | None = None,
+        top_frame: int = 0,
     ) -> None:
         self.order = order
         self.prepared = prepared
@@ -74,6 +76,9 @@ class Dispatcher:
         self.sample_rate = sample_rate
         self.song_id = song_id
         self.showlog = showlog
+        self.on_locate = on_locate or {}
+        self.top_frame = top_frame  # where a play from the top begins; a take that begins later was located
+        self.skipped_once: list[str] = []
         self.stats = DispatchStats()
         self.realtime = False
         self.next_index = len(order)
@@ -100,6 +105,8 @@ class Dispatcher:
         generation, begin_frame = -1, 0
         playing: Segment | None = None  # the mapping that events are fired by
         drain_until: int | None = None  # after a stop or pause: the song frame the audio had reached
+        located = False  # this take began after the top: `once` cues stay disarmed
+        previous = State.STOPPED
         while not self._stop.is_set():
             segment, clock = self._segment(), self._clock()
             if segment.generation != generation:
@@ -109,17 +116,21 @@ class Dispatcher:
                     begin_frame = max(segment.song_frame, segment.song_from_frame)
                     self.next_index = start_index(self.order, begin_frame, self.max_latency_frames)
                     self._announce(segment, begin_frame)
+                    if previous is not State.PAUSED:  # a new take (a resume carries on as it was)
+                        located = segment.song_from_frame > self.top_frame
+                        self._rebuild_state(begin_frame, located)
                 elif playing is not None:
                     # The audio up to the stop is still in the device's buffers: its events are still due.
                     drain_until = segment.song_frame
                 else:
                     self._announce(segment, segment.song_frame)
+                previous = segment.state
             if playing is None or clock is None or self.next_index >= len(self.order):
                 playing = self._finish_drain(playing, drain_until)
                 self._sleep(0.005)
                 continue
             item = self.order[self.next_index]
-            if item.event.at_frame < begin_frame:
+            if item.event.at_frame < begin_frame or (located and item.event.once):
                 self.next_index += 1
                 continue
             if drain_until is not None and not _heard_before(item, drain_until):
@@ -136,6 +147,23 @@ class Dispatcher:
             self._fire(item, due_ns)
             self.next_index += 1
 
+    def _rebuild_state(self, begin_frame: int, located: bool) -> None:
+        """Before a located take's audio starts: each output's state at that bar, and `once` cues disarmed."""
+        if not located:
+            return
+        now = time.monotonic_ns()
+        for item in state_rebuild(self.order, begin_frame, self.on_locate):
+            self._fire(item, now, rebuild=True)
+        once = [item.event for item in self.order if item.event.once]
+        if once:
+            names = [e.cue_name or f"{e.kind.value} to {e.output} at {e.position.bar}.{e.position.beat}" for e in once]
+            self.skipped_once = names
+            log.info("not from the top: once cues skipped this take: %s", ", ".join(dict.fromkeys(names)))
+            for event in once:
+                self.showlog.record({"song": self.song_id, "kind": "skipped", "cue": event.cue_name, "output": event.output,
+                                     "song_frame": event.at_frame, "result": "skipped: once cue, take not from the top"})  # fmt: skip
+        self._write_log()
+
     def _finish_drain(self, playing: Segment | None, drain_until: int | None) -> Segment | None:
         """After the last event the stopped audio still carried: announce the stop (MIDI Stop after the last clock)."""
         if playing is None or drain_until is None:
@@ -148,7 +176,7 @@ class Dispatcher:
         if self._wake.wait(seconds):
             self._wake.clear()
 
-    def _fire(self, item: Dispatch, due_ns: int) -> None:
+    def _fire(self, item: Dispatch, due_ns: int, rebuild: bool = False) -> None:
         event = item.event
         if event.kind in STATE_KINDS:
             for listener in self.outputs.values():
@@ -169,7 +197,7 @@ class Dispatcher:
         if event.kind is Kind.SYNC and result == "sent" and sent_ns - due_ns <= LATE_NS:
             self.stats.sync_sent += 1  # 150 a second: the log keeps only the ones that went wrong
             return
-        self._unlogged.append((item, due_ns, sent_ns, result))
+        self._unlogged.append((item, due_ns, sent_ns, f"rebuild: {result}" if rebuild else result))
 
     def _write_log(self) -> None:
         """Turn fired events into show-log records, off the critical path."""

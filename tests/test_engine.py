@@ -62,3 +62,32 @@ def test_dispatch_order_applies_latency_and_skips_audio_only_events() -> None:
     assert [d.send_frame for d in order] == sorted(d.send_frame for d in order)
     index = start_index(order, 716625, 441)
     assert order[index].event.at_frame >= 716625 - 441
+
+
+def test_state_rebuild_keeps_the_latest_per_output_or_per_address_and_never_once_cues() -> None:
+    from showcontrol.engine.plan import Dispatch, state_rebuild
+    from showcontrol.model.position import BarBeat
+    from showcontrol.model.show import MqttAction, OscAction, Section
+    from showcontrol.timeline.events import Event, Kind
+
+    def osc(frame: int, output: str, address: str, *args: object, once: bool = False) -> Dispatch:
+        return Dispatch(frame, Event(frame, BarBeat(1), Kind.OSC, output, OscAction(output, address, tuple(args)), once=once))
+
+    order = (
+        Dispatch(0, Event(0, BarBeat(1), Kind.SECTION, "", Section("intro", 1))),
+        osc(10, "lights", "/eos/cue/1/1/fire"),
+        osc(20, "mixer", "/ch/03/mix/on", 1),
+        osc(30, "mixer", "/ch/04/mix/on", 0),
+        osc(40, "lights", "/eos/cue/1/2/fire"),
+        osc(50, "mixer", "/ch/03/mix/on", 0),
+        osc(55, "lights", "/pyro", once=True),
+        Dispatch(60, Event(60, BarBeat(1), Kind.MQTT, "fx", MqttAction("fx", "strobe", "on"))),
+        osc(70, "lights", "/eos/cue/1/3/fire"),  # at the start bar: played, not rebuilt
+    )
+    rebuilt = state_rebuild(order, 70, {"lights": "last", "mixer": "per_address"})
+    assert [(d.event.output, getattr(d.event.payload, "address", None), getattr(d.event.payload, "args", None)) for d in rebuilt] == [
+        ("", None, None),  # the section
+        ("mixer", "/ch/04/mix/on", (0,)),
+        ("lights", "/eos/cue/1/2/fire", ()),
+        ("mixer", "/ch/03/mix/on", (0,)),
+    ]

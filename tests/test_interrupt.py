@@ -18,8 +18,12 @@ BLOCK = 256
 
 def test_stop_fades_the_track_and_cuts_the_click(tmp_path: Path) -> None:
     write_tone(tmp_path / "tone.wav", 6.0, rate=48000, channels=1)
-    (tmp_path / "patch.yaml").write_text("version: 1\naudio: {sample_rate: 48000, channels: 3, buffer_frames: 256, routes: {track: [1, 2], click: 3}}\n")
-    (tmp_path / "show.yaml").write_text("version: 1\npatch: patch.yaml\nsongs:\n  - id: s\n    audio: tone.wav\n    tempo: [{bar: 1, bpm: 120}]\n")
+    (tmp_path / "patch.yaml").write_text(
+        "version: 1\naudio: {sample_rate: 48000, channels: 3, buffer_frames: 256, routes: {track: [1, 2], click: 3}}\n"
+    )
+    (tmp_path / "show.yaml").write_text(
+        "version: 1\npatch: patch.yaml\nsongs:\n  - id: s\n    audio: tone.wav\n    tempo: [{bar: 1, bpm: 120}]\n"
+    )
     runner = ShowRunner(load_show(tmp_path / "show.yaml"), RunOptions("s", stop_fade_s=0.25))
     runner._song_stems = build_stems(runner.song, runner.timeline, runner.routes, runner.sounds)  # what entering would build
     track = runner._song_stems["track"].data[:, 0]

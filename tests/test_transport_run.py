@@ -4,6 +4,7 @@ and the audio device policy (fall back loudly, or refuse when a real device is r
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -117,3 +118,34 @@ def test_a_required_audio_device_that_is_missing_is_a_clear_error(tmp_path: Path
     assert result.returncode == 1
     last = result.stderr.splitlines()[-1]
     assert last.startswith("showcontrol: ") and "a real audio device is required" in last and "Traceback" not in result.stderr
+
+
+def test_starting_at_a_bar_rebuilds_state_first_and_never_fires_once_cues(tmp_path: Path) -> None:
+    receiver = UdpReceiver()
+    show = beat_show(tmp_path, receiver.port)
+    patch = tmp_path / "patch.yaml"
+    patch.write_text(patch.read_text().replace(f"port: {receiver.port}}}", f"port: {receiver.port}, on_locate: last}}"))
+    show.write_text(
+        show.read_text().replace("    cues:\n", "    sections: {verse: 1, chorus: 5}\n    cues:\n      - {at: 2.1, name: haze, once: true, osc: {to: lights, address: /haze}}\n"
+                                 "      - {at: 6.1, name: confetti, once: true, osc: {to: lights, address: /confetti}}\n")
+    )  # fmt: skip
+    options = RunOptions("beats", start_bar=5, audio_driver="dummy", log_path=tmp_path / "show.jsonl")
+    try:
+        with ShowRunner(load_show(show), options) as running:
+            running.play()
+            wait_until(lambda: running.segment.state is State.PLAYING)
+            wait_until(lambda: running.segment.state is State.STOPPED)
+            time.sleep(0.2)
+    finally:
+        receiver.close()
+    messages = [OscMessage(d) for _, d in receiver.datagrams]
+    assert [(m.address, tuple(m.params)) for m in messages[:2]] == [("/beat", (4, 4)), ("/beat", (5, 1))]  # the look at bar 5, then bar 5
+    assert [tuple(m.params) for m in messages[1:]] == [(bar, beat) for bar in range(5, 9) for beat in range(1, 5)]
+    assert "/confetti" not in [m.address for m in messages] and "/haze" not in [m.address for m in messages]
+    log = [json.loads(line) for line in (tmp_path / "show.jsonl").read_text().splitlines()]
+    assert sorted(r["cue"] for r in log if r.get("kind") == "skipped") == ["confetti", "haze"]
+    rebuilt = [r for r in log if str(r.get("result", "")).startswith("rebuild")]
+    assert [(r["kind"], r["message"]) for r in rebuilt] == [
+        ("section", {"section": "verse"}),
+        ("osc", {"address": "/beat", "args": [4, 4]}),
+    ]

@@ -11,8 +11,9 @@ import numpy as np
 from showcontrol.audio.click import ClickSounds, render_click
 from showcontrol.audio.mix import Stem, fit_channels
 from showcontrol.model.position import BarBeat
+from showcontrol.model.show import MidiAction, MqttAction, OscAction
 from showcontrol.timeline.compile import count_in_events
-from showcontrol.timeline.events import Event, Timeline
+from showcontrol.timeline.events import Event, Kind, Timeline
 
 
 @dataclass(frozen=True)
@@ -62,3 +63,41 @@ def dispatch_order(timeline: Timeline, latency_frames: Mapping[str, int]) -> tup
 def start_index(order: tuple[Dispatch, ...], song_from_frame: int, max_latency_frames: int) -> int:
     """Where a cursor starting at `song_from_frame` begins; it must still skip events before that frame."""
     return bisect.bisect_left(order, song_from_frame - max_latency_frames, key=lambda d: d.send_frame)
+
+
+STATE_KINDS = (Kind.SECTION, Kind.LYRIC, Kind.BREATH)
+
+
+def state_rebuild(order: tuple[Dispatch, ...], begin_frame: int, on_locate: Mapping[str, str]) -> tuple[Dispatch, ...]:
+    """What puts every output where it would be at `begin_frame` had the song played from the top.
+
+    Monitors get the latest section, lyric and breath; an output whose policy is `last` gets its latest
+    message (a console's current cue), `per_address` the latest on each address or topic (a mixer's
+    mutes and faders). Never every trigger in between, and never a `once` cue.
+    """
+    latest: dict[tuple[object, ...], Dispatch] = {}
+    for item in order:
+        event = item.event
+        if event.at_frame >= begin_frame or event.once:
+            continue
+        if event.kind in STATE_KINDS:
+            latest[(event.kind,)] = item
+        elif event.kind in (Kind.OSC, Kind.MIDI, Kind.MQTT):
+            policy = on_locate.get(event.output, "none")
+            if policy == "last":
+                latest[(event.output,)] = item
+            elif policy == "per_address":
+                latest[(event.output, address_of(event.payload))] = item
+    return tuple(sorted(latest.values(), key=lambda d: d.event.at_frame))
+
+
+def address_of(action: object) -> object:
+    """What one message sets: an OSC address, an MQTT topic, a MIDI note, controller or program slot."""
+    if isinstance(action, OscAction):
+        return action.address
+    if isinstance(action, MqttAction):
+        return action.topic
+    if isinstance(action, MidiAction):
+        kind = "note" if action.kind in ("note_on", "note_off") else action.kind
+        return (kind, action.channel, action.data[0] if kind in ("note", "control_change") else None)
+    return None

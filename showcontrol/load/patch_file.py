@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from showcontrol.errors import ShowFileError
-from showcontrol.load.profile_file import available_profiles, load_profile, profile_path
+from showcontrol.load.profile_file import ON_LOCATE, available_profiles, load_profile, profile_path
 from showcontrol.load.reader import Fields, Node, Reader, compose_file, suggestion
 from showcontrol.model.patch import (
     AUDIO_FEEDS,
@@ -23,7 +23,7 @@ from showcontrol.model.patch import (
 from showcontrol.model.profile import Profile
 
 SAMPLE_RATES = (44100, 48000, 88200, 96000)
-COMMON_OUTPUT_KEYS = ("type", "latency_ms", "profile")
+COMMON_OUTPUT_KEYS = ("type", "latency_ms", "profile", "on_locate")
 OUTPUT_KEYS = {
     "osc": (*COMMON_OUTPUT_KEYS, "host", "port", "transport", "framing", "bundles"),
     "midi": (*COMMON_OUTPUT_KEYS, "port", "virtual", "clock", "mtc"),
@@ -126,6 +126,8 @@ def _output(reader: Reader, name: str, node: Node) -> Output | None:
     if fields is None or any(key not in fields for key in required):
         return None
     mark = reader.mark(node)
+    default_on_locate = profile.on_locate if profile else "none"
+    on_locate = (reader.choice(n, "on_locate", ON_LOCATE) or "none") if (n := fields.get("on_locate")) is not None else default_on_locate
     latency = float(reader.number(n, "latency_ms", 0, 1000, "3") or 0) if (n := fields.get("latency_ms")) is not None else 0.0
     if kind == "osc":
         transport = _transport(reader, fields)
@@ -135,13 +137,13 @@ def _output(reader: Reader, name: str, node: Node) -> Output | None:
         if "framing" in fields and transport != "tcp":
             reader.problem(fields.values["framing"][0], "framing only applies to OSC over TCP", "remove it, or set transport: tcp")
         bundles = bool(reader.boolean(n, "bundles")) if (n := fields.get("bundles")) is not None else False
-        return OscOutput(name, _host(reader, fields), udp_or_tcp_port, transport, latency, mark, framing, bundles, profile)
+        return OscOutput(name, _host(reader, fields), udp_or_tcp_port, transport, latency, mark, framing, bundles, profile, on_locate)
     if kind == "midi":
         port = reader.text(fields.get("port") or node, "MIDI port name") or ""
         virtual, clock, mtc = (
             bool(reader.boolean(n, key)) if (n := fields.get(key)) is not None else False for key in ("virtual", "clock", "mtc")
         )
-        return MidiOutput(name, port, virtual, latency, mark, clock, mtc, profile)
+        return MidiOutput(name, port, virtual, latency, mark, clock, mtc, profile, on_locate)
     return MqttOutput(
         name,
         _host(reader, fields),
@@ -154,6 +156,7 @@ def _output(reader: Reader, name: str, node: Node) -> Output | None:
         latency,
         mark,
         profile,
+        on_locate,
     )
 
 

@@ -9,7 +9,8 @@ import yaml
 from showcontrol.load.reader import Node, Reader, compose_file
 from showcontrol.model.profile import Keepalive, Profile, ProfileAction
 
-PROFILE_KEYS = ("profile", "type", "description", "port", "tcp_port", "keepalive", "actions")
+PROFILE_KEYS = ("profile", "type", "description", "port", "tcp_port", "keepalive", "on_locate", "actions")
+ON_LOCATE = ("none", "last", "per_address")
 ACTION_KEYS = {
     "osc": ("address", "args"),
     "midi": ("channel", "note_on", "note_off", "cc", "program", "msc"),
@@ -61,7 +62,8 @@ def load_profile(path: Path) -> tuple[Profile | None, Reader]:
             continue
         actions[str(key_node.value)] = ProfileAction(str(key_node.value), template, defaults)
     description = (reader.text(n, "description") if (n := top.get("description")) is not None else None) or ""
-    return Profile(name, kind, path, description, port, tcp_port, keepalive, actions), reader
+    on_locate = (reader.choice(n, "on_locate", ON_LOCATE) or "none") if (n := top.get("on_locate")) is not None else "none"
+    return Profile(name, kind, path, description, port, tcp_port, keepalive, actions, on_locate), reader
 
 
 def _keepalive(reader: Reader, node: Node) -> Keepalive | None:

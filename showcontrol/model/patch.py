@@ -38,6 +38,7 @@ class OscOutput:
     framing: str = "length"  # TCP only: "length" (OSC 1.0, a 32-bit size first) or "slip" (OSC 1.1)
     bundles: bool = False  # wrap each message in a bundle timetagged with its due time (some consoles reject bundles)
     profile: Profile | None = field(default=None, compare=False)
+    on_locate: str = "none"  # what a start from a later bar resends first: none, last (message) or per_address
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,7 @@ class MidiOutput:
     clock: bool = False  # MIDI beat clock following the tempo map, with Start/Stop/Continue and song position
     mtc: bool = False  # MIDI Time Code following the song's timecode (as its LTC)
     profile: Profile | None = field(default=None, compare=False)
+    on_locate: str = "none"  # what a start from a later bar resends first: none, last (message) or per_address
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,7 @@ class MqttOutput:
     latency_ms: float = 0.0
     mark: SourceMark = field(default=NO_MARK, compare=False)
     profile: Profile | None = field(default=None, compare=False)
+    on_locate: str = "none"  # what a start from a later bar resends first: none, last (message) or per_address
 
 
 Output = OscOutput | MidiOutput | MqttOutput

@@ -38,3 +38,4 @@ class Profile:
     tcp_port: int | None = None  # default port for OSC over TCP
     keepalive: Keepalive | None = None
     actions: Mapping[str, ProfileAction] = field(default_factory=dict)
+    on_locate: str = "none"  # the default for outputs using this profile (see OscOutput.on_locate)
