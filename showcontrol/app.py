@@ -200,6 +200,8 @@ class ShowRunner:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
         self.transport.request(Stop())
         time.sleep(2 * self.audio.buffer_frames / self.sample_rate)
+        if self._dispatcher is not None:
+            self._dispatcher.wait_for_drain(1.0)  # the last clock ticks and cues of what was already played
         gc.unfreeze()
         self._stack.close()
 

@@ -79,6 +79,7 @@ class Dispatcher:
         self.on_locate = on_locate or {}
         self.top_frame = top_frame  # where a play from the top begins; a take that begins later was located
         self.skipped_once: list[str] = []
+        self.draining = False  # after a stop, events still in the device's buffers are being sent
         self.stats = DispatchStats()
         self.realtime = False
         self.next_index = len(order)
@@ -93,6 +94,12 @@ class Dispatcher:
     def wake(self) -> None:
         """Re-read transport and clock now (after a command)."""
         self._wake.set()
+
+    def wait_for_drain(self, timeout_s: float) -> None:
+        """Let the events still due from the audio already rendered go out (a quit right after a stop)."""
+        deadline = time.monotonic() + timeout_s
+        while self.draining and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def stop(self) -> None:
         self._stop.set()
@@ -113,6 +120,7 @@ class Dispatcher:
                 generation = segment.generation
                 if segment.state is State.PLAYING:
                     playing, drain_until = segment, None
+                    self.draining = False
                     begin_frame = max(segment.song_frame, segment.song_from_frame)
                     self.next_index = start_index(self.order, begin_frame, self.max_latency_frames)
                     self._announce(segment, begin_frame)
@@ -122,6 +130,7 @@ class Dispatcher:
                 elif playing is not None:
                     # The audio up to the stop is still in the device's buffers: its events are still due.
                     drain_until = segment.song_frame
+                    self.draining = True
                 else:
                     self._announce(segment, segment.song_frame)
                 previous = segment.state
@@ -169,6 +178,7 @@ class Dispatcher:
         if playing is None or drain_until is None:
             return playing
         self._announce(self._segment(), drain_until)
+        self.draining = False
         return None
 
     def _sleep(self, seconds: float) -> None:
