@@ -38,6 +38,7 @@ from showcontrol.model.position import BarBeat
 from showcontrol.offline import build_stems, click_sounds
 from showcontrol.realtime import shorten_gil_switch_interval
 from showcontrol.showlog import ShowLog
+from showcontrol.timeline.beats import beat_states
 from showcontrol.timeline.events import Kind
 from showcontrol.timeline.sync import sync_point
 
@@ -150,7 +151,7 @@ class ShowRunner:
             return OscTcpOutput(spec, self.showlog.record).open() if spec.transport == "tcp" else OscUdpOutput(spec).open()
         if isinstance(spec, MidiOutput):
             return MidiPortOutput(spec, self.options.midi_api).open()
-        return MqttPublisher(spec, report=self.showlog.record).open()
+        return MqttPublisher(spec, report=self.showlog.record, beats=beat_states(self.timeline)).open()
 
     def _open_audio(self) -> AudioDevice:
         wanted = self.options.audio_driver

@@ -71,6 +71,20 @@ def _parser() -> argparse.ArgumentParser:
         pace = command.add_mutually_exclusive_group()
         pace.add_argument("--speed", type=speed_factor, default=Fraction(1), metavar="FACTOR", help=SPEED_HELP)
         pace.add_argument("--tempo", type=tempo_percent, metavar="PERCENT", help=TEMPO_HELP)
+    monitor = commands.add_parser(
+        "monitor",
+        help="the performers' playback monitor: a window fed by the engine's MQTT state",
+        description="Show song, section, bar.beat with a beat flash, lyrics, breath marks, the next cue and timecode, "
+        "from the engine's MQTT state topics (retained, so it can start mid-song). Runs on any machine that reaches the broker.",
+    )
+    monitor.add_argument("--broker", default="127.0.0.1:1883", metavar="HOST:PORT", help="the show's MQTT broker (default 127.0.0.1:1883)")
+    monitor.add_argument(
+        "--prefix", default="showcontrol/demo/", help="the patch's topic_prefix for the monitors output (default: the demo's)"
+    )
+    monitor.add_argument("--username", help="MQTT username (the password from $SHOWCONTROL_MQTT_PASSWORD)")
+    monitor.add_argument("--fullscreen", action="store_true")
+    monitor.add_argument("--screenshot", type=Path, help="save what the window shows to this PNG when exiting (with --exit-after)")
+    monitor.add_argument("--exit-after", type=float, metavar="SECONDS", help="close after this long (for tests and screenshots)")
     commands.add_parser(
         "devices",
         help="list audio drivers and output devices, and MIDI ports",
@@ -289,6 +303,31 @@ def run_report(runner: object) -> str:
     return "\n".join(lines)
 
 
+def cmd_monitor(args: argparse.Namespace) -> ExitStatus:
+    import dataclasses
+    import json
+    import os
+
+    from showcontrol.monitor.subscriber import Subscriber
+    from showcontrol.monitor.window import run_window
+
+    host, _, port = args.broker.rpartition(":") if ":" in args.broker else (args.broker, ":", "1883")
+    if not port.isdigit():
+        raise ShowControlError(f"--broker {args.broker}: give HOST:PORT, e.g. 10.0.0.5:1883")
+    subscriber = Subscriber(host, int(port), args.prefix, args.username, os.environ.get("SHOWCONTROL_MQTT_PASSWORD")).start()
+    try:
+        shown = run_window(subscriber, args.fullscreen, args.screenshot, args.exit_after)
+    except Exception as error:  # pygame.error: no display; report it plainly
+        raise ShowControlError(
+            f"cannot open the monitor window: {error} (on a machine without a screen, set SDL_VIDEODRIVER=dummy or use Xvfb)"
+        ) from None
+    finally:
+        subscriber.stop()
+    if args.exit_after is not None:  # a timed run is a check or a screenshot: say what was shown
+        print(json.dumps(dataclasses.asdict(shown), ensure_ascii=False))
+    return ExitStatus.OK
+
+
 def cmd_devices(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.audio.device import AudioDeviceError, available_drivers, output_devices, start_audio_driver, stop_audio_driver
     from showcontrol.io.midi import output_port_names
@@ -315,4 +354,12 @@ def cmd_devices(args: argparse.Namespace) -> ExitStatus:
     return ExitStatus.OK
 
 
-COMMANDS = {"check": cmd_check, "timeline": cmd_timeline, "render": cmd_render, "run": cmd_run, "devices": cmd_devices, "demo": cmd_demo}
+COMMANDS = {
+    "check": cmd_check,
+    "timeline": cmd_timeline,
+    "render": cmd_render,
+    "run": cmd_run,
+    "devices": cmd_devices,
+    "monitor": cmd_monitor,
+    "demo": cmd_demo,
+}

@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,9 +46,17 @@ class Publication:
 
 
 class MqttPublisher(Output):
-    def __init__(self, spec: MqttOutput, report: Report | None = None, max_delay_s: float = 2.0, queue_size: int = 1000) -> None:
+    def __init__(
+        self,
+        spec: MqttOutput,
+        report: Report | None = None,
+        max_delay_s: float = 2.0,
+        queue_size: int = 1000,
+        beats: Mapping[int, dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__(spec.name, spec.latency_ms)
         self.spec = spec
+        self.beats = beats or {}  # what monitors show from each beat on (timeline.beats), by song frame
         self.prefix = spec.topic_prefix
         self.max_delay_ns = int(max_delay_s * 1e9)
         self._report = report or (lambda record: None)
@@ -73,6 +81,8 @@ class MqttPublisher(Output):
 
     def state(self, event: Event) -> None:
         topic, data = _state_message(event)
+        if topic == "position" and event.at_frame in self.beats:
+            data = self.beats[event.at_frame]
         if topic:
             self._enqueue(
                 Publication(f"{self.prefix}state/{topic}", json.dumps(data, ensure_ascii=False), 0, True, time.monotonic_ns(), False)

@@ -1,0 +1,1 @@
+"""`showcontrol monitor`: the performers' playback monitor, a pygame window fed only by the broker."""

@@ -1,0 +1,107 @@
+"""The monitor window: big, high-contrast text readable from 5 m, drawn from a MonitorView.
+
+Drawing is a pure function of the view and the time (so a screenshot shows exactly what a performer
+sees); the loop only drains the subscriber's queue, draws at 30 fps and handles quit.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+import pygame
+
+from showcontrol.monitor.state import MonitorView, apply
+from showcontrol.monitor.subscriber import Subscriber
+
+BACKGROUND = (12, 12, 16)
+FLASH = {"downbeat": (150, 90, 0), "beat": (20, 50, 110)}
+WHITE, GREY, CYAN, RED, GREEN, AMBER = (240, 240, 240), (140, 140, 150), (90, 220, 255), (230, 60, 60), (80, 200, 120), (255, 190, 60)
+
+
+class Fonts:
+    def __init__(self, height: int) -> None:
+        self.huge = pygame.font.Font(None, height // 3)
+        self.big = pygame.font.Font(None, height // 10)
+        self.medium = pygame.font.Font(None, height // 16)
+        self.small = pygame.font.Font(None, height // 24)
+
+
+def draw(screen: pygame.Surface, fonts: Fonts, view: MonitorView, now_s: float) -> None:
+    width, height = screen.get_size()
+    flash = view.flash(now_s)
+    screen.fill(FLASH[flash] if flash else BACKGROUND)
+
+    def text(font: pygame.font.Font, words: str, color: tuple[int, int, int], center_y: int, x: int | None = None) -> None:
+        surface = font.render(words, True, color)
+        rect = surface.get_rect(center=(width // 2, center_y)) if x is None else surface.get_rect(midleft=(x, center_y))
+        if rect.width > width - 20:  # long lyrics: shrink to fit rather than cut
+            surface = pygame.transform.smoothscale(surface, (width - 20, int(rect.height * (width - 20) / rect.width)))
+            rect = surface.get_rect(center=(width // 2, center_y))
+        screen.blit(surface, rect)
+
+    margin = height // 20
+    title = "  ·  ".join(part for part in (view.song, view.section) if part) or "waiting for the show"
+    text(fonts.medium, title, WHITE, margin, x=margin)
+    if view.timecode:
+        surface = fonts.medium.render(f"TC {view.timecode}", True, GREY)
+        screen.blit(surface, surface.get_rect(midright=(width - margin, margin)))
+    position = f"{view.bar}.{view.beat}" if view.bar is not None and view.transport != "stopped" else view.transport.upper()
+    text(fonts.huge, position, AMBER if view.downbeat and flash else WHITE, int(height * 0.33))
+    text(fonts.big, view.lyric, WHITE, int(height * 0.58))
+    text(fonts.medium, view.next_lyric, GREY, int(height * 0.67))
+    if view.breath_in_beats is not None and view.transport == "playing":
+        beats = view.breath_in_beats
+        text(fonts.big, "BREATHE" if beats == 0 else f"breathe — {beats} beat{'s' if beats != 1 else ''}", CYAN, int(height * 0.78))
+    countdown = view.cue_countdown(now_s)
+    if countdown:
+        name, seconds = countdown
+        text(fonts.small, f"next: {name} in {seconds:.1f} s", GREY, height - margin, x=margin)
+    link, color = _link(view)
+    surface = fonts.small.render(link, True, color)
+    screen.blit(surface, surface.get_rect(midright=(width - margin, height - margin)))
+
+
+def _link(view: MonitorView) -> tuple[str, tuple[int, int, int]]:
+    if not view.connected:
+        return "no broker — reconnecting", RED
+    if view.engine == "offline":
+        return "engine offline", RED
+    return ("connected", GREEN) if view.engine == "online" else ("broker connected, no engine yet", AMBER)
+
+
+def run_window(
+    subscriber: Subscriber, fullscreen: bool = False, screenshot: Path | None = None, exit_after_s: float | None = None
+) -> MonitorView:
+    """Run until closed (or `exit_after_s`); returns what was on screen last."""
+    pygame.display.init()
+    pygame.font.init()
+    try:
+        screen = pygame.display.set_mode((0, 0) if fullscreen else (1280, 720), pygame.FULLSCREEN if fullscreen else 0)
+        pygame.display.set_caption("showcontrol monitor")
+        fonts = Fonts(screen.get_height())
+        view, started, clock = MonitorView(), time.monotonic(), pygame.time.Clock()
+        while True:
+            now = time.monotonic()
+            while not subscriber.messages.empty():
+                topic, payload = subscriber.messages.get()
+                view = apply(view, topic, payload, now)
+            if view.connected != subscriber.connected:
+                view = replace(view, connected=subscriber.connected)
+            if any(
+                e.type == pygame.QUIT or (e.type == pygame.KEYDOWN and e.key in (pygame.K_ESCAPE, pygame.K_q)) for e in pygame.event.get()
+            ):
+                return view
+            draw(screen, fonts, view, now)
+            pygame.display.flip()
+            if exit_after_s is not None and now - started >= exit_after_s:
+                if screenshot is not None:
+                    pygame.image.save(screen, str(screenshot))
+                return view
+            clock.tick(30)
+    finally:
+        pygame.display.quit()

@@ -1,0 +1,83 @@
+"""What a performer's monitor shows on each beat, computed once from the timeline (pure).
+
+Every click (beat) gets a summary: where we are (bar, beat, downbeat, section, timecode), the lyric
+being sung and the next one, how many beats until the next breath mark, and the next cue with its
+distance in seconds. The engine publishes it on the beat; a monitor only draws it and counts down.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Any
+
+from showcontrol.describe import message_text
+from showcontrol.model.show import Lyric, Section
+from showcontrol.timeline.events import ClickHit, Event, Kind, Timeline
+from showcontrol.timeline.timecode import count_to_label
+
+BREATH_WARNING_BEATS = 4  # show the breath countdown this many beats ahead
+
+
+def beat_states(timeline: Timeline) -> dict[int, dict[str, Any]]:
+    """Song frame of each beat -> the monitor state from that beat on."""
+    clicks = [e for e in timeline.of_kind(Kind.CLICK) if isinstance(e.payload, ClickHit) and e.payload.sound in ("accent", "beat")]
+    beat_frames = [e.at_frame for e in clicks]
+    lyrics = timeline.of_kind(Kind.LYRIC)
+    breaths = timeline.of_kind(Kind.BREATH)
+    sections = timeline.of_kind(Kind.SECTION)
+    cues = timeline.of_kind(Kind.OSC, Kind.MIDI, Kind.MQTT)
+    states = {}
+    for click in clicks:
+        frame = click.at_frame
+        states[frame] = {
+            "bar": click.position.bar,
+            "beat": click.position.beat,
+            "downbeat": isinstance(click.payload, ClickHit) and click.payload.sound == "accent",
+            "section": _latest_name(sections, frame),
+            "timecode": _timecode(timeline, frame),
+            "lyric": _text(_latest(lyrics, frame)),
+            "next_lyric": _text(_next(lyrics, frame)),
+            "breath_in_beats": _beats_until(beat_frames, frame, _next(breaths, frame)),
+            "next_cue": _cue(timeline, frame, _next(cues, frame)),
+        }
+    return states
+
+
+def _latest(events: tuple[Event, ...], frame: int) -> Event | None:
+    index = bisect.bisect_right([e.at_frame for e in events], frame) - 1
+    return events[index] if index >= 0 else None
+
+
+def _next(events: tuple[Event, ...], frame: int) -> Event | None:
+    index = bisect.bisect_right([e.at_frame for e in events], frame)
+    return events[index] if index < len(events) else None
+
+
+def _latest_name(sections: tuple[Event, ...], frame: int) -> str:
+    event = _latest(sections, frame)
+    return event.payload.name if event is not None and isinstance(event.payload, Section) else ""
+
+
+def _text(event: Event | None) -> str:
+    return event.payload.text if event is not None and isinstance(event.payload, Lyric) else ""
+
+
+def _beats_until(beat_frames: list[int], frame: int, breath: Event | None) -> int | None:
+    if breath is None:
+        return None
+    beats = bisect.bisect_left(beat_frames, breath.at_frame) - bisect.bisect_left(beat_frames, frame)
+    return beats if 0 <= beats <= BREATH_WARNING_BEATS else None
+
+
+def _timecode(timeline: Timeline, frame: int) -> str:
+    ltc = timeline.ltc
+    if ltc is None:
+        return ""
+    count = ltc.start_count + int(frame * ltc.rate.fps / timeline.sample_rate)
+    return count_to_label(count, ltc.rate).format(ltc.rate.drop)
+
+
+def _cue(timeline: Timeline, frame: int, cue: Event | None) -> dict[str, Any] | None:
+    if cue is None:
+        return None
+    return {"name": cue.cue_name or message_text(cue), "in_s": round(float((cue.at_frame - frame) / timeline.sample_rate), 3)}

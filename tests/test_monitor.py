@@ -1,0 +1,130 @@
+"""The playback monitor against a real broker and a real running show: it starts mid-song from the
+retained state, shows the song, section, beat, lyrics and breath, and reconnects by itself when the
+broker restarts. Runs on SDL's dummy video driver; saves what it showed as a screenshot."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pygame
+import pytest
+from conftest import REPO
+
+from showcontrol.monitor.state import MonitorView, apply
+
+PREFIX = "showcontrol/monitor-test/"
+SHOW = """version: 1
+patch: patch.yaml
+songs:
+  - id: duet
+    end: 17.1
+    tempo: [{bar: 1, bpm: 120}]
+    sections: {intro: 1, verse: 3}
+    timecode: {rate: 25, start: "10:00:00:00"}
+    lyrics:
+      - {at: 3.1, text: "First line of the verse", breath: 2.4}
+      - {at: 5.1, text: "Second line follows here", breath: 4.4}
+      - {at: 7.1, text: "And the third", breath: 6.4}
+    cues:
+      - {at: 9.1, name: blackout, mqtt: {to: monitors, topic: fx, payload: go}}
+"""
+
+
+def monitor(port: int, seconds: float, screenshot: Path | None = None) -> subprocess.Popen[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "showcontrol",
+        "monitor",
+        "--broker",
+        f"127.0.0.1:{port}",
+        "--prefix",
+        PREFIX,
+        "--exit-after",
+        str(seconds),
+    ]
+    command += ["--screenshot", str(screenshot)] if screenshot else []
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy"}
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+
+
+def shown(process: subprocess.Popen[str]) -> dict:  # type: ignore[type-arg]
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_a_monitor_started_mid_song_shows_where_the_song_is(tmp_path: Path, broker) -> None:
+    (tmp_path / "patch.yaml").write_text(
+        f"version: 1\noutputs:\n  monitors: {{type: mqtt, host: 127.0.0.1, port: {broker.port}, topic_prefix: {PREFIX}}}\n"
+    )
+    (tmp_path / "show.yaml").write_text(SHOW)
+    command = [
+        sys.executable,
+        "-m",
+        "showcontrol",
+        "run",
+        str(tmp_path / "show.yaml"),
+        "--audio-driver",
+        "dummy",
+        "--headless",
+        "--log",
+        str(tmp_path / "log.jsonl"),
+    ]
+    show = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        time.sleep(7)  # the song is well into the verse before the monitor starts
+        view = shown(monitor(broker.port, 2.0, tmp_path / "monitor.png"))
+    finally:
+        show.kill()
+        show.wait()
+    assert view["connected"] and view["engine"] == "online" and view["transport"] == "playing"
+    assert view["song"] == "duet" and view["section"] == "verse" and view["bar"] >= 3
+    assert view["lyric"] in ("First line of the verse", "Second line follows here", "And the third")
+    assert view["timecode"].startswith("10:00:")
+    image = pygame.image.load(str(tmp_path / "monitor.png"))
+    assert image.get_size() == (1280, 720)
+    bright = sum(1 for x in range(300, 980, 4) for y in range(150, 330, 4) if sum(image.get_at((x, y))[:3]) > 600)
+    assert bright > 100  # the big bar.beat is drawn
+
+
+def test_the_monitor_reconnects_by_itself_when_the_broker_comes_back(broker) -> None:
+    view = monitor(broker.port, 7.0)
+    time.sleep(2.0)
+    broker.kill()
+    time.sleep(1.5)
+    broker.start()
+    subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-r", "-t", PREFIX + "state/section", "-m", '{"name": "bridge"}'], check=True)
+    subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-r", "-t", PREFIX + "status", "-m", "online"], check=True)
+    final = shown(view)
+    assert final["connected"] and final["section"] == "bridge" and final["engine"] == "online"
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "field", "value"),
+    [
+        ("status", "offline", "engine", "offline"),
+        ("state/transport", '{"state": "paused", "song": "x"}', "transport", "paused"),
+        ("state/section", '{"name": "chorus"}', "section", "chorus"),
+        ("state/position", '{"bar": 9, "beat": 1, "downbeat": true, "breath_in_beats": 0}', "breath_in_beats", 0),
+        ("state/position", "not json", "bar", None),
+    ],
+)
+def test_each_state_topic_updates_the_view(topic: str, payload: str, field: str, value: object) -> None:
+    assert getattr(apply(MonitorView(), topic, payload, 0.0), field) == value
+
+
+def test_the_beat_flashes_and_the_downbeat_differs() -> None:
+    view = apply(
+        apply(MonitorView(), "state/transport", '{"state": "playing"}', 0),
+        "state/position",
+        '{"bar": 2, "beat": 1, "downbeat": true}',
+        10.0,
+    )
+    assert view.flash(10.05) == "downbeat" and view.flash(10.5) is None
+    assert apply(view, "state/position", '{"bar": 2, "beat": 2, "downbeat": false}', 11.0).flash(11.05) == "beat"
