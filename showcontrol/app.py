@@ -22,10 +22,10 @@ import numpy as np
 import numpy.typing as npt
 
 from showcontrol.audio.device import AudioDevice, AudioDeviceError, start_audio_driver, stop_audio_driver
-from showcontrol.audio.mix import Stem, fade_out, mix_block, mix_fading
+from showcontrol.audio.mix import Stem, crossfade_seam, fade_out, mix_block, mix_fading
 from showcontrol.dispatcher import Dispatcher
 from showcontrol.engine.plan import StartPlan, dispatch_order, plan_start
-from showcontrol.engine.transport import Pause, Play, Resume, Segment, State, Stop, Transport
+from showcontrol.engine.transport import Loop, Pause, Play, Resume, Segment, State, Stop, Transport
 from showcontrol.errors import ShowControlError
 from showcontrol.io.midi import MidiPortOutput
 from showcontrol.io.mqtt import MqttPublisher
@@ -43,6 +43,7 @@ from showcontrol.timeline.events import Kind
 from showcontrol.timeline.sync import sync_point
 
 log = logging.getLogger(__name__)
+LOOP_SEAM_S = 0.005  # a loop's wrap crossfades the track over 5 ms: no click, and the downbeat stays on its frame
 SUPERVISE_EVERY_S = 0.5  # MIDI port checks and keep-alives (X32 wants /xremote within every 10 s)
 SILENT_DRIVERS = ("dummy", "disk")  # SDL drivers that play to nobody
 REQUIRED_HINT = "--require-audio or the patch's audio.require; connect the interface and see `showcontrol devices`"
@@ -73,11 +74,14 @@ class ShowRunner:
         self.sounds = click_sounds(self.sample_rate)
         self.transport = Transport(self.timeline.end_frame)
         fade_frames = round(options.stop_fade_s * self.sample_rate)
+        self._seam_out = fade_out(round(LOOP_SEAM_S * self.sample_rate))
+        self._seam_in = np.ascontiguousarray(self._seam_out[::-1])  # cos and sin: equal power
         self._fade = np.concatenate(
             [fade_out(fade_frames) if fade_frames else np.zeros(0, np.float32), np.zeros(self.audio.buffer_frames, np.float32)]
         )
         self.outputs: dict[str, Output] = {}
         self.cue_bar = options.start_bar
+        self.loop_bars: tuple[int, int] | None = None
         self.driver = ""
         self._stack = ExitStack()
         self._song_stems: dict[str, Stem] = {}
@@ -129,6 +133,7 @@ class ShowRunner:
             self.showlog,
             {name: spec.on_locate for name, spec in self.loaded.show.patch.outputs.items()},
             self.timeline.start_frame,
+            lambda: device.frames_delivered,
         )
         self._dispatcher.start()
         self._stack.callback(self._dispatcher.stop)
@@ -217,12 +222,40 @@ class ShowRunner:
             else:
                 out.fill(0.0)
             return
+        if segment.wrap_from is not None and segment.device_frame > device_frame:  # a loop wraps inside this block
+            before = segment.device_frame - device_frame
+            mix_block(self._song_stems, self.routes, segment.wrap_from - before, out[:before])
+            self._mix_from(segment, segment.device_frame, out[before:])
+        else:
+            self._mix_from(segment, device_frame, out)
+        if segment.wrap_from is not None:
+            self._blend_loop_seam(segment, device_frame, out)
+
+    def _mix_from(self, segment: Segment, device_frame: int, out: npt.NDArray[np.float32]) -> None:
         song_frame = segment.song_frame_at(device_frame)
         preroll = min(max(segment.song_from_frame - song_frame, 0), len(out))
         if preroll:
             mix_block(self._preroll_stems, self.routes, song_frame, out[:preroll])
         if preroll < len(out):
             mix_block(self._song_stems, self.routes, song_frame + preroll, out[preroll:])
+
+    def _blend_loop_seam(self, segment: Segment, device_frame: int, out: npt.NDArray[np.float32]) -> None:
+        """The first few ms after a loop wraps: crossfade the track from what followed the loop's end."""
+        track, wrap_from = self._song_stems.get("track"), segment.wrap_from
+        first = max(device_frame, segment.device_frame)
+        last = min(device_frame + len(out), segment.device_frame + len(self._seam_in))
+        if track is None or wrap_from is None or first >= last:
+            return
+        k = first - segment.device_frame
+        crossfade_seam(
+            track,
+            self.routes["track"],
+            out[first - device_frame : last - device_frame],
+            segment.song_frame + k,
+            wrap_from + k,
+            self._seam_in[k : k + last - first],
+            self._seam_out[k : k + last - first],
+        )
 
     # -- operator commands (any thread) ------------------------------------------------------------
     def play(self, bar: int | None = None) -> StartPlan:
@@ -253,6 +286,20 @@ class ShowRunner:
         self._wake()
         for output in self.outputs.values():
             output.panic()
+
+    def loop(self, first_bar: int, last_bar: int) -> None:
+        """Loop bars first_bar..last_bar (inclusive) until `release_loop`; takes effect when playback reaches the end."""
+        tempo, rate = self.timeline.tempo, self.timeline.sample_rate
+        start, end = tempo.frame(BarBeat(first_bar), rate), tempo.frame(BarBeat(last_bar + 1), rate)
+        if first_bar < 1 or last_bar < first_bar or end > self.timeline.end_frame:
+            raise ShowControlError(f"cannot loop bars {first_bar}-{last_bar} of {self.song.id}")
+        self.loop_bars = (first_bar, last_bar)
+        self.transport.request(Loop(start, end))
+
+    def release_loop(self) -> None:
+        """The loop plays to its end once more, then the song carries on."""
+        self.loop_bars = None
+        self.transport.request(Loop(None, None))
 
     def pause(self) -> None:
         self.transport.request(Pause())

@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--log", type=Path, help="show log (JSON lines; default showlogs/TIME-SONG.jsonl)")
     run.add_argument("--headless", action="store_true", help="no status line or keys even on a terminal: play once and exit")
+    run.add_argument("--loop", metavar="A-B|SECTION", help="loop bars A to B (or a section) until released with l")
     run.add_argument(
         "--stop-fade", type=float, default=0.5, metavar="SECONDS", help="fade-out of the track when stopped mid-song (default 0.5)"
     )
@@ -254,7 +255,10 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
         song_id, _start_bar(loaded, song_id, args.start), args.audio_driver, args.require_audio, args.midi_api, args.log, args.stop_fade
     )
     interactive = not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
+    loop = _loop_bars(loaded, song_id, args.loop) if args.loop else None
     with ShowRunner(loaded, options) as runner:
+        if loop is not None:
+            runner.loop(*loop)
         log.info(
             "%s %s from bar %d on audio driver %s (%s); show log %s",
             "cued (space to go):" if interactive else "playing",
@@ -281,6 +285,20 @@ def _start_bar(loaded: LoadedShow, song_id: str, start: str | None) -> int:
     if start not in sections:
         raise ShowControlError(f"--from {start}: no such bar or section in {song_id}; sections: {', '.join(sections) or 'none'}")
     return sections[start]
+
+
+def _loop_bars(loaded: LoadedShow, song_id: str, text: str) -> tuple[int, int]:
+    """--loop 9-16, or --loop chorus1 (that section, up to the next one)."""
+    song, timeline = loaded.show.song(song_id), loaded.timelines[song_id]
+    first, dash, last = text.partition("-")
+    if dash and first.isdigit() and last.isdigit() and 1 <= int(first) <= int(last):
+        return int(first), int(last)
+    starts = sorted((s.bar, s.name) for s in song.sections)
+    for index, (bar, name) in enumerate(starts):
+        if name == text:
+            last_bar = timeline.tempo.position_at(Fraction(timeline.end_frame - 1) / timeline.sample_rate).bar
+            return bar, (starts[index + 1][0] - 1 if index + 1 < len(starts) else last_bar)
+    raise ShowControlError(f"--loop {text}: give bars like 9-16 or a section of {song_id} ({', '.join(n for _, n in starts) or 'none'})")
 
 
 def run_report(runner: object) -> str:

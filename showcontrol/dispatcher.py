@@ -42,6 +42,17 @@ class DispatchStats:
     sync_sent: int = 0  # clock ticks and quarter frames sent fine: counted, not logged one by one
 
 
+@dataclass
+class _Cursor:
+    """Where the dispatcher is: the segment events are fired by, and what happens after a stop or a loop's end."""
+
+    playing: Segment | None = None
+    drain_until: int | None = None  # fire only the events the audio had reached (a stop, or a loop's end)...
+    then: Segment | None = None  # ...then carry on with this segment (the loop's next pass), or stop
+    begin_frame: int = 0
+    located: bool = False  # this take began after the top, or is a loop pass: `once` cues stay disarmed
+
+
 def _heard_before(item: Dispatch, stop_frame: int) -> bool:
     """Whether an event's frame was in the audio rendered before a stop (the song's end event included)."""
     frame = item.event.at_frame
@@ -64,6 +75,7 @@ class Dispatcher:
         showlog: ShowLog,
         on_locate: Mapping[str, str] | None = None,
         top_frame: int = 0,
+        rendered: Callable[[], int] | None = None,
     ) -> None:
         self.order = order
         self.prepared = prepared
@@ -78,6 +90,7 @@ class Dispatcher:
         self.showlog = showlog
         self.on_locate = on_locate or {}
         self.top_frame = top_frame  # where a play from the top begins; a take that begins later was located
+        self._rendered = rendered  # device frames the audio callback has filled: the transport has decided up to there
         self.skipped_once: list[str] = []
         self.draining = False  # after a stop, events still in the device's buffers are being sent
         self.stats = DispatchStats()
@@ -109,43 +122,46 @@ class Dispatcher:
 
     def _run(self) -> None:
         self.realtime = raise_priority(DISPATCHER_PRIORITY)
-        generation, begin_frame = -1, 0
-        playing: Segment | None = None  # the mapping that events are fired by
-        drain_until: int | None = None  # after a stop or pause: the song frame the audio had reached
-        located = False  # this take began after the top: `once` cues stay disarmed
-        previous = State.STOPPED
+        generation, previous = -1, State.STOPPED
+        cursor = _Cursor()
         while not self._stop.is_set():
+            rendered = self._rendered() if self._rendered is not None else None  # read before the segment: never newer than it
             segment, clock = self._segment(), self._clock()
             if segment.generation != generation:
                 generation = segment.generation
-                if segment.state is State.PLAYING:
-                    playing, drain_until = segment, None
-                    self.draining = False
-                    begin_frame = max(segment.song_frame, segment.song_from_frame)
-                    self.next_index = start_index(self.order, begin_frame, self.max_latency_frames)
-                    self._announce(segment, begin_frame)
-                    if previous is not State.PAUSED:  # a new take (a resume carries on as it was)
-                        located = segment.song_from_frame > self.top_frame
-                        self._rebuild_state(begin_frame, located)
-                elif playing is not None:
+                if segment.state is State.PLAYING and segment.wrap_from is not None and cursor.playing is not None:
+                    cursor.drain_until, cursor.then = segment.wrap_from, segment  # a loop: finish this pass first
+                    self.draining = True
+                elif segment.state is State.PLAYING:
+                    self._start(cursor, segment, new_take=previous is not State.PAUSED)
+                elif cursor.playing is not None:
+                    if cursor.then is not None:  # stopped just after a loop wrapped: the stop is in the new pass
+                        self._start(cursor, cursor.then, new_take=False)
                     # The audio up to the stop is still in the device's buffers: its events are still due.
-                    drain_until = segment.song_frame
+                    cursor.drain_until, cursor.then = segment.song_frame, None
                     self.draining = True
                 else:
                     self._announce(segment, segment.song_frame)
                 previous = segment.state
+            playing = cursor.playing
             if playing is None or clock is None or self.next_index >= len(self.order):
-                playing = self._finish_drain(playing, drain_until)
+                self._end_pass(cursor)
                 self._sleep(0.005)
                 continue
             item = self.order[self.next_index]
-            if item.event.at_frame < begin_frame or (located and item.event.once):
+            if item.event.at_frame < cursor.begin_frame or (cursor.located and item.event.once):
                 self.next_index += 1
                 continue
-            if drain_until is not None and not _heard_before(item, drain_until):
-                playing = self._finish_drain(playing, drain_until)
+            if cursor.drain_until is not None and not _heard_before(item, cursor.drain_until):
+                self._end_pass(cursor)
                 continue
-            due_ns = int(clock.time_of_frame(playing.device_frame_of(item.send_frame))) + self.device_latency_ns
+            device_frame = playing.device_frame_of(item.send_frame)
+            if rendered is not None and device_frame >= rendered:
+                # The callback has not filled that frame yet, so a stop or a loop's wrap may still come before
+                # it (only seen when a driver falls behind its own clock, as SDL's dummy driver does).
+                self._sleep(0.001)
+                continue
+            due_ns = int(clock.time_of_frame(device_frame)) + self.device_latency_ns
             wait_ns = due_ns - time.monotonic_ns()
             if wait_ns > SPIN_NS:
                 self._write_log()  # only now, with time to spare: sends due together go out back to back
@@ -156,15 +172,40 @@ class Dispatcher:
             self._fire(item, due_ns)
             self.next_index += 1
 
-    def _rebuild_state(self, begin_frame: int, located: bool) -> None:
-        """Before a located take's audio starts: each output's state at that bar, and `once` cues disarmed."""
+    def _start(self, cursor: _Cursor, segment: Segment, new_take: bool) -> None:
+        """Fire by this segment from where it begins; a new take (not a resume) first rebuilds state."""
+        cursor.playing, cursor.drain_until, cursor.then = segment, None, None
+        self.draining = False
+        cursor.begin_frame = max(segment.song_frame, segment.song_from_frame)
+        self.next_index = start_index(self.order, cursor.begin_frame, self.max_latency_frames)
+        self._announce(segment, cursor.begin_frame)
+        if new_take:
+            loop_pass = segment.wrap_from is not None
+            cursor.located = loop_pass or segment.song_from_frame > self.top_frame
+            self._rebuild_state(cursor.begin_frame, cursor.located, report_skips=not loop_pass)
+
+    def _end_pass(self, cursor: _Cursor) -> None:
+        """After the last event the audio already played: carry on with a loop's next pass, or announce the
+        stop (MIDI Stop after the last clock)."""
+        if cursor.playing is None or cursor.drain_until is None:
+            return
+        if cursor.then is not None:
+            self._start(cursor, cursor.then, new_take=True)
+            return
+        self._announce(self._segment(), cursor.drain_until)
+        cursor.playing, cursor.drain_until = None, None
+        self.draining = False
+
+    def _rebuild_state(self, begin_frame: int, located: bool, report_skips: bool = True) -> None:
+        """Before a located take's audio starts (and on each loop pass): each output's state at that bar;
+        `once` cues stay disarmed."""
         if not located:
             return
         now = time.monotonic_ns()
         for item in state_rebuild(self.order, begin_frame, self.on_locate):
             self._fire(item, now, rebuild=True)
         once = [item.event for item in self.order if item.event.once]
-        if once:
+        if once and report_skips:
             names = [e.cue_name or f"{e.kind.value} to {e.output} at {e.position.bar}.{e.position.beat}" for e in once]
             self.skipped_once = names
             log.info("not from the top: once cues skipped this take: %s", ", ".join(dict.fromkeys(names)))
@@ -172,14 +213,6 @@ class Dispatcher:
                 self.showlog.record({"song": self.song_id, "kind": "skipped", "cue": event.cue_name, "output": event.output,
                                      "song_frame": event.at_frame, "result": "skipped: once cue, take not from the top"})  # fmt: skip
         self._write_log()
-
-    def _finish_drain(self, playing: Segment | None, drain_until: int | None) -> Segment | None:
-        """After the last event the stopped audio still carried: announce the stop (MIDI Stop after the last clock)."""
-        if playing is None or drain_until is None:
-            return playing
-        self._announce(self._segment(), drain_until)
-        self.draining = False
-        return None
 
     def _sleep(self, seconds: float) -> None:
         self._write_log()

@@ -44,3 +44,40 @@ def test_stop_fades_the_track_and_cuts_the_click(tmp_path: Path) -> None:
     assert not audio[stop + fade :].any()  # and is silent after the fade
     assert audio[:stop, 2].any() and not audio[stop:, 2].any()  # the click stops at once
     assert np.array_equal(audio[:, 0], audio[:, 1])
+
+
+def test_a_loop_wraps_to_the_frame_without_a_click_and_carries_on_when_released(tmp_path: Path) -> None:
+    write_tone(
+        tmp_path / "tone.wav", 8.0, rate=48000, channels=1, freq=230.25
+    )  # half a cycle off across the 2-bar loop: a hard cut would click
+    (tmp_path / "patch.yaml").write_text(
+        "version: 1\naudio: {sample_rate: 48000, channels: 3, buffer_frames: 256, routes: {track: [1, 2], click: 3}}\n"
+    )
+    (tmp_path / "show.yaml").write_text(
+        "version: 1\npatch: patch.yaml\nsongs:\n  - id: s\n    audio: tone.wav\n    tempo: [{bar: 1, bpm: 240}]\n"
+    )
+    runner = ShowRunner(load_show(tmp_path / "show.yaml"), RunOptions("s"))
+    runner._song_stems = build_stems(runner.song, runner.timeline, runner.routes, runner.sounds)
+    track, click = runner._song_stems["track"].data[:, 0], runner._song_stems["click"].data[:, 0]
+    start, end = 48000, 3 * 48000  # bars 2-3 at 240 bpm: a bar a second
+
+    blocks = []
+    runner.loop(2, 3)
+    runner.play()
+    for index in range(int(7.5 * 48000 / BLOCK)):  # bars 1-3, then bars 2-3 twice more, released during the last
+        if index * BLOCK <= 5.5 * 48000 < (index + 1) * BLOCK:
+            runner.release_loop()
+        out = np.zeros((BLOCK, 3), np.float32)
+        runner._render(index * BLOCK, out)
+        blocks.append(out)
+    audio = np.concatenate(blocks)
+    seam = round(0.005 * 48000)
+    for wrap in (end, end + (end - start)):  # the device frames where each pass ends
+        assert np.array_equal(audio[wrap - 1000 : wrap, 2], click[end - 1000 : end])  # the pass plays to its last frame...
+        assert np.array_equal(audio[wrap : wrap + 5000, 2], click[start : start + 5000])  # ...and the click restarts on the frame
+        assert np.array_equal(audio[wrap + seam : wrap + 5000, 0], track[start + seam : start + 5000])
+        steps = np.abs(np.diff(audio[wrap - 50 : wrap + seam + 50, 0]))
+        assert steps.max() < 2 * np.abs(np.diff(track[:48000])).max()  # no step bigger than the tone's own: no click
+    after = end + 2 * (end - start)  # released in the third pass: that pass ends, then bar 4 follows
+    assert np.array_equal(audio[after : after + 5000, 2], click[end : end + 5000])
+    assert np.array_equal(audio[after + 100 : after + 5000, 0], track[end + 100 : end + 5000])

@@ -149,3 +149,29 @@ def test_starting_at_a_bar_rebuilds_state_first_and_never_fires_once_cues(tmp_pa
         ("section", {"section": "verse"}),
         ("osc", {"address": "/beat", "args": [4, 4]}),
     ]
+
+
+def test_a_loop_re_arms_its_cues_each_pass_and_the_song_carries_on_when_released(tmp_path: Path) -> None:
+    receiver = UdpReceiver()
+    show = beat_show(tmp_path, receiver.port, bars=5)
+    show.write_text(
+        show.read_text().replace(
+            "    cues:\n", "    cues:\n      - {at: 2.3, name: confetti, once: true, osc: {to: lights, address: /confetti}}\n"
+        )
+    )
+    options = RunOptions("beats", audio_driver="dummy", log_path=tmp_path / "show.jsonl")
+    try:
+        with ShowRunner(load_show(show), options) as running:
+            running.loop(2, 3)
+            running.play()
+            wait_until(lambda: [OscMessage(d).params for _, d in receiver.datagrams].count([2, 1]) >= 3)  # into the third pass
+            running.release_loop()  # that pass plays to its end, then bars 4 and 5
+            wait_until(lambda: running.segment.state is State.STOPPED)
+            time.sleep(0.2)
+    finally:
+        receiver.close()
+    messages = [OscMessage(d) for _, d in receiver.datagrams]
+    beats = [tuple(m.params) for m in messages if m.address == "/beat"]
+    loop_pass = [(bar, beat) for bar in (2, 3) for beat in range(1, 5)]
+    assert beats == [(1, b) for b in range(1, 5)] + loop_pass * 3 + [(bar, b) for bar in (4, 5) for b in range(1, 5)]
+    assert [m.address for m in messages].count("/confetti") == 1  # fired on the way in, never again in a loop pass

@@ -65,3 +65,17 @@ def mix_fading(stem: Stem, channels: tuple[int, ...], first_frame: int, out: Blo
     if begin < end:
         source = stem.data[begin - stem.origin_frame : end - stem.origin_frame] * envelope[begin - first_frame : end - first_frame, None]
         out[begin - first_frame : end - first_frame, list(channels)] += source
+
+
+def crossfade_seam(
+    stem: Stem, channels: tuple[int, ...], out: Block, new_first: int, old_first: int, fade_in: Block, fade_out: Block
+) -> None:
+    """Where a loop wraps: `out` already holds the stem from `new_first` (the loop's start) at full gain;
+    turn that into an equal-power crossfade from the audio that would have followed the loop's end
+    (`old_first` on), so the seam has no click. `fade_in` and `fade_out` are as long as `out`."""
+    frames = len(out)
+    if new_first < stem.origin_frame or old_first < stem.origin_frame or max(new_first, old_first) + frames > stem.end_frame:
+        return  # the seam is outside the audio: nothing to blend
+    new = stem.data[new_first - stem.origin_frame : new_first - stem.origin_frame + frames]
+    old = stem.data[old_first - stem.origin_frame : old_first - stem.origin_frame + frames]
+    out[:, list(channels)] += new * (fade_in[:, None] - 1) + old * fade_out[:, None]

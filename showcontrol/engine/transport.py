@@ -31,6 +31,7 @@ class Segment:
     device_frame: int
     song_frame: int
     song_from_frame: int
+    wrap_from: int | None = None  # a loop's next pass: the song frame (the loop's end) the previous pass reached
 
     def song_frame_at(self, device_frame: int) -> int:
         return self.song_frame + (device_frame - self.device_frame) if self.state is State.PLAYING else self.song_frame
@@ -53,6 +54,15 @@ class Stop:
     interrupted number), while click and timecode stop at once."""
 
     fade_frames: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Loop:
+    """Loop song frames [start_frame, end_frame) seamlessly until released with `Loop(None, None)`;
+    a released loop finishes its pass and playback carries on."""
+
+    start_frame: int | None
+    end_frame: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +91,7 @@ class Resume:
     pass
 
 
-Command = Play | Stop | Pause | Resume
+Command = Play | Stop | Pause | Resume | Loop
 
 
 class Transport:
@@ -91,6 +101,7 @@ class Transport:
         self.end_frame = end_frame
         self.segment = Segment(0, State.STOPPED, 0, 0, 0)
         self.tail: Tail | None = None
+        self.loop: tuple[int, int] | None = None
         self._commands: deque[Command] = deque()
 
     def request(self, command: Command) -> None:
@@ -102,6 +113,12 @@ class Transport:
         while self._commands:
             self._apply(self._commands.popleft(), device_frame)
         segment = self.segment
+        if segment.state is State.PLAYING and self.loop is not None:
+            start, end = self.loop
+            position = segment.song_frame_at(device_frame)
+            if position <= end < position + frames:  # the loop's end falls in this block: wrap there, to the frame
+                self._publish(State.PLAYING, segment.device_frame_of(end), start, start, wrap_from=end)
+                segment = self.segment
         if segment.state is State.PLAYING and segment.song_frame_at(device_frame) >= self.end_frame:
             self._publish(State.STOPPED, device_frame, self.end_frame, self.end_frame)
         return self.segment
@@ -118,8 +135,10 @@ class Transport:
             self._publish(State.STOPPED, device_frame, position, current.song_from_frame)
         elif isinstance(command, Pause) and current.state is State.PLAYING:
             self._publish(State.PAUSED, device_frame, position, current.song_from_frame)
+        elif isinstance(command, Loop):
+            self.loop = None if command.start_frame is None or command.end_frame is None else (command.start_frame, command.end_frame)
         elif isinstance(command, Resume) and current.state is State.PAUSED:
             self._publish(State.PLAYING, device_frame, position, current.song_from_frame)
 
-    def _publish(self, state: State, device_frame: int, song_frame: int, song_from_frame: int) -> None:
-        self.segment = Segment(self.segment.generation + 1, state, device_frame, song_frame, song_from_frame)
+    def _publish(self, state: State, device_frame: int, song_frame: int, song_from_frame: int, wrap_from: int | None = None) -> None:
+        self.segment = Segment(self.segment.generation + 1, state, device_frame, song_frame, song_from_frame, wrap_from)

@@ -35,6 +35,7 @@ from showcontrol.timeline.sync import SyncPoint
 
 CLIENT_NAME = "showcontrol"
 CLIENT_RETRY_NS = 5_000_000_000
+ABSENT_CHECKS_TO_CLOSE = 2  # a port missing from one listing may be a graph change in flight: be sure before dropping
 log = logging.getLogger(__name__)
 
 
@@ -121,6 +122,7 @@ class MidiPortOutput(Output):
         self.port_name = ""
         self._transport_state = "stopped"
         self._retry_client_ns = 0
+        self._absent_checks = 0
 
     def open(self) -> MidiPortOutput:
         """At startup (and from the supervisor when a port comes back): open the port on our one client."""
@@ -159,7 +161,8 @@ class MidiPortOutput(Output):
             present = any(self.spec.port.lower() in n.lower() for n in self._client.get_ports())
         except (rtmidi.RtMidiError, SystemError, RuntimeError):
             present = False
-        if self._port is not None and not present:
+        self._absent_checks = 0 if present else self._absent_checks + 1
+        if self._port is not None and self._absent_checks >= ABSENT_CHECKS_TO_CLOSE:
             self._close_port()
             self.mark(Health.DOWN, f"MIDI port {self.spec.port!r} disappeared")
         elif self._port is None and present:

@@ -17,6 +17,7 @@ import time
 import tty
 from collections.abc import Iterator
 from contextlib import contextmanager
+from fractions import Fraction
 from typing import TextIO
 
 from showcontrol.app import ShowRunner
@@ -25,7 +26,7 @@ from showcontrol.errors import ShowControlError
 from showcontrol.ui.status import Cueing, status_line
 
 log = logging.getLogger(__name__)
-HELP = "space go/stop · p pause · NN⏎ locate bar · s next section · q quit"
+HELP = "space go/stop · p pause · NN⏎ locate bar · s next section · l loop section · q quit"
 
 
 def run_headless(runner: ShowRunner, stop: threading.Event | None = None) -> None:
@@ -47,6 +48,27 @@ def run_headless(runner: ShowRunner, stop: threading.Event | None = None) -> Non
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def section_bars(runner: ShowRunner, bar: int) -> tuple[int, int]:
+    """The bars of the section holding `bar` (to the next section, or the song's last bar)."""
+    starts = sorted(section.bar for section in runner.song.sections)
+    last_bar = runner.timeline.tempo.position_at(Fraction(runner.timeline.end_frame - 1, 1) / runner.timeline.sample_rate).bar
+    first = max((b for b in starts if b <= bar), default=1)
+    following = [b for b in starts if b > first]
+    return first, (following[0] - 1 if following else last_bar)
+
+
+def toggle_loop(runner: ShowRunner) -> str:
+    """`l`: loop the section being played (or cued); again to release it."""
+    if runner.loop_bars:
+        runner.release_loop()
+        return "loop released: this pass plays out, then the song carries on"
+    position = runner.timeline.tempo.position_at(Fraction(runner.song_frame_now(), 1) / runner.timeline.sample_rate)
+    bar = position.bar if runner.segment.state is not State.STOPPED else runner.cue_bar
+    first, last = section_bars(runner, max(bar, 1))
+    runner.loop(first, last)
+    return f"looping bars {first}-{last} (l again to release)"
 
 
 @contextmanager
@@ -71,6 +93,8 @@ def run_terminal(runner: ShowRunner, keys: TextIO = sys.stdin, screen: TextIO = 
         while True:
             state = runner.segment.state.value
             line = status_line(cueing, runner.song.id, state, runner.song_frame_now(), runner.outputs, runner.cue_bar)
+            if runner.loop_bars:
+                line += f" | loop {runner.loop_bars[0]}-{runner.loop_bars[1]}"
             prompt = f" | bar {typed}_" if typed else ""
             screen.write("\r\x1b[2K" + (line + prompt)[: os.get_terminal_size(screen.fileno()).columns - 1] if screen.isatty() else "")
             screen.flush()
@@ -98,6 +122,8 @@ def run_terminal(runner: ShowRunner, keys: TextIO = sys.stdin, screen: TextIO = 
             elif key == "s" and sections:
                 later = [bar for bar, _ in sections if bar > runner.cue_bar]
                 runner.locate(later[0] if later else sections[0][0])
+            elif key == "l":
+                message = toggle_loop(runner)
             elif key == "q":
                 if not playing or time.monotonic() < confirm_quit_until:
                     break
