@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -58,3 +59,25 @@ def jack():
         pytest.skip("jackd (Debian jackd2) is not installed or cannot start here")
     yield running
     running.stop()
+
+
+def start_show(
+    show: Path, *args: str, env: dict[str, str] | None = None, driver: str | None = "dummy", log: Path | None = None
+) -> subprocess.Popen[str]:
+    """`showcontrol run SHOW --headless` in its own process; the show log next to the show (SHOW.jsonl) unless given."""
+    command = [sys.executable, "-m", "showcontrol", "run", str(show), "--headless", "--log", str(log or show.with_suffix(".jsonl")), *args]
+    command += ["--audio-driver", driver] if driver else []
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
+
+
+def run_show_to_the_end(
+    show: Path, *args: str, env: dict[str, str] | None = None, driver: str | None = "dummy"
+) -> subprocess.CompletedProcess[str]:
+    process = start_show(show, *args, env=env, driver=driver)
+    out, err = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def showcontrol(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """One `showcontrol` command line, run to the end in its own process."""
+    return subprocess.run([sys.executable, "-m", "showcontrol", *args], capture_output=True, text=True, timeout=300, env=env)

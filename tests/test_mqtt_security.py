@@ -7,11 +7,10 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import run_show_to_the_end
 from peers import Broker, Subscriber, make_tls_files
 
 PREFIX = "showcontrol/secure/"
@@ -48,19 +47,7 @@ def run(show: Path, password: str | None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "SC_TEST_MQTT_PASSWORD"}
     if password is not None:
         env["SC_TEST_MQTT_PASSWORD"] = password
-    command = [
-        sys.executable,
-        "-m",
-        "showcontrol",
-        "run",
-        str(show),
-        "--audio-driver",
-        "dummy",
-        "--headless",
-        "--log",
-        str(show.with_suffix(".jsonl")),
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=env, cwd=REPO)
+    return run_show_to_the_end(show, env=env)
 
 
 def test_cues_and_presence_arrive_over_tls_with_credentials(tmp_path: Path, secure_broker: Broker) -> None:

@@ -4,13 +4,11 @@ mid-show), and OSC bundles timetagged with each cue's due time over UDP."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import start_show
 from peers import TcpOscServer, UdpReceiver
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
@@ -28,22 +26,6 @@ def write_show(folder: Path, output: str, beats: int = 24) -> Path:
         f"version: 1\npatch: patch.yaml\nsongs:\n  - id: tcp\n    end: {beats // 4 + 1}.1\n    tempo: [{{bar: 1, bpm: 240}}]\n    cues:\n{cues}\n"
     )
     return show
-
-
-def start_show(show: Path) -> subprocess.Popen[str]:
-    command = [
-        sys.executable,
-        "-m",
-        "showcontrol",
-        "run",
-        str(show),
-        "--audio-driver",
-        "dummy",
-        "--headless",
-        "--log",
-        str(show.with_suffix(".jsonl")),
-    ]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
 
 
 def cue_numbers(packets: list[tuple[int, bytes]]) -> list[int]:

@@ -3,13 +3,11 @@ an X32 hears /xremote often enough during a run; an Eos on TCP 3032 framing gets
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import start_show
 from peers import TcpOscServer, UdpReceiver
 from pythonosc.osc_message import OscMessage
 
@@ -109,22 +107,6 @@ def test_a_profile_next_to_the_patch_adds_a_console_without_python(tmp_path: Pat
     ]
 
 
-def run(show: Path) -> subprocess.Popen[str]:
-    command = [
-        sys.executable,
-        "-m",
-        "showcontrol",
-        "run",
-        str(show),
-        "--audio-driver",
-        "dummy",
-        "--headless",
-        "--log",
-        str(show.with_suffix(".jsonl")),
-    ]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
-
-
 def test_an_x32_hears_xremote_at_least_every_10_s_while_the_show_runs(tmp_path: Path) -> None:
     mixer = UdpReceiver()
     (tmp_path / "patch.yaml").write_text(
@@ -137,7 +119,7 @@ def test_an_x32_hears_xremote_at_least_every_10_s_while_the_show_runs(tmp_path: 
     )
     started = time.monotonic_ns()
     try:
-        _, err = run(show).communicate(timeout=120)
+        _, err = start_show(show).communicate(timeout=120)
         ended = time.monotonic_ns()
     finally:
         mixer.close()
@@ -160,7 +142,7 @@ def test_an_eos_on_tcp_3032_framing_gets_profile_cues(tmp_path: Path) -> None:
         "    cues:\n      - {at: 1.1, lights: {cue: 1}}\n      - {at: 2.1, lights: {cue: 2.5, list: 3}}\n"
     )
     try:
-        process = run(show)
+        process = start_show(show)
         _, err = process.communicate(timeout=60)
         time.sleep(0.2)
     finally:

@@ -12,7 +12,7 @@ import libltc
 import numpy as np
 import pytest
 import soundfile
-from conftest import write_tone
+from conftest import showcontrol, write_tone
 
 from showcontrol.audio.click import synthesize_hits
 from showcontrol.load.show_file import load_show
@@ -41,7 +41,7 @@ songs:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "showcontrol", *args], capture_output=True, text=True, timeout=120)
+    return showcontrol(*args)
 
 
 @pytest.fixture

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import mido
-from conftest import REPO
+from conftest import REPO, run_show_to_the_end, start_show
 from peers import Subscriber, UdpReceiver
 from pythonosc.osc_message import OscMessage
 
@@ -49,29 +48,8 @@ class MidiCollector:
         self.port.close()
 
 
-def run_show(
-    show: Path, patch: Path, song: str, log: Path, jack_env: dict[str, str], timeout: float = 200
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **jack_env}
-    command = [
-        sys.executable,
-        "-m",
-        "showcontrol",
-        "run",
-        str(show),
-        "--patch",
-        str(patch),
-        "--song",
-        song,
-        "--audio-driver",
-        "dummy",
-        "--midi-api",
-        "jack",
-        "--log",
-        str(log),
-        "--headless",
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO)
+def run_show(show: Path, patch: Path, song: str, log: Path, jack_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return run_show_to_the_end(show, "--patch", str(patch), "--song", song, "--midi-api", "jack", env={**os.environ, **jack_env}, log=log)
 
 
 def expected(show: Path, patch: Path, song: str) -> dict[str, list[object]]:
@@ -158,24 +136,7 @@ def test_output_failures_never_stop_the_show(tmp_path: Path, broker, jack) -> No
     dead_osc = f"  dead: {{type: osc, host: 127.0.0.1, port: {free_port(2)}}}\n"  # nobody listens there
     patch = write_patch(tmp_path, osc.port, "sc-fault-keys", broker.port, dead_osc)
     show, log = beat_show(tmp_path), tmp_path / "show.jsonl"
-    env = {**os.environ, **jack.env}
-    command = [
-        sys.executable,
-        "-m",
-        "showcontrol",
-        "run",
-        str(show),
-        "--patch",
-        str(patch),
-        "--audio-driver",
-        "dummy",
-        "--midi-api",
-        "jack",
-        "--log",
-        str(log),
-        "--headless",
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    process = start_show(show, "--patch", str(patch), "--midi-api", "jack", env={**os.environ, **jack.env}, log=log)
     second_midi = second_subscriber = None
     try:
         started = wait_for_line(log, '"state": "playing"')
@@ -232,27 +193,10 @@ def test_start_from_a_bar_prerolls_and_fires_only_from_that_bar(tmp_path: Path, 
     patch = write_patch(tmp_path, osc.port, "sc-from-keys", broker.port, f"  dead: {{type: osc, host: 127.0.0.1, port: {osc.port}}}\n")
     show, log = beat_show(tmp_path, bars=6), tmp_path / "show.jsonl"
     show.write_text(show.read_text().replace("    tempo:", "    count_in: {bars: 1, voice: true}\n    tempo:"))
-    env = {**os.environ, **jack.env}
-    command = [
-        sys.executable,
-        "-m",
-        "showcontrol",
-        "run",
-        str(show),
-        "--patch",
-        str(patch),
-        "--from",
-        "4",
-        "--audio-driver",
-        "dummy",
-        "--midi-api",
-        "jack",
-        "--log",
-        str(log),
-        "--headless",
-    ]
     try:
-        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=60)
+        result = run_show_to_the_end(
+            show, "--patch", str(patch), "--from", "4", "--midi-api", "jack", env={**os.environ, **jack.env}, log=log
+        )
     finally:
         osc.close()
         midi.close()

@@ -4,8 +4,6 @@ audio, click, cues, MIDI clock and timecode together, to the frame."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import libltc
 import numpy as np
 import pytest
 import soundfile
-from conftest import write_tone
+from conftest import showcontrol, write_tone
 
 from showcontrol.load.show_file import load_show
 from showcontrol.model.position import BarBeat
@@ -40,20 +38,7 @@ songs:
 
 def render(folder: Path, speed: str) -> tuple[list[dict], np.ndarray]:  # type: ignore[type-arg]
     out, trace = folder / f"out-{speed}.wav", folder / f"trace-{speed}.jsonl"
-    command = [
-        sys.executable,
-        "-m",
-        "showcontrol",
-        "render",
-        str(folder / "show.yaml"),
-        "-o",
-        str(out),
-        "--trace",
-        str(trace),
-        "--speed",
-        speed,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    result = showcontrol("render", str(folder / "show.yaml"), "-o", str(out), "--trace", str(trace), "--speed", speed)
     assert result.returncode == 0, result.stderr
     audio, rate = soundfile.read(str(out), dtype="float32")
     assert rate == 48000  # the interface's rate never changes; the song's frames per second do

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import itertools
 import json
-import subprocess
-import sys
 from fractions import Fraction
 
 import libltc
 import numpy as np
 import pytest
 import soundfile
+from conftest import showcontrol
 
 from showcontrol.codec.mtc import decode_quarter_frames
 from showcontrol.load.show_file import load_show
@@ -47,18 +46,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("sync")
     (folder / "patch.yaml").write_text(PATCH)
     (folder / "show.yaml").write_text(SHOW)
-    command = [
-        sys.executable,
-        "-m",
-        "showcontrol",
-        "render",
-        str(folder / "show.yaml"),
-        "-o",
-        str(folder / "out.wav"),
-        "--trace",
-        str(folder / "trace.jsonl"),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    result = showcontrol("render", str(folder / "show.yaml"), "-o", str(folder / "out.wav"), "--trace", str(folder / "trace.jsonl"))
     assert result.returncode == 0, result.stderr
     trace = [json.loads(line) for line in (folder / "trace.jsonl").read_text().splitlines()]
     audio, rate = soundfile.read(str(folder / "out.wav"), dtype="float32")

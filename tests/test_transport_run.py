@@ -5,13 +5,11 @@ and the audio device policy (fall back loudly, or refuse when a real device is r
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import run_show_to_the_end
 from peers import UdpReceiver
 from pythonosc.osc_message import OscMessage
 
@@ -92,15 +90,10 @@ def test_stop_silences_and_a_locate_plays_from_the_new_bar(runner) -> None:
     assert received(receiver)[stopped_at:] == [(bar, beat) for bar in range(6, 9) for beat in range(1, 5)]
 
 
-def run_cli(show: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "showcontrol", "run", str(show), "--headless", "--log", str(show.with_suffix(".jsonl")), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=REPO)
-
-
 def test_without_the_named_interface_the_show_runs_silent_with_a_loud_warning(tmp_path: Path) -> None:
     receiver = UdpReceiver()
     try:
-        result = run_cli(beat_show(tmp_path, receiver.port, bars=2, audio=", device: No Such Interface"))
+        result = run_show_to_the_end(beat_show(tmp_path, receiver.port, bars=2, audio=", device: No Such Interface"), driver=None)
     finally:
         receiver.close()
     assert result.returncode == 0, result.stderr
@@ -114,7 +107,7 @@ def test_without_the_named_interface_the_show_runs_silent_with_a_loud_warning(tm
     ids=["--require-audio", "patch audio.require"],
 )
 def test_a_required_audio_device_that_is_missing_is_a_clear_error(tmp_path: Path, audio: str, args: tuple[str, ...]) -> None:
-    result = run_cli(beat_show(tmp_path, 9, bars=2, audio=audio), *args)
+    result = run_show_to_the_end(beat_show(tmp_path, 9, bars=2, audio=audio), *args, driver=None)
     assert result.returncode == 1
     last = result.stderr.splitlines()[-1]
     assert last.startswith("showcontrol: ") and "a real audio device is required" in last and "Traceback" not in result.stderr
