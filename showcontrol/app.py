@@ -58,6 +58,7 @@ class RunOptions:
     midi_api: str = "auto"
     log_path: Path | None = None
     stop_fade_s: float = 0.5  # an interrupted number fades out over this long
+    count_in_bars: int | None = None  # bars of count-in before a start from a later bar (None: the song's own)
 
 
 class ShowRunner:
@@ -266,7 +267,7 @@ class ShowRunner:
         plan = plan_start(
             self.timeline,
             bar,
-            count_in.bars,
+            count_in.bars if self.options.count_in_bars is None else self.options.count_in_bars,
             count_in.voice,
             self.sounds,
             10 ** (self.song.click.level_db / 20),

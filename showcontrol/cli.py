@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--log", type=Path, help="show log (JSON lines; default showlogs/TIME-SONG.jsonl)")
     run.add_argument("--headless", action="store_true", help="no status line or keys even on a terminal: play once and exit")
+    run.add_argument("--count-in", type=int, metavar="BARS", help="bars of count-in when starting from a later bar (default: the song's)")
     run.add_argument("--loop", metavar="A-B|SECTION", help="loop bars A to B (or a section) until released with l")
     run.add_argument(
         "--stop-fade", type=float, default=0.5, metavar="SECONDS", help="fade-out of the track when stopped mid-song (default 0.5)"
@@ -252,7 +253,14 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
     if not 0 <= args.stop_fade <= 10:
         raise ShowControlError(f"--stop-fade {args.stop_fade}: give 0 to 10 seconds")
     options = RunOptions(
-        song_id, _start_bar(loaded, song_id, args.start), args.audio_driver, args.require_audio, args.midi_api, args.log, args.stop_fade
+        song_id,
+        _start_bar(loaded, song_id, args.start),
+        args.audio_driver,
+        args.require_audio,
+        args.midi_api,
+        args.log,
+        args.stop_fade,
+        _count_in(args.count_in),
     )
     interactive = not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
     loop = _loop_bars(loaded, song_id, args.loop) if args.loop else None
@@ -285,6 +293,12 @@ def _start_bar(loaded: LoadedShow, song_id: str, start: str | None) -> int:
     if start not in sections:
         raise ShowControlError(f"--from {start}: no such bar or section in {song_id}; sections: {', '.join(sections) or 'none'}")
     return sections[start]
+
+
+def _count_in(bars: int | None) -> int | None:
+    if bars is not None and not 0 <= bars <= 8:
+        raise ShowControlError(f"--count-in {bars}: give 0 to 8 bars")
+    return bars
 
 
 def _loop_bars(loaded: LoadedShow, song_id: str, text: str) -> tuple[int, int]:

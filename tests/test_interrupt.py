@@ -11,6 +11,7 @@ from conftest import write_tone
 from showcontrol.app import RunOptions, ShowRunner
 from showcontrol.audio.mix import fade_out
 from showcontrol.load.show_file import load_show
+from showcontrol.model.position import BarBeat
 from showcontrol.offline import build_stems
 
 BLOCK = 256
@@ -81,3 +82,15 @@ def test_a_loop_wraps_to_the_frame_without_a_click_and_carries_on_when_released(
     after = end + 2 * (end - start)  # released in the third pass: that pass ends, then bar 4 follows
     assert np.array_equal(audio[after : after + 5000, 2], click[end : end + 5000])
     assert np.array_equal(audio[after + 100 : after + 5000, 0], track[end + 100 : end + 5000])
+
+
+def test_an_n_bar_count_in_at_the_target_bars_tempo(tmp_path: Path) -> None:
+    (tmp_path / "show.yaml").write_text(
+        "version: 1\nsongs:\n  - id: s\n    end: 9.1\n    count_in: {bars: 1, voice: true}\n"
+        "    tempo: [{bar: 1, bpm: 120}, {bar: 5, bpm: 150, meter: 3/4}]\n"
+    )
+    runner = ShowRunner(load_show(tmp_path / "show.yaml"), RunOptions("s", start_bar=6, count_in_bars=2))
+    plan = runner.play()
+    bar_6 = runner.timeline.tempo.frame(BarBeat(6), 48000)
+    assert plan.song_from_frame == bar_6 and [e.payload.count for e in plan.count_in_events] == [1, 2, 3, 1, 2, 3]  # two bars of 3/4
+    assert plan.start_frame == bar_6 - 2 * 3 * 48000 * 60 // 150  # at 150 bpm, the tempo of bar 6
