@@ -71,9 +71,10 @@ def start_show(
 
 
 def run_show_to_the_end(
-    show: Path, *args: str, env: dict[str, str] | None = None, driver: str | None = "dummy"
+    show: Path, *args: str, env: dict[str, str] | None = None, driver: str | None = "dummy", log: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    process = start_show(show, *args, env=env, driver=driver)
+    """`start_show`, waited for: what the show printed and how it exited."""
+    process = start_show(show, *args, env=env, driver=driver, log=log)
     out, err = process.communicate(timeout=120)
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
