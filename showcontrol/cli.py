@@ -195,11 +195,11 @@ def cmd_check(args: argparse.Namespace) -> ExitStatus:
     loaded = _load(args)
     problems = []
     for song in loaded.show.songs:  # headers were read while loading; decode fully so corrupt data shows now, not live
-        if song.audio is not None and song.audio_mark is not None:
+        for track in song.tracks:
             try:
-                read_audio(song.audio, loaded.sample_rate)
+                read_audio(track.audio, loaded.sample_rate)
             except AudioFileError as error:
-                problems.append(Problem(song.audio_mark, str(error), "re-export the file; WAV, FLAC, OGG and MP3 load"))
+                problems.append(Problem(track.mark, str(error), "re-export the file; WAV, FLAC, OGG and MP3 load"))
     if problems:
         raise ShowFileError(problems)
     print(check_summary(loaded))

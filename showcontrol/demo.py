@@ -8,6 +8,8 @@ and breaths in the demo line up with something audible.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,8 @@ from showcontrol.audio.files import write_audio
 from showcontrol.errors import ShowFileError
 from showcontrol.load.show_file import load_show
 from showcontrol.model.position import BarBeat
+from showcontrol.model.show import Song, TempoChange, Track
+from showcontrol.timeline.compile import compile_song
 from showcontrol.timeline.events import Kind, Timeline
 
 RATE = 44100  # a different rate from the engine's on purpose: the demo exercises resampling
@@ -41,15 +45,36 @@ def make_missing_demo_tracks(show_path: Path) -> list[Path]:
 def make_demo_tracks(show_path: Path, force: bool = False) -> list[Path]:
     """Write every missing track of the demo show; return the paths written."""
     loaded = load_show(show_path, sample_rate=RATE, with_audio=False)
-    written = []
+    written: list[Path] = []
     for index, song in enumerate(loaded.show.songs):
-        if song.audio is None or (song.audio.exists() and not force):
-            continue
-        mix = synthesise(loaded.timelines[song.id], key_midi=57 + 3 * index)
-        song.audio.parent.mkdir(parents=True, exist_ok=True)
-        write_audio(song.audio, iter([mix.astype(np.float32)]), RATE, 2, "PCM_16")
-        written.append(song.audio)
+        for number, track in enumerate(song.tracks):
+            if track.audio in written or (track.audio.exists() and not force):
+                continue
+            grid = loaded.timelines[song.id]
+            timeline = grid if len(song.tracks) == 1 else _own_timeline(song, track, grid, loaded.show.ticks_per_beat)
+            mix = synthesise(timeline, key_midi=57 + 3 * index + 5 * number)
+            track.audio.parent.mkdir(parents=True, exist_ok=True)
+            write_audio(track.audio, iter([mix.astype(np.float32)]), RATE, 2, "PCM_16")
+            written.append(track.audio)
     return written
+
+
+def _own_timeline(song: Song, track: Track, grid: Timeline, ticks_per_beat: int) -> Timeline:
+    """A mashup track as it was recorded: its own tempo from its own downbeat, for as many bars as the song needs."""
+    at = track.at if isinstance(track.at, BarBeat) else BarBeat(1)
+    last_bar = grid.tempo.position_at(Fraction(grid.end_frame, RATE)).bar
+    bpm = track.native_bpm or grid.tempo.quarter_bpm_at(at.bar)
+    recorded = replace(
+        song,
+        tracks=(),
+        first_downbeat=track.first_downbeat,
+        tempo=(TempoChange(1, bpm, grid.tempo.meter_at(at.bar)),),
+        sections=(),
+        lyrics=(),
+        cues=(),
+        end=BarBeat(last_bar - at.bar + 3),
+    )
+    return compile_song(recorded, ticks_per_beat, RATE, None)
 
 
 def _tone(freq: float, seconds: float, decay: float, harmonics: int = 1) -> Signal:

@@ -18,13 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from showcontrol.audio.click import ClickSounds, render_click, synthesize_hits
-from showcontrol.audio.files import Audio, audio_length, load_spoken_counts, read_audio, write_audio
+from showcontrol.audio.files import Audio, load_spoken_counts, read_audio, write_audio
 from showcontrol.audio.ltc import render_ltc
-from showcontrol.audio.mix import Block, Stem, fit_channels, mix_block
+from showcontrol.audio.mix import Block, Stem, entry_exit_envelope, fit_channels, lay_track, mix_block
 from showcontrol.describe import event_record
 from showcontrol.load.show_file import LoadedShow
 from showcontrol.model.show import Song
 from showcontrol.timeline.events import Kind, Timeline
+from showcontrol.timeline.tempo import Rate
+from showcontrol.timeline.tracks import TrackPlacement
 
 log = logging.getLogger(__name__)
 
@@ -47,32 +49,50 @@ def click_sounds(sample_rate: int) -> ClickSounds:
 def build_stems(
     song: Song, timeline: Timeline, routes: dict[str, tuple[int, ...]], sounds: ClickSounds, keep_pitch_at: int | None = None
 ) -> dict[str, Stem]:
-    """Decode the track and render click and LTC for the whole song, each only if the patch routes it.
+    """Decode the tracks and render click and LTC for the whole song, each only if the patch routes it.
 
-    With `keep_pitch_at` (the device rate) a timeline compiled for another speed gets its track
+    With `keep_pitch_at` (the device rate) a timeline compiled for another speed gets its tracks
     time-stretched at that rate, pitch kept (rehearsal tempo), instead of resampled (film varispeed).
     """
     start, length = timeline.start_frame, timeline.end_frame - timeline.start_frame
     stems: dict[str, Stem] = {}
-    with ThreadPoolExecutor(max_workers=1) as pool:  # libsndfile and soxr release the GIL: decode while we synthesise
-        decoding = pool.submit(_track, song.audio, timeline, keep_pitch_at) if song.audio is not None and routes.get("track") else None
+    with ThreadPoolExecutor(max_workers=1) as pool:  # libsndfile, soxr and Rubber Band release the GIL: decode while we synthesise
+        laying = (
+            pool.submit(_tracks, song, timeline, len(routes["track"]), keep_pitch_at) if timeline.tracks and routes.get("track") else None
+        )
         stems.update(_synthesised_stems(song, timeline, routes, sounds, start, length))
-        if decoding is not None:
-            track = decoding.result()[: timeline.end_frame]
-            track *= np.float32(10 ** (song.gain_db / 20))
-            stems["track"] = Stem(0, fit_channels(track, len(routes["track"])))
+        if laying is not None:
+            stems["track"] = Stem(0, laying.result())
     return stems
 
 
-def _track(path: Path, timeline: Timeline, keep_pitch_at: int | None) -> Audio:
-    if keep_pitch_at is None or timeline.sample_rate == keep_pitch_at:
-        return read_audio(path, timeline.sample_rate)
-    from showcontrol.audio.stretch import stretched_track  # pedalboard loads only when a rehearsal tempo needs it
+def _tracks(song: Song, timeline: Timeline, channels: int, keep_pitch_at: int | None) -> Block:
+    """Every track of the song laid on its frames, with its gain, entry and exit: one stem from frame 0."""
+    out = np.zeros((timeline.end_frame, channels), np.float32)
+    for placement in timeline.tracks:
+        audio = fit_channels(_track_audio(placement, timeline, keep_pitch_at), channels)
+        envelope = entry_exit_envelope(
+            len(audio), placement.origin_frame, placement.enter_frame, placement.leave_frame, placement.fade_frames
+        )
+        lay_track(out, audio, placement.origin_frame, 10 ** ((song.gain_db + placement.track.gain_db) / 20), envelope)
+    return out
 
-    speed = Fraction(keep_pitch_at) / Fraction(timeline.sample_rate)
+
+def _track_audio(placement: TrackPlacement, timeline: Timeline, keep_pitch_at: int | None) -> Audio:
+    """A track decoded at the timeline's rate: resampled (varispeed), or time-stretched where its tempo
+    differs from the grid's or a rehearsal tempo asks for it (pitch kept)."""
+    path = placement.track.audio
+    base_rate: Rate = timeline.sample_rate
+    speed = placement.speed
+    if keep_pitch_at is not None and timeline.sample_rate != keep_pitch_at:
+        base_rate, speed = keep_pitch_at, speed * Fraction(keep_pitch_at) / Fraction(timeline.sample_rate)
+    if speed == 1:
+        return read_audio(path, base_rate)
+    from showcontrol.audio.stretch import stretched_track  # pedalboard loads only when a stretch needs it
+
     started = time.perf_counter()
     log.info("time-stretching %s to %g %% (pitch kept)...", path.name, float(speed) * 100)
-    audio, cached = stretched_track(path, keep_pitch_at, speed, audio_length(path, timeline.sample_rate))
+    audio, cached = stretched_track(path, base_rate, speed, placement.frames)
     log.info(
         "%s at %g %%: %s in %.1f s",
         path.name,

@@ -13,6 +13,7 @@ from showcontrol.load.show_file import LoadedShow
 from showcontrol.model.patch import MidiOutput, MqttOutput, OscOutput, Output
 from showcontrol.timeline.events import Kind, Timeline
 from showcontrol.timeline.timecode import count_to_label
+from showcontrol.timeline.tracks import TrackPlacement
 
 ACTION_KINDS = (Kind.OSC, Kind.MIDI, Kind.MQTT)
 
@@ -25,6 +26,15 @@ def describe_output(output: Output) -> str:
     if isinstance(output, MqttOutput):
         return f"mqtt {output.host}:{output.port}{' tls' if output.tls else ''}"
     raise TypeError(output)
+
+
+def track_text(placement: TrackPlacement) -> str:
+    """`midnight-drive.flac, downbeat on 9.1, stretched to 111.5 %, in at 9.1, out at the end`."""
+    track = placement.track
+    speed = f", stretched to {float(placement.speed) * 100:.1f} %" if placement.speed != 1 else ""
+    gain = f", {track.gain_db:+g} dB" if track.gain_db else ""
+    fade = f", {float(track.fade_s):g} s crossfades" if track.fade_s and (track.enter or track.leave) else ""
+    return f"{track.audio.name}, downbeat on {track.at}{speed}{gain}, in at {track.enter or 'its start'}, out at {track.leave or 'its end'}{fade}"
 
 
 def check_summary(loaded: LoadedShow) -> str:
@@ -53,6 +63,8 @@ def check_summary(loaded: LoadedShow) -> str:
             f"{', count-in ' + str(song.count_in.bars) + ' bar(s)' if song.count_in.bars else ''}"
         )
         lines.append(f"    tempo: {' → '.join(meters)}")
+        if len(timeline.tracks) > 1 or any(t.speed != 1 for t in timeline.tracks):
+            lines.extend(f"    track: {track_text(t)}" for t in timeline.tracks)
         lines.append(f"    sections: {', '.join(s.name for s in song.sections) or 'none'}")
         lines.append(
             f"    cues per output: {cues}; lyrics {len(timeline.of_kind(Kind.LYRIC))}, breaths {len(timeline.of_kind(Kind.BREATH))}"

@@ -22,6 +22,32 @@ def write_tone(path: Path, seconds: float, rate: int = 48000, channels: int = 2,
     return path
 
 
+BURST_FRAMES = 240  # a 5 ms tone burst at 48 kHz: its energy centroid is its centre
+
+
+def beat_bursts(beats: int, bpm: float, first: float, seconds: float, rate: int = 48000) -> np.ndarray:
+    """A recording that is silent but for a short burst starting on each beat from `first` seconds."""
+    signal = np.zeros(round(seconds * rate))
+    burst = np.sin(2 * np.pi * 1000 * np.arange(BURST_FRAMES) / rate) * np.hanning(BURST_FRAMES)
+    for beat in range(beats):
+        at = round((first + beat * 60 / bpm) * rate)
+        signal[at : at + BURST_FRAMES] += burst
+    return signal
+
+
+def burst_centroids(signal: np.ndarray, expected: list[float], reach: int = 2400) -> list[float]:
+    """The energy centroid (in frames) of the burst found within `reach` frames of each expected centre.
+
+    A centroid, not a threshold crossing, because a time-stretch reshapes a burst's rise."""
+    energy = signal.astype(np.float64) ** 2
+    found = []
+    for centre in expected:
+        lo = max(0, round(centre) - reach)
+        window = energy[lo : round(centre) + reach]
+        found.append(lo + float((window * np.arange(len(window))).sum() / window.sum()))
+    return found
+
+
 @pytest.fixture
 def show_dir(tmp_path: Path):
     """Returns write(name, yaml_text) -> path, writing dedented YAML into a temporary show folder."""

@@ -13,7 +13,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import soundfile
-from conftest import write_tone
+from conftest import BURST_FRAMES, beat_bursts, burst_centroids, write_tone
 
 from showcontrol.load.show_file import load_show
 from showcontrol.model.position import BarBeat
@@ -87,3 +87,29 @@ def test_the_second_rehearsal_at_that_tempo_uses_the_cache(rendered) -> None:
     folder, *_, first_log, again_log = rendered
     assert "stretched and cached" in first_log and "from the cache" in again_log
     assert len(list((folder / "cache" / "showcontrol" / "stretched").glob("*.flac"))) == 1
+
+
+def test_the_stretched_track_keeps_every_beat_under_its_click(tmp_path) -> None:
+    """At 90 % a track of beat bursts must sound each burst where the trace puts that beat, all the way through
+    (Rubber Band's R3 engine moved them by up to 115 ms mid-track at this ratio, and back by the end)."""
+    soundfile.write(str(tmp_path / "beats.wav"), beat_bursts(40, 120, 0.5, 21.0).astype(np.float32), 48000, subtype="FLOAT")
+    (tmp_path / "patch.yaml").write_text(PATCH)
+    (tmp_path / "show.yaml").write_text(
+        "version: 1\npatch: patch.yaml\nsongs:\n  - id: s\n    audio: beats.wav\n    first_downbeat: 0.5\n    end: 11.1\n"
+        "    tempo: [{bar: 1, bpm: 120}]\n"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "showcontrol", "render", str(tmp_path / "show.yaml"), "-o", str(tmp_path / "out.wav")]
+    result = subprocess.run(
+        [*command, "--trace", str(tmp_path / "trace.jsonl"), "--tempo", "90", "--subtype", "FLOAT"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    audio, _ = soundfile.read(str(tmp_path / "out.wav"), dtype="float32")
+    beats = [e["frame"] for e in map(json.loads, (tmp_path / "trace.jsonl").read_text().splitlines()) if e["kind"] == "click"]
+    expected = [frame + (BURST_FRAMES - 1) / 2 / 0.9 for frame in beats]
+    errors_ms = [(found - want) / 48 for found, want in zip(burst_centroids(audio[:, 0], expected), expected, strict=True)]
+    assert len(beats) == 40 and max(map(abs, errors_ms)) < 3, errors_ms

@@ -156,5 +156,9 @@ def test_a_fresh_checkout_synthesises_the_demo_tracks_on_first_use(tmp_path: Pat
     shutil.copy(REPO / "hardware/demo-stage.yaml", tmp_path / "hardware/demo-stage.yaml")
     result = run_cli("check", str(tmp_path / "cues/demo/show.yaml"))
     assert result.returncode == 0, result.stderr
-    assert "synthesised" in result.stderr and "OK: 2 song(s)" in result.stdout
-    assert sorted(p.name for p in (tmp_path / "cues/demo/tracks").iterdir()) == ["neon-nights.flac", "slow-burn.flac"]
+    assert "synthesised" in result.stderr and "OK: 3 song(s)" in result.stdout
+    assert sorted(p.name for p in (tmp_path / "cues/demo/tracks").iterdir()) == [
+        "midnight-drive.flac",
+        "neon-nights.flac",
+        "slow-burn.flac",
+    ]

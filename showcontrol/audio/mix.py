@@ -79,3 +79,30 @@ def crossfade_seam(
     new = stem.data[new_first - stem.origin_frame : new_first - stem.origin_frame + frames]
     old = stem.data[old_first - stem.origin_frame : old_first - stem.origin_frame + frames]
     out[:, list(channels)] += new * (fade_in[:, None] - 1) + old * fade_out[:, None]
+
+
+def lay_track(out: Block, audio: Block, origin_frame: int, gain: float, envelope: Block) -> None:
+    """Add a track whose frame 0 sounds at song frame `origin_frame` into `out` (song frame 0 at row 0), times
+    `gain` and its per-frame `envelope` (as long as `audio`); what falls outside `out` is dropped."""
+    begin, end = max(origin_frame, 0), min(origin_frame + len(audio), len(out))
+    if begin < end:
+        rows = slice(begin - origin_frame, end - origin_frame)
+        out[begin:end] += audio[rows] * (envelope[rows, None] * np.float32(gain))
+
+
+def entry_exit_envelope(frames: int, origin_frame: int, enter_frame: int | None, leave_frame: int | None, fade_frames: int) -> Block:
+    """A track's gain per frame: silent before it enters and after it leaves, with equal-power fades
+    `fade_frames` long centred on those song frames (0: a hard cut exactly on the frame)."""
+    envelope = np.ones(frames, np.float32)
+    if enter_frame is not None:
+        _fade(envelope, enter_frame - fade_frames // 2 - origin_frame, fade_frames, rising=True)
+    if leave_frame is not None:
+        _fade(envelope, leave_frame - fade_frames // 2 - origin_frame, fade_frames, rising=False)
+    return envelope
+
+
+def _fade(envelope: Block, begin: int, frames: int, rising: bool) -> None:
+    """Multiply in a quarter-sine fade starting at row `begin`, with silence on its quiet side."""
+    x = (np.arange(len(envelope), dtype=np.float64) - begin + 0.5) / max(frames, 1)
+    x = np.clip(x, 0.0, 1.0) if frames else (x > 0).astype(np.float64)
+    envelope *= np.sin((x if rising else 1.0 - x) * np.pi / 2).astype(np.float32)  # exactly 0 and 1 at the ends

@@ -17,6 +17,7 @@ from showcontrol.load.patch_file import DEFAULT_PATCH, load_patch
 from showcontrol.load.profile_actions import expand
 from showcontrol.load.reader import Fields, Node, Reader, compose_file, suggestion
 from showcontrol.model.patch import OUTPUT_TYPES, MidiOutput, Patch
+from showcontrol.model.position import BarBeat, SectionOffset
 from showcontrol.model.profile import Profile
 from showcontrol.model.show import (
     MIDI_KINDS,
@@ -34,6 +35,7 @@ from showcontrol.model.show import (
     Song,
     TempoChange,
     TimecodeSettings,
+    Track,
     default_groups,
 )
 from showcontrol.timeline.compile import compile_song
@@ -47,6 +49,7 @@ SONG_KEYS = (
     "id",
     "title",
     "audio",
+    "tracks",
     "first_downbeat",
     "end",
     "gain_db",
@@ -60,6 +63,7 @@ SONG_KEYS = (
     "notes",
 )
 TEMPO_KEYS = ("bar", "bpm", "meter", "groups", "beat_unit", "ramp_bars")
+TRACK_KEYS = ("audio", "first_downbeat", "at", "bpm", "beat_unit", "gain_db", "enter", "leave", "fade", "notes")
 CUE_KEYS = ("at", "name", "once", "notes", "osc", "midi", "mqtt")
 LYRIC_KEYS = ("at", "text", "breath", "performer")
 OSC_KEYS = ("to", "address", "args")
@@ -142,13 +146,17 @@ def load_show(
     for song in songs:  # compile even when other things are wrong, so one report lists everything
         if not song.tempo:
             continue
+        frames: list[int] = []
+        for track in song.tracks if with_audio else ():
+            try:
+                frames.append(audio_length(track.audio, rate))
+            except AudioFileError as error:
+                problems.append(Problem(track.mark, str(error), "give the path relative to the show file; WAV, FLAC, OGG and MP3 load"))
+        if len(frames) < len(song.tracks) and (with_audio or song.end is None):
+            continue
         try:
-            frames = audio_length(song.audio, rate) if song.audio is not None and with_audio else None
-            if song.audio is None or with_audio or song.end is not None:
-                timelines[song.id] = with_sync(compile_song(song, ticks, rate, frames), sync_streams(patch))
-        except AudioFileError as error:
-            assert song.audio_mark is not None
-            problems.append(Problem(song.audio_mark, str(error), "give the path relative to the show file; WAV, FLAC, OGG and MP3 load"))
+            compiled = compile_song(song, ticks, rate, frames if with_audio else None)
+            timelines[song.id] = with_sync(compiled, sync_streams(patch))
         except ShowFileError as error:
             problems.extend(error.problems)
     if problems:
@@ -200,19 +208,24 @@ def _song(reader: Reader, node: Node, profiles: Mapping[str, Profile]) -> Song |
             f"song id {song_id!r} has spaces or symbols",
             "use letters, digits, '-', '_' and '.', e.g. elastic-heart",
         )
-    audio = audio_mark = None
-    if (n := fields.get("audio")) is not None and (text := reader.text(n, "audio")):
-        audio, audio_mark = (reader.path.parent / text), reader.mark(n)
     first_downbeat = (
         reader.number(n, "first_downbeat", 0, 3600, "0.512") if (n := fields.get("first_downbeat")) is not None else Fraction(0)
     )
+    tracks: tuple[Track, ...] = ()
+    if (n := fields.get("audio")) is not None and (text := reader.text(n, "audio")):
+        tracks = (Track(reader.path.parent / text, first_downbeat or Fraction(0), mark=reader.mark(n)),)
+    if (n := fields.get("tracks")) is not None:
+        if "audio" in fields or "first_downbeat" in fields:
+            reader.problem(
+                n, "a song with tracks: takes no audio: or first_downbeat: of its own", "give each track its audio and first_downbeat"
+            )
+        tracks = tuple(track for item in reader.items(n, "tracks") if (track := _track(reader, item)))
     tempo = _tempo(reader, n) if (n := fields.get("tempo")) is not None else ()
     song = Song(
         id=song_id or "?",
         title=(reader.text(n, "title") if (n := fields.get("title")) is not None else None) or song_id or "?",
-        audio=audio,
-        audio_mark=audio_mark,
-        first_downbeat=first_downbeat if first_downbeat is not None else Fraction(0),
+        tracks=tracks,
+        first_downbeat=first_downbeat if first_downbeat is not None and not tracks else Fraction(0),
         end=reader.position(n, "end") if (n := fields.get("end")) is not None else None,
         gain_db=float(reader.number(n, "gain_db", -60, 12, "-3") or 0) if (n := fields.get("gain_db")) is not None else 0.0,
         tempo=tempo,
@@ -224,9 +237,42 @@ def _song(reader: Reader, node: Node, profiles: Mapping[str, Profile]) -> Song |
         cues=tuple(cue for item in _items(reader, fields, "cues") if (cue := _cue(reader, item, profiles))),
         mark=reader.mark(node),
     )
-    if audio is None and song.end is None and song_id is not None:
+    if not tracks and song.end is None and song_id is not None and "tracks" not in fields:
         reader.problem(node, f"song {song_id!r} has neither audio nor end", "add audio: FILE, or end: BAR.BEAT for a click-only song")
     return song
+
+
+def _track(reader: Reader, node: Node) -> Track | None:
+    """One recording of a mashup: its file, where its downbeat is, the bar it lands on, its tempo, entry and exit."""
+    fields = reader.fields(node, "track", TRACK_KEYS, required=("audio",))
+    if fields is None or (audio_node := fields.get("audio")) is None or not (text := reader.text(audio_node, "track audio")):
+        return None
+    at: BarBeat | SectionOffset = BarBeat(1)
+    if (n := fields.get("at")) is not None:
+        position = reader.position(n, "track at")
+        if isinstance(position, BarBeat | SectionOffset):
+            at = position
+        elif position is not None:
+            reader.problem(n, "a track is aligned to a bar, not to seconds", "e.g. at: 9 (its downbeat lands on bar 9)")
+    bpm = None
+    if (n := fields.get("bpm")) is not None:
+        unit = _beat_unit(reader, u) if (u := fields.get("beat_unit")) is not None else Fraction(1, 4)
+        value = reader.number(n, "track bpm", 10, 500, "120")
+        bpm = value * unit * 4 if value is not None and unit is not None else None
+    number = reader.number
+    return Track(
+        audio=reader.path.parent / text,
+        first_downbeat=(number(n, "first_downbeat", 0, 3600, "0.512") or Fraction(0))
+        if (n := fields.get("first_downbeat"))
+        else Fraction(0),
+        at=at,
+        native_bpm=bpm,
+        gain_db=float(number(n, "track gain_db", -60, 12, "-3") or 0) if (n := fields.get("gain_db")) is not None else 0.0,
+        enter=reader.position(n, "track enter") if (n := fields.get("enter")) is not None else None,
+        leave=reader.position(n, "track leave") if (n := fields.get("leave")) is not None else None,
+        fade_s=(number(n, "track fade", 0, 30, "0.5") or Fraction(0)) if (n := fields.get("fade")) is not None else Fraction(0),
+        mark=reader.mark(node),
+    )
 
 
 def _items(reader: Reader, fields: Fields, key: str) -> list[Node]:

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from showcontrol.errors import SourceMark
 from showcontrol.model.patch import Patch
-from showcontrol.model.position import Position
+from showcontrol.model.position import BarBeat, Position, SectionOffset
 from showcontrol.timeline.timecode import Label, TimecodeRate
 
 NO_MARK = SourceMark("<none>", 0, 0)
+BAR_ONE = BarBeat(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,11 +157,34 @@ class Cue:
 
 
 @dataclass(frozen=True, slots=True)
+class Track:
+    """One recording of a song, laid on the song's tempo grid (a mashup has several).
+
+    The downbeat `first_downbeat` seconds into the file sounds on the song's bar `at`. A recording
+    made at another tempo (`native_bpm`, in quarter notes) is time-stretched to the grid's tempo at
+    `at`, its pitch kept. `enter` and `leave` bring it in and take it out, each with an equal-power
+    crossfade `fade_s` long centred on that position (0: a hard cut on the frame).
+    """
+
+    audio: Path
+    first_downbeat: Fraction = Fraction(0)
+    at: BarBeat | SectionOffset = BAR_ONE
+    native_bpm: Fraction | None = None
+    gain_db: float = 0.0
+    enter: Position | None = None
+    leave: Position | None = None
+    fade_s: Fraction = Fraction(0)
+    mark: SourceMark = field(default=NO_MARK, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Song:
+    """`first_downbeat` is where bar 1 sounds on the song's time axis for a song without tracks;
+    with tracks it is worked out from them (`timeline.tracks.song_first_downbeat`)."""
+
     id: str
     title: str
-    audio: Path | None
-    audio_mark: SourceMark | None
+    tracks: tuple[Track, ...]
     first_downbeat: Fraction
     end: Position | None
     gain_db: float

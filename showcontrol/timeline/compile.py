@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
 
 from showcontrol.errors import Problem, ShowFileError, SourceMark
@@ -12,6 +12,7 @@ from showcontrol.model.show import MidiAction, MqttAction, OscAction, Song
 from showcontrol.timeline.events import ORDER_AT_SAME_FRAME, ClickHit, Event, Kind, LtcSpec, Timeline
 from showcontrol.timeline.tempo import Rate, TempoMap, frame_at, tempo_problems
 from showcontrol.timeline.timecode import label_to_count
+from showcontrol.timeline.tracks import TrackPlacement, place_track, song_first_downbeat
 
 ACTION_KINDS = {OscAction: Kind.OSC, MidiAction: Kind.MIDI, MqttAction: Kind.MQTT}
 
@@ -64,19 +65,30 @@ class _Resolver:
         return frame, bar_beat
 
 
-def compile_song(song: Song, ticks_per_beat: int, sample_rate: Rate, audio_frames: int | None) -> Timeline:
+def compile_song(song: Song, ticks_per_beat: int, sample_rate: Rate, track_frames: Sequence[int] | None) -> Timeline:
     """Resolve every position of a song and order its events; raise ShowFileError listing all problems.
 
-    `audio_frames` is the length of the decoded track at `sample_rate` (None for a song without audio).
+    `track_frames` are the lengths of the song's decoded tracks at `sample_rate`, unstretched (None
+    when the audio is not opened: the song then needs an `end`).
     """
+    problems: list[Problem] = []
+    aligned = _track_bars(song)
     try:
-        tempo = TempoMap(song.tempo, song.first_downbeat, ticks_per_beat)
+        tempo = TempoMap(song.tempo, song_first_downbeat(song, aligned, ticks_per_beat), ticks_per_beat)
     except ValueError:
         raise ShowFileError(_tempo_problem(song)) from None
     resolver = _Resolver(song, tempo, sample_rate)
-    problems: list[Problem] = []
     events: list[Event] = []
 
+    def place(position: Position, mark: SourceMark, what: str) -> tuple[int, BarBeat] | None:
+        try:
+            return resolver.place(position)
+        except _Unplaceable as error:
+            problems.append(Problem(mark, f"{what} at {position}: {error}", error.hint))
+            return None
+
+    tracks = _place_tracks(song, aligned, tempo, sample_rate, track_frames, place, problems)
+    audio_frames = max((t.end_frame for t in tracks), default=0) if tracks else None
     end_frame = audio_frames
     if song.end is not None:
         try:
@@ -96,13 +108,6 @@ def compile_song(song: Song, ticks_per_beat: int, sample_rate: Rate, audio_frame
             [*problems, Problem(song.mark, f"song {song.id!r} has no audio and no end", "add audio: FILE or end: BAR.BEAT")]
         )
     resolver.end_frame = end_frame
-
-    def place(position: Position, mark: SourceMark, what: str) -> tuple[int, BarBeat] | None:
-        try:
-            return resolver.place(position)
-        except _Unplaceable as error:
-            problems.append(Problem(mark, f"{what} at {position}: {error}", error.hint))
-            return None
 
     for section in song.sections:
         if placed := place(BarBeat(section.bar), section.mark, f"section {section.name!r}"):
@@ -131,7 +136,50 @@ def compile_song(song: Song, ticks_per_beat: int, sample_rate: Rate, audio_frame
         tc = song.timecode
         ltc = LtcSpec(tc.rate, label_to_count(tc.start, tc.rate), tc.level_db)
     start_frame = min([0, *(e.at_frame for e in count_in)])
-    return Timeline(song.id, sample_rate, start_frame, end_frame, tempo, ltc, tuple(events))
+    return Timeline(song.id, sample_rate, start_frame, end_frame, tempo, ltc, tuple(events), tracks)
+
+
+def _track_bars(song: Song) -> list[BarBeat]:
+    """Each track's `at` as a bar.beat (a section name resolved); raises ShowFileError."""
+    sections = {s.name: s.bar for s in song.sections}
+    bars = []
+    for track in song.tracks:
+        at = track.at
+        if isinstance(at, SectionOffset):
+            if at.section not in sections:
+                close = difflib.get_close_matches(at.section, sections, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else "give a bar number, e.g. at: 9"
+                raise ShowFileError([Problem(track.mark, f"track {track.audio.name}: no section named {at.section!r}", hint)])
+            at = BarBeat(sections[at.section] + at.bar - 1, at.beat, at.tick)
+        bars.append(at)
+    return bars
+
+
+def _place_tracks(
+    song: Song,
+    aligned: list[BarBeat],
+    tempo: TempoMap,
+    sample_rate: Rate,
+    track_frames: Sequence[int] | None,
+    place: Callable[[Position, SourceMark, str], tuple[int, BarBeat] | None],
+    problems: list[Problem],
+) -> tuple[TrackPlacement, ...]:
+    """Every track on the song's frames, its entry and exit checked (leave after enter)."""
+    if track_frames is None:
+        return ()
+    placed = []
+    for track, at, frames in zip(song.tracks, aligned, track_frames, strict=True):
+        what = f"track {track.audio.name}"
+        if reason := tempo.check(at):
+            problems.append(Problem(track.mark, f"{what} at {at}: {reason}", "fix the beat, or align the track to a bar"))
+            continue
+        enter = place(track.enter, track.mark, f"{what} enter") if track.enter is not None else None
+        leave = place(track.leave, track.mark, f"{what} leave") if track.leave is not None else None
+        if enter is not None and leave is not None and leave[0] <= enter[0]:
+            problems.append(Problem(track.mark, f"{what} leaves at {leave[1]}, before it enters at {enter[1]}", "leave after enter"))
+            continue
+        placed.append(place_track(track, at, tempo, sample_rate, frames, enter and enter[0], leave and leave[0]))
+    return tuple(placed)
 
 
 def _tempo_problem(song: Song) -> list[Problem]:

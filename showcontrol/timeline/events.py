@@ -10,6 +10,7 @@ from showcontrol.model.position import BarBeat
 from showcontrol.model.show import Action, Lyric, Section
 from showcontrol.timeline.tempo import Rate, TempoMap
 from showcontrol.timeline.timecode import TimecodeRate
+from showcontrol.timeline.tracks import TrackPlacement
 
 
 class Kind(StrEnum):
@@ -82,6 +83,7 @@ class Timeline:
     tempo: TempoMap
     ltc: LtcSpec | None
     events: tuple[Event, ...]
+    tracks: tuple[TrackPlacement, ...] = ()  # the recordings, on the song's frame axis (several in a mashup)
     _frames: tuple[int, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
