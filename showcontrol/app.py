@@ -24,7 +24,7 @@ import numpy.typing as npt
 from showcontrol.audio.device import AudioDevice, AudioDeviceError, start_audio_driver, stop_audio_driver
 from showcontrol.audio.mix import Stem, crossfade_seam, fade_out, mix_block, mix_fading
 from showcontrol.dispatcher import Dispatcher
-from showcontrol.engine.plan import StartPlan, dispatch_order, plan_start
+from showcontrol.engine.plan import StartPlan, dispatch_order, feed_count_ins, plan_start
 from showcontrol.engine.transport import Loop, Pause, Play, Resume, Segment, State, Stop, Transport
 from showcontrol.errors import ShowControlError
 from showcontrol.io.midi import MidiPortOutput
@@ -263,20 +263,10 @@ class ShowRunner:
         """Play from `bar` (default: the cued bar) with the song's count-in as pre-roll."""
         bar = self.cue_bar if bar is None else bar
         self.cue_bar = bar
-        count_in = self.song.count_in
-        plan = plan_start(
-            self.timeline,
-            bar,
-            count_in.bars if self.options.count_in_bars is None else self.options.count_in_bars,
-            count_in.voice,
-            self.sounds,
-            10 ** (self.song.click.level_db / 20),
-            len(self.routes.get("click", (0,))),
-        )
+        count_ins = feed_count_ins(self.song, self.routes, self.options.count_in_bars)
+        plan = plan_start(self.timeline, bar, count_ins, self.sounds)
         preroll = {"ltc": self._song_stems["ltc"]} if "ltc" in self._song_stems else {}
-        if plan.count_in is not None:
-            preroll["click"] = plan.count_in
-        self._preroll_stems = preroll
+        self._preroll_stems = {**preroll, **plan.count_in}
         self.transport.request(Play(plan.start_frame, plan.song_from_frame))
         self._wake()
         return plan

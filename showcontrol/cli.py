@@ -15,6 +15,7 @@ from pathlib import Path
 
 from showcontrol import __version__
 from showcontrol.audio.files import read_audio
+from showcontrol.audio.speech import speech_available
 from showcontrol.errors import AudioFileError, Problem, ShowControlError, ShowFileError
 from showcontrol.load.show_file import LoadedShow, load_show
 from showcontrol.report import check_summary, timeline_text
@@ -179,7 +180,16 @@ def _load(args: argparse.Namespace) -> LoadedShow:
     loaded = load_show(args.show, args.patch, getattr(args, "rate", None), speed=speed, keep_pitch=tempo is not None)
     for warning in loaded.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if _has_calls(loaded) and not speech_available():
+        print(
+            "warning: the show has spoken guide calls but espeak-ng is not installed, so they are silent (apt-get install espeak-ng)",
+            file=sys.stderr,
+        )
     return loaded
+
+
+def _has_calls(loaded: LoadedShow) -> bool:
+    return any(c.calls is not None for song in loaded.show.songs for c in (song.click, *(f.click for f in song.click_feeds)))
 
 
 def _song_id(loaded: LoadedShow, song: str | None) -> str:

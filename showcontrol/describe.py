@@ -28,7 +28,7 @@ def message_text(event: Event) -> str:
     if isinstance(payload, SyncMessage):
         return f"{payload.stream} {payload.detail} [{payload.data.hex(' ')}]"
     if isinstance(payload, ClickHit):
-        return payload.sound + (f" '{payload.count}'" if payload.count is not None else "")
+        return payload.sound + (f" '{payload.count}'" if payload.count is not None else "") + (f" '{payload.call}'" if payload.call else "")
     return event.kind.value
 
 
@@ -53,7 +53,11 @@ def message_data(event: Event) -> dict[str, Any]:
     if isinstance(payload, SyncMessage):
         return {"stream": payload.stream, "bytes": payload.data.hex(" "), "detail": payload.detail}
     if isinstance(payload, ClickHit):
-        return {"sound": payload.sound} | ({"count": payload.count} if payload.count is not None else {})
+        return (
+            {"sound": payload.sound}
+            | ({"count": payload.count} if payload.count is not None else {})
+            | ({"call": payload.call} if payload.call is not None else {})
+        )
     return {}
 
 

@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -21,10 +21,12 @@ from showcontrol.audio.click import ClickSounds, render_click, synthesize_hits
 from showcontrol.audio.files import Audio, load_spoken_counts, read_audio, write_audio
 from showcontrol.audio.ltc import render_ltc
 from showcontrol.audio.mix import Block, Stem, entry_exit_envelope, fit_channels, lay_track, mix_block
+from showcontrol.audio.speech import speak_all
 from showcontrol.describe import event_record
 from showcontrol.load.show_file import LoadedShow
 from showcontrol.model.show import Song
-from showcontrol.timeline.events import Kind, Timeline
+from showcontrol.timeline.compile import feeds
+from showcontrol.timeline.events import ClickHit, Kind, Timeline
 from showcontrol.timeline.tempo import Rate
 from showcontrol.timeline.tracks import TrackPlacement
 
@@ -108,10 +110,14 @@ def _synthesised_stems(
 ) -> dict[str, Stem]:
     stems: dict[str, Stem] = {}
     rate = timeline.sample_rate
-    if routes.get("click"):
-        click = np.zeros(length, np.float32)
-        render_click(timeline.of_kind(Kind.CLICK), start, click, sounds, 10 ** (song.click.level_db / 20))
-        stems["click"] = Stem(start, fit_channels(click[:, None], len(routes["click"])))
+    clicks = [e for e in timeline.of_kind(Kind.CLICK) if routes.get(e.output)]
+    calls = {e.payload.call for e in clicks if isinstance(e.payload, ClickHit) and e.payload.call is not None}
+    sounds = replace(sounds, calls=speak_all(calls, sounds.sample_rate)) if calls else sounds
+    for feed, click, _ in feeds(song):
+        if routes.get(feed):
+            samples = np.zeros(length, np.float32)
+            render_click((e for e in clicks if e.output == feed), start, samples, sounds, 10 ** (click.level_db / 20))
+            stems[feed] = Stem(start, fit_channels(samples[:, None], len(routes[feed])))
     if routes.get("ltc") and timeline.ltc is not None:
         ltc = render_ltc(timeline.ltc, rate, start, length)
         stems["ltc"] = Stem(start, fit_channels(ltc[:, None], len(routes["ltc"])))

@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterable
 from showcontrol.describe import clock_text, event_record, message_text
 from showcontrol.load.show_file import LoadedShow
 from showcontrol.model.patch import MidiOutput, MqttOutput, OscOutput, Output
+from showcontrol.model.show import ClickFeed
 from showcontrol.timeline.events import Kind, Timeline
 from showcontrol.timeline.timecode import count_to_label
 from showcontrol.timeline.tracks import TrackPlacement
@@ -26,6 +27,22 @@ def describe_output(output: Output) -> str:
     if isinstance(output, MqttOutput):
         return f"mqtt {output.host}:{output.port}{' tls' if output.tls else ''}"
     raise TypeError(output)
+
+
+def feed_text(feed: ClickFeed) -> str:
+    """`ava: 2 per beat, accents 1 3, count-in 2 bars spoken, calls`."""
+    click, parts = feed.click, [f"{feed.click.level_db:g} dB"]
+    if not click.enabled:
+        return f"{feed.name}: off"
+    if click.subdivide > 1:
+        parts.append(f"{click.subdivide} per beat")
+    if click.accents != (1,):
+        parts.append(f"accents {' '.join(map(str, click.accents))}")
+    if feed.count_in.bars:
+        parts.append(f"count-in {feed.count_in.bars} bar(s){' spoken' if feed.count_in.voice else ''}")
+    if click.calls is not None:
+        parts.append("calls")
+    return f"{feed.name}: {', '.join(parts)}"
 
 
 def track_text(placement: TrackPlacement) -> str:
@@ -63,6 +80,8 @@ def check_summary(loaded: LoadedShow) -> str:
             f"{', count-in ' + str(song.count_in.bars) + ' bar(s)' if song.count_in.bars else ''}"
         )
         lines.append(f"    tempo: {' → '.join(meters)}")
+        if song.click_feeds:
+            lines.append(f"    click feeds: {'; '.join(feed_text(f) for f in song.click_feeds)}")
         if len(timeline.tracks) > 1 or any(t.speed != 1 for t in timeline.tracks):
             lines.extend(f"    track: {track_text(t)}" for t in timeline.tracks)
         lines.append(f"    sections: {', '.join(s.name for s in song.sections) or 'none'}")

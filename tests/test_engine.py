@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from showcontrol.engine.plan import dispatch_order, plan_start, start_index
+from showcontrol.engine.plan import FeedCountIn, dispatch_order, plan_start, start_index
 from showcontrol.engine.transport import Pause, Play, Resume, State, Stop, Transport
 from showcontrol.load.show_file import load_show
 from showcontrol.model.position import BarBeat
+from showcontrol.model.show import CountIn
 from showcontrol.offline import click_sounds
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -44,12 +45,12 @@ def test_reaching_the_end_stops() -> None:
 def test_start_from_a_bar_prerolls_a_count_in_at_that_bars_tempo() -> None:
     loaded = load_show(GOLDEN / "meters-and-ramp" / "show.yaml")
     timeline = loaded.timelines["meters"]
-    plan = plan_start(timeline, 4, 1, True, click_sounds(timeline.sample_rate), 0.5, 1)
+    plan = plan_start(timeline, 4, [FeedCountIn("click", CountIn(1, True), 0.5, 1)], click_sounds(timeline.sample_rate))
     bar4 = timeline.tempo.frame(BarBeat(4), timeline.sample_rate)
     assert plan.song_from_frame == bar4
     assert plan.start_frame == bar4 - round(2.4 * 44100)  # 50 dotted quarters a minute is ♩=75: a 6/8 bar is 2.4 s
     assert [e.payload.count for e in plan.count_in_events] == [1, 2]  # 6/8 counts its two pulses
-    assert plan.count_in is not None and np.abs(plan.count_in.data).max() > 0
+    assert list(plan.count_in) == ["click"] and np.abs(plan.count_in["click"].data).max() > 0
 
 
 def test_dispatch_order_applies_latency_and_skips_audio_only_events() -> None:

@@ -7,7 +7,7 @@ frame the timeline says, and a test can find it by looking for the first non-zer
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -27,11 +27,13 @@ _HIT_RECIPES: Mapping[str, tuple[tuple[tuple[float, float], ...], float, float, 
 
 @dataclass(frozen=True)
 class ClickSounds:
-    """Hits by name (accent, beat, sub, count) and spoken numbers for count-ins, at one sample rate."""
+    """Hits by name (accent, beat, sub, count), spoken numbers for count-ins and spoken guide calls by
+    their words, at one sample rate."""
 
     sample_rate: int
     hits: Mapping[str, Samples]
     voice: Mapping[int, Samples]
+    calls: Mapping[str, Samples] = field(default_factory=dict)
 
 
 def synthesize_hits(sample_rate: int) -> dict[str, Samples]:
@@ -53,9 +55,13 @@ def render_click(events: Iterable[Event], first_frame: int, out: Samples, sounds
         hit = event.payload
         if not isinstance(hit, ClickHit):
             continue
-        _add_at(out, event.at_frame - first_frame, sounds.hits[hit.sound], gain)
+        offset = event.at_frame - first_frame
+        if hit.sound in sounds.hits:
+            _add_at(out, offset, sounds.hits[hit.sound], gain)
         if hit.count is not None and hit.count in sounds.voice:
-            _add_at(out, event.at_frame - first_frame, sounds.voice[hit.count], gain)
+            _add_at(out, offset, sounds.voice[hit.count], gain)
+        if hit.call is not None and hit.call in sounds.calls:
+            _add_at(out, offset, sounds.calls[hit.call], gain)
 
 
 def _add_at(out: Samples, offset: int, sound: Samples, gain: float) -> None:

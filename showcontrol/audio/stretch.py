@@ -20,7 +20,6 @@ from showcontrol.audio.files import Audio, read_audio, write_audio
 from showcontrol.errors import AudioFileError
 from showcontrol.timeline.tempo import Rate
 
-
 STRETCH_VERSION = "r2-aligned"  # part of the cache key: stretches made another way are not reused
 
 
@@ -82,7 +81,9 @@ def stretched_track(path: Path, sample_rate: Rate, speed: Fraction, frames: int)
     Only whole sample rates are cached (a film speed with a mashup stretch gives fractional ones: rare).
     """
     info = path.stat()
-    key = hashlib.sha256(f"{path.resolve()}|{info.st_size}|{info.st_mtime_ns}|{sample_rate}|{speed}|{STRETCH_VERSION}".encode()).hexdigest()[:24]
+    key = hashlib.sha256(
+        f"{path.resolve()}|{info.st_size}|{info.st_mtime_ns}|{sample_rate}|{speed}|{STRETCH_VERSION}".encode()
+    ).hexdigest()[:24]
     cached = cache_folder() / f"{key}.flac"
     cacheable = Fraction(sample_rate).denominator == 1
     if cacheable and cached.is_file():

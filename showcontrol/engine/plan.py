@@ -3,43 +3,72 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from showcontrol.audio.click import ClickSounds, render_click
 from showcontrol.audio.mix import Stem, fit_channels
+from showcontrol.model.patch import MAIN_CLICK
 from showcontrol.model.position import BarBeat
-from showcontrol.model.show import MidiAction, MqttAction, OscAction
-from showcontrol.timeline.compile import count_in_events
-from showcontrol.timeline.events import Event, Kind, Timeline
+from showcontrol.model.show import CountIn, MidiAction, MqttAction, OscAction, Song
+from showcontrol.timeline.clicks import count_in_events
+from showcontrol.timeline.compile import feeds
+from showcontrol.timeline.events import ClickHit, Event, Kind, Timeline
 
 
 @dataclass(frozen=True)
 class StartPlan:
-    """Play from `start_frame`; before `song_from_frame` only `count_in` sounds (None from the top of the song)."""
+    """Play from `start_frame`; before `song_from_frame` only each feed's `count_in` sounds (none from the top)."""
 
     start_frame: int
     song_from_frame: int
-    count_in: Stem | None
+    count_in: Mapping[str, Stem]
     count_in_events: tuple[Event, ...]
 
 
-def plan_start(
-    timeline: Timeline, bar: int, count_in_bars: int, voice: bool, sounds: ClickSounds, gain: float, click_channels: int
-) -> StartPlan:
-    """From the top, play as rendered (the track's pickup under the count-in); from bar N, a count-in pre-roll."""
+@dataclass(frozen=True)
+class FeedCountIn:
+    """How one earpiece feed counts in: its bars and voice, its level, and how many channels it plays on (0: none)."""
+
+    feed: str
+    count_in: CountIn
+    gain: float
+    channels: int
+
+
+def feed_count_ins(song: Song, routes: Mapping[str, tuple[int, ...]], count_in_bars: int | None) -> list[FeedCountIn]:
+    """Each feed's count-in for a start from a later bar (unrouted ones still time the pre-roll);
+    `count_in_bars` overrides every feed's bars."""
+    return [
+        FeedCountIn(
+            feed,
+            count_in if count_in_bars is None else replace(count_in, bars=count_in_bars),
+            10 ** (click.level_db / 20),
+            len(routes.get(feed, ())),
+        )
+        for feed, click, count_in in feeds(song)
+    ]
+
+
+def plan_start(timeline: Timeline, bar: int, feeds: Sequence[FeedCountIn], sounds: ClickSounds) -> StartPlan:
+    """From the top, play as rendered (the track's pickup under the count-in); from bar N, each feed's
+    count-in at that bar's tempo as pre-roll, the longest deciding where playback starts."""
     if bar <= 1:
-        return StartPlan(timeline.start_frame, timeline.start_frame, None, ())
+        return StartPlan(timeline.start_frame, timeline.start_frame, {}, ())
     song_from = timeline.tempo.frame(BarBeat(bar), timeline.sample_rate)
-    events = tuple(count_in_events(timeline.tempo, bar, count_in_bars, voice, timeline.sample_rate))
+    per_feed = {f.feed: count_in_events(timeline.tempo, bar, f.count_in, timeline.sample_rate, f.feed) for f in feeds}
+    events = tuple(sorted((e for hits in per_feed.values() for e in hits), key=lambda e: e.at_frame))
     if not events:
-        return StartPlan(song_from, song_from, None, ())
+        return StartPlan(song_from, song_from, {}, ())
     start = events[0].at_frame
-    samples = np.zeros(song_from - start, np.float32)
-    render_click(events, start, samples, sounds, gain)
-    return StartPlan(start, song_from, Stem(start, fit_channels(samples[:, None], click_channels)), events)
+    stems = {}
+    for feed in (f for f in feeds if f.channels):
+        samples = np.zeros(song_from - start, np.float32)
+        render_click(per_feed[feed.feed], start, samples, sounds, feed.gain)
+        stems[feed.feed] = Stem(start, fit_channels(samples[:, None], feed.channels))
+    return StartPlan(start, song_from, stems, events)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +82,18 @@ class Dispatch:
 def dispatch_order(timeline: Timeline, latency_frames: Mapping[str, int]) -> tuple[Dispatch, ...]:
     """Every event, ordered by when it must be sent (per-output latency compensation applied).
 
-    Clicks are in the audio already; they are dispatched too, but only as beat state for monitors.
+    Clicks are in the audio already; the song's own are dispatched too, but only as beat state for
+    monitors. Performers' feeds and spoken calls are audio only.
     """
-    items = [Dispatch(e.at_frame - latency_frames.get(e.output, 0), e) for e in timeline.events]
+    items = [Dispatch(e.at_frame - latency_frames.get(e.output, 0), e) for e in timeline.events if not _audio_only(e)]
     items.sort(key=lambda d: d.send_frame)  # stable: same-frame events keep timeline order
     return tuple(items)
+
+
+def _audio_only(event: Event) -> bool:
+    return event.kind is Kind.CLICK and (
+        event.output != MAIN_CLICK or (isinstance(event.payload, ClickHit) and event.payload.call is not None)
+    )
 
 
 def start_index(order: tuple[Dispatch, ...], song_from_frame: int, max_latency_frames: int) -> int:

@@ -8,9 +8,10 @@ import yaml
 
 from showcontrol.errors import ShowFileError
 from showcontrol.load.profile_file import ON_LOCATE, available_profiles, load_profile, profile_path
-from showcontrol.load.reader import Fields, Node, Reader, compose_file, suggestion
+from showcontrol.load.reader import AnyKey, Fields, Node, Reader, compose_file, suggestion
 from showcontrol.model.patch import (
     AUDIO_FEEDS,
+    MAIN_CLICK,
     OUTPUT_TYPES,
     AudioPatch,
     MidiOutput,
@@ -80,10 +81,15 @@ def _audio(reader: Reader, node: Node) -> AudioPatch | None:
 
 
 def _routes(reader: Reader, node: Node, channels: int) -> dict[str, tuple[int, ...]]:
-    fields = reader.fields(node, "routes", AUDIO_FEEDS)
+    """Feeds to 0-based channels; `clicks: {ava: 5}` gives performers' click feeds ("click:ava") their own."""
+    fields = reader.fields(node, "routes", (*AUDIO_FEEDS, "clicks"))
     routes: dict[str, tuple[int, ...]] = {}
     used: dict[int, str] = {}
-    for feed, (_, value) in fields.values.items() if fields else ():
+    named = [(feed, value) for feed, (_, value) in fields.values.items() if feed != "clicks"] if fields else []
+    if fields is not None and (clicks := fields.get("clicks")) is not None:
+        performers = reader.fields(clicks, "routes.clicks", AnyKey())
+        named += [(f"{MAIN_CLICK}:{name}", value) for name, (_, value) in performers.values.items()] if performers else []
+    for feed, value in named:
         numbers = reader.items(value, f"routes.{feed}") if isinstance(value, yaml.SequenceNode) else [value]
         picked = []
         for number_node in numbers:

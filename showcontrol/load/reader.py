@@ -81,6 +81,13 @@ def suggestion(word: str, choices: Collection[str]) -> str:
     return f"expected one of: {', '.join(sorted(choices))}" if choices else "nothing is allowed here"
 
 
+class AnyKey(tuple[str, ...]):
+    """Allows every key, where the names are the user's own (sections, performers)."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+
 class Reader:
     """Reads values from one file's nodes, recording problems (and warnings) with their marks."""
 

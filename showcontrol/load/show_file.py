@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,16 +15,18 @@ from showcontrol.codec import msc
 from showcontrol.errors import AudioFileError, Problem, ShowFileError
 from showcontrol.load.patch_file import DEFAULT_PATCH, load_patch
 from showcontrol.load.profile_actions import expand
-from showcontrol.load.reader import Fields, Node, Reader, compose_file, suggestion
-from showcontrol.model.patch import OUTPUT_TYPES, MidiOutput, Patch
+from showcontrol.load.reader import AnyKey, Fields, Node, Reader, compose_file, suggestion
+from showcontrol.model.patch import MAIN_CLICK, OUTPUT_TYPES, MidiOutput, Patch
 from showcontrol.model.position import BarBeat, SectionOffset
 from showcontrol.model.profile import Profile
 from showcontrol.model.show import (
     MIDI_KINDS,
     Action,
+    ClickFeed,
     ClickSettings,
     CountIn,
     Cue,
+    GuideCalls,
     Lyric,
     Meter,
     MidiAction,
@@ -64,6 +66,7 @@ SONG_KEYS = (
 )
 TEMPO_KEYS = ("bar", "bpm", "meter", "groups", "beat_unit", "ramp_bars")
 TRACK_KEYS = ("audio", "first_downbeat", "at", "bpm", "beat_unit", "gain_db", "enter", "leave", "fade", "notes")
+CLICK_KEYS = ("enabled", "level_db", "subdivide", "accents", "calls")
 CUE_KEYS = ("at", "name", "once", "notes", "osc", "midi", "mqtt")
 LYRIC_KEYS = ("at", "text", "breath", "performer")
 OSC_KEYS = ("to", "address", "args")
@@ -221,6 +224,15 @@ def _song(reader: Reader, node: Node, profiles: Mapping[str, Profile]) -> Song |
             )
         tracks = tuple(track for item in reader.items(n, "tracks") if (track := _track(reader, item)))
     tempo = _tempo(reader, n) if (n := fields.get("tempo")) is not None else ()
+    count_in = _count_in(reader, n) if (n := fields.get("count_in")) is not None else CountIn()
+    sections = _sections(reader, n) if (n := fields.get("sections")) is not None else ()
+    names = [section.name for section in sections]
+    click, click_fields = (
+        _click(reader, n, ClickSettings(), "click", names, ("feeds",))
+        if (n := fields.get("click")) is not None
+        else (ClickSettings(), None)
+    )
+    feeds_node = click_fields.get("feeds") if click_fields is not None else None
     song = Song(
         id=song_id or "?",
         title=(reader.text(n, "title") if (n := fields.get("title")) is not None else None) or song_id or "?",
@@ -229,13 +241,14 @@ def _song(reader: Reader, node: Node, profiles: Mapping[str, Profile]) -> Song |
         end=reader.position(n, "end") if (n := fields.get("end")) is not None else None,
         gain_db=float(reader.number(n, "gain_db", -60, 12, "-3") or 0) if (n := fields.get("gain_db")) is not None else 0.0,
         tempo=tempo,
-        sections=_sections(reader, n) if (n := fields.get("sections")) is not None else (),
-        count_in=_count_in(reader, n) if (n := fields.get("count_in")) is not None else CountIn(),
-        click=_click(reader, n) if (n := fields.get("click")) is not None else ClickSettings(),
+        sections=sections,
+        count_in=count_in,
+        click=click,
         timecode=_timecode(reader, n) if (n := fields.get("timecode")) is not None else None,
         lyrics=tuple(lyric for item in _items(reader, fields, "lyrics") if (lyric := _lyric(reader, item))),
         cues=tuple(cue for item in _items(reader, fields, "cues") if (cue := _cue(reader, item, profiles))),
         mark=reader.mark(node),
+        click_feeds=_click_feeds(reader, feeds_node, click, count_in, names) if feeds_node is not None else (),
     )
     if not tracks and song.end is None and song_id is not None and "tracks" not in fields:
         reader.problem(node, f"song {song_id!r} has neither audio nor end", "add audio: FILE, or end: BAR.BEAT for a click-only song")
@@ -352,7 +365,7 @@ def _beat_unit(reader: Reader, node: Node) -> Fraction | None:
 
 
 def _sections(reader: Reader, node: Node) -> tuple[Section, ...]:
-    fields = reader.fields(node, "sections", allowed=_AnyKey())
+    fields = reader.fields(node, "sections", allowed=AnyKey())
     sections = []
     for name, (key_node, value_node) in fields.values.items() if fields else ():
         if not _SECTION_NAME.match(name):
@@ -363,13 +376,6 @@ def _sections(reader: Reader, node: Node) -> tuple[Section, ...]:
         if bar is not None:
             sections.append(Section(name, bar, reader.mark(key_node)))
     return tuple(sections)
-
-
-class _AnyKey(tuple[str, ...]):
-    """Allows every key (section names are the user's own)."""
-
-    def __contains__(self, key: object) -> bool:
-        return True
 
 
 def _count_in(reader: Reader, node: Node) -> CountIn:
@@ -383,17 +389,62 @@ def _count_in(reader: Reader, node: Node) -> CountIn:
     return CountIn(bars, voice)
 
 
-def _click(reader: Reader, node: Node) -> ClickSettings:
+def _click(
+    reader: Reader, node: Node, base: ClickSettings, what: str, sections: Sequence[str], extra: tuple[str, ...] = ()
+) -> tuple[ClickSettings, Fields | None]:
+    """A click's settings over `base` (a performer's feed starts from the song's click); and its fields, for `extra` keys."""
     if isinstance(node, yaml.ScalarNode):
-        return ClickSettings(enabled=bool(reader.boolean(node, "click")))
-    fields = reader.fields(node, "click", ("enabled", "level_db", "subdivide"))
+        return replace(base, enabled=bool(reader.boolean(node, what))), None
+    fields = reader.fields(node, what, (*CLICK_KEYS, *extra))
     if fields is None:
-        return ClickSettings()
-    return ClickSettings(
-        enabled=bool(reader.boolean(n, "click enabled")) if (n := fields.get("enabled")) is not None else True,
-        level_db=float(reader.number(n, "click level_db", -60, 0, "-6") or -6) if (n := fields.get("level_db")) is not None else -6.0,
-        subdivide=(reader.integer(n, "click subdivide", 1, 4) or 1) if (n := fields.get("subdivide")) is not None else 1,
+        return base, None
+    settings = ClickSettings(
+        enabled=bool(reader.boolean(n, f"{what} enabled")) if (n := fields.get("enabled")) is not None else base.enabled,
+        level_db=float(reader.number(n, f"{what} level_db", -60, 0, "-6") or -6)
+        if (n := fields.get("level_db")) is not None
+        else base.level_db,
+        subdivide=(reader.integer(n, f"{what} subdivide", 1, 4) or 1) if (n := fields.get("subdivide")) is not None else base.subdivide,
+        accents=_accents(reader, n, what) if (n := fields.get("accents")) is not None else base.accents,
+        calls=_calls(reader, n, what, sections) if (n := fields.get("calls")) is not None else base.calls,
     )
+    return settings, fields
+
+
+def _accents(reader: Reader, node: Node, what: str) -> tuple[int, ...]:
+    items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+    return tuple(b for item in items if (b := reader.integer(item, f"{what} accented beat", 1, 32)) is not None)
+
+
+def _calls(reader: Reader, node: Node, what: str, sections: Sequence[str]) -> GuideCalls | None:
+    """`calls: true`, or `{beats: 8, words: {verse2: second verse}}`: a spoken call before each section."""
+    if isinstance(node, yaml.ScalarNode):
+        return GuideCalls() if reader.boolean(node, f"{what} calls") else None
+    fields = reader.fields(node, f"{what} calls", ("beats", "words"))
+    if fields is None:
+        return None
+    beats = reader.integer(n, "calls beats", 1, 32) if (n := fields.get("beats")) is not None else None
+    words: dict[str, str] = {}
+    if (n := fields.get("words")) is not None and (given := reader.fields(n, "calls words", AnyKey())) is not None:
+        for name, (key_node, value) in given.values.items():
+            if name not in sections:
+                reader.problem(key_node, f"calls words for {name!r}: the song has no such section", suggestion(name, sections))
+            elif text := reader.text(value, f"call for {name!r}"):
+                words[name] = text
+    return GuideCalls(beats, words)
+
+
+def _click_feeds(reader: Reader, node: Node, click: ClickSettings, count_in: CountIn, sections: Sequence[str]) -> tuple[ClickFeed, ...]:
+    """Performers' own earpiece feeds, by name; each starts from the song's click and count-in."""
+    fields = reader.fields(node, "click feeds", AnyKey())
+    feeds = []
+    for name, (key_node, value) in fields.values.items() if fields else ():
+        if not _SECTION_NAME.match(name):
+            reader.problem(key_node, f"click feed name {name!r} has spaces or symbols", "use letters, digits, '-' and '_', e.g. dancer-a")
+            continue
+        settings, feed_fields = _click(reader, value, click, f"click feed {name!r}", sections, ("count_in",))
+        own = feed_fields.get("count_in") if feed_fields is not None else None
+        feeds.append(ClickFeed(name, settings, _count_in(reader, own) if own is not None else count_in, reader.mark(key_node)))
+    return tuple(feeds)
 
 
 def _timecode(reader: Reader, node: Node) -> TimecodeSettings | None:
@@ -630,6 +681,21 @@ def _warn_routes(reader: Reader, songs: list[Song], patch: Patch, root: Node) ->
         reader.warn(
             root, "the patch routes no channel for the click, so performers hear none", "add routes: {click: N} to the patch's audio"
         )
+    named = {f.feed: f for song in songs for f in song.click_feeds}
+    for feed, spec in named.items():
+        if not routes.get(feed):
+            reader.warnings.append(
+                Problem(
+                    spec.mark,
+                    f"click feed {spec.name!r} has no channel in the patch, so {spec.name} would hear nothing",
+                    f"add routes: {{clicks: {{{spec.name}: N}}}} to the patch's audio",
+                )
+            )
+    for feed in routes:
+        if feed.startswith(f"{MAIN_CLICK}:") and feed not in named:
+            reader.warn(
+                root, f"the patch routes a click feed {feed.split(':', 1)[1]!r} that no song has", "add it under a song's click: feeds:"
+            )
     if any(s.timecode for s in songs) and not routes.get("ltc"):
         reader.warn(root, "songs have timecode but the patch routes no channel for LTC", "add routes: {ltc: N} to the patch's audio")
 

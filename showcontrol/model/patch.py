@@ -12,6 +12,7 @@ from showcontrol.model.profile import Profile
 NO_MARK = SourceMark("<none>", 0, 0)
 
 AUDIO_FEEDS = ("track", "click", "ltc")
+MAIN_CLICK = "click"  # the song's own click feed; a performer's feed is "click:NAME"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 from showcontrol.errors import SourceMark
-from showcontrol.model.patch import Patch
+from showcontrol.model.patch import MAIN_CLICK, Patch
 from showcontrol.model.position import BarBeat, Position, SectionOffset
 from showcontrol.timeline.timecode import Label, TimecodeRate
 
@@ -83,12 +84,39 @@ class CountIn:
 
 
 @dataclass(frozen=True, slots=True)
+class GuideCalls:
+    """Spoken calls before each section ("verse two in four"): `beats` before it (None: the length of the
+    bar before), saying `words[section]` or the section's name."""
+
+    beats: int | None = None
+    words: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class ClickSettings:
-    """How the earpiece click sounds: on/off, level, subdivisions per counted beat, spoken counts."""
+    """How an earpiece click sounds: on/off, level, subdivisions per counted beat, which beats are
+    accented (1-based), and optional spoken guide calls."""
 
     enabled: bool = True
     level_db: float = -6.0
     subdivide: int = 1
+    accents: tuple[int, ...] = (1,)
+    calls: GuideCalls | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClickFeed:
+    """One performer's earpiece feed: its own click, count-in and calls, on the channel the patch gives
+    `routes.clicks.NAME`. Everything it does not set comes from the song's click and count-in."""
+
+    name: str
+    click: ClickSettings
+    count_in: CountIn
+    mark: SourceMark = field(default=NO_MARK, compare=False)
+
+    @property
+    def feed(self) -> str:
+        return f"{MAIN_CLICK}:{self.name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +224,7 @@ class Song:
     lyrics: tuple[Lyric, ...]
     cues: tuple[Cue, ...]
     mark: SourceMark = field(default=NO_MARK, compare=False)
+    click_feeds: tuple[ClickFeed, ...] = ()  # performers' own earpiece feeds, besides the song's click
 
 
 @dataclass(frozen=True, slots=True)

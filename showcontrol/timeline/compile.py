@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 
 from showcontrol.errors import Problem, ShowFileError, SourceMark
+from showcontrol.model.patch import MAIN_CLICK
 from showcontrol.model.position import BarBeat, Position, Seconds, SectionOffset
-from showcontrol.model.show import MidiAction, MqttAction, OscAction, Song
-from showcontrol.timeline.events import ORDER_AT_SAME_FRAME, ClickHit, Event, Kind, LtcSpec, Timeline
+from showcontrol.model.show import ClickSettings, CountIn, MidiAction, MqttAction, OscAction, Song
+from showcontrol.timeline.clicks import call_events, click_events, count_in_events
+from showcontrol.timeline.events import ORDER_AT_SAME_FRAME, Event, Kind, LtcSpec, Timeline
 from showcontrol.timeline.tempo import Rate, TempoMap, frame_at, tempo_problems
 from showcontrol.timeline.timecode import label_to_count
 from showcontrol.timeline.tracks import TrackPlacement, place_track, song_first_downbeat
@@ -124,9 +126,13 @@ def compile_song(song: Song, ticks_per_beat: int, sample_rate: Rate, track_frame
     if problems:
         raise ShowFileError(problems)
 
-    if song.click.enabled:
-        events.extend(click_events(tempo, song.click.subdivide, sample_rate, end_frame))
-    count_in = count_in_events(tempo, 1, song.count_in.bars, song.count_in.voice, sample_rate)
+    count_in: list[Event] = []
+    for feed, click, feed_count_in in feeds(song):
+        if click.enabled and click.calls is not None:
+            events.extend(call_events(tempo, song.sections, click.calls, sample_rate, feed))
+        if click.enabled:
+            events.extend(click_events(tempo, click, sample_rate, end_frame, feed))
+        count_in.extend(count_in_events(tempo, 1, feed_count_in, sample_rate, feed))
     events.extend(count_in)
     events.append(Event(end_frame, tempo.position_at(Fraction(end_frame, sample_rate)), Kind.END, "", None))
     events.sort(key=lambda e: (e.at_frame, ORDER_AT_SAME_FRAME[e.kind]))
@@ -137,6 +143,11 @@ def compile_song(song: Song, ticks_per_beat: int, sample_rate: Rate, track_frame
         ltc = LtcSpec(tc.rate, label_to_count(tc.start, tc.rate), tc.level_db)
     start_frame = min([0, *(e.at_frame for e in count_in)])
     return Timeline(song.id, sample_rate, start_frame, end_frame, tempo, ltc, tuple(events), tracks)
+
+
+def feeds(song: Song) -> list[tuple[str, ClickSettings, CountIn]]:
+    """Every earpiece feed: the song's own click (its count-in sounds even with the click off) and each performer's."""
+    return [(MAIN_CLICK, song.click, song.count_in), *((f.feed, f.click, f.count_in) for f in song.click_feeds)]
 
 
 def _track_bars(song: Song) -> list[BarBeat]:
@@ -186,39 +197,3 @@ def _tempo_problem(song: Song) -> list[Problem]:
     return tempo_problems(song.tempo) or [
         Problem(song.mark, f"song {song.id!r} has an empty tempo map", "add tempo: [{bar: 1, bpm: 120, meter: 4/4}]")
     ]
-
-
-def click_events(tempo: TempoMap, subdivide: int, sample_rate: Rate, end_frame: int) -> Iterator[Event]:
-    """The click from bar 1 to the end: accent on each downbeat, pulses on group starts, softer subs elsewhere."""
-    step = Fraction(tempo.ticks_per_beat, subdivide)
-    for bar, meter in tempo.bar_starts(1):
-        if tempo.frame(BarBeat(bar), sample_rate) >= end_frame:
-            return
-        pulses = meter.pulse_beats
-        for beat in range(1, meter.numerator + 1):
-            for part in range(subdivide):
-                tick = int(part * step)
-                position = BarBeat(bar, beat, tick)
-                frame = tempo.frame(position, sample_rate)
-                if frame >= end_frame:
-                    return
-                sound = "sub" if part or beat not in pulses else ("accent" if beat == 1 else "beat")
-                yield Event(frame, position, Kind.CLICK, "click", ClickHit(sound))
-
-
-def count_in_events(tempo: TempoMap, start_bar: int, bars: int, voice: bool, sample_rate: Rate) -> list[Event]:
-    """`bars` bars of count-in ending at `start_bar`, in that bar's meter and tempo, counting its pulses aloud."""
-    if bars <= 0:
-        return []
-    meter = tempo.meter_at(start_bar)
-    seconds_per_quarter = 60 / tempo.quarter_bpm_at(start_bar)
-    start = tempo.seconds(BarBeat(start_bar))
-    events = []
-    pulses = sorted(meter.pulse_beats)
-    for bar_index in range(bars):
-        bar_start = start - (bars - bar_index) * meter.bar_quarters * seconds_per_quarter
-        for count, beat in enumerate(pulses, start=1):
-            at = bar_start + (beat - 1) * meter.beat_quarters * seconds_per_quarter
-            hit = ClickHit("count", count if voice else None)
-            events.append(Event(frame_at(at, sample_rate), BarBeat(start_bar - bars + bar_index, beat), Kind.CLICK, "click", hit))
-    return events

@@ -30,10 +30,12 @@ ORDER_AT_SAME_FRAME = {kind: rank for rank, kind in enumerate(Kind)}
 
 @dataclass(frozen=True, slots=True)
 class ClickHit:
-    """One click: `sound` is accent, beat, sub or count; `count` is the number spoken in a count-in."""
+    """One click: `sound` is accent, beat, sub, count or call; `count` is the number spoken in a count-in,
+    `call` the words of a spoken guide call ("verse 2 in 4"), which has no hit of its own."""
 
     sound: str
     count: int | None = None
+    call: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
