@@ -8,15 +8,19 @@ to all of this only through `ShowRunner` methods, which queue transport commands
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
 import threading
 import time
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +28,7 @@ import numpy.typing as npt
 from showcontrol.audio.device import AudioDevice, AudioDeviceError, start_audio_driver, stop_audio_driver
 from showcontrol.audio.mix import Stem, crossfade_seam, fade_out, mix_block, mix_fading
 from showcontrol.dispatcher import Dispatcher
-from showcontrol.engine.plan import StartPlan, dispatch_order, feed_count_ins, plan_start
+from showcontrol.engine.plan import Dispatch, StartPlan, dispatch_order, feed_count_ins, plan_start
 from showcontrol.engine.transport import Loop, Pause, Play, Resume, Segment, State, Stop, Transport
 from showcontrol.errors import ShowControlError
 from showcontrol.io.midi import MidiPortOutput
@@ -32,14 +36,14 @@ from showcontrol.io.mqtt import MqttPublisher
 from showcontrol.io.osc import OscUdpOutput
 from showcontrol.io.osc_tcp import OscTcpOutput
 from showcontrol.io.output import Output
-from showcontrol.load.show_file import LoadedShow
+from showcontrol.load.show_file import LoadedShow, compile_at_speed
 from showcontrol.model.patch import MidiOutput, MqttOutput, OscOutput
 from showcontrol.model.position import BarBeat
-from showcontrol.offline import build_stems, click_sounds
+from showcontrol.offline import build_stems, click_sounds, stems_seconds
 from showcontrol.realtime import shorten_gil_switch_interval
 from showcontrol.showlog import ShowLog
 from showcontrol.timeline.beats import beat_states
-from showcontrol.timeline.events import Kind
+from showcontrol.timeline.events import Kind, Timeline
 from showcontrol.timeline.sync import sync_point
 
 log = logging.getLogger(__name__)
@@ -59,6 +63,39 @@ class RunOptions:
     log_path: Path | None = None
     stop_fade_s: float = 0.5  # an interrupted number fades out over this long
     count_in_bars: int | None = None  # bars of count-in before a start from a later bar (None: the song's own)
+
+
+@dataclass(frozen=True)
+class TempoVersion:
+    """The song ready to play at one rehearsal tempo: its timeline, audio, dispatch order and prepared
+    messages, and the monitors' beat table. A tempo change swaps the whole version in while stopped."""
+
+    tempo: Fraction
+    timeline: Timeline
+    stems: Mapping[str, Stem]
+    order: tuple[Dispatch, ...]
+    prepared: Mapping[int, object]
+    beats: Mapping[int, dict[str, Any]]
+
+
+@dataclass
+class TempoJob:
+    """A tempo being made ready in the background (stretching takes seconds), as the status line shows it."""
+
+    tempo: Fraction
+    started: float  # time.monotonic()
+    estimate_s: float
+    version: TempoVersion | None = None
+    error: str | None = None
+
+    def progress(self, now: float) -> float:
+        """0..1: done is 1; until then an estimate from the stretcher's measured speed, never past 0.99."""
+        if self.version is not None:
+            return 1.0
+        return min(0.99, (now - self.started) / max(self.estimate_s, 1e-3))
+
+
+KEEP_VERSIONS = 3  # 100 % and the two latest tempos stay in memory; others come back from the disk cache
 
 
 class ShowRunner:
@@ -91,6 +128,10 @@ class ShowRunner:
         self._dispatcher: Dispatcher | None = None
         self._supervising = threading.Event()
         self.showlog: ShowLog | None = None
+        self.tempo = loaded.speed if loaded.keep_pitch else Fraction(1)  # the rehearsal tempo being played
+        self.tempo_job: TempoJob | None = None
+        self._versions: dict[Fraction, TempoVersion] = {}
+        self._pending: TempoVersion | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
     def __enter__(self) -> ShowRunner:
@@ -103,41 +144,16 @@ class ShowRunner:
 
     def _open(self) -> None:
         self._check_credentials()
-        self._song_stems = build_stems(
-            self.song, self.timeline, self.routes, self.sounds, self.sample_rate if self.loaded.keep_pitch else None
-        )
         self.showlog = self._stack.enter_context(ShowLog(self.options.log_path or default_log_path(self.song.id)))
+        beats = beat_states(self.timeline)
         for name, spec in self.loaded.show.patch.outputs.items():
-            self.outputs[name] = self._open_output(spec)
+            self.outputs[name] = self._open_output(spec, beats)
         self._stack.callback(self._close_outputs)
+        version = self._version(self.tempo, self.timeline)
+        self._versions[self.tempo] = version
         self._device = self._open_audio()
-        latency_frames = {name: round(out.latency_ms * self.sample_rate / 1000) for name, out in self.outputs.items()}
-        order = dispatch_order(self.timeline, latency_frames)
-        prepared = {
-            id(item): self.outputs[item.event.output].prepare(item.event)
-            for item in order
-            if item.event.kind in (Kind.OSC, Kind.MIDI, Kind.MQTT, Kind.SYNC) and item.event.output in self.outputs
-        }
-        device_latency_ns = int((self.audio.buffer_frames / self.sample_rate + self.audio.output_latency_ms / 1000) * 1e9)
-        device = self._device
-        self._dispatcher = Dispatcher(
-            order,
-            prepared,
-            self.outputs,
-            lambda: self.transport.segment,
-            lambda: device.clock,
-            lambda song_frame: sync_point(self.timeline, song_frame),
-            device_latency_ns,
-            max(latency_frames.values(), default=0),
-            self.timeline.sample_rate,  # song time in the show log
-            self.song.id,
-            self.showlog,
-            {name: spec.on_locate for name, spec in self.loaded.show.patch.outputs.items()},
-            self.timeline.start_frame,
-            lambda: device.frames_delivered,
-        )
-        self._dispatcher.start()
-        self._stack.callback(self._dispatcher.stop)
+        self._install(version)
+        self._stack.callback(lambda: self.dispatcher.stop())
         supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
         supervisor.start()
         self._stack.callback(self._supervising.set)
@@ -146,18 +162,71 @@ class ShowRunner:
         shorten_gil_switch_interval()
         self._device.start()
 
+    def _version(self, tempo: Fraction, timeline: Timeline) -> TempoVersion:
+        """Everything playback needs at one tempo; slow where a track must be stretched (any thread)."""
+        stems = build_stems(self.song, timeline, self.routes, self.sounds, self._keep_pitch_at)
+        latency_frames = {name: round(out.latency_ms * timeline.sample_rate / 1000) for name, out in self.outputs.items()}
+        order = dispatch_order(timeline, latency_frames)
+        prepared = {
+            id(item): self.outputs[item.event.output].prepare(item.event)
+            for item in order
+            if item.event.kind in (Kind.OSC, Kind.MIDI, Kind.MQTT, Kind.SYNC) and item.event.output in self.outputs
+        }
+        return TempoVersion(tempo, timeline, stems, order, prepared, beat_states(timeline))
+
+    @property
+    def _keep_pitch_at(self) -> int | None:
+        """The device rate, where a timeline at another rate means a rehearsal tempo; None under a film --speed."""
+        return self.sample_rate if self.loaded.keep_pitch or self.loaded.speed == 1 else None
+
+    def _install(self, version: TempoVersion) -> None:
+        """Make `version` the one playing (while stopped): a new transport and dispatcher on its timeline."""
+        device, previous = self.device, self._dispatcher
+        if previous is not None:
+            previous.wait_for_drain(1.0)
+            previous.stop()
+        self.timeline, self._song_stems, self.tempo = version.timeline, dict(version.stems), version.tempo
+        self.transport = Transport(version.timeline.end_frame)
+        self.loop_bars = None
+        for output in self.outputs.values():
+            if isinstance(output, MqttPublisher):
+                output.beats = version.beats
+        assert self.showlog is not None
+        device_latency_ns = int((self.audio.buffer_frames / self.sample_rate + self.audio.output_latency_ms / 1000) * 1e9)
+        latency = {name: round(out.latency_ms * version.timeline.sample_rate / 1000) for name, out in self.outputs.items()}
+        dispatcher = Dispatcher(
+            version.order,
+            version.prepared,
+            self.outputs,
+            lambda: self.transport.segment,
+            lambda: device.clock,
+            lambda song_frame: sync_point(self.timeline, song_frame),
+            device_latency_ns,
+            max(latency.values(), default=0),
+            version.timeline.sample_rate,  # song time in the show log
+            self.song.id,
+            self.showlog,
+            {name: spec.on_locate for name, spec in self.loaded.show.patch.outputs.items()},
+            version.timeline.start_frame,
+            lambda: device.frames_delivered,
+        )
+        if previous is not None:
+            dispatcher.stats, dispatcher.skipped_once = previous.stats, previous.skipped_once  # one report for the whole run
+        self._dispatcher = dispatcher
+        dispatcher.start()
+
     def _check_credentials(self) -> None:
         for spec in self.loaded.show.patch.outputs.values():
             if isinstance(spec, MqttOutput) and spec.password_env and spec.password_env not in os.environ:
                 raise ShowControlError(f"output {spec.name!r}: environment variable {spec.password_env} (its MQTT password) is not set")
 
-    def _open_output(self, spec: OscOutput | MidiOutput | MqttOutput) -> Output:
+    def _open_output(self, spec: OscOutput | MidiOutput | MqttOutput, beats: Mapping[int, dict[str, Any]]) -> Output:
         assert self.showlog is not None
         if isinstance(spec, OscOutput):
             return OscTcpOutput(spec, self.showlog.record).open() if spec.transport == "tcp" else OscUdpOutput(spec).open()
         if isinstance(spec, MidiOutput):
             return MidiPortOutput(spec, self.options.midi_api).open()
-        return MqttPublisher(spec, report=self.showlog.record, beats=beat_states(self.timeline)).open()
+        return MqttPublisher(spec, report=self.showlog.record, beats=beats).open()
 
     def _open_audio(self) -> AudioDevice:
         wanted = self.options.audio_driver
@@ -261,6 +330,7 @@ class ShowRunner:
     # -- operator commands (any thread) ------------------------------------------------------------
     def play(self, bar: int | None = None) -> StartPlan:
         """Play from `bar` (default: the cued bar) with the song's count-in as pre-roll."""
+        self.apply_pending_tempo()
         bar = self.cue_bar if bar is None else bar
         self.cue_bar = bar
         count_ins = feed_count_ins(self.song, self.routes, self.options.count_in_bars)
@@ -305,6 +375,59 @@ class ShowRunner:
         if bar < 1 or self.timeline.tempo.frame(BarBeat(bar), self.timeline.sample_rate) >= self.timeline.end_frame:
             raise ShowControlError(f"bar {bar} is not in {self.song.id}")
         self.cue_bar = bar
+
+    def set_tempo(self, tempo: Fraction) -> TempoJob | None:
+        """Rehearse at `tempo` (0.5-2, pitch kept). A tempo played before switches at once (when stopped);
+        a new one is made ready in the background and played from the next start. Returns that job."""
+        if self.loaded.speed != 1 and not self.loaded.keep_pitch:
+            raise ShowControlError("this run plays at a film --speed; rehearsal tempos need a run without --speed")
+        if not Fraction(1, 2) <= tempo <= 2:
+            raise ShowControlError(f"tempo {float(tempo) * 100:g} % is outside 50-200 %")
+        if tempo in self._versions:
+            self.tempo_job, self._pending = None, self._versions[tempo]
+            self.apply_pending_tempo()
+            return None
+        timeline = compile_at_speed(self.loaded, self.song.id, tempo)
+        job = TempoJob(tempo, time.monotonic(), stems_seconds(timeline, self._keep_pitch_at))
+        self.tempo_job = job
+        threading.Thread(target=self._make_ready, args=(job, timeline), name="tempo", daemon=True).start()
+        return job
+
+    def _make_ready(self, job: TempoJob, timeline: Timeline) -> None:
+        """The tempo thread: stretch and prepare at a lower priority than everything else in the show."""
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        try:
+            version = self._version(job.tempo, timeline)
+        except (ShowControlError, OSError, ValueError) as error:
+            job.error = str(error)
+            log.error("tempo %g %% could not be made ready: %s", float(job.tempo) * 100, error)
+            return
+        self._versions[job.tempo] = version
+        job.version = version
+        log.info("tempo %g %% ready in %.1f s", float(job.tempo) * 100, time.monotonic() - job.started)
+        if self.tempo_job is job:
+            self._pending = version
+
+    def apply_pending_tempo(self) -> bool:
+        """The operator's thread, while stopped: switch to a tempo made ready since; whether it did."""
+        pending = self._pending
+        if pending is None or self.transport.segment.state is not State.STOPPED or self._dispatcher is None:
+            return False
+        self._pending = None
+        if pending is not self._versions.get(self.tempo):
+            self._install(pending)
+            self._forget_old_versions()
+        return True
+
+    def _forget_old_versions(self) -> None:
+        keep = {Fraction(1), self.tempo}
+        for tempo in list(self._versions)[::-1]:
+            if len(keep) >= KEEP_VERSIONS:
+                break
+            keep.add(tempo)
+        for tempo in [t for t in self._versions if t not in keep]:
+            del self._versions[tempo]
 
     def _wake(self) -> None:
         if self._dispatcher is not None:

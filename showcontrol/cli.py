@@ -74,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
         pace = command.add_mutually_exclusive_group()
         pace.add_argument("--speed", type=speed_factor, default=Fraction(1), metavar="FACTOR", help=SPEED_HELP)
         pace.add_argument("--tempo", type=tempo_percent, metavar="PERCENT", help=TEMPO_HELP)
+        command.add_argument(
+            "--realtime-timecode",
+            action="store_true",
+            help="at another --tempo or --speed, keep LTC and MTC at their nominal rate (cameras), counting from the song's start",
+        )
     monitor = commands.add_parser(
         "monitor",
         help="the performers' playback monitor: a window fed by the engine's MQTT state",
@@ -177,7 +182,14 @@ def _load(args: argparse.Namespace) -> LoadedShow:
         print(f"synthesised {path} (a demo show's track, made the first time it is needed)", file=sys.stderr)
     tempo = getattr(args, "tempo", None)
     speed = tempo if tempo is not None else getattr(args, "speed", Fraction(1))
-    loaded = load_show(args.show, args.patch, getattr(args, "rate", None), speed=speed, keep_pitch=tempo is not None)
+    loaded = load_show(
+        args.show,
+        args.patch,
+        getattr(args, "rate", None),
+        speed=speed,
+        keep_pitch=tempo is not None,
+        realtime_timecode=getattr(args, "realtime_timecode", False),
+    )
     for warning in loaded.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if _has_calls(loaded) and not speech_available():

@@ -84,10 +84,7 @@ def _track_audio(placement: TrackPlacement, timeline: Timeline, keep_pitch_at: i
     """A track decoded at the timeline's rate: resampled (varispeed), or time-stretched where its tempo
     differs from the grid's or a rehearsal tempo asks for it (pitch kept)."""
     path = placement.track.audio
-    base_rate: Rate = timeline.sample_rate
-    speed = placement.speed
-    if keep_pitch_at is not None and timeline.sample_rate != keep_pitch_at:
-        base_rate, speed = keep_pitch_at, speed * Fraction(keep_pitch_at) / Fraction(timeline.sample_rate)
+    base_rate, speed = _stretch_plan(placement, timeline, keep_pitch_at)
     if speed == 1:
         return read_audio(path, base_rate)
     from showcontrol.audio.stretch import stretched_track  # pedalboard loads only when a stretch needs it
@@ -105,11 +102,29 @@ def _track_audio(placement: TrackPlacement, timeline: Timeline, keep_pitch_at: i
     return audio
 
 
+def _stretch_plan(placement: TrackPlacement, timeline: Timeline, keep_pitch_at: int | None) -> tuple[Rate, Fraction]:
+    """The rate a track is decoded at and the factor it is then stretched by (1: not at all)."""
+    if keep_pitch_at is not None and timeline.sample_rate != keep_pitch_at:
+        return keep_pitch_at, placement.speed * Fraction(keep_pitch_at) / Fraction(timeline.sample_rate)
+    return timeline.sample_rate, placement.speed
+
+
+def stems_seconds(timeline: Timeline, keep_pitch_at: int | None) -> float:
+    """About how long `build_stems` takes for this timeline: the stretches not yet cached dominate."""
+    from showcontrol.audio.stretch import is_cached, stretch_seconds
+
+    total = 0.3
+    for placement in timeline.tracks:
+        base_rate, speed = _stretch_plan(placement, timeline, keep_pitch_at)
+        if speed != 1 and not is_cached(placement.track.audio, base_rate, speed):
+            total += stretch_seconds(round(placement.frames * speed), 2, float(base_rate), float(speed))
+    return total
+
+
 def _synthesised_stems(
     song: Song, timeline: Timeline, routes: dict[str, tuple[int, ...]], sounds: ClickSounds, start: int, length: int
 ) -> dict[str, Stem]:
     stems: dict[str, Stem] = {}
-    rate = timeline.sample_rate
     clicks = [e for e in timeline.of_kind(Kind.CLICK) if routes.get(e.output)]
     calls = {e.payload.call for e in clicks if isinstance(e.payload, ClickHit) and e.payload.call is not None}
     sounds = replace(sounds, calls=speak_all(calls, sounds.sample_rate)) if calls else sounds
@@ -119,7 +134,7 @@ def _synthesised_stems(
             render_click((e for e in clicks if e.output == feed), start, samples, sounds, 10 ** (click.level_db / 20))
             stems[feed] = Stem(start, fit_channels(samples[:, None], len(routes[feed])))
     if routes.get("ltc") and timeline.ltc is not None:
-        ltc = render_ltc(timeline.ltc, rate, start, length)
+        ltc = render_ltc(timeline.ltc, timeline.timecode_rate, start, length)
         stems["ltc"] = Stem(start, fit_channels(ltc[:, None], len(routes["ltc"])))
     return stems
 

@@ -121,3 +121,31 @@ def test_a_locate_gives_song_position_and_timecode(rendered) -> None:
     assert point.timecode is not None and point.mtc_rate_code == 2
     frames_in = int(Fraction(bar_11, 48000) * DF.fps)  # LTC frames since song second 0
     assert label_to_count(point.timecode, DF) == label_to_count(parse_label("00:00:50;00", DF), DF) + frames_in
+
+
+@pytest.mark.skipif(libltc.load() is None, reason="libltc11 not installed")
+def test_timecode_can_stay_real_time_at_a_rehearsal_tempo(tmp_path) -> None:
+    """At 75 % with --realtime-timecode, cameras still get 29.97 frames a second: LTC frames 1601.6 samples
+    apart at 48 kHz, counting from the start label at song time zero, and MTC quarter frames on the same
+    frames; while the MIDI clock follows the slowed song (24 per quarter, each a third longer)."""
+    (tmp_path / "patch.yaml").write_text(PATCH)
+    (tmp_path / "show.yaml").write_text(SHOW)
+    result = showcontrol(
+        "render", str(tmp_path / "show.yaml"), "-o", str(tmp_path / "out.wav"), "--trace", str(tmp_path / "trace.jsonl"),
+        "--tempo", "75", "--realtime-timecode",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    trace = [json.loads(line) for line in (tmp_path / "trace.jsonl").read_text().splitlines()]
+    audio, rate = soundfile.read(str(tmp_path / "out.wav"), dtype="float32")
+    decoded = libltc.decode(libltc.load(), audio[:, 1], rate / float(DF.fps))
+    first = trace[0]["frame"] - trace[0]["song_frame"]  # file frame of song frame 0
+    for frame in decoded[1:-1]:
+        count = label_to_count(parse_label("{:02}:{:02}:{:02};{:02}".format(*frame.label), DF), DF) - label_to_count(
+            parse_label("00:00:50;00", DF), DF
+        )
+        assert abs(frame.off_start - first - count * 48000 / DF.fps) <= 3  # real-time frames, to libltc's few samples
+    mtc = sync_of(trace, "mtc")
+    assert all(e["song_frame"] == frame_at(Fraction(i, 4) / DF.fps, 48000) for i, e in enumerate(mtc))
+    clocks = [e["song_frame"] for e in sync_of(trace, "clock")]
+    quarter_at_100 = Fraction(60, 100) * 48000
+    assert clocks[24] - clocks[0] == pytest.approx(quarter_at_100 / Fraction(3, 4), abs=1)  # the clock follows the song

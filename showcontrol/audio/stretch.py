@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -49,9 +50,20 @@ def _time_stretch(audio: Audio, sample_rate: Rate | float, speed: Fraction | flo
     return np.ascontiguousarray(stretched.T, dtype=np.float32)
 
 
-@functools.lru_cache(maxsize=32)
 def offset_frames(sample_rate: float, speed: float) -> int:
-    """How many frames late (negative: early) the stretcher puts what it is given, at this rate and ratio.
+    """How many frames late (negative: early) the stretcher puts what it is given, at this rate and ratio."""
+    return _probe(sample_rate, speed)[0]
+
+
+def stretch_seconds(frames: int, channels: int, sample_rate: float, speed: float) -> float:
+    """About how long stretching that much audio takes on this machine (from timing the probe), for progress."""
+    seconds_per_frame = _probe(sample_rate, speed)[1]
+    return seconds_per_frame * frames * channels
+
+
+@functools.lru_cache(maxsize=32)
+def _probe(sample_rate: float, speed: float) -> tuple[int, float]:
+    """The stretcher's offset at this rate and ratio, and its seconds per mono frame of music.
 
     Stretches eight short tone bursts half a second apart and compares each one's energy centroid with
     where it belongs (its centre / speed); the median of the differences, to the nearest frame.
@@ -64,6 +76,10 @@ def offset_frames(sample_rate: float, speed: float) -> int:
     for centre in centres:
         probe[centre - width // 2 : centre - width // 2 + width, 0] = burst
     energy = _time_stretch(probe, sample_rate, speed)[:, 0].astype(np.float64) ** 2
+    noise = np.random.default_rng(0).normal(0.0, 0.1, (round(sample_rate), 1)).astype(np.float32)  # music costs more than silence
+    started = time.perf_counter()
+    _time_stretch(noise, sample_rate, speed)
+    seconds_per_frame = (time.perf_counter() - started) / len(noise)
     reach = round(0.1 * sample_rate)
     offsets = []
     for centre in centres:
@@ -72,7 +88,18 @@ def offset_frames(sample_rate: float, speed: float) -> int:
         window = energy[lo : round(expected) + reach]
         if window.sum() > 0:
             offsets.append(lo + float((window * np.arange(len(window))).sum() / window.sum()) - expected)
-    return round(float(np.median(offsets))) if offsets else 0
+    return (round(float(np.median(offsets))) if offsets else 0), seconds_per_frame
+
+
+def is_cached(path: Path, sample_rate: Rate, speed: Fraction) -> bool:
+    return _cache_path(path, sample_rate, speed).is_file()
+
+
+def _cache_path(path: Path, sample_rate: Rate, speed: Fraction) -> Path:
+    """Keyed by the file's path, size and modification time, the rate, the factor and how we stretch."""
+    info = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}|{info.st_size}|{info.st_mtime_ns}|{sample_rate}|{speed}|{STRETCH_VERSION}".encode()).hexdigest()
+    return cache_folder() / f"{key[:24]}.flac"
 
 
 def stretched_track(path: Path, sample_rate: Rate, speed: Fraction, frames: int) -> tuple[Audio, bool]:

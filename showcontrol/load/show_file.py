@@ -93,6 +93,7 @@ class LoadedShow:
     warnings: tuple[Problem, ...]
     speed: Fraction = Fraction(1)  # playback speed: timelines are compiled at sample_rate / speed
     keep_pitch: bool = False  # a rehearsal tempo (track time-stretched), not film varispeed (track resampled)
+    realtime_timecode: bool = False  # at another speed, LTC and MTC still run at their nominal rate
 
 
 def load_show(
@@ -103,6 +104,7 @@ def load_show(
     with_audio: bool = True,
     speed: Fraction = Fraction(1),
     keep_pitch: bool = False,
+    realtime_timecode: bool = False,
 ) -> LoadedShow:
     """Load and validate everything; raise ShowFileError with every problem, in file order.
 
@@ -110,6 +112,9 @@ def load_show(
     sample_rate / speed frames per song second: the track is resampled to that rate (its pitch moves,
     as with varispeed) or, with `keep_pitch`, time-stretched (a rehearsal tempo); click, cues, LTC,
     MTC and MIDI clock land on the scaled frames together.
+
+    With `realtime_timecode`, LTC and MTC keep their nominal rate at another speed (cameras that must
+    not see slow timecode), counting from the song's start timecode at song time zero.
 
     `with_audio=False` skips opening the audio files (songs then need an `end`); the demo-track
     generator uses it to read the tempo maps it synthesises music for.
@@ -158,15 +163,32 @@ def load_show(
         if len(frames) < len(song.tracks) and (with_audio or song.end is None):
             continue
         try:
-            compiled = compile_song(song, ticks, rate, frames if with_audio else None)
-            timelines[song.id] = with_sync(compiled, sync_streams(patch))
+            timelines[song.id] = _compile(song, ticks, rate, frames if with_audio else None, patch, device_rate if realtime_timecode else None)
         except ShowFileError as error:
             problems.extend(error.problems)
     if problems:
         unique = dict.fromkeys(problems)  # a tempo map can be reported by the reader and the compiler alike
         raise ShowFileError(sorted(unique, key=lambda p: (p.mark.path != str(path), p.mark.path, p.mark.line, p.mark.col)))
     show = Show(path, title, patch, ticks, tuple(songs), demo)
-    return LoadedShow(show, device_rate, timelines, (*patch_warnings, *reader.warnings), speed, keep_pitch)
+    return LoadedShow(show, device_rate, timelines, (*patch_warnings, *reader.warnings), speed, keep_pitch, realtime_timecode)
+
+
+def compile_at_speed(loaded: LoadedShow, song_id: str, speed: Fraction) -> Timeline:
+    """One song of a loaded show compiled again for another rehearsal tempo, from the model in memory (the
+    show file may be mid-edit on disk); raises ShowFileError or AudioFileError if its tracks went away."""
+    song, rate = loaded.show.song(song_id), Fraction(loaded.sample_rate) / speed
+    frames = [audio_length(track.audio, rate) for track in song.tracks]
+    realtime = loaded.sample_rate if loaded.realtime_timecode else None
+    return _compile(song, loaded.show.ticks_per_beat, rate if speed != 1 else loaded.sample_rate, frames, loaded.show.patch, realtime)
+
+
+def _compile(song: Song, ticks: int, rate: Rate, frames: list[int] | None, patch: Patch, timecode_rate: int | None) -> Timeline:
+    """A song's timeline at `rate`, with MIDI clock and MTC; timecode counts at `timecode_rate` if given
+    (real time at a rehearsal tempo) instead of following the song."""
+    compiled = compile_song(song, ticks, rate, frames)
+    if timecode_rate is not None and compiled.ltc is not None and rate != timecode_rate:
+        compiled = replace(compiled, ltc=replace(compiled.ltc, clock_rate=timecode_rate))
+    return with_sync(compiled, sync_streams(patch))
 
 
 def sync_streams(patch: Patch) -> dict[str, SyncStreams]:

@@ -34,7 +34,7 @@ def beat_states(timeline: Timeline) -> dict[int, dict[str, Any]]:
             "beat": click.position.beat,
             "downbeat": isinstance(click.payload, ClickHit) and click.payload.sound == "accent",
             "section": _latest_name(sections, frame),
-            "timecode": _timecode(timeline, frame),
+            "timecode": timecode_text(timeline, frame),
             "lyric": _text(_latest(lyrics, frame)),
             "next_lyric": _text(_next(lyrics, frame)),
             "breath_in_beats": _beats_until(beat_frames, frame, _next(breaths, frame)),
@@ -69,11 +69,12 @@ def _beats_until(beat_frames: list[int], frame: int, breath: Event | None) -> in
     return beats if 0 <= beats <= BREATH_WARNING_BEATS else None
 
 
-def _timecode(timeline: Timeline, frame: int) -> str:
+def timecode_text(timeline: Timeline, frame: int) -> str:
+    """The timecode label sounding at a song frame, as LTC says it ("" for a song without timecode)."""
     ltc = timeline.ltc
     if ltc is None:
         return ""
-    count = ltc.start_count + int(frame * ltc.rate.fps / timeline.sample_rate)
+    count = ltc.start_count + int(frame * ltc.rate.fps / timeline.timecode_rate)
     return count_to_label(count, ltc.rate).format(ltc.rate.drop)
 
 

@@ -63,11 +63,14 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class LtcSpec:
-    """Timecode for a song: LTC frame k starts at song second k/fps and reads count `start_count + k`."""
+    """Timecode for a song: frame k reads count `start_count + k` and starts at song frame k × clock / fps,
+    where the clock is `clock_rate` if set (timecode that stays real-time at a rehearsal tempo), else the
+    timeline's rate (timecode that follows the song)."""
 
     rate: TimecodeRate
     start_count: int
     level_db: float
+    clock_rate: Rate | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,11 @@ class Timeline:
 
     def of_kind(self, *kinds: Kind) -> tuple[Event, ...]:
         return tuple(e for e in self.events if e.kind in kinds)
+
+    @property
+    def timecode_rate(self) -> Rate:
+        """Timeline frames per second of timecode."""
+        return self.ltc.clock_rate if self.ltc is not None and self.ltc.clock_rate is not None else self.sample_rate
 
     @property
     def length_frames(self) -> int:

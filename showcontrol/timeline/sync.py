@@ -50,11 +50,12 @@ def clock_events(timeline: Timeline, output: str) -> Iterator[Event]:
 
 
 def mtc_events(timeline: Timeline, output: str) -> Iterator[Event]:
-    """Quarter frames at j/(4 fps) song seconds, sequence m carrying the label of LTC frame 2m."""
+    """Quarter frames at j/(4 fps) seconds of timecode, sequence m carrying the label of LTC frame 2m."""
     ltc = timeline.ltc
     if ltc is None:
         return
-    tempo, rate, code = timeline.tempo, timeline.sample_rate, rate_code(ltc.rate)
+    tempo, rate, code = timeline.tempo, timeline.timecode_rate, rate_code(ltc.rate)
+    to_song_seconds = Fraction(rate) / Fraction(timeline.sample_rate)  # 1 unless timecode stays real-time at another tempo
     for index in range(10**9):
         seconds = Fraction(index, 4) / ltc.rate.fps
         frame = frame_at(seconds, rate)
@@ -63,7 +64,7 @@ def mtc_events(timeline: Timeline, output: str) -> Iterator[Event]:
         piece = index % 8
         label = count_to_label(ltc.start_count + index // 8 * 2, ltc.rate)
         message = SyncMessage("mtc", quarter_frame(piece, label, code), f"{label.format(ltc.rate.drop)} piece {piece}")
-        yield Event(frame, tempo.position_at(seconds), Kind.SYNC, output, message)
+        yield Event(frame, tempo.position_at(seconds * to_song_seconds), Kind.SYNC, output, message)
 
 
 def with_sync(timeline: Timeline, streams: Mapping[str, SyncStreams]) -> Timeline:
@@ -89,5 +90,5 @@ def sync_point(timeline: Timeline, song_frame: int) -> SyncPoint:
     ltc = timeline.ltc
     if ltc is None:
         return SyncPoint(sixteenths, None, 0)
-    count = ltc.start_count + max(0, math.floor(Fraction(song_frame, rate) * ltc.rate.fps))
+    count = ltc.start_count + max(0, math.floor(Fraction(song_frame) / Fraction(timeline.timecode_rate) * ltc.rate.fps))
     return SyncPoint(sixteenths, count_to_label(count, ltc.rate), rate_code(ltc.rate))

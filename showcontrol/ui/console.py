@@ -1,7 +1,7 @@
 """Running a song from a terminal (status line and keys) or headless (logs only, until the song ends).
 
 Keys: space go/stop · p pause/resume · digits then Enter locate to a bar · s cue the next section ·
-q quit (press twice while playing).
+l loop the section · - and + rehearsal tempo by 5 %, digits then % a tempo · q quit (press twice while playing).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from showcontrol.errors import ShowControlError
 from showcontrol.ui.status import Cueing, status_line
 
 log = logging.getLogger(__name__)
-HELP = "space go/stop · p pause · NN⏎ locate bar · s next section · l loop section · q quit"
+HELP = "space go/stop · p pause · NN⏎ locate bar · s next section · l loop section · -/+ or NN% tempo · q quit"
+TEMPO_STEP = Fraction(5, 100)
 
 
 def run_headless(runner: ShowRunner, stop: threading.Event | None = None) -> None:
@@ -57,6 +58,38 @@ def section_bars(runner: ShowRunner, bar: int) -> tuple[int, int]:
     first = max((b for b in starts if b <= bar), default=1)
     following = [b for b in starts if b > first]
     return first, (following[0] - 1 if following else last_bar)
+
+
+def change_tempo(runner: ShowRunner, tempo: Fraction) -> str:
+    """`-`, `+` and `NN%`: ask for a rehearsal tempo; say what happens next."""
+    try:
+        job = runner.set_tempo(tempo)
+    except ShowControlError as error:
+        return str(error)
+    percent = f"{float(tempo) * 100:g} %"
+    if job is None:
+        return f"tempo {percent}" if runner.segment.state is State.STOPPED else f"tempo {percent} from the next start"
+    return f"making {percent} ready (pitch kept); it plays from the next start"
+
+
+def tempo_text(runner: ShowRunner, now: float) -> str:
+    """` | tempo 75 %`, and a job's progress: ` | 80 %: stretching ~40 %`, `ready`, or what went wrong."""
+    text = f" | tempo {float(runner.tempo) * 100:g} %" if runner.tempo != 1 else ""
+    job = runner.tempo_job
+    if job is not None and job.tempo != runner.tempo:
+        target = f"{float(job.tempo) * 100:g} %"
+        if job.error:
+            text += f" | {target} failed: {job.error}"
+        elif job.version is None:
+            text += f" | {target}: stretching ~{job.progress(now) * 100:.0f} %"
+        else:
+            text += f" | {target} ready: space plays it"
+    return text
+
+
+def wanted_tempo(runner: ShowRunner) -> Fraction:
+    """What `-` and `+` step from: the tempo asked for last, or the one playing."""
+    return runner.tempo_job.tempo if runner.tempo_job is not None else runner.tempo
 
 
 def toggle_loop(runner: ShowRunner) -> str:
@@ -91,10 +124,13 @@ def run_terminal(runner: ShowRunner, keys: TextIO = sys.stdin, screen: TextIO = 
     screen.write(f"{runner.song.title} — {HELP}\n")
     with _cbreak(keys):
         while True:
+            if runner.apply_pending_tempo() or cueing.timeline is not runner.timeline:
+                cueing = Cueing.of(runner.timeline)
             state = runner.segment.state.value
             line = status_line(cueing, runner.song.id, state, runner.song_frame_now(), runner.outputs, runner.cue_bar)
             if runner.loop_bars:
                 line += f" | loop {runner.loop_bars[0]}-{runner.loop_bars[1]}"
+            line += tempo_text(runner, time.monotonic())
             prompt = f" | bar {typed}_" if typed else ""
             screen.write("\r\x1b[2K" + (line + prompt)[: os.get_terminal_size(screen.fileno()).columns - 1] if screen.isatty() else "")
             screen.flush()
@@ -117,6 +153,11 @@ def run_terminal(runner: ShowRunner, keys: TextIO = sys.stdin, screen: TextIO = 
                 except ShowControlError as error:
                     message = str(error)
                 typed = ""
+            elif key == "%" and typed:
+                message = change_tempo(runner, Fraction(int(typed), 100))
+                typed = ""
+            elif key in ("-", "+", "="):
+                message = change_tempo(runner, wanted_tempo(runner) + (TEMPO_STEP if key != "-" else -TEMPO_STEP))
             elif key in ("\x7f", "\b"):
                 typed = typed[:-1]
             elif key == "s" and sections:

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from showcontrol.describe import clock_text, message_text
 from showcontrol.io.output import Health, Output
 from showcontrol.model.show import Section
+from showcontrol.timeline.beats import timecode_text
 from showcontrol.timeline.events import Event, Kind, Timeline
-from showcontrol.timeline.timecode import count_to_label
 
 ICONS = {"playing": "▶", "paused": "⏸", "stopped": "■"}
 
@@ -51,9 +51,7 @@ def status_line(cueing: Cueing, song_id: str, state: str, frame: int, outputs: d
         clock_text(float(frame / rate)),
     ]
     if timeline.ltc is not None:
-        ltc = timeline.ltc
-        label = count_to_label(ltc.start_count + int(frame * ltc.rate.fps / rate), ltc.rate)
-        parts.append(f"TC {label.format(ltc.rate.drop)}")
+        parts.append(f"TC {timecode_text(timeline, frame)}")
     upcoming = cueing.next_cue(frame)
     if upcoming is not None:
         name = upcoming.cue_name or message_text(upcoming)

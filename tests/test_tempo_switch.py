@@ -1,0 +1,122 @@
+"""Rehearsal tempo changed inside a running show: made ready in the background (stretched, pitch kept),
+swapped in while stopped, cues following at the new tempo; 100 % and tempos played before come back at
+once; and the keys of `run` (NN%, -, +) drive it. In process, SDL's dummy driver, a real UDP receiver."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import pty
+import statistics
+import threading
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from conftest import write_tone
+from peers import UdpReceiver
+from pythonosc.osc_message import OscMessage
+from test_transport_run import wait_until
+
+from showcontrol.app import RunOptions, ShowRunner
+from showcontrol.engine.transport import State
+from showcontrol.errors import ShowControlError
+from showcontrol.load.show_file import load_show
+from showcontrol.ui.console import run_terminal
+
+
+def tone_show(folder: Path, osc_port: int) -> Path:
+    write_tone(folder / "tone.wav", 4.0, rate=48000, channels=1)
+    (folder / "patch.yaml").write_text(
+        "version: 1\naudio: {sample_rate: 48000, channels: 2, buffer_frames: 256, routes: {track: 1, click: 2}}\n"
+        f"outputs:\n  lights: {{type: osc, host: 127.0.0.1, port: {osc_port}}}\n"
+    )
+    cues = "\n".join(
+        f"      - {{at: {bar}.{beat}, osc: {{to: lights, address: /beat, args: [{bar}, {beat}]}}}}"
+        for bar in (1, 2)
+        for beat in range(1, 5)
+    )
+    show = folder / "show.yaml"
+    show.write_text(
+        f"version: 1\npatch: patch.yaml\nsongs:\n  - id: s\n    audio: tone.wav\n    end: 3.1\n    tempo: [{{bar: 1, bpm: 240}}]\n    cues:\n{cues}\n"
+    )
+    return show
+
+
+@pytest.fixture
+def running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    receiver = UdpReceiver()
+    options = RunOptions("s", audio_driver="dummy", log_path=tmp_path / "show.jsonl")
+    with ShowRunner(load_show(tone_show(tmp_path, receiver.port)), options) as runner:
+        yield runner, receiver
+    receiver.close()
+
+
+def play_through(runner: ShowRunner, receiver: UdpReceiver) -> float:
+    """Play the song from the top; the median time between its beat cues as received."""
+    receiver.datagrams.clear()
+    runner.play()
+    wait_until(lambda: runner.segment.state is State.PLAYING)
+    wait_until(lambda: runner.segment.state is State.STOPPED)
+    wait_until(lambda: len(receiver.datagrams) == 8, timeout=5)
+    assert [tuple(OscMessage(d).params) for _, d in receiver.datagrams] == [(bar, beat) for bar in (1, 2) for beat in range(1, 5)]
+    times = [t for t, _ in receiver.datagrams]
+    return statistics.median(b - a for a, b in itertools.pairwise(times)) / 1e9
+
+
+def test_a_new_tempo_is_made_ready_in_the_background_and_played_from_the_next_start(running) -> None:
+    runner, receiver = running
+    at_100 = play_through(runner, receiver)
+    original = runner.timeline
+
+    job = runner.set_tempo(Fraction(1, 2))
+    assert job is not None and 0 <= job.progress(time.monotonic()) < 1
+    wait_until(lambda: job.version is not None or job.error is not None, timeout=120)
+    assert job.error is None and job.progress(time.monotonic()) == 1
+    assert runner.apply_pending_tempo() and runner.tempo == Fraction(1, 2)
+    assert runner.timeline.sample_rate == 96000 and runner.timeline.end_frame == 2 * original.end_frame
+    assert len(runner._song_stems["track"].data) == runner.timeline.end_frame  # the stretched track, twice as long
+    at_50 = play_through(runner, receiver)
+    assert 1.5 < at_50 / at_100 < 2.7  # half the tempo: beats twice as far apart (a ratio: the dummy driver's pace drifts)
+
+    assert runner.set_tempo(Fraction(1)) is None  # 100 % is kept ready: switched at once
+    assert runner.tempo == 1 and runner.timeline is original
+    assert runner.set_tempo(Fraction(1, 2)) is None and runner.tempo == Fraction(1, 2)  # so is a tempo played before
+
+
+def test_a_tempo_ready_while_playing_waits_for_the_stop(running) -> None:
+    runner, _ = running
+    runner.play()
+    wait_until(lambda: runner.segment.state is State.PLAYING)
+    runner.pause()
+    wait_until(lambda: runner.segment.state is State.PAUSED)
+    job = runner.set_tempo(Fraction(3, 4))
+    assert job is not None
+    wait_until(lambda: job.version is not None, timeout=120)
+    assert not runner.apply_pending_tempo() and runner.tempo == 1  # never under a paused take
+    runner.stop()
+    wait_until(lambda: runner.segment.state is State.STOPPED)
+    assert runner.apply_pending_tempo() and runner.tempo == Fraction(3, 4)
+    with pytest.raises(ShowControlError, match="outside 50-200"):
+        runner.set_tempo(Fraction(3))
+
+
+def test_the_keys_of_run_change_the_tempo(running) -> None:
+    runner, _ = running
+    controller, terminal = pty.openpty()
+    screen = io.StringIO()
+    with os.fdopen(terminal, "r") as keys:
+        console = threading.Thread(target=run_terminal, args=(runner, keys, screen), daemon=True)
+        console.start()
+        os.write(controller, b"80%")
+        wait_until(lambda: runner.tempo == Fraction(4, 5), timeout=120)  # made ready, then applied by the console while stopped
+        os.write(controller, b"+")
+        wait_until(lambda: runner.tempo == Fraction(17, 20), timeout=120)
+        os.write(controller, b"q")
+        console.join(10)
+    os.close(controller)
+    assert not console.is_alive()
+    assert "making 80 % ready" in screen.getvalue() and "making 85 % ready" in screen.getvalue()
