@@ -91,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     monitor.add_argument("--username", help="MQTT username (the password from $SHOWCONTROL_MQTT_PASSWORD)")
     monitor.add_argument("--fullscreen", action="store_true")
+    monitor.add_argument("--performer", metavar="NAME", help="one performer's monitor: only their lyric lines and breaths (and lines everyone sings)")
     monitor.add_argument("--screenshot", type=Path, help="save what the window shows to this PNG when exiting (with --exit-after)")
     monitor.add_argument("--exit-after", type=float, metavar="SECONDS", help="close after this long (for tests and screenshots)")
     commands.add_parser(
@@ -370,7 +371,7 @@ def cmd_monitor(args: argparse.Namespace) -> ExitStatus:
         raise ShowControlError(f"--broker {args.broker}: give HOST:PORT, e.g. 10.0.0.5:1883")
     subscriber = Subscriber(host, int(port), args.prefix, args.username, os.environ.get("SHOWCONTROL_MQTT_PASSWORD")).start()
     try:
-        shown = run_window(subscriber, args.fullscreen, args.screenshot, args.exit_after)
+        shown = run_window(subscriber, args.fullscreen, args.screenshot, args.exit_after, args.performer)
     except Exception as error:  # pygame.error: no display; report it plainly
         raise ShowControlError(
             f"cannot open the monitor window: {error} (on a machine without a screen, set SDL_VIDEODRIVER=dummy or use Xvfb)"

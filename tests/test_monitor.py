@@ -15,6 +15,7 @@ import pygame
 import pytest
 from conftest import REPO
 
+from showcontrol.model.position import BarBeat
 from showcontrol.monitor.state import MonitorView, apply
 
 PREFIX = "showcontrol/monitor-test/"
@@ -35,7 +36,7 @@ songs:
 """
 
 
-def monitor(port: int, seconds: float, screenshot: Path | None = None) -> subprocess.Popen[str]:
+def monitor(port: int, seconds: float, screenshot: Path | None = None, *extra: str) -> subprocess.Popen[str]:
     command = [
         sys.executable,
         "-m",
@@ -49,6 +50,7 @@ def monitor(port: int, seconds: float, screenshot: Path | None = None) -> subpro
         str(seconds),
     ]
     command += ["--screenshot", str(screenshot)] if screenshot else []
+    command += list(extra)
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy"}
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
 
@@ -128,3 +130,62 @@ def test_the_beat_flashes_and_the_downbeat_differs() -> None:
     )
     assert view.flash(10.05) == "downbeat" and view.flash(10.5) is None
     assert apply(view, "state/position", '{"bar": 2, "beat": 2, "downbeat": false}', 11.0).flash(11.05) == "beat"
+
+
+DUET = """version: 1
+songs:
+  - id: duet
+    end: 9.1
+    tempo: [{bar: 1, bpm: 120}]
+    lyrics:
+      - {at: 2.1, performer: Ava, text: "Ava sings first", breath: 1.4}
+      - {at: 3.1, performer: Ben, text: "Ben answers", breath: 2.4}
+      - {at: 4.1, text: "Both together"}
+      - {at: 5.1, performer: Ben, text: "Ben again", breath: 4.4}
+"""
+
+
+def test_the_beat_table_gives_each_performer_their_own_lines(tmp_path: Path) -> None:
+    from showcontrol.load.show_file import load_show
+    from showcontrol.timeline.beats import beat_states
+
+    (tmp_path / "show.yaml").write_text(DUET)
+    timeline = load_show(tmp_path / "show.yaml").timelines["duet"]
+    states = beat_states(timeline)
+    bar_3 = states[timeline.tempo.frame(BarBeat(3), 48000)]
+    assert (bar_3["lyric"], bar_3["lyric_performer"], bar_3["next_lyric"]) == ("Ben answers", "Ben", "Both together")
+    assert bar_3["parts"]["Ava"]["lyric"] == "Ava sings first" and bar_3["parts"]["Ava"]["next_lyric"] == "Both together"
+    assert bar_3["parts"]["Ben"]["lyric"] == "Ben answers" and bar_3["parts"]["Ben"]["next_lyric"] == "Both together"
+    bar_4_beat_2 = states[timeline.tempo.frame(BarBeat(4, 2), 48000)]
+    assert bar_4_beat_2["parts"]["Ben"]["breath_in_beats"] == 2 and bar_4_beat_2["parts"]["Ava"]["breath_in_beats"] is None
+
+
+def test_a_performers_monitor_ignores_the_others_lines() -> None:
+    ava = MonitorView(performer="Ava")
+    assert apply(ava, "state/lyric", '{"text": "Ben answers", "performer": "Ben"}', 0).lyric == ""
+    assert apply(ava, "state/lyric", '{"text": "Both together"}', 0).lyric == "Both together"
+    position = json.dumps(
+        {"bar": 3, "beat": 1, "lyric": "Ben answers", "lyric_performer": "Ben", "parts": {"Ava": {"lyric": "Ava sings first"}}}
+    )
+    assert apply(ava, "state/position", position, 0).lyric == "Ava sings first"
+    shared = apply(MonitorView(), "state/position", position, 0)
+    assert shared.line(shared.lyric, shared.lyric_performer) == "Ben: Ben answers"  # a shared monitor says who sings
+
+
+def test_a_performers_monitor_on_a_running_duet(tmp_path: Path, broker) -> None:
+    (tmp_path / "patch.yaml").write_text(
+        f"version: 1\noutputs:\n  monitors: {{type: mqtt, host: 127.0.0.1, port: {broker.port}, topic_prefix: {PREFIX}}}\n"
+    )
+    (tmp_path / "show.yaml").write_text(DUET.replace("version: 1\n", "version: 1\npatch: patch.yaml\n"))
+    command = [sys.executable, "-m", "showcontrol", "run", str(tmp_path / "show.yaml"), "--audio-driver", "dummy", "--headless"]
+    show = subprocess.Popen(
+        [*command, "--log", str(tmp_path / "log.jsonl")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO
+    )
+    try:
+        time.sleep(4.6)  # bar 3 (Ben's line) starts at 4 s; the monitor needs about a second to start
+        view = shown(monitor(broker.port, 1.5, tmp_path / "ava.png", "--performer", "Ava"))
+    finally:
+        show.kill()
+        show.wait()
+    assert view["performer"] == "Ava" and view["transport"] == "playing"
+    assert view["lyric"] in ("Ava sings first", "Both together") and "Ben" not in view["lyric"] + view["next_lyric"]

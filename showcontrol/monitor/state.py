@@ -27,9 +27,16 @@ class MonitorView:
     beat_at_s: float = -1.0  # when the last beat arrived (for the flash)
     timecode: str = ""
     lyric: str = ""
+    lyric_performer: str = ""
     next_lyric: str = ""
+    next_lyric_performer: str = ""
     breath_in_beats: int | None = None
+    performer: str | None = None  # a performer's own monitor: only their lines (and everyone's) and breaths
     next_cue: dict[str, Any] | None = field(default=None, compare=False)
+
+    def line(self, text: str, performer: str) -> str:
+        """A lyric as shown: with who sings it on a shared monitor, plain on a performer's own."""
+        return f"{performer}: {text}" if text and performer and self.performer is None else text
 
     def flash(self, now_s: float) -> str | None:
         """'downbeat', 'beat' or None: whether the beat flash is lit now."""
@@ -58,8 +65,13 @@ def apply(view: MonitorView, topic: str, payload: str, now_s: float) -> MonitorV
     if topic == "state/section":
         return replace(view, section=str(data.get("name", "")))
     if topic == "state/lyric":
-        return replace(view, lyric=str(data.get("text", "")))
+        singer = str(data.get("performer") or "")
+        if view.performer is not None and singer not in ("", view.performer):
+            return view  # someone else's line
+        return replace(view, lyric=str(data.get("text", "")), lyric_performer=singer)
     if topic == "state/position":
+        parts = data.get("parts")
+        lines = parts[view.performer] if view.performer is not None and isinstance(parts, dict) and view.performer in parts else data
         return replace(
             view,
             bar=data.get("bar"),
@@ -68,9 +80,11 @@ def apply(view: MonitorView, topic: str, payload: str, now_s: float) -> MonitorV
             beat_at_s=now_s,
             section=str(data.get("section", view.section)),
             timecode=str(data.get("timecode", view.timecode)),
-            lyric=str(data.get("lyric", view.lyric)),
-            next_lyric=str(data.get("next_lyric", view.next_lyric)),
-            breath_in_beats=data.get("breath_in_beats"),
+            lyric=str(lines.get("lyric", view.lyric)),
+            lyric_performer=str(lines.get("lyric_performer", "")),
+            next_lyric=str(lines.get("next_lyric", view.next_lyric)),
+            next_lyric_performer=str(lines.get("next_lyric_performer", "")),
+            breath_in_beats=lines.get("breath_in_beats"),
             next_cue=data.get("next_cue"),
         )
     return view

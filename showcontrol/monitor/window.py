@@ -46,14 +46,15 @@ def draw(screen: pygame.Surface, fonts: Fonts, view: MonitorView, now_s: float) 
 
     margin = height // 20
     title = "  ·  ".join(part for part in (view.song, view.section) if part) or "waiting for the show"
+    title += f"  ·  for {view.performer}" if view.performer else ""
     text(fonts.medium, title, WHITE, margin, x=margin)
     if view.timecode:
         surface = fonts.medium.render(f"TC {view.timecode}", True, GREY)
         screen.blit(surface, surface.get_rect(midright=(width - margin, margin)))
     position = f"{view.bar}.{view.beat}" if view.bar is not None and view.transport != "stopped" else view.transport.upper()
     text(fonts.huge, position, AMBER if view.downbeat and flash else WHITE, int(height * 0.33))
-    text(fonts.big, view.lyric, WHITE, int(height * 0.58))
-    text(fonts.medium, view.next_lyric, GREY, int(height * 0.67))
+    text(fonts.big, view.line(view.lyric, view.lyric_performer), WHITE, int(height * 0.58))
+    text(fonts.medium, view.line(view.next_lyric, view.next_lyric_performer), GREY, int(height * 0.67))
     if view.breath_in_beats is not None and view.transport == "playing":
         beats = view.breath_in_beats
         text(fonts.big, "BREATHE" if beats == 0 else f"breathe — {beats} beat{'s' if beats != 1 else ''}", CYAN, int(height * 0.78))
@@ -75,7 +76,11 @@ def _link(view: MonitorView) -> tuple[str, tuple[int, int, int]]:
 
 
 def run_window(
-    subscriber: Subscriber, fullscreen: bool = False, screenshot: Path | None = None, exit_after_s: float | None = None
+    subscriber: Subscriber,
+    fullscreen: bool = False,
+    screenshot: Path | None = None,
+    exit_after_s: float | None = None,
+    performer: str | None = None,
 ) -> MonitorView:
     """Run until closed (or `exit_after_s`); returns what was on screen last."""
     pygame.display.init()
@@ -84,7 +89,7 @@ def run_window(
         screen = pygame.display.set_mode((0, 0) if fullscreen else (1280, 720), pygame.FULLSCREEN if fullscreen else 0)
         pygame.display.set_caption("showcontrol monitor")
         fonts = Fonts(screen.get_height())
-        view, started, clock = MonitorView(), time.monotonic(), pygame.time.Clock()
+        view, started, clock = MonitorView(performer=performer), time.monotonic(), pygame.time.Clock()
         while True:
             now = time.monotonic()
             while not subscriber.messages.empty():

@@ -11,6 +11,7 @@ import bisect
 from typing import Any
 
 from showcontrol.describe import message_text
+from showcontrol.model.patch import MAIN_CLICK
 from showcontrol.model.show import Lyric, Section
 from showcontrol.timeline.events import ClickHit, Event, Kind, Timeline
 from showcontrol.timeline.timecode import count_to_label
@@ -20,10 +21,16 @@ BREATH_WARNING_BEATS = 4  # show the breath countdown this many beats ahead
 
 def beat_states(timeline: Timeline) -> dict[int, dict[str, Any]]:
     """Song frame of each beat -> the monitor state from that beat on."""
-    clicks = [e for e in timeline.of_kind(Kind.CLICK) if isinstance(e.payload, ClickHit) and e.payload.sound in ("accent", "beat")]
+    clicks = [
+        e
+        for e in timeline.of_kind(Kind.CLICK)
+        if e.output == MAIN_CLICK and isinstance(e.payload, ClickHit) and e.payload.sound in ("accent", "beat")
+    ]  # the song's own click: performers' feeds accent other beats
     beat_frames = [e.at_frame for e in clicks]
     lyrics = timeline.of_kind(Kind.LYRIC)
     breaths = timeline.of_kind(Kind.BREATH)
+    performers = sorted({e.payload.performer for e in lyrics if isinstance(e.payload, Lyric) and e.payload.performer})
+    parts = {who: (_sung_by(lyrics, who), _sung_by(breaths, who)) for who in performers}
     sections = timeline.of_kind(Kind.SECTION)
     cues = timeline.of_kind(Kind.OSC, Kind.MIDI, Kind.MQTT)
     states = {}
@@ -35,12 +42,33 @@ def beat_states(timeline: Timeline) -> dict[int, dict[str, Any]]:
             "downbeat": isinstance(click.payload, ClickHit) and click.payload.sound == "accent",
             "section": _latest_name(sections, frame),
             "timecode": timecode_text(timeline, frame),
-            "lyric": _text(_latest(lyrics, frame)),
-            "next_lyric": _text(_next(lyrics, frame)),
-            "breath_in_beats": _beats_until(beat_frames, frame, _next(breaths, frame)),
+            **_lines(lyrics, breaths, beat_frames, frame),
             "next_cue": _cue(timeline, frame, _next(cues, frame)),
         }
+        if parts:
+            states[frame]["parts"] = {who: _lines(mine, breathing, beat_frames, frame) for who, (mine, breathing) in parts.items()}
     return states
+
+
+def _lines(lyrics: tuple[Event, ...], breaths: tuple[Event, ...], beat_frames: list[int], frame: int) -> dict[str, Any]:
+    """The line being sung and the next (with who sings them) and the beats to the next breath."""
+    latest, following = _latest(lyrics, frame), _next(lyrics, frame)
+    return {
+        "lyric": _text(latest),
+        "lyric_performer": _performer(latest),
+        "next_lyric": _text(following),
+        "next_lyric_performer": _performer(following),
+        "breath_in_beats": _beats_until(beat_frames, frame, _next(breaths, frame)),
+    }
+
+
+def _sung_by(events: tuple[Event, ...], performer: str) -> tuple[Event, ...]:
+    """A performer's lyrics or breaths, with the lines that name nobody (everyone sings those)."""
+    return tuple(e for e in events if isinstance(e.payload, Lyric) and e.payload.performer in (performer, None))
+
+
+def _performer(event: Event | None) -> str:
+    return event.payload.performer or "" if event is not None and isinstance(event.payload, Lyric) else ""
 
 
 def _latest(events: tuple[Event, ...], frame: int) -> Event | None:
