@@ -233,7 +233,7 @@ def cmd_check(args: argparse.Namespace) -> ExitStatus:
 def cmd_timeline(args: argparse.Namespace) -> ExitStatus:
     loaded = _load(args)
     ids = [_song_id(loaded, args.song)] if args.song else [s.id for s in loaded.show.songs]
-    hidden = {kind for kind, shown in ((Kind.CLICK, args.click), (Kind.SYNC, args.sync)) if not shown}
+    hidden = {kind for kind, shown in ((Kind.CLICK, args.click), (Kind.BEAT, args.click), (Kind.SYNC, args.sync)) if not shown}
     print(timeline_text([loaded.timelines[i] for i in ids], args.format, hidden))
     return ExitStatus.OK
 

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 SPIN_NS = 1_000_000  # spin the last millisecond
 LATE_NS = 1_000_000  # an event sent more than 1 ms after its deadline counts as late
 MESSAGE_KINDS = frozenset({Kind.OSC, Kind.MIDI, Kind.MQTT, Kind.SYNC})
-STATE_KINDS = frozenset({Kind.SECTION, Kind.LYRIC, Kind.BREATH, Kind.CLICK, Kind.END})
+STATE_KINDS = frozenset({Kind.SECTION, Kind.LYRIC, Kind.BREATH, Kind.BEAT, Kind.END})
 
 
 @dataclass
@@ -224,8 +224,8 @@ class Dispatcher:
         if event.kind in STATE_KINDS:
             for listener in self.outputs.values():
                 listener.state(event)
-            if event.kind is Kind.CLICK:
-                return  # clicks are in the audio; beats are only state
+            if event.kind is Kind.BEAT:
+                return  # beats are only state
         output = self.outputs.get(event.output)
         result = "state"
         if event.kind in MESSAGE_KINDS and output is not None:

@@ -189,3 +189,13 @@ def test_a_performers_monitor_on_a_running_duet(tmp_path: Path, broker) -> None:
         show.wait()
     assert view["performer"] == "Ava" and view["transport"] == "playing"
     assert view["lyric"] in ("Ava sings first", "Both together") and "Ben" not in view["lyric"] + view["next_lyric"]
+
+
+def test_monitors_count_beats_when_no_click_sounds(tmp_path: Path) -> None:
+    """A band playing to the track without an earpiece click: monitors still get every beat of the grid."""
+    from showcontrol.load.show_file import load_show
+    from showcontrol.timeline.beats import beat_states
+
+    (tmp_path / "show.yaml").write_text(DUET.replace("    end: 9.1\n", "    end: 9.1\n    click: false\n"))
+    states = beat_states(load_show(tmp_path / "show.yaml").timelines["duet"])
+    assert len(states) == 8 * 4 and sum(s["downbeat"] for s in states.values()) == 8

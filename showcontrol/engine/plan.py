@@ -10,12 +10,11 @@ import numpy as np
 
 from showcontrol.audio.click import ClickSounds, render_click
 from showcontrol.audio.mix import Stem, fit_channels
-from showcontrol.model.patch import MAIN_CLICK
 from showcontrol.model.position import BarBeat
 from showcontrol.model.show import CountIn, MidiAction, MqttAction, OscAction, Song
 from showcontrol.timeline.clicks import count_in_events
 from showcontrol.timeline.compile import feeds
-from showcontrol.timeline.events import ClickHit, Event, Kind, Timeline
+from showcontrol.timeline.events import Event, Kind, Timeline
 
 
 @dataclass(frozen=True)
@@ -82,18 +81,11 @@ class Dispatch:
 def dispatch_order(timeline: Timeline, latency_frames: Mapping[str, int]) -> tuple[Dispatch, ...]:
     """Every event, ordered by when it must be sent (per-output latency compensation applied).
 
-    Clicks are in the audio already; the song's own are dispatched too, but only as beat state for
-    monitors. Performers' feeds and spoken calls are audio only.
+    Clicks are in the audio already, so they are left out; beats are dispatched as state for monitors.
     """
-    items = [Dispatch(e.at_frame - latency_frames.get(e.output, 0), e) for e in timeline.events if not _audio_only(e)]
+    items = [Dispatch(e.at_frame - latency_frames.get(e.output, 0), e) for e in timeline.events if e.kind is not Kind.CLICK]
     items.sort(key=lambda d: d.send_frame)  # stable: same-frame events keep timeline order
     return tuple(items)
-
-
-def _audio_only(event: Event) -> bool:
-    return event.kind is Kind.CLICK and (
-        event.output != MAIN_CLICK or (isinstance(event.payload, ClickHit) and event.payload.call is not None)
-    )
 
 
 def start_index(order: tuple[Dispatch, ...], song_from_frame: int, max_latency_frames: int) -> int:

@@ -240,7 +240,7 @@ def _state_message(event: Event) -> tuple[str, dict[str, Any]]:
         return "section", {"name": payload.name, **position}
     if isinstance(payload, Lyric):
         return ("breath" if event.kind is Kind.BREATH else "lyric"), {**message_data(event), **position}
-    if isinstance(payload, ClickHit) and payload.sound in ("accent", "beat", "sub"):
+    if isinstance(payload, ClickHit) and event.kind is Kind.BEAT:
         return "position", {**position, "downbeat": payload.sound == "accent"}
     if event.kind is Kind.END:
         return "section", {"name": "end", **position}

@@ -11,7 +11,6 @@ import bisect
 from typing import Any
 
 from showcontrol.describe import message_text
-from showcontrol.model.patch import MAIN_CLICK
 from showcontrol.model.show import Lyric, Section
 from showcontrol.timeline.events import ClickHit, Event, Kind, Timeline
 from showcontrol.timeline.timecode import count_to_label
@@ -21,11 +20,7 @@ BREATH_WARNING_BEATS = 4  # show the breath countdown this many beats ahead
 
 def beat_states(timeline: Timeline) -> dict[int, dict[str, Any]]:
     """Song frame of each beat -> the monitor state from that beat on."""
-    clicks = [
-        e
-        for e in timeline.of_kind(Kind.CLICK)
-        if e.output == MAIN_CLICK and isinstance(e.payload, ClickHit) and e.payload.sound in ("accent", "beat")
-    ]  # the song's own click: performers' feeds accent other beats
+    clicks = timeline.of_kind(Kind.BEAT)  # the grid's pulses, whatever clicks performers hear
     beat_frames = [e.at_frame for e in clicks]
     lyrics = timeline.of_kind(Kind.LYRIC)
     breaths = timeline.of_kind(Kind.BREATH)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from fractions import Fraction
 
 from showcontrol.model.position import BarBeat
@@ -33,6 +34,14 @@ def click_events(tempo: TempoMap, click: ClickSettings, sample_rate: Rate, end_f
                     return
                 sound = "sub" if part else "accent" if beat in click.accents else "beat" if beat in pulses else "sub"
                 yield Event(frame, position, Kind.CLICK, feed, ClickHit(sound))
+
+
+def beat_events(tempo: TempoMap, sample_rate: Rate, end_frame: int) -> Iterator[Event]:
+    """Every pulse of the grid from bar 1 to the end, accent on the downbeat: what monitors count and flash,
+    whatever the clicks (or none) performers hear."""
+    for event in click_events(tempo, ClickSettings(), sample_rate, end_frame, ""):
+        if isinstance(event.payload, ClickHit) and event.payload.sound != "sub":
+            yield replace(event, kind=Kind.BEAT)
 
 
 def count_in_events(tempo: TempoMap, start_bar: int, count_in: CountIn, sample_rate: Rate, feed: str) -> list[Event]:

@@ -10,7 +10,7 @@ from showcontrol.errors import Problem, ShowFileError, SourceMark
 from showcontrol.model.patch import MAIN_CLICK
 from showcontrol.model.position import BarBeat, Position, Seconds, SectionOffset
 from showcontrol.model.show import ClickSettings, CountIn, MidiAction, MqttAction, OscAction, Song
-from showcontrol.timeline.clicks import call_events, click_events, count_in_events
+from showcontrol.timeline.clicks import beat_events, call_events, click_events, count_in_events
 from showcontrol.timeline.events import ORDER_AT_SAME_FRAME, Event, Kind, LtcSpec, Timeline
 from showcontrol.timeline.tempo import Rate, TempoMap, frame_at, tempo_problems
 from showcontrol.timeline.timecode import label_to_count
@@ -126,6 +126,7 @@ def compile_song(song: Song, ticks_per_beat: int, sample_rate: Rate, track_frame
     if problems:
         raise ShowFileError(problems)
 
+    events.extend(beat_events(tempo, sample_rate, end_frame))
     count_in: list[Event] = []
     for feed, click, feed_count_in in feeds(song):
         if click.enabled and click.calls is not None:

@@ -21,7 +21,8 @@ class Kind(StrEnum):
     OSC = "osc"
     MIDI = "midi"
     MQTT = "mqtt"
-    CLICK = "click"
+    BEAT = "beat"  # a pulse of the grid, for monitors; there whether or not a click sounds
+    CLICK = "click"  # audio only: a hit in an earpiece feed
     END = "end"
 
 
