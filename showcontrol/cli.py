@@ -91,7 +91,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     monitor.add_argument("--username", help="MQTT username (the password from $SHOWCONTROL_MQTT_PASSWORD)")
     monitor.add_argument("--fullscreen", action="store_true")
-    monitor.add_argument("--performer", metavar="NAME", help="one performer's monitor: only their lyric lines and breaths (and lines everyone sings)")
+    monitor.add_argument(
+        "--performer", metavar="NAME", help="one performer's monitor: only their lyric lines and breaths (and lines everyone sings)"
+    )
     monitor.add_argument("--screenshot", type=Path, help="save what the window shows to this PNG when exiting (with --exit-after)")
     monitor.add_argument("--exit-after", type=float, metavar="SECONDS", help="close after this long (for tests and screenshots)")
     commands.add_parser(

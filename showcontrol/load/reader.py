@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from fractions import Fraction
@@ -79,6 +80,9 @@ def suggestion(word: str, choices: Collection[str]) -> str:
     if close:
         return f"did you mean {close[0]!r}?"
     return f"expected one of: {', '.join(sorted(choices))}" if choices else "nothing is allowed here"
+
+
+NAME = re.compile(r"^[A-Za-z_][\w-]*$")  # sections and performers' feeds: usable in positions and routes
 
 
 class AnyKey(tuple[str, ...]):
