@@ -421,13 +421,16 @@ class ShowRunner:
         return True
 
     def _forget_old_versions(self) -> None:
+        """Keep 100 %, the tempo playing and the latest others; the tempo thread may add one meanwhile."""
+        tempos = list(self._versions)  # a snapshot: the tempo thread inserts while we look
         keep = {Fraction(1), self.tempo}
-        for tempo in list(self._versions)[::-1]:
+        for tempo in reversed(tempos):
             if len(keep) >= KEEP_VERSIONS:
                 break
             keep.add(tempo)
-        for tempo in [t for t in self._versions if t not in keep]:
-            del self._versions[tempo]
+        for tempo in tempos:
+            if tempo not in keep:
+                self._versions.pop(tempo, None)
 
     def _wake(self) -> None:
         if self._dispatcher is not None:

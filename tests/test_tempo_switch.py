@@ -120,3 +120,13 @@ def test_the_keys_of_run_change_the_tempo(running) -> None:
     os.close(controller)
     assert not console.is_alive()
     assert "making 80 % ready" in screen.getvalue() and "making 85 % ready" in screen.getvalue()
+
+
+def test_only_100_and_the_latest_tempos_stay_in_memory(running) -> None:
+    runner, _ = running
+    for tempo in (Fraction(1, 2), Fraction(3, 4), Fraction(4, 5)):
+        job = runner.set_tempo(tempo)
+        assert job is not None
+        wait_until(lambda job=job: job.version is not None, timeout=120)
+        assert runner.apply_pending_tempo() and runner.tempo == tempo
+    assert set(runner._versions) == {Fraction(1), Fraction(3, 4), Fraction(4, 5)}  # 50 % comes back from the disk cache
