@@ -63,14 +63,20 @@ def route_jack_messages_to_the_log() -> None:
 def rtmidi_api(api: str = "auto") -> int:
     """rtmidi's ALSA or JACK API; `auto` picks ALSA where the sequencer device exists (not on these VMs)."""
     if api == "auto":
-        api = os.environ.get("SHOWCONTROL_MIDI_API", "alsa" if os.path.exists("/dev/snd/seq") else "jack")
+        api = os.environ.get("SHOWCONTROL_MIDI_API", "alsa" if os.path.exists(ALSA_SEQUENCER) else "jack")
     if api == "jack":
         route_jack_messages_to_the_log()
     return int(rtmidi.API_UNIX_JACK if api == "jack" else rtmidi.API_LINUX_ALSA)
 
 
+ALSA_SEQUENCER = "/dev/snd/seq"
+
+
 def output_port_names(api: str = "auto") -> list[str]:
-    """MIDI destinations on that system; raises rtmidi's errors where it is absent."""
+    """MIDI destinations on that system; raises rtmidi's errors where it is absent (and, for ALSA, a
+    FileNotFoundError before libasound prints its own complaint to the terminal)."""
+    if api == "alsa" and not os.path.exists(ALSA_SEQUENCER):
+        raise FileNotFoundError(f"no {ALSA_SEQUENCER}: no ALSA sequencer on this machine")
     client = rtmidi.MidiOut(rtmidi_api(api), name=f"{CLIENT_NAME}-probe")
     try:
         return list(client.get_ports())
