@@ -8,7 +8,6 @@ to all of this only through `ShowRunner` methods, which queue transport commands
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import logging
 import os
@@ -40,7 +39,7 @@ from showcontrol.load.show_file import LoadedShow, compile_at_speed
 from showcontrol.model.patch import MidiOutput, MqttOutput, OscOutput
 from showcontrol.model.position import BarBeat
 from showcontrol.offline import build_stems, click_sounds, stems_seconds
-from showcontrol.realtime import shorten_gil_switch_interval
+from showcontrol.realtime import HELPER_PRIORITY, normal_priority, raise_priority, shorten_gil_switch_interval
 from showcontrol.showlog import ShowLog
 from showcontrol.timeline.beats import beat_states
 from showcontrol.timeline.events import Kind, Timeline
@@ -187,7 +186,7 @@ class ShowRunner:
             previous.stop()
         self.timeline, self._song_stems, self.tempo = version.timeline, dict(version.stems), version.tempo
         self.transport = Transport(version.timeline.end_frame)
-        self.loop_bars = None
+        looped, self.loop_bars = self.loop_bars, None
         for output in self.outputs.values():
             if isinstance(output, MqttPublisher):
                 output.beats = version.beats
@@ -209,11 +208,14 @@ class ShowRunner:
             {name: spec.on_locate for name, spec in self.loaded.show.patch.outputs.items()},
             version.timeline.start_frame,
             lambda: device.frames_delivered,
+            lambda: self.transport.loop,
         )
         if previous is not None:
             dispatcher.stats, dispatcher.skipped_once = previous.stats, previous.skipped_once  # one report for the whole run
         self._dispatcher = dispatcher
         dispatcher.start()
+        if looped is not None:
+            self.loop(*looped)  # the same bars, on the new tempo's frames
 
     def _check_credentials(self) -> None:
         for spec in self.loaded.show.patch.outputs.values():
@@ -261,6 +263,7 @@ class ShowRunner:
         )
 
     def _supervise(self) -> None:
+        raise_priority(HELPER_PRIORITY, warn=False)  # it takes the GIL the dispatcher waits for: see realtime.py
         while True:
             for output in self.outputs.values():
                 output.maintain()
@@ -394,9 +397,8 @@ class ShowRunner:
         return job
 
     def _make_ready(self, job: TempoJob, timeline: Timeline) -> None:
-        """The tempo thread: stretch and prepare at a lower priority than everything else in the show."""
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        """The tempo thread: stretch and prepare at ordinary priority, below everything else in the show."""
+        normal_priority()  # not the real-time one inherited from the operator's thread: seconds of stretching
         try:
             version = self._version(job.tempo, timeline)
         except (ShowControlError, OSError, ValueError) as error:

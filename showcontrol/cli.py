@@ -271,6 +271,7 @@ def cmd_demo(args: argparse.Namespace) -> ExitStatus:
 
 def cmd_run(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.app import RunOptions, ShowRunner
+    from showcontrol.realtime import helper_priority
     from showcontrol.ui.console import run_headless, run_terminal
 
     loaded = _load(args)
@@ -301,10 +302,11 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
             runner.device.name,
             runner.showlog.path if runner.showlog else "-",
         )
-        if interactive:
-            run_terminal(runner)
-        else:
-            run_headless(runner)
+        with helper_priority():  # after opening (which may stretch audio for seconds): see realtime.py
+            if interactive:
+                run_terminal(runner)
+            else:
+                run_headless(runner)
     print(run_report(runner))
     return ExitStatus.OK
 

@@ -1,20 +1,29 @@
 """Real-time scheduling for the threads whose timing matters, as audio software does (JACK, PipeWire).
 
 On a loaded 2-core machine a normal-priority dispatcher measured p99 lateness of 12-90 ms and worst
-cases of 256 ms; with SCHED_FIFO, 0.1-2 ms (bench/timing.py). Only the dispatcher gets it: giving
-every thread real-time priority (tried) made them compete with it and p99 rose to 20-28 ms. Refusal (no privilege, no rtprio limit)
-is fine: the show runs, with worse tails. SHOWCONTROL_NO_REALTIME=1 turns it off for comparisons.
+cases of 256 ms; with SCHED_FIFO alone, 4-6 ms (bench/timing.py). The rest was priority inversion
+through the GIL: the dispatcher woke on time, then waited for the GIL held by one of our own
+normal-priority threads that another program had preempted. So every thread of ours that takes the
+GIL during a show runs real-time too, strictly below the dispatcher so none competes with it (at the
+same priority, tried earlier, p99 rose to 20-28 ms): audio callback, then the network, show-log and
+supervisor threads and the operator's. Measured: p99 0.36-0.57 ms, max 0.53-0.78 ms. Each policy
+resets on fork, so programs we start (espeak-ng) run normally. Refusal (no privilege, no rtprio
+limit) is fine: the show runs, with worse tails. SHOWCONTROL_NO_REALTIME=1 turns it off for comparisons.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
 
 log = logging.getLogger(__name__)
 
 DISPATCHER_PRIORITY = 20
+AUDIO_PRIORITY = 10  # SDL's audio thread, from its first callback
+HELPER_PRIORITY = 5  # network, show log, supervisor, the operator's thread: below both
 
 
 GIL_SWITCH_INTERVAL_S = 0.0005
@@ -29,17 +38,40 @@ def shorten_gil_switch_interval() -> None:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
 
 
-def raise_priority(priority: int) -> bool:
-    """Ask for SCHED_FIFO at `priority` for the calling thread (Linux: pid 0 is the caller); True if granted."""
+def raise_priority(priority: int, warn: bool = True) -> bool:
+    """Ask for SCHED_FIFO at `priority` for the calling thread (Linux: pid 0 is the caller); True if granted.
+
+    Only the dispatcher warns when refused (once is enough); the audio callback must never log."""
     if os.environ.get("SHOWCONTROL_NO_REALTIME"):
         return False
     try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        os.sched_setscheduler(0, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(priority))
         return True
     except (PermissionError, OSError, AttributeError) as error:
+        if not warn:
+            return False
         log.warning(
             "real-time priority refused (%s): cues run at normal priority and may be late by tens of ms on a busy "
             "machine; give this user rtprio in /etc/security/limits.d/ (see the README)",
             getattr(error, "strerror", None) or error,
         )
         return False
+
+
+def normal_priority() -> None:
+    """The calling thread back to ordinary scheduling (a thread inherits its creator's policy)."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
+@contextlib.contextmanager
+def helper_priority() -> Iterator[None]:
+    """The calling thread at HELPER_PRIORITY for the block (the operator's thread while a song runs)."""
+    before = os.sched_getscheduler(0), os.sched_getparam(0)
+    raised = raise_priority(HELPER_PRIORITY, warn=False)
+    try:
+        yield
+    finally:
+        if raised:
+            with contextlib.suppress(OSError):
+                os.sched_setscheduler(0, before[0], before[1])

@@ -15,6 +15,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from showcontrol.realtime import HELPER_PRIORITY, raise_priority
+
 
 class ShowLog:
     def __init__(self, path: Path) -> None:
@@ -39,6 +41,7 @@ class ShowLog:
         return (monotonic_ns + self._wall_offset_ns) / 1e9
 
     def _write_forever(self) -> None:
+        raise_priority(HELPER_PRIORITY, warn=False)  # it takes the GIL the dispatcher waits for: see realtime.py
         while (fields := self._queue.get()) is not None:
             fields.setdefault("logged_at", round(time.time(), 6))
             os.write(self._fd, (json.dumps(fields, ensure_ascii=False, default=str) + "\n").encode())

@@ -24,6 +24,7 @@ from showcontrol.app import RunOptions, ShowRunner
 from showcontrol.engine.transport import State
 from showcontrol.errors import ShowControlError
 from showcontrol.load.show_file import load_show
+from showcontrol.model.position import BarBeat
 from showcontrol.ui.console import run_terminal
 
 
@@ -100,6 +101,10 @@ def test_a_tempo_ready_while_playing_waits_for_the_stop(running) -> None:
     runner.stop()
     wait_until(lambda: runner.segment.state is State.STOPPED)
     assert runner.apply_pending_tempo() and runner.tempo == Fraction(3, 4)
+    runner.loop(2, 2)
+    assert runner.set_tempo(Fraction(1)) is None and runner.loop_bars == (2, 2)  # a loop is bars: it stays set
+    bar_2_to_3 = (runner.timeline.tempo.frame(BarBeat(2), 48000), runner.timeline.tempo.frame(BarBeat(3), 48000))
+    wait_until(lambda: runner.transport.loop == bar_2_to_3, timeout=5)  # taken by the audio callback
     with pytest.raises(ShowControlError, match="outside 50-200"):
         runner.set_tempo(Fraction(3))
 

@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from showcontrol.audio.clock import ClockMap, DelayLockedLoop
 from showcontrol.errors import ShowControlError
+from showcontrol.realtime import AUDIO_PRIORITY, raise_priority
 
 log = logging.getLogger(__name__)
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # pygame's greeting would land in the operator's terminal
@@ -164,6 +165,8 @@ class AudioDevice:
     def _callback(self, _device: object, memory: memoryview) -> None:
         """SDL's audio thread: fill the whole buffer, never raise, never block, never log."""
         now = time.monotonic_ns()
+        if self.frames_delivered == 0:  # SDL's thread, once: above our helpers, below the dispatcher (realtime.py)
+            raise_priority(AUDIO_PRIORITY, warn=False)
         out = np.frombuffer(memory, dtype=np.float32).reshape(-1, self.channels)
         self._dll.update(self.frames_delivered, now)
         self.clock = self._dll.mapping

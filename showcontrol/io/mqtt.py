@@ -27,6 +27,7 @@ from showcontrol.describe import message_data
 from showcontrol.io.output import Health, Output
 from showcontrol.model.patch import MqttOutput
 from showcontrol.model.show import Lyric, MqttAction, Section
+from showcontrol.realtime import HELPER_PRIORITY, raise_priority
 from showcontrol.timeline.events import ClickHit, Event, Kind
 from showcontrol.timeline.sync import SyncPoint
 
@@ -122,6 +123,7 @@ class MqttPublisher(Output):
         self._queue.put_nowait(publication)
 
     def _run_loop(self) -> None:
+        raise_priority(HELPER_PRIORITY, warn=False)  # it takes the GIL the dispatcher waits for: see realtime.py
         loop = asyncio.new_event_loop()
         self._loop = loop
         self._queue = asyncio.Queue(self._queue_size)

@@ -23,6 +23,7 @@ from showcontrol.codec.osc_framing import frame_length_prefixed, frame_slip
 from showcontrol.io.osc import KeepaliveTimer, OscWire
 from showcontrol.io.output import Health, Output
 from showcontrol.model.patch import OscOutput
+from showcontrol.realtime import HELPER_PRIORITY, raise_priority
 from showcontrol.timeline.events import Event
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class OscTcpOutput(Output):
 
     # -- the output's own thread -------------------------------------------------------------
     def _run(self) -> None:
+        raise_priority(HELPER_PRIORITY, warn=False)  # it takes the GIL the dispatcher waits for: see realtime.py
         attempt = 0
         while not self._closing:
             connection = self._connect()
