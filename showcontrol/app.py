@@ -401,8 +401,8 @@ class ShowRunner:
         normal_priority()  # not the real-time one inherited from the operator's thread: seconds of stretching
         try:
             version = self._version(job.tempo, timeline)
-        except (ShowControlError, OSError, ValueError) as error:
-            job.error = str(error)
+        except Exception as error:  # whatever fails, the operator must see it, not a job stuck at 99 %
+            job.error = str(error) or type(error).__name__
             log.error("tempo %g %% could not be made ready: %s", float(job.tempo) * 100, error)
             return
         self._versions[job.tempo] = version

@@ -9,6 +9,7 @@ import itertools
 import os
 import pty
 import statistics
+import termios
 import threading
 import time
 from fractions import Fraction
@@ -113,17 +114,36 @@ def test_the_keys_of_run_change_the_tempo(running) -> None:
     runner, _ = running
     controller, terminal = pty.openpty()
     screen = io.StringIO()
+    failures: list[BaseException] = []
+
+    def console_thread(keys: io.TextIOWrapper) -> None:
+        try:
+            run_terminal(runner, keys, screen)
+        except BaseException as error:  # shown by the test, not lost in a thread
+            failures.append(error)
+            raise
+
+    def console_reached(condition) -> bool:  # type: ignore[no-untyped-def]
+        job = runner.tempo_job
+        if job is not None and job.error:
+            raise AssertionError(f"tempo {job.tempo} failed: {job.error}\n{screen.getvalue()}")
+        if failures:
+            raise AssertionError(f"the console died: {failures[0]!r}\n{screen.getvalue()}") from failures[0]
+        return bool(condition())
+
     with os.fdopen(terminal, "r") as keys:
-        console = threading.Thread(target=run_terminal, args=(runner, keys, screen), daemon=True)
+        console = threading.Thread(target=console_thread, args=(keys,), daemon=True)
         console.start()
+        wait_until(lambda: console_reached(lambda: not termios.tcgetattr(keys.fileno())[3] & termios.ICANON), timeout=10)
         os.write(controller, b"80%")
-        wait_until(lambda: runner.tempo == Fraction(4, 5), timeout=120)  # made ready, then applied by the console while stopped
+        wait_until(lambda: console_reached(lambda: runner.tempo == Fraction(4, 5)), timeout=120)  # made ready, applied while stopped
         os.write(controller, b"+")
-        wait_until(lambda: runner.tempo == Fraction(17, 20), timeout=120)
+        wait_until(lambda: console_reached(lambda: runner.tempo == Fraction(17, 20)), timeout=120)
         os.write(controller, b"q")
         console.join(10)
     os.close(controller)
-    assert not console.is_alive()
+    assert not console.is_alive(), screen.getvalue()
+    assert not console.is_alive() and not failures
     assert "making 80 % ready" in screen.getvalue() and "making 85 % ready" in screen.getvalue()
 
 
@@ -135,3 +155,19 @@ def test_only_100_and_the_latest_tempos_stay_in_memory(running) -> None:
         wait_until(lambda job=job: job.version is not None, timeout=120)
         assert runner.apply_pending_tempo() and runner.tempo == tempo
     assert set(runner._versions) == {Fraction(1), Fraction(3, 4), Fraction(4, 5)}  # 50 % comes back from the disk cache
+
+
+def test_a_tempo_that_cannot_be_made_ready_says_why(running, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever goes wrong in the background (here the stretcher itself fails), the job reports it instead of
+    hanging at 99 %, and the show carries on at the tempo it had."""
+    import showcontrol.audio.stretch as stretch
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("Rubber Band ran out of memory")
+
+    monkeypatch.setattr(stretch, "stretched_track", broken)
+    runner, _ = running
+    job = runner.set_tempo(Fraction(3, 5))
+    assert job is not None
+    wait_until(lambda: job.error is not None, timeout=60)
+    assert job.error == "Rubber Band ran out of memory" and not runner.apply_pending_tempo() and runner.tempo == 1
