@@ -75,6 +75,7 @@ class TempoVersion:
     order: tuple[Dispatch, ...]
     prepared: Mapping[int, object]
     beats: Mapping[int, dict[str, Any]]
+    max_latency_frames: int  # the earliest any output is fired, in this timeline's frames
 
 
 @dataclass
@@ -171,7 +172,7 @@ class ShowRunner:
             for item in order
             if item.event.kind in (Kind.OSC, Kind.MIDI, Kind.MQTT, Kind.SYNC) and item.event.output in self.outputs
         }
-        return TempoVersion(tempo, timeline, stems, order, prepared, beat_states(timeline))
+        return TempoVersion(tempo, timeline, stems, order, prepared, beat_states(timeline), max(latency_frames.values(), default=0))
 
     @property
     def _keep_pitch_at(self) -> int | None:
@@ -192,7 +193,6 @@ class ShowRunner:
                 output.beats = version.beats
         assert self.showlog is not None
         device_latency_ns = int((self.audio.buffer_frames / self.sample_rate + self.audio.output_latency_ms / 1000) * 1e9)
-        latency = {name: round(out.latency_ms * version.timeline.sample_rate / 1000) for name, out in self.outputs.items()}
         dispatcher = Dispatcher(
             version.order,
             version.prepared,
@@ -201,7 +201,7 @@ class ShowRunner:
             lambda: device.clock,
             lambda song_frame: sync_point(self.timeline, song_frame),
             device_latency_ns,
-            max(latency.values(), default=0),
+            version.max_latency_frames,
             version.timeline.sample_rate,  # song time in the show log
             self.song.id,
             self.showlog,
