@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from showcontrol.audio.clock import ClockMap
 from showcontrol.describe import event_record
-from showcontrol.engine.plan import Dispatch, start_index, state_rebuild
+from showcontrol.engine.plan import STATE_KINDS, Dispatch, start_index, state_rebuild
 from showcontrol.engine.transport import Segment, State
 from showcontrol.io.output import Output
 from showcontrol.realtime import DISPATCHER_PRIORITY, raise_priority
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 SPIN_NS = 1_000_000  # spin the last millisecond
 LATE_NS = 1_000_000  # an event sent more than 1 ms after its deadline counts as late
 MESSAGE_KINDS = frozenset({Kind.OSC, Kind.MIDI, Kind.MQTT, Kind.SYNC})
-STATE_KINDS = frozenset({Kind.SECTION, Kind.LYRIC, Kind.BREATH, Kind.BEAT, Kind.END})
 
 
 @dataclass

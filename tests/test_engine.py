@@ -65,6 +65,19 @@ def test_dispatch_order_applies_latency_and_skips_audio_only_events() -> None:
     assert order[index].event.at_frame >= 716625 - 441
 
 
+def test_on_one_frame_messages_go_before_monitor_state() -> None:
+    from showcontrol.engine.plan import STATE_KINDS
+
+    loaded = load_show(GOLDEN / "cues-and-lyrics" / "show.yaml")
+    order = dispatch_order(loaded.timelines["cues"], {})
+    frames: dict[int, list[bool]] = {}
+    for item in order:
+        frames.setdefault(item.send_frame, []).append(item.event.kind in STATE_KINDS)
+    shared = [kinds for kinds in frames.values() if len(set(kinds)) == 2]
+    assert shared, "the golden show has frames with both a cue and a section, lyric or beat"
+    assert all(kinds == sorted(kinds) for kinds in shared)
+
+
 def test_state_rebuild_keeps_the_latest_per_output_or_per_address_and_never_once_cues() -> None:
     from showcontrol.engine.plan import Dispatch, state_rebuild
     from showcontrol.model.position import BarBeat

@@ -70,6 +70,10 @@ def plan_start(timeline: Timeline, bar: int, feeds: Sequence[FeedCountIn], sound
     return StartPlan(start, song_from, stems, events)
 
 
+STATE_KINDS = frozenset({Kind.SECTION, Kind.LYRIC, Kind.BREATH, Kind.BEAT, Kind.END})
+REBUILT_STATE_KINDS = (Kind.SECTION, Kind.LYRIC, Kind.BREATH)  # what a located start puts back on monitors
+
+
 @dataclass(frozen=True, slots=True)
 class Dispatch:
     """An event with the song frame its output must be sent at, earlier by that output's latency."""
@@ -82,18 +86,17 @@ def dispatch_order(timeline: Timeline, latency_frames: Mapping[str, int]) -> tup
     """Every event, ordered by when it must be sent (per-output latency compensation applied).
 
     Clicks are in the audio already, so they are left out; beats are dispatched as state for monitors.
+    On one frame, messages go before state: a console's cue is what a late message ruins, while a
+    monitor's bar and lyric are shown for a beat or more (and each state event is a message per output).
     """
     items = [Dispatch(e.at_frame - latency_frames.get(e.output, 0), e) for e in timeline.events if e.kind is not Kind.CLICK]
-    items.sort(key=lambda d: d.send_frame)  # stable: same-frame events keep timeline order
+    items.sort(key=lambda d: (d.send_frame, d.event.kind in STATE_KINDS))  # stable: otherwise in timeline order
     return tuple(items)
 
 
 def start_index(order: tuple[Dispatch, ...], song_from_frame: int, max_latency_frames: int) -> int:
     """Where a cursor starting at `song_from_frame` begins; it must still skip events before that frame."""
     return bisect.bisect_left(order, song_from_frame - max_latency_frames, key=lambda d: d.send_frame)
-
-
-STATE_KINDS = (Kind.SECTION, Kind.LYRIC, Kind.BREATH)
 
 
 def state_rebuild(order: tuple[Dispatch, ...], begin_frame: int, on_locate: Mapping[str, str]) -> tuple[Dispatch, ...]:
@@ -108,7 +111,7 @@ def state_rebuild(order: tuple[Dispatch, ...], begin_frame: int, on_locate: Mapp
         event = item.event
         if event.at_frame >= begin_frame or event.once:
             continue
-        if event.kind in STATE_KINDS:
+        if event.kind in REBUILT_STATE_KINDS:
             latest[(event.kind,)] = item
         elif event.kind in (Kind.OSC, Kind.MIDI, Kind.MQTT):
             policy = on_locate.get(event.output, "none")

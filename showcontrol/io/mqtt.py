@@ -15,13 +15,16 @@ import contextlib
 import json
 import logging
 import os
+import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiomqtt
+import paho.mqtt.client as mqtt
 
 from showcontrol.describe import message_data
 from showcontrol.io.output import Health, Output
@@ -34,6 +37,10 @@ from showcontrol.timeline.sync import SyncPoint
 log = logging.getLogger(__name__)
 
 Report = Callable[[dict[str, Any]], None]
+
+# paho leaves Nagle's algorithm on: a cue published just after a state message then waits for the
+# broker's delayed ACK (measured: p99 42 ms publish->receive on loopback; see mosquitto#433).
+NO_NAGLE = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +70,12 @@ class MqttPublisher(Output):
         self._report = report or (lambda record: None)
         self._queue_size = queue_size
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[Publication | None] | None = None
+        # Handed over by the dispatcher, taken by the network thread: deque appends and pops are atomic.
+        self._pending: deque[Publication | None] = deque()
+        self._wake_asked = False  # one loop wake-up per burst of sends, not one per message
+        self._paho: mqtt.Client | None = None  # while connected: publishing goes straight to it
+        self._session: asyncio.Future[bool] | None = None  # the connection's end: True when asked to stop
+        self._in_flight: list[tuple[Publication, mqtt.MQTTMessageInfo]] = []  # handed to paho, not yet on the wire (or acked)
         self._retained: dict[str, Publication] = {}
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
@@ -94,17 +106,24 @@ class MqttPublisher(Output):
         self._enqueue(Publication(f"{self.prefix}state/transport", json.dumps(data), 1, True, time.monotonic_ns(), False))
 
     def _enqueue(self, publication: Publication) -> str:
-        loop, queue = self._loop, self._queue
-        if loop is None or queue is None or loop.is_closed():
+        loop = self._loop
+        if loop is None or loop.is_closed():
             self.status.counters.dropped += 1
             return "dropped: network thread not running"
+        if len(self._pending) >= self._queue_size:
+            self.status.counters.dropped += 1
+            self._report({"output": self.name, "topic": publication.topic, "result": "dropped: queue full"})
+            return "dropped: queue full"
         if publication.retain:
             self._retained[publication.topic] = publication
-        try:
-            loop.call_soon_threadsafe(self._put, publication)
-        except RuntimeError:  # loop closed between the check and the call
-            self.status.counters.dropped += 1
-            return "dropped: network thread stopped"
+        self._pending.append(publication)
+        if not self._wake_asked:  # the network thread clears it before it drains: this message is in that drain or the next
+            self._wake_asked = True
+            try:
+                loop.call_soon_threadsafe(self._wake)
+            except RuntimeError:  # loop closed between the check and the call
+                self.status.counters.dropped += 1
+                return "dropped: network thread stopped"
         return "queued" if self.status.health is Health.UP else f"queued ({self.status.health})"
 
     # -- network thread ------------------------------------------------------------------
@@ -114,19 +133,22 @@ class MqttPublisher(Output):
         self._ready.wait(5)
         return self
 
-    def _put(self, publication: Publication) -> None:
-        assert self._queue is not None
-        if self._queue.full():
-            self.status.counters.dropped += 1
-            self._report({"output": self.name, "topic": publication.topic, "result": "dropped: queue full"})
-            return
-        self._queue.put_nowait(publication)
+    def _wake(self) -> None:
+        """On the network thread, at once: publish what is queued (nothing waits for a later turn of the loop)."""
+        self._wake_asked = False
+        session = self._session
+        if self._paho is None or session is None or session.done():
+            return  # not connected: the queue is drained once it is
+        try:
+            if self._publish_queued(self._paho):
+                session.set_result(True)
+        except aiomqtt.MqttError as error:
+            session.set_exception(error)
 
     def _run_loop(self) -> None:
         raise_priority(HELPER_PRIORITY, warn=False)  # it takes the GIL the dispatcher waits for: see realtime.py
         loop = asyncio.new_event_loop()
         self._loop = loop
-        self._queue = asyncio.Queue(self._queue_size)
         self._ready.set()
         try:
             loop.run_until_complete(self._connect_forever())
@@ -136,9 +158,9 @@ class MqttPublisher(Output):
 
     def _account_for_undelivered(self) -> None:
         """Cues still queued when the show closes (broker down) are dropped and logged, not forgotten."""
-        assert self._queue is not None
-        while not self._queue.empty():
-            publication = self._queue.get_nowait()
+        self._requeue_unconfirmed()
+        while self._pending:
+            publication = self._pending.popleft()
             if publication is not None and publication.cue:
                 self.status.counters.dropped += 1
                 self._report({"output": self.name, "topic": publication.topic, "result": "dropped: undelivered at shutdown"})
@@ -165,6 +187,7 @@ class MqttPublisher(Output):
             tls_insecure=tls.insecure if tls else None,
             keepalive=5,
             timeout=3,
+            socket_options=[NO_NAGLE],
         )
 
     async def _connect_forever(self) -> None:
@@ -183,6 +206,7 @@ class MqttPublisher(Output):
                         await client.publish(f"{self.prefix}status", "offline", qos=1, retain=True)
                         return
             except aiomqtt.MqttError as error:
+                self._requeue_unconfirmed()
                 self.mark(Health.DOWN, f"broker {self.spec.host}:{self.spec.port}: {error}")
             if self._stopped.is_set():
                 return
@@ -190,49 +214,111 @@ class MqttPublisher(Output):
             backoff = min(backoff * 2, 5.0)
 
     async def _publish_until_stopped(self, client: aiomqtt.Client) -> bool:
-        """Publish queued messages; True when asked to stop, raises MqttError when the broker goes away."""
-        assert self._queue is not None
-        while True:
-            publication = await self._queue.get()
+        """Publish what the dispatcher hands over until asked to stop (True); raises MqttError when the
+        broker goes away (what paho had not yet written, or the broker not acknowledged, is queued again)."""
+        self._session = asyncio.get_running_loop().create_future()
+        self._paho = _paho_of(client)
+        try:
+            self._wake()  # what was queued while connecting
+            await self._session
+        finally:
+            self._paho = None
+        await self._wait_for_confirmations()
+        return True
+
+    def _publish_queued(self, paho: mqtt.Client) -> bool:
+        """Hand every queued message to paho in order and write them now; True at the stop marker.
+
+        aiomqtt's own publish would take three more turns of the loop per message (its confirmation, a
+        writer callback, the socket's readiness), each one more chance for another thread to take the GIL:
+        on a busy machine, milliseconds (bench/timing.py).
+        """
+        stop = False
+        while self._pending:
+            publication = self._pending.popleft()
             if publication is None:
-                return True
+                stop = True
+                break
             if publication.cue and time.monotonic_ns() - publication.due_ns > self.max_delay_ns:
-                self.status.counters.dropped += 1
-                late_ms = round((time.monotonic_ns() - publication.due_ns) / 1e6, 1)
-                self._report(
-                    {"output": self.name, "topic": publication.topic, "result": "dropped: stale after broker outage", "late_ms": late_ms}
-                )
+                self._drop_stale(publication)
                 continue
             try:
-                await client.publish(publication.topic, publication.payload, qos=publication.qos, retain=publication.retain)
-            except aiomqtt.MqttError:
-                self._requeue_first(publication)  # not lost: retried (or dropped as stale) after reconnecting
-                raise
-            if publication.cue:
-                self.status.counters.sent += 1
+                info = paho.publish(publication.topic, publication.payload, publication.qos, publication.retain)
+            except ValueError as error:  # a topic or payload paho refuses: that message only, never the thread
+                self.status.counters.errors += 1
+                self._report({"output": self.name, "topic": publication.topic, "result": f"error: {error}"})
+                continue
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                self._pending.appendleft(publication)
+                raise aiomqtt.MqttCodeError(info.rc, "could not publish")
+            self._in_flight.append((publication, info))
+        if paho.loop_write() != mqtt.MQTT_ERR_SUCCESS:
+            raise aiomqtt.MqttError("connection lost while writing")
+        asyncio.get_running_loop().call_soon(_stop_watching_if_written, paho)
+        self._count_confirmed()
+        return stop
 
-    def _requeue_first(self, publication: Publication) -> None:
-        assert self._queue is not None
-        rest = []
-        while not self._queue.empty():
-            rest.append(self._queue.get_nowait())
-        for item in [publication, *rest][: self._queue_size]:
-            self._queue.put_nowait(item)
+    def _drop_stale(self, publication: Publication) -> None:
+        self.status.counters.dropped += 1
+        late_ms = round((time.monotonic_ns() - publication.due_ns) / 1e6, 1)
+        self._report({"output": self.name, "topic": publication.topic, "result": "dropped: stale after broker outage", "late_ms": late_ms})
+
+    def _count_confirmed(self) -> None:
+        """Cues paho has written (QoS 0) or the broker has acknowledged (QoS 1, 2) are sent."""
+        waiting = []
+        for publication, info in self._in_flight:
+            if info.is_published():
+                self.status.counters.sent += publication.cue
+            else:
+                waiting.append((publication, info))
+        self._in_flight = waiting
+
+    async def _wait_for_confirmations(self, timeout_s: float = 2.0) -> None:
+        """At the end of the show: the last messages leave (or are acknowledged) before the goodbye."""
+        deadline = time.monotonic() + timeout_s
+        self._count_confirmed()
+        while self._in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+            self._count_confirmed()
+
+    def _requeue_unconfirmed(self) -> None:
+        """After a lost connection: what paho had not written (or the broker had not acknowledged) goes back
+        to the front of the queue, in order, to be retried (or dropped as stale) once reconnected."""
+        self._count_confirmed()
+        self._pending.extendleft(reversed([publication for publication, _ in self._in_flight]))
+        self._in_flight = []
 
     def close(self) -> None:
         self._stopped.set()
         loop = self._loop
         if loop is not None and not loop.is_closed():
+            self._pending.append(None)
             with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._put_stop)
+                loop.call_soon_threadsafe(self._wake)
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def _put_stop(self) -> None:
-        assert self._queue is not None
-        if self._queue.full():
-            self._queue.get_nowait()
-        self._queue.put_nowait(None)
+
+def _stop_watching_if_written(paho: mqtt.Client) -> None:
+    """Undo the writer aiomqtt registered for a publish whose bytes we already wrote.
+
+    paho asks aiomqtt to watch the socket for writing when a packet is queued; aiomqtt does so a turn of
+    the loop later, after our loop_write had written the packet and paho had asked to stop watching, so
+    the watcher would stay and wake the loop for an always-writable socket, forever.
+    """
+    sock = paho.socket()
+    if sock is not None and not paho.want_write():
+        asyncio.get_running_loop().remove_writer(sock.fileno())
+
+
+def _paho_of(client: aiomqtt.Client) -> mqtt.Client:
+    """The paho client inside aiomqtt 2 (pinned below 3, which drops paho).
+
+    aiomqtt's own publish awaits paho's on_publish even at QoS 0 and leaves the write to later turns of
+    the loop; cues go straight to paho instead, whose publish is thread-safe and whose loop_write is the
+    public call for an external event loop. Connecting, TLS, the will and reconnecting stay aiomqtt's.
+    """
+    return client._client
 
 
 def _state_message(event: Event) -> tuple[str, dict[str, Any]]:
