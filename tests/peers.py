@@ -80,6 +80,7 @@ class Broker:
             f"listener {self.port} 127.0.0.1",
             f"allow_anonymous {'false' if self.users else 'true'}",
             "persistence false",
+            "set_tcp_nodelay true",  # as docs/hardware.md says a show's broker should run
             "log_dest stderr",
         ]
         if self.tls:
