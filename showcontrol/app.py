@@ -190,7 +190,7 @@ class ShowRunner:
         looped, self.loop_bars = self.loop_bars, None
         for output in self.outputs.values():
             if isinstance(output, MqttPublisher):
-                output.beats = version.beats
+                output.set_beats(version.beats)
         assert self.showlog is not None
         device_latency_ns = int((self.audio.buffer_frames / self.sample_rate + self.audio.output_latency_ms / 1000) * 1e9)
         dispatcher = Dispatcher(

@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 SPIN_NS = 1_000_000  # spin the last millisecond
 LATE_NS = 1_000_000  # an event sent more than 1 ms after its deadline counts as late
+# Show-log records are written this long after the last send, not at once: the network threads hand
+# the sends on meanwhile, and would otherwise wait for the GIL while the records are built (MQTT
+# hand-over p90 1.0 ms against ~0.2 ms, bench/timing.py).
+LOG_AFTER_NS = 3_000_000
 MESSAGE_KINDS = frozenset({Kind.OSC, Kind.MIDI, Kind.MQTT, Kind.SYNC})
 
 
@@ -98,6 +102,7 @@ class Dispatcher:
         self.realtime = False
         self.next_index = len(order)
         self._unlogged: list[tuple[Dispatch, int, int, str]] = []
+        self._fired_ns = 0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dispatcher", daemon=True)
@@ -163,8 +168,13 @@ class Dispatcher:
             due_ns = int(clock.time_of_frame(device_frame)) + self.device_latency_ns
             wait_ns = due_ns - time.monotonic_ns()
             if wait_ns > SPIN_NS:
-                self._write_log()  # only now, with time to spare: sends due together go out back to back
-                self._sleep(min((wait_ns - SPIN_NS) / 1e9, 0.05))
+                sleep_ns = wait_ns - SPIN_NS
+                log_in_ns = self._fired_ns + LOG_AFTER_NS - time.monotonic_ns()
+                if log_in_ns > 0:
+                    sleep_ns = min(sleep_ns, log_in_ns)
+                else:
+                    self._write_log()
+                self._wait(min(sleep_ns / 1e9, 0.05))
                 continue  # re-read: the transport or the clock may have moved meanwhile
             while time.monotonic_ns() < due_ns:
                 time.sleep(0)  # yield the GIL to the audio callback while spinning
@@ -228,6 +238,9 @@ class Dispatcher:
 
     def _sleep(self, seconds: float) -> None:
         self._write_log()
+        self._wait(seconds)
+
+    def _wait(self, seconds: float) -> None:
         if self._wake.wait(seconds):
             self._wake.clear()
 
@@ -253,6 +266,7 @@ class Dispatcher:
             self.stats.sync_sent += 1  # 150 a second: the log keeps only the ones that went wrong
             return
         self._unlogged.append((item, due_ns, sent_ns, f"rebuild: {result}" if rebuild else result))
+        self._fired_ns = sent_ns
 
     def _write_log(self) -> None:
         """Turn fired events into show-log records, off the critical path."""

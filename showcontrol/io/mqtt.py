@@ -64,7 +64,8 @@ class MqttPublisher(Output):
     ) -> None:
         super().__init__(spec.name, spec.latency_ms)
         self.spec = spec
-        self.beats = beats or {}  # what monitors show from each beat on (timeline.beats), by song frame
+        self._beat_payloads: dict[int, str] = {}
+        self.set_beats(beats or {})
         self.prefix = spec.topic_prefix
         self.max_delay_ns = int(max_delay_s * 1e9)
         self._report = report or (lambda record: None)
@@ -82,6 +83,11 @@ class MqttPublisher(Output):
         self._ready = threading.Event()
         self.connections = 0
 
+    def set_beats(self, beats: Mapping[int, dict[str, Any]]) -> None:
+        """What monitors show from each beat on (timeline.beats), by song frame: made into JSON now, as the
+        dispatcher sends it right after the beat's cues."""
+        self._beat_payloads = {frame: json.dumps(data, ensure_ascii=False) for frame, data in beats.items()}
+
     # -- dispatcher side -------------------------------------------------------------------
     def prepare(self, event: Event) -> object:
         action = event.payload
@@ -94,12 +100,12 @@ class MqttPublisher(Output):
 
     def state(self, event: Event) -> None:
         topic, data = _state_message(event)
-        if topic == "position" and event.at_frame in self.beats:
-            data = self.beats[event.at_frame]
-        if topic:
-            self._enqueue(
-                Publication(f"{self.prefix}state/{topic}", json.dumps(data, ensure_ascii=False), 0, True, time.monotonic_ns(), False)
-            )
+        if not topic:
+            return
+        payload = self._beat_payloads.get(event.at_frame) if topic == "position" else None
+        if payload is None:
+            payload = json.dumps(data, ensure_ascii=False)
+        self._enqueue(Publication(f"{self.prefix}state/{topic}", payload, 0, True, time.monotonic_ns(), False))
 
     def transport(self, state: str, song_id: str, position: str, sync: SyncPoint) -> None:
         data = {"state": state, "song": song_id, "position": position}
