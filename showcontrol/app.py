@@ -406,10 +406,10 @@ class ShowRunner:
             log.error("tempo %g %% could not be made ready: %s", float(job.tempo) * 100, error)
             return
         self._versions[job.tempo] = version
-        job.version = version
-        log.info("tempo %g %% ready in %.1f s", float(job.tempo) * 100, time.monotonic() - job.started)
         if self.tempo_job is job:
             self._pending = version
+        job.version = version  # last: whoever sees the job ready finds its version pending
+        log.info("tempo %g %% ready in %.1f s", float(job.tempo) * 100, time.monotonic() - job.started)
 
     def apply_pending_tempo(self) -> bool:
         """The operator's thread, while stopped: switch to a tempo made ready since; whether it did."""
