@@ -138,8 +138,14 @@ class Dispatcher:
                 if segment.state is State.PLAYING and segment.wrap_from is not None and cursor.playing is not None:
                     cursor.drain_until, cursor.then = segment.wrap_from, segment  # a loop: finish this pass first
                     self.draining = True
+                elif segment.state is State.PLAYING and previous is State.PAUSED:
+                    already_sent = self.next_index
+                    self._start(cursor, segment, new_take=False)
+                    # A pause that landed in a buffer the driver was late to render can stop the song just
+                    # before a frame whose cue already went out on the clock's word: it is not sent twice.
+                    self.next_index = max(self.next_index, already_sent)
                 elif segment.state is State.PLAYING:
-                    self._start(cursor, segment, new_take=previous is not State.PAUSED)
+                    self._start(cursor, segment, new_take=True)
                 elif cursor.playing is not None:
                     if cursor.then is not None:  # stopped just after a loop wrapped: the stop is in the new pass
                         self._start(cursor, cursor.then, new_take=False)
