@@ -7,7 +7,13 @@ normal-priority threads that another program had preempted. So every thread of o
 GIL during a show runs real-time too, strictly below the dispatcher so none competes with it (at the
 same priority, tried earlier, p99 rose to 20-28 ms): audio callback, then the network, show-log and
 supervisor threads and the operator's. Measured: p99 0.36-0.57 ms, max 0.53-0.78 ms. Each policy
-resets on fork, so programs we start (espeak-ng) run normally. Refusal (no privilege, no rtprio
+resets on fork, so programs we start (espeak-ng) run normally.
+
+Except the MQTT network thread: real-time, it kept the CPU after each write while the broker, an
+ordinary process that must forward the message, waited for one (a broker on the show machine is
+the usual setup). bench/mqtt_path.py, other core busy: publish->receive p50 1.3-1.6 ms, p99 6-11 ms
+real-time; 0.58 ms and 1.5 ms at normal priority. It holds the GIL only just after the dispatcher's
+bursts, while the dispatcher sleeps, so the inversion above costs little there. Refusal (no privilege, no rtprio
 limit) is fine: the show runs, with worse tails. SHOWCONTROL_NO_REALTIME=1 turns it off for comparisons.
 """
 

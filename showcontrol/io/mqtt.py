@@ -30,7 +30,7 @@ from showcontrol.describe import message_data
 from showcontrol.io.output import Health, Output
 from showcontrol.model.patch import MqttOutput
 from showcontrol.model.show import Lyric, MqttAction, Section
-from showcontrol.realtime import HELPER_PRIORITY, raise_priority
+from showcontrol.realtime import normal_priority
 from showcontrol.timeline.events import ClickHit, Event, Kind
 from showcontrol.timeline.sync import SyncPoint
 
@@ -152,7 +152,7 @@ class MqttPublisher(Output):
             session.set_exception(error)
 
     def _run_loop(self) -> None:
-        raise_priority(HELPER_PRIORITY, warn=False)  # it takes the GIL the dispatcher waits for: see realtime.py
+        normal_priority()  # not real-time, unlike the other helpers: see realtime.py
         loop = asyncio.new_event_loop()
         self._loop = loop
         self._ready.set()
