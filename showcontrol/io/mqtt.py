@@ -1,4 +1,8 @@
-"""MQTT with aiomqtt (v2) on the network thread: the only module that imports it.
+"""MQTT with aiomqtt (v2) on the network thread: the only module of the package that imports it (or paho).
+
+The dispatcher appends messages to a queue and wakes the thread once per burst; the thread hands them
+to paho in order and writes them in that same turn of its loop. What was not written (or, at QoS 1
+and 2, not acknowledged) when the connection drops is queued again, in order.
 
 Per output: a retained `{prefix}status` presence topic (`online`, with last will `offline`), retained
 state topics (`state/transport`, `state/section`, `state/position`, `state/lyric`, `state/breath`) that
