@@ -241,7 +241,7 @@ class MqttPublisher(Output):
 
         aiomqtt's own publish would take three more turns of the loop per message (its confirmation, a
         writer callback, the socket's readiness), each one more chance for another thread to take the GIL:
-        on a busy machine, milliseconds (bench/timing.py).
+        1.2 ms median to the wire on a busy machine, against 0.3 ms (bench/mqtt_path.py, bench/timing.py).
         """
         stop = False
         while self._pending:
