@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from test_transport_run import wait_until
+
 from showcontrol.audio.clock import ClockMap
 from showcontrol.dispatcher import Dispatcher
 from showcontrol.engine.plan import Dispatch
@@ -33,13 +35,6 @@ class Recorder(Output):
         assert isinstance(message, int)
         self.sent.append(message)
         return "sent"
-
-
-def wait_until(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
 
 
 def test_a_pause_that_lands_before_a_cue_already_sent_does_not_send_it_again(tmp_path: Path) -> None:

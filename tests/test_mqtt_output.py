@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from peers import Broker, Subscriber
+from test_transport_run import wait_until
 
 from showcontrol.io.mqtt import MqttPublisher
 from showcontrol.io.output import Health
@@ -24,13 +25,6 @@ def cue(n: int, qos: int = 0) -> Event:
 
 def beat(n: int) -> Event:
     return Event(n, BarBeat(n, 1), Kind.BEAT, "", ClickHit("accent"))
-
-
-def wait_until(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def publisher(broker: Broker, reports: list[dict[str, object]] | None = None, max_delay_s: float = 2.0) -> MqttPublisher:
