@@ -262,8 +262,9 @@ class MqttPublisher(Output):
                 self._pending.appendleft(publication)
                 raise aiomqtt.MqttCodeError(info.rc, "could not publish")
             self._in_flight.append((publication, info))
-        if paho.loop_write() != mqtt.MQTT_ERR_SUCCESS:
-            raise aiomqtt.MqttError("connection lost while writing")
+            if publication.cue:
+                _write(paho)  # the cue leaves now, not after the state messages behind it are packed (~50 us each)
+        _write(paho)
         asyncio.get_running_loop().call_soon(_stop_watching_if_written, paho)
         self._count_confirmed()
         return stop
@@ -307,6 +308,12 @@ class MqttPublisher(Output):
                 loop.call_soon_threadsafe(self._wake)
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def _write(paho: mqtt.Client) -> None:
+    """Write what paho has queued, now, on this thread."""
+    if paho.loop_write() != mqtt.MQTT_ERR_SUCCESS:
+        raise aiomqtt.MqttError("connection lost while writing")
 
 
 def _stop_watching_if_written(paho: mqtt.Client) -> None:
