@@ -8,6 +8,9 @@ twice on SDL's dummy audio driver while another process keeps the second core bu
   2. by bench/naive.py (pygame.mixer playback and a time.sleep loop, as a typical script would do).
 For each output it prints dispatch error against that run's audio clock and receive-side lateness on
 loopback, as p50 / p99 / max in milliseconds, and the baseline-to-showcontrol ratio at p99.
+While showcontrol plays, bench/floor.py's real-time thread meets deadlines as often, doing nothing
+else, in its own process: the machine's floor in those same minutes (on a shared VM, mostly the CPU
+time the hypervisor gives to other tenants), which no program could beat.
 showcontrol's deadlines come from its own audio clock (the DLL); the baseline's from the mixer's own
 position (get_pos), fitted over the whole run. Needs mosquitto, mosquitto_sub and jackd on PATH.
 """
@@ -16,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -29,6 +31,7 @@ import soundfile
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
+from floor import stolen_ms  # noqa: E402
 from peers import Broker, Subscriber, UdpReceiver, start_jack  # noqa: E402
 
 WALL_TO_MONOTONIC_NS = time.monotonic_ns() - time.time_ns()
@@ -98,8 +101,16 @@ def run_checked(command: list[str]) -> None:
         sys.exit(f"{command[1]} failed:\n{result.stderr[-3000:]}")
 
 
-def run_showcontrol(show: Path, patch: Path, log: Path) -> dict[str, list[tuple[int, int]]]:
-    """(deadline, sent) in monotonic ns per output, in cue order, from the show log."""
+def run_showcontrol(
+    show: Path, patch: Path, log: Path, minutes: float, every_s: float
+) -> tuple[dict[str, list[tuple[int, int]]], list[int]]:
+    """(deadline, sent) in monotonic ns per output, in cue order, from the show log; and the floor's
+    lateness in ns, measured meanwhile."""
+    floor = subprocess.Popen(
+        [sys.executable, str(HERE / "floor.py"), "--minutes", str(minutes), "--every-ms", str(every_s * 1000), "--quiet", "--json"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     run_checked(
         [
             sys.executable,
@@ -125,7 +136,8 @@ def run_showcontrol(show: Path, patch: Path, log: Path) -> dict[str, list[tuple[
             times[record["kind"]].append(
                 (int(record["scheduled"] * 1e9) + WALL_TO_MONOTONIC_NS, int(record["sent"] * 1e9) + WALL_TO_MONOTONIC_NS)
             )
-    return times
+    floor_out, _ = floor.communicate()
+    return times, json.loads(floor_out)
 
 
 def run_naive(folder: Path, cues: list[dict[str, float]], osc_port: int, broker_port: int) -> dict[str, list[tuple[int, int]]]:
@@ -148,14 +160,6 @@ def run_naive(folder: Path, cues: list[dict[str, float]], osc_port: int, broker_
     for sent, output, n in result["sends"]:
         times[output].append((deadlines[n], sent))
     return times
-
-
-def stolen_ms() -> float:
-    """CPU time the hypervisor gave to other tenants so far, all CPUs (/proc/stat `steal`): a run's tails
-    follow it, so each run reports it."""
-    with open("/proc/stat") as stat:
-        fields = stat.readline().split()
-    return int(fields[8]) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def stats(values_ns: list[int]) -> tuple[float, float, float]:
@@ -195,7 +199,9 @@ def main() -> None:
         try:
             show, patch, cues = write_show(folder, args.minutes, args.bpm, receivers.osc.port, broker.port)
             stolen = stolen_ms()
-            ours = report("showcontrol", run_showcontrol(show, patch, folder / "show.jsonl"), receivers.take())
+            sent, floor_ns = run_showcontrol(show, patch, folder / "show.jsonl", args.minutes, 30 / args.bpm)
+            ours = report("showcontrol", sent, receivers.take())
+            floor = stats(floor_ns)
             stolen_ours, stolen = stolen_ms() - stolen, stolen_ms()
             time.sleep(0.5)
             naive = report("naive", run_naive(folder, cues, receivers.osc.port, broker.port), receivers.take())
@@ -211,6 +217,9 @@ def main() -> None:
         n50, n99, nmax = naive[row]
         ratio = n99 / p99 if p99 > 0 else float("inf")
         print(f"{row:24}{p50:9.3f}{p99:9.3f}{worst:10.3f}{n50:10.3f}{n99:10.3f}{nmax:10.3f}{ratio:11.1f}x")
+    print(
+        f"{'floor, same minutes':24}{floor[0]:9.3f}{floor[1]:9.3f}{floor[2]:10.3f}   (a real-time thread doing nothing else: bench/floor.py)"
+    )
     print(f"CPU time stolen by other tenants of the VM during each run: showcontrol {stolen_ours:.0f} ms, naive {stolen_naive:.0f} ms")
     print("MIDI receive times include JACK's period (-p 1024 = 21.3 ms): rtmidi's JACK output delivers at the next cycle.")
 
