@@ -39,7 +39,7 @@ from showcontrol.load.show_file import LoadedShow, compile_at_speed
 from showcontrol.model.patch import MidiOutput, MqttOutput, OscOutput
 from showcontrol.model.position import BarBeat
 from showcontrol.offline import build_stems, click_sounds, stems_seconds
-from showcontrol.realtime import HELPER_PRIORITY, normal_priority, raise_priority, shorten_gil_switch_interval
+from showcontrol.realtime import HELPER_PRIORITY, FiringWindow, normal_priority, raise_priority, shorten_gil_switch_interval
 from showcontrol.showlog import ShowLog
 from showcontrol.timeline.beats import beat_states
 from showcontrol.timeline.events import Kind, Timeline
@@ -126,6 +126,7 @@ class ShowRunner:
         self._preroll_stems: dict[str, Stem] = {}
         self._device: AudioDevice | None = None
         self._dispatcher: Dispatcher | None = None
+        self._firing = FiringWindow()  # the dispatcher's, which the audio callback stands aside for
         self._supervising = threading.Event()
         self.showlog: ShowLog | None = None
         self.tempo = loaded.speed if loaded.keep_pitch else Fraction(1)  # the rehearsal tempo being played
@@ -209,6 +210,7 @@ class ShowRunner:
             version.timeline.start_frame,
             lambda: device.frames_delivered,
             lambda: self.transport.loop,
+            self._firing,
         )
         if previous is not None:
             dispatcher.stats, dispatcher.skipped_once = previous.stats, previous.skipped_once  # one report for the whole run
@@ -259,7 +261,12 @@ class ShowRunner:
     def _make_device(self) -> AudioDevice:
         silent = self.driver in SILENT_DRIVERS  # they have one device whatever the patch names
         return AudioDevice(
-            None if silent else self.audio.device, self.sample_rate, self.audio.channels, self.audio.buffer_frames, self._render
+            None if silent else self.audio.device,
+            self.sample_rate,
+            self.audio.channels,
+            self.audio.buffer_frames,
+            self._render,
+            self._firing,
         )
 
     def _supervise(self) -> None:

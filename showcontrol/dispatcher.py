@@ -21,7 +21,7 @@ from showcontrol.describe import event_record
 from showcontrol.engine.plan import STATE_KINDS, Dispatch, start_index, state_rebuild
 from showcontrol.engine.transport import Segment, State
 from showcontrol.io.output import Output
-from showcontrol.realtime import DISPATCHER_PRIORITY, raise_priority
+from showcontrol.realtime import DISPATCHER_PRIORITY, FiringWindow, raise_priority
 from showcontrol.showlog import ShowLog
 from showcontrol.timeline.events import Kind
 from showcontrol.timeline.sync import SyncPoint
@@ -30,6 +30,10 @@ from showcontrol.timeline.tempo import Rate
 log = logging.getLogger(__name__)
 
 SPIN_NS = 1_000_000  # spin the last millisecond
+# Other threads stand aside (FiringWindow) from this long before a deadline until the burst is sent, or
+# BURST_NS after the deadline at the latest: a callback arriving then waits at most ~0.6 ms.
+GUARD_NS = 300_000
+BURST_NS = 300_000
 LATE_NS = 1_000_000  # an event sent more than 1 ms after its deadline counts as late
 # Show-log records are written this long after the last send, not at once: the network threads hand
 # the sends on meanwhile, and would otherwise wait for the GIL while the records are built (MQTT
@@ -57,6 +61,15 @@ class _Cursor:
     located: bool = False  # this take began after the top, or is a loop pass: `once` cues stay disarmed
 
 
+def _spin_until(deadline_ns: int) -> None:
+    """Spin on the clock, letting other threads (the audio callback) take the GIL between turns.
+
+    time.sleep(0) would instead arm a timer and sleep on it each turn: on a VM, spin exits came p50 15 us
+    and p99 0.2-1.4 ms after the deadline, against 0.6 us with sched_yield."""
+    while time.monotonic_ns() < deadline_ns:
+        os.sched_yield()
+
+
 def _heard_before(item: Dispatch, stop_frame: int) -> bool:
     """Whether an event's frame was in the audio rendered before a stop (the song's end event included)."""
     frame = item.event.at_frame
@@ -81,6 +94,7 @@ class Dispatcher:
         top_frame: int = 0,
         rendered: Callable[[], int] | None = None,
         loop: Callable[[], tuple[int, int] | None] = lambda: None,
+        window: FiringWindow | None = None,
     ) -> None:
         self.order = order
         self.prepared = prepared
@@ -97,6 +111,7 @@ class Dispatcher:
         self.top_frame = top_frame  # where a play from the top begins; a take that begins later was located
         self._rendered = rendered  # device frames the audio callback has filled: the transport has decided up to there
         self._loop = loop  # the song frames the transport loops, once the callback has taken the loop
+        self.window = window or FiringWindow()  # shared with the threads that stand aside while it is open
         self.skipped_once: list[str] = []
         self.draining = False  # after a stop, events still in the device's buffers are being sent
         self.stats = DispatchStats()
@@ -175,6 +190,7 @@ class Dispatcher:
             due_ns = int(clock.time_of_frame(device_frame)) + self.device_latency_ns
             wait_ns = due_ns - time.monotonic_ns()
             if wait_ns > SPIN_NS:
+                self.window.close()  # the burst is sent
                 sleep_ns = wait_ns - SPIN_NS
                 log_in_ns = self._fired_ns + LOG_AFTER_NS - time.monotonic_ns()
                 if log_in_ns > 0:
@@ -183,10 +199,9 @@ class Dispatcher:
                     self._write_log()
                 self._wait(min(sleep_ns / 1e9, 0.05))
                 continue  # re-read: the transport or the clock may have moved meanwhile
-            while time.monotonic_ns() < due_ns:
-                # Lets the audio callback take the GIL. time.sleep(0) would instead arm a timer and sleep on it
-                # each turn: on a VM, spin exits p50 15 us and p99 0.2-1.4 ms after the deadline, against 0.6 us.
-                os.sched_yield()
+            _spin_until(due_ns - GUARD_NS)
+            self.window.open_until(due_ns + BURST_NS)
+            _spin_until(due_ns)
             self._fire(item, due_ns)
             self.next_index += 1
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from showcontrol.engine.transport import Segment, State
 from showcontrol.io.output import Output
 from showcontrol.model.position import BarBeat
 from showcontrol.model.show import OscAction
+from showcontrol.realtime import FiringWindow
 from showcontrol.showlog import ShowLog
 from showcontrol.timeline.events import Event, Kind
 from showcontrol.timeline.sync import SyncPoint
@@ -65,3 +67,66 @@ def test_a_pause_that_lands_before_a_cue_already_sent_does_not_send_it_again(tmp
         finally:
             dispatcher.stop()
     assert recorder.sent == [4800, 9600, 14400]
+
+
+def test_cues_are_sent_inside_the_firing_window_and_it_closes_between_them(tmp_path: Path) -> None:
+    """While the dispatcher fires, other threads stand aside (the audio callback would take the GIL the
+    next send needs); between cues the window is shut, so they never wait for nothing."""
+    window = FiringWindow()
+    open_at_send: list[bool] = []
+
+    class WindowWatcher(Recorder):
+        def send(self, message: object, event: Event, due_ns: int) -> str:
+            open_at_send.append(window.closes_ns > time.monotonic_ns())
+            return super().send(message, event, due_ns)
+
+    frames = (4800, 9600, 14400)
+    order = tuple(Dispatch(f, Event(f, BarBeat(1), Kind.OSC, "lights", OscAction("lights", "/cue", (f,)))) for f in frames)
+    watcher = WindowWatcher()
+    start_ns = time.monotonic_ns() + 50_000_000
+    clock = ClockMap(0, start_ns, RATE, start_ns + 1e9)
+    segment = Segment(1, State.PLAYING, 0, 0, 0)
+    closed_between: list[bool] = []
+    with ShowLog(tmp_path / "show.jsonl") as showlog:
+        dispatcher = Dispatcher(
+            order, {id(item): watcher.prepare(item.event) for item in order}, {"lights": watcher},
+            lambda: segment, lambda: clock, lambda _frame: SyncPoint(0, None, 0), 0, 0, RATE, "s", showlog,
+            window=window,
+        )  # fmt: skip
+        dispatcher.start()
+        try:
+            wait_until(lambda: len(watcher.sent) == 1)
+            time.sleep(0.03)  # halfway to the next cue
+            closed_between.append(window.closes_ns <= time.monotonic_ns())
+            wait_until(lambda: len(watcher.sent) == 3)
+        finally:
+            dispatcher.stop()
+    assert open_at_send == [True, True, True]
+    assert closed_between == [True]
+
+
+def test_standing_aside_waits_for_the_window_and_never_longer_than_asked() -> None:
+    window = FiringWindow()
+    started = time.monotonic_ns()
+    window.stand_aside(10_000_000)
+    assert time.monotonic_ns() - started < 5_000_000  # closed: no wait at all
+
+    window.open_until(time.monotonic_ns() + 20_000_000)
+    started = time.monotonic_ns()
+    window.stand_aside(1_000_000_000)
+    waited = time.monotonic_ns() - started
+    assert 15_000_000 <= waited < 500_000_000  # until the window closed by itself
+
+    window.open_until(time.monotonic_ns() + 10_000_000_000)
+    started = time.monotonic_ns()
+    window.stand_aside(20_000_000)
+    waited = time.monotonic_ns() - started
+    assert 15_000_000 <= waited < 500_000_000  # no longer than asked, however long the window
+
+    window.open_until(time.monotonic_ns() + 10_000_000_000)
+    closer = threading.Timer(0.02, window.close)
+    closer.start()
+    started = time.monotonic_ns()
+    window.stand_aside(5_000_000_000)
+    closer.join()
+    assert time.monotonic_ns() - started < 1_000_000_000  # closed by the dispatcher: back at once

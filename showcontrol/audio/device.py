@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from showcontrol.audio.clock import ClockMap, DelayLockedLoop
 from showcontrol.errors import ShowControlError
-from showcontrol.realtime import AUDIO_PRIORITY, raise_priority
+from showcontrol.realtime import AUDIO_PRIORITY, FiringWindow, raise_priority
 
 log = logging.getLogger(__name__)
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # pygame's greeting would land in the operator's terminal
@@ -116,11 +116,15 @@ def output_devices() -> list[OutputDevice]:
 class AudioDevice:
     """An open output device that pulls audio from `render(first_device_frame, out)` and keeps the audio clock."""
 
-    def __init__(self, device: str | None, sample_rate: int, channels: int, buffer_frames: int, render: Render) -> None:
+    def __init__(
+        self, device: str | None, sample_rate: int, channels: int, buffer_frames: int, render: Render, window: FiringWindow | None = None
+    ) -> None:
         self.sample_rate = sample_rate
         self.channels = channels
         self.buffer_frames = buffer_frames
         self._render = render
+        self._window = window  # the dispatcher's: while it fires, the callback waits (a quarter buffer at most)
+        self._stand_aside_ns = buffer_frames * 250_000_000 // sample_rate
         self._requested = device
         self._lib = _sdl()
         self._device: Any = None
@@ -164,7 +168,9 @@ class AudioDevice:
 
     def _callback(self, _device: object, memory: memoryview) -> None:
         """SDL's audio thread: fill the whole buffer, never raise, never block, never log."""
-        now = time.monotonic_ns()
+        now = time.monotonic_ns()  # the clock's observation, before any wait
+        if self._window is not None:
+            self._window.stand_aside(self._stand_aside_ns)
         if self.frames_delivered == 0:  # SDL's thread, once: above our helpers, below the dispatcher (realtime.py)
             raise_priority(AUDIO_PRIORITY, warn=False)
         out = np.frombuffer(memory, dtype=np.float32).reshape(-1, self.channels)
