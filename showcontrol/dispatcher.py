@@ -3,8 +3,9 @@
 Deadline = when the device requests the event's frame (from the published clock map and transport
 segment) + the device's output latency − the output's own latency. It waits on an Event until about a
 millisecond before, re-reading segment and clock each time it wakes (so a stop or locate takes effect at
-once), then spins the rest, yielding the GIL to the audio callback. It never computes "time since the
-last event": error cannot accumulate.
+once), then spins the rest, yielding the GIL to the audio callback until its firing window opens
+(realtime.FiringWindow), from when the callback waits for the burst instead. It never computes "time
+since the last event": error cannot accumulate.
 """
 
 from __future__ import annotations
