@@ -9,7 +9,7 @@ from pathlib import Path
 from test_transport_run import wait_until
 
 from showcontrol.audio.clock import ClockMap
-from showcontrol.dispatcher import Dispatcher
+from showcontrol.dispatcher import BURST_NS, Dispatcher
 from showcontrol.engine.plan import Dispatch
 from showcontrol.engine.transport import Segment, State
 from showcontrol.io.output import Output
@@ -77,7 +77,7 @@ def test_cues_are_sent_inside_the_firing_window_and_it_closes_between_them(tmp_p
 
     class WindowWatcher(Recorder):
         def send(self, message: object, event: Event, due_ns: int) -> str:
-            open_at_send.append(window.closes_ns > time.monotonic_ns())
+            open_at_send.append(window.closes_ns == due_ns + BURST_NS)  # opened for this cue (not a clock race)
             return super().send(message, event, due_ns)
 
     frames = (4800, 9600, 14400)
