@@ -107,6 +107,6 @@ class FiringWindow:
 
     def stand_aside(self, at_most_ns: int) -> None:
         """While the window is open, wait with the GIL released, for at most `at_most_ns`."""
-        until = min(self.closes_ns, time.monotonic_ns() + at_most_ns)
-        while time.monotonic_ns() < min(until, self.closes_ns):
+        until = time.monotonic_ns() + at_most_ns
+        while time.monotonic_ns() < min(until, self.closes_ns):  # re-read: the dispatcher may close it early
             time.sleep(self.POLL_S)

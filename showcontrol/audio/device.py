@@ -169,7 +169,7 @@ class AudioDevice:
     def _callback(self, _device: object, memory: memoryview) -> None:
         """SDL's audio thread: fill the whole buffer, never raise, never block, never log."""
         now = time.monotonic_ns()  # the clock's observation, before any wait
-        if self._window is not None:
+        if self._window is not None and self._window.closes_ns > now:  # mostly shut: no call at all
             self._window.stand_aside(self._stand_aside_ns)
         if self.frames_delivered == 0:  # SDL's thread, once: above our helpers, below the dispatcher (realtime.py)
             raise_priority(AUDIO_PRIORITY, warn=False)
