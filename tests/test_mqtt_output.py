@@ -87,3 +87,17 @@ def test_cues_left_when_the_show_closes_without_a_broker_are_reported_dropped(tm
     output.close()
     assert [r["result"] for r in reports] == ["dropped: undelivered at shutdown"] * 3
     assert output.status.counters.dropped == 3 and output.status.counters.sent == 0
+
+
+def test_a_broker_that_goes_away_while_nothing_is_sent_shows_the_output_down(broker: Broker) -> None:
+    """Health must follow the connection, not the next write: between songs nothing may be sent for minutes."""
+    output = publisher(broker)
+    try:
+        wait_until(lambda: output.status.health is Health.UP)
+        broker.kill()
+        wait_until(lambda: output.status.health is Health.DOWN, timeout=10)
+        broker.start()
+        wait_until(lambda: output.status.health is Health.UP)
+    finally:
+        output.close()
+    assert output.connections == 2

@@ -226,12 +226,15 @@ class MqttPublisher(Output):
     async def _publish_until_stopped(self, client: aiomqtt.Client) -> bool:
         """Publish what the dispatcher hands over until asked to stop (True); raises MqttError when the
         broker goes away (what paho had not yet written, or the broker not acknowledged, is queued again)."""
-        self._session = asyncio.get_running_loop().create_future()
+        session = self._session = asyncio.get_running_loop().create_future()
         self._paho = _paho_of(client)
+        lost = asyncio.create_task(_connection_lost(client))
+        lost.add_done_callback(lambda task: _end_on_loss(session, task))
         try:
             self._wake()  # what was queued while connecting
-            await self._session
+            await session
         finally:
+            lost.cancel()
             self._paho = None
         await self._wait_for_confirmations()
         return True
@@ -308,6 +311,19 @@ class MqttPublisher(Output):
                 loop.call_soon_threadsafe(self._wake)
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+async def _connection_lost(client: aiomqtt.Client) -> None:
+    """Return when aiomqtt sees the connection end: we subscribe to nothing, so its message stream only
+    ever ends, and it ends on a disconnection (a write would only notice at the next cue, if then)."""
+    with contextlib.suppress(aiomqtt.MqttError):
+        async for _ in client.messages:
+            pass
+
+
+def _end_on_loss(session: asyncio.Future[bool], lost: asyncio.Task[None]) -> None:
+    if not lost.cancelled() and not session.done():
+        session.set_exception(aiomqtt.MqttError("connection lost"))
 
 
 def _write(paho: mqtt.Client) -> None:
