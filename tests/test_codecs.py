@@ -1,4 +1,4 @@
-"""Golden bytes for the wire codecs: MSC, MTC, MIDI clock and song position, OSC stream framing."""
+"""Golden bytes for the wire codecs: MSC, MTC, MIDI clock and song position, OSC stream framing, MQTT PUBLISH."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from showcontrol.codec.midi_sync import song_position
+from showcontrol.codec.mqtt_publish import publish_packet, remaining_length
 from showcontrol.codec.msc import msc
 from showcontrol.codec.mtc import decode_full_frame, decode_quarter_frames, full_frame, quarter_frame
 from showcontrol.codec.osc_framing import StreamDecoder, bundle, frame_length_prefixed, frame_slip, ntp_timetag
@@ -104,3 +105,26 @@ def test_an_osc_bundle_carries_its_due_time_as_ntp() -> None:
     packet = OscMessageBuilder("/go").build().dgram
     parsed = OscBundle(bundle(packet, tag))  # python-osc reads it back
     assert abs(parsed.timestamp - 1_700_000_000.25) < 1e-6 and parsed.num_contents == 1
+
+
+@pytest.mark.parametrize(
+    ("length", "golden"),  # MQTT 3.1.1, table 2.4: the smallest and largest length of each size
+    [
+        (0, "00"),
+        (127, "7f"),
+        (128, "8001"),
+        (16383, "ff7f"),
+        (16384, "808001"),
+        (2097151, "ffff7f"),
+        (2097152, "80808001"),
+        (268435455, "ffffff7f"),
+    ],
+)
+def test_mqtt_remaining_length_golden(length: int, golden: str) -> None:
+    assert remaining_length(length).hex() == golden
+
+
+def test_an_mqtt_publish_packet_is_qos0_unretained_with_its_topic_length_prefixed() -> None:
+    assert publish_packet("fx/ü", b"go") == bytes.fromhex("30 09 0005 66782fc3bc 676f")
+    with pytest.raises(ValueError, match="out of range"):
+        remaining_length(268435456)
