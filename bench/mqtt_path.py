@@ -4,10 +4,12 @@
 
 A real-time sender thread (as the dispatcher is) sends, every 50 ms, a retained state message and then
 a cue, as a show does on a beat, through each of:
-  1. showcontrol's MqttPublisher (hand-over to its network thread, written in the same turn of its loop);
-  2. aiomqtt as a typical program uses it: a queue read by a task that awaits `client.publish` per message;
-  3. paho's own threaded client (`loop_start`), publishing from the sender thread.
-The three take turns (a block of each, three rounds) so that the machine's changing load is shared.
+  1. showcontrol's MqttPublisher: the cue written by the sender thread itself on the cue connection,
+     the state handed over to the network thread (io/mqtt_cue_line.py);
+  2. the same with `cue_connection: false`: both handed over, written in one turn of the network loop;
+  3. aiomqtt as a typical program uses it: a queue read by a task that awaits `client.publish` per message;
+  4. paho's own threaded client (`loop_start`), publishing from the sender thread.
+The four take turns (a block of each, three rounds) so that the machine's changing load is shared.
 Receive times are mosquitto_sub's; the other core is kept busy unless --quiet. Needs mosquitto.
 """
 
@@ -33,8 +35,12 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from peers import Broker, Subscriber  # noqa: E402
 
 from showcontrol.io.mqtt import MqttPublisher, Publication  # noqa: E402
+from showcontrol.io.output import Health  # noqa: E402
 from showcontrol.model.patch import MqttOutput  # noqa: E402
+from showcontrol.model.position import BarBeat  # noqa: E402
+from showcontrol.model.show import MqttAction  # noqa: E402
 from showcontrol.realtime import DISPATCHER_PRIORITY, raise_priority, shorten_gil_switch_interval  # noqa: E402
+from showcontrol.timeline.events import Event, Kind  # noqa: E402
 
 WALL_TO_MONOTONIC_NS = time.monotonic_ns() - time.time_ns()
 PERIOD_S = 0.05
@@ -43,11 +49,20 @@ Send = Callable[[str, str, bool], None]  # topic, payload, retain
 
 
 class Showcontrol:
-    def __init__(self, port: int) -> None:
-        self.output = MqttPublisher(MqttOutput(name="bench", host="127.0.0.1", port=port)).open()
+    def __init__(self, port: int, cue_connection: bool = True) -> None:
+        self.output = MqttPublisher(MqttOutput(name="bench", host="127.0.0.1", port=port, cue_connection=cue_connection)).open()
+        deadline = time.monotonic() + 5
+        while not (self.output.cue_connection_open or (not cue_connection and self.output.status.health is Health.UP)):
+            if time.monotonic() > deadline:
+                raise SystemExit("showcontrol's MQTT output did not connect")
+            time.sleep(0.01)
 
     def send(self, topic: str, payload: str, retain: bool) -> None:
-        self.output._enqueue(Publication(topic, payload, 0, retain, time.monotonic_ns(), not retain))
+        if retain:  # the beat's state, as the dispatcher hands it over (output.state)
+            self.output._enqueue(Publication(topic, payload, 0, retain, time.monotonic_ns(), False))
+            return
+        event = Event(0, BarBeat(1), Kind.MQTT, "bench", MqttAction("bench", topic, payload))
+        self.output.send(self.output.prepare(event), event, time.monotonic_ns())
 
     def close(self) -> None:
         self.output.close()
@@ -124,6 +139,7 @@ def main() -> None:
     shorten_gil_switch_interval()  # as `showcontrol run` does
     ways: dict[str, Callable[[int], Showcontrol | AiomqttAwaited | PahoThreaded]] = {
         "showcontrol": Showcontrol,
+        "showcontrol, one conn.": lambda port: Showcontrol(port, cue_connection=False),
         "aiomqtt, awaited": AiomqttAwaited,
         "paho, threaded": PahoThreaded,
     }

@@ -35,7 +35,11 @@ outputs:
   monitors: {{type: mqtt, host: 127.0.0.1, port: {broker.port}, username: {USER}, password_env: SC_TEST_MQTT_PASSWORD,
              tls: {{ca_file: {broker.tls.ca.name}}}, topic_prefix: {PREFIX}}}
 """)
-    cues = "\n".join(f"      - {{at: {bar}.1, mqtt: {{to: monitors, topic: bar, payload: '{bar}', qos: 1}}}}" for bar in range(1, 5))
+    cues = "\n".join(
+        f"      - {{at: {bar}.1, mqtt: {{to: monitors, topic: bar, payload: '{bar}', qos: 1}}}}\n"
+        f"      - {{at: {bar}.3, mqtt: {{to: monitors, topic: beat, payload: '{bar}.3'}}}}"  # QoS 0: the cue connection
+        for bar in range(1, 5)
+    )
     show = folder / "show.yaml"
     show.write_text(
         f"version: 1\npatch: patch.yaml\nsongs:\n  - id: secure\n    end: 5.1\n    tempo: [{{bar: 1, bpm: 240}}]\n    cues:\n{cues}\n"
@@ -59,6 +63,10 @@ def test_cues_and_presence_arrive_over_tls_with_credentials(tmp_path: Path, secu
         subscriber.close()
     assert result.returncode == 0, result.stderr
     assert [p for _, t, p in subscriber.lines if t == PREFIX + "bar"] == ["1", "2", "3", "4"]
+    assert [p for _, t, p in subscriber.lines if t == PREFIX + "beat"] == ["1.3", "2.3", "3.3", "4.3"]
+    fired = [json.loads(line) for line in show.with_suffix(".jsonl").read_text().splitlines() if '"kind": "mqtt"' in line]
+    results = [(record["message"]["payload"], record["result"]) for record in fired if record["message"]["qos"] == 0]
+    assert ("4.3", "sent") in results, results  # written on the cue connection, over TLS, logged in
     presence = [p for _, t, p in subscriber.lines if t == PREFIX + "status"]
     assert presence[0] == "online" and presence[-1] == "offline"
 
@@ -70,7 +78,7 @@ def test_a_wrong_password_is_reported_and_the_show_still_runs(tmp_path: Path, se
     assert "monitors: down" in result.stdout and "Traceback" not in result.stderr
     assert "not authori" in (result.stdout + result.stderr).lower()  # Mosquitto's "Not authorized", as the operator sees it
     fired = [json.loads(line) for line in show.with_suffix(".jsonl").read_text().splitlines() if '"kind": "mqtt"' in line]
-    assert len(fired) == 4  # every cue is still accounted for in the show log
+    assert len(fired) == 8  # every cue is still accounted for in the show log
 
 
 def test_a_missing_password_variable_is_a_clear_error_before_anything_plays(tmp_path: Path, secure_broker: Broker) -> None:

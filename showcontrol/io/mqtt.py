@@ -1,8 +1,11 @@
 """MQTT with aiomqtt (v2) on the network thread: the only module of the package that imports it (or paho).
 
-The dispatcher appends messages to a queue and wakes the thread once per burst; the thread hands them
-to paho in order and writes them in that same turn of its loop. What was not written (or, at QoS 1
-and 2, not acknowledged) when the connection drops is queued again, in order.
+Cues at QoS 0 that are not retained are written by the dispatcher itself, at their deadline, on a
+second connection (the cue line, io/mqtt_cue_line.py) that this thread opens and watches. Everything
+else, and those cues whenever the line is not open or cannot take them at once, the dispatcher appends
+to a queue, waking the thread once per burst; the thread hands them to paho in order and writes them in
+that same turn of its loop. What was not written (or, at QoS 1 and 2, not acknowledged) when the
+connection drops is queued again, in order.
 
 Per output: a retained `{prefix}status` presence topic (`online`, with last will `offline`), retained
 state topics (`state/transport`, `state/section`, `state/position`, `state/lyric`, `state/breath`) that
@@ -18,8 +21,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import socket
 import threading
 import time
 from collections import deque
@@ -30,7 +31,9 @@ from typing import Any
 import aiomqtt
 import paho.mqtt.client as mqtt
 
+from showcontrol.codec.mqtt_publish import publish_packet
 from showcontrol.describe import message_data
+from showcontrol.io.mqtt_cue_line import NO_NAGLE, CueLine, open_cue_line, password_of, tls_files
 from showcontrol.io.output import Health, Output
 from showcontrol.model.patch import MqttOutput
 from showcontrol.model.show import Lyric, MqttAction, Section
@@ -42,10 +45,6 @@ log = logging.getLogger(__name__)
 
 Report = Callable[[dict[str, Any]], None]
 
-# paho leaves Nagle's algorithm on: a cue published just after a state message then waits for the
-# broker's delayed ACK (measured: p99 42 ms publish->receive on loopback; see mosquitto#433).
-NO_NAGLE = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
 
 @dataclass(frozen=True, slots=True)
 class Publication:
@@ -55,6 +54,7 @@ class Publication:
     retain: bool
     due_ns: int
     cue: bool
+    packet: bytes | None = None  # for the cue line: QoS 0, not retained, built at load
 
 
 class MqttPublisher(Output):
@@ -79,6 +79,7 @@ class MqttPublisher(Output):
         self._pending: deque[Publication | None] = deque()
         self._wake_asked = False  # one loop wake-up per burst of sends, not one per message
         self._paho: mqtt.Client | None = None  # while connected: publishing goes straight to it
+        self._line: CueLine | None = None  # while open: the dispatcher writes QoS-0 cues on it itself
         self._session: asyncio.Future[bool] | None = None  # the connection's end: True when asked to stop
         self._in_flight: list[tuple[Publication, mqtt.MQTTMessageInfo]] = []  # handed to paho, not yet on the wire (or acked)
         self._retained: dict[str, Publication] = {}
@@ -86,6 +87,12 @@ class MqttPublisher(Output):
         self._stopped = threading.Event()
         self._ready = threading.Event()
         self.connections = 0
+        self.cue_connections = 0
+
+    @property
+    def cue_connection_open(self) -> bool:
+        """Whether QoS-0 cues are written straight to the broker now (else they take the main connection)."""
+        return self._line is not None
 
     def set_beats(self, beats: Mapping[int, dict[str, Any]]) -> None:
         """What monitors show from each beat on (timeline.beats), by song frame: made into JSON now, as the
@@ -96,10 +103,17 @@ class MqttPublisher(Output):
     def prepare(self, event: Event) -> object:
         action = event.payload
         assert isinstance(action, MqttAction)
-        return Publication(self.prefix + action.topic, action.payload, action.qos, action.retain, 0, True)
+        topic = self.prefix + action.topic
+        direct = self.spec.cue_connection and action.qos == 0 and not action.retain
+        packet = publish_packet(topic, action.payload.encode()) if direct else None
+        return Publication(topic, action.payload, action.qos, action.retain, 0, True, packet)
 
     def send(self, message: object, event: Event, due_ns: int) -> str:
         assert isinstance(message, Publication)
+        line = self._line
+        if message.packet is not None and line is not None and line.send(message.packet):
+            self.status.counters.sent += 1
+            return "sent"
         return self._enqueue(Publication(message.topic, message.payload, message.qos, message.retain, due_ns, True))
 
     def state(self, event: Event) -> None:
@@ -164,6 +178,7 @@ class MqttPublisher(Output):
             loop.run_until_complete(self._connect_forever())
         finally:
             self._account_for_undelivered()
+            loop.run_until_complete(loop.shutdown_default_executor())  # a cue line still opening is closed
             loop.close()
 
     def _account_for_undelivered(self) -> None:
@@ -176,21 +191,14 @@ class MqttPublisher(Output):
                 self._report({"output": self.name, "topic": publication.topic, "result": "dropped: undelivered at shutdown"})
 
     def _client(self) -> aiomqtt.Client:
-        password = os.environ.get(self.spec.password_env) if self.spec.password_env else None
         tls = self.spec.tls
-        tls_params = None
-        if tls is not None:
-            tls_params = aiomqtt.TLSParameters(
-                ca_certs=str(tls.ca_file) if tls.ca_file else None,
-                certfile=str(tls.cert_file) if tls.cert_file else None,
-                keyfile=str(tls.key_file) if tls.key_file else None,
-            )
+        tls_params = aiomqtt.TLSParameters(**tls_files(self.spec)) if tls is not None else None
         will = aiomqtt.Will(f"{self.prefix}status", "offline", qos=1, retain=True)
         return aiomqtt.Client(
             self.spec.host,
             self.spec.port,
             username=self.spec.username,
-            password=password,
+            password=password_of(self.spec),
             identifier=self.spec.client_id,
             will=will,
             tls_params=tls_params,
@@ -230,14 +238,58 @@ class MqttPublisher(Output):
         self._paho = _paho_of(client)
         lost = asyncio.create_task(_connection_lost(client))
         lost.add_done_callback(lambda task: _end_on_loss(session, task))
+        line_keeper = asyncio.create_task(self._keep_cue_line(session)) if self.spec.cue_connection else None
         try:
             self._wake()  # what was queued while connecting
             await session
         finally:
             lost.cancel()
+            self._line = None  # cues take the queue from now on
+            if line_keeper is not None:
+                line_keeper.cancel()
+                await asyncio.gather(line_keeper, return_exceptions=True)  # it closes its line
             self._paho = None
         await self._wait_for_confirmations()
         return True
+
+    async def _keep_cue_line(self, session: asyncio.Future[bool]) -> None:
+        """While the main connection is up: open the cue line, hand it to the dispatcher, and open another
+        if it closes. A broker that refuses it costs nothing but speed: cues then take the main connection."""
+        loop = asyncio.get_running_loop()
+        backoff, refused = 0.5, ""
+        while not session.done():
+            opening = loop.run_in_executor(None, open_cue_line, self.spec)
+            try:
+                line = await asyncio.shield(opening)
+            except asyncio.CancelledError:
+                opening.add_done_callback(_close_if_opened)
+                raise
+            except (OSError, ConnectionError) as error:
+                if str(error) != refused:  # once per reason, not at every retry
+                    refused = str(error)
+                    log.warning("output %s: no cue connection (%s); cues go through the main connection", self.name, error)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            refused = ""
+            ended = loop.create_future()
+            loop.add_reader(line.fileno, _watch, line, ended)
+            opened = time.monotonic()
+            try:
+                self._wake()  # cues handed over before now go first, on the main connection
+                if session.done():
+                    return
+                self._line = line
+                self.cue_connections += 1
+                log.info("output %s: cue connection open", self.name)
+                await ended
+            finally:
+                self._line = None
+                loop.remove_reader(line.fileno)
+                line.close("the main connection ended")
+            log.warning("output %s: cue connection %s; cues go through the main connection until another opens", self.name, line.reason)
+            backoff = 0.5 if time.monotonic() - opened > 60 else min(backoff * 2, 30.0)
+            await asyncio.sleep(backoff)
 
     def _publish_queued(self, paho: mqtt.Client) -> bool:
         """Hand every queued message to paho in order and write them now; True at the stop marker.
@@ -319,6 +371,18 @@ async def _connection_lost(client: aiomqtt.Client) -> None:
     with contextlib.suppress(aiomqtt.MqttError):
         async for _ in client.messages:
             pass
+
+
+def _watch(line: CueLine, ended: asyncio.Future[None]) -> None:
+    """When the cue line's socket turns readable: it ended, unless that was TLS housekeeping."""
+    if line.check() and not ended.done():
+        ended.set_result(None)
+
+
+def _close_if_opened(opening: asyncio.Future[CueLine]) -> None:
+    """A cue line that finished opening after its connection ended is closed, not leaked."""
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().close("the main connection ended while it opened")
 
 
 def _end_on_loss(session: asyncio.Future[bool], lost: asyncio.Task[None]) -> None:

@@ -28,7 +28,7 @@ COMMON_OUTPUT_KEYS = ("type", "latency_ms", "profile", "on_locate")
 OUTPUT_KEYS = {
     "osc": (*COMMON_OUTPUT_KEYS, "host", "port", "transport", "framing", "bundles"),
     "midi": (*COMMON_OUTPUT_KEYS, "port", "virtual", "clock", "mtc"),
-    "mqtt": (*COMMON_OUTPUT_KEYS, "host", "port", "username", "password_env", "tls", "client_id", "topic_prefix"),
+    "mqtt": (*COMMON_OUTPUT_KEYS, "host", "port", "username", "password_env", "tls", "client_id", "topic_prefix", "cue_connection"),
 }
 
 DEFAULT_PATCH = Patch(None, "default (stereo track, no outputs)", AudioPatch(), {})
@@ -163,6 +163,7 @@ def _output(reader: Reader, name: str, node: Node) -> Output | None:
         mark,
         profile,
         on_locate,
+        bool(reader.boolean(n, "cue_connection")) if (n := fields.get("cue_connection")) is not None else True,
     )
 
 

@@ -81,6 +81,7 @@ class MqttOutput:
     mark: SourceMark = field(default=NO_MARK, compare=False)
     profile: Profile | None = field(default=None, compare=False)
     on_locate: str = "none"  # what a start from a later bar resends first: none, last (message) or per_address
+    cue_connection: bool = True  # QoS-0 cues on a second connection, written by the dispatcher (io/mqtt_cue_line.py)
 
 
 Output = OscOutput | MidiOutput | MqttOutput
