@@ -4,7 +4,8 @@
 
 One thread at the dispatcher's real-time priority sleeps until a millisecond before each deadline and
 spins on the clock the rest, exactly as the dispatcher does, but with no GIL to share, no audio
-callback and nothing to send. Whatever lateness it sees is the operating system's and the
+callback and nothing to send; like a show, it keeps the CPUs out of slow idle states
+(realtime.hold_cpu_wakeup_latency) unless --let-cpus-halt. Whatever lateness it sees is the operating system's and the
 hypervisor's (a virtual CPU the host gives to another tenant stops dead, real-time or not), so no
 program could fire cues more punctually on this machine at this time: read bench/timing.py's numbers
 against it (bench/timing.py runs it alongside the show, so both see the same minutes). The other
@@ -23,7 +24,7 @@ import time
 
 import numpy as np
 
-from showcontrol.realtime import DISPATCHER_PRIORITY, raise_priority
+from showcontrol.realtime import DISPATCHER_PRIORITY, hold_cpu_wakeup_latency, raise_priority
 
 
 def stolen_ms() -> float:
@@ -62,7 +63,9 @@ def main() -> None:
     parser.add_argument("--every-ms", type=float, default=50.0, help="time between deadlines")
     parser.add_argument("--quiet", action="store_true", help="leave the other core idle")
     parser.add_argument("--json", action="store_true", help="print the lateness of each deadline (ns) as JSON")
+    parser.add_argument("--let-cpus-halt", action="store_true", help="do not hold the CPU wake-up latency as a show does")
     args = parser.parse_args()
+    awake = None if args.let_cpus_halt else hold_cpu_wakeup_latency()
     count = int(args.minutes * 60_000 / args.every_ms)
     burner = None if args.quiet else subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
@@ -72,6 +75,8 @@ def main() -> None:
     finally:
         if burner is not None:
             burner.kill()
+        if awake is not None:
+            os.close(awake)
     if args.json:
         print(json.dumps(lateness))
         return
@@ -79,7 +84,7 @@ def main() -> None:
     p50, p99 = np.percentile(late_ms, [50, 99])
     print(
         f"{count} deadlines over {args.minutes:g} min, {'real-time' if realtime else 'NORMAL priority (real-time refused)'}, "
-        f"other core {'idle' if args.quiet else 'busy'}; milliseconds"
+        f"other core {'idle' if args.quiet else 'busy'}, CPUs {'kept awake' if awake is not None else 'free to halt'}; milliseconds"
     )
     print(
         f"lateness p50 {p50:.3f}  p99 {p99:.3f}  max {late_ms.max():.3f}   "

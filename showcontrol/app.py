@@ -39,7 +39,14 @@ from showcontrol.load.show_file import LoadedShow, compile_at_speed
 from showcontrol.model.patch import MidiOutput, MqttOutput, OscOutput
 from showcontrol.model.position import BarBeat
 from showcontrol.offline import build_stems, click_sounds, stems_seconds
-from showcontrol.realtime import HELPER_PRIORITY, FiringWindow, normal_priority, raise_priority, shorten_gil_switch_interval
+from showcontrol.realtime import (
+    HELPER_PRIORITY,
+    FiringWindow,
+    hold_cpu_wakeup_latency,
+    normal_priority,
+    raise_priority,
+    shorten_gil_switch_interval,
+)
 from showcontrol.showlog import ShowLog
 from showcontrol.timeline.beats import beat_states
 from showcontrol.timeline.events import Kind, Timeline
@@ -161,6 +168,8 @@ class ShowRunner:
         gc.collect()
         gc.freeze()  # keep the collector away from the objects the callback touches
         shorten_gil_switch_interval()
+        if (awake := hold_cpu_wakeup_latency()) is not None:
+            self._stack.callback(os.close, awake)
         self._device.start()
 
     def _version(self, tempo: Fraction, timeline: Timeline) -> TempoVersion:

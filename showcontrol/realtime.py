@@ -14,7 +14,8 @@ ordinary process that must forward the message, waited for one (a broker on the 
 the usual setup). bench/mqtt_path.py, other core busy: publish->receive p50 1.3-1.6 ms, p99 6-11 ms
 real-time; 0.58 ms and 1.5 ms at normal priority. It holds the GIL only just after the dispatcher's
 bursts, while the dispatcher sleeps, so the inversion above costs little there. Refusal (no privilege, no rtprio
-limit) is fine: the show runs, with worse tails. SHOWCONTROL_NO_REALTIME=1 turns it off for comparisons.
+limit) is fine: the show runs, with worse tails. SHOWCONTROL_NO_REALTIME=1 turns it off for comparisons,
+with the CPU wake-up latency a show holds (hold_cpu_wakeup_latency).
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import struct
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,7 @@ HELPER_PRIORITY = 5  # network, show log, supervisor, the operator's thread: bel
 
 
 GIL_SWITCH_INTERVAL_S = 0.0005
+CPU_WAKEUP_LATENCY = Path("/dev/cpu_dma_latency")  # Linux PM QoS: the longest wake-up from idle we accept, in us
 
 
 def shorten_gil_switch_interval() -> None:
@@ -63,6 +67,38 @@ def raise_priority(priority: int, warn: bool = True) -> bool:
             getattr(error, "strerror", None) or error,
         )
         return False
+
+
+def hold_cpu_wakeup_latency(path: Path = CPU_WAKEUP_LATENCY) -> int | None:
+    """Keep the CPUs out of idle states they are slow to leave, while the returned descriptor is open.
+
+    A halted CPU must first wake before a thread can meet a deadline or the broker can forward a cue:
+    from a deep C-state that is tens to hundreds of microseconds; on a virtual machine the host must
+    schedule the halted virtual CPU again, which here took up to several milliseconds (traced: the
+    broker, woken for a cue, waited 3-8 ms while its CPU sat idle). bench/floor.py, other core busy:
+    p99 1.8-2.9 ms letting CPUs halt, 0.03-0.9 ms with this held. Audio and real-time setups do the
+    same (cyclictest does by default, tuned's latency-performance profile); the price is power, as idle
+    CPUs poll. The kernel drops the request when the descriptor closes, so a crash cannot leave it set.
+    None (with a warning) where the device is missing or not writable by this user.
+    """
+    if os.environ.get("SHOWCONTROL_NO_REALTIME"):
+        return None
+    try:
+        descriptor = os.open(path, os.O_WRONLY)
+    except OSError as error:
+        log.warning(
+            "cannot keep the CPUs awake (%s: %s): cues may be late by milliseconds while a CPU wakes; "
+            "give the audio group access to it (see the README)",
+            path,
+            error.strerror or error,
+        )
+        return None
+    try:
+        os.write(descriptor, struct.pack("i", 0))
+    except OSError:
+        os.close(descriptor)
+        return None
+    return descriptor
 
 
 def normal_priority() -> None:
