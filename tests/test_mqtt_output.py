@@ -58,8 +58,10 @@ def test_what_is_handed_over_while_the_broker_is_down_arrives_after_it_returns(b
         wait_until(lambda: output.status.health is Health.UP)
         broker.kill()
         old = time.monotonic_ns()
-        output.send(output.prepare(cue(1)), cue(1), old)  # its beat will be long gone when the broker returns
+        # Once the loss is seen: a QoS-0 cue written in the instant before (into a socket whose reset the
+        # kernel has not yet processed) is lost on any connection, as QoS 0 allows.
         wait_until(lambda: output.status.health is Health.DOWN)
+        output.send(output.prepare(cue(1)), cue(1), old)  # its beat will be long gone when the broker returns
         time.sleep(1.2)
         output.transport("playing", "song", "0", SyncPoint(0, None, 0))  # QoS 1, retained
         output.send(output.prepare(cue(2, qos=1)), cue(2, qos=1), time.monotonic_ns())
