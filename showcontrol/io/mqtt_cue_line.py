@@ -6,9 +6,9 @@ a scheduler slice). Written by the dispatcher at its deadline as a PUBLISH packe
 cue leaves in one send().
 
 The network thread opens the line (paho: CONNECT with the patch's credentials and TLS, then CONNACK),
-watches it and closes it; only the dispatcher writes on it. Keep-alive is off, since nothing but cues travels on
-it: a lost broker is noticed by the main connection, which pings, and which closes the line when it
-ends. A send that cannot complete at once (an error, a full socket buffer, a partial write) ends the
+watches it and closes it; only the dispatcher writes on it. Keep-alive is off, since nothing but cues
+travels on it: a lost broker is noticed by the main connection, which pings, and which closes the line
+when it ends. A send that cannot complete at once (an error, a full socket buffer, a partial write) ends the
 line and returns False, so the cue takes the main connection: the dispatcher never waits.
 """
 
@@ -58,7 +58,7 @@ def tls_files(spec: MqttOutput) -> TlsFiles:
 class CueLine:
     """An open connection that only the dispatcher writes on; the network thread watches and closes it.
 
-    Either side may end the line (`end`: shut down, so the broker drops a partial packet and the socket
+    Either side may end the line (`_end`: shut down, so the broker drops a partial packet and the socket
     turns readable); only the network thread releases the file descriptor (`close`), after it stopped
     watching it, so that no descriptor number is reused under its event loop's watch.
     """
