@@ -5,7 +5,9 @@ segment) + the device's output latency − the output's own latency. It waits on
 millisecond before, re-reading segment and clock each time it wakes (so a stop or locate takes effect at
 once), then spins the rest, yielding the GIL to the audio callback until its firing window opens
 (realtime.FiringWindow), from when the callback waits for the burst instead. It never computes "time
-since the last event": error cannot accumulate.
+since the last event": error cannot accumulate. Nor does it run ahead of the audio: an event whose frame
+the device has not taken within MAX_LEAD_S waits for it (a hung sound server stops the callbacks while
+the clock, extrapolated, would carry on).
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ LATE_NS = 1_000_000  # an event sent more than 1 ms after its deadline counts as
 # the sends on meanwhile, and would otherwise wait for the GIL while the records are built (MQTT
 # hand-over p90 1.0 ms against ~0.2 ms, bench/timing.py).
 LOG_AFTER_NS = 3_000_000
+# The furthest an event may be fired ahead of the audio the device has taken. Normal callbacks are a
+# buffer ahead of the deadline, and SDL's dummy driver lags its own clock by tens of ms on a loaded
+# machine (cues keep the clock through that); past this, the audio has stopped, and so do the cues.
+MAX_LEAD_S = 0.1
 MESSAGE_KINDS = frozenset({Kind.OSC, Kind.MIDI, Kind.MQTT, Kind.SYNC})
 
 
@@ -96,6 +102,7 @@ class Dispatcher:
         rendered: Callable[[], int] | None = None,
         loop: Callable[[], tuple[int, int] | None] = lambda: None,
         window: FiringWindow | None = None,
+        max_lead_frames: int | None = None,
     ) -> None:
         self.order = order
         self.prepared = prepared
@@ -113,6 +120,7 @@ class Dispatcher:
         self._rendered = rendered  # device frames the audio callback has filled: the transport has decided up to there
         self._loop = loop  # the song frames the transport loops, once the callback has taken the loop
         self.window = window or FiringWindow()  # shared with the threads that stand aside while it is open
+        self.max_lead_frames = round(MAX_LEAD_S * sample_rate) if max_lead_frames is None else max_lead_frames
         self.skipped_once: list[str] = []
         self.draining = False  # after a stop, events still in the device's buffers are being sent
         self.stats = DispatchStats()
@@ -200,6 +208,9 @@ class Dispatcher:
                     self._write_log()
                 self._wait(min(sleep_ns / 1e9, 0.05))
                 continue  # re-read: the transport or the clock may have moved meanwhile
+            if rendered is not None and device_frame - rendered > self.max_lead_frames:
+                self._sleep(0.001)  # the audio has stopped short of this event: it waits for the audio
+                continue
             _spin_until(due_ns - GUARD_NS)
             self.window.open_until(due_ns + BURST_NS)
             _spin_until(due_ns)

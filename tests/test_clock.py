@@ -41,3 +41,16 @@ def test_restarts_after_skipped_frames() -> None:
     dll.update(256 * 10, 60_000_000)  # an xrun lost frames: start over from this observation
     assert dll.time_of_frame(256 * 10) == 60_000_000
     assert dll.frame_at(60_000_000 + 5_333_333) == pytest.approx(256 * 11, abs=0.01)
+
+
+def test_a_dropout_restarts_the_loop_on_the_audio_that_follows() -> None:
+    """A sound server that hangs for 2 s and resumes: the same frames come 2 s later. The loop follows
+    the audio that actually plays from the first callback after, instead of slewing for seconds."""
+    period_ns = 256 / 48000 * 1e9
+    dll = DelayLockedLoop(48000, 256)
+    for index in range(2000):  # settled on a steady device
+        dll.update(index * 256, round(index * period_ns))
+    hang_ns = 2_000_000_000
+    for index in range(2000, 2005):
+        dll.update(index * 256, round(index * period_ns + hang_ns))
+        assert abs(dll.time_of_frame(index * 256) - (index * period_ns + hang_ns)) < 0.2e6

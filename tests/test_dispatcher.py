@@ -130,3 +130,33 @@ def test_standing_aside_waits_for_the_window_and_never_longer_than_asked() -> No
     window.stand_aside(5_000_000_000)
     closer.join()
     assert time.monotonic_ns() - started < 1_000_000_000  # closed by the dispatcher: back at once
+
+
+def test_cues_wait_for_audio_the_device_has_not_taken(tmp_path: Path) -> None:
+    """A hung sound server stops the callbacks while the clock, extrapolated, carries on: no cue may go
+    out more than max_lead_frames past the audio the device took, and each goes once the audio gets there."""
+    frames = (4800, 9600, 14400, 19200)  # 0.1 s apart
+    order = tuple(Dispatch(f, Event(f, BarBeat(1), Kind.OSC, "lights", OscAction("lights", "/cue", (f,)))) for f in frames)
+    recorder = Recorder()
+    start_ns = time.monotonic_ns() + 50_000_000
+    clock = ClockMap(0, start_ns, RATE, start_ns + 1e9)
+    segment = Segment(1, State.PLAYING, 0, 0, 0)
+    taken = 8000  # the device stopped taking audio here: 4800 is in it, 9600 is 1600 frames ahead
+    with ShowLog(tmp_path / "show.jsonl") as showlog:
+        dispatcher = Dispatcher(
+            order, {id(item): recorder.prepare(item.event) for item in order}, {"lights": recorder},
+            lambda: segment, lambda: clock, lambda _frame: SyncPoint(0, None, 0), 0, 0, RATE, "s", showlog,
+            rendered=lambda: taken, max_lead_frames=2400,
+        )  # fmt: skip
+        dispatcher.start()
+        try:
+            wait_until(lambda: time.monotonic_ns() > clock.time_of_frame(19200) + 100_000_000)  # every cue overdue by the clock
+            held = list(recorder.sent)
+            taken = 12000  # the audio moves on: up to 14400 is within the lead
+            wait_until(lambda: len(recorder.sent) == 3)
+            time.sleep(0.05)
+            moved = list(recorder.sent)
+        finally:
+            dispatcher.stop()
+    assert held == [4800, 9600]  # 9600 is within 2400 frames of the audio taken; 14400 is not
+    assert moved == [4800, 9600, 14400]

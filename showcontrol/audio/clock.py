@@ -12,6 +12,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+# A callback this far from where the loop expects it is a dropout (a hung sound server, an xrun), not
+# jitter: the audio now leaves on a new timeline, so the loop starts over from it instead of taking
+# seconds to slew there (0.1 Hz) while cues follow the old one. Normal jitter here is under 10 ms.
+RESTART_AFTER_NS = 100_000_000
+
 
 @dataclass(frozen=True, slots=True)
 class ClockMap:
@@ -66,10 +71,10 @@ class DelayLockedLoop:
 
     def update(self, frames_total: int, now_ns: int) -> None:
         """Feed one callback: `frames_total` frames had been requested before this one, at `now_ns`."""
-        if self.updates == 0 or frames_total != self._n1:
+        error = now_ns - self._t1
+        if self.updates == 0 or frames_total != self._n1 or abs(error) > RESTART_AFTER_NS:
             self._restart(frames_total, now_ns)
             return
-        error = now_ns - self._t1
         self._t0 = self._t1
         self._t1 += self._b * error + self._e2
         self._e2 += self._c * error
@@ -79,7 +84,7 @@ class DelayLockedLoop:
             self._use_bandwidth(self.bandwidth_hz)
 
     def _restart(self, frames_total: int, now_ns: int) -> None:
-        """(Re)start from one observation, e.g. after an xrun or a device restart skipped frames."""
+        """(Re)start from one observation: at the first callback, after frames were skipped, or after a dropout."""
         self._e2 = self.period_frames / self.sample_rate * 1e9
         self._t0 = float(now_ns)
         self._t1 = now_ns + self._e2
