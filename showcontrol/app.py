@@ -24,9 +24,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from showcontrol.audio.device import AudioDevice, AudioDeviceError, start_audio_driver, stop_audio_driver
+from showcontrol.audio.device import AudioDevice
+from showcontrol.audio.link import AudioHealth, AudioLink
 from showcontrol.audio.mix import Stem, crossfade_seam, fade_out, mix_block, mix_fading
-from showcontrol.dispatcher import Dispatcher
+from showcontrol.describe import clock_text
+from showcontrol.dispatcher import MAX_LEAD_S, Dispatcher
 from showcontrol.engine.plan import Dispatch, StartPlan, dispatch_order, feed_count_ins, plan_start
 from showcontrol.engine.transport import Loop, Pause, Play, Resume, Segment, State, Stop, Transport
 from showcontrol.errors import ShowControlError
@@ -55,8 +57,6 @@ from showcontrol.timeline.sync import sync_point
 log = logging.getLogger(__name__)
 LOOP_SEAM_S = 0.005  # a loop's wrap crossfades the track over 5 ms: no click, and the downbeat stays on its frame
 SUPERVISE_EVERY_S = 0.5  # MIDI port checks and keep-alives (X32 wants /xremote within every 10 s)
-SILENT_DRIVERS = ("dummy", "disk")  # SDL drivers that play to nobody
-REQUIRED_HINT = "--require-audio or the patch's audio.require; connect the interface and see `showcontrol devices`"
 
 
 @dataclass(frozen=True)
@@ -127,11 +127,11 @@ class ShowRunner:
         self.outputs: dict[str, Output] = {}
         self.cue_bar = options.start_bar
         self.loop_bars: tuple[int, int] | None = None
-        self.driver = ""
+        self.audio_incidents: list[str] = []  # what went wrong with the audio device, for the run's report
         self._stack = ExitStack()
         self._song_stems: dict[str, Stem] = {}
         self._preroll_stems: dict[str, Stem] = {}
-        self._device: AudioDevice | None = None
+        self._link: AudioLink | None = None
         self._dispatcher: Dispatcher | None = None
         self._firing = FiringWindow()  # the dispatcher's, which the audio callback stands aside for
         self._supervising = threading.Event()
@@ -159,7 +159,18 @@ class ShowRunner:
         self._stack.callback(self._close_outputs)
         version = self._version(self.tempo, self.timeline)
         self._versions[self.tempo] = version
-        self._device = self._open_audio()
+        self._link = self._stack.enter_context(
+            AudioLink(
+                self.audio,
+                self.sample_rate,
+                self.options.audio_driver,
+                self.options.require_audio,
+                self._render,
+                self._firing,
+                lambda: self.transport.segment.state is State.STOPPED and not self.dispatcher.draining,
+                self._audio_changed,
+            )
+        )
         self._install(version)
         self._stack.callback(lambda: self.dispatcher.stop())
         supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
@@ -170,7 +181,7 @@ class ShowRunner:
         shorten_gil_switch_interval()
         if (awake := hold_cpu_wakeup_latency()) is not None:
             self._stack.callback(os.close, awake)
-        self._device.start()
+        self._link.start()
 
     def _version(self, tempo: Fraction, timeline: Timeline) -> TempoVersion:
         """Everything playback needs at one tempo; slow where a track must be stretched (any thread)."""
@@ -191,7 +202,7 @@ class ShowRunner:
 
     def _install(self, version: TempoVersion) -> None:
         """Make `version` the one playing (while stopped): a new transport and dispatcher on its timeline."""
-        device, previous = self.device, self._dispatcher
+        link, previous = self.link, self._dispatcher
         if previous is not None:
             previous.wait_for_drain(1.0)
             previous.stop()
@@ -208,7 +219,7 @@ class ShowRunner:
             version.prepared,
             self.outputs,
             lambda: self.transport.segment,
-            lambda: device.clock,
+            lambda: link.device.clock,
             lambda song_frame: sync_point(self.timeline, song_frame),
             device_latency_ns,
             version.max_latency_frames,
@@ -217,9 +228,10 @@ class ShowRunner:
             self.showlog,
             {name: spec.on_locate for name, spec in self.loaded.show.patch.outputs.items()},
             version.timeline.start_frame,
-            lambda: device.frames_delivered,
+            lambda: link.device.frames_delivered,
             lambda: self.transport.loop,
             self._firing,
+            round(MAX_LEAD_S * self.sample_rate),
         )
         if previous is not None:
             dispatcher.stats, dispatcher.skipped_once = previous.stats, previous.skipped_once  # one report for the whole run
@@ -241,42 +253,19 @@ class ShowRunner:
             return MidiPortOutput(spec, self.options.midi_api).open()
         return MqttPublisher(spec, report=self.showlog.record, beats=beats).open()
 
-    def _open_audio(self) -> AudioDevice:
-        wanted = self.options.audio_driver
-        must = self.options.require_audio or self.audio.require_device
-        try:
-            self.driver = start_audio_driver(wanted)
-            self._stack.callback(stop_audio_driver)
-            device = self._stack.enter_context(self._make_device())
-        except AudioDeviceError as error:
-            if must:
-                raise AudioDeviceError(f"{error}, and a real audio device is required ({REQUIRED_HINT})") from None
-            if wanted:
-                raise
-            log.warning(
-                "NO AUDIO DEVICE (%s): running on SDL's silent dummy driver. Nothing will be heard; "
-                "cues, LTC and clicks keep their timing. Use --require-audio to refuse this.",
-                error,
-            )
-            stop_audio_driver()
-            self.driver = start_audio_driver("dummy")
-            device = self._stack.enter_context(self._make_device())
-        if self.driver in SILENT_DRIVERS and must:
-            raise AudioDeviceError(
-                f"a real audio device is required, but only the silent {self.driver} driver is available ({REQUIRED_HINT})"
-            )
-        return device
-
-    def _make_device(self) -> AudioDevice:
-        silent = self.driver in SILENT_DRIVERS  # they have one device whatever the patch names
-        return AudioDevice(
-            None if silent else self.audio.device,
-            self.sample_rate,
-            self.audio.channels,
-            self.audio.buffer_frames,
-            self._render,
-            self._firing,
-        )
+    def _audio_changed(self, health: AudioHealth, detail: str) -> None:
+        """The audio watcher's word (its own thread): to the log, the show log and the run's report."""
+        segment = self.transport.segment
+        song_frame = segment.song_frame_at(self.device.frames_delivered)
+        position = self.timeline.tempo.position_at(Fraction(song_frame) / self.timeline.sample_rate)
+        where = f"{clock_text(float(Fraction(song_frame) / self.timeline.sample_rate))} (bar {position.bar}.{position.beat})"
+        if health is AudioHealth.OK:
+            log.warning("audio: %s, at %s", detail, where)
+        else:
+            log.error("AUDIO %s: %s; at %s", health.upper(), detail, where)
+            self.audio_incidents.append(f"AUDIO {health.upper()} at {where}")
+        assert self.showlog is not None
+        self.showlog.record({"song": self.song.id, "kind": "audio", "result": str(health), "detail": detail, "song_frame": song_frame})
 
     def _supervise(self) -> None:
         raise_priority(HELPER_PRIORITY, warn=False)  # it takes the GIL the dispatcher waits for: see realtime.py
@@ -462,11 +451,12 @@ class ShowRunner:
     def song_frame_now(self) -> int:
         """The song frame leaving the device now (clock + latency), for displays."""
         segment = self.transport.segment
-        device = self._device
+        device = self._link.device if self._link is not None else None
         if device is None or device.clock is None or segment.state is not State.PLAYING:
             return segment.song_frame
         latency = self.audio.buffer_frames + self.audio.output_latency_ms * self.sample_rate / 1000
-        return segment.song_frame_at(int(device.clock.frame_at(time.monotonic_ns()) - latency))
+        taken = min(device.clock.frame_at(time.monotonic_ns()), device.frames_delivered)  # a stalled device: where it stopped
+        return segment.song_frame_at(int(taken - latency))
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -474,9 +464,17 @@ class ShowRunner:
         return self._dispatcher
 
     @property
+    def link(self) -> AudioLink:
+        assert self._link is not None
+        return self._link
+
+    @property
     def device(self) -> AudioDevice:
-        assert self._device is not None
-        return self._device
+        return self.link.device
+
+    @property
+    def driver(self) -> str:
+        return self.link.driver
 
 
 def default_log_path(song_id: str) -> Path:

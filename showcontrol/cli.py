@@ -308,7 +308,7 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
             else:
                 run_headless(runner)
     print(run_report(runner))
-    return ExitStatus.OK
+    return ExitStatus.FAILED if runner.audio_incidents else ExitStatus.OK  # a service must see that nothing was heard
 
 
 def _start_bar(loaded: LoadedShow, song_id: str, start: str | None) -> int:
@@ -349,7 +349,9 @@ def run_report(runner: object) -> str:
     stats = runner.dispatcher.stats
     lines = [
         f"{runner.song.id}: fired {stats.fired} events, {stats.late} late (> 1 ms), worst {stats.max_late_ns / 1e6:.2f} ms; "
-        f"audio callbacks failed: {runner.device.callback_errors}"
+        f"audio callbacks failed: {runner.device.callback_errors}",
+        f"  audio: {runner.device.name} ({runner.driver}), now {runner.link.health}"
+        + "".join(f"; {incident}" for incident in runner.audio_incidents),
     ]
     for name, output in runner.outputs.items():
         c = output.status.counters

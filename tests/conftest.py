@@ -87,6 +87,25 @@ def jack():
     running.stop()
 
 
+@pytest.fixture(scope="session")
+def pipewire(tmp_path_factory: pytest.TempPathFactory):
+    """A PipeWire sound server with a null sink, for SDL's pulseaudio driver; skipped with the reason where
+    it is not installed. Each test gets its pulse server running (a test may kill or hang it)."""
+    from peers import start_pipewire
+
+    running = start_pipewire(tmp_path_factory.mktemp("pipewire"))
+    if running is None:
+        pytest.skip("PipeWire is not installed or cannot start here (apt-get install pipewire pipewire-pulse wireplumber pulseaudio-utils dbus)")
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def sound_server(pipewire):
+    pipewire.ensure_pulse()
+    return pipewire
+
+
 def start_show(
     show: Path, *args: str, env: dict[str, str] | None = None, driver: str | None = "dummy", log: Path | None = None
 ) -> subprocess.Popen[str]:

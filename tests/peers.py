@@ -287,3 +287,89 @@ class TcpOscServer:
         self._clients.clear()
         if self._listener is not None:
             self._listener.close()
+
+
+@dataclass
+class PipeWire:
+    """PipeWire with a null sink in a private runtime folder (no sound card): SDL's pulseaudio driver
+    plays into it as into a real interface. Its pulse server can be killed, hung and started again,
+    which is what an unplugged interface or a sound server that dies looks like to a show."""
+
+    runtime: Path
+    daemons: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    pulse: subprocess.Popen[bytes] | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "XDG_RUNTIME_DIR": str(self.runtime),
+            "DBUS_SESSION_BUS_ADDRESS": f"unix:path={self.runtime}/bus",
+            "PULSE_SERVER": f"unix:{self.runtime}/pulse/native",
+        }
+
+    def _spawn(self, *command: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(command, env={**os.environ, **self.env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def pactl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["pactl", *args], env={**os.environ, **self.env}, capture_output=True, text=True, timeout=10)
+
+    def start_pulse(self) -> None:
+        """Start the pulse server (again) and wait until it offers the null sink."""
+        self.pulse = self._spawn("pipewire-pulse")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.pactl("info").returncode == 0:
+                if "nullsink" not in self.pactl("list", "short", "sinks").stdout:
+                    self.pactl("load-module", "module-null-sink", "sink_name=nullsink")
+                if "nullsink" in self.pactl("list", "short", "sinks").stdout:
+                    return
+            time.sleep(0.1)
+        raise TimeoutError("pipewire-pulse did not come up")
+
+    def kill_pulse(self) -> None:
+        assert self.pulse is not None
+        self.pulse.kill()
+        self.pulse.wait(5)
+        self.pulse = None
+
+    def hang_pulse(self, hung: bool) -> None:
+        """SIGSTOP (a sound server that hangs) or SIGCONT."""
+        assert self.pulse is not None
+        self.pulse.send_signal(19 if hung else 18)
+
+    def ensure_pulse(self) -> None:
+        """A test may have left it hung or dead: running again, for the next one."""
+        if self.pulse is not None and self.pulse.poll() is None:
+            self.hang_pulse(False)
+        else:
+            self.start_pulse()
+
+    def stop(self) -> None:
+        for process in [self.pulse, *reversed(self.daemons)]:
+            if process is not None and process.poll() is None:
+                process.send_signal(18)
+                process.terminate()
+                try:
+                    process.wait(5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+def start_pipewire(folder: Path) -> PipeWire | None:
+    """dbus (a private session bus), pipewire, wireplumber and pipewire-pulse; None where not installed."""
+    if any(shutil.which(name) is None for name in ("dbus-daemon", "pipewire", "wireplumber", "pipewire-pulse", "pactl")):
+        return None
+    runtime = folder / "runtime"
+    runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
+    sound = PipeWire(runtime)
+    sound.daemons.append(sound._spawn("dbus-daemon", "--session", f"--address={sound.env['DBUS_SESSION_BUS_ADDRESS']}", "--nofork"))
+    time.sleep(0.3)
+    sound.daemons.append(sound._spawn("pipewire"))
+    time.sleep(0.3)
+    sound.daemons.append(sound._spawn("wireplumber"))
+    try:
+        sound.start_pulse()
+    except TimeoutError:
+        sound.stop()
+        return None
+    return sound

@@ -31,6 +31,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # pygame's greeting wo
 
 Render = Callable[[int, npt.NDArray[np.float32]], None]
 SDL_INIT_AUDIO = 0x10
+SDL_AUDIO_STOPPED = 0  # SDL_GetAudioDeviceStatus of a device that was disconnected (or never started)
 
 
 class AudioDeviceError(ShowControlError):
@@ -63,6 +64,7 @@ def _sdl() -> ctypes.CDLL:
     lib.SDL_GetError.restype = ctypes.c_char_p
     lib.SDL_PauseAudioDevice.argtypes = [ctypes.c_uint32, ctypes.c_int]
     lib.SDL_CloseAudioDevice.argtypes = [ctypes.c_uint32]
+    lib.SDL_GetAudioDeviceStatus.argtypes = [ctypes.c_uint32]
     lib.SDL_GetAudioDeviceSpec.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.POINTER(_AudioSpec)]
     return lib
 
@@ -114,10 +116,20 @@ def output_devices() -> list[OutputDevice]:
 
 
 class AudioDevice:
-    """An open output device that pulls audio from `render(first_device_frame, out)` and keeps the audio clock."""
+    """An open output device that pulls audio from `render(first_device_frame, out)` and keeps the audio clock.
+
+    Device frames count from `first_frame`: a device reopened during a show carries on the count of the
+    one it replaces, so the transport's frame line stays one line."""
 
     def __init__(
-        self, device: str | None, sample_rate: int, channels: int, buffer_frames: int, render: Render, window: FiringWindow | None = None
+        self,
+        device: str | None,
+        sample_rate: int,
+        channels: int,
+        buffer_frames: int,
+        render: Render,
+        window: FiringWindow | None = None,
+        first_frame: int = 0,
     ) -> None:
         self.sample_rate = sample_rate
         self.channels = channels
@@ -129,10 +141,13 @@ class AudioDevice:
         self._lib = _sdl()
         self._device: Any = None
         self._dll = DelayLockedLoop(sample_rate, buffer_frames)
-        self.frames_delivered = 0
+        self.frames_delivered = first_frame
+        self.last_callback_ns = 0  # monotonic ns of the latest callback: a hung sound server stops them
         self.clock: ClockMap | None = None
         self.callback_errors = 0
         self.name = ""
+        self._started = False
+        self._prioritised = False
 
     def __enter__(self) -> AudioDevice:
         import pygame._sdl2.audio as sdl_audio
@@ -155,6 +170,13 @@ class AudioDevice:
 
     def start(self) -> None:
         self._lib.SDL_PauseAudioDevice(self._device.deviceid, 0)
+        self._started = True
+
+    @property
+    def gone(self) -> bool:
+        """Whether SDL has given the started device up (unplugged, sound server gone). SDL then keeps
+        calling back on a timer of its own, so the show keeps time, but nothing is heard."""
+        return self._started and self._device is not None and self._lib.SDL_GetAudioDeviceStatus(self._device.deviceid) == SDL_AUDIO_STOPPED
 
     def stop(self) -> None:
         if self._device is not None:
@@ -171,8 +193,9 @@ class AudioDevice:
         now = time.monotonic_ns()  # the clock's observation, before any wait
         if self._window is not None and self._window.closes_ns > now:  # mostly shut: no call at all
             self._window.stand_aside(self._stand_aside_ns)
-        if self.frames_delivered == 0:  # SDL's thread, once: above our helpers, below the dispatcher (realtime.py)
+        if not self._prioritised:  # SDL's thread, once: above our helpers, below the dispatcher (realtime.py)
             raise_priority(AUDIO_PRIORITY, warn=False)
+            self._prioritised = True
         out = np.frombuffer(memory, dtype=np.float32).reshape(-1, self.channels)
         self._dll.update(self.frames_delivered, now)
         self.clock = self._dll.mapping
@@ -182,3 +205,4 @@ class AudioDevice:
             out.fill(0.0)
             self.callback_errors += 1
         self.frames_delivered += len(out)
+        self.last_callback_ns = now

@@ -127,7 +127,7 @@ def run_terminal(runner: ShowRunner, keys: TextIO = sys.stdin, screen: TextIO = 
             if runner.apply_pending_tempo() or cueing.timeline is not runner.timeline:
                 cueing = Cueing.of(runner.timeline)
             state = runner.segment.state.value
-            line = status_line(cueing, runner.song.id, state, runner.song_frame_now(), runner.outputs, runner.cue_bar)
+            line = status_line(cueing, runner.song.id, state, runner.song_frame_now(), runner.outputs, runner.cue_bar, runner.link.health)
             if runner.loop_bars:
                 line += f" | loop {runner.loop_bars[0]}-{runner.loop_bars[1]}"
             line += tempo_text(runner, time.monotonic())

@@ -40,7 +40,10 @@ class Cueing:
         return self.cues[index] if index < len(self.cues) else None
 
 
-def status_line(cueing: Cueing, song_id: str, state: str, frame: int, outputs: dict[str, Output], cue_bar: int) -> str:
+def status_line(
+    cueing: Cueing, song_id: str, state: str, frame: int, outputs: dict[str, Output], cue_bar: int, audio: str = "ok"
+) -> str:
+    """The line; a device that is lost or stalled leads it (the end of a long line is cut on a narrow terminal)."""
     timeline = cueing.timeline
     rate = timeline.sample_rate
     position = timeline.tempo.position_at(frame / rate)
@@ -59,4 +62,5 @@ def status_line(cueing: Cueing, song_id: str, state: str, frame: int, outputs: d
     if state != "playing":
         parts.append(f"cued bar {cue_bar}")
     health = " ".join(f"{name}:{'ok' if o.status.health is Health.UP else o.status.health}" for name, o in outputs.items())
-    return " | ".join([*parts, health])
+    line = " | ".join([*parts, f"audio:{audio} {health}"])
+    return line if audio == "ok" else f"⚠ AUDIO {audio.upper()} | {line}"

@@ -1,0 +1,184 @@
+"""The audio interface for the length of a show: opened by the driver policy, watched, and reopened.
+
+A show must not go on silently into a device that is gone, nor run ahead of audio that has stopped:
+- SDL reports a lost device (interface unplugged, sound server gone) as stopped, but keeps calling back
+  on a timer of its own: the song, cues and monitors keep their timing while nothing is heard;
+- a hung sound server stops the callbacks altogether: the transport stands still, and the dispatcher
+  holds cues at the audio (dispatcher.MAX_LEAD_S) until it moves again.
+Each change of health is reported once, through `on_change`. A lost device is reopened only while the
+song is stopped, never under a take; until it comes back the song can still be played, on SDL's timer
+(or its dummy driver), with nothing heard. Device frames carry on across devices, so the transport's
+frame line stays one line.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from enum import StrEnum
+from types import TracebackType
+
+from showcontrol.audio.device import AudioDevice, AudioDeviceError, Render, start_audio_driver, stop_audio_driver
+from showcontrol.model.patch import AudioPatch
+from showcontrol.realtime import HELPER_PRIORITY, FiringWindow, raise_priority
+
+log = logging.getLogger(__name__)
+SILENT_DRIVERS = ("dummy", "disk")  # SDL drivers that play to nobody
+REQUIRED_HINT = "--require-audio or the patch's audio.require; connect the interface and see `showcontrol devices`"
+WATCH_EVERY_S = 0.1
+STALLED_AFTER_NS = 300_000_000  # no callback for this long (a buffer is 5 ms): the device takes no audio
+REOPEN_EVERY_S = 1.0
+
+
+class AudioHealth(StrEnum):
+    OK = "ok"
+    STALLED = "stalled"  # no callbacks: nothing plays, and the song and its cues wait
+    LOST = "lost"  # the device is gone: the song keeps time on SDL's timer, and nothing is heard
+
+
+def audio_health(gone: bool, last_sign_of_life_ns: int, now_ns: int) -> AudioHealth:
+    """What a device's state says, given when it last called back (or was started)."""
+    if gone:
+        return AudioHealth.LOST
+    return AudioHealth.STALLED if now_ns - last_sign_of_life_ns > STALLED_AFTER_NS else AudioHealth.OK
+
+
+class AudioLink:
+    """`with AudioLink(...) as link: link.start()`; `link.device` is the device playing now (it may change)."""
+
+    def __init__(
+        self,
+        patch: AudioPatch,
+        sample_rate: int,
+        driver: str | None,
+        require: bool,
+        render: Render,
+        window: FiringWindow,
+        is_stopped: Callable[[], bool],
+        on_change: Callable[[AudioHealth, str], None],
+    ) -> None:
+        self.patch = patch
+        self.sample_rate = sample_rate
+        self.health = AudioHealth.OK
+        self.driver = ""  # the SDL driver playing now
+        self._wanted_driver = driver
+        self._require = require or patch.require_device
+        self._render = render
+        self._window = window
+        self._is_stopped = is_stopped
+        self._on_change = on_change
+        self._device: AudioDevice | None = None
+        self._show_driver = ""  # the driver the show opened on, which a lost device is reopened with
+        self._standing_in = False  # on the dummy driver while the show's device cannot be reopened
+        self._started_ns = 0
+        self._done = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="audio-watch", daemon=True)
+
+    @property
+    def device(self) -> AudioDevice:
+        assert self._device is not None
+        return self._device
+
+    # -- opening and closing ------------------------------------------------------------------------
+    def __enter__(self) -> AudioLink:
+        try:
+            self.driver = start_audio_driver(self._wanted_driver)
+            self._device = self._make(0).__enter__()
+        except AudioDeviceError as error:
+            stop_audio_driver()
+            if self._require:
+                raise AudioDeviceError(f"{error}, and a real audio device is required ({REQUIRED_HINT})") from None
+            if self._wanted_driver:
+                raise
+            log.warning(
+                "NO AUDIO DEVICE (%s): running on SDL's silent dummy driver. Nothing will be heard; "
+                "cues, LTC and clicks keep their timing. Use --require-audio to refuse this.",
+                error,
+            )
+            self.driver = start_audio_driver("dummy")
+            self._device = self._make(0).__enter__()
+        self._show_driver = self.driver
+        if self.driver in SILENT_DRIVERS and self._require:
+            self._close()
+            raise AudioDeviceError(f"a real audio device is required, but only the silent {self.driver} driver is available ({REQUIRED_HINT})")
+        return self
+
+    def _make(self, first_frame: int) -> AudioDevice:
+        silent = self.driver in SILENT_DRIVERS  # they have one device whatever the patch names
+        patch = self.patch
+        return AudioDevice(
+            None if silent else patch.device, self.sample_rate, patch.channels, patch.buffer_frames, self._render, self._window, first_frame
+        )
+
+    def start(self) -> None:
+        """Start playing (silence until the transport plays) and watching."""
+        self.device.start()
+        self._started_ns = time.monotonic_ns()
+        self._watcher.start()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        self._done.set()
+        if self._watcher.is_alive():
+            self._watcher.join(timeout=5)
+        self._close()
+
+    def _close(self) -> None:
+        if self._device is not None:
+            self._device.__exit__(None, None, None)
+        stop_audio_driver()
+
+    # -- watching ---------------------------------------------------------------------------------
+    def _watch(self) -> None:
+        raise_priority(HELPER_PRIORITY, warn=False)  # it takes the GIL the dispatcher waits for: see realtime.py
+        reopen_at = 0.0
+        while not self._done.wait(WATCH_EVERY_S):
+            device = self.device
+            now = time.monotonic_ns()
+            health = (
+                AudioHealth.LOST if self._standing_in else audio_health(device.gone, max(device.last_callback_ns, self._started_ns), now)
+            )
+            if health is not self.health:
+                self._report(health, device, now)
+            if health is AudioHealth.LOST and self._is_stopped() and time.monotonic() >= reopen_at:
+                reopen_at = time.monotonic() + REOPEN_EVERY_S
+                self._reopen()
+
+    def _report(self, health: AudioHealth, device: AudioDevice, now_ns: int) -> None:
+        where = f"{device.name!r} ({self.driver})"
+        if health is AudioHealth.LOST:
+            detail = (
+                f"the audio device {where} is gone: nothing is heard, the song keeps time on SDL's clock; "
+                "stop, and reconnect the interface: it is reopened while stopped"
+            )
+        elif health is AudioHealth.STALLED:
+            silent_ms = (now_ns - max(device.last_callback_ns, self._started_ns)) / 1e6
+            detail = f"the audio device {where} has taken no audio for {silent_ms:.0f} ms: the song and its cues wait for it"
+        elif self.health is AudioHealth.LOST:
+            detail = f"the audio device {where} is back"
+        else:
+            detail = f"the audio device {where} takes audio again"
+        self.health = health
+        self._on_change(health, detail)
+
+    def _reopen(self) -> None:
+        """Close the lost device and open the show's again, carrying on its frame count; where that fails,
+        stand in with the dummy driver, so the show can still be played and keeps time, and retry later."""
+        old = self.device
+        frames, errors = old.frames_delivered, old.callback_errors
+        self._close()
+        try:
+            self.driver = start_audio_driver(self._show_driver)
+            device = self._make(frames).__enter__()
+            self._standing_in = False
+        except AudioDeviceError as error:
+            log.debug("audio device not back yet: %s", error)
+            stop_audio_driver()
+            self.driver = start_audio_driver("dummy")
+            device = self._make(frames).__enter__()
+            self._standing_in = True
+        device.callback_errors = errors
+        self._device = device
+        device.start()
+        self._started_ns = time.monotonic_ns()

@@ -1,0 +1,109 @@
+"""The audio device failing under a running show, on a real sound server (PipeWire, played through SDL's
+pulseaudio driver): a server that dies (an interface unplugged), one that hangs, and a device reopened.
+
+The show must never run on silently, nor run ahead of audio that has stopped: the operator is told at
+once, the show log records it, cues wait for a hung device and follow its audio after, and a lost
+device is reopened while stopped without the song starting by itself."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+from pathlib import Path
+
+from conftest import start_show
+from peers import UdpReceiver
+from test_transport_run import beat_show, received, wait_until
+
+from showcontrol.app import RunOptions, ShowRunner
+from showcontrol.audio.link import AudioHealth
+from showcontrol.engine.transport import State
+from showcontrol.load.show_file import load_show
+
+BEATS = 4 * 16  # 16 bars at 240 BPM: a cue every 0.25 s for 16 s
+
+
+def audio_records(log: Path) -> list[str]:
+    return [r["result"] for r in map(json.loads, log.read_text().splitlines()) if r.get("kind") == "audio"]
+
+
+def test_a_sound_server_that_dies_mid_song_is_reported_and_the_show_keeps_time(sound_server, tmp_path: Path) -> None:
+    receiver = UdpReceiver()
+    show = beat_show(tmp_path, receiver.port, bars=16)
+    process = start_show(show, driver="pulseaudio", env={**os.environ, **sound_server.env})
+    try:
+        wait_until(lambda: len(received(receiver)) >= 4)
+        sound_server.kill_pulse()
+        out, err = process.communicate(timeout=120)  # the song still ends by itself, on SDL's timer
+    finally:
+        process.kill()
+        receiver.close()
+    assert process.returncode == 1, err  # a service must see that nothing was heard
+    assert "AUDIO LOST" in err and "is gone: nothing is heard" in err
+    assert "now lost; AUDIO LOST at" in out
+    assert audio_records(show.with_suffix(".jsonl")) == ["lost"]
+    beats = [(bar, beat) for bar in range(1, 17) for beat in range(1, 5)]
+    assert received(receiver) == beats  # lights and monitors went on, in time, every cue once
+
+
+def test_a_hung_sound_server_holds_the_cues_and_they_follow_its_audio_after(sound_server, tmp_path: Path) -> None:
+    receiver = UdpReceiver()
+    show = beat_show(tmp_path, receiver.port, bars=16)
+    log = show.with_suffix(".jsonl")
+    process = start_show(show, driver="pulseaudio", env={**os.environ, **sound_server.env})
+    try:
+        wait_until(lambda: len(received(receiver)) >= 8)
+        sound_server.hang_pulse(True)
+        hung_at = time.monotonic_ns()
+        time.sleep(2.0)
+        during = [t for t, _ in receiver.datagrams if t > hung_at + 200_000_000]  # past the lead a cue may have
+        sound_server.hang_pulse(False)
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+        receiver.close()
+    assert during == []  # before, 8 cues went out into the frozen audio, and the rest ran 2 s ahead of it
+    assert received(receiver) == [(bar, beat) for bar in range(1, 17) for beat in range(1, 5)]
+    assert process.returncode == 1 and "AUDIO STALLED" in err and "takes audio again" in err
+    assert audio_records(log) == ["stalled", "ok"]
+    # After the hang the clock starts over on the audio that plays: deadlines a beat apart again at once
+    # (a clock left to slew would put them tens of ms off for seconds).
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    resumed = next(i for i, r in enumerate(records) if r.get("result") == "ok")
+    deadlines = [r["scheduled"] for r in records[resumed:] if r.get("kind") == "osc"]
+    gaps_ms = [round((b - a) * 1000) for a, b in itertools.pairwise(deadlines[1:])]
+    assert len(gaps_ms) > 10 and all(235 <= gap <= 265 for gap in gaps_ms), gaps_ms
+
+
+def test_a_lost_device_is_reopened_while_stopped_and_plays_again(sound_server, tmp_path: Path, monkeypatch) -> None:
+    for name, value in sound_server.env.items():
+        monkeypatch.setenv(name, value)
+    receiver = UdpReceiver()
+    loaded = load_show(beat_show(tmp_path, receiver.port, bars=40))
+    log = tmp_path / "show.jsonl"
+    try:
+        with ShowRunner(loaded, RunOptions("beats", audio_driver="pulseaudio", log_path=log)) as runner:
+            assert runner.driver == "pulseaudio"
+            runner.play()
+            wait_until(lambda: len(received(receiver)) >= 4)
+            sound_server.kill_pulse()
+            wait_until(lambda: runner.link.health is AudioHealth.LOST, timeout=10)
+            assert runner.segment.state is State.PLAYING  # on SDL's timer: the show keeps time
+            runner.stop()
+            wait_until(lambda: runner.driver == "dummy", timeout=10)  # standing in while the server is away
+            assert runner.link.health is AudioHealth.LOST
+            sound_server.start_pulse()
+            wait_until(lambda: runner.link.health is AudioHealth.OK, timeout=20)
+            assert runner.driver == "pulseaudio" and "nullsink" in runner.device.name
+            time.sleep(0.3)
+            assert runner.segment.state is State.STOPPED  # back, but never playing by itself
+            count = len(received(receiver))
+            frames = runner.device.frames_delivered
+            runner.play()
+            wait_until(lambda: len(received(receiver)) >= count + 4)
+            assert runner.device.frames_delivered > frames  # the reopened device plays the song
+    finally:
+        receiver.close()
+    assert audio_records(log) == ["lost", "ok"]
