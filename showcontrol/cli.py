@@ -115,7 +115,9 @@ def _log_through_a_queue(verbose: bool) -> logging.handlers.QueueListener:
     """Log records are queued and written by a listener thread: no thread of the show ever waits on stderr."""
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     console = logging.StreamHandler()
-    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    # On a terminal, a record starts on a cleared line: `run`'s status line is redrawn below it.
+    fresh_line = "\r\x1b[2K" if sys.stderr.isatty() else ""
+    console.setFormatter(logging.Formatter(f"{fresh_line}%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(records)]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)

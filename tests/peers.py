@@ -318,13 +318,16 @@ class PipeWire:
         self.pulse = self._spawn("pipewire-pulse")
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
-            if self.pactl("info").returncode == 0:
-                if "nullsink" not in self.pactl("list", "short", "sinks").stdout:
-                    self.pactl("load-module", "module-null-sink", "sink_name=nullsink")
-                if "nullsink" in self.pactl("list", "short", "sinks").stdout:
-                    return
+            if self.pactl("info").returncode == 0 and "nullsink" in self.pactl("list", "short", "sinks").stdout:
+                return
             time.sleep(0.1)
         raise TimeoutError("pipewire-pulse did not come up")
+
+    def add_null_sink(self) -> None:
+        """A sink in PipeWire itself (it outlives the pulse server, as an interface does; one loaded through
+        the pulse server would leave with it, and WirePlumber's stand-in "Dummy Output" would take its place)."""
+        properties = "{ factory.name=support.null-audio-sink node.name=nullsink media.class=Audio/Sink object.linger=true audio.position=[FL FR] }"
+        subprocess.run(["pw-cli", "create-node", "adapter", properties], env={**os.environ, **self.env}, capture_output=True, timeout=10)
 
     def kill_pulse(self) -> None:
         assert self.pulse is not None
@@ -357,7 +360,7 @@ class PipeWire:
 
 def start_pipewire(folder: Path) -> PipeWire | None:
     """dbus (a private session bus), pipewire, wireplumber and pipewire-pulse; None where not installed."""
-    if any(shutil.which(name) is None for name in ("dbus-daemon", "pipewire", "wireplumber", "pipewire-pulse", "pactl")):
+    if any(shutil.which(name) is None for name in ("dbus-daemon", "pipewire", "wireplumber", "pipewire-pulse", "pw-cli", "pactl")):
         return None
     runtime = folder / "runtime"
     runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -367,6 +370,8 @@ def start_pipewire(folder: Path) -> PipeWire | None:
     sound.daemons.append(sound._spawn("pipewire"))
     time.sleep(0.3)
     sound.daemons.append(sound._spawn("wireplumber"))
+    time.sleep(0.3)
+    sound.add_null_sink()
     try:
         sound.start_pulse()
     except TimeoutError:
