@@ -120,6 +120,7 @@ class Dispatcher:
         self._rendered = rendered  # device frames the audio callback has filled: the transport has decided up to there
         self._loop = loop  # the song frames the transport loops, once the callback has taken the loop
         self.window = window or FiringWindow()  # shared with the threads that stand aside while it is open
+        # Device frames; the timeline's rate stands in where none is given (the same but at rehearsal tempos).
         self.max_lead_frames = round(MAX_LEAD_S * sample_rate) if max_lead_frames is None else max_lead_frames
         self.skipped_once: list[str] = []
         self.draining = False  # after a stop, events still in the device's buffers are being sent
