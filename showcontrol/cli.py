@@ -361,8 +361,9 @@ def run_report(runner: object) -> str:
             f"  {name}: {output.status.health}, sent {c.sent}, late {c.late}, dropped {c.dropped}, errors {c.errors}"
             + (f" (last: {output.status.last_error})" if output.status.last_error else "")
         )
-    if runner.showlog is not None:
-        lines.append(f"show log: {runner.showlog.path}")
+    if (showlog := runner.showlog) is not None:
+        lost = f" ({showlog.lost} lines could not be written: {showlog.last_error})" if showlog.lost else ""
+        lines.append(f"show log: {showlog.path}{lost}")
     return "\n".join(lines)
 
 

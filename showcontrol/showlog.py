@@ -2,11 +2,14 @@
 
 Lines are handed to a writer thread so the dispatcher never waits on the disk; each is one write()
 to a file opened for appending, so a crash leaves every line before it intact and none half-written.
+A disk that fills or goes away during a show costs the lines it cannot take, counted and reported,
+never the show: the writer carries on with the next line.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import queue
 import threading
@@ -15,7 +18,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from showcontrol.errors import ShowControlError
 from showcontrol.realtime import HELPER_PRIORITY, raise_priority
+
+log = logging.getLogger(__name__)
 
 
 class ShowLog:
@@ -26,10 +32,16 @@ class ShowLog:
         self._wall_offset_ns = time.time_ns() - time.monotonic_ns()
         self._fd = -1
         self.lines = 0
+        self.lost = 0  # lines the disk did not take
+        self.last_error = ""
+        self._failing = False
 
     def __enter__(self) -> ShowLog:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        except OSError as error:
+            raise ShowControlError(f"cannot write the show log {self.path}: {error.strerror or error} (give another with --log FILE)") from None
         self._thread.start()
         return self
 
@@ -44,13 +56,31 @@ class ShowLog:
         raise_priority(HELPER_PRIORITY, warn=False)  # it takes the GIL the dispatcher waits for: see realtime.py
         while (fields := self._queue.get()) is not None:
             fields.setdefault("logged_at", round(time.time(), 6))
-            os.write(self._fd, (json.dumps(fields, ensure_ascii=False, default=str) + "\n").encode())
-            self.lines += 1
+            line = (json.dumps(fields, ensure_ascii=False, default=str) + "\n").encode()
+            try:
+                while line:  # a write the disk takes only part of goes on from where it stopped
+                    line = line[os.write(self._fd, line) :]
+            except OSError as error:
+                self._lose(str(error.strerror or error))
+            else:
+                self.lines += 1
+                if self._failing:
+                    log.warning("show log %s: written again (%d lines lost)", self.path, self.lost)
+                    self._failing = False
+
+    def _lose(self, error: str) -> None:
+        self.lost += 1
+        if not self._failing:  # once per outage, not per line
+            log.error("show log %s: cannot write (%s); the show goes on, the lost lines are counted", self.path, error)
+        self._failing, self.last_error = True, error
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
         self._queue.put(None)
         self._thread.join(timeout=10)
         if self._fd >= 0:
-            os.fsync(self._fd)
+            try:
+                os.fsync(self._fd)
+            except OSError as error:  # a disk gone, or a file that cannot be synced (a pipe, /dev/full)
+                log.debug("show log %s: fsync: %s", self.path, error)
             os.close(self._fd)
             self._fd = -1

@@ -168,3 +168,25 @@ def test_a_loop_re_arms_its_cues_each_pass_and_the_song_carries_on_when_released
     loop_pass = [(bar, beat) for bar in (2, 3) for beat in range(1, 5)]
     assert beats == [(1, b) for b in range(1, 5)] + loop_pass * 3 + [(bar, b) for bar in (4, 5) for b in range(1, 5)]
     assert [m.address for m in messages].count("/confetti") == 1  # fired on the way in, never again in a loop pass
+
+
+def test_a_show_log_the_disk_will_not_take_costs_lines_never_the_show(tmp_path: Path) -> None:
+    """/dev/full fails every write with ENOSPC, as a full disk does: the show plays on, every cue goes out."""
+    receiver = UdpReceiver()
+    try:
+        result = run_show_to_the_end(beat_show(tmp_path, receiver.port), log=Path("/dev/full"))
+    finally:
+        receiver.close()
+    assert result.returncode == 0, result.stderr
+    assert received(receiver) == [(bar, beat) for bar in range(1, 9) for beat in range(1, 5)]
+    assert result.stderr.count("show log /dev/full: cannot write (No space left on device)") == 1  # once, not per line
+    assert "Traceback" not in result.stderr
+    assert "show log: /dev/full (" in result.stdout and "lines could not be written: No space left on device" in result.stdout
+
+
+def test_a_show_log_that_cannot_be_opened_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "not-a-folder").write_text("")
+    result = run_show_to_the_end(beat_show(tmp_path, 9), log=tmp_path / "not-a-folder" / "show.jsonl")
+    assert result.returncode == 1
+    assert "cannot write the show log" in result.stderr and "give another with --log FILE" in result.stderr
+    assert "Traceback" not in result.stderr
