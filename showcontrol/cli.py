@@ -317,6 +317,9 @@ def _start_bar(loaded: LoadedShow, song_id: str, start: str | None) -> int:
     if start is None:
         return 1
     if start.isdigit():
+        last_bar = loaded.timelines[song_id].last_bar
+        if not 1 <= int(start) <= last_bar:
+            raise ShowControlError(f"--from {start}: {song_id} has bars 1-{last_bar}")
         return int(start)
     sections = {s.name: s.bar for s in loaded.show.song(song_id).sections}
     if start not in sections:
@@ -339,8 +342,7 @@ def _loop_bars(loaded: LoadedShow, song_id: str, text: str) -> tuple[int, int]:
     starts = sorted((s.bar, s.name) for s in song.sections)
     for index, (bar, name) in enumerate(starts):
         if name == text:
-            last_bar = timeline.tempo.position_at(Fraction(timeline.end_frame - 1) / timeline.sample_rate).bar
-            return bar, (starts[index + 1][0] - 1 if index + 1 < len(starts) else last_bar)
+            return bar, (starts[index + 1][0] - 1 if index + 1 < len(starts) else timeline.last_bar)
     raise ShowControlError(f"--loop {text}: give bars like 9-16 or a section of {song_id} ({', '.join(n for _, n in starts) or 'none'})")
 
 

@@ -65,7 +65,6 @@ def check_summary(loaded: LoadedShow) -> str:
     lines.append(f"{len(show.songs)} song{'s' if len(show.songs) != 1 else ''}:")
     for song in show.songs:
         timeline = loaded.timelines[song.id]
-        last_bar = timeline.tempo.position_at((timeline.end_frame - 1) / timeline.sample_rate).bar
         per_output = Counter(e.output for e in timeline.of_kind(*ACTION_KINDS))
         cues = ", ".join(f"{name} {count}" for name, count in sorted(per_output.items())) or "none"
         meters: list[str] = []
@@ -76,7 +75,7 @@ def check_summary(loaded: LoadedShow) -> str:
             if not meters or meters[-1] != label:
                 meters.append(label)
         lines.append(
-            f"  {song.id}: {song.title!r}, {clock_text(float(timeline.end_frame / timeline.sample_rate))}, {last_bar} bars"
+            f"  {song.id}: {song.title!r}, {clock_text(float(timeline.end_frame / timeline.sample_rate))}, {timeline.last_bar} bars"
             f"{', count-in ' + str(song.count_in.bars) + ' bar(s)' if song.count_in.bars else ''}"
         )
         lines.append(f"    tempo: {' → '.join(meters)}")

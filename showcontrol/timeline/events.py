@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from enum import StrEnum
+from fractions import Fraction
 
 from showcontrol.model.position import BarBeat
 from showcontrol.model.show import Action, Lyric, Section
@@ -112,3 +113,8 @@ class Timeline:
     @property
     def length_frames(self) -> int:
         return self.end_frame - self.start_frame
+
+    @property
+    def last_bar(self) -> int:
+        """The bar the song ends in."""
+        return self.tempo.position_at(Fraction(self.end_frame - 1) / self.sample_rate).bar

@@ -39,12 +39,11 @@ def run_headless(runner: ShowRunner, stop: threading.Event | None = None) -> Non
         else {}
     )
     try:
+        asked = runner.segment.generation
         runner.play()
-        started = False
         while not stop.wait(0.05):
-            state = runner.segment.state
-            started = started or state is State.PLAYING
-            if started and state is State.STOPPED:
+            segment = runner.segment  # the play, and the end, may come in one audio block: count, don't watch for it
+            if segment.generation > asked and segment.state is State.STOPPED:
                 break
     finally:
         for sig, handler in previous.items():
@@ -54,10 +53,9 @@ def run_headless(runner: ShowRunner, stop: threading.Event | None = None) -> Non
 def section_bars(runner: ShowRunner, bar: int) -> tuple[int, int]:
     """The bars of the section holding `bar` (to the next section, or the song's last bar)."""
     starts = sorted(section.bar for section in runner.song.sections)
-    last_bar = runner.timeline.tempo.position_at(Fraction(runner.timeline.end_frame - 1, 1) / runner.timeline.sample_rate).bar
     first = max((b for b in starts if b <= bar), default=1)
     following = [b for b in starts if b > first]
-    return first, (following[0] - 1 if following else last_bar)
+    return first, (following[0] - 1 if following else runner.timeline.last_bar)
 
 
 def change_tempo(runner: ShowRunner, tempo: Fraction) -> str:
