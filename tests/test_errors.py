@@ -71,3 +71,24 @@ def test_yaml_tags_that_build_objects_are_refused(tmp_path: Path, text: str, mon
     with pytest.raises(ShowFileError):
         load_show(evil)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_a_patch_that_cannot_be_read_is_the_only_problem_its_outputs_cause(show_dir) -> None:
+    """A mistyped patch path is one problem, not one more for every cue sending to an output of it."""
+    show = show_dir(
+        "show.yaml",
+        """
+        version: 1
+        patch: venue.yaml
+        songs:
+          - id: s
+            end: 9.1
+            tempo: [{bar: 1, bpm: 120}]
+            cues:
+              - {at: 1.1, osc: {to: lights, address: /go}}
+              - {at: 2.1, midi: {to: keys, note_on: [60, 100]}}
+        """,
+    )
+    with pytest.raises(ShowFileError) as caught:
+        load_show(show)
+    assert [p.message for p in caught.value.problems] == [f"patch file {show.parent / 'venue.yaml'} not found"]

@@ -127,7 +127,8 @@ def load_show(
                 Problem(song.mark, f"song id {song.id!r} is used twice", f"give each song its own id; the first is at {seen[song.id].mark}")
             )
         seen.setdefault(song.id, song)
-    _check_outputs(reader, songs, patch)
+    if not (patch_problems and patch is DEFAULT_PATCH):  # a patch that could not be read has no outputs to check against
+        _check_outputs(reader, songs, patch)
     _warn_routes(reader, songs, patch, root)
 
     problems = [*patch_problems, *reader.problems]
