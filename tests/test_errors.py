@@ -92,3 +92,21 @@ def test_a_patch_that_cannot_be_read_is_the_only_problem_its_outputs_cause(show_
     with pytest.raises(ShowFileError) as caught:
         load_show(show)
     assert [p.message for p in caught.value.problems] == [f"patch file {show.parent / 'venue.yaml'} not found"]
+
+
+def test_a_patch_that_cannot_be_read_leads_the_report(show_dir, capsys: pytest.CaptureFixture[str]) -> None:
+    """What depends on it (a console's actions, `lights: {cue: 12}`) cannot be read either: the cause comes first."""
+    show = show_dir(
+        "show.yaml",
+        """
+        version: 1
+        songs:
+          - id: s
+            end: 9.1
+            tempo: [{bar: 1, bpm: 120}]
+            cues:
+              - {at: 1.1, lights: {cue: 12}}
+        """,
+    )
+    assert main(["check", str(show), "--patch", str(show.parent / "typo.yaml")]) == 2
+    assert capsys.readouterr().err.splitlines()[0] == f"{show.parent / 'typo.yaml'}:1:1: patch file not found — check the path"

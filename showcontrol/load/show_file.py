@@ -127,7 +127,8 @@ def load_show(
                 Problem(song.mark, f"song id {song.id!r} is used twice", f"give each song its own id; the first is at {seen[song.id].mark}")
             )
         seen.setdefault(song.id, song)
-    if not (patch_problems and patch is DEFAULT_PATCH):  # a patch that could not be read has no outputs to check against
+    unread_patch = set(patch_problems) if patch is DEFAULT_PATCH else set()  # the cause of what follows: reported first
+    if not unread_patch:  # a patch that could not be read has no outputs to check the cues against
         _check_outputs(reader, songs, patch)
     _warn_routes(reader, songs, patch, root)
 
@@ -152,7 +153,7 @@ def load_show(
             problems.extend(error.problems)
     if problems:
         unique = dict.fromkeys(problems)  # a tempo map can be reported by the reader and the compiler alike
-        raise ShowFileError(sorted(unique, key=lambda p: (p.mark.path != str(path), p.mark.path, p.mark.line, p.mark.col)))
+        raise ShowFileError(sorted(unique, key=lambda p: (p not in unread_patch, p.mark.path != str(path), p.mark.path, p.mark.line, p.mark.col)))
     show = Show(path, title, patch, ticks, tuple(songs), demo)
     return LoadedShow(show, device_rate, timelines, (*patch_warnings, *reader.warnings), speed, keep_pitch, realtime_timecode)
 
