@@ -182,6 +182,8 @@ class ShowRunner:
         if (awake := hold_cpu_wakeup_latency()) is not None:
             self._stack.callback(os.close, awake)
         self._link.start()
+        for output in self.outputs.values():
+            output.audio(str(self._link.health))  # replaces what an earlier run left retained
 
     def _version(self, tempo: Fraction, timeline: Timeline) -> TempoVersion:
         """Everything playback needs at one tempo; slow where a track must be stretched (any thread)."""
@@ -266,6 +268,8 @@ class ShowRunner:
             self.audio_incidents.append(f"AUDIO {health.upper()} at {where}")
         assert self.showlog is not None
         self.showlog.record({"song": self.song.id, "kind": "audio", "result": str(health), "detail": detail, "song_frame": song_frame})
+        for output in self.outputs.values():
+            output.audio(str(health))
 
     def _supervise(self) -> None:
         raise_priority(HELPER_PRIORITY, warn=False)  # it takes the GIL the dispatcher waits for: see realtime.py

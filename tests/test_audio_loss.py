@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from conftest import start_show
-from peers import UdpReceiver
+from peers import Subscriber, UdpReceiver
 from test_transport_run import beat_show, received, wait_until
 
 from showcontrol.app import RunOptions, ShowRunner
@@ -29,9 +29,12 @@ def audio_records(log: Path) -> list[str]:
     return [r["result"] for r in map(json.loads, log.read_text().splitlines()) if r.get("kind") == "audio"]
 
 
-def test_a_sound_server_that_dies_mid_song_is_reported_and_the_show_keeps_time(sound_server, tmp_path: Path) -> None:
+def test_a_sound_server_that_dies_mid_song_is_reported_and_the_show_keeps_time(sound_server, broker, tmp_path: Path) -> None:
     receiver = UdpReceiver()
     show = beat_show(tmp_path, receiver.port, bars=16)
+    with (tmp_path / "patch.yaml").open("a") as patch:  # and the performers' monitors
+        patch.write(f"  monitors: {{type: mqtt, host: 127.0.0.1, port: {broker.port}, topic_prefix: stage/}}\n")
+    monitors = Subscriber(broker.port, "stage/state/audio")
     process = start_show(show, driver="pulseaudio", env={**os.environ, **sound_server.env})
     try:
         wait_until(lambda: len(received(receiver)) >= 4)
@@ -40,12 +43,14 @@ def test_a_sound_server_that_dies_mid_song_is_reported_and_the_show_keeps_time(s
     finally:
         process.kill()
         receiver.close()
+        monitors.close()
     assert process.returncode == 1, err  # a service must see that nothing was heard
     assert "AUDIO LOST" in err and "is gone: nothing is heard" in err
     assert "now lost; AUDIO LOST at" in out
     assert audio_records(show.with_suffix(".jsonl")) == ["lost"]
     beats = [(bar, beat) for bar in range(1, 17) for beat in range(1, 5)]
     assert received(receiver) == beats  # lights and monitors went on, in time, every cue once
+    assert [json.loads(payload)["health"] for _, _, payload in monitors.lines] == ["ok", "lost"]  # monitors were told
 
 
 def test_a_hung_sound_server_holds_the_cues_and_they_follow_its_audio_after(sound_server, tmp_path: Path) -> None:

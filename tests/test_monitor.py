@@ -115,10 +115,22 @@ def test_the_monitor_reconnects_by_itself_when_the_broker_comes_back(broker) -> 
         ("state/section", '{"name": "chorus"}', "section", "chorus"),
         ("state/position", '{"bar": 9, "beat": 1, "downbeat": true, "breath_in_beats": 0}', "breath_in_beats", 0),
         ("state/position", "not json", "bar", None),
+        ("state/audio", '{"health": "lost"}', "audio", "lost"),
     ],
 )
 def test_each_state_topic_updates_the_view(topic: str, payload: str, field: str, value: object) -> None:
     assert getattr(apply(MonitorView(), topic, payload, 0.0), field) == value
+
+
+def test_a_monitor_says_when_the_track_is_not_heard(tmp_path: Path, broker) -> None:
+    """The engine's audio device is lost: performers following the track must see it, in red, up top."""
+    for topic, payload in (("status", "online"), ("state/section", '{"name": "verse"}'), ("state/audio", '{"health": "lost"}')):
+        subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-r", "-t", PREFIX + topic, "-m", payload], check=True)
+    view = shown(monitor(broker.port, 1.5, tmp_path / "lost.png"))
+    assert view["audio"] == "lost"
+    image = pygame.image.load(str(tmp_path / "lost.png"))
+    red = sum(1 for x in range(200, 1080, 4) for y in range(90, 130, 2) if (c := image.get_at((x, y))).r > 150 and c.g < 100)
+    assert red > 50  # the warning line is drawn
 
 
 def test_the_beat_flashes_and_the_downbeat_differs() -> None:

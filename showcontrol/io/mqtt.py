@@ -129,6 +129,10 @@ class MqttPublisher(Output):
         data = {"state": state, "song": song_id, "position": position}
         self._enqueue(Publication(f"{self.prefix}state/transport", json.dumps(data), 1, True, time.monotonic_ns(), False))
 
+    def audio(self, health: str) -> None:
+        data = {"health": health}
+        self._enqueue(Publication(f"{self.prefix}state/audio", json.dumps(data), 1, True, time.monotonic_ns(), False))
+
     def _enqueue(self, publication: Publication) -> str:
         loop = self._loop
         if loop is None or loop.is_closed():

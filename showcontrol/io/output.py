@@ -65,6 +65,10 @@ class Output(ABC):
         """Transport changes (playing, paused, stopped) for outputs that publish or follow them; `sync` is
         where playback (re)starts, for MIDI song position and MTC."""
 
+    def audio(self, health: str) -> None:  # noqa: B027 - optional hook
+        """The audio device's health (ok, lost, stalled) for outputs that publish it: performers must know
+        when the track they follow is not heard."""
+
     def maintain(self) -> None:  # noqa: B027 - optional hook
         """Called by the supervisor thread about twice a second: reconnect, keep-alives."""
 

@@ -1,7 +1,7 @@
 """What the monitor shows, updated from the engine's MQTT state topics (pure: time is an argument).
 
 Topics under the prefix: status (online/offline), state/transport, state/section, state/position (the
-beat summary from timeline.beats), state/lyric, state/breath. All are retained, so a monitor started
+beat summary from timeline.beats), state/lyric, state/breath, state/audio (the engine's audio device). All are retained, so a monitor started
 mid-song draws the right thing from its first frame.
 """
 
@@ -18,6 +18,7 @@ FLASH_S = 0.15
 class MonitorView:
     connected: bool = False
     engine: str = "unknown"  # online / offline, from the engine's presence topic
+    audio: str = "ok"  # the engine's audio device: ok, lost (the track is not heard) or stalled (it has stopped)
     transport: str = "stopped"
     song: str = ""
     section: str = ""
@@ -60,6 +61,8 @@ def apply(view: MonitorView, topic: str, payload: str, now_s: float) -> MonitorV
         return view
     if not isinstance(data, dict):
         return view
+    if topic == "state/audio":
+        return replace(view, audio=str(data.get("health", "ok")))
     if topic == "state/transport":
         return replace(view, transport=str(data.get("state", view.transport)), song=str(data.get("song", view.song)))
     if topic == "state/section":

@@ -48,6 +48,8 @@ def draw(screen: pygame.Surface, fonts: Fonts, view: MonitorView, now_s: float) 
     title = "  ·  ".join(part for part in (view.song, view.section) if part) or "waiting for the show"
     title += f"  ·  for {view.performer}" if view.performer else ""
     text(fonts.medium, title, WHITE, margin, x=margin)
+    if view.audio != "ok":  # the track the performers follow is not heard: they must know before anyone calls it
+        text(fonts.medium, AUDIO_WARNINGS.get(view.audio, f"AUDIO {view.audio.upper()}"), RED, int(height * 0.15))
     if view.timecode:
         surface = fonts.medium.render(f"TC {view.timecode}", True, GREY)
         screen.blit(surface, surface.get_rect(midright=(width - margin, margin)))
@@ -65,6 +67,9 @@ def draw(screen: pygame.Surface, fonts: Fonts, view: MonitorView, now_s: float) 
     link, color = _link(view)
     surface = fonts.small.render(link, True, color)
     screen.blit(surface, surface.get_rect(midright=(width - margin, height - margin)))
+
+
+AUDIO_WARNINGS = {"lost": "AUDIO LOST — the track is not heard", "stalled": "AUDIO STALLED — the track has stopped"}
 
 
 def _link(view: MonitorView) -> tuple[str, tuple[int, int, int]]:
