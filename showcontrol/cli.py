@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import logging.handlers
+import os
 import queue
 import sys
 import time
@@ -130,9 +131,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     listener = _log_through_a_queue(args.verbose)
     try:
-        return _dispatch(args)
+        status = _dispatch(args)
     finally:
         listener.stop()
+    if getattr(args, "exit_at_once", False):  # an audio device left open: SDL's teardown would wait for its hung server
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -310,6 +316,7 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
             else:
                 run_headless(runner)
     print(run_report(runner))
+    args.exit_at_once = runner.link.left_open
     return ExitStatus.FAILED if runner.audio_incidents else ExitStatus.OK  # a service must see that nothing was heard
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -80,6 +81,25 @@ def test_a_hung_sound_server_holds_the_cues_and_they_follow_its_audio_after(soun
     deadlines = [r["scheduled"] for r in records[resumed:] if r.get("kind") == "osc"]
     gaps_ms = [round((b - a) * 1000) for a, b in itertools.pairwise(deadlines[1:])]
     assert len(gaps_ms) > 10 and all(235 <= gap <= 265 for gap in gaps_ms), gaps_ms
+
+
+def test_a_show_can_be_quit_while_its_sound_server_hangs(sound_server, tmp_path: Path) -> None:
+    """Closing a device joins SDL's audio thread, which the hung server holds: the show must end anyway."""
+    receiver = UdpReceiver()
+    process = start_show(beat_show(tmp_path, receiver.port, bars=16), driver="pulseaudio", env={**os.environ, **sound_server.env})
+    try:
+        wait_until(lambda: len(received(receiver)) >= 4)
+        sound_server.hang_pulse(True)
+        time.sleep(1.0)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)  # it waited forever before
+    finally:
+        process.kill()
+        receiver.close()
+        sound_server.hang_pulse(False)
+    assert process.returncode == 1, err
+    assert "did not close within 2 s (its sound server hangs); left open" in err
+    assert "AUDIO STALLED at" in out and "show log:" in out  # the report, all of it
 
 
 def test_a_lost_device_is_reopened_while_stopped_and_plays_again(sound_server, tmp_path: Path, monkeypatch) -> None:

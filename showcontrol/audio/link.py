@@ -30,6 +30,7 @@ REQUIRED_HINT = "--require-audio or the patch's audio.require; connect the inter
 WATCH_EVERY_S = 0.1
 STALLED_AFTER_NS = 500_000_000  # no callback for this long (a buffer is 5 ms; the worst stall seen on a loaded VM, ~30 ms): no audio
 REOPEN_EVERY_S = 1.0
+CLOSE_WITHIN_S = 2.0  # closing joins SDL's audio thread, which a hung sound server holds inside its driver
 
 
 class AudioHealth(StrEnum):
@@ -73,6 +74,7 @@ class AudioLink:
         self._show_driver = ""  # the driver the show opened on, which a lost device is reopened with
         self._standing_in = False  # on the dummy driver while the show's device cannot be reopened
         self._started_ns = 0
+        self.left_open = False  # a device that would not close: SDL's own teardown at exit would wait on it too
         self._done = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="audio-watch", daemon=True)
 
@@ -125,9 +127,21 @@ class AudioLink:
         self._close()
 
     def _close(self) -> None:
-        if self._device is not None:
-            self._device.__exit__(None, None, None)
-        stop_audio_driver()
+        """Close the device and the driver, giving up after CLOSE_WITHIN_S: a show must be able to quit
+        while its sound server hangs (the device is then left to the end of the process)."""
+        device = self._device
+
+        def close() -> None:
+            if device is not None:
+                device.__exit__(None, None, None)
+            stop_audio_driver()
+
+        closer = threading.Thread(target=close, name="audio-close", daemon=True)
+        closer.start()
+        closer.join(CLOSE_WITHIN_S)
+        if closer.is_alive():
+            self.left_open = True
+            log.warning("the audio device %r did not close within %g s (its sound server hangs); left open", device and device.name, CLOSE_WITHIN_S)
 
     # -- watching ---------------------------------------------------------------------------------
     def _watch(self) -> None:
