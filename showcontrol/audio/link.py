@@ -39,11 +39,11 @@ class AudioHealth(StrEnum):
     LOST = "lost"  # the device is gone: the song keeps time on SDL's timer, and nothing is heard
 
 
-def audio_health(gone: bool, last_sign_of_life_ns: int, now_ns: int) -> AudioHealth:
-    """What a device's state says, given when it last called back (or was started)."""
+def audio_health(gone: bool, silent_ns: int) -> AudioHealth:
+    """What a device's state says, given how long since it last called back (or was started)."""
     if gone:
         return AudioHealth.LOST
-    return AudioHealth.STALLED if now_ns - last_sign_of_life_ns > STALLED_AFTER_NS else AudioHealth.OK
+    return AudioHealth.STALLED if silent_ns > STALLED_AFTER_NS else AudioHealth.OK
 
 
 class AudioLink:
@@ -149,17 +149,15 @@ class AudioLink:
         reopen_at = 0.0
         while not self._done.wait(WATCH_EVERY_S):
             device = self.device
-            now = time.monotonic_ns()
-            health = (
-                AudioHealth.LOST if self._standing_in else audio_health(device.gone, max(device.last_callback_ns, self._started_ns), now)
-            )
+            silent_ns = time.monotonic_ns() - max(device.last_callback_ns, self._started_ns)  # since it last called back
+            health = AudioHealth.LOST if self._standing_in else audio_health(device.gone, silent_ns)
             if health is not self.health:
-                self._report(health, device, now)
+                self._report(health, device, silent_ns)
             if health is AudioHealth.LOST and self._is_stopped() and time.monotonic() >= reopen_at:
                 reopen_at = time.monotonic() + REOPEN_EVERY_S
                 self._reopen()
 
-    def _report(self, health: AudioHealth, device: AudioDevice, now_ns: int) -> None:
+    def _report(self, health: AudioHealth, device: AudioDevice, silent_ns: int) -> None:
         where = f"{device.name!r} ({self.driver})"
         if health is AudioHealth.LOST:
             detail = (
@@ -167,8 +165,7 @@ class AudioLink:
                 "stop, and reconnect the interface: it is reopened while stopped"
             )
         elif health is AudioHealth.STALLED:
-            silent_ms = (now_ns - max(device.last_callback_ns, self._started_ns)) / 1e6
-            detail = f"the audio device {where} has taken no audio for {silent_ms:.0f} ms: the song and its cues wait for it"
+            detail = f"the audio device {where} has taken no audio for {silent_ns / 1e6:.0f} ms: the song and its cues wait for it"
         elif self.health is AudioHealth.LOST:
             detail = f"the audio device {where} is back"
         else:
