@@ -477,6 +477,11 @@ class ShowRunner:
         return self.link.device
 
     @property
+    def audio_left_open(self) -> bool:
+        """Whether the audio device would not close (a hung sound server), also after a failed start."""
+        return self._link is not None and self._link.left_open
+
+    @property
     def driver(self) -> str:
         return self.link.driver
 

@@ -298,25 +298,28 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
     )
     interactive = not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
     loop = _loop_bars(loaded, song_id, args.loop) if args.loop else None
-    with ShowRunner(loaded, options) as runner:
-        if loop is not None:
-            runner.loop(*loop)
-        log.info(
-            "%s %s from bar %d on audio driver %s (%s); show log %s",
-            "cued (space to go):" if interactive else "playing",
-            song_id,
-            options.start_bar,
-            runner.driver,
-            runner.device.name,
-            runner.showlog.path if runner.showlog else "-",
-        )
-        with helper_priority():  # after opening (which may stretch audio for seconds): see realtime.py
-            if interactive:
-                run_terminal(runner)
-            else:
-                run_headless(runner)
+    runner = ShowRunner(loaded, options)
+    try:
+        with runner:
+            if loop is not None:
+                runner.loop(*loop)
+            log.info(
+                "%s %s from bar %d on audio driver %s (%s); show log %s",
+                "cued (space to go):" if interactive else "playing",
+                song_id,
+                options.start_bar,
+                runner.driver,
+                runner.device.name,
+                runner.showlog.path if runner.showlog else "-",
+            )
+            with helper_priority():  # after opening (which may stretch audio for seconds): see realtime.py
+                if interactive:
+                    run_terminal(runner)
+                else:
+                    run_headless(runner)
+    finally:  # however the run ended: an audio device left open makes the process end without SDL's teardown
+        args.exit_at_once = runner.audio_left_open
     print(run_report(runner))
-    args.exit_at_once = runner.link.left_open
     return ExitStatus.FAILED if runner.audio_incidents else ExitStatus.OK  # a service must see that nothing was heard
 
 
