@@ -259,8 +259,9 @@ class ShowRunner:
         """The audio watcher's word (its own thread): to the log, the show log and the run's report."""
         segment = self.transport.segment
         song_frame = segment.song_frame_at(self.device.frames_delivered)
-        position = self.timeline.tempo.position_at(Fraction(song_frame) / self.timeline.sample_rate)
-        where = f"{clock_text(float(Fraction(song_frame) / self.timeline.sample_rate))} (bar {position.bar}.{position.beat})"
+        seconds = Fraction(song_frame) / self.timeline.sample_rate
+        position = self.timeline.tempo.position_at(seconds)
+        where = f"{clock_text(float(seconds))} (bar {position.bar}.{position.beat})"
         if health is AudioHealth.OK:
             log.warning("audio: %s, at %s", detail, where)
         else:
