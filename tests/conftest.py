@@ -127,3 +127,27 @@ def run_show_to_the_end(
 def showcontrol(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """One `showcontrol` command line, run to the end in its own process."""
     return subprocess.run([sys.executable, "-m", "showcontrol", *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+# What makes a test slow and real: a peer (broker, JACK, PipeWire), the audio device's own thread, or a process.
+PEER_FIXTURES = frozenset({"broker", "secure_broker", "jack", "pipewire", "sound_server", "runner", "running", "dummy_driver"})
+PROCESS_HELPERS = frozenset({"showcontrol", "start_show", "run_show_to_the_end", "subprocess", "Broker", "ShowRunner"})
+
+
+def _calls_a_process(function: object, module: object, depth: int = 2) -> bool:
+    """Whether `function`, or a function of its module that it names (`depth` calls deep), starts one."""
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return False
+    names = set(code.co_names)
+    if PROCESS_HELPERS & names:
+        return True
+    return depth > 0 and any(_calls_a_process(getattr(module, name, None), module, depth - 1) for name in names)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests that need real peers or processes `peers`, and run the pure, fast ones first."""
+    for item in items:
+        if PEER_FIXTURES & set(getattr(item, "fixturenames", ())) or _calls_a_process(getattr(item, "function", None), item.module):
+            item.add_marker(pytest.mark.peers)
+    items.sort(key=lambda item: item.get_closest_marker("peers") is not None)  # stable: file order kept within each lane

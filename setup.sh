@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One command on a fresh Debian 12 / Ubuntu 22.04+ machine: the system packages showcontrol and its tests use,
+# then showcontrol itself in a virtual environment (.venv here; plain `pip install` outside a venv is refused
+# on Debian 12: externally-managed-environment). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# What each package is for:
+#   python3-venv                 the virtual environment
+#   espeak-ng                    the spoken guide calls in performers' click feeds
+#   jackd2                       MIDI ports (and pro-audio playback) on machines without /dev/snd/seq
+#   mosquitto mosquitto-clients  an MQTT broker for the playback monitors (the demo and the tests use one)
+#   liblo-tools                  oscdump/oscsend, to watch the demo's OSC
+# and for the tests, the real peers they play against:
+#   libltc11                     the reference LTC decoder our timecode is checked against
+#   openssl                      a throwaway CA for the MQTT-over-TLS test
+#   pipewire pipewire-pulse pipewire-jack wireplumber pulseaudio-utils dbus-daemon
+#                                a real sound server, killed and hung under a running show
+PACKAGES=(python3-venv espeak-ng jackd2 mosquitto mosquitto-clients liblo-tools
+  libltc11 openssl pipewire pipewire-pulse pipewire-jack wireplumber pulseaudio-utils dbus-daemon)
+
+if command -v apt-get >/dev/null; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+else
+  echo "setup.sh: no apt-get here; install these yourself: ${PACKAGES[*]}" >&2
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e ".[test]"
+echo "showcontrol $(.venv/bin/showcontrol --version | cut -d' ' -f2) is set up in $(pwd)/.venv: run  source .venv/bin/activate"
