@@ -16,6 +16,7 @@ from showcontrol.load.click_reader import read_click, read_click_feeds, read_cou
 from showcontrol.load.cue_reader import read_cue
 from showcontrol.load.patch_file import DEFAULT_PATCH, load_patch
 from showcontrol.load.reader import NAME, AnyKey, Fields, Node, Reader, compose_file, suggestion
+from showcontrol.load.rights_reader import read_rights
 from showcontrol.load.tempo_reader import read_beat_unit, read_tempo
 from showcontrol.model.patch import MAIN_CLICK, OUTPUT_TYPES, MidiOutput, Patch
 from showcontrol.model.position import BarBeat, SectionOffset
@@ -56,8 +57,9 @@ SONG_KEYS = (
     "lyrics",
     "cues",
     "notes",
+    "rights",
 )
-TRACK_KEYS = ("audio", "first_downbeat", "at", "bpm", "beat_unit", "gain_db", "enter", "leave", "fade", "notes")
+TRACK_KEYS = ("audio", "first_downbeat", "at", "bpm", "beat_unit", "gain_db", "enter", "leave", "fade", "notes", "rights")
 LYRIC_KEYS = ("at", "text", "breath", "performer")
 ACTION_TYPE = {OscAction: "osc", MidiAction: "midi", MqttAction: "mqtt"}
 
@@ -256,6 +258,7 @@ def _song(reader: Reader, node: Node, profiles: Mapping[str, Profile]) -> Song |
         cues=tuple(cue for item in _items(reader, fields, "cues") if (cue := read_cue(reader, item, profiles))),
         mark=reader.mark(node),
         click_feeds=read_click_feeds(reader, feeds_node, click, count_in, names) if feeds_node is not None else (),
+        rights=read_rights(reader, n) if (n := fields.get("rights")) is not None else None,
     )
     if not tracks and song.end is None and song_id is not None and "tracks" not in fields:
         reader.problem(node, f"song {song_id!r} has neither audio nor end", "add audio: FILE, or end: BAR.BEAT for a click-only song")
@@ -292,6 +295,7 @@ def _track(reader: Reader, node: Node) -> Track | None:
         leave=reader.position(n, "track leave") if (n := fields.get("leave")) is not None else None,
         fade_s=(number(n, "track fade", 0, 30, "0.5") or Fraction(0)) if (n := fields.get("fade")) is not None else Fraction(0),
         mark=reader.mark(node),
+        rights=read_rights(reader, n) if (n := fields.get("rights")) is not None else None,
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from showcontrol.errors import SourceMark
 from showcontrol.model.patch import MAIN_CLICK, Patch
 from showcontrol.model.position import BarBeat, Position, SectionOffset
+from showcontrol.model.rights import Rights
 from showcontrol.timeline.timecode import Label, TimecodeRate
 
 NO_MARK = SourceMark("<none>", 0, 0)
@@ -203,6 +204,7 @@ class Track:
     leave: Position | None = None
     fade_s: Fraction = Fraction(0)
     mark: SourceMark = field(default=NO_MARK, compare=False)
+    rights: Rights | None = None  # a mashup's source recording, for the cue sheet
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +227,7 @@ class Song:
     cues: tuple[Cue, ...]
     mark: SourceMark = field(default=NO_MARK, compare=False)
     click_feeds: tuple[ClickFeed, ...] = ()  # performers' own earpiece feeds, besides the song's click
+    rights: Rights | None = None  # for the music cue sheet
 
 
 @dataclass(frozen=True, slots=True)
