@@ -11,13 +11,15 @@ cd "$(dirname "$0")"
 #   jackd2                       MIDI ports (and pro-audio playback) on machines without /dev/snd/seq
 #   mosquitto mosquitto-clients  an MQTT broker for the playback monitors (the demo and the tests use one)
 #   liblo-tools                  oscdump/oscsend, to watch the demo's OSC
+#   fonts-dejavu-core            the PDF music cue sheet's font (every Latin, Greek and Cyrillic name)
 # and for the tests, the real peers they play against:
 #   libltc11                     the reference LTC decoder our timecode is checked against
 #   openssl                      a throwaway CA for the MQTT-over-TLS test
 #   pipewire pipewire-pulse pipewire-jack wireplumber pulseaudio-utils dbus-daemon
 #                                a real sound server, killed and hung under a running show
-PACKAGES=(python3-venv espeak-ng jackd2 mosquitto mosquitto-clients liblo-tools
-  libltc11 openssl pipewire pipewire-pulse pipewire-jack wireplumber pulseaudio-utils dbus-daemon)
+#   poppler-utils                pdftoppm, which turns the PDF cue sheet into the PNG its test looks at
+PACKAGES=(python3-venv espeak-ng jackd2 mosquitto mosquitto-clients liblo-tools fonts-dejavu-core
+  libltc11 openssl pipewire pipewire-pulse pipewire-jack wireplumber pulseaudio-utils dbus-daemon poppler-utils)
 
 if command -v apt-get >/dev/null; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

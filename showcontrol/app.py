@@ -50,6 +50,8 @@ from showcontrol.realtime import (
     shorten_gil_switch_interval,
 )
 from showcontrol.showlog import ShowLog
+from showcontrol.takes.keeper import TakeKeeper
+from showcontrol.takes.log import TAKE_LOG_NAME
 from showcontrol.timeline.beats import beat_states
 from showcontrol.timeline.events import Kind, Timeline
 from showcontrol.timeline.sync import sync_point
@@ -69,6 +71,7 @@ class RunOptions:
     log_path: Path | None = None
     stop_fade_s: float = 0.5  # an interrupted number fades out over this long
     count_in_bars: int | None = None  # bars of count-in before a start from a later bar (None: the song's own)
+    takes_path: Path | None = None  # the take log (None: takes.jsonl beside the show log)
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,7 @@ class ShowRunner:
         self.tempo_job: TempoJob | None = None
         self._versions: dict[Fraction, TempoVersion] = {}
         self._pending: TempoVersion | None = None
+        self.takes = TakeKeeper(self)  # every GO is a take: the take log
 
     # -- lifecycle ----------------------------------------------------------------------
     def __enter__(self) -> ShowRunner:
@@ -153,6 +157,7 @@ class ShowRunner:
     def _open(self) -> None:
         self._check_credentials()
         self.showlog = self._stack.enter_context(ShowLog(self.options.log_path or default_log_path(self.song.id)))
+        self._stack.enter_context(self.takes.open(self.options.takes_path or self.showlog.path.parent / TAKE_LOG_NAME))
         beats = beat_states(self.timeline)
         for name, spec in self.loaded.show.patch.outputs.items():
             self.outputs[name] = self._open_output(spec, beats)
@@ -277,6 +282,7 @@ class ShowRunner:
         while True:
             for output in self.outputs.values():
                 output.maintain()
+            self.takes.watch()
             if self._supervising.wait(SUPERVISE_EVERY_S):
                 return
 
@@ -287,6 +293,7 @@ class ShowRunner:
             output.close()
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        self.takes.closing(error)
         self.transport.request(Stop())
         time.sleep(2 * self.audio.buffer_frames / self.sample_rate)
         if self._dispatcher is not None:
@@ -350,12 +357,14 @@ class ShowRunner:
         plan = plan_start(self.timeline, bar, count_ins, self.sounds)
         preroll = {"ltc": self._song_stems["ltc"]} if "ltc" in self._song_stems else {}
         self._preroll_stems = {**preroll, **plan.count_in}
+        self.takes.went(bar, plan.song_from_frame)
         self.transport.request(Play(plan.start_frame, plan.song_from_frame))
         self._wake()
         return plan
 
     def stop(self) -> None:
         """Interrupt: cues stop now, the track fades out (`stop_fade_s`), MIDI notes off, final state published."""
+        self.takes.stopped()
         self.transport.request(Stop(len(self._fade) - self.audio.buffer_frames))
         self._wake()
         for output in self.outputs.values():

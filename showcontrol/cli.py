@@ -65,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
         "--midi-api", choices=("auto", "alsa", "jack"), default="auto", help="MIDI system (default: ALSA if present, else JACK)"
     )
     run.add_argument("--log", type=Path, help="show log (JSON lines; default showlogs/TIME-SONG.jsonl)")
+    run.add_argument("--takes", type=Path, metavar="FILE", help="take log (JSON lines; default takes.jsonl beside the show log)")
     run.add_argument("--headless", action="store_true", help="no status line or keys even on a terminal: play once and exit")
     run.add_argument("--count-in", type=int, metavar="BARS", help="bars of count-in when starting from a later bar (default: the song's)")
     run.add_argument("--loop", metavar="A-B|SECTION", help="loop bars A to B (or a section) until released with l")
@@ -109,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--show", type=Path, default=Path("cues/demo/show.yaml"), help="the demo show file")
     demo.add_argument("-o", "--output", type=Path, default=Path("demo.wav"))
+    _takes_and_cuesheet_parsers(commands)
     return parser
 
 
@@ -295,6 +297,7 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
         args.log,
         args.stop_fade,
         _count_in(args.count_in),
+        takes_path=args.takes,
     )
     interactive = not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
     loop = _loop_bars(loaded, song_id, args.loop) if args.loop else None
@@ -376,6 +379,8 @@ def run_report(runner: object) -> str:
     if (showlog := runner.showlog) is not None:
         lost = f" ({showlog.lost} lines could not be written: {showlog.last_error})" if showlog.lost else ""
         lines.append(f"show log: {showlog.path}{lost}")
+    if runner.takes.path is not None:
+        lines.append(f"take log: {runner.takes.path} ({runner.takes.count} take{'s' if runner.takes.count != 1 else ''} this run)")
     return "\n".join(lines)
 
 
@@ -430,6 +435,122 @@ def cmd_devices(args: argparse.Namespace) -> ExitStatus:
     return ExitStatus.OK
 
 
+# -- takes and the music cue sheet ---------------------------------------------------------------------------
+
+
+def _takes_and_cuesheet_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    takes = commands.add_parser(
+        "takes",
+        help="list the takes of take logs; mark the last take good or no good, or note on it",
+        description="List every take (GO) that `run` logged: song, take number, from and to bar, times, timecode in and out, "
+        "tempo, status (complete, interrupted, aborted) and marks. With --good, --no-good or --note, mark a take of one log.",
+    )
+    takes.add_argument("logs", nargs="+", type=Path, metavar="LOG", help="take log(s) (takes.jsonl beside the show logs)")
+    takes.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    takes.add_argument("--song", help="only this song's takes")
+    verdict = takes.add_mutually_exclusive_group()
+    verdict.add_argument("--good", dest="good", action="store_const", const=True, help="mark the last take (or --take) good")
+    verdict.add_argument("--no-good", dest="good", action="store_const", const=False, help="mark it no good")
+    takes.add_argument("--note", help="a short note on it")
+    takes.add_argument("--take", metavar="ID", help="the take to mark, by its id (DAY/SONG/N, in --format csv or json)")
+    sheet = commands.add_parser(
+        "cuesheet",
+        help="write the production's music cue sheet (CSV for the rights agencies, or a printable PDF)",
+        description="The music cue sheet: the production's header, and per use its cue number, title, writers and publishers "
+        "with shares and societies, usage code, timing in and out and duration, from the show file's rights: and the chosen "
+        "takes (those marked good, else every complete take), or the whole show without --takes.",
+    )
+    sheet.add_argument("show", type=Path, help="show file (YAML)")
+    sheet.add_argument("--patch", type=Path, help="the hardware patch, if the show's own is not here")
+    sheet.add_argument("--takes", nargs="+", type=Path, metavar="LOG", help="take log(s): only what was taken (default: the whole show)")
+    sheet.add_argument("-o", "--output", type=Path, required=True, help="cuesheet.csv or cuesheet.pdf")
+    sheet.add_argument("--series", help="series or production title (default: the show's title)")
+    sheet.add_argument("--episode", default="", help="episode title")
+    sheet.add_argument("--episode-number", default="", metavar="NUMBER")
+    sheet.add_argument("--production", default="", metavar="NUMBER", help="production number")
+    sheet.add_argument("--date", type=_iso_date, help="YYYY-MM-DD (default: today)")
+    sheet.add_argument("--company", default="", help="production company")
+    sheet.add_argument("--paper", choices=("letter", "a4"), default="letter", help="PDF paper, landscape (default letter)")
+
+
+def _iso_date(text: str) -> str:
+    import datetime
+
+    try:
+        return datetime.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: write YYYY-MM-DD") from None
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """The whole file or nothing: written beside it, then renamed over it."""
+    temporary = path.with_name(f".{path.name}.partial")
+    try:
+        with temporary.open("wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        raise ShowControlError(f"cannot write {path}: {error.strerror or error}") from None
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def cmd_cuesheet(args: argparse.Namespace) -> ExitStatus:
+    from showcontrol.cuesheet.csv_sheet import cue_sheet_csv
+    from showcontrol.cuesheet.sheet import Header, cue_sheet, duration_text
+    from showcontrol.takes.log import read_takes
+
+    kind = args.output.suffix.lower()
+    if kind not in (".csv", ".pdf"):
+        raise ShowControlError(f"-o {args.output}: write a .csv (for the rights agencies) or a .pdf (to print)")
+    loaded = _load(args)
+    takes = read_takes(_existing_logs(args.takes)) if args.takes else None
+    header = Header(
+        args.series or loaded.show.title, args.episode, args.episode_number, args.production, args.date or time.strftime("%Y-%m-%d"), args.company
+    )
+    sheet = cue_sheet(loaded, takes, header)
+    for note in sheet.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if kind == ".csv":
+        data = cue_sheet_csv(sheet).encode("utf-8-sig")  # the BOM tells spreadsheets it is UTF-8
+    else:
+        try:
+            from showcontrol.cuesheet.pdf import cue_sheet_pdf
+        except ImportError:
+            raise ShowControlError("a PDF cue sheet needs reportlab: pip install 'showcontrol[pdf]' (or write a .csv)") from None
+        data = cue_sheet_pdf(sheet, args.paper, f"showcontrol {__version__}")
+    _write_atomically(args.output, data)
+    print(f"wrote {args.output}: {len(sheet.uses)} use(s), {duration_text(sheet.total_s)} of music")
+    return ExitStatus.OK
+
+
+def _existing_logs(paths: Sequence[Path]) -> list[Path]:
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise ShowControlError(f"no take log at {', '.join(missing)} (`run` writes takes.jsonl beside its show log, or --takes FILE)")
+    return list(paths)
+
+
+def cmd_takes(args: argparse.Namespace) -> ExitStatus:
+    from showcontrol.takes.listing import takes_text
+    from showcontrol.takes.log import TakeLog, read_takes
+
+    logs = _existing_logs(args.logs)
+    takes = [t for t in read_takes(logs) if args.song is None or t.song == args.song]
+    if args.good is not None or args.note is not None:
+        if len(logs) != 1:
+            raise ShowControlError("mark takes in one take log at a time")
+        with TakeLog(logs[0]) as take_log:
+            marked = take_log.mark(args.good, args.note, args.take)
+        if marked is None:
+            raise ShowControlError(f"no take {args.take!r} in {logs[0]}" if args.take else f"{logs[0]} has no takes yet")
+        takes = [t for t in read_takes(logs) if t.take_id == marked.take_id]  # as marked now
+    print(takes_text(takes, args.format))
+    return ExitStatus.OK
+
+
 COMMANDS = {
     "check": cmd_check,
     "timeline": cmd_timeline,
@@ -438,4 +559,6 @@ COMMANDS = {
     "devices": cmd_devices,
     "monitor": cmd_monitor,
     "demo": cmd_demo,
+    "takes": cmd_takes,
+    "cuesheet": cmd_cuesheet,
 }

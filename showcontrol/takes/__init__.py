@@ -1,0 +1,1 @@
+"""The take log: every GO of `showcontrol run`, as it happens."""

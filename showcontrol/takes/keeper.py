@@ -1,0 +1,174 @@
+"""What `showcontrol run` tells the take log: a GO starts a take; a stop, the song's end, another GO, a
+quit or an error ends it. The runner calls four methods; this reads the rest (song, timeline, tempo,
+where the audio is) from it, so the runner's own code stays about playing.
+
+Marking a take good or no good, and noting on it, are `mark_last`/`note_last`, for the operator's keys.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from fractions import Fraction
+from pathlib import Path
+from typing import Protocol
+
+from showcontrol.audio.device import AudioDevice
+from showcontrol.engine.transport import Segment, State
+from showcontrol.load.show_file import LoadedShow
+from showcontrol.model.show import Song
+from showcontrol.showlog import ShowLog
+from showcontrol.takes.log import TakeLog
+from showcontrol.takes.record import Status, Take, end_record, next_number
+from showcontrol.timeline.events import Timeline
+from showcontrol.timeline.sync import sync_point
+
+
+class Playing(Protocol):
+    """The runner, as the take log sees it."""
+
+    loaded: LoadedShow
+    song: Song
+    timeline: Timeline
+    tempo: Fraction
+    showlog: ShowLog | None
+
+    @property
+    def segment(self) -> Segment: ...
+
+    @property
+    def device(self) -> AudioDevice: ...
+
+    def song_frame_now(self) -> int: ...
+
+
+class TakeKeeper:
+    """The takes of one run. Until `open`, every method does nothing (a runner that failed to start)."""
+
+    def __init__(self, runner: Playing) -> None:
+        self._runner = runner
+        self._log: TakeLog | None = None
+        self._lock = threading.Lock()
+        self._open: Take | None = None
+        self._go_generation = 0  # the transport's segment generation when GO was pressed
+        self._from_frame = 0
+        self.path: Path | None = None  # the take log, once opened (kept for the run's report)
+        self.count = 0  # takes started by this run
+
+    @contextmanager
+    def open(self, path: Path) -> Iterator[TakeLog]:
+        with TakeLog(path) as take_log:
+            self._log, self.path = take_log, path
+            try:
+                yield take_log
+            finally:
+                self._log = None
+
+    @property
+    def log(self) -> TakeLog | None:
+        return self._log
+
+    def went(self, bar: int, song_from_frame: int) -> None:
+        """GO from `bar`, whose music starts at `song_from_frame` (after its count-in). Call just before the
+        Play is requested, so that the take before ends where it was and the song's end is told from this GO's."""
+        runner = self._runner
+        with self._lock:
+            if self._log is None:
+                return
+            self._end(Status.INTERRUPTED, "go", runner.song_frame_now(), time.time())
+            now = time.time()
+            day = time.strftime("%Y-%m-%d", time.localtime(now))
+            song = runner.song.id
+            number = next_number(self._log.takes(), song, day)
+            speed = runner.loaded.speed if not runner.loaded.keep_pitch else Fraction(1)
+            take = Take(
+                take_id=f"{day}/{song}/{number}",
+                song=song,
+                number=number,
+                day=day,
+                from_bar=bar,
+                from_s=_seconds(max(song_from_frame, 0), runner.timeline),  # a count-in before the audio uses no music
+                started_at=round(now, 3),
+                timecode_in=self._timecode(song_from_frame),
+                tempo_percent=round(float(runner.tempo) * 100, 3),
+                speed=round(float(speed), 6),
+                show_log=os.path.abspath(runner.showlog.path) if runner.showlog is not None else "",  # found from any folder
+                show=str(runner.loaded.show.path),
+                pid=self._log.pid,
+                host=self._log.host,
+            )
+            self._log.begin(take)
+            self.count += 1
+            self._open, self._from_frame, self._go_generation = take, song_from_frame, runner.segment.generation
+
+    def stopped(self) -> None:
+        """The operator stopped: the take ends where the audio is (or at the song's end, if it got there first)."""
+        self._close(Status.INTERRUPTED, "stop")
+
+    def watch(self) -> None:
+        """Now and then (the runner's supervisor): a take whose song has ended is closed as complete."""
+        with self._lock:
+            if self._open is not None and self._song_ended(self._runner.segment):
+                self._end_at_song_end()
+
+    def closing(self, error: BaseException | None) -> None:
+        """The run ends (quit, a signal, or an error under the show)."""
+        failed = error is not None and not isinstance(error, KeyboardInterrupt)
+        if failed:
+            self._close(Status.ABORTED, f"error: {type(error).__name__}")
+        else:
+            self._close(Status.INTERRUPTED, "quit")
+
+    def mark_last(self, good: bool) -> Take | None:
+        """The operator's verdict on the latest take: good (True) or no good (False)."""
+        return self._log.mark(good=good) if self._log is not None else None
+
+    def note_last(self, text: str) -> Take | None:
+        """A short note on the latest take ("camera 2 lost focus at the chorus")."""
+        return self._log.mark(note=text) if self._log is not None else None
+
+    # -- inside the lock -------------------------------------------------------------------
+    def _close(self, status: Status, reason: str) -> None:
+        with self._lock:
+            if self._open is None:
+                return
+            if self._song_ended(self._runner.segment):
+                self._end_at_song_end()
+            else:
+                self._end(status, reason, self._runner.song_frame_now(), time.time())
+
+    def _song_ended(self, segment: Segment) -> bool:
+        return (
+            segment.generation > self._go_generation
+            and segment.state is State.STOPPED
+            and segment.song_frame >= self._runner.timeline.end_frame
+        )
+
+    def _end_at_song_end(self) -> None:
+        """Complete: to the song's last frame, at the wall time the audio device reached it."""
+        segment, device = self._runner.segment, self._runner.device
+        clock, showlog = device.clock, self._runner.showlog
+        ended_at = showlog.wall_time(int(clock.time_of_frame(segment.device_frame))) if clock is not None and showlog else time.time()
+        self._end(Status.COMPLETE, "song end", self._runner.timeline.end_frame, ended_at)
+
+    def _end(self, status: Status, reason: str, song_frame: int, ended_at: float) -> None:
+        take, timeline = self._open, self._runner.timeline
+        if take is None or self._log is None:
+            return
+        frame = max(song_frame, self._from_frame)  # stopped in the count-in: no music was used
+        last = min(frame, timeline.end_frame - 1)
+        to_bar = timeline.tempo.position_at(Fraction(last) / timeline.sample_rate).bar
+        self._log.append(end_record(take.take_id, status, reason, to_bar, _seconds(frame, timeline), round(ended_at, 3), self._timecode(frame)))
+        self._open = None
+
+    def _timecode(self, song_frame: int) -> str:
+        timeline = self._runner.timeline
+        label = sync_point(timeline, max(song_frame, 0)).timecode
+        return label.format(timeline.ltc.rate.drop) if label is not None and timeline.ltc is not None else ""
+
+
+def _seconds(song_frame: int, timeline: Timeline) -> float:
+    return round(float(Fraction(song_frame) / timeline.sample_rate), 6)

@@ -1,0 +1,132 @@
+"""The take-log file: read back, closed where a crash left a take open, and appended to as takes happen.
+
+Appending goes through the show log's writer (`ShowLog`): one whole line per write, flushed by a
+thread of its own, so a take is on disk as it happens and a full disk costs lines, never the show.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+from collections.abc import Iterable
+from contextlib import ExitStack
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from showcontrol.errors import ShowControlError
+from showcontrol.showlog import ShowLog
+from showcontrol.takes.record import Take, abandoned, aborted_end, fold, last_event_after, last_take, mark_record, start_record
+
+log = logging.getLogger(__name__)
+TAKE_LOG_NAME = "takes.jsonl"  # beside the show log, unless --takes names it
+
+
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    """A JSON-lines file's objects; lines that are not whole JSON objects are skipped (and counted in the log)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    except OSError as error:
+        raise ShowControlError(f"cannot read {path}: {error.strerror or error}") from None
+    lines, skipped = [], 0
+    for raw in text.splitlines():
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            skipped += bool(raw.strip())
+            continue
+        if isinstance(value, dict):
+            lines.append(value)
+    if skipped:
+        log.warning("%s: %d line(s) are not JSON records and were passed over", path, skipped)
+    return lines
+
+
+def read_takes(paths: Iterable[Path]) -> list[Take]:
+    """Every take in these logs, in the order they started."""
+    takes = [take for path in paths for take in fold(read_lines(path))]
+    return sorted(takes, key=lambda t: t.started_at)
+
+
+def process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+class TakeLog:
+    """One take log, open for appending: `with TakeLog(path) as takes: takes.begin(...)`.
+
+    Opening closes, as aborted, every take a crashed run of this machine left open, ending each at the
+    last event its show log holds. Any thread may call its methods."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self.recovered: list[Take] = []  # takes a crash had left open, closed as this log opened
+        self._lines: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._stack = ExitStack()
+        self._writer: ShowLog | None = None
+
+    def __enter__(self) -> TakeLog:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644))
+        except OSError as error:
+            raise ShowControlError(f"cannot write the take log {self.path}: {error.strerror or error} (give another with --takes FILE)") from None
+        self._lines = read_lines(self.path)
+        self._writer = self._stack.enter_context(ShowLog(self.path))
+        for take in abandoned(fold(self._lines), self.host, process_alive):
+            show_log = read_lines(Path(take.show_log)) if take.show_log else []
+            self._append(aborted_end(take, last_event_after(show_log, take.song, take.started_at)))
+            self.recovered.append(take)
+            log.warning("take log %s: take %d of %s was left open by a crash; closed as aborted", self.path, take.number, take.song)
+        return self
+
+    def takes(self) -> list[Take]:
+        with self._lock:
+            return fold(self._lines)
+
+    def append(self, record: dict[str, Any]) -> None:
+        with self._lock:
+            self._append(record)
+
+    def _append(self, record: dict[str, Any]) -> None:
+        if self._writer is None:
+            raise ShowControlError(f"the take log {self.path} is not open")
+        self._lines.append(record)
+        self._writer.record(dict(record))  # the writer adds logged_at to its own copy
+
+    def begin(self, take: Take) -> None:
+        self.append(start_record(take))
+
+    def mark(self, good: bool | None = None, note: str | None = None, take_id: str | None = None) -> Take | None:
+        """Mark a take (the latest, or `take_id`) good (True) or no good (False), and/or note on it.
+        Returns that take as it was before, or None if there is no such take."""
+        with self._lock:
+            takes = fold(self._lines)
+            take = last_take(takes) if take_id is None else next((t for t in takes if t.take_id == take_id), None)
+            if take is not None:
+                self._append(mark_record(take.take_id, good, note))
+            return take
+
+    @property
+    def lost(self) -> int:
+        return self._writer.lost if self._writer is not None else 0
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        self._stack.close()
+        self._writer = None

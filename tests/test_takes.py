@@ -1,0 +1,247 @@
+"""The take log: records and their folding as plain values, the file that a crash leaves, a real run's
+takes (GO again, stop, song end, marks), `kill -9` mid-take, and `showcontrol takes` against golden output."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import run_show_to_the_end, start_show
+from peers import UdpReceiver
+
+from showcontrol.app import RunOptions, ShowRunner
+from showcontrol.cli import main
+from showcontrol.errors import ShowControlError
+from showcontrol.load.show_file import load_show
+from showcontrol.takes.log import TakeLog, read_lines, read_takes
+from showcontrol.takes.record import (
+    Status,
+    Take,
+    abandoned,
+    aborted_end,
+    chosen,
+    clean_note,
+    end_record,
+    fold,
+    last_event_after,
+    mark_record,
+    next_number,
+    start_record,
+)
+
+GOLDEN = Path(__file__).parent / "golden" / "takes"
+
+
+def a_take(song: str = "s", number: int = 1, day: str = "2026-12-01", **fields: object) -> Take:
+    values: dict[str, object] = dict(
+        take_id=f"{day}/{song}/{number}", song=song, number=number, day=day, from_bar=1, from_s=0.0, started_at=1000.0 + number,
+        timecode_in="", tempo_percent=100.0, speed=1.0, show_log="show.jsonl", pid=10, host="here",
+    )  # fmt: skip
+    values.update(fields)
+    return Take(**values)  # type: ignore[arg-type]
+
+
+# -- pure ---------------------------------------------------------------------------------------
+def test_lines_fold_into_takes_with_their_end_and_latest_marks() -> None:
+    take = a_take()
+    lines = [
+        start_record(take),
+        {"kind": "osc", "song_frame": 1},  # a show log's line: not a take's
+        end_record(take.take_id, Status.COMPLETE, "song end", 16, 33.0, 1040.0, "01:00:33:00"),
+        mark_record(take.take_id, good=False, note="late"),
+        mark_record(take.take_id, good=True),  # a later verdict replaces the first, the note stays
+        mark_record("2026-11-30/s/9", good=True),  # a take this log never started
+    ]
+    [folded] = fold(lines)
+    assert (folded.status, folded.to_bar, folded.timecode_out, folded.good, folded.note) == (Status.COMPLETE, 16, "01:00:33:00", True, "late")
+
+
+def test_takes_are_numbered_per_song_and_per_day() -> None:
+    takes = [a_take("a", 1), a_take("a", 2), a_take("b", 1), a_take("a", 7, day="2026-11-30")]
+    assert next_number(takes, "a", "2026-12-01") == 3
+    assert next_number(takes, "b", "2026-12-01") == 2
+    assert next_number(takes, "a", "2026-12-02") == 1
+
+
+def test_only_open_takes_of_dead_processes_on_this_host_were_abandoned() -> None:
+    takes = [
+        a_take("a", 1, pid=11),  # crashed
+        a_take("a", 2, pid=12),  # still running (another run sharing the log)
+        a_take("a", 3, pid=11, host="camera-cart"),  # another machine: cannot tell
+        a_take("a", 4, pid=11, status=Status.COMPLETE),
+    ]
+    assert [t.number for t in abandoned(takes, "here", alive=lambda pid: pid == 12)] == [1]
+
+
+def test_a_crashed_take_ends_at_the_last_event_its_show_log_holds_after_its_go() -> None:
+    take = a_take(started_at=1000.0)
+    show_log = [
+        {"song": "s", "position": "30.1.000", "time": 60.0, "sent": 990.0},  # an earlier run's
+        {"song": "s", "position": "3.2.000", "time": 5.25, "sent": 1005.5},
+        {"song": "s", "kind": "transport", "state": "playing"},
+        {"song": "s", "position": "4.1.000", "time": 6.0, "sent": 1006.25},
+    ]
+    end = aborted_end(take, last_event_after(show_log, "s", take.started_at))
+    assert (end["status"], end["to_bar"], end["to_s"], end["ended_at"]) == ("aborted", 4, 6.0, 1006.25)
+    unknown = aborted_end(take, None)
+    assert (unknown["to_bar"], unknown["ended_at"]) == (None, None)
+
+
+def test_the_cue_sheet_takes_the_good_takes_else_every_complete_one_never_a_no_good() -> None:
+    takes = [
+        a_take("a", 1, status=Status.COMPLETE),
+        a_take("a", 2, status=Status.INTERRUPTED, good=True),  # the edit uses its first half
+        a_take("b", 1, status=Status.COMPLETE),
+        a_take("b", 2, status=Status.COMPLETE, good=False),
+        a_take("b", 3, status=Status.ABORTED),
+    ]
+    assert [(t.song, t.number) for t in chosen(takes)] == [("a", 2), ("b", 1)]
+
+
+def test_music_heard_leaves_out_the_count_in_and_follows_the_tempo() -> None:
+    assert a_take(from_s=-3.0, to_s=33.0).music_s == 33.0
+    assert a_take(from_s=0.0, to_s=33.0, tempo_percent=75.0).music_s == 44.0
+
+
+def test_a_note_is_one_printable_line() -> None:
+    assert clean_note("camera 2\n\x1b[31mlost focus\t ") == "camera 2 [31mlost focus"
+    assert len(clean_note("x" * 500)) == 200
+
+
+# -- the file ---------------------------------------------------------------------------------
+def test_opening_a_take_log_closes_what_a_crash_left_open_and_only_that(tmp_path: Path) -> None:
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    show_log = tmp_path / "show.jsonl"
+    show_log.write_text(json.dumps({"song": "s", "position": "7.3.000", "time": 12.5, "sent": 1012.0}) + "\n")
+    crashed = a_take("s", 1, pid=finished.pid, host=socket.gethostname(), show_log=str(show_log))
+    running = a_take("s", 2, pid=os.getpid(), host=socket.gethostname())
+    path = tmp_path / "takes.jsonl"
+    path.write_text("".join(json.dumps(start_record(t)) + "\n" for t in (crashed, running)) + "not json\n")
+
+    with TakeLog(path) as take_log:
+        assert [t.take_id for t in take_log.recovered] == [crashed.take_id]
+    first, second = read_takes([path])
+    assert (first.status, first.to_bar, first.ended_at) == (Status.ABORTED, 7, 1012.0)
+    assert second.status is Status.OPEN
+    with TakeLog(path) as take_log:  # opened again: nothing more to close
+        assert take_log.recovered == []
+    assert len(read_lines(path)) == 3
+
+
+def test_a_take_log_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")  # where a folder should be (permissions do not stop root)
+    with pytest.raises(ShowControlError, match=r"cannot write the take log .* \(give another with --takes FILE\)"), TakeLog(tmp_path / "a-file" / "t.jsonl"):
+        pass
+
+
+# -- a real run ---------------------------------------------------------------------------------
+def beat_show(folder: Path, osc_port: int, bars: int = 12) -> Path:
+    """A click-only song at 240 bpm (a bar a second) with timecode and a cue on every beat."""
+    (folder / "patch.yaml").write_text(
+        "version: 1\nname: takes\naudio: {sample_rate: 48000, channels: 2, buffer_frames: 256, routes: {track: [1, 2]}}\n"
+        f"outputs:\n  lights: {{type: osc, host: 127.0.0.1, port: {osc_port}}}\n"
+    )
+    cues = "\n".join(f"      - {{at: {b}.{k}, osc: {{to: lights, address: /beat, args: [{(b - 1) * 4 + k}]}}}}" for b in range(1, bars + 1) for k in range(1, 5))
+    show = folder / "beats.yaml"
+    show.write_text(
+        f"version: 1\npatch: patch.yaml\nsongs:\n  - id: beats\n    end: {bars + 1}.1\n    tempo: [{{bar: 1, bpm: 240}}]\n"
+        f"    click: {{enabled: false}}\n    timecode: {{rate: 25, start: '10:00:00:00'}}\n    cues:\n{cues}\n"
+    )
+    return show
+
+
+def wait_until(condition, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_go_again_stop_and_the_song_end_each_end_a_take_and_marks_go_on_the_last(tmp_path: Path) -> None:
+    receiver = UdpReceiver()
+    takes_path = tmp_path / "takes.jsonl"
+    options = RunOptions("beats", audio_driver="dummy", log_path=tmp_path / "show.jsonl")
+    try:
+        with ShowRunner(load_show(beat_show(tmp_path, receiver.port)), options) as runner:
+            runner.play()
+            wait_until(lambda: len(receiver.datagrams) >= 6)  # into bar 2
+            runner.play(5)  # GO again from bar 5: the first take ends where it was
+            wait_until(lambda: len(receiver.datagrams) >= 14)
+            runner.stop()
+            runner.play(11)
+            wait_until(lambda: sum(line.get("record") == "take-end" for line in read_lines(takes_path)) == 3)  # the song's end, seen by itself
+            assert runner.takes.mark_last(good=True) is not None
+            runner.takes.note_last("the one\x1b[2J")
+    finally:
+        receiver.close()
+    first, second, third = read_takes([takes_path])
+    assert [(t.number, t.from_bar, t.status, t.reason) for t in (first, second, third)] == [
+        (1, 1, Status.INTERRUPTED, "go"),
+        (2, 5, Status.INTERRUPTED, "stop"),
+        (3, 11, Status.COMPLETE, "song end"),
+    ]
+    assert first.to_bar is not None and 2 <= first.to_bar <= 4
+    assert second.to_bar is not None and 6 <= second.to_bar <= 8
+    assert (third.timecode_in, third.timecode_out, third.to_bar, third.to_s) == ("10:00:10:00", "10:00:12:00", 12, 12.0)
+    assert third.ended_at is not None and 1.5 < third.ended_at - third.started_at < 4
+    assert (third.good, third.note) == (True, "the one [2J")
+    assert third.show_log == os.path.abspath(tmp_path / "show.jsonl")
+
+
+def test_a_take_killed_mid_song_is_closed_as_aborted_by_the_next_run(tmp_path: Path) -> None:
+    receiver = UdpReceiver()
+    show, takes_path, first_log = beat_show(tmp_path, receiver.port), tmp_path / "day" / "takes.jsonl", tmp_path / "first.jsonl"
+    process = start_show(show, "--takes", str(takes_path), log=first_log)
+    try:
+        wait_until(lambda: len(receiver.datagrams) >= 10 and takes_path.exists() and "take-start" in takes_path.read_text())
+        process.send_signal(signal.SIGKILL)  # kill -9: no handler, no cleanup, mid-take
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        receiver.close()
+    assert "take-end" not in takes_path.read_text()
+    fired = [line for line in read_lines(first_log) if "position" in line]
+
+    second = run_show_to_the_end(show, "--takes", str(takes_path), "--from", "11", log=tmp_path / "second.jsonl")
+    assert second.returncode == 0, second.stderr
+    assert "take 1 of beats was left open by a crash; closed as aborted" in second.stderr
+    assert f"take log: {takes_path} (1 take this run)" in second.stdout
+    crashed, then = read_takes([takes_path])
+    assert (crashed.number, crashed.status, crashed.from_bar) == (1, Status.ABORTED, 1)
+    assert crashed.to_bar == int(fired[-1]["position"].split(".")[0]) and crashed.ended_at == fired[-1]["sent"]
+    assert (then.number, then.status, then.from_bar, then.timecode_in) == (2, Status.COMPLETE, 11, "10:00:10:00")
+
+
+# -- showcontrol takes -------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_takes_lists_a_shooting_day_exactly(fmt: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        assert main(["takes", str(GOLDEN / "takes.jsonl"), "--format", fmt]) == 0
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    expected = (GOLDEN / f"expected.{'txt' if fmt == 'table' else fmt}").read_text(encoding="utf-8")
+    assert capsys.readouterr().out == expected
+
+
+def test_takes_marks_the_last_take_or_one_by_id_from_another_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "takes.jsonl"
+    log.write_bytes((GOLDEN / "takes.jsonl").read_bytes())
+    assert main(["takes", str(log), "--no-good", "--note", "boom shadow in shot"]) == 0
+    assert main(["takes", str(log), "--good", "--take", "2026-12-01/slow-burn/3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "NG" in out[1] and "boom shadow in shot" in out[1] and "GOOD" in out[3]
+    takes = {t.take_id: t for t in read_takes([log])}
+    assert takes["2026-12-01/neon-drive/2"].good is False and takes["2026-12-01/slow-burn/3"].good is True
+    assert main(["takes", str(log), "--good", "--take", "2026-12-01/nothing/1"]) == 1
+    assert main(["takes", str(tmp_path / "missing.jsonl")]) == 1
