@@ -57,6 +57,8 @@ def test_lines_fold_into_takes_with_their_end_and_latest_marks() -> None:
         mark_record(take.take_id, good=False, note="late"),
         mark_record(take.take_id, good=True),  # a later verdict replaces the first, the note stays
         mark_record("2026-11-30/s/9", good=True),  # a take this log never started
+        {**start_record(a_take("s", 2)), "take": "two"},  # a hand-edited line that cannot be read
+        {**start_record(a_take("s", 3)), "tempo_percent": 0},
     ]
     [folded] = fold(lines)
     assert (folded.status, folded.to_bar, folded.timecode_out, folded.good, folded.note) == (Status.COMPLETE, 16, "01:00:33:00", True, "late")

@@ -78,7 +78,7 @@ class TakeKeeper:
         with self._lock:
             if self._log is None:
                 return
-            self._end(Status.INTERRUPTED, "go", runner.song_frame_now(), time.time())
+            self._finish(Status.INTERRUPTED, "go")
             now = time.time()
             day = time.strftime("%Y-%m-%d", time.localtime(now))
             song = runner.song.id
@@ -133,12 +133,16 @@ class TakeKeeper:
     # -- inside the lock -------------------------------------------------------------------
     def _close(self, status: Status, reason: str) -> None:
         with self._lock:
-            if self._open is None:
-                return
-            if self._song_ended(self._runner.segment):
-                self._end_at_song_end()
-            else:
-                self._end(status, reason, self._runner.song_frame_now(), time.time())
+            self._finish(status, reason)
+
+    def _finish(self, status: Status, reason: str) -> None:
+        """End the open take: complete if its song got to the end meanwhile, else as `status`, where the audio is."""
+        if self._open is None:
+            return
+        if self._song_ended(self._runner.segment):
+            self._end_at_song_end()
+        else:
+            self._end(status, reason, self._runner.song_frame_now(), time.time())
 
     def _song_ended(self, segment: Segment) -> bool:
         return (

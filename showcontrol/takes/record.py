@@ -118,32 +118,43 @@ def clean_note(text: str) -> str:
 
 def fold(lines: Iterable[Mapping[str, Any]]) -> list[Take]:
     """The takes that lines describe, in the order they started; lines of other kinds are passed over,
-    and a line that names a take nobody started is ignored (a log cut at its start)."""
+    and so is a line that names a take nobody started (a log cut at its start) or that cannot be read
+    (a hand-edited log)."""
     takes: dict[str, Take] = {}
     for line in lines:
-        kind, take_id = line.get("record"), str(line.get("take_id", ""))
-        if kind == START:
-            takes[take_id] = _started(line)
-        elif take_id not in takes:
+        try:
+            _apply(takes, line)
+        except (KeyError, TypeError, ValueError):
             continue
-        elif kind == END:
-            takes[take_id] = replace(
-                takes[take_id],
-                status=Status(str(line.get("status", Status.ABORTED))),
-                reason=str(line.get("reason", "")),
-                to_bar=_int_or_none(line.get("to_bar")),
-                to_s=_float_or_none(line.get("to_s")),
-                ended_at=_float_or_none(line.get("ended_at")),
-                timecode_out=str(line.get("timecode_out") or ""),
-            )
-        elif kind == MARK:
-            take = takes[take_id]
-            good = line["good"] if "good" in line and isinstance(line["good"], bool) else take.good
-            takes[take_id] = replace(take, good=good, note=str(line.get("note", take.note)))
     return list(takes.values())
 
 
+def _apply(takes: dict[str, Take], line: Mapping[str, Any]) -> None:
+    kind, take_id = line.get("record"), str(line.get("take_id", ""))
+    if kind == START:
+        takes[take_id] = _started(line)
+    elif take_id not in takes:
+        return
+    elif kind == END:
+        takes[take_id] = replace(
+            takes[take_id],
+            status=Status(str(line.get("status", Status.ABORTED))),
+            reason=str(line.get("reason", "")),
+            to_bar=_int_or_none(line.get("to_bar")),
+            to_s=_float_or_none(line.get("to_s")),
+            ended_at=_float_or_none(line.get("ended_at")),
+            timecode_out=str(line.get("timecode_out") or ""),
+        )
+    elif kind == MARK:
+        take = takes[take_id]
+        good = line["good"] if "good" in line and isinstance(line["good"], bool) else take.good
+        takes[take_id] = replace(take, good=good, note=str(line.get("note", take.note)))
+
+
 def _started(line: Mapping[str, Any]) -> Take:
+    tempo, speed = float(line.get("tempo_percent", 100.0)), float(line.get("speed", 1.0))
+    if not (tempo > 0 and speed > 0):
+        raise ValueError("a take plays at a tempo and speed above 0")
     return Take(
         take_id=str(line["take_id"]),
         song=str(line.get("song", "?")),
@@ -153,8 +164,8 @@ def _started(line: Mapping[str, Any]) -> Take:
         from_s=float(line.get("from_s", 0.0)),
         started_at=float(line.get("started_at", 0.0)),
         timecode_in=str(line.get("timecode_in") or ""),
-        tempo_percent=float(line.get("tempo_percent", 100.0)),
-        speed=float(line.get("speed", 1.0)),
+        tempo_percent=tempo,
+        speed=speed,
         show_log=str(line.get("show_log", "")),
         show=str(line.get("show", "")),
         pid=int(line.get("pid", 0)),
