@@ -380,7 +380,8 @@ def run_report(runner: object) -> str:
         lost = f" ({showlog.lost} lines could not be written: {showlog.last_error})" if showlog.lost else ""
         lines.append(f"show log: {showlog.path}{lost}")
     if runner.takes.path is not None:
-        lines.append(f"take log: {runner.takes.path} ({runner.takes.count} take{'s' if runner.takes.count != 1 else ''} this run)")
+        lost = f"; {runner.takes.lost} lines could not be written" if runner.takes.lost else ""
+        lines.append(f"take log: {runner.takes.path} ({runner.takes.count} take{'s' if runner.takes.count != 1 else ''} this run{lost})")
     return "\n".join(lines)
 
 

@@ -197,6 +197,22 @@ def test_go_again_stop_and_the_song_end_each_end_a_take_and_marks_go_on_the_last
     assert third.show_log == os.path.abspath(tmp_path / "show.jsonl")
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+def test_a_take_log_on_a_full_disk_costs_its_lines_never_the_show(tmp_path: Path) -> None:
+    receiver = UdpReceiver()
+    options = RunOptions("beats", audio_driver="dummy", log_path=tmp_path / "show.jsonl", takes_path=Path("/dev/full"))
+    try:
+        with ShowRunner(load_show(beat_show(tmp_path, receiver.port, bars=2)), options) as runner:
+            asked = runner.segment.generation
+            runner.play()
+            wait_until(lambda: runner.segment.generation > asked and runner.segment.state.value == "stopped")
+        wait_until(lambda: len(receiver.datagrams) >= 8, timeout=5)  # every cue of the song
+    finally:
+        receiver.close()
+    assert len(receiver.datagrams) == 8
+    assert runner.takes.count == 1 and runner.takes.lost == 2  # its start and its end: the kernel refused both
+
+
 def test_a_take_killed_mid_song_is_closed_as_aborted_by_the_next_run(tmp_path: Path) -> None:
     receiver = UdpReceiver()
     show, takes_path, first_log = beat_show(tmp_path, receiver.port), tmp_path / "day" / "takes.jsonl", tmp_path / "first.jsonl"

@@ -56,6 +56,7 @@ class TakeKeeper:
         self._go_generation = 0  # the transport's segment generation when GO was pressed
         self._from_frame = 0
         self.path: Path | None = None  # the take log, once opened (kept for the run's report)
+        self.lost = 0  # its lines the disk did not take, once closed
         self.count = 0  # takes started by this run
 
     @contextmanager
@@ -66,6 +67,7 @@ class TakeKeeper:
                 yield take_log
             finally:
                 self._log = None
+        self.lost = take_log.lost
 
     @property
     def log(self) -> TakeLog | None:
@@ -96,7 +98,7 @@ class TakeKeeper:
                 tempo_percent=round(float(runner.tempo) * 100, 3),
                 speed=round(float(speed), 6),
                 show_log=os.path.abspath(runner.showlog.path) if runner.showlog is not None else "",  # found from any folder
-                show=str(runner.loaded.show.path),
+                show=os.path.abspath(runner.loaded.show.path),
                 pid=self._log.pid,
                 host=self._log.host,
             )

@@ -26,7 +26,10 @@ TAKE_LOG_NAME = "takes.jsonl"  # beside the show log, unless --takes names it
 
 
 def read_lines(path: Path) -> list[dict[str, Any]]:
-    """A JSON-lines file's objects; lines that are not whole JSON objects are skipped (and counted in the log)."""
+    """A JSON-lines file's objects; lines that are not whole JSON objects are skipped (and counted in the log).
+    Only a regular file is read: /dev/full or a pipe given as a log would never end."""
+    if not path.is_file():
+        return []
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
@@ -80,6 +83,7 @@ class TakeLog:
         self._lock = threading.Lock()
         self._stack = ExitStack()
         self._writer: ShowLog | None = None
+        self._lost = 0
 
     def __enter__(self) -> TakeLog:
         try:
@@ -125,8 +129,10 @@ class TakeLog:
 
     @property
     def lost(self) -> int:
-        return self._writer.lost if self._writer is not None else 0
+        """Lines the disk did not take (a full disk): so far, or in all once closed."""
+        return self._writer.lost if self._writer is not None else self._lost
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
-        self._stack.close()
+        self._stack.close()  # the writer's last lines are written (or counted lost) here
+        self._lost = self._writer.lost if self._writer is not None else 0
         self._writer = None
