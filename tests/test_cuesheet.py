@@ -98,3 +98,15 @@ def test_the_pdf_reads_as_a_cue_sheet_and_breaks_across_pages(tmp_path: Path) ->
     pages = [page for page in pages if page.strip()]
     assert len(pages) >= 2 and f"Page {len(pages)} of {len(pages)}" in pages[-1]
     assert all("Timing in" in page for page in pages)  # the table's heading on every page
+
+
+def test_a_song_without_rights_or_timecode_keeps_its_line_and_a_note_says_so(show_dir, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    show = show_dir("show.yaml", "version: 1\nsongs:\n  - {id: warm-up, title: Warm-up, end: 9.1, tempo: [{bar: 1, bpm: 120}]}\n")
+    out = tmp_path / "sheet.csv"
+    assert main(["cuesheet", str(show), "--date", "2026-12-01", "-o", str(out)]) == 0
+    header, row = out.read_text(encoding="utf-8-sig").splitlines()
+    cells = dict(zip(header.split(","), row.split(","), strict=True))
+    assert (cells["Cue Title"], cells["Timing In"], cells["Timing Out"], cells["Duration"], cells["Party Name"]) == (
+        "Warm-up", "00:00:00.000", "00:00:16.000", "00:16", "",
+    )  # fmt: skip
+    assert "note: warm-up: no rights in the show file; its line is left blank" in capsys.readouterr().err

@@ -19,7 +19,7 @@ from typing import Any
 
 from showcontrol.errors import ShowControlError
 from showcontrol.showlog import ShowLog
-from showcontrol.takes.record import Take, abandoned, aborted_end, fold, last_event_after, last_take, mark_record, start_record
+from showcontrol.takes.record import Take, abandoned, aborted_end, apply, fold, last_event_after, last_take, mark_record, start_record
 
 log = logging.getLogger(__name__)
 TAKE_LOG_NAME = "takes.jsonl"  # beside the show log, unless --takes names it
@@ -79,7 +79,7 @@ class TakeLog:
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.recovered: list[Take] = []  # takes a crash had left open, closed as this log opened
-        self._lines: list[dict[str, Any]] = []
+        self._takes: dict[str, Take] = {}  # every take of the file so far, by id: a GO never reads the file again
         self._lock = threading.Lock()
         self._stack = ExitStack()
         self._writer: ShowLog | None = None
@@ -91,9 +91,10 @@ class TakeLog:
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644))
         except OSError as error:
             raise ShowControlError(f"cannot write the take log {self.path}: {error.strerror or error} (give another with --takes FILE)") from None
-        self._lines = read_lines(self.path)
+        for line in read_lines(self.path):
+            apply(self._takes, line)
         self._writer = self._stack.enter_context(ShowLog(self.path))
-        for take in abandoned(fold(self._lines), self.host, process_alive):
+        for take in abandoned(list(self._takes.values()), self.host, process_alive):
             show_log = read_lines(Path(take.show_log)) if take.show_log else []
             self._append(aborted_end(take, last_event_after(show_log, take.song, take.started_at)))
             self.recovered.append(take)
@@ -102,7 +103,7 @@ class TakeLog:
 
     def takes(self) -> list[Take]:
         with self._lock:
-            return fold(self._lines)
+            return list(self._takes.values())
 
     def append(self, record: dict[str, Any]) -> None:
         with self._lock:
@@ -111,7 +112,7 @@ class TakeLog:
     def _append(self, record: dict[str, Any]) -> None:
         if self._writer is None:
             raise ShowControlError(f"the take log {self.path} is not open")
-        self._lines.append(record)
+        apply(self._takes, record)
         self._writer.record(dict(record))  # the writer adds logged_at to its own copy
 
     def begin(self, take: Take) -> None:
@@ -121,7 +122,7 @@ class TakeLog:
         """Mark a take (the latest, or `take_id`) good (True) or no good (False), and/or note on it.
         Returns that take as it was before, or None if there is no such take."""
         with self._lock:
-            takes = fold(self._lines)
+            takes = list(self._takes.values())
             take = last_take(takes) if take_id is None else next((t for t in takes if t.take_id == take_id), None)
             if take is not None:
                 self._append(mark_record(take.take_id, good, note))

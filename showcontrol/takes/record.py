@@ -8,6 +8,7 @@ marks it good or no good or adds a note. Lines are never rewritten, so a crash l
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -122,11 +123,14 @@ def fold(lines: Iterable[Mapping[str, Any]]) -> list[Take]:
     (a hand-edited log)."""
     takes: dict[str, Take] = {}
     for line in lines:
-        try:
-            _apply(takes, line)
-        except (KeyError, TypeError, ValueError):
-            continue
+        apply(takes, line)
     return list(takes.values())
+
+
+def apply(takes: dict[str, Take], line: Mapping[str, Any]) -> None:
+    """Fold one more line into `takes` (by take id); a line that cannot be read changes nothing."""
+    with contextlib.suppress(KeyError, TypeError, ValueError):
+        _apply(takes, line)
 
 
 def _apply(takes: dict[str, Take], line: Mapping[str, Any]) -> None:
