@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -195,6 +196,32 @@ def test_go_again_stop_and_the_song_end_each_end_a_take_and_marks_go_on_the_last
     assert third.ended_at is not None and 1.5 < third.ended_at - third.started_at < 4
     assert (third.good, third.note) == (True, "the one [2J")
     assert third.show_log == os.path.abspath(tmp_path / "show.jsonl")
+
+
+def test_a_song_that_ended_before_a_tempo_change_swapped_its_timeline_is_a_complete_take(tmp_path: Path) -> None:
+    """Right after the end, before the runner's watcher has seen it, a rehearsal tempo is asked for: the
+    runner swaps in that tempo's timeline (and transport) at once. The take is still complete, on its own timeline."""
+    receiver = UdpReceiver()
+    takes_path = tmp_path / "takes.jsonl"
+    options = RunOptions("beats", audio_driver="dummy", log_path=tmp_path / "show.jsonl")
+    try:
+        with ShowRunner(load_show(beat_show(tmp_path, receiver.port, bars=2)), options) as runner:
+            job = runner.set_tempo(Fraction(1, 2))
+            assert job is not None
+            wait_until(lambda: job.version is not None)
+            assert runner.apply_pending_tempo()  # as play() would: a new transport at 50 %
+            asked = runner.segment.generation
+            runner.play()  # 4 s
+            wait_until(lambda: runner.segment.generation > asked and runner.segment.state.value == "stopped")
+            assert runner.set_tempo(Fraction(1)) is None  # 100 % is in memory: swapped in now
+            wait_until(lambda: "take-end" in takes_path.read_text())
+    finally:
+        receiver.close()
+    [take] = read_takes([takes_path])
+    assert (take.status, take.reason, take.tempo_percent, take.to_bar, take.to_s, take.timecode_out) == (
+        Status.COMPLETE, "song end", 50.0, 2, 2.0, "10:00:02:00",
+    )  # fmt: skip
+    assert take.music_s == 4.0
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")

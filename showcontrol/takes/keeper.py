@@ -55,6 +55,7 @@ class TakeKeeper:
         self._open: Take | None = None
         self._go_generation = 0  # the transport's segment generation when GO was pressed
         self._from_frame = 0
+        self._timeline: Timeline | None = None  # the open take's: a rehearsal tempo swaps the runner's while stopped
         self.path: Path | None = None  # the take log, once opened (kept for the run's report)
         self.lost = 0  # its lines the disk did not take, once closed
         self.count = 0  # takes started by this run
@@ -94,7 +95,7 @@ class TakeKeeper:
                 from_bar=bar,
                 from_s=_seconds(max(song_from_frame, 0), runner.timeline),  # a count-in before the audio uses no music
                 started_at=round(now, 3),
-                timecode_in=self._timecode(song_from_frame),
+                timecode_in=_timecode(song_from_frame, runner.timeline),
                 tempo_percent=round(float(runner.tempo) * 100, 3),
                 speed=round(float(speed), 6),
                 show_log=os.path.abspath(runner.showlog.path) if runner.showlog is not None else "",  # found from any folder
@@ -105,6 +106,7 @@ class TakeKeeper:
             self._log.begin(take)
             self.count += 1
             self._open, self._from_frame, self._go_generation = take, song_from_frame, runner.segment.generation
+            self._timeline = runner.timeline
 
     def stopped(self) -> None:
         """The operator stopped: the take ends where the audio is (or at the song's end, if it got there first)."""
@@ -113,8 +115,8 @@ class TakeKeeper:
     def watch(self) -> None:
         """Now and then (the runner's supervisor): a take whose song has ended is closed as complete."""
         with self._lock:
-            if self._open is not None and self._song_ended(self._runner.segment):
-                self._end_at_song_end()
+            if self._open is not None:
+                self._close_if_ended()
 
     def closing(self, error: BaseException | None) -> None:
         """The run ends (quit, a signal, or an error under the show)."""
@@ -139,18 +141,27 @@ class TakeKeeper:
 
     def _finish(self, status: Status, reason: str) -> None:
         """End the open take: complete if its song got to the end meanwhile, else as `status`, where the audio is."""
-        if self._open is None:
-            return
+        if self._open is not None and not self._close_if_ended():
+            self._end(status, reason, self._runner.song_frame_now(), time.time())
+
+    def _close_if_ended(self) -> bool:
+        """Close the open take as complete if its song ended by itself; whether it did."""
+        if self._timeline is None:
+            return False
+        if self._runner.timeline is not self._timeline:  # swapped while stopped: only the song's end stops without a stop()
+            self._end(Status.COMPLETE, "song end", self._timeline.end_frame, time.time())
+            return True
         if self._song_ended(self._runner.segment):
             self._end_at_song_end()
-        else:
-            self._end(status, reason, self._runner.song_frame_now(), time.time())
+            return True
+        return False
 
     def _song_ended(self, segment: Segment) -> bool:
         return (
             segment.generation > self._go_generation
             and segment.state is State.STOPPED
-            and segment.song_frame >= self._runner.timeline.end_frame
+            and self._timeline is not None
+            and segment.song_frame >= self._timeline.end_frame
         )
 
     def _end_at_song_end(self) -> None:
@@ -158,22 +169,23 @@ class TakeKeeper:
         segment, device = self._runner.segment, self._runner.device
         clock, showlog = device.clock, self._runner.showlog
         ended_at = showlog.wall_time(int(clock.time_of_frame(segment.device_frame))) if clock is not None and showlog else time.time()
-        self._end(Status.COMPLETE, "song end", self._runner.timeline.end_frame, ended_at)
+        self._end(Status.COMPLETE, "song end", self._runner.timeline.end_frame, ended_at)  # the take's own: _song_ended checked
 
     def _end(self, status: Status, reason: str, song_frame: int, ended_at: float) -> None:
-        take, timeline = self._open, self._runner.timeline
-        if take is None or self._log is None:
+        take, timeline = self._open, self._timeline
+        if take is None or timeline is None or self._log is None:
             return
         frame = max(song_frame, self._from_frame)  # stopped in the count-in: no music was used
         last = min(frame, timeline.end_frame - 1)
         to_bar = timeline.tempo.position_at(Fraction(last) / timeline.sample_rate).bar
-        self._log.append(end_record(take.take_id, status, reason, to_bar, _seconds(frame, timeline), round(ended_at, 3), self._timecode(frame)))
+        self._log.append(end_record(take.take_id, status, reason, to_bar, _seconds(frame, timeline), round(ended_at, 3), _timecode(frame, timeline)))
         self._open = None
 
-    def _timecode(self, song_frame: int) -> str:
-        timeline = self._runner.timeline
-        label = sync_point(timeline, max(song_frame, 0)).timecode
-        return label.format(timeline.ltc.rate.drop) if label is not None and timeline.ltc is not None else ""
+
+def _timecode(song_frame: int, timeline: Timeline) -> str:
+    """The timecode label at a song frame, as the song's LTC and MTC carry it ("" for a song without)."""
+    label = sync_point(timeline, max(song_frame, 0)).timecode
+    return label.format(timeline.ltc.rate.drop) if label is not None and timeline.ltc is not None else ""
 
 
 def _seconds(song_frame: int, timeline: Timeline) -> float:
