@@ -19,10 +19,10 @@ def one_song(show_dir, rights: str) -> tuple[Rights | None, list[str]]:
 
 def test_codes_and_numbers_are_normalised_and_written_as_people_read_them(show_dir) -> None:
     rights, warnings = one_song(
-        show_dir, "{isrc: zz-dem-26-00001, iswc: T0345246801, usage: Visual Vocal, writers: [{name: A, role: lyricist, society: prs}]}"
+        show_dir, "{isrc: zz-dem-26-00001, iswc: T0345246801, usage: Visual Vocal, origin: library, writers: [{name: A, role: lyricist, society: prs}]}"
     )
     assert rights is not None and warnings == []
-    assert (rights.isrc, rights.iswc, rights.usage) == ("ZZDEM2600001", "T0345246801", "VV")
+    assert (rights.isrc, rights.iswc, rights.usage, rights.origin) == ("ZZDEM2600001", "T0345246801", "VV", "library")
     assert (isrc_text(rights.isrc), iswc_text(rights.iswc)) == ("ZZ-DEM-26-00001", "T-034.524.680-1")
     assert [(w.role, w.share, w.society) for w in rights.writers] == [("A", 100, "PRS")]
 

@@ -8,13 +8,15 @@ import csv
 import io
 
 from showcontrol.cuesheet.sheet import CueSheet, Use, duration_text, iso_duration
-from showcontrol.model.rights import USAGES, Party, isrc_text, iswc_text, share_text
+from showcontrol.model.rights import DDEX_USES, ORIGINS, USAGES, Party, isrc_text, iswc_text, share_text
 
 COLUMNS = (
     "Series Title", "Episode Title", "Episode Number", "Production Number", "Date", "Production Company",
     "Sequence", "Cue Number", "Cue Title", "Usage", "Usage Description", "Timing In", "Timing Out",
     "Duration", "Duration Seconds", "Duration ISO 8601", "Artist", "ISRC", "ISWC", "Label",
-    "Party Type", "Role", "Party Name", "Society", "Share %", "IPI", "Song", "Take", "Mashup",
+    "Party Type", "Role", "Party Name", "Society", "Share %", "IPI",
+    "DDEX CueUseType", "DDEX VocalType", "DDEX VisualPerceptionType", "DDEX ThemeType", "DDEX CueOrigin",
+    "Song", "Take", "Mashup",
 )  # fmt: skip
 
 
@@ -28,7 +30,7 @@ def cue_sheet_csv(sheet: CueSheet) -> str:
         parties: list[tuple[str, Party | None]] = [("writer", p) for p in use.rights.writers]
         parties += [("publisher", p) for p in use.rights.publishers]
         for kind, party in parties or [("", None)]:
-            writer.writerow((*header, *_use_cells(use), *_party_cells(kind, party), use.song, use.take, use.mashup))
+            writer.writerow((*header, *_use_cells(use), *_party_cells(kind, party), *_ddex_cells(use), use.song, use.take, use.mashup))
     return buffer.getvalue()
 
 
@@ -50,6 +52,11 @@ def _use_cells(use: Use) -> tuple[str, ...]:
         iswc_text(rights.iswc),
         rights.label,
     )
+
+
+def _ddex_cells(use: Use) -> tuple[str, ...]:
+    rights = use.rights
+    return (*DDEX_USES.get(rights.usage, ("", "", "", "")), ORIGINS[rights.origin or "preexisting"])
 
 
 def _party_cells(kind: str, party: Party | None) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from showcontrol.load.show_file import LoadedShow
@@ -149,7 +149,7 @@ def _sources(span: _Span, timeline: Timeline, notes: list[str]) -> list[_Source]
 def _titled(rights: Rights, title: str) -> Rights:
     if rights.title:
         return rights
-    return Rights(title, rights.artist, rights.writers, rights.publishers, rights.isrc, rights.iswc, rights.label, rights.usage, rights.mark)
+    return replace(rights, title=title)
 
 
 def _use(sequence: int, cue: str, span: _Span, source: _Source, timeline: Timeline) -> Use:

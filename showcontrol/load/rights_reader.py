@@ -12,6 +12,7 @@ import yaml
 from showcontrol.load.reader import Node, Reader, suggestion
 from showcontrol.model.rights import (
     HUNDRED,
+    ORIGINS,
     PUBLISHER_ROLES,
     SOCIETIES,
     USAGES,
@@ -22,7 +23,7 @@ from showcontrol.model.rights import (
     share_text,
 )
 
-RIGHTS_KEYS = ("title", "artist", "writers", "publishers", "isrc", "iswc", "label", "usage", "notes")
+RIGHTS_KEYS = ("title", "artist", "writers", "publishers", "isrc", "iswc", "label", "usage", "origin", "notes")
 PARTY_KEYS = ("name", "role", "share", "society", "ipi")
 _ISRC = re.compile(r"^([A-Z]{2})-?([A-Z0-9]{3})-?(\d{2})-?(\d{5})$")
 _ISWC = re.compile(r"^T-?(\d{3})\.?(\d{3})\.?(\d{3})-?(\d)$")
@@ -49,6 +50,7 @@ def read_rights(reader: Reader, node: Node) -> Rights | None:
         iswc=_iswc(reader, n) if (n := fields.get("iswc")) is not None else "",
         label=text("label"),
         usage=_code(reader, n, "usage", USAGES) if (n := fields.get("usage")) is not None else "",
+        origin=(reader.choice(n, "rights origin", ORIGINS) or "") if (n := fields.get("origin")) is not None else "",
         mark=reader.mark(node),
     )
 

@@ -25,6 +25,24 @@ USAGES = {  # code: what it means on screen
     "CT": "closing theme",
     "EE": "logo",
 }
+# The same uses in DDEX's terms (allowed-value sets of its Cue composite): CueUseType, VocalType,
+# VisualPerceptionType, ThemeType; "" where the code does not say.
+DDEX_USES = {
+    "VV": ("OnScreenMusic", "Vocal", "Visual", ""),
+    "VI": ("OnScreenMusic", "Instrumental", "Visual", ""),
+    "BV": ("Background", "Vocal", "Background", ""),
+    "BI": ("Background", "Instrumental", "Background", ""),
+    "MT": ("Theme", "", "Background", "TitleTheme"),
+    "ET": ("Theme", "", "Background", "ClosingTheme"),
+    "OT": ("Theme", "", "Background", "OpeningTheme"),
+    "CT": ("Theme", "", "Background", "ClosingTheme"),
+    "EE": ("AudioLogo", "", "Background", ""),
+}
+ORIGINS = {  # where the music comes from, and DDEX's CueOrigin for it
+    "preexisting": "PreexistingMusic",  # an existing recording: what playback shows mostly use (the default)
+    "commissioned": "SpeciallyCommissionedMusic",  # written for this production
+    "library": "LibraryMusic",  # production music
+}
 WRITER_ROLES = {"CA": "composer/author", "C": "composer", "A": "author", "AR": "arranger", "AD": "adapter", "TR": "translator"}
 PUBLISHER_ROLES = {"E": "original publisher", "SE": "sub-publisher", "AM": "administrator"}
 SOCIETIES = (  # CISAC performing-right societies a cue sheet names most often; NS: no society, PD: public domain
@@ -62,6 +80,7 @@ class Rights:
     iswc: str = ""  # T and 10 digits, no punctuation (the last is a check digit)
     label: str = ""
     usage: str = ""  # a key of USAGES
+    origin: str = ""  # a key of ORIGINS ("": preexisting)
     mark: SourceMark = field(default=NO_MARK, compare=False)
 
     def over(self, song: Rights | None) -> Rights:
@@ -77,6 +96,7 @@ class Rights:
             self.iswc or song.iswc,
             self.label or song.label,
             self.usage or song.usage,
+            self.origin or song.origin,
             self.mark,
         )
 
