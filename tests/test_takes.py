@@ -138,6 +138,14 @@ def test_opening_a_take_log_closes_what_a_crash_left_open_and_only_that(tmp_path
     assert len(read_lines(path)) == 3
 
 
+def test_of_a_long_show_log_only_its_tail_is_read_and_whole_lines_only(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "show.jsonl"
+    path.write_text("".join(json.dumps({"n": n, "pad": "x" * 90}) + "\n" for n in range(1000)))  # 112 bytes a line from n = 100 on
+    lines = read_lines(path, tail_bytes=1100)
+    assert [line["n"] for line in lines] == list(range(991, 1000))  # the tenth from the end is cut by the seek: left out
+    assert "passed over" not in caplog.text
+
+
 def test_a_take_log_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("")  # where a folder should be (permissions do not stop root)
     with pytest.raises(ShowControlError, match=r"cannot write the take log .* \(give another with --takes FILE\)"), TakeLog(tmp_path / "a-file" / "t.jsonl"):

@@ -25,19 +25,30 @@ log = logging.getLogger(__name__)
 TAKE_LOG_NAME = "takes.jsonl"  # beside the show log, unless --takes names it
 
 
-def read_lines(path: Path) -> list[dict[str, Any]]:
-    """A JSON-lines file's objects; lines that are not whole JSON objects are skipped (and counted in the log).
-    Only a regular file is read: /dev/full or a pipe given as a log would never end."""
+SHOW_LOG_TAIL = 1 << 20  # what is read of a crashed take's show log: its last MiB holds its last events
+
+
+def read_lines(path: Path, tail_bytes: int | None = None) -> list[dict[str, Any]]:
+    """A JSON-lines file's objects (of its last `tail_bytes` only, if given); lines that are not whole JSON
+    objects are skipped (and counted in the log). Only a regular file is read: /dev/full or a pipe given
+    as a log would never end."""
     if not path.is_file():
         return []
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with path.open("rb") as file:
+            size = file.seek(0, os.SEEK_END)
+            start = max(0, size - tail_bytes) if tail_bytes is not None else 0
+            file.seek(start)
+            data = file.read()
     except FileNotFoundError:
         return []
     except OSError as error:
         raise ShowControlError(f"cannot read {path}: {error.strerror or error}") from None
+    raws = data.decode("utf-8", errors="replace").splitlines()
+    if start > 0:
+        raws = raws[1:]  # the first is the end of a line cut by the seek
     lines, skipped = [], 0
-    for raw in text.splitlines():
+    for raw in raws:
         try:
             value = json.loads(raw)
         except ValueError:
@@ -95,7 +106,7 @@ class TakeLog:
             apply(self._takes, line)
         self._writer = self._stack.enter_context(ShowLog(self.path))
         for take in abandoned(list(self._takes.values()), self.host, process_alive):
-            show_log = read_lines(Path(take.show_log)) if take.show_log else []
+            show_log = read_lines(Path(take.show_log), SHOW_LOG_TAIL) if take.show_log else []
             self._append(aborted_end(take, last_event_after(show_log, take.song, take.started_at)))
             self.recovered.append(take)
             log.warning("take log %s: take %d of %s was left open by a crash; closed as aborted", self.path, take.number, take.song)
