@@ -11,14 +11,15 @@ from pathlib import Path
 import yaml
 
 from showcontrol.audio.files import audio_length
-from showcontrol.errors import AudioFileError, Problem, ShowFileError
+from showcontrol.errors import AudioFileError, Problem, ShowFileError, quoted
 from showcontrol.load.click_reader import read_click, read_click_feeds, read_count_in
 from showcontrol.load.cue_reader import read_cue
+from showcontrol.load.limits import MAX_CUES, MAX_LYRICS, MAX_SONG_ID, MAX_SONG_SECONDS, MAX_SONGS
 from showcontrol.load.patch_file import DEFAULT_PATCH, load_patch
 from showcontrol.load.reader import NAME, AnyKey, Fields, Node, Reader, compose_file, suggestion
 from showcontrol.load.tempo_reader import read_beat_unit, read_tempo
 from showcontrol.model.patch import MAIN_CLICK, OUTPUT_TYPES, MidiOutput, Patch
-from showcontrol.model.position import BarBeat, SectionOffset
+from showcontrol.model.position import BarBeat, Seconds, SectionOffset
 from showcontrol.model.profile import Profile
 from showcontrol.model.show import (
     ClickSettings,
@@ -34,9 +35,9 @@ from showcontrol.model.show import (
     Track,
 )
 from showcontrol.timeline.compile import compile_song
-from showcontrol.timeline.events import Timeline
+from showcontrol.timeline.events import Kind, Timeline
 from showcontrol.timeline.sync import SyncStreams, with_sync
-from showcontrol.timeline.tempo import Rate
+from showcontrol.timeline.tempo import Rate, TempoMap
 from showcontrol.timeline.timecode import RATES, parse_label
 
 SHOW_KEYS = ("version", "show", "patch", "ticks_per_beat", "demo", "songs")
@@ -102,7 +103,7 @@ def load_show(
     """
     reader = Reader(path)
     root = compose_file(path, "show file")
-    top = reader.fields(root, "the show file", SHOW_KEYS, required=("version", "songs"))
+    top = reader.top(root, "a show file", "the show file", SHOW_KEYS, required=("version", "songs"))
     if top is None:
         raise ShowFileError(reader.problems)
     if (version := top.get("version")) is not None:
@@ -115,7 +116,7 @@ def load_show(
     rate: Rate = device_rate if speed == 1 else Fraction(device_rate) / speed
 
     songs_node = top.get("songs")
-    song_nodes = reader.items(songs_node, "songs") if songs_node is not None else []
+    song_nodes = _counted(reader, songs_node, "songs", MAX_SONGS) if songs_node is not None else []
     profiles = {name: out.profile for name, out in patch.outputs.items() if out.profile is not None}
     songs = [song for node in song_nodes if (song := _song(reader, node, profiles))]
     if isinstance(songs_node, yaml.SequenceNode) and not song_nodes:
@@ -139,11 +140,12 @@ def load_show(
             continue
         frames: list[int] = []
         for track in song.tracks if with_audio else ():
-            try:
-                frames.append(audio_length(track.audio, rate))
-            except AudioFileError as error:
-                problems.append(Problem(track.mark, str(error), "give the path relative to the show file; WAV, FLAC, OGG and MP3 load"))
+            if (length := _track_length(track, rate, demo, path, problems)) is not None:
+                frames.append(length)
         if len(frames) < len(song.tracks) and (with_audio or song.end is None):
+            continue
+        if (too_long := _too_long(song, ticks)) is not None:
+            problems.append(too_long)
             continue
         try:
             timelines[song.id] = _compile(
@@ -151,11 +153,75 @@ def load_show(
             )
         except ShowFileError as error:
             problems.extend(error.problems)
+            continue
+        problems.extend(_late_breaths(song, timelines[song.id]))
     if problems:
         unique = dict.fromkeys(problems)  # a tempo map can be reported by the reader and the compiler alike
         raise ShowFileError(sorted(unique, key=lambda p: (p not in unread_patch, p.mark.path != str(path), p.mark.path, p.mark.line, p.mark.col)))
     show = Show(path, title, patch, ticks, tuple(songs), demo)
     return LoadedShow(show, device_rate, timelines, (*patch_warnings, *reader.warnings), speed, keep_pitch, realtime_timecode)
+
+
+def _track_length(track: Track, rate: Rate, demo: bool, show_path: Path, problems: list[Problem]) -> int | None:
+    """A track's length in frames at `rate`, or None with a problem: missing (a demo show says how to make it),
+    not audio, over MAX_SONG_SECONDS, or shorter than its own first_downbeat."""
+    if demo and not track.audio.exists():
+        hint = f"synthesise the demo's tracks with: showcontrol demo {show_path}"
+        problems.append(Problem(track.mark, f"{track.audio} does not exist yet", hint))
+        return None
+    try:
+        frames = audio_length(track.audio, rate)
+    except AudioFileError as error:
+        problems.append(Problem(track.mark, str(error), "give the path relative to the show file; WAV, FLAC, OGG and MP3 load"))
+        return None
+    seconds = Fraction(frames) / rate
+    if seconds > MAX_SONG_SECONDS:
+        problems.append(Problem(track.mark, f"{track.audio.name} lasts {float(seconds):.0f} s; the limit is {MAX_SONG_SECONDS} s", "split the song"))
+        return None
+    if track.first_downbeat >= seconds:
+        problems.append(
+            Problem(
+                track.mark,
+                f"first_downbeat {float(track.first_downbeat):g} s is past the end of {track.audio.name} ({float(seconds):.3f} s)",
+                "give the time in seconds where bar 1 sounds in this file",
+            )
+        )
+        return None
+    return frames
+
+
+def _too_long(song: Song, ticks: int) -> Problem | None:
+    """A song whose end lies more than MAX_SONG_SECONDS in (`end: 1000000000000.1`): found from the tempo map
+    before compiling, which walks every beat up to the end."""
+    if song.end is None:
+        return None
+    end = song.end
+    if isinstance(end, SectionOffset):
+        bars = {s.name: s.bar for s in song.sections}
+        if end.section not in bars:
+            return None  # the compiler names the unknown section
+        end = BarBeat(bars[end.section] + end.bar - 1, end.beat, end.tick)
+    try:
+        seconds = float(end.seconds) if isinstance(end, Seconds) else float(TempoMap(song.tempo, Fraction(0), ticks).seconds(end))
+    except ValueError:
+        return None  # a tempo map the compiler reports
+    if seconds <= MAX_SONG_SECONDS:
+        return None
+    return Problem(song.mark, f"song {song.id!r} ends {seconds:,.0f} s in; the limit is {MAX_SONG_SECONDS} s", "check end: (a bar number, BAR.BEAT)")
+
+
+def _late_breaths(song: Song, timeline: Timeline) -> list[Problem]:
+    """A breath mark is taken before its line: one at or after the line's start is a mistake."""
+    starts = {id(e.payload): e.at_frame for e in timeline.of_kind(Kind.LYRIC)}
+    return [
+        Problem(
+            lyric.mark,
+            f"the breath at {lyric.breath} comes after its line starts at {lyric.at}",
+            "a breath mark is where the performer breathes before the line: move it earlier",
+        )
+        for breath in timeline.of_kind(Kind.BREATH)
+        if isinstance(lyric := breath.payload, Lyric) and breath.at_frame >= starts.get(id(lyric), breath.at_frame + 1)
+    ]
 
 
 def compile_at_speed(loaded: LoadedShow, song_id: str, speed: Fraction) -> Timeline:
@@ -212,10 +278,13 @@ def _song(reader: Reader, node: Node, profiles: Mapping[str, Profile]) -> Song |
     if fields is None:
         return None
     song_id = reader.text(n, "song id") if (n := fields.get("id")) is not None else None
-    if song_id is not None and not _SONG_ID.match(song_id):
+    if song_id is not None and len(song_id) > MAX_SONG_ID:
+        reader.problem(fields.get("id") or node, f"song id is {len(song_id)} characters long; the limit is {MAX_SONG_ID}", "shorten it: it names the song's show logs")
+        song_id = None
+    elif song_id is not None and not _SONG_ID.match(song_id):
         reader.problem(
             fields.get("id") or node,
-            f"song id {song_id!r} has spaces or symbols",
+            f"song id {quoted(song_id)} has spaces or symbols",
             "use letters, digits, '-', '_' and '.', e.g. elastic-heart",
         )
     first_downbeat = (
@@ -252,8 +321,8 @@ def _song(reader: Reader, node: Node, profiles: Mapping[str, Profile]) -> Song |
         count_in=count_in,
         click=click,
         timecode=_timecode(reader, n) if (n := fields.get("timecode")) is not None else None,
-        lyrics=tuple(lyric for item in _items(reader, fields, "lyrics") if (lyric := _lyric(reader, item))),
-        cues=tuple(cue for item in _items(reader, fields, "cues") if (cue := read_cue(reader, item, profiles))),
+        lyrics=tuple(lyric for item in _items(reader, fields, "lyrics", MAX_LYRICS) if (lyric := _lyric(reader, item))),
+        cues=tuple(cue for item in _items(reader, fields, "cues", MAX_CUES) if (cue := read_cue(reader, item, profiles))),
         mark=reader.mark(node),
         click_feeds=read_click_feeds(reader, feeds_node, click, count_in, names) if feeds_node is not None else (),
     )
@@ -295,9 +364,17 @@ def _track(reader: Reader, node: Node) -> Track | None:
     )
 
 
-def _items(reader: Reader, fields: Fields, key: str) -> list[Node]:
+def _items(reader: Reader, fields: Fields, key: str, limit: int) -> list[Node]:
     node = fields.get(key)
-    return reader.items(node, key) if node is not None else []
+    return _counted(reader, node, key, limit) if node is not None else []
+
+
+def _counted(reader: Reader, node: Node, key: str, limit: int) -> list[Node]:
+    items = reader.items(node, key)
+    if len(items) > limit:
+        reader.problem(node, f"{key} has {len(items):,} entries; the limit is {limit:,}", "split them over more songs or shows")
+        return []
+    return items
 
 
 def _sections(reader: Reader, node: Node) -> tuple[Section, ...]:
