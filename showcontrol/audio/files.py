@@ -7,6 +7,7 @@ rate at its very-high-quality setting. Writes go to a temporary file renamed int
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -27,8 +28,31 @@ def resampled_length(frames: int, from_rate: int, to_rate: Rate) -> int:
     return int(-(-frames * to_rate // from_rate))
 
 
+def _regular_file(path: Path) -> None:
+    """Raise AudioFileError unless `path` is a readable, non-empty regular file: libsndfile would wait forever on
+    a FIFO, read /dev/zero to the end of memory, and call a permission problem a "System error"."""
+    try:
+        info = path.stat()
+        if stat.S_ISREG(info.st_mode):
+            with path.open("rb"):
+                pass
+    except FileNotFoundError:
+        raise AudioFileError(f"{path} does not exist") from None
+    except PermissionError:
+        raise AudioFileError(f"{path} cannot be read: permission denied") from None
+    except OSError as error:
+        raise AudioFileError(f"{path} cannot be read: {error.strerror or error}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise AudioFileError(f"{path} is a folder, not an audio file")
+    if not stat.S_ISREG(info.st_mode):
+        raise AudioFileError(f"{path} is a pipe, device or socket, not an audio file")
+    if info.st_size == 0:
+        raise AudioFileError(f"{path.name} is empty (0 bytes)")
+
+
 def audio_length(path: Path, sample_rate: Rate) -> int:
     """Length in frames at `sample_rate`, from the header only; raises AudioFileError."""
+    _regular_file(path)
     try:
         info = soundfile.info(str(path))
     except (soundfile.LibsndfileError, RuntimeError, OSError) as error:
@@ -40,6 +64,7 @@ def audio_length(path: Path, sample_rate: Rate) -> int:
 
 def read_audio(path: Path, sample_rate: Rate) -> Audio:
     """Decode a whole file to float32 (frames, channels) at `sample_rate`; raises AudioFileError."""
+    _regular_file(path)
     try:
         data, file_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, OSError) as error:

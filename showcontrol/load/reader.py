@@ -7,6 +7,7 @@ their exact text.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import gc
 import json
@@ -14,7 +15,7 @@ import math
 import os
 import re
 import stat
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -50,10 +51,9 @@ def compose_file(path: Path, what: str) -> Node:
     text = _decoded(path, _contents(path, what), what)
     if (items := text.count("\n") + text.count(",") + text.count("[") + text.count("{")) > MAX_ITEMS:
         _fail(path, 1, 1, f"{what} has {items:,} lines, commas and brackets; the limit is {MAX_ITEMS:,}", "split the show into smaller files")
-    paused = gc.isenabled()
-    gc.disable()  # composing makes a million objects and frees none: collecting meanwhile triples the time
     try:
-        node = yaml.compose(text, Loader=yaml.CSafeLoader)
+        with collector_paused():
+            node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -63,14 +63,28 @@ def compose_file(path: Path, what: str) -> Node:
         _fail(path, line, col, f"YAML syntax error: {problem}", "check indentation, colons and quotes around this spot")
     except yaml.YAMLError as error:
         _fail(path, 1, 1, f"YAML error: {error}", "fix the file's syntax")
-    finally:
-        if paused:
-            gc.enable()
     if node is None:
         _fail(path, 1, 1, f"{what} is empty", "start from docs/show-file.md or cues/demo/")
     if (structure := _structure_problem(path, node)) is not None:
         raise ShowFileError([structure])
     return node
+
+
+class _Loader(yaml.CSafeLoader):
+    """libyaml's composer with the safe loader's tags, each plain scalar's tag looked up once per distinct text
+    (a show repeats `to`, `at`, `lights` a hundred thousand times; the resolver tries its patterns on each)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._tags: dict[str, str] = {}
+
+    def resolve(self, kind: type[Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is not yaml.ScalarNode or not implicit[0]:
+            return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
+        tag = self._tags.get(value)
+        if tag is None:
+            tag = self._tags[value] = str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
+        return tag
 
 
 def _fail(path: Path, line: int, col: int, message: str, hint: str) -> NoReturn:
@@ -130,21 +144,54 @@ def _decoded(path: Path, data: bytes, what: str) -> str:
     return text
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No garbage collection inside: a load makes a million objects that live on, and the collector, set off
+    by their number, would walk them over and over (tripling the time); they hold no cycles to collect."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _structure_problem(path: Path, root: Node) -> Problem | None:
-    """Nesting deeper than MAX_DEPTH, an alias inside itself, or more than MAX_VALUES values once aliases
-    are expanded (each is composed once, but read as often as it is used)."""
+    """Nesting deeper than MAX_DEPTH; where a collection is reached twice (an alias), also an alias inside
+    itself or more than MAX_VALUES values once aliases are expanded (each is composed once, but read as often
+    as it is used)."""
+    seen: set[int] = set()
+    shared = False
+    stack: list[tuple[Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            shared = True
+            continue
+        if depth > MAX_DEPTH:
+            return Problem(_mark(path, node), f"lists and mappings are nested more than {MAX_DEPTH} deep", "flatten the structure")
+        seen.add(id(node))
+        stack.extend((child, depth + 1) for child in _children(node) if not isinstance(child, yaml.ScalarNode))
+    return _expansion_problem(path, root) if shared else None
+
+
+def _children(node: Node) -> list[Node]:
+    return [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else list(node.value)
+
+
+def _expansion_problem(path: Path, root: Node) -> Problem | None:
     sizes: dict[int, int] = {}  # expanded size of each collection done
     on_path: set[int] = set()
-    stack: list[tuple[Node, int, bool]] = [(root, 1, False)]
+    stack: list[tuple[Node, bool]] = [(root, False)]
     while stack:
-        node, depth, done = stack.pop()
+        node, done = stack.pop()
         key = id(node)
         if isinstance(node, yaml.ScalarNode) or key in sizes:
             continue
-        children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else node.value
         if done:
             on_path.discard(key)
-            size = sizes[key] = 1 + sum(sizes.get(id(child), 1) for child in children)
+            size = sizes[key] = 1 + sum(sizes.get(id(child), 1) for child in _children(node))
             if size > MAX_VALUES:
                 return Problem(
                     _mark(path, node), f"aliases here expand to more than {MAX_VALUES:,} values, the limit", "repeat fewer or smaller aliases"
@@ -152,11 +199,9 @@ def _structure_problem(path: Path, root: Node) -> Problem | None:
             continue
         if key in on_path:
             return Problem(_mark(path, node), "an alias refers to a list or mapping that contains it", "an alias must not be inside its anchor")
-        if depth > MAX_DEPTH:
-            return Problem(_mark(path, node), f"lists and mappings are nested more than {MAX_DEPTH} deep", "flatten the structure")
         on_path.add(key)
-        stack.append((node, depth, True))
-        stack.extend((child, depth + 1, False) for child in children)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node))
     return None
 
 

@@ -16,7 +16,7 @@ from showcontrol.load.click_reader import read_click, read_click_feeds, read_cou
 from showcontrol.load.cue_reader import read_cue
 from showcontrol.load.limits import MAX_CUES, MAX_LYRICS, MAX_SONG_ID, MAX_SONG_SECONDS, MAX_SONGS
 from showcontrol.load.patch_file import DEFAULT_PATCH, load_patch
-from showcontrol.load.reader import NAME, AnyKey, Fields, Node, Reader, compose_file, suggestion
+from showcontrol.load.reader import NAME, AnyKey, Fields, Node, Reader, collector_paused, compose_file, suggestion
 from showcontrol.load.tempo_reader import read_beat_unit, read_tempo
 from showcontrol.model.patch import MAIN_CLICK, OUTPUT_TYPES, MidiOutput, Patch
 from showcontrol.model.position import BarBeat, Seconds, SectionOffset
@@ -101,6 +101,13 @@ def load_show(
     `with_audio=False` skips opening the audio files (songs then need an `end`); the demo-track
     generator uses it to read the tempo maps it synthesises music for.
     """
+    with collector_paused():
+        return _load_show(path, patch_path, sample_rate, with_audio, speed, keep_pitch, realtime_timecode)
+
+
+def _load_show(
+    path: Path, patch_path: Path | None, sample_rate: int | None, with_audio: bool, speed: Fraction, keep_pitch: bool, realtime_timecode: bool
+) -> LoadedShow:
     reader = Reader(path)
     root = compose_file(path, "show file")
     top = reader.top(root, "a show file", "the show file", SHOW_KEYS, required=("version", "songs"))
