@@ -138,7 +138,7 @@ def _decoded(path: Path, data: bytes, what: str) -> str:
             path,
             text.count("\n", 0, bad.start()) + 1,
             bad.start() - line_start + 1,
-            f"control character U+{ord(bad[0]):04X} is not allowed in {what}",
+            f"control character U+{ord(bad[0]):04X} is not allowed in a {what}",
             "delete it (editors may show it as ^ and a letter, or not at all)",
         )
     return text
@@ -163,7 +163,7 @@ def _structure_problem(path: Path, root: Node) -> Problem | None:
     as it is used)."""
     seen: set[int] = set()
     shared = False
-    stack: list[tuple[Node, int]] = [(root, 1)]
+    stack: list[tuple[Node, int]] = [(root, 1)] if not isinstance(root, yaml.ScalarNode) else []
     while stack:
         node, depth = stack.pop()
         if id(node) in seen:

@@ -143,7 +143,7 @@ def _load_show(
     problems = [*patch_problems, *reader.problems]
     timelines: dict[str, Timeline] = {}
     for song in songs:  # compile even when other things are wrong, so one report lists everything
-        if not song.tempo:
+        if not song.tempo or (song.end is None and not song.tracks):  # the reader said why
             continue
         frames: list[int] = []
         for track in song.tracks if with_audio else ():
@@ -333,7 +333,7 @@ def _song(reader: Reader, node: Node, profiles: Mapping[str, Profile]) -> Song |
         mark=reader.mark(node),
         click_feeds=read_click_feeds(reader, feeds_node, click, count_in, names) if feeds_node is not None else (),
     )
-    if not tracks and song.end is None and song_id is not None and "tracks" not in fields:
+    if not tracks and "end" not in fields and song_id is not None and "tracks" not in fields:
         reader.problem(node, f"song {song_id!r} has neither audio nor end", "add audio: FILE, or end: BAR.BEAT for a click-only song")
     return song
 
