@@ -10,6 +10,7 @@ MAX_ITEMS = 2_000_000  # lines, commas and brackets of one file: bounds the valu
 MAX_VALUES = 2_000_000  # values of one file once its aliases are expanded (an alias bomb's billions stop here)
 MAX_DEPTH = 50  # nested lists and mappings
 MAX_TEXT = 1000  # characters of any text: names, titles, lyrics, addresses, topics (monitors show them)
+MAX_KEY = 100  # characters of a key: section, performer feed and output names are keys, and monitors show them
 MAX_SONG_ID = 64  # characters of a song id, part of the show log's file name
 MAX_PAYLOAD_BYTES = 65536  # an MQTT cue's payload
 MAX_OSC_BYTES = 65507  # an OSC message: what one UDP datagram carries over IPv4

@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 import yaml
 
 from showcontrol.errors import Problem, ShowFileError, SourceMark, quoted
-from showcontrol.load.limits import MAX_DEPTH, MAX_FILE_BYTES, MAX_ITEMS, MAX_PAYLOAD_BYTES, MAX_TEXT, MAX_VALUES
+from showcontrol.load.limits import MAX_DEPTH, MAX_FILE_BYTES, MAX_ITEMS, MAX_KEY, MAX_PAYLOAD_BYTES, MAX_TEXT, MAX_VALUES
 from showcontrol.model.position import POSITION_FORMS, Position, parse_position
 
 Node = yaml.Node
@@ -296,8 +296,11 @@ class Reader:
 
     def key(self, node: Node, what: str) -> str | None:
         """A mapping key as written (`off:` is the word off, not false); None, with a problem, for a list or mapping."""
-        if isinstance(node, yaml.ScalarNode):
+        if isinstance(node, yaml.ScalarNode) and len(str(node.value)) <= MAX_KEY:
             return str(node.value)
+        if isinstance(node, yaml.ScalarNode):
+            self.problem(node, f"a key in {what} is {len(str(node.value)):,} characters long; the limit is {MAX_KEY}", "shorten it")
+            return None
         self.problem(node, f"a key in {what} is {_describe(node)}, not a word", "write `name: value`; a [...] or {...} before a colon makes it a key")
         return None
 
