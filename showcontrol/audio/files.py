@@ -21,6 +21,7 @@ from showcontrol.errors import AudioFileError
 from showcontrol.timeline.tempo import Rate
 
 Audio = npt.NDArray[np.float32]
+MAX_DECODED_BYTES = 2 * 2**30  # a track in memory as float32 at the engine rate: an hour of stereo at 48 kHz is 1.3 GiB
 
 
 def resampled_length(frames: int, from_rate: int, to_rate: Rate) -> int:
@@ -59,7 +60,11 @@ def audio_length(path: Path, sample_rate: Rate) -> int:
         raise AudioFileError(_reason(path, error)) from None
     if info.frames <= 0:
         raise AudioFileError(f"{path.name} holds no audio")
-    return resampled_length(info.frames, info.samplerate, sample_rate)
+    frames = resampled_length(info.frames, info.samplerate, sample_rate)
+    if frames * info.channels * 4 > MAX_DECODED_BYTES:
+        size = frames * info.channels * 4 / 2**30
+        raise AudioFileError(f"{path.name} ({info.channels} channels) would take {size:.1f} GiB decoded; the limit is {MAX_DECODED_BYTES // 2**30} GiB")
+    return frames
 
 
 def read_audio(path: Path, sample_rate: Rate) -> Audio:

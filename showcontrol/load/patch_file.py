@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import ssl
 from pathlib import Path
@@ -163,7 +164,7 @@ def _output(reader: Reader, name: str, node: Node) -> Output | None:
         _host(reader, fields),
         (_port(reader, fields) or 1883) if "port" in fields else 1883,
         _optional_text(reader, fields, "username"),
-        _optional_text(reader, fields, "password_env"),
+        _password_env(reader, fields),
         _tls(reader, n) if (n := fields.get("tls")) is not None else None,
         _optional_text(reader, fields, "client_id"),
         _topic_prefix(reader, fields),
@@ -175,6 +176,7 @@ def _output(reader: Reader, name: str, node: Node) -> Output | None:
     )
 
 
+_NUMERIC = re.compile(r"^[\d.]+$")  # looks like an IPv4 address, so must be one (10.0.0.256 is a typo, not a name)
 _HOST_NAME = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9_-]{1,63}(?<!-))*\.?$")
 
 
@@ -182,7 +184,7 @@ def _host(reader: Reader, fields: Fields) -> str:
     """A host name or IP address: what the output could never reach (`10.0.0.5:8000`, a space) is a load error."""
     node = fields.get("host")
     host = (reader.text(node, "host", limit=253) if node is not None else None) or ""
-    if not host or _HOST_NAME.match(host):
+    if not host or (_HOST_NAME.match(host) and not _NUMERIC.match(host)):
         return host
     try:
         return str(ipaddress.ip_address(host.removeprefix("[").removesuffix("]")))
@@ -233,11 +235,22 @@ def _optional_text(reader: Reader, fields: Fields, key: str) -> str | None:
     return reader.text(node, key) if node is not None else None
 
 
+def _password_env(reader: Reader, fields: Fields) -> str | None:
+    """The name of the environment variable holding the password; unset here, the broker would refuse the output."""
+    name = _optional_text(reader, fields, "password_env")
+    if name is not None and name not in os.environ:
+        reader.warn(fields.get("password_env") or fields.node, f"password_env {quoted(name)} is not set here", f"export {name}=... before run")
+    return name
+
+
 def _topic_prefix(reader: Reader, fields: Fields) -> str:
     prefix = _optional_text(reader, fields, "topic_prefix") or ""
+    node = fields.get("topic_prefix") or fields.node
     if prefix and (problem := topic_problem(prefix)):
-        reader.problem(fields.get("topic_prefix") or fields.node, f"topic_prefix {quoted(prefix)} {problem}", "e.g. topic_prefix: showcontrol/stage-a/")
+        reader.problem(node, f"topic_prefix {quoted(prefix)} {problem}", "e.g. topic_prefix: showcontrol/stage-a/")
         return ""
+    if prefix and not prefix.endswith("/"):
+        reader.warn(node, f"topic_prefix {quoted(prefix)} does not end with '/', so it runs into each topic", f"write topic_prefix: {prefix}/")
     return prefix
 
 
@@ -252,7 +265,8 @@ def _tls(reader: Reader, node: Node) -> TlsSettings | None:
             return None
         path = (reader.path.parent / text).resolve()
         if not path.is_file():
-            reader.problem(fields.get(key) or node, f"tls {key} {quoted(text)} does not exist", "give a path relative to the patch file")
+            problem = "is not a file" if path.exists() else "does not exist"
+            reader.problem(fields.get(key) or node, f"tls {key} {quoted(text)} {problem}", "give a path relative to the patch file")
             return None
         if path.stat().st_size > MAX_FILE_BYTES:
             reader.problem(fields.get(key) or node, f"tls {key} {quoted(text)} is larger than {MAX_FILE_BYTES:,} bytes", "give a PEM file")

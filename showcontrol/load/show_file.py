@@ -14,7 +14,7 @@ from showcontrol.audio.files import audio_length
 from showcontrol.errors import AudioFileError, Problem, ShowFileError, quoted
 from showcontrol.load.click_reader import read_click, read_click_feeds, read_count_in
 from showcontrol.load.cue_reader import read_cue
-from showcontrol.load.limits import MAX_CUES, MAX_LYRICS, MAX_SONG_ID, MAX_SONG_SECONDS, MAX_SONGS
+from showcontrol.load.limits import MAX_CUES, MAX_EVENTS, MAX_LYRICS, MAX_SONG_ID, MAX_SONG_SECONDS, MAX_SONGS
 from showcontrol.load.patch_file import DEFAULT_PATCH, load_patch
 from showcontrol.load.reader import NAME, AnyKey, Fields, Node, Reader, collector_paused, compose_file, suggestion
 from showcontrol.load.tempo_reader import read_beat_unit, read_tempo
@@ -34,7 +34,7 @@ from showcontrol.model.show import (
     TimecodeSettings,
     Track,
 )
-from showcontrol.timeline.compile import compile_song
+from showcontrol.timeline.compile import compile_song, feeds
 from showcontrol.timeline.events import Kind, Timeline
 from showcontrol.timeline.sync import SyncStreams, with_sync
 from showcontrol.timeline.tempo import Rate, TempoMap
@@ -142,6 +142,7 @@ def _load_show(
 
     problems = [*patch_problems, *reader.problems]
     timelines: dict[str, Timeline] = {}
+    budget = [MAX_EVENTS]
     for song in songs:  # compile even when other things are wrong, so one report lists everything
         if not song.tempo or (song.end is None and not song.tracks):  # the reader said why
             continue
@@ -151,8 +152,8 @@ def _load_show(
                 frames.append(length)
         if len(frames) < len(song.tracks) and (with_audio or song.end is None):
             continue
-        if (too_long := _too_long(song, ticks)) is not None:
-            problems.append(too_long)
+        if (too_big := _size_problem(song, ticks, frames, rate, budget)) is not None:
+            problems.append(too_big)
             continue
         try:
             timelines[song.id] = _compile(
@@ -197,24 +198,33 @@ def _track_length(track: Track, rate: Rate, demo: bool, show_path: Path, problem
     return frames
 
 
-def _too_long(song: Song, ticks: int) -> Problem | None:
-    """A song whose end lies more than MAX_SONG_SECONDS in (`end: 1000000000000.1`): found from the tempo map
-    before compiling, which walks every beat up to the end."""
-    if song.end is None:
-        return None
+def _size_problem(song: Song, ticks: int, frames: list[int], rate: Rate, budget: list[int]) -> Problem | None:
+    """A song too long (`end: 1000000000000.1` on a click-only song), or whose beats and clicks would exceed
+    what is left of the show's MAX_EVENTS (`budget`, spent here): found from the tempo map before compiling,
+    which walks every beat up to the end."""
+    seconds = max(frames, default=0) / rate
     end = song.end
     if isinstance(end, SectionOffset):
         bars = {s.name: s.bar for s in song.sections}
-        if end.section not in bars:
-            return None  # the compiler names the unknown section
-        end = BarBeat(bars[end.section] + end.bar - 1, end.beat, end.tick)
+        end = BarBeat(bars[end.section] + end.bar - 1, end.beat, end.tick) if end.section in bars else None  # else the compiler says
     try:
-        seconds = float(end.seconds) if isinstance(end, Seconds) else float(TempoMap(song.tempo, Fraction(0), ticks).seconds(end))
+        if end is not None:
+            seconds = float(end.seconds) if isinstance(end, Seconds) else float(TempoMap(song.tempo, Fraction(0), ticks).seconds(end))
     except ValueError:
         return None  # a tempo map the compiler reports
-    if seconds <= MAX_SONG_SECONDS:
-        return None
-    return Problem(song.mark, f"song {song.id!r} ends {seconds:,.0f} s in; the limit is {MAX_SONG_SECONDS} s", "check end: (a bar number, BAR.BEAT)")
+    if seconds > MAX_SONG_SECONDS:
+        return Problem(song.mark, f"song {song.id!r} ends {seconds:,.0f} s in; the limit is {MAX_SONG_SECONDS} s", "check end: (a bar number, BAR.BEAT)")
+    beats_per_second = max(change.quarter_bpm / 60 * change.meter.denominator / 4 for change in song.tempo)
+    clicks = 1 + sum(click.subdivide for _, click, _ in feeds(song) if click.enabled)
+    events = int(seconds * beats_per_second * clicks) + len(song.cues) + 2 * len(song.lyrics)
+    budget[0] -= events
+    if budget[0] < 0:
+        return Problem(
+            song.mark,
+            f"the show's timelines would hold more than {MAX_EVENTS:,} beats, clicks and cues (this song about {events:,})",
+            "fewer click feeds or subdivisions, shorter songs, or fewer songs per show",
+        )
+    return None
 
 
 def _late_breaths(song: Song, timeline: Timeline) -> list[Problem]:
@@ -265,17 +275,16 @@ def _patch(reader: Reader, top: Fields, override: Path | None) -> tuple[Patch, l
         path = override
     else:
         assert node is not None
-        path = reader.path.parent / (reader.text(node, "patch") or "")
+        if (text := reader.text(node, "patch")) is None:
+            return DEFAULT_PATCH, [], []
+        path = reader.path.parent / text
     patch_reader = Reader(path)
     try:
         patch = load_patch(path, patch_reader)
     except ShowFileError as error:
-        if node is not None and override is None and not path.exists():
-            return (
-                DEFAULT_PATCH,
-                [Problem(reader.mark(node), f"patch file {path} not found", "give its path relative to the show file")],
-                [],
-            )
+        if node is not None and override is None and not path.is_file():  # told where the show names it
+            what = "not found" if not path.exists() else "is a folder, pipe or device, not a file"
+            return DEFAULT_PATCH, [Problem(reader.mark(node), f"patch file {path} {what}", "give its path relative to the show file")], []
         return DEFAULT_PATCH, list(error.problems), []
     return patch or DEFAULT_PATCH, patch_reader.problems, patch_reader.warnings
 
