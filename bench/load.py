@@ -35,7 +35,15 @@ print(time.perf_counter() - started)
 def show_text(cues: int, patch: Path) -> str:
     """A click-only song at 120 BPM with `cues` cues, 64 to a bar, to OSC, MIDI and MQTT outputs in turn."""
     bars = cues // 64 + 2
-    lines = ["version: 1", f"patch: {patch}", "songs:", "  - id: big", f"    end: {bars + 1}.1", "    tempo: [{bar: 1, bpm: 120}]", "    cues:"]
+    lines = [
+        "version: 1",
+        f"patch: {patch}",
+        "songs:",
+        "  - id: big",
+        f"    end: {bars + 1}.1",
+        "    tempo: [{bar: 1, bpm: 120}]",
+        "    cues:",
+    ]
     for i in range(cues):
         at = f"{i // 64 + 1}.{i % 64 // 16 + 1}.{i % 16 * 30}"
         lines.append(
@@ -64,7 +72,9 @@ def seconds(code_root: Path, show: Path) -> list[float]:
 
 
 def baseline_tree(revision: str, folder: Path) -> Path:
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", revision, "showcontrol", "hardware"], capture_output=True, check=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", revision, "showcontrol", "hardware"], capture_output=True, check=True
+    ).stdout
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(folder, filter="data")
     return folder
@@ -75,9 +85,10 @@ def main() -> None:
     parser.add_argument("--baseline", help="git revision to compare with (default: git merge-base HEAD main)")
     parser.add_argument("--baseline-all", action="store_true", help="time the baseline on 100,000 cues too")
     args = parser.parse_args()
-    revision = args.baseline or subprocess.run(
-        ["git", "-C", str(REPO), "merge-base", "HEAD", "main"], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    revision = (
+        args.baseline
+        or subprocess.run(["git", "-C", str(REPO), "merge-base", "HEAD", "main"], capture_output=True, text=True, check=True).stdout.strip()
+    )
     with tempfile.TemporaryDirectory(prefix="showcontrol-bench-load-") as temporary:
         folder = Path(temporary)
         old = baseline_tree(revision, folder / "baseline")

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 # C0 and C1 controls, DEL, and the Unicode marks that reorder or hide text on a terminal (bidi overrides,
 # line/paragraph separators, zero-width characters, BOM): what a file must not get onto the operator's screen raw.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
 def escaped(text: str) -> str:
     """`text` with every control character and terminal escape shown as \\xNN or \\uNNNN, the rest as is."""
-    return _UNSAFE.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
+    return UNSAFE.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
 
 
 def quoted(text: str, limit: int = 60) -> str:

@@ -4,8 +4,10 @@ nowhere: each gets its answer in bounded time, exit 2 (or 1 for the output), and
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,8 +42,12 @@ def test_a_fifo_a_folder_a_device_and_an_empty_file_as_the_show(tmp_path: Path) 
     (tmp_path / "empty.yaml").write_bytes(b"")
     assert problems_of(fifo) == [f"{fifo}:1:1: show file is a pipe, device or socket, not a file — give the path of a YAML file"]
     assert problems_of(tmp_path) == [f"{tmp_path}:1:1: show file is a folder, not a file — give the path of a YAML file"]
-    assert problems_of(Path("/dev/zero")) == ["/dev/zero:1:1: show file is a pipe, device or socket, not a file — give the path of a YAML file"]
-    assert problems_of(tmp_path / "empty.yaml") == [f"{tmp_path / 'empty.yaml'}:1:1: show file is empty — start from docs/show-file.md or cues/demo/"]
+    assert problems_of(Path("/dev/zero")) == [
+        "/dev/zero:1:1: show file is a pipe, device or socket, not a file — give the path of a YAML file"
+    ]
+    assert problems_of(tmp_path / "empty.yaml") == [
+        f"{tmp_path / 'empty.yaml'}:1:1: show file is empty — start from docs/show-file.md or cues/demo/"
+    ]
 
 
 def test_a_device_as_the_patch(tmp_path: Path) -> None:
@@ -94,13 +100,31 @@ def test_a_file_of_millions_of_values_is_refused_before_it_is_parsed(tmp_path: P
     assert f"the limit is {MAX_ITEMS:,}" in problem
 
 
-def test_unreadable_file_says_permission_denied(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads every file")
-    show = tmp_path / "show.yaml"
-    show.write_text(SONG)
-    show.chmod(0)
-    assert "permission denied" in problems_of(show)[0]
+def test_unreadable_files_say_permission_denied() -> None:
+    """Not "System error" (libsndfile's word for it) nor a traceback: run as an unprivileged user, as root reads all."""
+    runner = (
+        []
+        if os.geteuid() != 0
+        else [shutil.which("setpriv") or pytest.skip("setpriv is needed to drop root"), "--reuid=65534", "--regid=65534", "--clear-groups"]
+    )
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(temporary)
+        folder.chmod(0o755)
+        (folder / "locked.yaml").write_text(SONG)
+        (folder / "locked.wav").write_bytes(b"RIFF")
+        (folder / "show.yaml").write_text("version: 1\nsongs:\n  - id: s\n    audio: locked.wav\n    tempo: [{bar: 1, bpm: 120}]\n")
+        for name in ("locked.yaml", "locked.wav"):
+            (folder / name).chmod(0)
+        (folder / "show.yaml").chmod(0o644)
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        for show, expected in (
+            ("locked.yaml", "locked.yaml:1:1: show file cannot be read: permission denied"),
+            ("show.yaml", "show.yaml:4:12: locked.wav cannot be read: permission denied"),
+        ):
+            result = subprocess.run(
+                [*runner, sys.executable, "-m", "showcontrol", "check", show], capture_output=True, text=True, cwd=folder, env=env
+            )
+            assert result.returncode == 2 and result.stderr.startswith(expected), result.stderr
 
 
 def test_a_foreign_file_is_never_echoed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -142,7 +166,9 @@ def test_check_and_timeline_write_nothing_for_a_demo_show(tmp_path: Path) -> Non
     folder = tmp_path / "show"
     folder.mkdir()
     show = folder / "show.yaml"
-    show.write_text(f"version: 1\ndemo: true\nsongs:\n  - id: s\n    audio: {outside}/deep/s.flac\n    end: 5.1\n    tempo: [{{bar: 1, bpm: 120}}]\n")
+    show.write_text(
+        f"version: 1\ndemo: true\nsongs:\n  - id: s\n    audio: {outside}/deep/s.flac\n    end: 5.1\n    tempo: [{{bar: 1, bpm: 120}}]\n"
+    )
     for command in ("check", "timeline"):
         result = showcontrol(command, str(show), cwd=tmp_path)
         assert result.returncode == 2 and f"showcontrol demo {show}" in result.stderr, result.stderr
@@ -173,7 +199,9 @@ def test_a_closed_pipe_and_a_full_disk_end_the_output_cleanly(tmp_path: Path) ->
     err = reader.stderr.read().decode()
     assert "Traceback" not in err and "Broken pipe" not in err and "Exception ignored" not in err
     with open("/dev/full", "w") as full:
-        result = subprocess.run([sys.executable, "-m", "showcontrol", "check", str(show)], stdout=full, stderr=subprocess.PIPE, text=True, env=env)
+        result = subprocess.run(
+            [sys.executable, "-m", "showcontrol", "check", str(show)], stdout=full, stderr=subprocess.PIPE, text=True, env=env
+        )
     assert result.returncode == 1
     assert result.stderr.endswith("\nshowcontrol: cannot write the output: No space left on device\n")
     assert "Traceback" not in result.stderr
@@ -185,4 +213,3 @@ def test_a_guide_call_that_looks_like_an_option_is_spoken(tmp_path: Path, monkey
     spoken = speak_all(["-wout.wav", "--help"], 48000)
     assert set(spoken) == {"-wout.wav", "--help"} and all(len(v) > 4800 for v in spoken.values())
     assert list(tmp_path.iterdir()) == []
-

@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-from showcontrol.errors import Problem, ShowFileError, SourceMark, quoted
+from showcontrol.errors import UNSAFE, Problem, ShowFileError, SourceMark, quoted
 from showcontrol.load.limits import MAX_DEPTH, MAX_FILE_BYTES, MAX_ITEMS, MAX_KEY, MAX_PAYLOAD_BYTES, MAX_TEXT, MAX_VALUES
 from showcontrol.model.position import POSITION_FORMS, Position, parse_position
 
@@ -39,7 +39,6 @@ SCALAR_TAGS = {
     f"{YAML_TAG}{name}": yaml.constructor.SafeConstructor.yaml_constructors[f"{YAML_TAG}{name}"]
     for name in ("str", "int", "float", "bool", "null", "timestamp")
 }
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
 def compose_file(path: Path, what: str) -> Node:
@@ -322,7 +321,7 @@ class Reader:
         value = str(node.value)
         if len(value) > limit:
             self.problem(node, f"{what} is {len(value):,} characters long; the limit is {limit:,}", "shorten it")
-        elif (control := CONTROL.search(value)) is not None:
+        elif (control := UNSAFE.search(value)) is not None:
             self.problem(node, f"{what} contains the control character U+{ord(control[0]):04X}", "remove it: text is one plain line")
         else:
             return value

@@ -142,7 +142,7 @@ def _load_show(
 
     problems = [*patch_problems, *reader.problems]
     timelines: dict[str, Timeline] = {}
-    budget = [MAX_EVENTS]
+    events = 0  # estimated before each song compiles, against MAX_EVENTS
     for song in songs:  # compile even when other things are wrong, so one report lists everything
         if not song.tempo or (song.end is None and not song.tracks):  # the reader said why
             continue
@@ -152,9 +152,16 @@ def _load_show(
                 frames.append(length)
         if len(frames) < len(song.tracks) and (with_audio or song.end is None):
             continue
-        if (too_big := _size_problem(song, ticks, frames, rate, budget)) is not None:
-            problems.append(too_big)
-            continue
+        if (seconds := _song_seconds(song, ticks, frames, rate)) is not None:
+            if (too_long := _length_problem(song, seconds)) is not None:
+                problems.append(too_long)
+                continue
+            song_events = _events(song, seconds)
+            events += song_events
+            if events > MAX_EVENTS:
+                message = f"the show's timelines would hold more than {MAX_EVENTS:,} beats, clicks and cues (this song about {song_events:,})"
+                problems.append(Problem(song.mark, message, "fewer click feeds or subdivisions, shorter songs, or fewer songs per show"))
+                continue
         try:
             timelines[song.id] = _compile(
                 song, ticks, rate, frames if with_audio else None, patch, device_rate if realtime_timecode else None
@@ -198,33 +205,38 @@ def _track_length(track: Track, rate: Rate, demo: bool, show_path: Path, problem
     return frames
 
 
-def _size_problem(song: Song, ticks: int, frames: list[int], rate: Rate, budget: list[int]) -> Problem | None:
-    """A song too long (`end: 1000000000000.1` on a click-only song), or whose beats and clicks would exceed
-    what is left of the show's MAX_EVENTS (`budget`, spent here): found from the tempo map before compiling,
-    which walks every beat up to the end."""
-    seconds = max(frames, default=0) / rate
+def _length_problem(song: Song, seconds: float) -> Problem | None:
+    if seconds <= MAX_SONG_SECONDS:
+        return None
+    return Problem(song.mark, f"song {song.id!r} ends {seconds:,.0f} s in; the limit is {MAX_SONG_SECONDS} s", "check end: (a bar number, BAR.BEAT)")
+
+
+def _song_seconds(song: Song, ticks: int, frames: list[int], rate: Rate) -> float | None:
+    """Where a song ends, in seconds from its start, found from the tempo map without compiling (which walks
+    every beat up to the end: `end: 1000000000000.1` on a click-only song); None when the compiler will say
+    why it has no end."""
     end = song.end
     if isinstance(end, SectionOffset):
         bars = {s.name: s.bar for s in song.sections}
-        end = BarBeat(bars[end.section] + end.bar - 1, end.beat, end.tick) if end.section in bars else None  # else the compiler says
+        if end.section not in bars:
+            return None
+        end = BarBeat(bars[end.section] + end.bar - 1, end.beat, end.tick)
+    if end is None:
+        return float(max(frames, default=0) / rate)
+    if isinstance(end, Seconds):
+        return float(end.seconds)
     try:
-        if end is not None:
-            seconds = float(end.seconds) if isinstance(end, Seconds) else float(TempoMap(song.tempo, Fraction(0), ticks).seconds(end))
+        return float(TempoMap(song.tempo, Fraction(0), ticks).seconds(end))
     except ValueError:
         return None  # a tempo map the compiler reports
-    if seconds > MAX_SONG_SECONDS:
-        return Problem(song.mark, f"song {song.id!r} ends {seconds:,.0f} s in; the limit is {MAX_SONG_SECONDS} s", "check end: (a bar number, BAR.BEAT)")
+
+
+def _events(song: Song, seconds: float) -> int:
+    """About how many events a song's timeline holds: its beats (at the fastest tempo) once for monitors and
+    once per click subdivision of each feed, its cues and lyrics."""
     beats_per_second = max(change.quarter_bpm / 60 * change.meter.denominator / 4 for change in song.tempo)
     clicks = 1 + sum(click.subdivide for _, click, _ in feeds(song) if click.enabled)
-    events = int(seconds * beats_per_second * clicks) + len(song.cues) + 2 * len(song.lyrics)
-    budget[0] -= events
-    if budget[0] < 0:
-        return Problem(
-            song.mark,
-            f"the show's timelines would hold more than {MAX_EVENTS:,} beats, clicks and cues (this song about {events:,})",
-            "fewer click feeds or subdivisions, shorter songs, or fewer songs per show",
-        )
-    return None
+    return int(seconds * beats_per_second * clicks) + len(song.cues) + 2 * len(song.lyrics)
 
 
 def _late_breaths(song: Song, timeline: Timeline) -> list[Problem]:
