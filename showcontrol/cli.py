@@ -130,7 +130,10 @@ def _log_through_a_queue(verbose: bool) -> logging.handlers.QueueListener:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as done:  # --help, --version or a usage error: their text is output too
+        return _flushed(done.code if isinstance(done.code, int) else ExitStatus.BAD_INPUT)
     listener = _log_through_a_queue(args.verbose)
     try:
         status = _dispatch(args)

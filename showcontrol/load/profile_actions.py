@@ -108,15 +108,15 @@ def _typed(name: str, value: Any, fmt: str | None) -> Any:
     """The value a field takes: numbers for `:d`/`:f` (from numbers or their text), else a number or text as given."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise _Mistyped(name, value, fmt)
-    if not fmt:
+    if not fmt or (fmt.endswith("d") and isinstance(value, int)):
         return value
     try:
-        number = int(value) if fmt.endswith("d") else float(value)
+        number = float(value)
     except (ValueError, OverflowError):
         raise _Mistyped(name, value, fmt) from None
-    if not math.isfinite(number):
+    if not math.isfinite(number) or (fmt.endswith("d") and not number.is_integer()):  # note: 60.5 is no note
         raise _Mistyped(name, value, fmt)
-    return number
+    return int(number) if fmt.endswith("d") else number
 
 
 def _text(params: dict[str, Any], name: str, fmt: str | None) -> str:
