@@ -213,3 +213,16 @@ def test_a_guide_call_that_looks_like_an_option_is_spoken(tmp_path: Path, monkey
     spoken = speak_all(["-wout.wav", "--help"], 48000)
     assert set(spoken) == {"-wout.wav", "--help"} and all(len(v) > 4800 for v in spoken.values())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_merge_keys_in_a_payload_merge(tmp_path: Path) -> None:
+    """Payloads are built from nodes now (keys as written, duplicates refused): `<<: *base` still merges, the keys beside it win."""
+    show = tmp_path / "show.yaml"
+    (tmp_path / "patch.yaml").write_text("version: 1\noutputs:\n  monitors: {type: mqtt, host: 127.0.0.1}\n")
+    show.write_text(
+        SONG.replace("version: 1\n", "version: 1\npatch: patch.yaml\n")
+        + "    notes: {base: &base {look: red, level: 1}}\n"
+        + "    cues: [{at: 1.1, mqtt: {to: monitors, topic: look, payload: {<<: *base, level: 0.5}}}]\n"
+    )
+    [cue] = load_show(show).show.songs[0].cues
+    assert cue.actions[0].payload == '{"look":"red","level":0.5}'  # type: ignore[union-attr]

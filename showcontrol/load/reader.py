@@ -35,6 +35,7 @@ NULL_TAG = "tag:yaml.org,2002:null"
 SEQ_TAG = "tag:yaml.org,2002:seq"
 MAP_TAG = "tag:yaml.org,2002:map"
 YAML_TAG = "tag:yaml.org,2002:"
+MERGE_TAG = "tag:yaml.org,2002:merge"
 SCALAR_TAGS = {
     f"{YAML_TAG}{name}": yaml.constructor.SafeConstructor.yaml_constructors[f"{YAML_TAG}{name}"]
     for name in ("str", "int", "float", "bool", "null", "timestamp")
@@ -398,13 +399,22 @@ class Reader:
             return [self.plain(item) for item in node.value]
         if isinstance(node, yaml.MappingNode) and node.tag == MAP_TAG:
             mapping: dict[str, Any] = {}
+            merged: dict[str, Any] = {}  # `<<: *defaults`: keys written beside it win
             for key_node, value_node in node.value:
+                if key_node.tag == MERGE_TAG:
+                    sources = self.plain(value_node)
+                    for source in sources if isinstance(sources, list) else [sources]:
+                        if isinstance(source, dict):
+                            merged.update({k: v for k, v in source.items() if k not in merged})
+                        else:
+                            self.problem(value_node, "<< merges mappings", "write <<: *name, where &name marks a mapping")
+                    continue
                 key = self.key(key_node, "a value")
                 if key in mapping:
                     self.problem(key_node, f"{quoted(key)} appears twice in this mapping", "keep one")
                 elif key is not None:
                     mapping[key] = self.plain(value_node)
-            return mapping
+            return {**merged, **mapping}
         self.problem(node, f"the tag {quoted(node.tag)} is not allowed", "show files hold plain values: remove the !!tag")
         return None
 
