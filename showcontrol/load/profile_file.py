@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from showcontrol.errors import quoted
+from showcontrol.load.cue_reader import osc_address_ok
 from showcontrol.load.reader import AnyKey, Node, Reader, compose_file
 from showcontrol.model.profile import Keepalive, Profile, ProfileAction
 
@@ -73,5 +74,8 @@ def _keepalive(reader: Reader, node: Node) -> Keepalive | None:
     if fields is None or "address" not in fields or "every_s" not in fields:
         return None
     address = reader.text(fields.get("address") or node, "keepalive address")
+    if address is not None and not osc_address_ok(address):
+        reader.problem(fields.get("address") or node, f"keepalive address {quoted(address)} is not an OSC address", "e.g. address: /xremote")
+        address = None
     every = reader.number(fields.get("every_s") or node, "keepalive every_s", 0.5, 3600, "9")
     return Keepalive(address, float(every)) if address and every else None
