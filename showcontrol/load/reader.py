@@ -371,7 +371,7 @@ class Reader:
         if isinstance(node, yaml.ScalarNode) and str(node.value) in choices:
             return str(node.value)
         word = str(node.value) if isinstance(node, yaml.ScalarNode) else _describe(node)
-        self.problem(node, f"{what} {word!r} is not known", suggestion(word, choices))
+        self.problem(node, f"{what} {quoted(word)} is not known", suggestion(word[:100], choices))
         return None
 
     def plain(self, node: Node) -> Any:

@@ -426,9 +426,9 @@ def _timecode(reader: Reader, node: Node) -> TimecodeSettings | None:
     rate_name = str(rate_node.value).lower() if isinstance(rate_node, yaml.ScalarNode) else ""
     if rate_name not in RATES:
         hint = (
-            "29.97 is only supported as drop-frame: write 29.97df" if rate_name in ("29.97", "29.97ndf") else suggestion(rate_name, RATES)
+            "29.97 is only supported as drop-frame: write 29.97df" if rate_name in ("29.97", "29.97ndf") else suggestion(rate_name[:100], RATES)
         )
-        reader.problem(rate_node, f"timecode rate {rate_name or 'value'!r} is not supported", hint)
+        reader.problem(rate_node, f"timecode rate {quoted(rate_name or 'value')} is not supported", hint)
         return None
     rate = RATES[rate_name]
     start_text = reader.text(n, "timecode start") if (n := fields.get("start")) is not None else "00:00:00:00"
