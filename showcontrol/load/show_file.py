@@ -19,7 +19,7 @@ from showcontrol.load.patch_file import DEFAULT_PATCH, load_patch
 from showcontrol.load.reader import NAME, AnyKey, Fields, Node, Reader, collector_paused, compose_file, suggestion
 from showcontrol.load.tempo_reader import read_beat_unit, read_tempo
 from showcontrol.model.patch import MAIN_CLICK, OUTPUT_TYPES, MidiOutput, Patch
-from showcontrol.model.position import BarBeat, Seconds, SectionOffset
+from showcontrol.model.position import BarBeat, Position, Seconds, SectionOffset
 from showcontrol.model.profile import Profile
 from showcontrol.model.show import (
     ClickSettings,
@@ -208,27 +208,39 @@ def _track_length(track: Track, rate: Rate, demo: bool, show_path: Path, problem
 def _length_problem(song: Song, seconds: float) -> Problem | None:
     if seconds <= MAX_SONG_SECONDS:
         return None
-    return Problem(song.mark, f"song {song.id!r} ends {seconds:,.0f} s in; the limit is {MAX_SONG_SECONDS} s", "check end: (a bar number, BAR.BEAT)")
+    return Problem(song.mark, f"song {song.id!r} ends {seconds:,.0f} s in; the limit is {MAX_SONG_SECONDS} s", "check end:, the tracks' at: and bpm:, and the tempo map")
 
 
 def _song_seconds(song: Song, ticks: int, frames: list[int], rate: Rate) -> float | None:
-    """Where a song ends, in seconds from its start, found from the tempo map without compiling (which walks
-    every beat up to the end: `end: 1000000000000.1` on a click-only song); None when the compiler will say
-    why it has no end."""
-    end = song.end
-    if isinstance(end, SectionOffset):
-        bars = {s.name: s.bar for s in song.sections}
-        if end.section not in bars:
-            return None
-        end = BarBeat(bars[end.section] + end.bar - 1, end.beat, end.tick)
-    if end is None:
-        return float(max(frames, default=0) / rate)
-    if isinstance(end, Seconds):
-        return float(end.seconds)
+    """Where a song ends, in seconds from bar 1, found from the tempo map without compiling (which walks every
+    beat up to the end: `end: 1000000000000.1` on a click-only song, a track placed at bar 9000 or stretched
+    to fifty times its length); None when the compiler will say why it cannot be placed."""
+    bars = {s.name: s.bar for s in song.sections}
     try:
-        return float(TempoMap(song.tempo, Fraction(0), ticks).seconds(end))
+        tempo = TempoMap(song.tempo, Fraction(0), ticks)
     except ValueError:
         return None  # a tempo map the compiler reports
+    if song.end is not None:
+        return _seconds_at(song.end, tempo, bars)
+    slowest = min(change.quarter_bpm for change in song.tempo)
+    longest = 0.0
+    for track, length in zip(song.tracks, frames, strict=False):
+        start = _seconds_at(track.at, tempo, bars)
+        if start is None:
+            return None
+        stretch = max(1.0, float(track.native_bpm / slowest)) if track.native_bpm else 1.0
+        longest = max(longest, start + float(length / rate) * stretch)
+    return longest
+
+
+def _seconds_at(position: Position, tempo: TempoMap, bars: Mapping[str, int]) -> float | None:
+    if isinstance(position, Seconds):
+        return float(position.seconds)
+    if isinstance(position, SectionOffset):
+        if position.section not in bars:
+            return None
+        position = BarBeat(bars[position.section] + position.bar - 1, position.beat, position.tick)
+    return float(tempo.seconds(position))
 
 
 def _events(song: Song, seconds: float) -> int:
@@ -236,7 +248,7 @@ def _events(song: Song, seconds: float) -> int:
     once per click subdivision of each feed, its cues and lyrics."""
     beats_per_second = max(change.quarter_bpm / 60 * change.meter.denominator / 4 for change in song.tempo)
     clicks = 1 + sum(click.subdivide for _, click, _ in feeds(song) if click.enabled)
-    return int(seconds * beats_per_second * clicks) + len(song.cues) + 2 * len(song.lyrics)
+    return int(max(seconds, 0) * beats_per_second * clicks) + len(song.cues) + 2 * len(song.lyrics)
 
 
 def _late_breaths(song: Song, timeline: Timeline) -> list[Problem]:
