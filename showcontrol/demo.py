@@ -37,24 +37,46 @@ def make_demo_tracks(show_path: Path) -> list[Path]:
     folder, or one too long to synthesise."""
     loaded = load_show(show_path, sample_rate=RATE, with_audio=False)
     if not loaded.show.demo:
-        raise ShowFileError([Problem(SourceMark(str(show_path), 1, 1), "this show is not a demo (no demo: true)", "its tracks are recordings: give their files")])
+        raise ShowFileError(
+            [
+                Problem(
+                    SourceMark(str(show_path), 1, 1),
+                    "this show is not a demo (no demo: true)",
+                    "its tracks are recordings: give their files",
+                )
+            ]
+        )
     folder = show_path.parent.resolve()
     problems: list[Problem] = []
     wanted: list[tuple[Path, Timeline, int]] = []
     for index, song in enumerate(loaded.show.songs):
         grid = loaded.timelines.get(song.id)
         if grid is None:
-            problems.append(Problem(song.mark, f"demo song {song.id!r} has no end", "give it end: BAR.BEAT: its track is synthesised that long"))
+            problems.append(
+                Problem(song.mark, f"demo song {song.id!r} has no end", "give it end: BAR.BEAT: its track is synthesised that long")
+            )
             continue
         for number, track in enumerate(song.tracks):
             if any(track.audio == path for path, _, _ in wanted) or track.audio.exists():
                 continue
             if not track.audio.resolve().is_relative_to(folder):
-                problems.append(Problem(track.mark, f"{track.audio} is outside the show's folder {folder}", "demo tracks are only written inside it: give a path such as tracks/NAME.flac"))
+                problems.append(
+                    Problem(
+                        track.mark,
+                        f"{track.audio} is outside the show's folder {folder}",
+                        "demo tracks are only written inside it: give a path such as tracks/NAME.flac",
+                    )
+                )
                 continue
             timeline = grid if len(song.tracks) == 1 else _own_timeline(song, track, grid, loaded.show.ticks_per_beat)
             if timeline.end_frame > MAX_DEMO_SECONDS * RATE:
-                problems.append(Problem(track.mark, f"a demo track is synthesised for up to {MAX_DEMO_SECONDS} s, and this song is longer", "shorten the song, or give a recording"))
+                problems.append(
+                    Problem(
+                        track.mark,
+                        f"a demo track is synthesised for up to {MAX_DEMO_SECONDS} s, and this song is longer",
+                        "shorten the song, or give a recording",
+                    )
+                )
                 continue
             wanted.append((track.audio, timeline, 57 + 3 * index + 5 * number))
     if problems:

@@ -63,7 +63,9 @@ def audio_length(path: Path, sample_rate: Rate) -> int:
     frames = resampled_length(info.frames, info.samplerate, sample_rate)
     if frames * info.channels * 4 > MAX_DECODED_BYTES:
         size = frames * info.channels * 4 / 2**30
-        raise AudioFileError(f"{path.name} ({info.channels} channels) would take {size:.1f} GiB decoded; the limit is {MAX_DECODED_BYTES // 2**30} GiB")
+        raise AudioFileError(
+            f"{path.name} ({info.channels} channels) would take {size:.1f} GiB decoded; the limit is {MAX_DECODED_BYTES // 2**30} GiB"
+        )
     return frames
 
 

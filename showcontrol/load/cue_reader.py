@@ -115,7 +115,11 @@ def _osc(reader: Reader, node: Node) -> OscAction | None:
         reader.problem(node, f"this OSC message cannot be encoded: {error}", "OSC integers are 64-bit at most, floats 32-bit")
         return None
     if size > MAX_OSC_BYTES:
-        reader.problem(node, f"this OSC message is {size:,} bytes; one UDP datagram carries {MAX_OSC_BYTES:,}", "send a shorter address or fewer arguments")
+        reader.problem(
+            node,
+            f"this OSC message is {size:,} bytes; one UDP datagram carries {MAX_OSC_BYTES:,}",
+            "send a shorter address or fewer arguments",
+        )
         return None
     return action
 
@@ -231,7 +235,9 @@ def _mqtt(reader: Reader, node: Node) -> MqttAction | None:
         return None
     topic = reader.text(fields.get("topic") or node, "MQTT topic")
     if topic is not None and (problem := topic_problem(topic)):
-        reader.problem(fields.get("topic") or node, f"MQTT topic {quoted(topic)} {problem}", "publish to a concrete topic, e.g. fx/confetti")
+        reader.problem(
+            fields.get("topic") or node, f"MQTT topic {quoted(topic)} {problem}", "publish to a concrete topic, e.g. fx/confetti"
+        )
         topic = None
     payload = reader.payload(n) if (n := fields.get("payload")) is not None else ""
     qos = reader.integer(n, "qos", 0, 2) if (n := fields.get("qos")) is not None else 0

@@ -6,7 +6,9 @@ docs/show-file.md lists them; every error that one of them causes names it.
 from __future__ import annotations
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # a show of 100,000 cues is about 8 MB
-MAX_ITEMS = 1_000_000  # lines, commas and brackets of one file: bounds the values a parse makes before it makes them (100,000 cues: about 700,000)
+MAX_ITEMS = (
+    1_000_000  # lines, commas and brackets of one file: bounds the values a parse makes before it makes them (100,000 cues: about 700,000)
+)
 MAX_VALUES = 2_000_000  # values of one file once its aliases are expanded (an alias bomb's billions stop here)
 MAX_DEPTH = 50  # nested lists and mappings
 MAX_TEXT = 1000  # characters of any text: names, titles, lyrics, addresses, topics (monitors show them)

@@ -58,7 +58,11 @@ def load_patch(path: Path, reader: Reader | None = None) -> Patch | None:
             named = reader.fields(outputs_node, "outputs", AnyKey())
             for output_name, (key_node, value_node) in named.values.items() if named else ():
                 if not NAME.match(output_name) or output_name in CUE_KEYS:
-                    hint = f"{output_name!r} is a key of cues: call it something else" if output_name in CUE_KEYS else "use letters, digits, '-' and '_', e.g. lights"
+                    hint = (
+                        f"{output_name!r} is a key of cues: call it something else"
+                        if output_name in CUE_KEYS
+                        else "use letters, digits, '-' and '_', e.g. lights"
+                    )
                     reader.problem(key_node, f"output name {quoted(output_name)} cannot be used in cues", hint)
                 elif (output := _output(reader, output_name, value_node)) is not None:
                     outputs[output.name] = output
@@ -239,7 +243,9 @@ def _password_env(reader: Reader, fields: Fields) -> str | None:
     """The name of the environment variable holding the password; unset here, the broker would refuse the output."""
     name = _optional_text(reader, fields, "password_env")
     if name is not None and name not in os.environ:
-        reader.warn(fields.get("password_env") or fields.node, f"password_env {quoted(name)} is not set here", f"export {name}=... before run")
+        reader.warn(
+            fields.get("password_env") or fields.node, f"password_env {quoted(name)} is not set here", f"export {name}=... before run"
+        )
     return name
 
 
@@ -250,7 +256,9 @@ def _topic_prefix(reader: Reader, fields: Fields) -> str:
         reader.problem(node, f"topic_prefix {quoted(prefix)} {problem}", "e.g. topic_prefix: showcontrol/stage-a/")
         return ""
     if prefix and not prefix.endswith("/"):
-        reader.warn(node, f"topic_prefix {quoted(prefix)} does not end with '/', so it runs into each topic", f"write topic_prefix: {prefix}/")
+        reader.warn(
+            node, f"topic_prefix {quoted(prefix)} does not end with '/', so it runs into each topic", f"write topic_prefix: {prefix}/"
+        )
     return prefix
 
 

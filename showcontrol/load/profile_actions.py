@@ -49,7 +49,9 @@ def expand(reader: Reader, output: str, profile: Profile, node: Node) -> Node | 
             return None
         chosen = [key for key in data if key in profile.actions]
         if len(chosen) != 1:
-            hint = suggestion(next(iter(data), ""), list(profile.actions)) if not chosen else "give one action per entry (a list for several)"
+            hint = (
+                suggestion(next(iter(data), ""), list(profile.actions)) if not chosen else "give one action per entry (a list for several)"
+            )
             reader.problem(node, f"{output}: name one action of profile {profile.name!r} ({names}), found {len(chosen) or 'none'}", hint)
             return None
         action_name, params = chosen[0], dict(data)  # `cue: 12` names the action and gives its `cue` parameter

@@ -75,7 +75,9 @@ def _keepalive(reader: Reader, node: Node) -> Keepalive | None:
         return None
     address = reader.text(fields.get("address") or node, "keepalive address")
     if address is not None and not osc_address_ok(address):
-        reader.problem(fields.get("address") or node, f"keepalive address {quoted(address)} is not an OSC address", "e.g. address: /xremote")
+        reader.problem(
+            fields.get("address") or node, f"keepalive address {quoted(address)} is not an OSC address", "e.g. address: /xremote"
+        )
         address = None
     every = reader.number(fields.get("every_s") or node, "keepalive every_s", 0.5, 3600, "9")
     return Keepalive(address, float(every)) if address and every else None

@@ -50,7 +50,9 @@ def compose_file(path: Path, what: str) -> Node:
     """
     text = _decoded(path, _contents(path, what), what)
     if (items := text.count("\n") + text.count(",") + text.count("[") + text.count("{")) > MAX_ITEMS:
-        _fail(path, 1, 1, f"{what} has {items:,} lines, commas and brackets; the limit is {MAX_ITEMS:,}", "split the show into smaller files")
+        _fail(
+            path, 1, 1, f"{what} has {items:,} lines, commas and brackets; the limit is {MAX_ITEMS:,}", "split the show into smaller files"
+        )
     try:
         with collector_paused():
             node = yaml.compose(text, Loader=_Loader)
@@ -194,11 +196,15 @@ def _expansion_problem(path: Path, root: Node) -> Problem | None:
             size = sizes[key] = 1 + sum(sizes.get(id(child), 1) for child in _children(node))
             if size > MAX_VALUES:
                 return Problem(
-                    _mark(path, node), f"aliases here expand to more than {MAX_VALUES:,} values, the limit", "repeat fewer or smaller aliases"
+                    _mark(path, node),
+                    f"aliases here expand to more than {MAX_VALUES:,} values, the limit",
+                    "repeat fewer or smaller aliases",
                 )
             continue
         if key in on_path:
-            return Problem(_mark(path, node), "an alias refers to a list or mapping that contains it", "an alias must not be inside its anchor")
+            return Problem(
+                _mark(path, node), "an alias refers to a list or mapping that contains it", "an alias must not be inside its anchor"
+            )
         on_path.add(key)
         stack.append((node, True))
         stack.extend((child, False) for child in _children(node))
@@ -290,7 +296,11 @@ class Reader:
         so in one problem that echoes none of its content."""
         known = isinstance(root, yaml.MappingNode) and any(isinstance(k, yaml.ScalarNode) and k.value in allowed for k, _ in root.value)
         if not known:
-            self.problem(root, f"this is not {kind}: it has none of the keys {', '.join(required)}", "check the path; docs/show-file.md shows the format")
+            self.problem(
+                root,
+                f"this is not {kind}: it has none of the keys {', '.join(required)}",
+                "check the path; docs/show-file.md shows the format",
+            )
             return None
         return self.fields(root, what, allowed, required)
 
@@ -301,7 +311,9 @@ class Reader:
         if isinstance(node, yaml.ScalarNode):
             self.problem(node, f"a key in {what} is {len(str(node.value)):,} characters long; the limit is {MAX_KEY}", "shorten it")
             return None
-        self.problem(node, f"a key in {what} is {_describe(node)}, not a word", "write `name: value`; a [...] or {...} before a colon makes it a key")
+        self.problem(
+            node, f"a key in {what} is {_describe(node)}, not a word", "write `name: value`; a [...] or {...} before a colon makes it a key"
+        )
         return None
 
     def version(self, node: Node) -> None:
@@ -388,7 +400,9 @@ class Reader:
                 return None
             if isinstance(value, bool) and str(node.value).lower() not in ("true", "false"):
                 self.problem(
-                    node, f"{str(node.value)!r} is read as {str(value).lower()}", f'quote it ("{node.value}") for the word, or write {str(value).lower()}'
+                    node,
+                    f"{str(node.value)!r} is read as {str(value).lower()}",
+                    f'quote it ("{node.value}") for the word, or write {str(value).lower()}',
                 )
                 return None
             if isinstance(value, float) and not math.isfinite(value):
@@ -425,7 +439,9 @@ class Reader:
         else:
             text = json.dumps(self.plain(node), separators=(",", ":"), default=str, ensure_ascii=False)
         if len(text.encode()) > MAX_PAYLOAD_BYTES:
-            self.problem(node, f"the payload is {len(text.encode()):,} bytes; the limit is {MAX_PAYLOAD_BYTES:,}", "send less, or a reference to it")
+            self.problem(
+                node, f"the payload is {len(text.encode()):,} bytes; the limit is {MAX_PAYLOAD_BYTES:,}", "send less, or a reference to it"
+            )
             return None
         return text
 

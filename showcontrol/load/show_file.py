@@ -106,7 +106,13 @@ def load_show(
 
 
 def _load_show(
-    path: Path, patch_path: Path | None, sample_rate: int | None, with_audio: bool, speed: Fraction, keep_pitch: bool, realtime_timecode: bool
+    path: Path,
+    patch_path: Path | None,
+    sample_rate: int | None,
+    with_audio: bool,
+    speed: Fraction,
+    keep_pitch: bool,
+    realtime_timecode: bool,
 ) -> LoadedShow:
     reader = Reader(path)
     root = compose_file(path, "show file")
@@ -159,7 +165,9 @@ def _load_show(
             song_events = _events(song, seconds)
             events += song_events
             if events > MAX_EVENTS:
-                message = f"the show's timelines would hold more than {MAX_EVENTS:,} beats, clicks and cues (this song about {song_events:,})"
+                message = (
+                    f"the show's timelines would hold more than {MAX_EVENTS:,} beats, clicks and cues (this song about {song_events:,})"
+                )
                 problems.append(Problem(song.mark, message, "fewer click feeds or subdivisions, shorter songs, or fewer songs per show"))
                 continue
         try:
@@ -172,7 +180,9 @@ def _load_show(
         problems.extend(_late_breaths(song, timelines[song.id]))
     if problems:
         unique = dict.fromkeys(problems)  # a tempo map can be reported by the reader and the compiler alike
-        raise ShowFileError(sorted(unique, key=lambda p: (p not in unread_patch, p.mark.path != str(path), p.mark.path, p.mark.line, p.mark.col)))
+        raise ShowFileError(
+            sorted(unique, key=lambda p: (p not in unread_patch, p.mark.path != str(path), p.mark.path, p.mark.line, p.mark.col))
+        )
     show = Show(path, title, patch, ticks, tuple(songs), demo)
     return LoadedShow(show, device_rate, timelines, (*patch_warnings, *reader.warnings), speed, keep_pitch, realtime_timecode)
 
@@ -191,7 +201,9 @@ def _track_length(track: Track, rate: Rate, demo: bool, show_path: Path, problem
         return None
     seconds = Fraction(frames) / rate
     if seconds > MAX_SONG_SECONDS:
-        problems.append(Problem(track.mark, f"{track.audio.name} lasts {float(seconds):.0f} s; the limit is {MAX_SONG_SECONDS} s", "split the song"))
+        problems.append(
+            Problem(track.mark, f"{track.audio.name} lasts {float(seconds):.0f} s; the limit is {MAX_SONG_SECONDS} s", "split the song")
+        )
         return None
     if track.first_downbeat >= seconds:
         problems.append(
@@ -208,7 +220,11 @@ def _track_length(track: Track, rate: Rate, demo: bool, show_path: Path, problem
 def _length_problem(song: Song, seconds: float) -> Problem | None:
     if seconds <= MAX_SONG_SECONDS:
         return None
-    return Problem(song.mark, f"song {song.id!r} ends {seconds:,.0f} s in; the limit is {MAX_SONG_SECONDS} s", "check end:, the tracks' at: and bpm:, and the tempo map")
+    return Problem(
+        song.mark,
+        f"song {song.id!r} ends {seconds:,.0f} s in; the limit is {MAX_SONG_SECONDS} s",
+        "check end:, the tracks' at: and bpm:, and the tempo map",
+    )
 
 
 def _song_seconds(song: Song, ticks: int, frames: list[int], rate: Rate) -> float | None:
@@ -319,7 +335,11 @@ def _song(reader: Reader, node: Node, profiles: Mapping[str, Profile]) -> Song |
         return None
     song_id = reader.text(n, "song id") if (n := fields.get("id")) is not None else None
     if song_id is not None and len(song_id) > MAX_SONG_ID:
-        reader.problem(fields.get("id") or node, f"song id is {len(song_id)} characters long; the limit is {MAX_SONG_ID}", "shorten it: it names the song's show logs")
+        reader.problem(
+            fields.get("id") or node,
+            f"song id is {len(song_id)} characters long; the limit is {MAX_SONG_ID}",
+            "shorten it: it names the song's show logs",
+        )
         song_id = None
     elif song_id is not None and not _SONG_ID.match(song_id):
         reader.problem(
@@ -438,7 +458,9 @@ def _timecode(reader: Reader, node: Node) -> TimecodeSettings | None:
     rate_name = str(rate_node.value).lower() if isinstance(rate_node, yaml.ScalarNode) else ""
     if rate_name not in RATES:
         hint = (
-            "29.97 is only supported as drop-frame: write 29.97df" if rate_name in ("29.97", "29.97ndf") else suggestion(rate_name[:100], RATES)
+            "29.97 is only supported as drop-frame: write 29.97df"
+            if rate_name in ("29.97", "29.97ndf")
+            else suggestion(rate_name[:100], RATES)
         )
         reader.problem(rate_node, f"timecode rate {quoted(rate_name or 'value')} is not supported", hint)
         return None
