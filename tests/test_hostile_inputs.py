@@ -12,12 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import REPO
 
 from showcontrol.audio.speech import speak_all, speech_available
 from showcontrol.cli import main
 from showcontrol.errors import ShowFileError
 from showcontrol.load.limits import MAX_FILE_BYTES, MAX_ITEMS
+from showcontrol.load.reader import compose_file
 from showcontrol.load.show_file import load_show
 
 SONG = "version: 1\nsongs:\n  - id: s\n    end: 9.1\n    tempo: [{bar: 1, bpm: 120}]\n"
@@ -226,3 +228,27 @@ def test_merge_keys_in_a_payload_merge(tmp_path: Path) -> None:
     )
     [cue] = load_show(show).show.songs[0].cues
     assert cue.actions[0].payload == '{"look":"red","level":0.5}'  # type: ignore[union-attr]
+
+
+def _tags(node: yaml.Node) -> list[tuple[str, str]]:
+    if isinstance(node, yaml.MappingNode):
+        return [(node.tag, ""), *(t for pair in node.value for n in pair for t in _tags(n))]
+    if isinstance(node, yaml.SequenceNode):
+        return [(node.tag, ""), *(t for n in node.value for t in _tags(n))]
+    return [(node.tag, str(node.value))]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        (REPO / "cues/demo/show.yaml").read_text(encoding="utf-8"),
+        (REPO / "hardware/demo-stage.yaml").read_text(encoding="utf-8"),
+        "a: [yes, No, on, OFF, ~, null, '', 1, 0x1F, 0o17, 1_000, 1.5e3, .inf, -.NaN, 2001-12-14, 2001-12-14t21:59:43.10-05:00,"
+        " '1', \"true\", <<, =, !!str 3, 1:30, -1, +1, 0b101, {a: 1}, [1]]\n",
+    ],
+)
+def test_the_fast_loader_tags_values_as_the_safe_loader_does(tmp_path: Path, text: str) -> None:
+    """libyaml composes, and plain scalars are resolved once per distinct text: the tags are PyYAML's safe loader's."""
+    path = tmp_path / "file.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert _tags(compose_file(path, "file")) == _tags(yaml.compose(text, Loader=yaml.SafeLoader))

@@ -36,6 +36,7 @@ SEQ_TAG = "tag:yaml.org,2002:seq"
 MAP_TAG = "tag:yaml.org,2002:map"
 YAML_TAG = "tag:yaml.org,2002:"
 MERGE_TAG = "tag:yaml.org,2002:merge"
+STR_TAG = "tag:yaml.org,2002:str"
 SCALAR_TAGS = {
     f"{YAML_TAG}{name}": yaml.constructor.SafeConstructor.yaml_constructors[f"{YAML_TAG}{name}"]
     for name in ("str", "int", "float", "bool", "null", "timestamp")
@@ -74,19 +75,32 @@ def compose_file(path: Path, what: str) -> Node:
 
 class _Loader(yaml.CSafeLoader):
     """libyaml's composer with the safe loader's tags, each plain scalar's tag looked up once per distinct text
-    (a show repeats `to`, `at`, `lights` a hundred thousand times; the resolver tries its patterns on each)."""
+    (a show repeats `to`, `at`, `lights` a hundred thousand times; PyYAML's resolver tries its patterns on each).
+    The safe loader has no path resolvers, so descending and ascending have nothing to do."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._tags: dict[str, str] = {}
 
     def resolve(self, kind: type[Node], value: Any, implicit: tuple[bool, bool]) -> str:
-        if kind is not yaml.ScalarNode or not implicit[0]:
-            return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
+        if kind is not yaml.ScalarNode:
+            return SEQ_TAG if kind is yaml.SequenceNode else MAP_TAG
+        if not implicit[0]:
+            return STR_TAG
         tag = self._tags.get(value)
         if tag is None:
-            tag = self._tags[value] = str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
+            candidates = _IMPLICIT.get(value[:1], ())
+            tag = self._tags[value] = next((tag for tag, pattern in candidates if pattern.match(value)), STR_TAG)
         return tag
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
+
+_IMPLICIT: dict[str, list[tuple[str, re.Pattern[str]]]] = yaml.resolver.Resolver.yaml_implicit_resolvers
 
 
 def _fail(path: Path, line: int, col: int, message: str, hint: str) -> NoReturn:
