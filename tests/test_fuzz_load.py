@@ -99,13 +99,17 @@ def mutated(text: str) -> st.SearchStrategy[str]:
     def duplicate(i: int) -> str:
         return "".join(lines[: i + 1] + lines[i:])
 
-    one = st.one_of(
+    return st.one_of(
         st.builds(replace_value, index, value),
         st.builds(insert, st.integers(0, len(text)), value),
         st.builds(delete, index, st.integers(1, 5)),
         st.builds(duplicate, index),
     )
-    return one
+
+
+def mutants(text: str) -> st.SearchStrategy[str]:
+    """One mutation, or two on top of each other (a typo in a file that already has one)."""
+    return mutated(text) | mutated(text).flatmap(mutated)
 
 
 def answers_cleanly(show: Path, patch: Path | None = None) -> None:
@@ -132,7 +136,7 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @FUZZ
-@given(text=mutated(SHOW.replace("../../hardware/demo-stage.yaml", "patch.yaml")))
+@given(text=mutants(SHOW.replace("../../hardware/demo-stage.yaml", "patch.yaml")))
 def test_a_mutated_demo_show_loads_or_is_reported(stage: Path, text: str) -> None:
     show = stage / "show.yaml"
     show.write_text(text, encoding="utf-8")
@@ -140,7 +144,7 @@ def test_a_mutated_demo_show_loads_or_is_reported(stage: Path, text: str) -> Non
 
 
 @FUZZ
-@given(text=mutated(PATCH))
+@given(text=mutants(PATCH))
 def test_a_mutated_patch_loads_or_is_reported(stage: Path, text: str) -> None:
     patch = stage / "mutated-patch.yaml"
     patch.write_text(text, encoding="utf-8")
