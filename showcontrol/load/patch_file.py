@@ -212,6 +212,9 @@ def _profile(reader: Reader, kind: str, node: Node) -> Profile | None:
     name = reader.text(node, "profile")
     if name is None:
         return None
+    if not NAME.match(name):  # a name, looked up in profile folders: never a path to some other file
+        reader.problem(node, f"profile {quoted(name)} is not a profile name", "give a name such as etc-eos (hardware/profiles/NAME.yaml)")
+        return None
     path = profile_path(name, reader.path)
     if path is None:
         known = available_profiles(reader.path)
