@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import logging.handlers
 import os
@@ -17,7 +18,7 @@ from pathlib import Path
 from showcontrol import __version__
 from showcontrol.audio.files import read_audio
 from showcontrol.audio.speech import speech_available
-from showcontrol.errors import AudioFileError, Problem, ShowControlError, ShowFileError
+from showcontrol.errors import AudioFileError, Problem, ShowControlError, ShowFileError, escaped
 from showcontrol.load.show_file import LoadedShow, load_show
 from showcontrol.report import check_summary, timeline_text
 from showcontrol.timeline.events import Kind
@@ -105,11 +106,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo = commands.add_parser(
         "demo",
-        help="synthesise the demo show's tracks if missing, then render the demo",
-        description="Synthesise the demo show's tracks (first time only), then render its first song.",
+        help="synthesise a demo show's missing tracks (inside its folder); with -o, also render its first song",
+        description="Write the tracks a show marked `demo: true` names and that do not exist yet, synthesised from its "
+        "tempo maps, inside the show's folder. Nothing else writes them: check, timeline and run report them missing.",
     )
-    demo.add_argument("--show", type=Path, default=Path("cues/demo/show.yaml"), help="the demo show file")
-    demo.add_argument("-o", "--output", type=Path, default=Path("demo.wav"))
+    demo.add_argument("show", type=Path, nargs="?", default=Path("cues/demo/show.yaml"), help="the demo show (default cues/demo/show.yaml)")
+    demo.add_argument("-o", "--output", type=Path, help="also render the show's first song to this audio file")
     _takes_and_cuesheet_parsers(commands)
     return parser
 
@@ -130,12 +132,16 @@ def _log_through_a_queue(verbose: bool) -> logging.handlers.QueueListener:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as done:  # --help, --version or a usage error: their text is output too
+        return _flushed(done.code if isinstance(done.code, int) else ExitStatus.BAD_INPUT)
     listener = _log_through_a_queue(args.verbose)
     try:
         status = _dispatch(args)
     finally:
         listener.stop()
+    status = _flushed(status)
     if getattr(args, "exit_at_once", False):  # an audio device left open: SDL's teardown would wait for its hung server
         sys.stdout.flush()
         sys.stderr.flush()
@@ -143,9 +149,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
+def _flushed(status: int) -> int:
+    """The command's output all written; a reader gone (`| head -1`) or a full disk (`> /dev/full`) is an exit
+    status and, for the disk, one line on stderr, never a traceback (at exit either, where Python would flush again)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _drop_stdout()
+        return ExitStatus.FAILED
+    except OSError as error:
+        _drop_stdout()
+        print(f"showcontrol: cannot write the output: {error.strerror or error}", file=sys.stderr)
+        return ExitStatus.FAILED
+    return status
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so what is still buffered goes nowhere instead of failing again at exit."""
+    with contextlib.suppress(OSError, ValueError):  # not a real file (a test's capture): nothing flushes it at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     try:
         return int(COMMANDS[args.command](args))
+    except BrokenPipeError:
+        return _flushed(ExitStatus.FAILED)
     except ShowFileError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)
@@ -153,7 +182,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"{count} problem{'s' if count != 1 else ''} found; nothing was played or written.", file=sys.stderr)
         return ExitStatus.BAD_INPUT
     except ShowControlError as error:
-        print(f"showcontrol: {error}", file=sys.stderr)
+        print(escaped(f"showcontrol: {error}"), file=sys.stderr)
+        return ExitStatus.FAILED
+    except OSError as error:  # writing the command's output (a print to a full disk): not the show's fault
+        if error.filename is not None:
+            raise
+        _drop_stdout()
+        print(f"showcontrol: cannot write the output: {error.strerror or error}", file=sys.stderr)
         return ExitStatus.FAILED
     except KeyboardInterrupt:
         return ExitStatus.FAILED
@@ -189,10 +224,6 @@ def tempo_percent(text: str) -> Fraction:
 
 
 def _load(args: argparse.Namespace) -> LoadedShow:
-    from showcontrol.demo import make_missing_demo_tracks
-
-    for path in make_missing_demo_tracks(args.show):
-        print(f"synthesised {path} (a demo show's track, made the first time it is needed)", file=sys.stderr)
     tempo = getattr(args, "tempo", None)
     speed = tempo if tempo is not None else getattr(args, "speed", Fraction(1))
     loaded = load_show(
@@ -273,8 +304,17 @@ def cmd_render(args: argparse.Namespace) -> ExitStatus:
 
 
 def cmd_demo(args: argparse.Namespace) -> ExitStatus:
+    from showcontrol.demo import make_demo_tracks
+
     if not args.show.exists():
-        raise ShowControlError(f"{args.show} not found: run this from the showcontrol checkout, or pass --show")
+        raise ShowControlError(f"{args.show} not found: run this from the showcontrol checkout, or give the demo show's path")
+    written = make_demo_tracks(args.show)
+    for path in written:
+        print(f"synthesised {path}")
+    if not written:
+        print(f"{args.show}: every track exists; nothing synthesised")
+    if args.output is None:
+        return ExitStatus.OK
     args.song, args.patch, args.trace, args.rate, args.subtype = None, None, None, None, None
     return cmd_render(args)
 
