@@ -1,0 +1,169 @@
+"""From a mono recording to a draft song entry: pulses, bar lines, counted beats, a fitted map, confidence and warnings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from fractions import Fraction
+
+import numpy as np
+import numpy.typing as npt
+
+from showcontrol.analysis.beats import Pulse, pulse
+from showcontrol.analysis.downbeats import bar_phase
+from showcontrol.analysis.onsets import ANALYSIS_RATE, Curve, onset_curves
+from showcontrol.analysis.tempo_fit import FittedMap, fit_tempo_map
+from showcontrol.model.show import Meter, TempoChange, default_groups
+
+Progress = Callable[[int, int], None]
+
+FOUR_FOUR = Meter(4, 4, (1, 1, 1, 1))
+WEAK_BAR = 0.25  # a bar whose beats are this faint or irregular is flagged
+ODD_BEAT = 0.2  # a beat this much longer or shorter than its neighbours is flagged
+DOUBLE_TEMPO_STRENGTH = 0.9
+BAR1_REACH_SECONDS = 0.07
+SILENT_PULSE = 0.6  # pulses after the last one this strong (times the median) are the tail ringing out, not beats
+DEFAULT_PULSE_BPM = (50.0, 220.0, 110.0)  # range and centre for a quarter-note pulse; scaled for other pulses
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What the user knows: the meter, the range of the pulse's BPM (see `pulse_layout`), where bar 1 sounds."""
+
+    meter: Meter | None = None
+    bpm_range: tuple[float, float] | None = None
+    bar1_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Draft:
+    meter: Meter
+    first_downbeat: Fraction
+    tempo: tuple[TempoChange, ...]
+    beats: Curve  # every counted beat heard, seconds (before bar 1 too)
+    downbeats: Curve  # every bar line heard, seconds
+    bar_confidence: tuple[float, ...]  # bar 1 on, 0-1
+    map_error: Curve  # the written map's beats minus the heard ones, seconds, bar 1 on
+    warnings: tuple[str, ...]
+
+
+def pulse_layout(meter: Meter) -> tuple[int, int]:
+    """(pulses per bar, counted beats per pulse): what a listener taps.
+
+    Quarters in x/4; dotted quarters in compound meters (6/8, 9/8, 12/8); eighths in other x/8 (5/8, 7/8).
+    """
+    if meter.denominator >= 8 and default_groups(meter.numerator, meter.denominator) == meter.groups and meter.groups[0] == 3:
+        return meter.numerator // 3, 3
+    return meter.numerator, 1
+
+
+def subdivide(times: Curve, parts: int) -> Curve:
+    """Split each interval between pulses into `parts` equal beats."""
+    if parts == 1 or len(times) < 2:
+        return times
+    steps = np.arange(parts) / parts
+    inner = times[:-1, None] + np.diff(times)[:, None] * steps[None, :]
+    return np.concatenate([inner.ravel(), times[-1:]])
+
+
+def _runs(flags: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """(first, last) indexes of each run of True."""
+    runs, start = [], None
+    for index, flag in enumerate([*flags.tolist(), False]):
+        if flag and start is None:
+            start = index
+        elif not flag and start is not None:
+            runs.append((start, index - 1))
+            start = None
+    return runs
+
+
+def _bars_text(first: int, last: int) -> str:
+    return f"bar {first}" if first == last else f"bars {first}-{last}"
+
+
+def _confidence(tracked: Pulse, first: int, pulses_per_bar: int, bars: int) -> Curve:
+    """Per bar: how strong its pulses' onsets are, lowered where their spacing strays from the local period."""
+    intervals = np.diff(tracked.times, append=tracked.times[-1] + tracked.periods[-1])
+    regular = np.clip(1 - np.abs(intervals / tracked.periods - 1) * 4, 0, 1)
+    per_pulse = np.clip(tracked.strength * 2, 0, 1) * regular
+    return np.array([per_pulse[first + b * pulses_per_bar : first + (b + 1) * pulses_per_bar].mean() for b in range(bars)])
+
+
+def _warnings(tracked: Pulse, hints: Hints, first: int, pulses_per_bar: int, confidence: Curve, phase_confidence: float) -> list[str]:
+    found = []
+    if hints.meter is None:
+        found.append("meter assumed 4/4: give --meter (e.g. 3/4, 6/8, 7/8) if it is not")
+    for low, high in _runs(confidence < WEAK_BAR):
+        found.append(
+            f"{_bars_text(low + 1, high + 1)}: weak or irregular beats (an intro without drums, a rubato passage?): "
+            "listen with `render` and the click, or give --bar1"
+        )
+    for index in range(first + 1, len(tracked.times) - 1):
+        interval = tracked.times[index + 1] - tracked.times[index]
+        neighbours = np.median(np.diff(tracked.times[max(0, index - 4) : index + 6]))
+        if abs(interval / neighbours - 1) > ODD_BEAT:
+            bar = (index - first) // pulses_per_bar + 1
+            found.append(f"bar {bar}: a beat {interval / neighbours:.1f} times as long as its neighbours (a fermata, a held chord?)")
+    for bpm, strength in tracked.alternatives:
+        if strength >= DOUBLE_TEMPO_STRENGTH and (hints.bpm_range is None or hints.bpm_range[0] <= bpm <= hints.bpm_range[1]):
+            found.append(
+                f"the pulse could also be heard at {bpm:.0f} BPM ({'double' if bpm > 60 / tracked.global_period else 'half'}): "
+                "if so, give --bpm around it"
+            )
+    if hints.bar1_seconds is None and phase_confidence < 0.15:
+        found.append(f"bar lines are unsure (beat 1 could be another of the {pulses_per_bar} beats): check bar 1 by ear or give --bar1")
+    return found
+
+
+def _without_tail(tracked: Pulse) -> Pulse:
+    """Drop the pulses the tracker carried on into the silence or the ringing after the music."""
+    strong = np.flatnonzero(tracked.strength >= SILENT_PULSE * float(np.median(tracked.strength)))
+    keep = int(strong[-1]) + 1 if len(strong) else len(tracked.times)
+    return replace(tracked, times=tracked.times[:keep], periods=tracked.periods[:keep], strength=tracked.strength[:keep])
+
+
+def analyse(mono: npt.NDArray[np.float32], hints: Hints, progress: Progress | None = None) -> Draft:
+    """A draft for a mono recording at ANALYSIS_RATE; raises ValueError if too few beats are heard to map."""
+    report = progress or (lambda done, total: None)
+    meter = hints.meter or FOUR_FOUR
+    pulses_per_bar, beats_per_pulse = pulse_layout(meter)
+    report(0, 4)
+    onsets = onset_curves(mono, ANALYSIS_RATE)
+    report(1, 4)
+    if hints.bpm_range is None:
+        quarters = float(meter.beat_quarters) * beats_per_pulse
+        bpm_range, centre = (DEFAULT_PULSE_BPM[0] / quarters, DEFAULT_PULSE_BPM[1] / quarters), DEFAULT_PULSE_BPM[2] / quarters
+    else:
+        bpm_range, centre = hints.bpm_range, float(np.sqrt(hints.bpm_range[0] * hints.bpm_range[1]))
+    tracked = _without_tail(pulse(onsets, bpm_range, centre))
+    report(2, 4)
+    if len(tracked.times) < 2 * pulses_per_bar + 1:
+        raise ValueError(f"only {len(tracked.times)} beats were heard: too few for a tempo map")
+    if hints.bar1_seconds is not None:
+        first = int(np.argmin(np.abs(tracked.times - hints.bar1_seconds)))
+        phase_confidence = 1.0
+    else:
+        phase = bar_phase(onsets, tracked.times, pulses_per_bar)
+        first, phase_confidence = phase.first, phase.confidence
+    beats = subdivide(tracked.times, beats_per_pulse)
+    per_bar = meter.numerator
+    first_beat = first * beats_per_pulse
+    fitted: FittedMap = fit_tempo_map(beats[first_beat:], per_bar, meter)
+    report(3, 4)
+    bars = -(-len(fitted.map_beats) // per_bar)
+    confidence = _confidence(tracked, first, pulses_per_bar, bars)
+    warnings = _warnings(tracked, hints, first, pulses_per_bar, confidence, phase_confidence)
+    if hints.bar1_seconds is not None and abs(tracked.times[first] - hints.bar1_seconds) > BAR1_REACH_SECONDS:
+        warnings.insert(0, f"no beat was heard near --bar1 {hints.bar1_seconds}: bar 1 is the nearest one, at {tracked.times[first]:.3f} s")
+    report(4, 4)
+    return Draft(
+        meter,
+        fitted.first_downbeat,
+        fitted.tempo,
+        beats,
+        beats[first_beat::per_bar],
+        tuple(float(c) for c in confidence),
+        fitted.error,
+        tuple(warnings),
+    )
