@@ -467,6 +467,18 @@ def add_analysis_commands(commands: argparse._SubParsersAction[argparse.Argument
     analyze.add_argument("--sections", type=sections_hint, default={}, metavar="NAME=BAR,...", help="sections to write, e.g. intro=1,verse1=9")
     analyze.add_argument("--write", type=Path, metavar="SHOW.yaml", help="write the entry into this show file instead of printing it")
     analyze.add_argument("--song", help="the song's id (default: from the file name); --write replaces that song's map or adds the song")
+    plot = commands.add_parser(
+        "plot",
+        help="draw a song's waveform with its bar grid, sections, lyrics, breaths and cues to a PNG",
+        description="Draw a song as a picture to check its map by eye: the track's waveform with the bar and beat grid and "
+        "bar numbers, sections, lyric lines and breath marks, and each output's cues on a lane of its own. "
+        "Needs matplotlib: pip install 'showcontrol[plot]'.",
+    )
+    plot.add_argument("show", type=Path, help="show file (YAML)")
+    plot.add_argument("--song", help="song id (default: the first song)")
+    plot.add_argument("-o", "--output", type=Path, required=True, help="PNG to write")
+    plot.add_argument("--bars", metavar="A-B", help="only bars A to B (e.g. 9-16)")
+    plot.add_argument("--patch", type=Path, help="use this hardware patch instead of the show's own")
 
 
 def meter_hint(text: str) -> object:
@@ -546,4 +558,31 @@ def _validate_show(written: Path, show: Path) -> None:
         ) from None
 
 
+def cmd_plot(args: argparse.Namespace) -> ExitStatus:
+    from showcontrol.chart import bar_range, song_chart
+
+    try:
+        from showcontrol.plot import draw_chart, track_envelope
+    except ImportError:
+        raise ShowControlError("plot needs matplotlib: pip install 'showcontrol[plot]' (or pip install matplotlib)") from None
+    loaded = _load(args)
+    song_id = _song_id(loaded, args.song)
+    timeline = loaded.timelines[song_id]
+    try:
+        bars = bar_range(args.bars, timeline.last_bar) if args.bars else None
+    except ValueError as error:
+        raise ShowControlError(str(error)) from None
+    song = loaded.show.song(song_id)
+    chart = song_chart(timeline, f"{song.title or song.id}" + (f" — bars {bars[0]}-{bars[1]}" if bars else ""), bars)
+    if not args.output.parent.is_dir():
+        raise ShowControlError(f"cannot write {args.output}: the folder {args.output.parent} does not exist")
+    try:
+        draw_chart(chart, track_envelope(timeline, chart.start, chart.end), args.output)
+    except OSError as error:
+        raise ShowControlError(f"cannot write {args.output}: {error.strerror or error}") from None
+    print(f"wrote {args.output}: {song_id}, {len(chart.bar_lines)} bars, {sum(len(m) for _, m in chart.lanes)} cues on {len(chart.lanes)} outputs")
+    return ExitStatus.OK
+
+
 COMMANDS["analyze"] = cmd_analyze
+COMMANDS["plot"] = cmd_plot
