@@ -479,6 +479,20 @@ def add_analysis_commands(commands: argparse._SubParsersAction[argparse.Argument
     plot.add_argument("-o", "--output", type=Path, required=True, help="PNG to write")
     plot.add_argument("--bars", metavar="A-B", help="only bars A to B (e.g. 9-16)")
     plot.add_argument("--patch", type=Path, help="use this hardware patch instead of the show's own")
+    practice = commands.add_parser(
+        "practice",
+        help="render practice files for performers: track, their click and calls, at rehearsal tempos, for a phone",
+        description="For each performer (their click feed, or the song's click) and each tempo: NAME.mp3 with chapters at the "
+        "sections and the lyrics, NAME.flac, and NAME.lrc with the lyrics and breath marks timed to the file. The track is "
+        "time-stretched with its pitch kept (cached, as `run --tempo` does).",
+    )
+    practice.add_argument("show", type=Path, help="show file (YAML)")
+    practice.add_argument("--song", help="song id (default: the first song)")
+    practice.add_argument("--performer", help="only this performer (default: every performer with a click feed)")
+    practice.add_argument("--tempo", dest="tempos", type=tempo_list, default=[Fraction(100)], metavar="PERCENT,...", help="tempos, e.g. 75,90,100")
+    practice.add_argument("-o", "--output", type=Path, required=True, help="folder for the pack (made if missing)")
+    practice.add_argument("--patch", type=Path, help="use this hardware patch instead of the show's own")
+    practice.set_defaults(rate=44100)
 
 
 def meter_hint(text: str) -> object:
@@ -584,5 +598,32 @@ def cmd_plot(args: argparse.Namespace) -> ExitStatus:
     return ExitStatus.OK
 
 
+def tempo_list(text: str) -> list[Fraction]:
+    """--tempo 75,90,100: percentages, each 50-200."""
+    return [tempo_percent(item) * 100 for item in text.split(",") if item.strip()] or [Fraction(100)]
+
+
+def cmd_practice(args: argparse.Namespace) -> ExitStatus:
+    from showcontrol.practice import make_pack
+    from showcontrol.ui.progress import ProgressBar
+
+    loaded = _load(args)
+    song_id = _song_id(loaded, args.song)
+    started = time.perf_counter()
+    try:
+        made = make_pack(
+            loaded, song_id, args.performer, args.tempos, args.output, lambda label: ProgressBar(f"practice {label}", audio_rate=loaded.sample_rate)
+        )
+    except OSError as error:
+        raise ShowControlError(f"cannot write into {args.output}: {error.strerror or error}") from None
+    except AudioFileError as error:
+        raise ShowControlError(str(error)) from None
+    for pack in made:
+        print(f"{pack.performer or 'everyone'} at {float(pack.tempo_percent):g} %: {', '.join(p.name for p in pack.paths)} ({pack.seconds:.0f} s)")
+    print(f"wrote {len(made) * 3} files into {args.output} in {time.perf_counter() - started:.1f} s")
+    return ExitStatus.OK
+
+
 COMMANDS["analyze"] = cmd_analyze
+COMMANDS["practice"] = cmd_practice
 COMMANDS["plot"] = cmd_plot
