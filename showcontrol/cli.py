@@ -493,6 +493,21 @@ def add_analysis_commands(commands: argparse._SubParsersAction[argparse.Argument
     practice.add_argument("-o", "--output", type=Path, required=True, help="folder for the pack (made if missing)")
     practice.add_argument("--patch", type=Path, help="use this hardware patch instead of the show's own")
     practice.set_defaults(rate=44100)
+    merge = commands.add_parser(
+        "merge",
+        help="fold the markers dropped in `run` (c, y, b) into the show, checked as `check` checks it",
+        description="Fold a marks file written by `run` (SHOW.SONG.marks.yaml) into the show: cue markers become cues "
+        "(firing --cue-action), lyric markers new lyric lines to fill in, and breath markers the breath of the line after "
+        "them. The rest of the file and its comments are kept; the result is loaded as `check` loads it before it "
+        "replaces the show, atomically.",
+    )
+    merge.add_argument("show", type=Path, help="show file (YAML)")
+    merge.add_argument("marks", type=Path, help="the marks file")
+    merge.add_argument(
+        "--cue-action", metavar="YAML", help="what each cue marker fires, {n} counting them: e.g. 'lights: {cue: {n}}' or 'osc: {to: lights, address: /go}'"
+    )
+    merge.add_argument("--first", type=int, default=1, metavar="N", help="the first cue marker's {n} (default 1)")
+    merge.set_defaults(patch=None)
 
 
 def meter_hint(text: str) -> object:
@@ -624,6 +639,38 @@ def cmd_practice(args: argparse.Namespace) -> ExitStatus:
     return ExitStatus.OK
 
 
+def cmd_merge(args: argparse.Namespace) -> ExitStatus:
+    from showcontrol.load.marks_file import read_marks
+    from showcontrol.load.roundtrip import Merge, merge_markers
+    from showcontrol.marks import breath_targets
+
+    loaded = _load(args)
+    song_id, markers = read_marks(args.marks)
+    song, timeline = loaded.show.song(_song_id(loaded, song_id)), loaded.timelines[song_id]
+    for kind, at in markers:
+        if (problem := timeline.tempo.check(at)) is not None:
+            raise ShowControlError(f"{args.marks}: {kind} marker at {at}: {problem}")
+    cue_marks = [at for kind, at in markers if kind == "cue"]
+    if cue_marks and not args.cue_action:
+        raise ShowControlError(f"{len(cue_marks)} cue markers: say what they fire with --cue-action, e.g. --cue-action 'lights: {{cue: {{n}}}}'")
+    cues = [(str(at), f"mark {n}", str(args.cue_action).replace("{n}", str(n))) for n, at in enumerate(cue_marks, start=args.first)]
+    lyric_marks = [at for kind, at in markers if kind == "lyric"]
+    new_lines = [(str(at), f"(line at {at})") for at in lyric_marks]
+    events = timeline.of_kind(Kind.LYRIC)
+    line_frames = [next(e.at_frame for e in events if e.payload is lyric) for lyric in song.lyrics]
+    line_frames += [timeline.tempo.frame(at, timeline.sample_rate) for at in lyric_marks]
+    breaths = [at for kind, at in markers if kind == "breath"]
+    targets = breath_targets(line_frames, [timeline.tempo.frame(at, timeline.sample_rate) for at in breaths])
+    for at, target in zip(breaths, targets, strict=True):
+        if target is None:
+            print(f"warning: the breath marker at {at} has no lyric line after it: left out", file=sys.stderr)
+    merged = Merge(cues, new_lines, {target: str(at) for at, target in zip(breaths, targets, strict=True) if target is not None})
+    merge_markers(args.show, song_id, merged, lambda written: _validate_show(written, args.show))
+    print(f"merged into {song_id}: {len(cues)} cues, {len(new_lines)} lyric lines, {len(merged.breaths)} breaths")
+    return ExitStatus.OK
+
+
 COMMANDS["analyze"] = cmd_analyze
+COMMANDS["merge"] = cmd_merge
 COMMANDS["practice"] = cmd_practice
 COMMANDS["plot"] = cmd_plot
