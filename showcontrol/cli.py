@@ -19,6 +19,7 @@ from showcontrol.audio.files import read_audio
 from showcontrol.audio.speech import speech_available
 from showcontrol.errors import AudioFileError, Problem, ShowControlError, ShowFileError
 from showcontrol.load.show_file import LoadedShow, load_show
+from showcontrol.model.show import Meter
 from showcontrol.report import check_summary, timeline_text
 from showcontrol.timeline.events import Kind
 
@@ -510,7 +511,7 @@ def add_analysis_commands(commands: argparse._SubParsersAction[argparse.Argument
     merge.set_defaults(patch=None)
 
 
-def meter_hint(text: str) -> object:
+def meter_hint(text: str) -> Meter:
     from showcontrol.analyze import parse_meter
 
     try:
@@ -551,13 +552,9 @@ def cmd_analyze(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.load.roundtrip import entry_text, write_song
     from showcontrol.ui.progress import ProgressBar
 
-    if args.write is None and args.song is not None and not args.song.strip():
+    if args.song is not None and not args.song.strip():
         raise ShowControlError("--song needs an id")
-    hints = Hints(args.meter, args.bpm, args.bar1)
-    try:
-        draft = draft_for_file(args.track, hints, ProgressBar(f"analyze {args.track.name}"))
-    except AudioFileError as error:
-        raise ShowControlError(str(error)) from None
+    draft = draft_for_file(args.track, Hints(args.meter, args.bpm, args.bar1), ProgressBar(f"analyze {args.track.name}"))
     song_id = args.song or _song_slug(args.track)
     audio = os.path.relpath(args.track.resolve(), args.write.resolve().parent) if args.write else str(args.track)
     entry = song_entry(draft, song_id, audio, args.sections, args.track.name)
@@ -631,8 +628,6 @@ def cmd_practice(args: argparse.Namespace) -> ExitStatus:
         )
     except OSError as error:
         raise ShowControlError(f"cannot write into {args.output}: {error.strerror or error}") from None
-    except AudioFileError as error:
-        raise ShowControlError(str(error)) from None
     for pack in made:
         print(f"{pack.performer or 'everyone'} at {float(pack.tempo_percent):g} %: {', '.join(p.name for p in pack.paths)} ({pack.seconds:.0f} s)")
     print(f"wrote {len(made) * 3} files into {args.output} in {time.perf_counter() - started:.1f} s")

@@ -10,14 +10,16 @@ import numpy as np
 import numpy.typing as npt
 
 from showcontrol.analysis.beats import Pulse, pulse
-from showcontrol.analysis.downbeats import bar_phase
-from showcontrol.analysis.onsets import ANALYSIS_RATE, Curve, onset_curves
+from showcontrol.analysis.downbeats import Phase, bar_phase
+from showcontrol.analysis.onsets import ANALYSIS_RATE, Curve, Onsets, onset_curves
 from showcontrol.analysis.tempo_fit import FittedMap, fit_tempo_map
 from showcontrol.model.show import Meter, TempoChange, default_groups
 
 Progress = Callable[[int, int], None]
 
 FOUR_FOUR = Meter(4, 4, (1, 1, 1, 1))
+THREE_FOUR = Meter(3, 4, (1, 1, 1))
+THREE_FOUR_MARGIN = 0.1
 WEAK_BAR = 0.25  # a bar whose beats are this faint or irregular is flagged
 ODD_BEAT = 0.2  # a beat this much longer or shorter than its neighbours is flagged
 DOUBLE_TEMPO_STRENGTH = 0.9
@@ -92,19 +94,20 @@ def _confidence(tracked: Pulse, first: int, pulses_per_bar: int, bars: int) -> C
 
 def _warnings(tracked: Pulse, hints: Hints, first: int, pulses_per_bar: int, confidence: Curve, phase_confidence: float) -> list[str]:
     found = []
-    if hints.meter is None:
-        found.append("meter assumed 4/4: give --meter (e.g. 3/4, 6/8, 7/8) if it is not")
     for low, high in _runs(confidence < WEAK_BAR):
         found.append(
             f"{_bars_text(low + 1, high + 1)}: weak or irregular beats (an intro without drums, a rubato passage?): "
             "listen with `render` and the click, or give --bar1"
         )
+    odd = []
     for index in range(first + 1, len(tracked.times) - 1):
         interval = tracked.times[index + 1] - tracked.times[index]
         neighbours = np.median(np.diff(tracked.times[max(0, index - 4) : index + 6]))
         if abs(interval / neighbours - 1) > ODD_BEAT:
-            bar = (index - first) // pulses_per_bar + 1
-            found.append(f"bar {bar}: a beat {interval / neighbours:.1f} times as long as its neighbours (a fermata, a held chord?)")
+            odd.append(f"{(index - first) // pulses_per_bar + 1} ({interval / neighbours:.1f}×)")
+    if odd:
+        listed = ", ".join(odd[:8]) + (f" and {len(odd) - 8} more" if len(odd) > 8 else "")
+        found.append(f"a beat much longer or shorter than its neighbours (a fermata, a held chord, a stumble?) in bar {listed}")
     for bpm, strength in tracked.alternatives:
         if strength >= DOUBLE_TEMPO_STRENGTH and (hints.bpm_range is None or hints.bpm_range[0] <= bpm <= hints.bpm_range[1]):
             found.append(
@@ -121,6 +124,14 @@ def _without_tail(tracked: Pulse) -> Pulse:
     strong = np.flatnonzero(tracked.strength >= SILENT_PULSE * float(np.median(tracked.strength)))
     keep = int(strong[-1]) + 1 if len(strong) else len(tracked.times)
     return replace(tracked, times=tracked.times[:keep], periods=tracked.periods[:keep], strength=tracked.strength[:keep])
+
+
+def _heard_meter(onsets: Onsets, times: Curve) -> tuple[Meter, Phase]:
+    """4/4 or 3/4, whichever bar length the bass and harmony mark more clearly (4/4 unless 3/4 is clearer by a margin)."""
+    four, three = bar_phase(onsets, times, 4), bar_phase(onsets, times, 3)
+    if three.confidence > four.confidence + THREE_FOUR_MARGIN:
+        return THREE_FOUR, three
+    return FOUR_FOUR, four
 
 
 def analyse(mono: npt.NDArray[np.float32], hints: Hints, progress: Progress | None = None) -> Draft:
@@ -140,12 +151,14 @@ def analyse(mono: npt.NDArray[np.float32], hints: Hints, progress: Progress | No
     report(2, 4)
     if len(tracked.times) < 2 * pulses_per_bar + 1:
         raise ValueError(f"only {len(tracked.times)} beats were heard: too few for a tempo map")
-    if hints.bar1_seconds is not None:
-        first = int(np.argmin(np.abs(tracked.times - hints.bar1_seconds)))
-        phase_confidence = 1.0
+    if hints.meter is None:
+        meter, phase = _heard_meter(onsets, tracked.times)
+        pulses_per_bar = meter.numerator
     else:
         phase = bar_phase(onsets, tracked.times, pulses_per_bar)
-        first, phase_confidence = phase.first, phase.confidence
+    first, phase_confidence = phase.first, phase.confidence
+    if hints.bar1_seconds is not None:
+        first, phase_confidence = int(np.argmin(np.abs(tracked.times - hints.bar1_seconds))), 1.0
     beats = subdivide(tracked.times, beats_per_pulse)
     per_bar = meter.numerator
     first_beat = first * beats_per_pulse
@@ -154,6 +167,8 @@ def analyse(mono: npt.NDArray[np.float32], hints: Hints, progress: Progress | No
     bars = -(-len(fitted.map_beats) // per_bar)
     confidence = _confidence(tracked, first, pulses_per_bar, bars)
     warnings = _warnings(tracked, hints, first, pulses_per_bar, confidence, phase_confidence)
+    if hints.meter is None:
+        warnings.insert(0, f"meter heard as {meter} (3/4 and 4/4 are told apart): give --meter if it is not, or for 6/8, 7/8 ...")
     if hints.bar1_seconds is not None and abs(tracked.times[first] - hints.bar1_seconds) > BAR1_REACH_SECONDS:
         warnings.insert(0, f"no beat was heard near --bar1 {hints.bar1_seconds}: bar 1 is the nearest one, at {tracked.times[first]:.3f} s")
     report(4, 4)
