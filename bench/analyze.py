@@ -134,6 +134,10 @@ def _notes(case: Case, beats: np.ndarray, per_bar: int, rng: np.random.Generator
                 notes.append((at, at + length * 0.45, 0, tone, 80 if beat == 0 and not half else 55))
         if rng.random() < 0.6:
             notes.append((start, start + length * 0.9, 2, key + 24 + int(rng.choice(PENTATONIC)), 70))
+    end = beats[-1]  # the final chord, on the bar line after the last bar, as songs end
+    notes.extend((end, end + 1.5, channel, note, 90) for channel, note in ((0, key + 12), (0, key + 16), (0, key + 19), (1, key - 12)))
+    if case.drums:
+        notes.extend([(end, end + 0.1, 9, 36, 110), (end, end + 0.5, 9, 49, 100)])
     if case.pickup:
         pickup = beats[0] - (beats[1] - beats[0])
         notes.append((pickup, beats[0] - 0.02, 2, key + 24 + 7, 70))
@@ -186,7 +190,7 @@ def evaluate(case: Case, folder: Path, offset: float, seed: int) -> dict[str, fl
     midi, wav = folder / f"{case.name.replace('/', '-')}.mid", folder / f"{case.name.replace('/', '-')}.wav"
     write_midi(_notes(case, beats, per_bar, rng), midi)
     render(midi, wav)
-    beats = beats[:-1] + offset  # the bar line after the last bar is silence: nothing to hear there
+    beats = beats + offset
     downbeats = beats[::per_bar]
     started = time.perf_counter()
     draft = draft_for_file(wav, Hints(meter=parse_meter(case.meter) if case.meter_hint else None, bpm_range=case.bpm_hint))

@@ -24,7 +24,8 @@ FLUX_LEAD_SECONDS = 0.004  # the flux peaks this long before the first audible s
 
 @dataclass(frozen=True)
 class Pulse:
-    """Tracked beats (seconds), the local period (seconds) at each, and how strong the onset at each was (0-1)."""
+    """Tracked beats (seconds), the local period (seconds) at each, and how strong the onset at each was (0-1,
+    against the song's median beat)."""
 
     times: Curve
     periods: Curve
@@ -146,7 +147,7 @@ def pulse(onsets: Onsets, bpm_range: tuple[float, float] = (60.0, 200.0), centre
     periods, global_lag, alternatives = local_periods(onsets, bpm_range, centre_bpm)
     frames = refine(onsets, track_beats(onsets, periods), periods)
     at = np.clip(np.round(frames).astype(np.int64), 0, len(onsets.flux) - 1)
-    loud = float(np.percentile(onsets.flux[onsets.flux > 0], 95)) if np.any(onsets.flux > 0) else 1.0
-    strength = np.clip(onsets.flux[at] / (loud or 1.0), 0, 1)
+    typical = float(np.median(onsets.flux[at])) or 1.0  # a beat as strong as the song's usual one is 1
+    strength = np.clip(onsets.flux[at] / typical, 0, 1)
     times = frames / onsets.frame_rate + FLUX_LEAD_SECONDS
     return Pulse(times, periods[at] / onsets.frame_rate, strength, global_lag / onsets.frame_rate, alternatives)

@@ -24,7 +24,8 @@ WEAK_BAR = 0.25  # a bar whose beats are this faint or irregular is flagged
 ODD_BEAT = 0.2  # a beat this much longer or shorter than its neighbours is flagged
 DOUBLE_TEMPO_STRENGTH = 0.9
 BAR1_REACH_SECONDS = 0.07
-SILENT_PULSE = 0.6  # pulses after the last one this strong (times the median) are the tail ringing out, not beats
+SILENT_PULSE = 0.5  # pulses after the last one this strong (against the median beat) are the tail ringing out
+TAIL_IRREGULAR = 0.12  # a last pulse this much off the one before is the music stopping, not a beat
 DEFAULT_PULSE_BPM = (50.0, 220.0, 110.0)  # range and centre for a quarter-note pulse; scaled for other pulses
 
 
@@ -120,9 +121,13 @@ def _warnings(tracked: Pulse, hints: Hints, first: int, pulses_per_bar: int, con
 
 
 def _without_tail(tracked: Pulse) -> Pulse:
-    """Drop the pulses the tracker carried on into the silence or the ringing after the music."""
-    strong = np.flatnonzero(tracked.strength >= SILENT_PULSE * float(np.median(tracked.strength)))
+    """Drop the pulses the tracker carried on into the silence or the ringing after the music: faint ones,
+    and then any that come irregularly after the last steady one."""
+    strong = np.flatnonzero(tracked.strength >= SILENT_PULSE)
     keep = int(strong[-1]) + 1 if len(strong) else len(tracked.times)
+    intervals = np.diff(tracked.times[:keep])
+    while keep > 3 and abs(intervals[keep - 2] / intervals[keep - 3] - 1) > TAIL_IRREGULAR:
+        keep -= 1
     return replace(tracked, times=tracked.times[:keep], periods=tracked.periods[:keep], strength=tracked.strength[:keep])
 
 

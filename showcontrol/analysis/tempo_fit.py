@@ -22,6 +22,7 @@ TOLERANCE_SECONDS = 0.010
 BPM_DECIMALS = 2
 RAMP_RANGE = (0.75, 1.33)  # a ramp may end at this fraction of the tempo it starts from
 GIVE_UP_FACTOR = 4  # once a stretch misses by this many tolerances, longer ones will not fit
+WORST_FACTOR = 1.5  # no beat heard may be further than this many tolerances from the map
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def _miss(start: float, offsets: Curve, heard: Curve) -> float:
     """How far a stretch misses the beats heard in it: the larger of its 90th-percentile error and half its
     worst, so one beat the tracker misplaced does not split a steady passage, but a real change does."""
     errors = np.abs(start + offsets[..., : heard.shape[-1]] - heard)
-    return np.maximum(np.percentile(errors, 90, axis=-1), errors.max(axis=-1) / 2)  # type: ignore[no-any-return]
+    return np.maximum(np.percentile(errors, 90, axis=-1), errors.max(axis=-1) / WORST_FACTOR)  # type: ignore[no-any-return]
 
 
 def _constant(start: float, heard: Curve, beats: int, beat_quarters: Fraction) -> tuple[Fraction, Curve, float]:
