@@ -493,7 +493,7 @@ def add_analysis_commands(commands: argparse._SubParsersAction[argparse.Argument
     practice.add_argument("--tempo", dest="tempos", type=tempo_list, default=[Fraction(100)], metavar="PERCENT,...", help="tempos, e.g. 75,90,100")
     practice.add_argument("-o", "--output", type=Path, required=True, help="folder for the pack (made if missing)")
     practice.add_argument("--patch", type=Path, help="use this hardware patch instead of the show's own")
-    practice.set_defaults(rate=44100)
+    practice.set_defaults(rate=PRACTICE_RATE)
     merge = commands.add_parser(
         "merge",
         help="fold the markers dropped in `run` (c, y, b) into the show, checked as `check` checks it",
@@ -610,6 +610,9 @@ def cmd_plot(args: argparse.Namespace) -> ExitStatus:
     return ExitStatus.OK
 
 
+PRACTICE_RATE = 44100  # what phones and MP3 players expect
+
+
 def tempo_list(text: str) -> list[Fraction]:
     """--tempo 75,90,100: percentages, each 50-200."""
     return [tempo_percent(item) * 100 for item in text.split(",") if item.strip()] or [Fraction(100)]
@@ -623,9 +626,7 @@ def cmd_practice(args: argparse.Namespace) -> ExitStatus:
     song_id = _song_id(loaded, args.song)
     started = time.perf_counter()
     try:
-        made = make_pack(
-            loaded, song_id, args.performer, args.tempos, args.output, lambda label: ProgressBar(f"practice {label}", audio_rate=loaded.sample_rate)
-        )
+        made = make_pack(loaded, song_id, args.performer, args.tempos, args.output, ProgressBar(f"practice {song_id}"))
     except OSError as error:
         raise ShowControlError(f"cannot write into {args.output}: {error.strerror or error}") from None
     for pack in made:
