@@ -50,6 +50,19 @@ def _number(value: Fraction) -> int | float:
     return int(value) if value.denominator == 1 else float(value)
 
 
+BARS_PER_LINE = 16
+
+
+def confidence_lines(confidence: tuple[float, ...]) -> list[str]:
+    """`bar 17: 9999 9998 7999 9999`: a digit a bar, four to a group, sixteen to a line."""
+    digits = "".join(str(min(9, int(value * 10))) for value in confidence)
+    lines = []
+    for start in range(0, len(digits), BARS_PER_LINE):
+        chunk = digits[start : start + BARS_PER_LINE]
+        lines.append(f"  bar {start + 1:>3}: " + " ".join(chunk[i : i + 4] for i in range(0, len(chunk), 4)))
+    return lines
+
+
 def song_entry(draft: Draft, song_id: str, audio: str, sections: Mapping[str, int], source: str) -> Entry:
     """The keys `analyze` owns in a song entry: audio, first_downbeat, tempo and (when given) sections."""
     tempo: list[dict[str, Any]] = []
@@ -77,5 +90,7 @@ def song_entry(draft: Draft, song_id: str, audio: str, sections: Mapping[str, in
     header = (
         f"drafted by showcontrol analyze from {source}: {bars} bars, the map within {worst:.0f} ms of the beats heard",
         *(f"warning: {w}" for w in draft.warnings),
+        "confidence per bar, 0 (guessed) to 9 (sure):",
+        *confidence_lines(draft.bar_confidence),
     )
     return Entry(values, comments, header)

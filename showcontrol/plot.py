@@ -118,7 +118,8 @@ def _sections(axis: Axes, chart: Chart) -> None:
 def _lyrics(axis: Axes, chart: Chart) -> None:
     axis.set_yticks([])
     axis.set_ylabel("lyrics", rotation=0, ha="right", va="center", fontsize=9)
-    axis.text(-0.005, 0.12, "▼ breath", transform=axis.transAxes, ha="right", va="center", fontsize=7.5, color="#c0392b")
+    if chart.breaths:
+        axis.text(-0.005, 0.12, "▼ breath", transform=axis.transAxes, ha="right", va="center", fontsize=7.5, color="#c0392b")
     axis.set_ylim(0, 1)
     for index, mark in enumerate(chart.lyrics):
         height = 0.74 - 0.34 * (index % 2)
