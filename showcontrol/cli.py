@@ -460,7 +460,7 @@ def add_analysis_commands(commands: argparse._SubParsersAction[argparse.Argument
         "analyze", help="draft a song's tempo map from its recording", description=ANALYZE_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     analyze.add_argument("track", type=Path, help="the recording (WAV, FLAC, OGG, MP3)")
-    analyze.add_argument("--meter", type=meter_hint, help="the meter: 4/4 (assumed), 3/4, 6/8, 7/8 or 7/8=2+2+3 with its beat groups")
+    analyze.add_argument("--meter", type=meter_hint, help="the meter: 4/4, 3/4, 6/8, 7/8 or 7/8=2+2+3 with its beat groups (default: 4/4 or 3/4, as heard)")
     analyze.add_argument(
         "--bpm", type=bpm_range, metavar="MIN-MAX", help="the BPM range of the pulse you would tap: quarters, dotted quarters in 6/8, eighths in 7/8"
     )
