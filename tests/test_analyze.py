@@ -74,8 +74,11 @@ def test_subdivide_splits_pulses_into_counted_beats() -> None:
     assert subdivide(np.array([0.0, 1.5, 3.0]), 3).tolist() == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
 
 
-def synthesised_song(bpm: float, first: float, bars: int, per_bar: int = 4, rate: int = ANALYSIS_RATE) -> np.ndarray:
-    """Kick and bass on each bar's beat 1 (the bass note changing each bar), hi-hat on every beat, a pickup before bar 1."""
+def synthesised_song(
+    bpm: float, first: float, bars: int, per_bar: int = 4, rate: int = ANALYSIS_RATE, quiet_bars: int = 0, pad: bool = True
+) -> np.ndarray:
+    """Kick and bass on each bar's beat 1 (the bass note changing each bar), hi-hat on every beat, a pickup before bar 1;
+    the first `quiet_bars` only a pad swelling and fading each bar (an intro without drums), or silence."""
     seconds_per_beat = 60 / bpm
     signal = np.zeros(int((first + (bars * per_bar + 2) * seconds_per_beat) * rate), np.float32)
     rng = np.random.default_rng(1)
@@ -90,6 +93,11 @@ def synthesised_song(bpm: float, first: float, bars: int, per_bar: int = 4, rate
     add(first - seconds_per_beat, hat)  # the pickup
     for beat in range(bars * per_bar):
         at = first + beat * seconds_per_beat
+        if beat < quiet_bars * per_bar:
+            if pad and beat % per_bar == 0:  # no attack to track
+                swell = np.sin(np.pi * np.arange(int(per_bar * seconds_per_beat * rate)) / (per_bar * seconds_per_beat * rate))
+                add(at, (0.2 * swell * np.sin(2 * np.pi * 220 * np.arange(len(swell)) / rate)).astype(np.float32))
+            continue
         add(at, hat)
         if beat % per_bar == 0:
             root = roots[(beat // per_bar) % 4]
@@ -105,6 +113,16 @@ def test_the_tracker_maps_a_synthesised_recording_and_hears_its_meter(meter: str
     assert draft.meter == parse_meter(meter)
     assert abs(float(draft.first_downbeat) - 1.234) < 0.010
     assert all(abs(float(c.quarter_bpm) - 104) < 0.5 for c in draft.tempo)
+
+
+@pytest.mark.parametrize("pad", [True, False], ids=["pad intro", "silent intro"])
+def test_an_intro_without_attacks_is_flagged_and_mapped_from_bar1(pad: bool) -> None:
+    song = synthesised_song(100.0, 0.8, 10, quiet_bars=2, pad=pad)
+    draft = analyse(song, Hints(meter=FOUR, bar1_seconds=0.85))
+    assert abs(float(draft.first_downbeat) - 0.8) < 0.010  # tracked through the pad, or the first tempo carried back
+    assert max(draft.bar_confidence[:2]) < 0.25 and min(draft.bar_confidence[3:9]) > 0.8
+    assert any(w.startswith("bars 1-2: weak or irregular beats") for w in draft.warnings), draft.warnings
+    assert any(w.startswith("no beat was heard before 5.6") for w in draft.warnings) == (not pad), draft.warnings
 
 
 @pytest.fixture

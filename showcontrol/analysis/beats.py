@@ -55,9 +55,12 @@ def _prior(lags: Curve, frame_rate: float, centre_bpm: float, bpm_range: tuple[f
     return weight
 
 
-def _peak_lag(acf: Curve, weight: Curve) -> float:
+def _peak_lag(acf: Curve, weight: Curve, fallback: float) -> float:
+    """The best-scoring lag, between lags; `fallback` where no lag correlates at all (silence, a held chord)."""
     scored = np.clip(acf, 0, None) * weight
     lag = int(np.argmax(scored))
+    if scored[lag] <= 0:
+        return fallback
     if 1 <= lag < len(acf) - 1:  # parabolic interpolation between lags
         a, b, c = acf[lag - 1], acf[lag], acf[lag + 1]
         denominator = a - 2 * b + c
@@ -73,7 +76,7 @@ def local_periods(onsets: Onsets, bpm_range: tuple[float, float], centre_bpm: fl
     max_lag = int(rate * 60 / bpm_range[0]) + 2
     lags = np.arange(max_lag + 1, dtype=np.float64)
     whole = autocorrelation(curve, max_lag)
-    global_lag = _peak_lag(whole, _prior(lags, rate, centre_bpm, bpm_range))
+    global_lag = _peak_lag(whole, _prior(lags, rate, centre_bpm, bpm_range), 60 * rate / centre_bpm)
     alternatives = []
     for factor in (0.5, 2.0):
         lag = global_lag * factor
@@ -92,7 +95,7 @@ def local_periods(onsets: Onsets, bpm_range: tuple[float, float], centre_bpm: fl
         if len(window) < 2 * max_lag or float(np.std(window)) < 1e-9:
             readings[index] = global_lag
             continue
-        readings[index] = _peak_lag(autocorrelation(window, max_lag), local_weight)
+        readings[index] = _peak_lag(autocorrelation(window, max_lag), local_weight, global_lag)
     smoothed = np.array([np.median(readings[max(0, i - 2) : i + 3]) for i in range(len(readings))])
     periods = np.interp(np.arange(len(curve)), centres, smoothed)
     return periods, global_lag, tuple(alternatives)

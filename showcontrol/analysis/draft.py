@@ -22,7 +22,8 @@ THREE_FOUR = Meter(3, 4, (1, 1, 1))
 THREE_FOUR_MARGIN = 0.1
 WEAK_BAR = 0.25  # a bar whose beats are this faint or irregular is flagged
 ODD_BEAT = 0.2  # a beat this much longer or shorter than its neighbours is flagged
-DOUBLE_TEMPO_STRENGTH = 0.9
+OTHER_OCTAVE = 0.5  # a half or double tempo whose autocorrelation is this strong (against the one found) is worth a warning
+FAST_PULSE = (140.0, 160.0)  # quarter-note pulses faster than the first may be felt at half; slower than half the second, at double
 BAR1_REACH_SECONDS = 0.07
 SILENT_PULSE = 0.5  # pulses after the last one this strong (against the median beat) are the tail ringing out
 TAIL_IRREGULAR = 0.12  # a last pulse this much off the one before is the music stopping, not a beat
@@ -93,7 +94,16 @@ def _confidence(tracked: Pulse, first: int, pulses_per_bar: int, bars: int) -> C
     return np.array([per_pulse[first + b * pulses_per_bar : first + (b + 1) * pulses_per_bar].mean() for b in range(bars)])
 
 
-def _warnings(tracked: Pulse, hints: Hints, first: int, pulses_per_bar: int, confidence: Curve, phase_confidence: float) -> list[str]:
+def _warnings(
+    tracked: Pulse,
+    hints: Hints,
+    bpm_range: tuple[float, float],
+    pulse_quarters: float,
+    first: int,
+    pulses_per_bar: int,
+    confidence: Curve,
+    phase_confidence: float,
+) -> list[str]:
     found = []
     for low, high in _runs(confidence < WEAK_BAR):
         found.append(
@@ -109,10 +119,14 @@ def _warnings(tracked: Pulse, hints: Hints, first: int, pulses_per_bar: int, con
     if odd:
         listed = ", ".join(odd[:8]) + (f" and {len(odd) - 8} more" if len(odd) > 8 else "")
         found.append(f"a beat much longer or shorter than its neighbours (a fermata, a held chord, a stumble?) in bar {listed}")
+    heard_bpm = 60 / tracked.global_period
     for bpm, strength in tracked.alternatives:
-        if strength >= DOUBLE_TEMPO_STRENGTH and (hints.bpm_range is None or hints.bpm_range[0] <= bpm <= hints.bpm_range[1]):
+        # every pattern repeats at two beats, so a half-tempo reading is only suspect in a fast song, a double one in a slow song
+        quarter_bpm = heard_bpm * pulse_quarters
+        suspect = (bpm < heard_bpm and quarter_bpm > FAST_PULSE[0]) or (bpm > heard_bpm and quarter_bpm < FAST_PULSE[1] / 2)
+        if suspect and strength >= OTHER_OCTAVE and bpm_range[0] <= bpm <= bpm_range[1]:
             found.append(
-                f"the pulse could also be heard at {bpm:.0f} BPM ({'double' if bpm > 60 / tracked.global_period else 'half'}): "
+                f"the pulse could also be heard at {bpm:.0f} BPM ({'double' if bpm > heard_bpm else 'half'} the {heard_bpm:.0f} found): "
                 "if so, give --bpm around it"
             )
     if hints.bar1_seconds is None and phase_confidence < 0.15:
@@ -129,6 +143,29 @@ def _without_tail(tracked: Pulse) -> Pulse:
     while keep > 3 and abs(intervals[keep - 2] / intervals[keep - 3] - 1) > TAIL_IRREGULAR:
         keep -= 1
     return replace(tracked, times=tracked.times[:keep], periods=tracked.periods[:keep], strength=tracked.strength[:keep])
+
+
+def _reach_back(tracked: Pulse, bar1_seconds: float) -> tuple[Pulse, int]:
+    """Where no beat was heard near --bar1 (an intro with no attacks to track), the pulses guessed before the
+    first strong one after it (a pickup before it too) give way to pulses at the first beats' spacing back to --bar1, with no strength; and
+    how many were put there."""
+    strong = np.flatnonzero((tracked.strength >= SILENT_PULSE) & (tracked.times >= bar1_seconds - BAR1_REACH_SECONDS))
+    start = int(strong[0]) if len(strong) else 0
+    tracked = replace(tracked, times=tracked.times[start:], periods=tracked.periods[start:], strength=tracked.strength[start:])
+    period = float(np.median(np.diff(tracked.times[:9])))  # the first beats' own spacing
+    count = round((float(tracked.times[0]) - bar1_seconds) / period)
+    if count <= 0:
+        return tracked, 0
+    before = tracked.times[0] - period * np.arange(count, 0, -1)
+    return (
+        replace(
+            tracked,
+            times=np.concatenate([before, tracked.times]),
+            periods=np.concatenate([np.full(count, period), tracked.periods]),
+            strength=np.concatenate([np.zeros(count), tracked.strength]),
+        ),
+        count,
+    )
 
 
 def _heard_meter(onsets: Onsets, times: Curve) -> tuple[Meter, Phase]:
@@ -148,7 +185,7 @@ def analyse(mono: npt.NDArray[np.float32], hints: Hints, progress: Progress | No
     onsets = onset_curves(mono, ANALYSIS_RATE)
     report(1, 4)
     if hints.bpm_range is None:
-        quarters = float(meter.beat_quarters) * beats_per_pulse
+        quarters = float(meter.beat_quarters) * beats_per_pulse  # how long the pulse a listener taps is
         bpm_range, centre = (DEFAULT_PULSE_BPM[0] / quarters, DEFAULT_PULSE_BPM[1] / quarters), DEFAULT_PULSE_BPM[2] / quarters
     else:
         bpm_range, centre = hints.bpm_range, float(np.sqrt(hints.bpm_range[0] * hints.bpm_range[1]))
@@ -162,7 +199,10 @@ def analyse(mono: npt.NDArray[np.float32], hints: Hints, progress: Progress | No
     else:
         phase = bar_phase(onsets, tracked.times, pulses_per_bar)
     first, phase_confidence = phase.first, phase.confidence
+    reached_back = 0
     if hints.bar1_seconds is not None:
+        if float(np.min(np.abs(tracked.times - hints.bar1_seconds))) > BAR1_REACH_SECONDS:
+            tracked, reached_back = _reach_back(tracked, hints.bar1_seconds)
         first, phase_confidence = int(np.argmin(np.abs(tracked.times - hints.bar1_seconds))), 1.0
     beats = subdivide(tracked.times, beats_per_pulse)
     per_bar = meter.numerator
@@ -171,7 +211,10 @@ def analyse(mono: npt.NDArray[np.float32], hints: Hints, progress: Progress | No
     report(3, 4)
     bars = -(-len(fitted.map_beats) // per_bar)
     confidence = _confidence(tracked, first, pulses_per_bar, bars)
-    warnings = _warnings(tracked, hints, first, pulses_per_bar, confidence, phase_confidence)
+    pulse_quarters = float(meter.beat_quarters) * beats_per_pulse
+    warnings = _warnings(tracked, hints, bpm_range, pulse_quarters, first, pulses_per_bar, confidence, phase_confidence)
+    if reached_back:
+        warnings.insert(0, f"no beat was heard before {tracked.times[reached_back]:.2f} s: the first tempo is carried back to --bar1 over {reached_back} beats")
     if hints.meter is None:
         warnings.insert(0, f"meter heard as {meter} (3/4 and 4/4 are told apart): give --meter if it is not, or for 6/8, 7/8 ...")
     if hints.bar1_seconds is not None and abs(tracked.times[first] - hints.bar1_seconds) > BAR1_REACH_SECONDS:
