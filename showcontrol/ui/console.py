@@ -2,6 +2,7 @@
 
 Keys: space go/stop · p pause/resume · digits then Enter locate to a bar · s cue the next section ·
 l loop the section · - and + rehearsal tempo by 5 %, digits then % a tempo · q quit (press twice while playing).
+Marking (ui/marking.py): c, y, b a cue, lyric-line or breath marker at the playhead (C, Y, B unsnapped) · t tap tempo.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typing import TextIO
 from showcontrol.app import ShowRunner
 from showcontrol.engine.transport import State
 from showcontrol.errors import ShowControlError
+from showcontrol.ui.marking import HELP as MARK_HELP
+from showcontrol.ui.marking import MARK_KEYS, MarkKeys
 from showcontrol.ui.status import Cueing, status_line
 
 log = logging.getLogger(__name__)
@@ -119,7 +122,8 @@ def run_terminal(runner: ShowRunner, keys: TextIO = sys.stdin, screen: TextIO = 
     typed = ""
     confirm_quit_until = 0.0
     message = HELP
-    screen.write(f"{runner.song.title} — {HELP}\n")
+    marking = MarkKeys(runner)  # issue 17: marking while listening
+    screen.write(f"{runner.song.title} — {HELP} · {MARK_HELP}\n")
     with _cbreak(keys):
         while True:
             if runner.apply_pending_tempo() or cueing.timeline is not runner.timeline:
@@ -163,6 +167,8 @@ def run_terminal(runner: ShowRunner, keys: TextIO = sys.stdin, screen: TextIO = 
                 runner.locate(later[0] if later else sections[0][0])
             elif key == "l":
                 message = toggle_loop(runner)
+            elif key in MARK_KEYS:  # issue 17: marking while listening
+                message = marking.press(key, time.monotonic())
             elif key == "q":
                 if not playing or time.monotonic() < confirm_quit_until:
                     break
