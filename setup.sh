@@ -34,4 +34,5 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/showcontrol demo cues/demo/show.yaml >/dev/null  # the demo show's synthesised tracks, inside cues/demo/
 echo "showcontrol $(.venv/bin/showcontrol --version | cut -d' ' -f2) is set up in $(pwd)/.venv: run  source .venv/bin/activate"
