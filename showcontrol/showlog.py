@@ -50,7 +50,9 @@ class ShowLog:
             # A log an earlier program left ending mid-line: our first record starts on a line of its own.
             self._torn = stat.S_ISREG(info.st_mode) and info.st_size > 0 and _last_byte(self.path) != b"\n"
         except OSError as error:
-            raise ShowControlError(f"cannot write the show log {self.path}: {error.strerror or error} (give another with --log FILE)") from None
+            raise ShowControlError(
+                f"cannot write the show log {self.path}: {error.strerror or error} (give another with --log FILE)"
+            ) from None
         self._thread.start()
         return self
 

@@ -46,6 +46,8 @@ class Subscriber:
             except aiomqtt.MqttError as error:
                 if self.connected:
                     log.warning("lost the broker %s:%d: %s", self.host, self.port, error)
+            except Exception:  # whatever else one message or the library throws, the monitor listens on
+                log.exception("monitor subscription to %s:%d failed; subscribing again", self.host, self.port)
             self.connected = False
             await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
             attempt += 1
