@@ -250,7 +250,7 @@ class ShowRunner:
     def _open_output(self, spec: OscOutput | MidiOutput | MqttOutput, beats: Mapping[int, dict[str, Any]]) -> Output:
         assert self.showlog is not None
         if isinstance(spec, OscOutput):
-            return OscTcpOutput(spec, self.showlog.record).open() if spec.transport == "tcp" else OscUdpOutput(spec).open()
+            return OscTcpOutput(spec, self.showlog.record).open() if spec.transport == "tcp" else OscUdpOutput(spec, self.showlog.record).open()
         if isinstance(spec, MidiOutput):
             return MidiPortOutput(spec, self.options.midi_api).open()
         return MqttPublisher(spec, report=self.showlog.record, beats=beats).open()

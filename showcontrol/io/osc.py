@@ -1,16 +1,25 @@
 """OSC messages (python-osc's builder), optionally in timetagged bundles, and OSC over UDP on our own
 non-blocking socket (TCP is `osc_tcp`).
 
-The socket is connected to its destination so the kernel reports ICMP "port unreachable" as an error
-on a later send: a console that is not listening shows up as an output that is down, counted, never
-raised. The host is resolved when the output opens, not at show time. Errors arrive one per ICMP
-reply, so health only returns to up after `RECOVER_NS` without one (no flapping in the log).
+The socket is connected to its destination so the kernel reports ICMP "port unreachable" for it: a
+console that is not listening shows up as an output that is down, counted, never raised. The report
+is read right after each send (on a LAN it is there already: the datagram counts as an error, not as
+sent), and again before the next one, for a reply that came later (that earlier datagram is then
+counted as an error instead of sent). Health goes down at the first refusal and up again only once
+datagrams have gone out for `RECOVER_NS` without one, so the log says each change once, never per cue.
+The host is resolved when the output opens, not at show time, and again (off the dispatcher) after a
+failure, so a console that got another address, or whose name only resolves later, is found.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import socket
+import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from pythonosc.osc_message_builder import OscMessageBuilder
 
@@ -19,6 +28,8 @@ from showcontrol.io.output import Health, Output
 from showcontrol.model.patch import OscOutput
 from showcontrol.model.show import OscAction
 from showcontrol.timeline.events import Event
+
+log = logging.getLogger(__name__)
 
 
 def encode(action: OscAction) -> bytes:
@@ -29,6 +40,7 @@ def encode(action: OscAction) -> bytes:
 
 
 RECOVER_NS = 2_000_000_000
+RESOLVE_AGAIN_NS = 2_000_000_000  # while down, the host's address is looked up again at most this often
 
 
 class KeepaliveTimer:
@@ -65,53 +77,109 @@ class OscWire:
 
 
 class OscUdpOutput(Output):
-    def __init__(self, spec: OscOutput) -> None:
+    def __init__(self, spec: OscOutput, report: Callable[[dict[str, Any]], None] | None = None) -> None:
         super().__init__(spec.name, spec.latency_ms)
         self.spec = spec
         self.wire = OscWire(spec)
         self.keepalive = KeepaliveTimer(spec)
+        self._report = report or (lambda record: None)  # show-log records for what is learnt after a cue's own
         self._socket: socket.socket | None = None
-        self._last_error_ns = 0
+        self._address: object = None
+        self._clean_since_ns: int | None = None  # the first datagram sent since the last failure
+        self._last_sent = ""  # what went out last: a refusal that arrives later is for it
+        self._resolve_after_ns = 0
+        self._resolving = threading.Lock()
 
     def open(self) -> OscUdpOutput:
+        self._connect(count=True)
+        return self
+
+    def _connect(self, count: bool = False) -> None:
+        """Resolve the host and connect a socket to it (blocking: at open, or on a thread of its own)."""
+        self._resolve_after_ns = time.monotonic_ns() + RESOLVE_AGAIN_NS
         try:
             family, kind, _, _, address = socket.getaddrinfo(self.spec.host, self.spec.port, type=socket.SOCK_DGRAM)[0]
+            if self._socket is not None and address == self._address:
+                return  # the same place: the socket stays
             udp = socket.socket(family, kind)
             udp.setblocking(False)
             udp.connect(address)
-            self._socket = udp
-            self.mark(Health.UP)
         except OSError as error:
-            self.count_error(f"cannot reach {self.spec.host}:{self.spec.port}: {error.strerror or error}")
-        return self
+            self._fail(f"cannot reach {self.spec.host}:{self.spec.port}: {error.strerror or error}", count)
+            return
+        if self._socket is not None:
+            log.info("output %s: %s is now %s", self.name, self.spec.host, address[0])
+        # Swapped whole: the dispatcher uses the socket it read; the old one is closed by the collector.
+        self._socket, self._address, self._clean_since_ns = udp, address, None
+        if self.status.health is Health.CONNECTING:
+            self.mark(Health.UP)
 
     def prepare(self, event: Event) -> object:
         return self.wire.prepare(event)
 
     def send(self, message: object, event: Event, due_ns: int) -> str:
         assert isinstance(message, bytes)
-        return self.send_now(self.wire.packet(message, due_ns))
+        result = self.send_now(self.wire.packet(message, due_ns))
+        if result == "sent":
+            self._last_sent = event.cue_name or f"osc at {event.position.bar}.{event.position.beat}"
+        return result
 
     def maintain(self) -> None:
+        """Supervisor thread: keep-alives, and after a failure the host resolved again (on its own thread:
+        a name server that does not answer must not hold the supervisor)."""
         if self.keepalive.due(time.monotonic_ns()):
             self.send_now(self.keepalive.packet)
+        if self.status.health is not Health.UP and time.monotonic_ns() >= self._resolve_after_ns and self._resolving.acquire(False):
+            threading.Thread(target=self._resolve_again, name=f"osc-resolve-{self.name}", daemon=True).start()
+
+    def _resolve_again(self) -> None:
+        try:
+            self._connect()
+        finally:
+            self._resolving.release()
 
     def send_now(self, packet: bytes) -> str:
         """One datagram now (a cue, or a keep-alive from the supervisor)."""
-        if self._socket is None:
+        udp = self._socket
+        if udp is None:
             self.status.counters.dropped += 1
             return f"dropped: {self.status.last_error or 'not open'}"
+        if (earlier := _refusal(udp)) is not None:  # a refusal that arrived after we last looked: the last datagram's
+            self._refused_earlier(earlier)
         try:
-            self._socket.send(packet)
+            udp.send(packet)
         except OSError as error:
-            self._last_error_ns = time.monotonic_ns()
-            return self.count_error(f"{self.spec.host}:{self.spec.port}: {error.strerror or error}")
+            return self._fail(f"{self.spec.host}:{self.spec.port}: {error.strerror or error}")
+        if (refused := _refusal(udp)) is not None:
+            return self._fail(f"{self.spec.host}:{self.spec.port}: {refused}")
+        now = time.monotonic_ns()
         self.status.counters.sent += 1
-        if self.status.health is not Health.UP and time.monotonic_ns() - self._last_error_ns > RECOVER_NS:
+        if self._clean_since_ns is None:
+            self._clean_since_ns = now
+        elif self.status.health is not Health.UP and now - self._clean_since_ns >= RECOVER_NS:
             self.mark(Health.UP)
         return "sent"
+
+    def _fail(self, error: str, count: bool = True) -> str:
+        self._clean_since_ns = None
+        if not count:
+            self.mark(Health.DOWN, error)
+            return f"error: {error}"
+        return self.count_error(error)
+
+    def _refused_earlier(self, error: str) -> None:
+        """The datagram counted sent was refused after all: counted again as an error, and logged for that cue."""
+        self.status.counters.sent -= 1
+        text = self._fail(f"{self.spec.host}:{self.spec.port}: {error}")
+        self._report({"output": self.name, "cue": self._last_sent, "result": f"{text} (reported after it was sent)"})
 
     def close(self) -> None:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
+
+
+def _refusal(udp: socket.socket) -> str | None:
+    """The error the kernel holds for the socket (an ICMP refusal), taking it; None if there is none."""
+    code = udp.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    return os.strerror(code) if code else None
