@@ -12,7 +12,10 @@ state topics (`state/transport`, `state/section`, `state/position`, `state/lyric
 let a monitor join mid-song, and cue messages. While the broker is away the output reconnects with
 backoff; cues queued meanwhile that are older than `max_delay_s` are dropped and logged rather than
 fired late (a confetti cue must not go off 30 s after its beat), and the latest retained state is
-republished on reconnect.
+republished on reconnect. A cue whose hand-over could not say how it ended ("queued (down)"), or that
+left late, gets a record of its own in the show log when it is written (sent, with how late) or
+dropped (with the reason); every such record names the cue. Lateness is measured against the cue's
+deadline, when it is written, not when it was handed over.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import paho.mqtt.client as mqtt
 from showcontrol.codec.mqtt_publish import publish_packet
 from showcontrol.describe import message_data
 from showcontrol.io.mqtt_cue_line import NO_NAGLE, CueLine, open_cue_line, password_of, tls_files
-from showcontrol.io.output import Health, Output
+from showcontrol.io.output import LATE_NS, Health, Output
 from showcontrol.model.patch import MqttOutput
 from showcontrol.model.show import Lyric, MqttAction, Section
 from showcontrol.realtime import normal_priority
@@ -55,6 +58,9 @@ class Publication:
     due_ns: int
     cue: bool
     packet: bytes | None = None  # for the cue line: QoS 0, not retained, built at load
+    about: Mapping[str, Any] | None = None  # a cue's name and place, for the show log's records about it
+    handed_ns: int = 0  # when the dispatcher handed it over
+    owed: bool = False  # handed over while the broker was away: its final result is still to be logged
 
 
 class MqttPublisher(Output):
@@ -81,7 +87,8 @@ class MqttPublisher(Output):
         self._paho: mqtt.Client | None = None  # while connected: publishing goes straight to it
         self._line: CueLine | None = None  # while open: the dispatcher writes QoS-0 cues on it itself
         self._session: asyncio.Future[bool] | None = None  # the connection's end: True when asked to stop
-        self._in_flight: list[tuple[Publication, mqtt.MQTTMessageInfo]] = []  # handed to paho, not yet on the wire (or acked)
+        # Handed to paho, not yet on the wire (or acknowledged), with when they were written.
+        self._in_flight: list[tuple[Publication, mqtt.MQTTMessageInfo, int]] = []
         self._retained: dict[str, Publication] = {}
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
@@ -106,7 +113,8 @@ class MqttPublisher(Output):
         topic = self.prefix + action.topic
         direct = self.spec.cue_connection and action.qos == 0 and not action.retain
         packet = publish_packet(topic, action.payload.encode()) if direct else None
-        return Publication(topic, action.payload, action.qos, action.retain, 0, True, packet)
+        about = {"cue": event.cue_name, "position": f"{event.position.bar}.{event.position.beat}", "song_frame": event.at_frame}
+        return Publication(topic, action.payload, action.qos, action.retain, 0, True, packet, about)
 
     def send(self, message: object, event: Event, due_ns: int) -> str:
         assert isinstance(message, Publication)
@@ -114,7 +122,11 @@ class MqttPublisher(Output):
         if message.packet is not None and line is not None and line.send(message.packet):
             self.status.counters.sent += 1
             return "sent"
-        return self._enqueue(Publication(message.topic, message.payload, message.qos, message.retain, due_ns, True))
+        owed = self.status.health is not Health.UP
+        handed = Publication(
+            message.topic, message.payload, message.qos, message.retain, due_ns, True, None, message.about, time.monotonic_ns(), owed
+        )
+        return self._enqueue(handed)
 
     def state(self, event: Event) -> None:
         topic, data = _state_message(event)
@@ -140,7 +152,7 @@ class MqttPublisher(Output):
             return "dropped: network thread not running"
         if len(self._pending) >= self._queue_size:
             self.status.counters.dropped += 1
-            self._report({"output": self.name, "topic": publication.topic, "result": "dropped: queue full"})
+            self._tell(publication, "dropped: queue full")
             return "dropped: queue full"
         if publication.retain:
             self._retained[publication.topic] = publication
@@ -192,7 +204,7 @@ class MqttPublisher(Output):
             publication = self._pending.popleft()
             if publication is not None and publication.cue:
                 self.status.counters.dropped += 1
-                self._report({"output": self.name, "topic": publication.topic, "result": "dropped: undelivered at shutdown"})
+                self._tell(publication, "dropped: undelivered at shutdown")
 
     def _client(self) -> aiomqtt.Client:
         tls = self.spec.tls
@@ -315,14 +327,14 @@ class MqttPublisher(Output):
                 info = paho.publish(publication.topic, publication.payload, publication.qos, publication.retain)
             except ValueError as error:  # a topic or payload paho refuses: that message only, never the thread
                 self.status.counters.errors += 1
-                self._report({"output": self.name, "topic": publication.topic, "result": f"error: {error}"})
+                self._tell(publication, f"error: {error}")
                 continue
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 self._pending.appendleft(publication)
                 raise aiomqtt.MqttCodeError(info.rc, "could not publish")
-            self._in_flight.append((publication, info))
             if publication.cue:
                 _write(paho)  # the cue leaves now, not after the state messages behind it are packed (~50 us each)
+            self._in_flight.append((publication, info, time.monotonic_ns()))
         _write(paho)
         asyncio.get_running_loop().call_soon(_stop_watching_if_written, paho)
         self._count_confirmed()
@@ -331,16 +343,31 @@ class MqttPublisher(Output):
     def _drop_stale(self, publication: Publication) -> None:
         self.status.counters.dropped += 1
         late_ms = round((time.monotonic_ns() - publication.due_ns) / 1e6, 1)
-        self._report({"output": self.name, "topic": publication.topic, "result": "dropped: stale after broker outage", "late_ms": late_ms})
+        self._tell(publication, "dropped: stale after broker outage", late_ms=late_ms)
+
+    def _tell(self, publication: Publication, result: str, **details: object) -> None:
+        """A show-log record about one publication after its hand-over (kind `outcome`, so that counting a
+        kind counts each cue once): which cue, and what became of it."""
+        self._report(
+            {"output": self.name, "kind": "outcome", **(publication.about or {}), "topic": publication.topic, "result": result, **details}
+        )
 
     def _count_confirmed(self) -> None:
-        """Cues paho has written (QoS 0) or the broker has acknowledged (QoS 1, 2) are sent."""
+        """Cues paho has written (QoS 0) or the broker has acknowledged (QoS 1, 2) are sent; late if they
+        were written more than LATE_NS after their deadline (unless the dispatcher's hand-over was, which
+        it counted itself)."""
         waiting = []
-        for publication, info in self._in_flight:
-            if info.is_published():
-                self.status.counters.sent += publication.cue
-            else:
-                waiting.append((publication, info))
+        for publication, info, written_ns in self._in_flight:
+            if not info.is_published():
+                waiting.append((publication, info, written_ns))
+            elif publication.cue:
+                self.status.counters.sent += 1
+                late_ns = written_ns - publication.due_ns
+                late = late_ns > LATE_NS
+                if late and publication.handed_ns - publication.due_ns <= LATE_NS:
+                    self.status.counters.late += 1
+                if late or publication.owed:
+                    self._tell(publication, "sent", late_ms=round(late_ns / 1e6, 3))
         self._in_flight = waiting
 
     async def _wait_for_confirmations(self, timeout_s: float = 2.0) -> None:
@@ -355,7 +382,7 @@ class MqttPublisher(Output):
         """After a lost connection: what paho had not written (or the broker had not acknowledged) goes back
         to the front of the queue, in order, to be retried (or dropped as stale) once reconnected."""
         self._count_confirmed()
-        self._pending.extendleft(reversed([publication for publication, _ in self._in_flight]))
+        self._pending.extendleft(reversed([publication for publication, _, _ in self._in_flight]))
         self._in_flight = []
 
     def close(self) -> None:

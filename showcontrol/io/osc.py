@@ -171,7 +171,7 @@ class OscUdpOutput(Output):
         """The datagram counted sent was refused after all: counted again as an error, and logged for that cue."""
         self.status.counters.sent -= 1
         text = self._fail(f"{self.spec.host}:{self.spec.port}: {error}")
-        self._report({"output": self.name, "cue": self._last_sent, "result": f"{text} (reported after it was sent)"})
+        self._report({"output": self.name, "kind": "outcome", "cue": self._last_sent, "result": f"{text} (reported after it was sent)"})
 
     def close(self) -> None:
         if self._socket is not None:

@@ -18,6 +18,7 @@ from showcontrol.timeline.events import Event
 from showcontrol.timeline.sync import SyncPoint
 
 log = logging.getLogger(__name__)
+LATE_NS = 1_000_000  # a message that leaves more than 1 ms after its deadline counts as late
 
 
 class Health(StrEnum):
