@@ -36,8 +36,9 @@ import paho.mqtt.client as mqtt
 
 from showcontrol.codec.mqtt_publish import publish_packet
 from showcontrol.describe import message_data
+from showcontrol.io.backoff import Backoff
 from showcontrol.io.mqtt_cue_line import NO_NAGLE, CueLine, open_cue_line, password_of, tls_files
-from showcontrol.io.output import LATE_NS, Health, Output
+from showcontrol.io.output import LATE_NS, QUEUED, SENT, Health, Outcome, OutputOf, Result
 from showcontrol.model.patch import MqttOutput
 from showcontrol.model.show import Lyric, MqttAction, Section
 from showcontrol.realtime import normal_priority
@@ -63,7 +64,7 @@ class Publication:
     owed: bool = False  # handed over while the broker was away: its final result is still to be logged
 
 
-class MqttPublisher(Output):
+class MqttPublisher(OutputOf[Publication]):
     def __init__(
         self,
         spec: MqttOutput,
@@ -107,7 +108,7 @@ class MqttPublisher(Output):
         self._beat_payloads = {frame: json.dumps(data, ensure_ascii=False) for frame, data in beats.items()}
 
     # -- dispatcher side -------------------------------------------------------------------
-    def prepare(self, event: Event) -> object:
+    def prepare(self, event: Event) -> Publication:
         action = event.payload
         assert isinstance(action, MqttAction)
         topic = self.prefix + action.topic
@@ -116,12 +117,10 @@ class MqttPublisher(Output):
         about = {"cue": event.cue_name, "position": f"{event.position.bar}.{event.position.beat}", "song_frame": event.at_frame}
         return Publication(topic, action.payload, action.qos, action.retain, 0, True, packet, about)
 
-    def send(self, message: object, event: Event, due_ns: int) -> str:
-        assert isinstance(message, Publication)
+    def _send(self, message: Publication, event: Event, due_ns: int) -> Result:
         line = self._line
         if message.packet is not None and line is not None and line.send(message.packet):
-            self.status.counters.sent += 1
-            return "sent"
+            return SENT
         owed = self.status.health is not Health.UP
         handed = Publication(
             message.topic, message.payload, message.qos, message.retain, due_ns, True, None, message.about, time.monotonic_ns(), owed
@@ -135,25 +134,24 @@ class MqttPublisher(Output):
         payload = self._beat_payloads.get(event.at_frame) if topic == "position" else None
         if payload is None:
             payload = json.dumps(data, ensure_ascii=False)
-        self._enqueue(Publication(f"{self.prefix}state/{topic}", payload, 0, True, time.monotonic_ns(), False))
+        self.count(self._enqueue(Publication(f"{self.prefix}state/{topic}", payload, 0, True, time.monotonic_ns(), False)))
 
     def transport(self, state: str, song_id: str, position: str, sync: SyncPoint) -> None:
         data = {"state": state, "song": song_id, "position": position}
-        self._enqueue(Publication(f"{self.prefix}state/transport", json.dumps(data), 1, True, time.monotonic_ns(), False))
+        self.count(self._enqueue(Publication(f"{self.prefix}state/transport", json.dumps(data), 1, True, time.monotonic_ns(), False)))
 
     def audio(self, health: str) -> None:
         data = {"health": health}
-        self._enqueue(Publication(f"{self.prefix}state/audio", json.dumps(data), 1, True, time.monotonic_ns(), False))
+        self.count(self._enqueue(Publication(f"{self.prefix}state/audio", json.dumps(data), 1, True, time.monotonic_ns(), False)))
 
-    def _enqueue(self, publication: Publication) -> str:
+    def _enqueue(self, publication: Publication) -> Result:
+        """Hand a publication to the network thread; the caller counts the result."""
         loop = self._loop
         if loop is None or loop.is_closed():
-            self.status.counters.dropped += 1
-            return "dropped: network thread not running"
+            return Result(Outcome.DROPPED, "network thread not running")
         if len(self._pending) >= self._queue_size:
-            self.status.counters.dropped += 1
             self._tell(publication, "dropped: queue full")
-            return "dropped: queue full"
+            return Result(Outcome.DROPPED, "queue full")
         if publication.retain:
             self._retained[publication.topic] = publication
         self._pending.append(publication)
@@ -162,9 +160,8 @@ class MqttPublisher(Output):
             try:
                 loop.call_soon_threadsafe(self._wake)
             except RuntimeError:  # loop closed between the check and the call
-                self.status.counters.dropped += 1
-                return "dropped: network thread stopped"
-        return "queued" if self.status.health is Health.UP else f"queued ({self.status.health})"
+                return Result(Outcome.DROPPED, "network thread stopped")
+        return QUEUED if self.status.health is Health.UP else Result(Outcome.QUEUED, self.status.health)
 
     # -- network thread ------------------------------------------------------------------
     def open(self) -> MqttPublisher:
@@ -225,7 +222,7 @@ class MqttPublisher(Output):
         )
 
     async def _connect_forever(self) -> None:
-        backoff = 0.25
+        waits = Backoff(0.25, 5.0)
         while not self._stopped.is_set():
             try:
                 async with self._client() as client:
@@ -235,7 +232,7 @@ class MqttPublisher(Output):
                         if not publication.cue:
                             await client.publish(publication.topic, publication.payload, qos=publication.qos, retain=True)
                     self.mark(Health.UP)
-                    backoff = 0.25
+                    waits.reset()
                     if await self._publish_until_stopped(client):
                         await client.publish(f"{self.prefix}status", "offline", qos=1, retain=True)
                         return
@@ -244,8 +241,7 @@ class MqttPublisher(Output):
                 self.mark(Health.DOWN, f"broker {self.spec.host}:{self.spec.port}: {error}")
             if self._stopped.is_set():
                 return
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
+            await asyncio.sleep(waits.next_s())
 
     async def _publish_until_stopped(self, client: aiomqtt.Client) -> bool:
         """Publish what the dispatcher hands over until asked to stop (True); raises MqttError when the
@@ -272,7 +268,7 @@ class MqttPublisher(Output):
         """While the main connection is up: open the cue line, hand it to the dispatcher, and open another
         if it closes. A broker that refuses it costs nothing but speed: cues then take the main connection."""
         loop = asyncio.get_running_loop()
-        backoff, refused = 0.5, ""
+        waits, refused = Backoff(0.5, 30.0), ""
         while not session.done():
             opening = loop.run_in_executor(None, open_cue_line, self.spec)
             try:
@@ -284,8 +280,7 @@ class MqttPublisher(Output):
                 if str(error) != refused:  # once per reason, not at every retry
                     refused = str(error)
                     log.warning("output %s: no cue connection (%s); cues go through the main connection", self.name, error)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
+                await asyncio.sleep(waits.next_s())
                 continue
             refused = ""
             ended = loop.create_future()
@@ -304,8 +299,9 @@ class MqttPublisher(Output):
                 loop.remove_reader(line.fileno)
                 line.close("the main connection ended")
             log.warning("output %s: cue connection %s; cues go through the main connection until another opens", self.name, line.reason)
-            backoff = 0.5 if time.monotonic() - opened > 60 else min(backoff * 2, 30.0)
-            await asyncio.sleep(backoff)
+            if time.monotonic() - opened > 60:
+                waits.reset()  # a line that served a while: the next one opens soon
+            await asyncio.sleep(waits.next_s())
 
     def _publish_queued(self, paho: mqtt.Client) -> bool:
         """Hand every queued message to paho in order and write them now; True at the stop marker.

@@ -24,7 +24,8 @@ from typing import Any
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from showcontrol.codec.osc_framing import bundle, ntp_timetag
-from showcontrol.io.output import Health, Output
+from showcontrol.io.backoff import Backoff
+from showcontrol.io.output import SENT, Health, Outcome, OutputOf, Result
 from showcontrol.model.patch import OscOutput
 from showcontrol.model.show import OscAction
 from showcontrol.timeline.events import Event
@@ -40,7 +41,6 @@ def encode(action: OscAction) -> bytes:
 
 
 RECOVER_NS = 2_000_000_000
-RESOLVE_AGAIN_NS = 2_000_000_000  # while down, the host's address is looked up again at most this often
 
 
 class KeepaliveTimer:
@@ -76,7 +76,7 @@ class OscWire:
         return bundle(message, ntp_timetag(due_ns + self._wall_minus_monotonic_ns)) if self.bundles else message
 
 
-class OscUdpOutput(Output):
+class OscUdpOutput(OutputOf[bytes]):
     def __init__(self, spec: OscOutput, report: Callable[[dict[str, Any]], None] | None = None) -> None:
         super().__init__(spec.name, spec.latency_ms)
         self.spec = spec
@@ -88,6 +88,7 @@ class OscUdpOutput(Output):
         self._clean_since_ns: int | None = None  # the first datagram sent since the last failure
         self._last_sent = ""  # what went out last: a refusal that arrives later is for it
         self._resolve_after_ns = 0
+        self._resolve_waits = Backoff(1.0, 8.0)  # while down, the host's address is looked up again this often
         self._resolving = threading.Lock()
 
     def open(self) -> OscUdpOutput:
@@ -96,31 +97,38 @@ class OscUdpOutput(Output):
 
     def _connect(self, count: bool = False) -> None:
         """Resolve the host and connect a socket to it (blocking: at open, or on a thread of its own)."""
-        self._resolve_after_ns = time.monotonic_ns() + RESOLVE_AGAIN_NS
+        self._resolve_after_ns = time.monotonic_ns() + int(self._resolve_waits.next_s() * 1e9)
         try:
             family, kind, _, _, address = socket.getaddrinfo(self.spec.host, self.spec.port, type=socket.SOCK_DGRAM)[0]
             if self._socket is not None and address == self._address:
-                return  # the same place: the socket stays
+                return  # the same place: the socket stays (and the next look-up waits longer)
             udp = socket.socket(family, kind)
             udp.setblocking(False)
             udp.connect(address)
         except OSError as error:
-            self._fail(f"cannot reach {self.spec.host}:{self.spec.port}: {error.strerror or error}", count)
+            failure = self._fail(f"cannot reach {self.spec.host}:{self.spec.port}: {error.strerror or error}")
+            if count:
+                self.count(failure)
+            else:
+                self.mark(Health.DOWN, failure.reason)
             return
         if self._socket is not None:
             log.info("output %s: %s is now %s", self.name, self.spec.host, address[0])
         # Swapped whole: the dispatcher uses the socket it read; the old one is closed by the collector.
         self._socket, self._address, self._clean_since_ns = udp, address, None
+        self._resolve_waits.reset()
         if self.status.health is Health.CONNECTING:
             self.mark(Health.UP)
 
-    def prepare(self, event: Event) -> object:
+    def prepare(self, event: Event) -> bytes:
         return self.wire.prepare(event)
 
-    def send(self, message: object, event: Event, due_ns: int) -> str:
-        assert isinstance(message, bytes)
-        result = self.send_now(self.wire.packet(message, due_ns))
-        if result == "sent":
+    def _unavailable(self) -> str | None:
+        return None if self._socket is not None else self.status.last_error or "not open"
+
+    def _send(self, message: bytes, event: Event, due_ns: int) -> Result:
+        result = self._datagram(self.wire.packet(message, due_ns))
+        if result.outcome is Outcome.SENT:
             self._last_sent = event.cue_name or f"osc at {event.position.bar}.{event.position.beat}"
         return result
 
@@ -138,12 +146,15 @@ class OscUdpOutput(Output):
         finally:
             self._resolving.release()
 
-    def send_now(self, packet: bytes) -> str:
-        """One datagram now (a cue, or a keep-alive from the supervisor)."""
+    def send_now(self, packet: bytes) -> Result:
+        """One datagram now, counted as a cue is (a keep-alive from the supervisor)."""
+        unavailable = self._unavailable()
+        return self.count(Result(Outcome.DROPPED, unavailable) if unavailable is not None else self._datagram(packet))
+
+    def _datagram(self, packet: bytes) -> Result:
         udp = self._socket
-        if udp is None:
-            self.status.counters.dropped += 1
-            return f"dropped: {self.status.last_error or 'not open'}"
+        if udp is None:  # closed meanwhile
+            return Result(Outcome.DROPPED, "not open")
         if (earlier := _refusal(udp)) is not None:  # a refusal that arrived after we last looked: the last datagram's
             self._refused_earlier(earlier)
         try:
@@ -153,25 +164,22 @@ class OscUdpOutput(Output):
         if (refused := _refusal(udp)) is not None:
             return self._fail(f"{self.spec.host}:{self.spec.port}: {refused}")
         now = time.monotonic_ns()
-        self.status.counters.sent += 1
         if self._clean_since_ns is None:
             self._clean_since_ns = now
         elif self.status.health is not Health.UP and now - self._clean_since_ns >= RECOVER_NS:
             self.mark(Health.UP)
-        return "sent"
+        return SENT
 
-    def _fail(self, error: str, count: bool = True) -> str:
+    def _fail(self, error: str) -> Result:
+        """A failure: the datagrams since the last one no longer count towards being up again."""
         self._clean_since_ns = None
-        if not count:
-            self.mark(Health.DOWN, error)
-            return f"error: {error}"
-        return self.count_error(error)
+        return Result(Outcome.ERROR, error)
 
     def _refused_earlier(self, error: str) -> None:
         """The datagram counted sent was refused after all: counted again as an error, and logged for that cue."""
         self.status.counters.sent -= 1
-        text = self._fail(f"{self.spec.host}:{self.spec.port}: {error}")
-        self._report({"output": self.name, "kind": "outcome", "cue": self._last_sent, "result": f"{text} (reported after it was sent)"})
+        result = self.count(self._fail(f"{self.spec.host}:{self.spec.port}: {error}"))
+        self._report({"output": self.name, "kind": "outcome", "cue": self._last_sent, "result": f"{result} (reported after it was sent)"})
 
     def close(self) -> None:
         if self._socket is not None:
