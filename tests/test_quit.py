@@ -85,7 +85,8 @@ def test_a_signal_mid_song_ends_the_show_cleanly_and_says_so(tmp_path: Path, bro
         subscriber.close()
 
 
-def test_q_q_at_the_terminal_mid_song_leaves_every_monitor_told(tmp_path: Path, broker: Broker) -> None:
+@pytest.mark.parametrize("quit_by", ["q q", "Ctrl-C"])
+def test_quitting_at_the_terminal_mid_song_leaves_every_monitor_told(tmp_path: Path, broker: Broker, quit_by: str) -> None:
     subscriber = Subscriber(broker.port, PREFIX + "#")
     log = tmp_path / "show.jsonl"
     command = [sys.executable, "-m", "showcontrol", "run", str(long_show(tmp_path, broker)), "--audio-driver", "dummy", "--log", str(log)]
@@ -106,14 +107,17 @@ def test_q_q_at_the_terminal_mid_song_leaves_every_monitor_told(tmp_path: Path, 
         os.write(controller, b" ")
         wait_until(lambda: "playing" in transports(subscriber))
         time.sleep(1.0)
-        os.write(controller, b"qq")
+        if quit_by == "q q":
+            os.write(controller, b"qq")
+        else:
+            process.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends
         process.wait(30)
         reader.join(5)
     finally:
         process.kill()
         os.close(controller)
     try:
-        assert process.returncode == 0, process.stderr.read() if process.stderr else ""
+        assert process.returncode == (0 if quit_by == "q q" else 130), process.stderr.read() if process.stderr else ""
         assert b"long: fired" in screen
         assert_stopped_everywhere(broker, subscriber, log)
     finally:
