@@ -31,6 +31,8 @@ class ExitStatus(IntEnum):
     OK = 0
     FAILED = 1
     BAD_INPUT = 2
+    STOPPED_BY_SIGINT = 128 + 2  # `run` ended by a signal before the song's end, cleanly: the shell's numbers
+    STOPPED_BY_SIGTERM = 128 + 15
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -324,7 +326,7 @@ def cmd_demo(args: argparse.Namespace) -> ExitStatus:
 def cmd_run(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.app import RunOptions, ShowRunner
     from showcontrol.realtime import helper_priority
-    from showcontrol.ui.console import run_headless, run_terminal
+    from showcontrol.ui.console import StopSignals, run_headless, run_terminal
 
     loaded = _load(args)
     song_id = _song_id(loaded, args.song)
@@ -344,8 +346,10 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
     interactive = not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
     loop = _loop_bars(loaded, song_id, args.loop) if args.loop else None
     runner = ShowRunner(loaded, options)
+    signals = StopSignals()
     try:
         with runner:
+            signals.catch()  # from here on a signal ends the show in order: final state, show log, report
             if loop is not None:
                 runner.loop(*loop)
             log.info(
@@ -359,13 +363,19 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
             )
             with helper_priority():  # after opening (which may stretch audio for seconds): see realtime.py
                 if interactive:
-                    run_terminal(runner)
+                    run_terminal(runner, stop=signals.stop)
                 else:
-                    run_headless(runner)
+                    run_headless(runner, signals.stop)
+        if signals.received is not None:
+            again = f" ({signals.repeated} more ignored)" if signals.repeated else ""
+            log.warning("stopped by %s%s; the final state was published", signals.received.name, again)
+        print(run_report(runner))
     finally:  # however the run ended: an audio device left open makes the process end without SDL's teardown
         args.exit_at_once = runner.audio_left_open
-    print(run_report(runner))
-    return ExitStatus.FAILED if runner.audio_incidents else ExitStatus.OK  # a service must see that nothing was heard
+        signals.ignore_the_rest()
+    if runner.audio_incidents:
+        return ExitStatus.FAILED  # a service must see that nothing, or not everything, was heard
+    return ExitStatus(128 + signals.received) if signals.received is not None else ExitStatus.OK
 
 
 def _start_bar(loaded: LoadedShow, song_id: str, start: str | None) -> int:
