@@ -69,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--headless", action="store_true", help="no status line or keys even on a terminal: play once and exit")
     run.add_argument("--count-in", type=int, metavar="BARS", help="bars of count-in when starting from a later bar (default: the song's)")
     run.add_argument("--loop", metavar="A-B|SECTION", help="loop bars A to B (or a section) until released with l")
+    _remote_arguments(run)
     run.add_argument(
         "--stop-fade", type=float, default=0.5, metavar="SECONDS", help="fade-out of the track when stopped mid-song (default 0.5)"
     )
@@ -281,6 +282,7 @@ def cmd_demo(args: argparse.Namespace) -> ExitStatus:
 
 def cmd_run(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.app import RunOptions, ShowRunner
+    from showcontrol.control.inputs import any_enabled, effective_inputs, remote_inputs, wait_for_commands
     from showcontrol.realtime import helper_priority
     from showcontrol.ui.console import run_headless, run_terminal
 
@@ -302,8 +304,9 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
     interactive = not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
     loop = _loop_bars(loaded, song_id, args.loop) if args.loop else None
     runner = ShowRunner(loaded, options)
+    inputs = effective_inputs(loaded.show.patch.inputs, args.osc_in)
     try:
-        with runner:
+        with runner, remote_inputs(runner, args.osc_in) as controller:
             if loop is not None:
                 runner.loop(*loop)
             log.info(
@@ -317,13 +320,25 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
             )
             with helper_priority():  # after opening (which may stretch audio for seconds): see realtime.py
                 if interactive:
-                    run_terminal(runner)
+                    run_terminal(runner, controller=controller)
+                elif any_enabled(inputs):
+                    wait_for_commands()  # a show machine driven remotely waits for its GO
                 else:
                     run_headless(runner)
     finally:  # however the run ended: an audio device left open makes the process end without SDL's teardown
         args.exit_at_once = runner.audio_left_open
     print(run_report(runner))
     return ExitStatus.FAILED if runner.audio_incidents else ExitStatus.OK  # a service must see that nothing was heard
+
+
+# -- remote control and web surfaces (docs/remote.md) ---------------------------------------------------
+def _remote_arguments(run: argparse.ArgumentParser) -> None:
+    run.add_argument(
+        "--osc-in",
+        type=int,
+        metavar="PORT",
+        help="take OSC commands (/showcontrol/go, ...) on this UDP and TCP port, from this machine only unless the patch's inputs allow more",
+    )
 
 
 def _start_bar(loaded: LoadedShow, song_id: str, start: str | None) -> int:

@@ -21,6 +21,8 @@ from fractions import Fraction
 from typing import TextIO
 
 from showcontrol.app import ShowRunner
+from showcontrol.control.commands import Go, Locate, Pause, Resume, Stop
+from showcontrol.control.controller import Controller, section_bars
 from showcontrol.engine.transport import State
 from showcontrol.errors import ShowControlError
 from showcontrol.ui.status import Cueing, status_line
@@ -48,14 +50,6 @@ def run_headless(runner: ShowRunner, stop: threading.Event | None = None) -> Non
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def section_bars(runner: ShowRunner, bar: int) -> tuple[int, int]:
-    """The bars of the section holding `bar` (to the next section, or the song's last bar)."""
-    starts = sorted(section.bar for section in runner.song.sections)
-    first = max((b for b in starts if b <= bar), default=1)
-    following = [b for b in starts if b > first]
-    return first, (following[0] - 1 if following else runner.timeline.last_bar)
 
 
 def change_tempo(runner: ShowRunner, tempo: Fraction) -> str:
@@ -113,7 +107,8 @@ def _cbreak(stream: TextIO) -> Iterator[None]:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
-def run_terminal(runner: ShowRunner, keys: TextIO = sys.stdin, screen: TextIO = sys.stdout) -> None:
+def run_terminal(runner: ShowRunner, keys: TextIO = sys.stdin, screen: TextIO = sys.stdout, controller: Controller | None = None) -> None:
+    controller = controller or Controller(runner)  # the keys send the same commands as every remote input
     cueing = Cueing.of(runner.timeline)
     sections = [(e.position.bar, e.payload) for e in cueing.sections]
     typed = ""
@@ -136,20 +131,16 @@ def run_terminal(runner: ShowRunner, keys: TextIO = sys.stdin, screen: TextIO = 
             if not ready:
                 continue
             key = os.read(keys.fileno(), 1).decode(errors="ignore")
+            reply = None
             playing = runner.segment.state is not State.STOPPED
             if key == " ":
-                runner.stop() if playing else runner.play()
+                reply = controller.handle(Stop() if playing else Go(), "keys")
             elif key == "p":
-                runner.resume() if runner.segment.state is State.PAUSED else runner.pause()
+                reply = controller.handle(Resume() if runner.segment.state is State.PAUSED else Pause(), "keys")
             elif key.isdigit():
                 typed += key
             elif key in ("\n", "\r") and typed:
-                try:
-                    runner.locate(int(typed))
-                    if playing:
-                        runner.play()
-                except ShowControlError as error:
-                    message = str(error)
+                reply = controller.handle(Locate(bar=int(typed)), "keys")
                 typed = ""
             elif key == "%" and typed:
                 message = change_tempo(runner, Fraction(int(typed), 100))
@@ -160,7 +151,7 @@ def run_terminal(runner: ShowRunner, keys: TextIO = sys.stdin, screen: TextIO = 
                 typed = typed[:-1]
             elif key == "s" and sections:
                 later = [bar for bar, _ in sections if bar > runner.cue_bar]
-                runner.locate(later[0] if later else sections[0][0])
+                reply = controller.handle(Locate(bar=later[0] if later else sections[0][0]), "keys")
             elif key == "l":
                 message = toggle_loop(runner)
             elif key == "q":
@@ -168,6 +159,8 @@ def run_terminal(runner: ShowRunner, keys: TextIO = sys.stdin, screen: TextIO = 
                     break
                 confirm_quit_until = time.monotonic() + 3
                 message = "playing: press q again within 3 s to quit"
+            if reply is not None and not reply.ok:
+                message = reply.text
             if message != HELP:
                 screen.write(f"\r\x1b[2K{message}\n")
                 message = HELP
