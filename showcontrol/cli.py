@@ -112,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--show", type=Path, default=Path("cues/demo/show.yaml"), help="the demo show file")
     demo.add_argument("-o", "--output", type=Path, default=Path("demo.wav"))
     _takes_and_cuesheet_parsers(commands)
+    _web_parser(commands)
     return parser
 
 
@@ -282,7 +283,7 @@ def cmd_demo(args: argparse.Namespace) -> ExitStatus:
 
 def cmd_run(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.app import RunOptions, ShowRunner
-    from showcontrol.control.inputs import any_enabled, effective_inputs, remote_inputs, wait_for_commands
+    from showcontrol.control.inputs import any_enabled, effective_inputs, remote_inputs, until_signalled
     from showcontrol.realtime import helper_priority
     from showcontrol.ui.console import run_headless, run_terminal
 
@@ -322,7 +323,7 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
                 if interactive:
                     run_terminal(runner, controller=controller)
                 elif any_enabled(inputs):
-                    wait_for_commands()  # a show machine driven remotely waits for its GO
+                    until_signalled()  # a show machine driven remotely waits for its GO
                 else:
                     run_headless(runner)
     finally:  # however the run ended: an audio device left open makes the process end without SDL's teardown
@@ -332,6 +333,36 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
 
 
 # -- remote control and web surfaces (docs/remote.md) ---------------------------------------------------
+def _web_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    web = commands.add_parser(
+        "web",
+        help="serve the performer page and the operator remote (live state from the broker over WebSockets)",
+        description="Serve /performer (?performer=NAME) and /remote over HTTP: static pages that subscribe to the show's MQTT "
+        "state through the broker's WebSockets listener; the remote's commands go through the broker to the engine, with the PIN.",
+    )
+    web.add_argument("--broker", required=True, metavar="HOST:PORT", help="the broker's WebSockets listener, as the browsers reach it")
+    web.add_argument("--prefix", default="showcontrol/demo/", help="the topic_prefix of the patch's MQTT output (default: the demo's)")
+    web.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080)")
+    web.add_argument("--host", default="0.0.0.0", help="address to serve on (default: every interface, for the phones)")
+
+
+def cmd_web(args: argparse.Namespace) -> ExitStatus:
+    from showcontrol.control.inputs import until_signalled
+    from showcontrol.web.server import WebServer, page_config
+
+    host, _, port = args.broker.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ShowControlError(f"--broker {args.broker!r}: give HOST:PORT of the broker's WebSockets listener, e.g. 10.0.0.2:9001")
+    try:
+        server = WebServer(page_config(host, int(port), args.prefix), args.host, args.port)
+    except OSError as error:
+        raise ShowControlError(f"cannot serve on {args.host}:{args.port}: {error.strerror or error}") from None
+    with server:
+        log.info("web pages on http://%s:%d/performer and /remote; broker ws://%s:%s", args.host, server.port, host, port)
+        until_signalled()  # until SIGINT or SIGTERM
+    return ExitStatus.OK
+
+
 def _remote_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--osc-in",
@@ -577,4 +608,5 @@ COMMANDS = {
     "demo": cmd_demo,
     "takes": cmd_takes,
     "cuesheet": cmd_cuesheet,
+    "web": cmd_web,
 }

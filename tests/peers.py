@@ -65,6 +65,7 @@ class Broker:
     process: subprocess.Popen[bytes] | None = None
     tls: TlsFiles | None = None
     users: dict[str, str] = field(default_factory=dict)
+    websockets_port: int | None = None  # a second listener for browsers (Mosquitto binds it on every interface)
 
     @property
     def client_args(self) -> list[str]:
@@ -83,6 +84,8 @@ class Broker:
             "set_tcp_nodelay true",  # as docs/hardware.md says a show's broker should run
             "log_dest stderr",
         ]
+        if self.websockets_port is not None:
+            lines += [f"listener {self.websockets_port}", "protocol websockets"]
         if self.tls:
             lines += [f"cafile {self.tls.ca}", f"certfile {self.tls.cert}", f"keyfile {self.tls.key}"]
         if self.users:

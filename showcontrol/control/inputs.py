@@ -50,8 +50,8 @@ def any_enabled(inputs: Inputs) -> bool:
     return inputs.osc is not None or inputs.mqtt is not None
 
 
-def wait_for_commands() -> None:
-    """A headless show driven remotely: stopped until a GO arrives, and on until SIGINT or SIGTERM."""
+def until_signalled() -> None:
+    """Until SIGINT or SIGTERM: a headless show driven remotely (stopped until a GO arrives), or the web server."""
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
