@@ -7,7 +7,7 @@ so what a lighting desk, a phone and the space bar can ask is exactly the same s
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -89,6 +89,10 @@ class Reply:
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, ("text" if self.ok else "error"): self.text, **({"state": dict(self.state)} if self.state else {})}
+
+
+Handle = Callable[[Command | Reply, str], Reply]
+"""What every input calls with a command (or a parser's error reply) and its source: Controller.handle."""
 
 
 def error(reason: str) -> Reply:

@@ -30,6 +30,7 @@ def effective_inputs(patch_inputs: Inputs, osc_port: int | None) -> Inputs:
 @contextmanager
 def remote_inputs(runner: ShowRunner, osc_port: int | None = None) -> Iterator[Controller]:
     """The controller every input (and the keys) shares, with the patch's inputs listening while inside."""
+    from showcontrol.io.midi_in import MidiCommandInput
     from showcontrol.io.mqtt_in import MqttCommandInput
     from showcontrol.io.osc_in import OscInputServer
 
@@ -43,11 +44,13 @@ def remote_inputs(runner: ShowRunner, osc_port: int | None = None) -> Iterator[C
             if not isinstance(broker, MqttOutput):
                 raise ShowControlError(f"MQTT input: {inputs.mqtt.output!r} is not an MQTT output of the patch")
             stack.enter_context(MqttCommandInput(inputs.mqtt, broker, controller.handle))
+        if inputs.midi is not None:
+            stack.enter_context(MidiCommandInput(inputs.midi, controller.handle, runner.options.midi_api))
         yield controller
 
 
 def any_enabled(inputs: Inputs) -> bool:
-    return inputs.osc is not None or inputs.mqtt is not None
+    return inputs.osc is not None or inputs.mqtt is not None or inputs.midi is not None
 
 
 def until_signalled() -> None:

@@ -14,12 +14,11 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import aiomqtt
 
-from showcontrol.control.commands import Command, Reply, error, parse_command
+from showcontrol.control.commands import Command, Handle, Reply, error, parse_command
 from showcontrol.errors import ShowControlError
 from showcontrol.io.mqtt_cue_line import password_of, tls_files
 from showcontrol.model.inputs import MqttInput
@@ -27,8 +26,6 @@ from showcontrol.model.patch import MqttOutput
 
 log = logging.getLogger(__name__)
 MAX_PAYLOAD = 4096
-
-Handle = Callable[[Command | Reply, str], Reply]
 
 
 def command_of(payload: bytes, token: str | None) -> tuple[Command | Reply, str | None]:

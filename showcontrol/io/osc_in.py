@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from showcontrol.codec.osc_framing import StreamDecoder, frame_length_prefixed, frame_slip
-from showcontrol.control.commands import Command, Reply, error, parse_command
+from showcontrol.control.commands import Command, Handle, Reply, error, parse_command
 from showcontrol.errors import ShowControlError
 from showcontrol.io.osc_parse import parse_packet, reply_packet
 from showcontrol.model.inputs import LOOPBACK, OscInput
@@ -25,8 +25,6 @@ from showcontrol.model.inputs import LOOPBACK, OscInput
 log = logging.getLogger(__name__)
 PREFIX = "/showcontrol/"
 MAX_PENDING = 65536
-
-Handle = Callable[[Command | Reply, str], Reply]
 
 
 @dataclass

@@ -39,6 +39,33 @@ class MqttInput:
 
 
 @dataclass(frozen=True, slots=True)
+class MidiTrigger:
+    """A note on, a controller pressed (value 64 and up) or a program change, on one channel (1-16) or any."""
+
+    kind: str  # note, cc or program
+    number: int
+    channel: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MidiMapping:
+    trigger: MidiTrigger
+    verb: str  # a command as the OSC address space names it: go, stop, locate, ...
+    args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MidiInput:
+    """Commands from a MIDI port (by part of its name): foot switches through `mappings`, and MIDI Show
+    Control GO/STOP/RESUME/LOAD addressed to `msc_device` (or all-call) when it is set; a cue number is a bar."""
+
+    port: str
+    mappings: tuple[MidiMapping, ...] = ()
+    msc_device: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Inputs:
     osc: OscInput | None = None
     mqtt: MqttInput | None = None
+    midi: MidiInput | None = None
