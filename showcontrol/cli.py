@@ -312,7 +312,7 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
                 runner.loop(*loop)
             log.info(
                 "%s %s from bar %d on audio driver %s (%s); show log %s",
-                "cued (space to go):" if interactive else "playing",
+                "cued (space to go):" if interactive else "waiting for a remote GO:" if any_enabled(inputs) else "playing",
                 song_id,
                 options.start_bar,
                 runner.driver,
