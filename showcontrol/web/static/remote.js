@@ -9,6 +9,7 @@ const view = { link: "connecting", engine: "unknown", transport: "stopped", song
 let live = null;
 const mine = new Set();  // ids of this page's commands: only their replies are shown here
 let pin = localStorage.getItem("showcontrol-pin") || "";
+let pinRefused = false;  // the engine said no: stop asking for status until the PIN is changed
 $("pin").value = pin;
 
 function send(command, args = []) {
@@ -30,6 +31,7 @@ function apply(topic, data, now) {
     mine.delete(data.id);
     if (data.state) { view.status = data.state; view.statusAt = now; drawStatus(); }
     else say(data.ok, data.ok ? data.text : data.error);
+    pinRefused = !data.ok && String(data.error).startsWith("wrong or missing token");
   }
 }
 
@@ -85,10 +87,11 @@ $("locate").onclick = () => { if ($("bar").value) send("locate", [Number($("bar"
 $("pin-form").onsubmit = (event) => {
   event.preventDefault();
   pin = $("pin").value.trim();
+  pinRefused = false;
   localStorage.setItem("showcontrol-pin", pin);
   send("status");
 };
 connectLive((topic, data, now) => apply(topic, data, now), (link) => { view.link = link; if (link === "connected") send("status"); })
   .then((connection) => { live = connection; send("status"); });
-setInterval(() => send("status"), 2000);
+setInterval(() => { if (pin && !pinRefused) send("status"); }, 2000);
 requestAnimationFrame(draw);
