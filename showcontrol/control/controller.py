@@ -151,7 +151,9 @@ class Controller:
             case SetTempo(tempo=tempo):
                 job = runner.set_tempo(tempo)
                 percent = f"{float(tempo) * 100:g} %"
-                return Reply(True, f"tempo {percent}" if job is None else f"making {percent} ready; it plays from the next start")
+                if job is not None:
+                    return Reply(True, f"making {percent} ready (pitch kept); it plays from the next start")
+                return Reply(True, f"tempo {percent}" if runner.segment.state is State.STOPPED else f"tempo {percent} from the next start")
             case Status():
                 return Reply(True, state.value, self.status())
         raise AssertionError(command)  # every command is matched above

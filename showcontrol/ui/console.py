@@ -21,10 +21,9 @@ from fractions import Fraction
 from typing import TextIO
 
 from showcontrol.app import ShowRunner
-from showcontrol.control.commands import Go, Locate, Pause, Resume, Stop
+from showcontrol.control.commands import Go, Locate, Pause, Resume, SetLoop, SetTempo, Stop
 from showcontrol.control.controller import Controller, section_bars
 from showcontrol.engine.transport import State
-from showcontrol.errors import ShowControlError
 from showcontrol.ui.status import Cueing, status_line
 
 log = logging.getLogger(__name__)
@@ -52,16 +51,9 @@ def run_headless(runner: ShowRunner, stop: threading.Event | None = None) -> Non
             signal.signal(sig, handler)
 
 
-def change_tempo(runner: ShowRunner, tempo: Fraction) -> str:
+def change_tempo(controller: Controller, tempo: Fraction) -> str:
     """`-`, `+` and `NN%`: ask for a rehearsal tempo; say what happens next."""
-    try:
-        job = runner.set_tempo(tempo)
-    except ShowControlError as error:
-        return str(error)
-    percent = f"{float(tempo) * 100:g} %"
-    if job is None:
-        return f"tempo {percent}" if runner.segment.state is State.STOPPED else f"tempo {percent} from the next start"
-    return f"making {percent} ready (pitch kept); it plays from the next start"
+    return controller.handle(SetTempo(tempo), "keys").text
 
 
 def tempo_text(runner: ShowRunner, now: float) -> str:
@@ -84,16 +76,15 @@ def wanted_tempo(runner: ShowRunner) -> Fraction:
     return runner.tempo_job.tempo if runner.tempo_job is not None else runner.tempo
 
 
-def toggle_loop(runner: ShowRunner) -> str:
+def toggle_loop(runner: ShowRunner, controller: Controller) -> str:
     """`l`: loop the section being played (or cued); again to release it."""
     if runner.loop_bars:
-        runner.release_loop()
-        return "loop released: this pass plays out, then the song carries on"
+        return controller.handle(SetLoop(), "keys").text
     position = runner.timeline.tempo.position_at(Fraction(runner.song_frame_now(), 1) / runner.timeline.sample_rate)
     bar = position.bar if runner.segment.state is not State.STOPPED else runner.cue_bar
     first, last = section_bars(runner, max(bar, 1))
-    runner.loop(first, last)
-    return f"looping bars {first}-{last} (l again to release)"
+    reply = controller.handle(SetLoop(first=first, last=last), "keys")
+    return f"{reply.text} (l again to release)" if reply.ok else reply.text
 
 
 @contextmanager
@@ -143,17 +134,17 @@ def run_terminal(runner: ShowRunner, keys: TextIO = sys.stdin, screen: TextIO = 
                 reply = controller.handle(Locate(bar=int(typed)), "keys")
                 typed = ""
             elif key == "%" and typed:
-                message = change_tempo(runner, Fraction(int(typed), 100))
+                message = change_tempo(controller, Fraction(int(typed), 100))
                 typed = ""
             elif key in ("-", "+", "="):
-                message = change_tempo(runner, wanted_tempo(runner) + (TEMPO_STEP if key != "-" else -TEMPO_STEP))
+                message = change_tempo(controller, wanted_tempo(runner) + (TEMPO_STEP if key != "-" else -TEMPO_STEP))
             elif key in ("\x7f", "\b"):
                 typed = typed[:-1]
             elif key == "s" and sections:
                 later = [bar for bar, _ in sections if bar > runner.cue_bar]
                 reply = controller.handle(Locate(bar=later[0] if later else sections[0][0]), "keys")
             elif key == "l":
-                message = toggle_loop(runner)
+                message = toggle_loop(runner, controller)
             elif key == "q":
                 if not playing or time.monotonic() < confirm_quit_until:
                     break
