@@ -76,7 +76,7 @@ function draw() {
   $("state").className = `state ${view.transport}`;
   $("where").textContent = `bar ${bar ?? "–"}${playing && view.beat ? `.${view.beat}` : ""}`;
   $("pause").textContent = view.transport === "paused" ? "RESUME" : "PAUSE";
-  $("go").disabled = view.link !== "connected";
+  $("go").disabled = view.link !== "connected" || view.transport !== "stopped";  // the engine refuses a GO while playing anyway
   requestAnimationFrame(draw);
 }
 
