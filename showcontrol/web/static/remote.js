@@ -65,8 +65,10 @@ function drawStatus() {
 
 function draw() {
   const now = performance.now();
-  const banner = linkBanner(view.link, view.engine, view.transport, view.beatAt, now)
-    || (view.statusAt === null && view.link === "connected" ? { text: pin ? "waiting for the show's answer…" : "enter the PIN", level: "warn" } : null);
+  const live = linkBanner(view.link, view.engine, view.transport, view.beatAt, now);
+  const banner = live && live.level === "bad" ? live
+    : !pin || pinRefused ? { text: pinRefused ? "PIN refused: enter the show's PIN below" : "enter the show's PIN below", level: "warn" }
+    : live || (view.statusAt === null ? { text: "waiting for the show's answer…", level: "warn" } : null);
   $("banner").hidden = !banner;
   if (banner) { $("banner").textContent = banner.text; $("banner").className = `banner ${banner.level}`; }
   const playing = view.transport !== "stopped";
