@@ -20,9 +20,9 @@ from showcontrol.load.show_file import load_show
 
 
 def test_a_command_payload_is_checked_before_it_becomes_a_command() -> None:
-    assert command_of(b'{"command": "go", "token": "4711", "id": 7}', "4711")[1] == "7"
-    assert command_of(b'{"command": "go", "token": "0000"}', "4711")[0].text.startswith("wrong or missing token")  # type: ignore[union-attr]
-    assert command_of(b'{"command": "go"}', "4711")[0].text.startswith("wrong or missing token")  # type: ignore[union-attr]
+    assert command_of(b'{"command": "go", "token": "471100", "id": 7}', "471100")[1] == "7"
+    assert command_of(b'{"command": "go", "token": "0000"}', "471100")[0].text.startswith("wrong or missing token")  # type: ignore[union-attr]
+    assert command_of(b'{"command": "go"}', "471100")[0].text.startswith("wrong or missing token")  # type: ignore[union-attr]
     assert command_of(b"\xff\xfe", None)[0].text.startswith("a command is JSON")  # type: ignore[union-attr]
     assert command_of(b"[1]", None)[0].text.startswith("a command is a JSON object")  # type: ignore[union-attr]
     assert command_of(b"x" * 5000, None)[0].text.startswith("a command is at most")  # type: ignore[union-attr]
@@ -33,7 +33,7 @@ def publish(broker: Broker, topic: str, payload: str) -> None:
 
 
 def test_mqtt_commands_drive_the_show_and_a_wrong_token_is_refused(broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SC_TEST_TOKEN", "4711")
+    monkeypatch.setenv("SC_TEST_TOKEN", "471100")
     patch = f"""outputs:
   monitors: {{type: mqtt, host: 127.0.0.1, port: {broker.port}, topic_prefix: show/}}
 inputs:
@@ -47,9 +47,9 @@ inputs:
             wait_until(lambda: len(replies.lines) >= 1)
             time.sleep(0.3)
             assert runner.segment.state is State.STOPPED
-            publish(broker, "show/command", json.dumps({"command": "go", "token": "4711", "id": "b"}))
+            publish(broker, "show/command", json.dumps({"command": "go", "token": "471100", "id": "b"}))
             wait_until(lambda: runner.segment.state is State.PLAYING)
-            publish(broker, "show/command", json.dumps({"command": "song", "args": ["song2"], "token": "4711", "id": "c"}))
+            publish(broker, "show/command", json.dumps({"command": "song", "args": ["song2"], "token": "471100", "id": "c"}))
             wait_until(lambda: len(replies.lines) >= 3)
             answers = [json.loads(payload) for _, _, payload in replies.lines]
             assert answers[0] == {"ok": False, "error": "wrong or missing token: this show's remote needs its PIN", "id": "a"}

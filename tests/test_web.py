@@ -81,7 +81,7 @@ def test_the_performer_page_follows_the_show_and_the_remote_starts_it_with_its_p
     broker = Broker(tmp_path, websockets_port=free_port())
     broker.start()
     wait_for_port(broker.websockets_port or 0)
-    monkeypatch.setenv("SC_TEST_PIN", "4711")
+    monkeypatch.setenv("SC_TEST_PIN", "471100")
     (tmp_path / "patch.yaml").write_text(f"""version: 1
 audio: {{sample_rate: 48000, channels: 2, buffer_frames: 256}}
 outputs:
@@ -111,7 +111,7 @@ inputs:
             remote.wait_for_function("() => document.getElementById('reply').textContent.includes('PIN')")
             time.sleep(0.3)
             assert runner.segment.state is State.STOPPED  # a wrong PIN never starts the song
-            remote.fill("#pin", "4711")
+            remote.fill("#pin", "471100")
             remote.click("#pin-form button")
             remote.wait_for_function("() => document.querySelectorAll('#outputs li').length >= 3")  # status came back: audio and both outputs
 

@@ -26,6 +26,7 @@ from showcontrol.model.patch import MqttOutput
 
 log = logging.getLogger(__name__)
 MAX_PAYLOAD = 4096
+MIN_TOKEN = 6  # MQTT carries no sender address to block: a 6-digit PIN takes a day of tries at the rate limit
 
 
 def command_of(payload: bytes, token: str | None) -> tuple[Command | Reply, str | None]:
@@ -58,11 +59,16 @@ class MqttCommandInput:
         self._token = os.environ.get(spec.token_env) if spec.token_env else None
         if spec.token_env and not self._token:
             raise ShowControlError(f"MQTT input: environment variable {spec.token_env} (the remote's token) is not set")
+        if self._token is not None and len(self._token) < MIN_TOKEN:
+            raise ShowControlError(
+                f"MQTT input: the token in {spec.token_env} is shorter than {MIN_TOKEN} characters; at 10 tries a second it could be guessed"
+            )
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._subscribed = threading.Event()
         self.commands = 0
+        self.refused = 0  # wrong or missing tokens
 
     def __enter__(self) -> MqttCommandInput:
         self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), name="mqtt-in", daemon=True)
@@ -119,5 +125,9 @@ class MqttCommandInput:
         command, request_id = command_of(bytes(payload), self._token)
         self.commands += 1
         reply = self._handle(command, "mqtt")
+        if not reply.ok and reply.text.startswith("wrong or missing token"):
+            self.refused += 1
+            if self.refused % 20 == 1:
+                log.warning("MQTT input: %d commands with a wrong or missing token so far", self.refused)
         data: dict[str, Any] = {**reply.as_dict(), **({"id": request_id} if request_id is not None else {})}
         await client.publish(self.reply_topic, json.dumps(data, ensure_ascii=False), qos=1)
