@@ -18,9 +18,10 @@ cd "$(dirname "$0")"
 #   pipewire pipewire-pulse pipewire-jack wireplumber pulseaudio-utils dbus-daemon
 #                                a real sound server, killed and hung under a running show
 #   poppler-utils                pdftoppm, which turns the PDF cue sheet into the PNG its test looks at
+#   eyed3                        an independent ID3 reader that checks the chapters of practice packs' MP3s
 #   chromium                     the headless browser the web pages are tested in (driven by playwright, never downloaded)
 PACKAGES=(python3-venv espeak-ng jackd2 mosquitto mosquitto-clients liblo-tools fonts-dejavu-core
-  libltc11 openssl pipewire pipewire-pulse pipewire-jack wireplumber pulseaudio-utils dbus-daemon poppler-utils chromium)
+  libltc11 openssl pipewire pipewire-pulse pipewire-jack wireplumber pulseaudio-utils dbus-daemon poppler-utils eyed3 chromium)
 
 if command -v apt-get >/dev/null; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -34,4 +35,5 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/showcontrol demo cues/demo/show.yaml >/dev/null  # the demo show's synthesised tracks, inside cues/demo/
 echo "showcontrol $(.venv/bin/showcontrol --version | cut -d' ' -f2) is set up in $(pwd)/.venv: run  source .venv/bin/activate"

@@ -255,7 +255,7 @@ class ShowRunner:
     def _open_output(self, spec: OscOutput | MidiOutput | MqttOutput, beats: Mapping[int, dict[str, Any]]) -> Output:
         assert self.showlog is not None
         if isinstance(spec, OscOutput):
-            return OscTcpOutput(spec, self.showlog.record).open() if spec.transport == "tcp" else OscUdpOutput(spec).open()
+            return OscTcpOutput(spec, self.showlog.record).open() if spec.transport == "tcp" else OscUdpOutput(spec, self.showlog.record).open()
         if isinstance(spec, MidiOutput):
             return MidiPortOutput(spec, self.options.midi_api).open()
         return MqttPublisher(spec, report=self.showlog.record, beats=beats).open()
@@ -298,8 +298,21 @@ class ShowRunner:
         time.sleep(2 * self.audio.buffer_frames / self.sample_rate)
         if self._dispatcher is not None:
             self._dispatcher.wait_for_drain(1.0)  # the last clock ticks and cues of what was already played
+            self._dispatcher.stop()  # before the final word, so that nothing it sends comes after it
+        self._announce_final_stop()
         gc.unfreeze()
         self._stack.close()
+
+    def _announce_final_stop(self) -> None:
+        """However the run ends (the song's end, a quit mid-song, a signal, an error) outputs and the show
+        log are told it stopped, where the dispatcher may not have had the time to: a retained "playing"
+        would freeze every monitor on a countdown, also monitors started later."""
+        segment = self.transport.segment
+        frame = segment.song_frame_at(self.device.frames_delivered)
+        for output in self.outputs.values():
+            output.transport(State.STOPPED.value, self.song.id, str(frame), sync_point(self.timeline, frame))
+        assert self.showlog is not None
+        self.showlog.record({"song": self.song.id, "kind": "transport", "state": "stopped", "song_frame": frame, "final": True})
 
     # -- the audio thread -----------------------------------------------------------------
     def _render(self, device_frame: int, out: npt.NDArray[np.float32]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import logging.handlers
 import os
@@ -17,8 +18,9 @@ from pathlib import Path
 from showcontrol import __version__
 from showcontrol.audio.files import read_audio
 from showcontrol.audio.speech import speech_available
-from showcontrol.errors import AudioFileError, Problem, ShowControlError, ShowFileError
+from showcontrol.errors import AudioFileError, Problem, ShowControlError, ShowFileError, escaped
 from showcontrol.load.show_file import LoadedShow, load_show
+from showcontrol.model.show import Meter
 from showcontrol.report import check_summary, timeline_text
 from showcontrol.timeline.events import Kind
 
@@ -29,6 +31,8 @@ class ExitStatus(IntEnum):
     OK = 0
     FAILED = 1
     BAD_INPUT = 2
+    STOPPED_BY_SIGINT = 128 + 2  # `run` ended by a signal before the song's end, cleanly: the shell's numbers
+    STOPPED_BY_SIGTERM = 128 + 15
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -106,12 +110,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo = commands.add_parser(
         "demo",
-        help="synthesise the demo show's tracks if missing, then render the demo",
-        description="Synthesise the demo show's tracks (first time only), then render its first song.",
+        help="synthesise a demo show's missing tracks (inside its folder); with -o, also render its first song",
+        description="Write the tracks a show marked `demo: true` names and that do not exist yet, synthesised from its "
+        "tempo maps, inside the show's folder. Nothing else writes them: check, timeline and run report them missing.",
     )
-    demo.add_argument("--show", type=Path, default=Path("cues/demo/show.yaml"), help="the demo show file")
-    demo.add_argument("-o", "--output", type=Path, default=Path("demo.wav"))
+    demo.add_argument("show", type=Path, nargs="?", default=Path("cues/demo/show.yaml"), help="the demo show (default cues/demo/show.yaml)")
+    demo.add_argument("-o", "--output", type=Path, help="also render the show's first song to this audio file")
     _takes_and_cuesheet_parsers(commands)
+    add_analysis_commands(commands)
     _web_parser(commands)
     return parser
 
@@ -132,12 +138,16 @@ def _log_through_a_queue(verbose: bool) -> logging.handlers.QueueListener:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as done:  # --help, --version or a usage error: their text is output too
+        return _flushed(done.code if isinstance(done.code, int) else ExitStatus.BAD_INPUT)
     listener = _log_through_a_queue(args.verbose)
     try:
         status = _dispatch(args)
     finally:
         listener.stop()
+    status = _flushed(status)
     if getattr(args, "exit_at_once", False):  # an audio device left open: SDL's teardown would wait for its hung server
         sys.stdout.flush()
         sys.stderr.flush()
@@ -145,9 +155,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
+def _flushed(status: int) -> int:
+    """The command's output all written; a reader gone (`| head -1`) or a full disk (`> /dev/full`) is an exit
+    status and, for the disk, one line on stderr, never a traceback (at exit either, where Python would flush again)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _drop_stdout()
+        return ExitStatus.FAILED
+    except OSError as error:
+        _drop_stdout()
+        print(f"showcontrol: cannot write the output: {error.strerror or error}", file=sys.stderr)
+        return ExitStatus.FAILED
+    return status
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so what is still buffered goes nowhere instead of failing again at exit."""
+    with contextlib.suppress(OSError, ValueError):  # not a real file (a test's capture): nothing flushes it at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     try:
         return int(COMMANDS[args.command](args))
+    except BrokenPipeError:
+        return _flushed(ExitStatus.FAILED)
     except ShowFileError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)
@@ -155,7 +188,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"{count} problem{'s' if count != 1 else ''} found; nothing was played or written.", file=sys.stderr)
         return ExitStatus.BAD_INPUT
     except ShowControlError as error:
-        print(f"showcontrol: {error}", file=sys.stderr)
+        print(escaped(f"showcontrol: {error}"), file=sys.stderr)
+        return ExitStatus.FAILED
+    except OSError as error:  # writing the command's output (a print to a full disk): not the show's fault
+        if error.filename is not None:
+            raise
+        _drop_stdout()
+        print(f"showcontrol: cannot write the output: {error.strerror or error}", file=sys.stderr)
         return ExitStatus.FAILED
     except KeyboardInterrupt:
         return ExitStatus.FAILED
@@ -191,10 +230,6 @@ def tempo_percent(text: str) -> Fraction:
 
 
 def _load(args: argparse.Namespace) -> LoadedShow:
-    from showcontrol.demo import make_missing_demo_tracks
-
-    for path in make_missing_demo_tracks(args.show):
-        print(f"synthesised {path} (a demo show's track, made the first time it is needed)", file=sys.stderr)
     tempo = getattr(args, "tempo", None)
     speed = tempo if tempo is not None else getattr(args, "speed", Fraction(1))
     loaded = load_show(
@@ -275,17 +310,26 @@ def cmd_render(args: argparse.Namespace) -> ExitStatus:
 
 
 def cmd_demo(args: argparse.Namespace) -> ExitStatus:
+    from showcontrol.demo import make_demo_tracks
+
     if not args.show.exists():
-        raise ShowControlError(f"{args.show} not found: run this from the showcontrol checkout, or pass --show")
+        raise ShowControlError(f"{args.show} not found: run this from the showcontrol checkout, or give the demo show's path")
+    written = make_demo_tracks(args.show)
+    for path in written:
+        print(f"synthesised {path}")
+    if not written:
+        print(f"{args.show}: every track exists; nothing synthesised")
+    if args.output is None:
+        return ExitStatus.OK
     args.song, args.patch, args.trace, args.rate, args.subtype = None, None, None, None, None
     return cmd_render(args)
 
 
 def cmd_run(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.app import RunOptions, ShowRunner
-    from showcontrol.control.inputs import any_enabled, effective_inputs, remote_inputs, until_signalled
+    from showcontrol.control.inputs import any_enabled, effective_inputs, remote_inputs
     from showcontrol.realtime import helper_priority
-    from showcontrol.ui.console import run_headless, run_terminal
+    from showcontrol.ui.console import StopSignals, run_headless, run_terminal
 
     loaded = _load(args)
     song_id = _song_id(loaded, args.song)
@@ -306,8 +350,10 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
     loop = _loop_bars(loaded, song_id, args.loop) if args.loop else None
     runner = ShowRunner(loaded, options)
     inputs = effective_inputs(loaded.show.patch.inputs, args.osc_in)
+    signals = StopSignals()
     try:
         with runner, remote_inputs(runner, args.osc_in) as controller:
+            signals.catch()  # from here on a signal ends the show in order: final state, show log, report
             if loop is not None:
                 runner.loop(*loop)
             log.info(
@@ -321,15 +367,22 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
             )
             with helper_priority():  # after opening (which may stretch audio for seconds): see realtime.py
                 if interactive:
-                    run_terminal(runner, controller=controller)
+                    run_terminal(runner, stop=signals.stop, controller=controller)
                 elif any_enabled(inputs):
-                    until_signalled()  # a show machine driven remotely waits for its GO
+                    while not signals.stop.wait(0.2):  # a show machine driven remotely waits for its GO
+                        pass
                 else:
-                    run_headless(runner)
+                    run_headless(runner, signals.stop)
+        if signals.received is not None:
+            again = f" ({signals.repeated} more ignored)" if signals.repeated else ""
+            log.warning("stopped by %s%s; the final state was published", signals.received.name, again)
+        print(run_report(runner))
     finally:  # however the run ended: an audio device left open makes the process end without SDL's teardown
         args.exit_at_once = runner.audio_left_open
-    print(run_report(runner))
-    return ExitStatus.FAILED if runner.audio_incidents else ExitStatus.OK  # a service must see that nothing was heard
+        signals.ignore_the_rest()
+    if runner.audio_incidents:
+        return ExitStatus.FAILED  # a service must see that nothing, or not everything, was heard
+    return ExitStatus(128 + signals.received) if signals.received is not None else ExitStatus.OK
 
 
 # -- remote control and web surfaces (docs/remote.md) ---------------------------------------------------
@@ -347,7 +400,6 @@ def _web_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def cmd_web(args: argparse.Namespace) -> ExitStatus:
-    from showcontrol.control.inputs import until_signalled
     from showcontrol.web.server import WebServer, page_config
 
     host, _, port = args.broker.rpartition(":")
@@ -359,7 +411,7 @@ def cmd_web(args: argparse.Namespace) -> ExitStatus:
         raise ShowControlError(f"cannot serve on {args.host}:{args.port}: {error.strerror or error}") from None
     with server:
         log.info("web pages on http://%s:%d/performer and /remote; broker ws://%s:%s", args.host, server.port, host, port)
-        until_signalled()  # until SIGINT or SIGTERM
+        server.serve_until_signalled()
     return ExitStatus.OK
 
 
@@ -610,3 +662,229 @@ COMMANDS = {
     "cuesheet": cmd_cuesheet,
     "web": cmd_web,
 }
+
+
+# ---- From a recording to a mapped song, and back to the performers: analyze (issue 17) ----------------------------
+
+ANALYZE_DESCRIPTION = """Track the beats and bar lines of a recording and draft its song entry: first_downbeat, meter and a
+tempo map that follows the recording (one tempo where it is steady, a change at the bar where it changes, a ramp
+where it drifts, a tempo every bar or few for a live recording), with each entry's confidence as a comment and
+warnings where the tracker is unsure. Prints YAML, or writes it into a show with --write and --song (comments
+and everything else in the file kept; checked like `showcontrol check` before it replaces the file).
+
+The tracker is showcontrol's own (numpy, MIT licence, like the rest): no model weights, nothing downloaded,
+fine for commercial productions. Measured accuracy: docs/analysis.md and bench/analyze.py."""
+
+
+def add_analysis_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    analyze = commands.add_parser(
+        "analyze", help="draft a song's tempo map from its recording", description=ANALYZE_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    analyze.add_argument("track", type=Path, help="the recording (WAV, FLAC, OGG, MP3)")
+    analyze.add_argument("--meter", type=meter_hint, help="the meter: 4/4, 3/4, 6/8, 7/8 or 7/8=2+2+3 with its beat groups (default: 4/4 or 3/4, as heard)")
+    analyze.add_argument(
+        "--bpm", type=bpm_range, metavar="MIN-MAX", help="the BPM range of the pulse you would tap: quarters, dotted quarters in 6/8, eighths in 7/8"
+    )
+    analyze.add_argument("--bar1", type=float, metavar="SECONDS", help="where bar 1 beat 1 sounds in the file, roughly (the nearest beat is taken)")
+    analyze.add_argument("--sections", type=sections_hint, default={}, metavar="NAME=BAR,...", help="sections to write, e.g. intro=1,verse1=9")
+    analyze.add_argument("--write", type=Path, metavar="SHOW.yaml", help="write the entry into this show file instead of printing it")
+    analyze.add_argument("--song", help="the song's id (default: from the file name); --write replaces that song's map or adds the song")
+    plot = commands.add_parser(
+        "plot",
+        help="draw a song's waveform with its bar grid, sections, lyrics, breaths and cues to a PNG",
+        description="Draw a song as a picture to check its map by eye: the track's waveform with the bar and beat grid and "
+        "bar numbers, sections, lyric lines and breath marks, and each output's cues on a lane of its own. "
+        "Needs matplotlib: pip install 'showcontrol[plot]'.",
+    )
+    plot.add_argument("show", type=Path, help="show file (YAML)")
+    plot.add_argument("--song", help="song id (default: the first song)")
+    plot.add_argument("-o", "--output", type=Path, required=True, help="PNG to write")
+    plot.add_argument("--bars", metavar="A-B", help="only bars A to B (e.g. 9-16)")
+    plot.add_argument("--patch", type=Path, help="use this hardware patch instead of the show's own")
+    practice = commands.add_parser(
+        "practice",
+        help="render practice files for performers: track, their click and calls, at rehearsal tempos, for a phone",
+        description="For each performer (their click feed, or the song's click) and each tempo: NAME.mp3 with chapters at the "
+        "sections and the lyrics, NAME.flac, and NAME.lrc with the lyrics and breath marks timed to the file. The track is "
+        "time-stretched with its pitch kept (cached, as `run --tempo` does).",
+    )
+    practice.add_argument("show", type=Path, help="show file (YAML)")
+    practice.add_argument("--song", help="song id (default: the first song)")
+    practice.add_argument("--performer", help="only this performer (default: every performer with a click feed)")
+    practice.add_argument("--tempo", dest="tempos", type=tempo_list, default=[Fraction(100)], metavar="PERCENT,...", help="tempos, e.g. 75,90,100")
+    practice.add_argument("-o", "--output", type=Path, required=True, help="folder for the pack (made if missing)")
+    practice.add_argument("--patch", type=Path, help="use this hardware patch instead of the show's own")
+    practice.set_defaults(rate=PRACTICE_RATE)
+    merge = commands.add_parser(
+        "merge",
+        help="fold the markers dropped in `run` (c, y, b) into the show, checked as `check` checks it",
+        description="Fold a marks file written by `run` (SHOW.SONG.marks.yaml) into the show: cue markers become cues "
+        "(firing --cue-action), lyric markers new lyric lines to fill in, and breath markers the breath of the line after "
+        "them. The rest of the file and its comments are kept; the result is loaded as `check` loads it before it "
+        "replaces the show, atomically.",
+    )
+    merge.add_argument("show", type=Path, help="show file (YAML)")
+    merge.add_argument("marks", type=Path, help="the marks file")
+    merge.add_argument(
+        "--cue-action", metavar="YAML", help="what each cue marker fires, {n} counting them: e.g. 'lights: {cue: {n}}' or 'osc: {to: lights, address: /go}'"
+    )
+    merge.add_argument("--first", type=int, default=1, metavar="N", help="the first cue marker's {n} (default 1)")
+    merge.set_defaults(patch=None)
+
+
+def meter_hint(text: str) -> Meter:
+    from showcontrol.analyze import parse_meter
+
+    try:
+        return parse_meter(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def bpm_range(text: str) -> tuple[float, float]:
+    low, dash, high = text.partition("-")
+    try:
+        values = (float(low), float(high)) if dash else (float(low) * 0.9, float(low) * 1.1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a range such as 90-130, or one BPM") from None
+    if not 20 <= values[0] < values[1] <= 600:
+        raise argparse.ArgumentTypeError(f"{text!r}: give MIN-MAX between 20 and 600 BPM, MIN below MAX")
+    return values
+
+
+def sections_hint(text: str) -> dict[str, int]:
+    sections = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, equals, bar = item.partition("=")
+        if not equals or not bar.strip().isdigit() or not name.strip() or int(bar) < 1:
+            raise argparse.ArgumentTypeError(f"{item!r}: write sections as NAME=BAR, e.g. intro=1,verse1=9")
+        sections[name.strip()] = int(bar)
+    return sections
+
+
+def _song_slug(path: Path) -> str:
+    slug = "-".join("".join(c if c.isalnum() else " " for c in path.stem.lower()).split())
+    return slug or "song"
+
+
+def cmd_analyze(args: argparse.Namespace) -> ExitStatus:
+    from showcontrol.analysis.draft import Hints
+    from showcontrol.analyze import draft_for_file, song_entry
+    from showcontrol.load.roundtrip import entry_text, write_song
+    from showcontrol.ui.progress import ProgressBar
+
+    if args.song is not None and not args.song.strip():
+        raise ShowControlError("--song needs an id")
+    draft = draft_for_file(args.track, Hints(args.meter, args.bpm, args.bar1), ProgressBar(f"analyze {args.track.name}"))
+    song_id = args.song or _song_slug(args.track)
+    audio = os.path.relpath(args.track.resolve(), args.write.resolve().parent) if args.write else str(args.track)
+    entry = song_entry(draft, song_id, audio, args.sections, args.track.name)
+    if args.write is None:
+        print(entry_text(entry), end="")
+    else:
+        added = write_song(args.write, entry, lambda written: _validate_show(written, args.write))
+        print(f"{'added' if added else 'updated'} song {song_id} in {args.write}: {len(draft.tempo)} tempo entries, bar 1 at {float(draft.first_downbeat):.3f} s")
+    for warning in draft.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return ExitStatus.OK
+
+
+def _validate_show(written: Path, show: Path) -> None:
+    """`check`'s loading of a show about to be written (as `show`); its problems refuse the write."""
+    import dataclasses
+
+    try:
+        load_show(written)
+    except ShowFileError as error:
+        raise ShowFileError(
+            dataclasses.replace(p, mark=dataclasses.replace(p.mark, path=str(show))) if p.mark.path == str(written) else p
+            for p in error.problems
+        ) from None
+
+
+def cmd_plot(args: argparse.Namespace) -> ExitStatus:
+    from showcontrol.chart import bar_range, song_chart
+
+    try:
+        from showcontrol.plot import draw_chart, track_envelope
+    except ImportError:
+        raise ShowControlError("plot needs matplotlib: pip install 'showcontrol[plot]' (or pip install matplotlib)") from None
+    loaded = _load(args)
+    song_id = _song_id(loaded, args.song)
+    timeline = loaded.timelines[song_id]
+    try:
+        bars = bar_range(args.bars, timeline.last_bar) if args.bars else None
+    except ValueError as error:
+        raise ShowControlError(str(error)) from None
+    song = loaded.show.song(song_id)
+    chart = song_chart(timeline, f"{song.title or song.id}" + (f" — bars {bars[0]}-{bars[1]}" if bars else ""), bars)
+    if not args.output.parent.is_dir():
+        raise ShowControlError(f"cannot write {args.output}: the folder {args.output.parent} does not exist")
+    try:
+        draw_chart(chart, track_envelope(timeline, chart.start, chart.end), args.output)
+    except OSError as error:
+        raise ShowControlError(f"cannot write {args.output}: {error.strerror or error}") from None
+    print(f"wrote {args.output}: {song_id}, {len(chart.bar_lines)} bars, {sum(len(m) for _, m in chart.lanes)} cues on {len(chart.lanes)} outputs")
+    return ExitStatus.OK
+
+
+PRACTICE_RATE = 44100  # what phones and MP3 players expect
+
+
+def tempo_list(text: str) -> list[Fraction]:
+    """--tempo 75,90,100: percentages, each 50-200."""
+    return [tempo_percent(item) * 100 for item in text.split(",") if item.strip()] or [Fraction(100)]
+
+
+def cmd_practice(args: argparse.Namespace) -> ExitStatus:
+    from showcontrol.practice import make_pack
+    from showcontrol.ui.progress import ProgressBar
+
+    loaded = _load(args)
+    song_id = _song_id(loaded, args.song)
+    started = time.perf_counter()
+    try:
+        made = make_pack(loaded, song_id, args.performer, args.tempos, args.output, ProgressBar(f"practice {song_id}"))
+    except OSError as error:
+        raise ShowControlError(f"cannot write into {args.output}: {error.strerror or error}") from None
+    for pack in made:
+        print(f"{pack.performer or 'everyone'} at {float(pack.tempo_percent):g} %: {', '.join(p.name for p in pack.paths)} ({pack.seconds:.0f} s)")
+    print(f"wrote {len(made) * 3} files into {args.output} in {time.perf_counter() - started:.1f} s")
+    return ExitStatus.OK
+
+
+def cmd_merge(args: argparse.Namespace) -> ExitStatus:
+    from showcontrol.load.marks_file import read_marks
+    from showcontrol.load.roundtrip import Merge, merge_markers
+    from showcontrol.marks import breath_targets
+
+    loaded = _load(args)
+    song_id, markers = read_marks(args.marks)
+    song, timeline = loaded.show.song(_song_id(loaded, song_id)), loaded.timelines[song_id]
+    for kind, at in markers:
+        if (problem := timeline.tempo.check(at)) is not None:
+            raise ShowControlError(f"{args.marks}: {kind} marker at {at}: {problem}")
+    cue_marks = [at for kind, at in markers if kind == "cue"]
+    if cue_marks and not args.cue_action:
+        raise ShowControlError(f"{len(cue_marks)} cue markers: say what they fire with --cue-action, e.g. --cue-action 'lights: {{cue: {{n}}}}'")
+    cues = [(str(at), f"mark {n}", str(args.cue_action).replace("{n}", str(n))) for n, at in enumerate(cue_marks, start=args.first)]
+    lyric_marks = [at for kind, at in markers if kind == "lyric"]
+    new_lines = [(str(at), f"(line at {at})") for at in lyric_marks]
+    events = timeline.of_kind(Kind.LYRIC)
+    line_frames = [next(e.at_frame for e in events if e.payload is lyric) for lyric in song.lyrics]
+    line_frames += [timeline.tempo.frame(at, timeline.sample_rate) for at in lyric_marks]
+    breaths = [at for kind, at in markers if kind == "breath"]
+    targets = breath_targets(line_frames, [timeline.tempo.frame(at, timeline.sample_rate) for at in breaths])
+    for at, target in zip(breaths, targets, strict=True):
+        if target is None:
+            print(f"warning: the breath marker at {at} has no lyric line after it: left out", file=sys.stderr)
+    merged = Merge(cues, new_lines, {target: str(at) for at, target in zip(breaths, targets, strict=True) if target is not None})
+    merge_markers(args.show, song_id, merged, lambda written: _validate_show(written, args.show))
+    print(f"merged into {song_id}: {len(cues)} cues, {len(new_lines)} lyric lines, {len(merged.breaths)} breaths")
+    return ExitStatus.OK
+
+
+COMMANDS["analyze"] = cmd_analyze
+COMMANDS["merge"] = cmd_merge
+COMMANDS["practice"] = cmd_practice
+COMMANDS["plot"] = cmd_plot

@@ -16,7 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from showcontrol.audio.files import write_audio
-from showcontrol.errors import ShowFileError
+from showcontrol.errors import Problem, ShowFileError, SourceMark
+from showcontrol.load.limits import MAX_DEMO_SECONDS
 from showcontrol.load.show_file import load_show
 from showcontrol.model.position import BarBeat
 from showcontrol.model.show import Song, TempoChange, Track
@@ -30,33 +31,60 @@ MAJOR = (0, 2, 4, 5, 7, 9, 11)
 Signal = npt.NDArray[np.float64]
 
 
-def make_missing_demo_tracks(show_path: Path) -> list[Path]:
-    """For a show marked `demo: true`, write the tracks that do not exist yet; any other show is left alone.
-
-    A show that does not load is left alone too: the real load that follows reports its problems.
-    """
-    try:
-        loaded = load_show(show_path, sample_rate=RATE, with_audio=False)
-    except ShowFileError:
-        return []
-    return make_demo_tracks(show_path) if loaded.show.demo else []
-
-
-def make_demo_tracks(show_path: Path, force: bool = False) -> list[Path]:
-    """Write every missing track of the demo show; return the paths written."""
+def make_demo_tracks(show_path: Path) -> list[Path]:
+    """Write the missing tracks of a show marked `demo: true`, inside the show's folder only; return the paths
+    written. Raises ShowFileError (with the track's line) for a show that is not a demo, a track outside its
+    folder, or one too long to synthesise."""
     loaded = load_show(show_path, sample_rate=RATE, with_audio=False)
-    written: list[Path] = []
+    if not loaded.show.demo:
+        raise ShowFileError(
+            [
+                Problem(
+                    SourceMark(str(show_path), 1, 1),
+                    "this show is not a demo (no demo: true)",
+                    "its tracks are recordings: give their files",
+                )
+            ]
+        )
+    folder = show_path.parent.resolve()
+    problems: list[Problem] = []
+    wanted: list[tuple[Path, Timeline, int]] = []
     for index, song in enumerate(loaded.show.songs):
+        grid = loaded.timelines.get(song.id)
+        if grid is None:
+            problems.append(
+                Problem(song.mark, f"demo song {song.id!r} has no end", "give it end: BAR.BEAT: its track is synthesised that long")
+            )
+            continue
         for number, track in enumerate(song.tracks):
-            if track.audio in written or (track.audio.exists() and not force):
+            if any(track.audio == path for path, _, _ in wanted) or track.audio.exists():
                 continue
-            grid = loaded.timelines[song.id]
+            if not track.audio.resolve().is_relative_to(folder):
+                problems.append(
+                    Problem(
+                        track.mark,
+                        f"{track.audio} is outside the show's folder {folder}",
+                        "demo tracks are only written inside it: give a path such as tracks/NAME.flac",
+                    )
+                )
+                continue
             timeline = grid if len(song.tracks) == 1 else _own_timeline(song, track, grid, loaded.show.ticks_per_beat)
-            mix = synthesise(timeline, key_midi=57 + 3 * index + 5 * number)
-            track.audio.parent.mkdir(parents=True, exist_ok=True)
-            write_audio(track.audio, iter([mix.astype(np.float32)]), RATE, 2, "PCM_16")
-            written.append(track.audio)
-    return written
+            if timeline.end_frame > MAX_DEMO_SECONDS * RATE:
+                problems.append(
+                    Problem(
+                        track.mark,
+                        f"a demo track is synthesised for up to {MAX_DEMO_SECONDS} s, and this song is longer",
+                        "shorten the song, or give a recording",
+                    )
+                )
+                continue
+            wanted.append((track.audio, timeline, 57 + 3 * index + 5 * number))
+    if problems:
+        raise ShowFileError(problems)
+    for path, timeline, key in wanted:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_audio(path, iter([synthesise(timeline, key_midi=key).astype(np.float32)]), RATE, 2, "PCM_16")
+    return [path for path, _, _ in wanted]
 
 
 def _own_timeline(song: Song, track: Track, grid: Timeline, ticks_per_beat: int) -> Timeline:

@@ -21,7 +21,7 @@ EXPECT = re.compile(r"^# expect: (?:(\S+\.yaml):)?(\d+:\d+: .*)$")
 
 
 def expected_line(case: Path) -> str:
-    match = EXPECT.match(case.read_text(encoding="utf-8").splitlines()[0])
+    match = EXPECT.match(case.read_bytes().split(b"\n", 1)[0].decode("utf-8"))  # a case may hold bytes that are not UTF-8 later on
     assert match, f"{case.name} must start with '# expect: LINE:COL: message'"
     return f"{match.group(1) or case.name}:{match.group(2)}"
 

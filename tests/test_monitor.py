@@ -14,9 +14,12 @@ from pathlib import Path
 import pygame
 import pytest
 from conftest import REPO
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from showcontrol.model.position import BarBeat
-from showcontrol.monitor.state import MonitorView, apply
+from showcontrol.monitor.state import TEXT_LIMIT, MonitorView, apply
+from showcontrol.monitor.window import Fonts, draw
 
 PREFIX = "showcontrol/monitor-test/"
 SHOW = """version: 1
@@ -135,13 +138,14 @@ def test_a_monitor_says_when_the_track_is_not_heard(tmp_path: Path, broker) -> N
 
 def test_the_beat_flashes_and_the_downbeat_differs() -> None:
     view = apply(
-        apply(MonitorView(), "state/transport", '{"state": "playing"}', 0),
+        apply(MonitorView(connected=True), "state/transport", '{"state": "playing"}', 0),
         "state/position",
         '{"bar": 2, "beat": 1, "downbeat": true}',
         10.0,
     )
     assert view.flash(10.05) == "downbeat" and view.flash(10.5) is None
     assert apply(view, "state/position", '{"bar": 2, "beat": 2, "downbeat": false}', 11.0).flash(11.05) == "beat"
+    assert apply(view, "status", "offline", 10.0).flash(10.05) is None  # an engine gone: nothing flashes as if it played
 
 
 DUET = """version: 1
@@ -211,3 +215,141 @@ def test_monitors_count_beats_when_no_click_sounds(tmp_path: Path) -> None:
     (tmp_path / "show.yaml").write_text(DUET.replace("    end: 9.1\n", "    end: 9.1\n    click: false\n"))
     states = beat_states(load_show(tmp_path / "show.yaml").timelines["duet"])
     assert len(states) == 8 * 4 and sum(s["downbeat"] for s in states.values()) == 8
+
+
+def publish_retained(broker, messages: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    for topic, payload in messages.items():
+        subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-r", "-t", PREFIX + topic, "-s"], input=payload.encode(), check=True)
+
+
+NESTED = "[" * 200_000 + "]" * 200_000
+HOSTILE = {
+    "status": "online",
+    "state/transport": '{"state": "playing", "song": "duet"}',
+    "state/lyric": json.dumps({"text": "la " * 200_000}),  # a 600 k-character lyric, which check accepts
+    "state/section": '{"name": ' + NESTED + "}",  # nesting that ends Python's parser in RecursionError
+    "state/position": json.dumps({"bar": 9, "beat": 2, "next_cue": "soon", "parts": {"Ava": 5}, "timecode": "10:00:04:00"}),
+    "state/audio": json.dumps({"health": {"nested": [1, 2]}}),
+    "fx/confetti": "\x00\x1b[2J not a state topic",  # a cue: not the monitor's, ignored
+}
+
+
+def test_a_monitor_survives_hostile_retained_messages_and_shows_what_it_can(tmp_path: Path, broker) -> None:
+    """Each of these killed the monitor at every start (retained: they come back each time)."""
+    publish_retained(broker, HOSTILE)
+    for run in range(2):  # and again at the next start
+        view = shown(monitor(broker.port, 1.5, tmp_path / f"hostile{run}.png", "--performer", "Ava"))
+        assert view["transport"] == "playing" and (view["bar"], view["beat"]) == (9, 2) and view["timecode"] == "10:00:04:00"
+        assert view["lyric"].startswith("la la ") and len(view["lyric"]) == 200  # cut, not dropped
+        assert view["next_cue"] is None and view["audio"] == "ok"
+        flagged = dict(view["bad"])
+        assert set(flagged) == {"state/lyric", "state/section", "state/position", "state/audio"}
+        assert flagged["state/section"] == "not JSON" and "next_cue is not an object" in flagged["state/position"]
+        assert "Ava is not an object" in flagged["state/position"] and flagged["state/audio"] == "health is not text"
+    image = pygame.image.load(str(tmp_path / "hostile1.png"))
+    amber = sum(
+        1 for x in range(700, 1230, 3) for y in range(75, 160, 2) if (c := image.get_at((x, y))).r > 200 and 150 < c.g < 220 and c.b < 100
+    )
+    assert amber > 30  # the flags are drawn in the top right corner
+    publish_retained(broker, {"state/position": json.dumps({"bar": 10, "beat": 1}), "state/section": '{"name": "verse"}'})
+    view = shown(monitor(broker.port, 1.5))
+    assert set(dict(view["bad"])) == {"state/lyric", "state/audio"}  # a good message clears its topic's flag
+    assert view["section"] == "verse" and view["bar"] == 10
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "problem"),
+    [
+        ("state/position", '{"bar": 3, "beat": 1, "next_cue": {"name": "boom", "in_s": "soon"}}', "next_cue.in_s is not a time in seconds"),
+        ("state/position", '{"bar": 3, "beat": 1, "next_cue": {"name": "boom", "in_s": NaN}}', "next_cue.in_s is not a time in seconds"),
+        ("state/position", '{"bar": true, "beat": 1}', "bar is not a count"),
+        ("state/position", '{"bar": 1' + "0" * 5000 + ', "beat": 1}', "not JSON"),
+        ("state/transport", '{"state": "exploded"}', "state is not one of playing, paused, stopped"),
+        ("state/lyric", '{"text": "a\\u0000b\\u001b[31m"}', ""),
+        ("status", "x" * 2_000_000, "2000000 characters, more than a monitor reads (1000000)"),
+        ("status", "rebooting", "not online or offline"),
+        ("state/section", "[1, 2]", "not a JSON object"),
+    ],
+)
+def test_a_bad_field_is_flagged_and_the_rest_shown(topic: str, payload: str, problem: str) -> None:
+    view = apply(MonitorView(), topic, payload, 0.0)
+    assert dict(view.bad).get(topic, "") == problem
+    if topic == "state/position" and problem.startswith("next_cue"):
+        assert (view.bar, view.beat, view.next_cue) == (3, 1, None)
+    if topic == "state/lyric":
+        assert view.lyric == "ab[31m"  # control characters left out: a NUL stops the renderer
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+FIELDS = ("bar", "beat", "downbeat", "section", "timecode", "lyric", "lyric_performer", "next_lyric", "next_lyric_performer",
+          "breath_in_beats", "next_cue", "parts", "state", "song", "name", "text", "performer", "health")  # fmt: skip
+messages = st.one_of(
+    st.dictionaries(st.sampled_from(FIELDS), json_values | st.fixed_dictionaries({"name": json_values, "in_s": json_values})).map(
+        lambda data: json.dumps(data, allow_nan=True)
+    ),
+    json_values.map(json.dumps),
+    st.binary(max_size=200).map(lambda raw: raw.decode(errors="replace")),  # as the subscriber decodes any bytes
+)
+TOPICS = st.sampled_from(
+    ["status", "state/transport", "state/section", "state/position", "state/lyric", "state/audio", "state/breath", "fx"]
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(TOPICS, messages), max_size=6), st.sampled_from([None, "Ava"]), st.booleans())
+def test_no_message_on_any_topic_breaks_the_view_or_its_drawing(
+    sequence: list[tuple[str, str]], performer: str | None, connected: bool
+) -> None:
+    view = MonitorView(performer=performer, connected=connected)
+    for topic, payload in sequence:
+        view = apply(view, topic, payload, 1.0)
+    assert view.bar is None or isinstance(view.bar, int)
+    assert all(len(text) <= TEXT_LIMIT for text in (view.lyric, view.next_lyric, view.section, view.song, view.timecode, view.audio))
+    draw(SURFACE, FONTS, view, 1.05)  # whatever the view holds, it draws
+
+
+pygame.font.init()
+SURFACE = pygame.Surface((640, 360))
+FONTS = Fonts(360)
+
+
+NORMAL = {
+    "status": "online",
+    "state/transport": '{"state": "playing", "song": "duet"}',
+    "state/section": '{"name": "verse"}',
+    "state/position": json.dumps({"bar": 14, "beat": 3, "lyric": "Second line follows here", "next_lyric": "And the third",
+                                  "timecode": "10:00:27:12", "breath_in_beats": 2, "next_cue": {"name": "blackout", "in_s": 4.0}}),
+}  # fmt: skip
+
+
+def big_text_pixels(image: pygame.Surface, test) -> int:  # type: ignore[no-untyped-def]
+    """Pixels of the huge middle line (where bar.beat is drawn) that pass `test`."""
+    return sum(1 for x in range(100, 1180, 4) for y in range(170, 330, 4) if test(image.get_at((x, y))))
+
+
+def test_a_paused_show_says_paused_in_large_type(tmp_path: Path, broker) -> None:
+    publish_retained(broker, {**NORMAL, "state/transport": '{"state": "paused", "song": "duet"}'})
+    view = shown(monitor(broker.port, 1.5, tmp_path / "paused.png"))
+    assert view["transport"] == "paused" and view["bar"] == 14
+    image = pygame.image.load(str(tmp_path / "paused.png"))
+    assert big_text_pixels(image, lambda c: c.r > 200 and 150 < c.g < 220 and c.b < 100) > 150  # PAUSED, large, in amber
+
+
+@pytest.mark.parametrize("engine", ["offline", "gone"])
+def test_an_engine_offline_or_a_broker_gone_fills_the_screen(tmp_path: Path, broker, engine: str) -> None:
+    """Not in a corner: the whole screen says that nothing on it is live (the last state is still retained)."""
+    publish_retained(broker, {**NORMAL, "status": "offline"} if engine == "offline" else NORMAL)
+    process = monitor(broker.port, 3.0 if engine == "gone" else 1.5, tmp_path / f"{engine}.png")
+    if engine == "gone":
+        time.sleep(1.5)
+        broker.kill()
+    view = shown(process)
+    assert not view["connected"] if engine == "gone" else view["engine"] == "offline"
+    image = pygame.image.load(str(tmp_path / f"{engine}.png"))
+    corners = [image.get_at((x, y)) for x, y in ((5, 300), (1275, 300), (640, 700))]
+    assert all(c.r > 100 and c.g < 40 for c in corners)  # a red screen, not a red word
+    assert big_text_pixels(image, lambda c: c.r > 200 and c.g > 200 and c.b > 200) > 150  # ENGINE OFFLINE / NO CONNECTION, large

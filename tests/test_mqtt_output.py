@@ -20,7 +20,7 @@ PREFIX = "sctest/out/"
 
 
 def cue(n: int, qos: int = 0) -> Event:
-    return Event(n, BarBeat(1), Kind.MQTT, "monitors", MqttAction("monitors", "cue", str(n), qos=qos))
+    return Event(n, BarBeat(1), Kind.MQTT, "monitors", MqttAction("monitors", "cue", str(n), qos=qos), cue_name=f"cue{n}")
 
 
 def beat(n: int) -> Event:
@@ -103,3 +103,41 @@ def test_a_broker_that_goes_away_while_nothing_is_sent_shows_the_output_down(bro
     finally:
         output.close()
     assert output.connections == 2
+
+
+def test_cues_queued_through_an_outage_are_counted_late_against_their_deadline_and_each_gets_its_final_record(broker: Broker) -> None:
+    """Before: delivered 1.9 s late but counted `late 0`, no final result for `queued (down)`, drops naming no cue."""
+    reports: list[dict[str, object]] = []
+    output = publisher(broker, reports, max_delay_s=3.0)
+    try:
+        wait_until(lambda: output.status.health is Health.UP)
+        broker.kill()
+        wait_until(lambda: output.status.health is Health.DOWN)
+        handed = [output.send(output.prepare(cue(n, qos)), cue(n, qos), time.monotonic_ns()) for n, qos in ((1, 0), (2, 1))]
+        stale = time.monotonic_ns() - 5_000_000_000  # its beat long gone when the broker returns
+        handed.append(output.send(output.prepare(cue(3)), cue(3), stale))
+        time.sleep(1.0)
+        broker.start()
+        subscriber = Subscriber(broker.port, PREFIX + "#")
+        wait_until(lambda: len([r for r in reports if r.get("cue") in ("cue1", "cue2")]) == 2)
+    finally:
+        output.close()
+    subscriber.close()
+    assert handed == ["queued (down)"] * 3
+    final = {r["cue"]: r for r in reports}
+    assert final["cue1"]["result"] == final["cue2"]["result"] == "sent"
+    assert all(float(final[c]["late_ms"]) > 900 for c in ("cue1", "cue2"))  # late against the deadline, not the hand-over
+    assert final["cue3"]["result"] == "dropped: stale after broker outage" and final["cue3"]["position"] == "1.1"
+    assert all(r["output"] == "monitors" and r["topic"] == PREFIX + "cue" for r in reports)
+    assert output.status.counters.late == 2 and output.status.counters.sent == 2 and output.status.counters.dropped == 1
+
+
+def test_a_cue_the_show_closes_on_is_dropped_by_name(tmp_path: Path) -> None:
+    from peers import free_port
+
+    reports: list[dict[str, object]] = []
+    spec = MqttOutput(name="monitors", host="127.0.0.1", port=free_port(), topic_prefix=PREFIX)
+    output = MqttPublisher(spec, report=reports.append).open()
+    output.send(output.prepare(cue(7)), cue(7), time.monotonic_ns())
+    output.close()
+    assert [(r["cue"], r["result"]) for r in reports] == [("cue7", "dropped: undelivered at shutdown")]

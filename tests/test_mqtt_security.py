@@ -77,8 +77,11 @@ def test_a_wrong_password_is_reported_and_the_show_still_runs(tmp_path: Path, se
     assert result.returncode == 0, result.stderr
     assert "monitors: down" in result.stdout and "Traceback" not in result.stderr
     assert "not authori" in (result.stdout + result.stderr).lower()  # Mosquitto's "Not authorized", as the operator sees it
-    fired = [json.loads(line) for line in show.with_suffix(".jsonl").read_text().splitlines() if '"kind": "mqtt"' in line]
-    assert len(fired) == 8  # every cue is still accounted for in the show log
+    records = [json.loads(line) for line in show.with_suffix(".jsonl").read_text().splitlines()]
+    handed, final = [r for r in records if r.get("kind") == "mqtt"], [r for r in records if r.get("kind") == "outcome"]
+    assert len(handed) == 8 and {r["result"] for r in handed} == {"queued (down)"}  # every cue is still accounted for in the show log
+    assert [r["song_frame"] for r in final] == [r["song_frame"] for r in handed]  # and each gets its final result, by name
+    assert {r["result"] for r in final} == {"dropped: undelivered at shutdown"}
 
 
 def test_a_missing_password_variable_is_a_clear_error_before_anything_plays(tmp_path: Path, secure_broker: Broker) -> None:

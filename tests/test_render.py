@@ -147,18 +147,27 @@ def test_the_demo_show_checks_and_renders(tmp_path: Path) -> None:
     assert {Kind.OSC, Kind.MIDI, Kind.MQTT, Kind.LYRIC, Kind.BREATH, Kind.SECTION} <= kinds
 
 
-def test_a_fresh_checkout_synthesises_the_demo_tracks_on_first_use(tmp_path: Path) -> None:
+def test_a_fresh_checkout_synthesises_the_demo_tracks_with_the_demo_command_only(tmp_path: Path) -> None:
+    """check writes nothing: it names the command that does; `demo SHOW` writes the tracks inside the show's folder."""
     from conftest import REPO
 
     (tmp_path / "cues" / "demo").mkdir(parents=True)
     (tmp_path / "hardware").mkdir()
-    shutil.copy(REPO / "cues/demo/show.yaml", tmp_path / "cues/demo/show.yaml")
+    show = tmp_path / "cues/demo/show.yaml"
+    shutil.copy(REPO / "cues/demo/show.yaml", show)
     shutil.copy(REPO / "hardware/demo-stage.yaml", tmp_path / "hardware/demo-stage.yaml")
-    result = run_cli("check", str(tmp_path / "cues/demo/show.yaml"))
-    assert result.returncode == 0, result.stderr
-    assert "synthesised" in result.stderr and "OK: 3 song(s)" in result.stdout
+    before = run_cli("check", str(show))
+    assert before.returncode == 2
+    assert f"does not exist yet — synthesise the demo's tracks with: showcontrol demo {show}" in before.stderr
+    assert not (tmp_path / "cues/demo/tracks").exists()
+    made = run_cli("demo", str(show))
+    assert made.returncode == 0, made.stderr
+    assert "synthesised" in made.stdout
     assert sorted(p.name for p in (tmp_path / "cues/demo/tracks").iterdir()) == [
         "midnight-drive.flac",
         "neon-nights.flac",
         "slow-burn.flac",
     ]
+    after = run_cli("check", str(show))
+    assert after.returncode == 0, after.stderr
+    assert "OK: 3 song(s)" in after.stdout

@@ -7,6 +7,7 @@ rate at its very-high-quality setting. Writes go to a temporary file renamed int
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -20,6 +21,7 @@ from showcontrol.errors import AudioFileError
 from showcontrol.timeline.tempo import Rate
 
 Audio = npt.NDArray[np.float32]
+MAX_DECODED_BYTES = 2 * 2**30  # a track in memory as float32 at the engine rate: an hour of stereo at 48 kHz is 1.3 GiB
 
 
 def resampled_length(frames: int, from_rate: int, to_rate: Rate) -> int:
@@ -27,19 +29,49 @@ def resampled_length(frames: int, from_rate: int, to_rate: Rate) -> int:
     return int(-(-frames * to_rate // from_rate))
 
 
+def _regular_file(path: Path) -> None:
+    """Raise AudioFileError unless `path` is a readable, non-empty regular file: libsndfile would wait forever on
+    a FIFO, read /dev/zero to the end of memory, and call a permission problem a "System error"."""
+    try:
+        info = path.stat()
+        if stat.S_ISREG(info.st_mode):
+            with path.open("rb"):
+                pass
+    except FileNotFoundError:
+        raise AudioFileError(f"{path} does not exist") from None
+    except PermissionError:
+        raise AudioFileError(f"{path} cannot be read: permission denied") from None
+    except OSError as error:
+        raise AudioFileError(f"{path} cannot be read: {error.strerror or error}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise AudioFileError(f"{path} is a folder, not an audio file")
+    if not stat.S_ISREG(info.st_mode):
+        raise AudioFileError(f"{path} is a pipe, device or socket, not an audio file")
+    if info.st_size == 0:
+        raise AudioFileError(f"{path.name} is empty (0 bytes)")
+
+
 def audio_length(path: Path, sample_rate: Rate) -> int:
     """Length in frames at `sample_rate`, from the header only; raises AudioFileError."""
+    _regular_file(path)
     try:
         info = soundfile.info(str(path))
     except (soundfile.LibsndfileError, RuntimeError, OSError) as error:
         raise AudioFileError(_reason(path, error)) from None
     if info.frames <= 0:
         raise AudioFileError(f"{path.name} holds no audio")
-    return resampled_length(info.frames, info.samplerate, sample_rate)
+    frames = resampled_length(info.frames, info.samplerate, sample_rate)
+    if frames * info.channels * 4 > MAX_DECODED_BYTES:
+        size = frames * info.channels * 4 / 2**30
+        raise AudioFileError(
+            f"{path.name} ({info.channels} channels) would take {size:.1f} GiB decoded; the limit is {MAX_DECODED_BYTES // 2**30} GiB"
+        )
+    return frames
 
 
 def read_audio(path: Path, sample_rate: Rate) -> Audio:
     """Decode a whole file to float32 (frames, channels) at `sample_rate`; raises AudioFileError."""
+    _regular_file(path)
     try:
         data, file_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, OSError) as error:

@@ -45,7 +45,10 @@ def speak_all(texts: Iterable[str], sample_rate: int) -> Mapping[str, Samples]:
         for index, text in enumerate(wanted):
             path = Path(folder) / f"{index}.wav"
             try:
-                subprocess.run([SPEAKER, *VOICE, "-w", str(path), text], check=True, capture_output=True, timeout=30)
+                # the text on stdin, never in argv: a call such as "-wout.wav" must not become an option
+                subprocess.run(
+                    [SPEAKER, *VOICE, "-w", str(path), "--stdin"], input=text.encode(), check=True, capture_output=True, timeout=30
+                )
                 spoken[text] = _trimmed(read_audio(path, sample_rate)[:, 0])
             except (OSError, subprocess.SubprocessError, AudioFileError) as error:
                 log.warning("guide call %r is silent: %s failed (%s)", text, SPEAKER, error)

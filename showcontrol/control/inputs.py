@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
@@ -51,15 +49,3 @@ def remote_inputs(runner: ShowRunner, osc_port: int | None = None) -> Iterator[C
 
 def any_enabled(inputs: Inputs) -> bool:
     return inputs.osc is not None or inputs.mqtt is not None or inputs.midi is not None
-
-
-def until_signalled() -> None:
-    """Until SIGINT or SIGTERM: a headless show driven remotely (stopped until a GO arrives), or the web server."""
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while not stop.wait(0.2):
-            pass
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

@@ -27,7 +27,7 @@ import rtmidi
 
 from showcontrol.codec.midi_sync import CONTINUE, START, STOP, song_position
 from showcontrol.codec.mtc import full_frame
-from showcontrol.io.output import Health, Output
+from showcontrol.io.output import SENT, Health, Outcome, OutputOf, Result
 from showcontrol.model.patch import MidiOutput
 from showcontrol.model.show import MidiAction
 from showcontrol.timeline.events import Event, SyncMessage
@@ -118,7 +118,7 @@ def panic_messages() -> list[mido.Message]:
     return [mido.Message("control_change", channel=c, control=cc, value=0) for c in range(16) for cc in (64, 123)]
 
 
-class MidiPortOutput(Output):
+class MidiPortOutput(OutputOf[list[int]]):
     def __init__(self, spec: MidiOutput, api: str = "auto") -> None:
         super().__init__(spec.name, spec.latency_ms)
         self.spec = spec
@@ -174,11 +174,11 @@ class MidiPortOutput(Output):
         elif self._port is None and present:
             self.open()
 
-    def prepare(self, event: Event) -> object:
+    def prepare(self, event: Event) -> list[int]:
         if isinstance(event.payload, SyncMessage):
             return list(event.payload.data)
         assert isinstance(event.payload, MidiAction)
-        return to_message(event.payload).bytes()
+        return list(to_message(event.payload).bytes())
 
     def transport(self, state: str, song_id: str, position: str, sync: SyncPoint) -> None:
         """Tell clock and MTC receivers where the song is: they follow locates, stops and pauses."""
@@ -195,17 +195,15 @@ class MidiPortOutput(Output):
         except (rtmidi.RtMidiError, ValueError) as error:
             self.count_error(f"sync transport message failed: {error}")
 
-    def send(self, message: object, event: Event, due_ns: int) -> str:
+    def _unavailable(self) -> str | None:
+        return None if self._port is not None else self.status.last_error or "port not open"
+
+    def _send(self, message: list[int], event: Event, due_ns: int) -> Result:
         port = self._port
-        if port is None:
-            self.status.counters.dropped += 1
-            return f"dropped: {self.status.last_error or 'port not open'}"
-        try:
-            port.send_message(message)
-        except (rtmidi.RtMidiError, ValueError) as error:
-            return self.count_error(str(error))
-        self.status.counters.sent += 1
-        return "sent"
+        if port is None:  # closed by the supervisor meanwhile
+            return Result(Outcome.DROPPED, self.status.last_error or "port not open")
+        port.send_message(message)  # rtmidi's errors are the output's errors (send counts them)
+        return SENT
 
     def panic(self) -> None:
         port = self._port

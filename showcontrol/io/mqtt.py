@@ -12,7 +12,10 @@ state topics (`state/transport`, `state/section`, `state/position`, `state/lyric
 let a monitor join mid-song, and cue messages. While the broker is away the output reconnects with
 backoff; cues queued meanwhile that are older than `max_delay_s` are dropped and logged rather than
 fired late (a confetti cue must not go off 30 s after its beat), and the latest retained state is
-republished on reconnect.
+republished on reconnect. A cue whose hand-over could not say how it ended ("queued (down)"), or that
+left late, gets a record of its own in the show log when it is written (sent, with how late) or
+dropped (with the reason); every such record names the cue. Lateness is measured against the cue's
+deadline, when it is written, not when it was handed over.
 """
 
 from __future__ import annotations
@@ -33,8 +36,9 @@ import paho.mqtt.client as mqtt
 
 from showcontrol.codec.mqtt_publish import publish_packet
 from showcontrol.describe import message_data
+from showcontrol.io.backoff import Backoff
 from showcontrol.io.mqtt_cue_line import NO_NAGLE, CueLine, open_cue_line, password_of, tls_files
-from showcontrol.io.output import Health, Output
+from showcontrol.io.output import LATE_NS, QUEUED, SENT, Health, Outcome, OutputOf, Result
 from showcontrol.model.patch import MqttOutput
 from showcontrol.model.show import Lyric, MqttAction, Section
 from showcontrol.realtime import normal_priority
@@ -55,9 +59,12 @@ class Publication:
     due_ns: int
     cue: bool
     packet: bytes | None = None  # for the cue line: QoS 0, not retained, built at load
+    about: Mapping[str, Any] | None = None  # a cue's name and place, for the show log's records about it
+    handed_ns: int = 0  # when the dispatcher handed it over
+    owed: bool = False  # handed over while the broker was away: its final result is still to be logged
 
 
-class MqttPublisher(Output):
+class MqttPublisher(OutputOf[Publication]):
     def __init__(
         self,
         spec: MqttOutput,
@@ -81,7 +88,8 @@ class MqttPublisher(Output):
         self._paho: mqtt.Client | None = None  # while connected: publishing goes straight to it
         self._line: CueLine | None = None  # while open: the dispatcher writes QoS-0 cues on it itself
         self._session: asyncio.Future[bool] | None = None  # the connection's end: True when asked to stop
-        self._in_flight: list[tuple[Publication, mqtt.MQTTMessageInfo]] = []  # handed to paho, not yet on the wire (or acked)
+        # Handed to paho, not yet on the wire (or acknowledged), with when they were written.
+        self._in_flight: list[tuple[Publication, mqtt.MQTTMessageInfo, int]] = []
         self._retained: dict[str, Publication] = {}
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
@@ -100,21 +108,24 @@ class MqttPublisher(Output):
         self._beat_payloads = {frame: json.dumps(data, ensure_ascii=False) for frame, data in beats.items()}
 
     # -- dispatcher side -------------------------------------------------------------------
-    def prepare(self, event: Event) -> object:
+    def prepare(self, event: Event) -> Publication:
         action = event.payload
         assert isinstance(action, MqttAction)
         topic = self.prefix + action.topic
         direct = self.spec.cue_connection and action.qos == 0 and not action.retain
         packet = publish_packet(topic, action.payload.encode()) if direct else None
-        return Publication(topic, action.payload, action.qos, action.retain, 0, True, packet)
+        about = {"cue": event.cue_name, "position": f"{event.position.bar}.{event.position.beat}", "song_frame": event.at_frame}
+        return Publication(topic, action.payload, action.qos, action.retain, 0, True, packet, about)
 
-    def send(self, message: object, event: Event, due_ns: int) -> str:
-        assert isinstance(message, Publication)
+    def _send(self, message: Publication, event: Event, due_ns: int) -> Result:
         line = self._line
         if message.packet is not None and line is not None and line.send(message.packet):
-            self.status.counters.sent += 1
-            return "sent"
-        return self._enqueue(Publication(message.topic, message.payload, message.qos, message.retain, due_ns, True))
+            return SENT
+        owed = self.status.health is not Health.UP
+        handed = Publication(
+            message.topic, message.payload, message.qos, message.retain, due_ns, True, None, message.about, time.monotonic_ns(), owed
+        )
+        return self._enqueue(handed)
 
     def state(self, event: Event) -> None:
         topic, data = _state_message(event)
@@ -123,25 +134,24 @@ class MqttPublisher(Output):
         payload = self._beat_payloads.get(event.at_frame) if topic == "position" else None
         if payload is None:
             payload = json.dumps(data, ensure_ascii=False)
-        self._enqueue(Publication(f"{self.prefix}state/{topic}", payload, 0, True, time.monotonic_ns(), False))
+        self.count(self._enqueue(Publication(f"{self.prefix}state/{topic}", payload, 0, True, time.monotonic_ns(), False)))
 
     def transport(self, state: str, song_id: str, position: str, sync: SyncPoint) -> None:
         data = {"state": state, "song": song_id, "position": position}
-        self._enqueue(Publication(f"{self.prefix}state/transport", json.dumps(data), 1, True, time.monotonic_ns(), False))
+        self.count(self._enqueue(Publication(f"{self.prefix}state/transport", json.dumps(data), 1, True, time.monotonic_ns(), False)))
 
     def audio(self, health: str) -> None:
         data = {"health": health}
-        self._enqueue(Publication(f"{self.prefix}state/audio", json.dumps(data), 1, True, time.monotonic_ns(), False))
+        self.count(self._enqueue(Publication(f"{self.prefix}state/audio", json.dumps(data), 1, True, time.monotonic_ns(), False)))
 
-    def _enqueue(self, publication: Publication) -> str:
+    def _enqueue(self, publication: Publication) -> Result:
+        """Hand a publication to the network thread; the caller counts the result."""
         loop = self._loop
         if loop is None or loop.is_closed():
-            self.status.counters.dropped += 1
-            return "dropped: network thread not running"
+            return Result(Outcome.DROPPED, "network thread not running")
         if len(self._pending) >= self._queue_size:
-            self.status.counters.dropped += 1
-            self._report({"output": self.name, "topic": publication.topic, "result": "dropped: queue full"})
-            return "dropped: queue full"
+            self._tell(publication, "dropped: queue full")
+            return Result(Outcome.DROPPED, "queue full")
         if publication.retain:
             self._retained[publication.topic] = publication
         self._pending.append(publication)
@@ -150,9 +160,8 @@ class MqttPublisher(Output):
             try:
                 loop.call_soon_threadsafe(self._wake)
             except RuntimeError:  # loop closed between the check and the call
-                self.status.counters.dropped += 1
-                return "dropped: network thread stopped"
-        return "queued" if self.status.health is Health.UP else f"queued ({self.status.health})"
+                return Result(Outcome.DROPPED, "network thread stopped")
+        return QUEUED if self.status.health is Health.UP else Result(Outcome.QUEUED, self.status.health)
 
     # -- network thread ------------------------------------------------------------------
     def open(self) -> MqttPublisher:
@@ -192,7 +201,7 @@ class MqttPublisher(Output):
             publication = self._pending.popleft()
             if publication is not None and publication.cue:
                 self.status.counters.dropped += 1
-                self._report({"output": self.name, "topic": publication.topic, "result": "dropped: undelivered at shutdown"})
+                self._tell(publication, "dropped: undelivered at shutdown")
 
     def _client(self) -> aiomqtt.Client:
         tls = self.spec.tls
@@ -213,7 +222,7 @@ class MqttPublisher(Output):
         )
 
     async def _connect_forever(self) -> None:
-        backoff = 0.25
+        waits = Backoff(0.25, 5.0)
         while not self._stopped.is_set():
             try:
                 async with self._client() as client:
@@ -223,7 +232,7 @@ class MqttPublisher(Output):
                         if not publication.cue:
                             await client.publish(publication.topic, publication.payload, qos=publication.qos, retain=True)
                     self.mark(Health.UP)
-                    backoff = 0.25
+                    waits.reset()
                     if await self._publish_until_stopped(client):
                         await client.publish(f"{self.prefix}status", "offline", qos=1, retain=True)
                         return
@@ -232,8 +241,7 @@ class MqttPublisher(Output):
                 self.mark(Health.DOWN, f"broker {self.spec.host}:{self.spec.port}: {error}")
             if self._stopped.is_set():
                 return
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
+            await asyncio.sleep(waits.next_s())
 
     async def _publish_until_stopped(self, client: aiomqtt.Client) -> bool:
         """Publish what the dispatcher hands over until asked to stop (True); raises MqttError when the
@@ -260,7 +268,7 @@ class MqttPublisher(Output):
         """While the main connection is up: open the cue line, hand it to the dispatcher, and open another
         if it closes. A broker that refuses it costs nothing but speed: cues then take the main connection."""
         loop = asyncio.get_running_loop()
-        backoff, refused = 0.5, ""
+        waits, refused = Backoff(0.5, 30.0), ""
         while not session.done():
             opening = loop.run_in_executor(None, open_cue_line, self.spec)
             try:
@@ -272,8 +280,7 @@ class MqttPublisher(Output):
                 if str(error) != refused:  # once per reason, not at every retry
                     refused = str(error)
                     log.warning("output %s: no cue connection (%s); cues go through the main connection", self.name, error)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
+                await asyncio.sleep(waits.next_s())
                 continue
             refused = ""
             ended = loop.create_future()
@@ -292,8 +299,9 @@ class MqttPublisher(Output):
                 loop.remove_reader(line.fileno)
                 line.close("the main connection ended")
             log.warning("output %s: cue connection %s; cues go through the main connection until another opens", self.name, line.reason)
-            backoff = 0.5 if time.monotonic() - opened > 60 else min(backoff * 2, 30.0)
-            await asyncio.sleep(backoff)
+            if time.monotonic() - opened > 60:
+                waits.reset()  # a line that served a while: the next one opens soon
+            await asyncio.sleep(waits.next_s())
 
     def _publish_queued(self, paho: mqtt.Client) -> bool:
         """Hand every queued message to paho in order and write them now; True at the stop marker.
@@ -315,14 +323,14 @@ class MqttPublisher(Output):
                 info = paho.publish(publication.topic, publication.payload, publication.qos, publication.retain)
             except ValueError as error:  # a topic or payload paho refuses: that message only, never the thread
                 self.status.counters.errors += 1
-                self._report({"output": self.name, "topic": publication.topic, "result": f"error: {error}"})
+                self._tell(publication, f"error: {error}")
                 continue
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 self._pending.appendleft(publication)
                 raise aiomqtt.MqttCodeError(info.rc, "could not publish")
-            self._in_flight.append((publication, info))
             if publication.cue:
                 _write(paho)  # the cue leaves now, not after the state messages behind it are packed (~50 us each)
+            self._in_flight.append((publication, info, time.monotonic_ns()))
         _write(paho)
         asyncio.get_running_loop().call_soon(_stop_watching_if_written, paho)
         self._count_confirmed()
@@ -331,16 +339,31 @@ class MqttPublisher(Output):
     def _drop_stale(self, publication: Publication) -> None:
         self.status.counters.dropped += 1
         late_ms = round((time.monotonic_ns() - publication.due_ns) / 1e6, 1)
-        self._report({"output": self.name, "topic": publication.topic, "result": "dropped: stale after broker outage", "late_ms": late_ms})
+        self._tell(publication, "dropped: stale after broker outage", late_ms=late_ms)
+
+    def _tell(self, publication: Publication, result: str, **details: object) -> None:
+        """A show-log record about one publication after its hand-over (kind `outcome`, so that counting a
+        kind counts each cue once): which cue, and what became of it."""
+        self._report(
+            {"output": self.name, "kind": "outcome", **(publication.about or {}), "topic": publication.topic, "result": result, **details}
+        )
 
     def _count_confirmed(self) -> None:
-        """Cues paho has written (QoS 0) or the broker has acknowledged (QoS 1, 2) are sent."""
+        """Cues paho has written (QoS 0) or the broker has acknowledged (QoS 1, 2) are sent; late if they
+        were written more than LATE_NS after their deadline (unless the dispatcher's hand-over was, which
+        it counted itself)."""
         waiting = []
-        for publication, info in self._in_flight:
-            if info.is_published():
-                self.status.counters.sent += publication.cue
-            else:
-                waiting.append((publication, info))
+        for publication, info, written_ns in self._in_flight:
+            if not info.is_published():
+                waiting.append((publication, info, written_ns))
+            elif publication.cue:
+                self.status.counters.sent += 1
+                late_ns = written_ns - publication.due_ns
+                late = late_ns > LATE_NS
+                if late and publication.handed_ns - publication.due_ns <= LATE_NS:
+                    self.status.counters.late += 1
+                if late or publication.owed:
+                    self._tell(publication, "sent", late_ms=round(late_ns / 1e6, 3))
         self._in_flight = waiting
 
     async def _wait_for_confirmations(self, timeout_s: float = 2.0) -> None:
@@ -355,7 +378,7 @@ class MqttPublisher(Output):
         """After a lost connection: what paho had not written (or the broker had not acknowledged) goes back
         to the front of the queue, in order, to be retried (or dropped as stale) once reconnected."""
         self._count_confirmed()
-        self._pending.extendleft(reversed([publication for publication, _ in self._in_flight]))
+        self._pending.extendleft(reversed([publication for publication, _, _ in self._in_flight]))
         self._in_flight = []
 
     def close(self) -> None:

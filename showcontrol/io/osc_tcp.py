@@ -20,8 +20,9 @@ from collections.abc import Callable
 from typing import Any
 
 from showcontrol.codec.osc_framing import frame_length_prefixed, frame_slip
+from showcontrol.io.backoff import Backoff
 from showcontrol.io.osc import KeepaliveTimer, OscWire
-from showcontrol.io.output import Health, Output
+from showcontrol.io.output import QUEUED, Health, Outcome, OutputOf, Result
 from showcontrol.model.patch import OscOutput
 from showcontrol.realtime import HELPER_PRIORITY, raise_priority
 from showcontrol.timeline.events import Event
@@ -31,11 +32,10 @@ log = logging.getLogger(__name__)
 STALE_NS = 2_000_000_000
 QUEUE_LIMIT = 4096
 CONNECT_TIMEOUT_S = 1.0
-BACKOFF_S = (0.25, 0.5, 1.0, 2.0, 4.0)
 FRAMINGS: dict[str, Callable[[bytes], bytes]] = {"length": frame_length_prefixed, "slip": frame_slip}
 
 
-class OscTcpOutput(Output):
+class OscTcpOutput(OutputOf[bytes]):
     def __init__(self, spec: OscOutput, report: Callable[[dict[str, Any]], None]) -> None:
         super().__init__(spec.name, spec.latency_ms)
         self.spec = spec
@@ -53,17 +53,16 @@ class OscTcpOutput(Output):
         self._thread.start()
         return self
 
-    def prepare(self, event: Event) -> object:
+    def prepare(self, event: Event) -> bytes:
         return self.wire.prepare(event)
 
-    def send(self, message: object, event: Event, due_ns: int) -> str:
-        assert isinstance(message, bytes)
+    def _send(self, message: bytes, event: Event, due_ns: int) -> Result:
         if len(self._pending) >= QUEUE_LIMIT:
             self._pending.popleft()
-            self.status.counters.dropped += 1
+            self.status.counters.dropped += 1  # the oldest, not this one
         self._pending.append((time.monotonic_ns(), self.wire.packet(message, due_ns)))
         self._wake.set()
-        return "queued" if self.status.health is Health.UP else f"queued ({self.status.health})"
+        return QUEUED if self.status.health is Health.UP else Result(Outcome.QUEUED, self.status.health)
 
     def maintain(self) -> None:
         """Supervisor thread: queue the profile's keep-alive when it is due."""
@@ -74,14 +73,13 @@ class OscTcpOutput(Output):
     # -- the output's own thread -------------------------------------------------------------
     def _run(self) -> None:
         raise_priority(HELPER_PRIORITY, warn=False)  # it takes the GIL the dispatcher waits for: see realtime.py
-        attempt = 0
+        waits = Backoff(0.25, 4.0)
         while not self._closing:
             connection = self._connect()
             if connection is None:
-                self._wake.wait(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
-                attempt += 1
+                self._wake.wait(waits.next_s())
                 continue
-            attempt = 0
+            waits.reset()
             self._serve(connection)
             connection.close()
 

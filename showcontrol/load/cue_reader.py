@@ -3,14 +3,18 @@ with a patch's device profiles expanding their short actions into the same reade
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 
 import yaml
 
 from showcontrol.codec import msc
+from showcontrol.errors import quoted
+from showcontrol.io.osc import encode as encode_osc
+from showcontrol.load.limits import MAX_OSC_BYTES
 from showcontrol.load.profile_actions import expand
-from showcontrol.load.reader import Fields, Node, Reader, suggestion
+from showcontrol.load.reader import NULL_TAG, Fields, Node, Reader, suggestion
 from showcontrol.model.profile import Profile
 from showcontrol.model.show import MIDI_KINDS, Action, Cue, MidiAction, MqttAction, OscAction
 
@@ -32,7 +36,7 @@ MSC_EXAMPLE = "e.g. msc: {command: go, cue: 12.5, list: 1}"
 MQTT_KEYS = ("to", "topic", "payload", "qos", "retain")
 
 
-_OSC_ADDRESS = re.compile(r"^/[^\s#*,?\[\]{}]*$")
+_OSC_ADDRESS = re.compile(r"^/[^\s#*,?\[\]{}\x00-\x1f\x7f-\U0010ffff]*$")  # printable ASCII, no space, no pattern characters
 
 
 def read_cue(reader: Reader, node: Node, profiles: Mapping[str, Profile]) -> Cue | None:
@@ -46,13 +50,13 @@ def read_cue(reader: Reader, node: Node, profiles: Mapping[str, Profile]) -> Cue
     for kind, read in (("osc", _osc), ("midi", _midi), ("mqtt", _mqtt)):
         if (value := fields.get(kind)) is None:
             continue
-        for action_node in value.value if isinstance(value, yaml.SequenceNode) else [value]:
+        for action_node in _action_nodes(reader, kind, value):
             if (action := read(reader, action_node)) is not None:
                 actions.append(action)
     for output, profile in profiles.items():
         if (value := fields.get(output)) is None:
             continue
-        for action_node in value.value if isinstance(value, yaml.SequenceNode) else [value]:
+        for action_node in _action_nodes(reader, output, value):
             expanded = expand(reader, output, profile, action_node)
             if expanded is not None and (action := ACTION_READERS[profile.kind](reader, expanded)) is not None:
                 actions.append(action)
@@ -65,6 +69,15 @@ def read_cue(reader: Reader, node: Node, profiles: Mapping[str, Profile]) -> Cue
     return Cue(at, tuple(actions), name, once, reader.mark(node))
 
 
+def _action_nodes(reader: Reader, key: str, value: Node) -> list[Node]:
+    """One action, or a list of them; an empty list is a mistake (the cue would silently send nothing)."""
+    if not isinstance(value, yaml.SequenceNode):
+        return [value]
+    if not value.value:
+        reader.problem(value, f"{key}: is an empty list, so this cue sends nothing", f"give {key}: what to send, or remove it")
+    return list(value.value)
+
+
 def _target(reader: Reader, fields: Fields) -> str | None:
     node = fields.get("to")
     return reader.text(node, "to") if node is not None else None
@@ -75,24 +88,49 @@ def _osc(reader: Reader, node: Node) -> OscAction | None:
     if fields is None or "address" not in fields:
         return None
     address = reader.text(fields.get("address") or node, "OSC address")
-    if address is not None and not _OSC_ADDRESS.match(address):
+    if address is not None and not osc_address_ok(address):
         reader.problem(
             fields.get("address") or node,
-            f"OSC address {address!r} is not valid",
-            "start with '/', no spaces or # * , ? [ ] { }, e.g. /eos/cue/1/5/fire",
+            f"OSC address {quoted(address)} is not valid",
+            "start with '/', printable ASCII without spaces or # * , ? [ ] { }, e.g. /eos/cue/1/5/fire",
         )
+        address = None
     args: list[int | float | str | bool] = []
     if (n := fields.get("args")) is not None:
         for item in n.value if isinstance(n, yaml.SequenceNode) else [n]:
             value = reader.plain(item)
-            if isinstance(value, int | float | str | bool):
+            if isinstance(value, str) and "\0" in value:
+                reader.problem(item, "an OSC text argument cannot hold a NUL character (it ends OSC strings)", "remove the \\0")
+            elif isinstance(value, int | float | str | bool):
                 args.append(value)
-            else:
-                reader.problem(item, f"OSC argument {value!r} is not a number, text or true/false", "e.g. args: [1, 0.5, go]")
+            elif value is not None or item.tag == NULL_TAG:
+                reader.problem(item, f"OSC argument {_shown_value(value)} is not a number, text or true/false", "e.g. args: [1, 0.5, go]")
     target = _target(reader, fields)
     if target is None or address is None:
         return None
-    return OscAction(target, address, tuple(args), reader.mark(node))
+    action = OscAction(target, address, tuple(args), reader.mark(node))
+    try:
+        size = len(encode_osc(action))
+    except Exception as error:  # python-osc raises assorted types (BuildError, OverflowError, ParseError): what `prepare` would meet
+        reader.problem(node, f"this OSC message cannot be encoded: {error}", "OSC integers are 64-bit at most, floats 32-bit")
+        return None
+    if size > MAX_OSC_BYTES:
+        reader.problem(
+            node,
+            f"this OSC message is {size:,} bytes; one UDP datagram carries {MAX_OSC_BYTES:,}",
+            "send a shorter address or fewer arguments",
+        )
+        return None
+    return action
+
+
+def osc_address_ok(address: str) -> bool:
+    """OSC 1.0: an address is printable ASCII starting with '/', without the characters of patterns."""
+    return _OSC_ADDRESS.match(address) is not None
+
+
+def _shown_value(value: object) -> str:
+    return "nothing" if value is None else quoted(json.dumps(value, default=str))
 
 
 def _midi(reader: Reader, node: Node) -> MidiAction | None:
@@ -165,6 +203,13 @@ def _msc(reader: Reader, node: Node) -> tuple[int, ...] | None:
             )
             return None
         timecode = tuple(int(g or 0) for g in parts.groups())
+        if not (timecode[0] < 24 and timecode[1] < 60 and timecode[2] < 60 and timecode[3] < 30 and timecode[4] < 100):
+            reader.problem(
+                fields.values["timecode"][1],
+                f"msc timecode {texts['timecode']!r} does not exist",
+                "hours 0-23, minutes and seconds 0-59, frames 0-29, e.g. timecode: 01:00:10:00",
+            )
+            return None
     try:
         message = msc.msc(
             command,
@@ -189,19 +234,27 @@ def _mqtt(reader: Reader, node: Node) -> MqttAction | None:
     if fields is None or "topic" not in fields:
         return None
     topic = reader.text(fields.get("topic") or node, "MQTT topic")
-    if topic is not None and (set(topic) & {"+", "#", "\0"} or len(topic.encode()) > 65535):
+    if topic is not None and (problem := topic_problem(topic)):
         reader.problem(
-            fields.get("topic") or node,
-            f"MQTT topic {topic!r} contains a wildcard",
-            "publish to a concrete topic, e.g. fx/confetti; + and # are for subscribing",
+            fields.get("topic") or node, f"MQTT topic {quoted(topic)} {problem}", "publish to a concrete topic, e.g. fx/confetti"
         )
+        topic = None
     payload = reader.payload(n) if (n := fields.get("payload")) is not None else ""
     qos = reader.integer(n, "qos", 0, 2) if (n := fields.get("qos")) is not None else 0
     retain = bool(reader.boolean(n, "retain")) if (n := fields.get("retain")) is not None else False
     target = _target(reader, fields)
-    if target is None or topic is None:
+    if target is None or topic is None or payload is None:
         return None
     return MqttAction(target, topic, payload, qos or 0, retain, reader.mark(node))
+
+
+def topic_problem(topic: str) -> str | None:
+    """What makes a topic one a broker refuses to take a publication on (MQTT 3.1.1, 4.7), or None."""
+    if set(topic) & {"+", "#"}:
+        return "contains a wildcard (+ and # are for subscribing)"
+    if topic.startswith("$"):
+        return "starts with $, which brokers keep for themselves"
+    return None
 
 
 ACTION_READERS: dict[str, Callable[[Reader, Node], Action | None]] = {"osc": _osc, "midi": _midi, "mqtt": _mqtt}

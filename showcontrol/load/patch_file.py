@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import re
+import ssl
 from pathlib import Path
 
 import yaml
 
-from showcontrol.errors import ShowFileError
+from showcontrol.errors import ShowFileError, quoted
+from showcontrol.load.cue_reader import CUE_KEYS, topic_problem
 from showcontrol.load.inputs_reader import read_inputs
+from showcontrol.load.limits import MAX_FILE_BYTES
 from showcontrol.load.profile_file import ON_LOCATE, available_profiles, load_profile, profile_path
-from showcontrol.load.reader import AnyKey, Fields, Node, Reader, compose_file, suggestion
+from showcontrol.load.reader import NAME, AnyKey, Fields, Node, Reader, compose_file, suggestion
 from showcontrol.model.inputs import Inputs
 from showcontrol.model.patch import (
     AUDIO_FEEDS,
@@ -40,7 +46,7 @@ def load_patch(path: Path, reader: Reader | None = None) -> Patch | None:
     """Read a patch; problems go to `reader` (a fresh one for this file when not given). None if unusable."""
     root = compose_file(path, "patch file")
     reader = reader if reader is not None and reader.path == path else Reader(path)
-    top = reader.fields(root, "the patch", ("version", "name", "audio", "outputs", "inputs"), required=("version",))
+    top = reader.top(root, "a patch", "the patch", ("version", "name", "audio", "outputs", "inputs"), required=("version",))
     if top is None:
         return None
     if (version := top.get("version")) is not None:
@@ -51,9 +57,16 @@ def load_patch(path: Path, reader: Reader | None = None) -> Patch | None:
     outputs: dict[str, Output] = {}
     if (outputs_node := top.get("outputs")) is not None:
         if isinstance(outputs_node, yaml.MappingNode):
-            for key_node, value_node in outputs_node.value:
-                output = _output(reader, str(key_node.value), value_node)
-                if output is not None:
+            named = reader.fields(outputs_node, "outputs", AnyKey())
+            for output_name, (key_node, value_node) in named.values.items() if named else ():
+                if not NAME.match(output_name) or output_name in CUE_KEYS:
+                    hint = (
+                        f"{output_name!r} is a key of cues: call it something else"
+                        if output_name in CUE_KEYS
+                        else "use letters, digits, '-' and '_', e.g. lights"
+                    )
+                    reader.problem(key_node, f"output name {quoted(output_name)} cannot be used in cues", hint)
+                elif (output := _output(reader, output_name, value_node)) is not None:
                     outputs[output.name] = output
         else:
             reader.problem(
@@ -158,10 +171,10 @@ def _output(reader: Reader, name: str, node: Node) -> Output | None:
         _host(reader, fields),
         (_port(reader, fields) or 1883) if "port" in fields else 1883,
         _optional_text(reader, fields, "username"),
-        _optional_text(reader, fields, "password_env"),
+        _password_env(reader, fields),
         _tls(reader, n) if (n := fields.get("tls")) is not None else None,
         _optional_text(reader, fields, "client_id"),
-        _optional_text(reader, fields, "topic_prefix") or "",
+        _topic_prefix(reader, fields),
         latency,
         mark,
         profile,
@@ -170,9 +183,27 @@ def _output(reader: Reader, name: str, node: Node) -> Output | None:
     )
 
 
+_NUMERIC = re.compile(r"^[\d.]+$")  # looks like an IPv4 address, so must be one (10.0.0.256 is a typo, not a name)
+_HOST_NAME = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9_-]{1,63}(?<!-))*\.?$")
+
+
 def _host(reader: Reader, fields: Fields) -> str:
+    """A host name or IP address: what the output could never reach (`10.0.0.5:8000`, a space) is a load error."""
     node = fields.get("host")
-    return (reader.text(node, "host") if node is not None else None) or ""
+    host = (reader.text(node, "host", limit=253) if node is not None else None) or ""
+    if not host or (_HOST_NAME.match(host) and not _NUMERIC.match(host)):
+        return host
+    try:
+        return str(ipaddress.ip_address(host.removeprefix("[").removesuffix("]")))
+    except ValueError:
+        pass
+    assert node is not None
+    name, colon, port = host.rpartition(":")
+    if colon and port.isdigit() and name:
+        reader.problem(node, f"host {quoted(host)} includes a port", f"write host: {name.strip('[]')} and port: {port}")
+    else:
+        reader.problem(node, f"host {quoted(host)} is not a host name or IP address", "e.g. host: 10.0.0.5 or host: console.local")
+    return ""
 
 
 def _port(reader: Reader, fields: Fields) -> int | None:
@@ -183,6 +214,9 @@ def _port(reader: Reader, fields: Fields) -> int | None:
 def _profile(reader: Reader, kind: str, node: Node) -> Profile | None:
     name = reader.text(node, "profile")
     if name is None:
+        return None
+    if not NAME.match(name):  # a name, looked up in profile folders: never a path to some other file
+        reader.problem(node, f"profile {quoted(name)} is not a profile name", "give a name such as etc-eos (hardware/profiles/NAME.yaml)")
         return None
     path = profile_path(name, reader.path)
     if path is None:
@@ -211,6 +245,29 @@ def _optional_text(reader: Reader, fields: Fields, key: str) -> str | None:
     return reader.text(node, key) if node is not None else None
 
 
+def _password_env(reader: Reader, fields: Fields) -> str | None:
+    """The name of the environment variable holding the password; unset here, the broker would refuse the output."""
+    name = _optional_text(reader, fields, "password_env")
+    if name is not None and name not in os.environ:
+        reader.warn(
+            fields.get("password_env") or fields.node, f"password_env {quoted(name)} is not set here", f"export {name}=... before run"
+        )
+    return name
+
+
+def _topic_prefix(reader: Reader, fields: Fields) -> str:
+    prefix = _optional_text(reader, fields, "topic_prefix") or ""
+    node = fields.get("topic_prefix") or fields.node
+    if prefix and (problem := topic_problem(prefix)):
+        reader.problem(node, f"topic_prefix {quoted(prefix)} {problem}", "e.g. topic_prefix: showcontrol/stage-a/")
+        return ""
+    if prefix and not prefix.endswith("/"):
+        reader.warn(
+            node, f"topic_prefix {quoted(prefix)} does not end with '/', so it runs into each topic", f"write topic_prefix: {prefix}/"
+        )
+    return prefix
+
+
 def _tls(reader: Reader, node: Node) -> TlsSettings | None:
     fields = reader.fields(node, "tls", ("ca_file", "cert_file", "key_file", "insecure"))
     if fields is None:
@@ -222,8 +279,32 @@ def _tls(reader: Reader, node: Node) -> TlsSettings | None:
             return None
         path = (reader.path.parent / text).resolve()
         if not path.is_file():
-            reader.problem(fields.get(key) or node, f"tls {key} {text!r} does not exist", "give a path relative to the patch file")
+            problem = "is not a file" if path.exists() else "does not exist"
+            reader.problem(fields.get(key) or node, f"tls {key} {quoted(text)} {problem}", "give a path relative to the patch file")
+            return None
+        if path.stat().st_size > MAX_FILE_BYTES:
+            reader.problem(fields.get(key) or node, f"tls {key} {quoted(text)} is larger than {MAX_FILE_BYTES:,} bytes", "give a PEM file")
+            return None
         return path
 
     insecure = bool(reader.boolean(n, "insecure")) if (n := fields.get("insecure")) is not None else False
-    return TlsSettings(file("ca_file"), file("cert_file"), file("key_file"), insecure)
+    settings = TlsSettings(file("ca_file"), file("cert_file"), file("key_file"), insecure)
+    if (reason := tls_problem(settings)) is not None:
+        reader.problem(node, f"tls: {reason}", "give PEM files: a CA certificate, and the client's certificate and unencrypted key")
+    return settings
+
+
+def tls_problem(tls: TlsSettings) -> str | None:
+    """Why OpenSSL would refuse these files when the output connects, found now (a dead output all show otherwise)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        if tls.ca_file is not None:
+            context.load_verify_locations(cafile=str(tls.ca_file))
+        if tls.cert_file is not None:
+            keyfile = str(tls.key_file) if tls.key_file is not None else None
+            context.load_cert_chain(str(tls.cert_file), keyfile, password=lambda: "")  # never a prompt on the terminal
+        elif tls.key_file is not None:
+            return "key_file needs a cert_file"
+    except (ssl.SSLError, OSError, ValueError) as error:
+        return f"OpenSSL cannot use these files ({error.args[-1] if error.args else error})"
+    return None

@@ -7,12 +7,14 @@ problem points at the show file.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 import yaml
 
-from showcontrol.load.reader import Node, Reader, suggestion
+from showcontrol.errors import quoted
+from showcontrol.load.reader import NULL_TAG, Node, Reader, suggestion
 from showcontrol.model.profile import Profile, ProfileAction
 
 FIELD = re.compile(r"\{(\w+)(?::(0?\d*[df]))?\}")
@@ -24,14 +26,26 @@ class _Unfilled(Exception):
         self.name = name
 
 
+class _Mistyped(Exception):
+    """A parameter whose value does not fit its field (`level: full` for `{level:f}`, an empty `unmute:`)."""
+
+    def __init__(self, name: str, value: Any, fmt: str | None) -> None:
+        self.name, self.value = name, value
+        self.wanted = "a whole number" if fmt and fmt.endswith("d") else "a number" if fmt else "a number or text"
+
+
 def expand(reader: Reader, output: str, profile: Profile, node: Node) -> Node | None:
     """The action node for `output: <node>`; None (with a problem) when it does not fit the profile."""
     names = ", ".join(profile.actions)
     if isinstance(node, yaml.ScalarNode):
         action_name, params = str(node.value), {}
+        if node.tag == NULL_TAG:
+            reader.problem(node, f"{output}: names no action", f"e.g. {output}: {{{next(iter(profile.actions), 'go')}: 1}}")
+            return None
     elif isinstance(node, yaml.MappingNode):
+        reported = len(reader.problems)
         data = reader.plain(node)
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or len(reader.problems) > reported:
             return None
         chosen = [key for key in data if key in profile.actions]
         if len(chosen) != 1:
@@ -59,6 +73,10 @@ def expand(reader: Reader, output: str, profile: Profile, node: Node) -> Node | 
     except _Unfilled as missing:
         reader.problem(node, f"{output}: {action_name} needs {missing.name}", f"e.g. {output}: {example(action)}")
         return None
+    except _Mistyped as wrong:
+        shown = "nothing" if wrong.value is None else quoted(str(wrong.value))
+        reader.problem(node, f"{output}: {wrong.name} must be {wrong.wanted}, got {shown}", f"e.g. {output}: {example(action)}")
+        return None
     return _marked(yaml.representer.SafeRepresenter().represent_data({"to": output, **filled}), node)
 
 
@@ -70,7 +88,7 @@ def fill(template: Any, params: dict[str, Any]) -> Any:
         if whole:
             if whole[1] not in params:
                 return MISSING
-            return _typed(params[whole[1]], whole[2])
+            return _typed(whole[1], params[whole[1]], whole[2])
         return FIELD.sub(lambda m: _text(params, m[1], m[2]), template)
     if isinstance(template, list):
         items = [fill(item, params) for item in template]
@@ -88,19 +106,25 @@ def example(action: ProfileAction) -> str:
     return "{" + ", ".join(f"{name}: 1" for name in [action.name, *[n for n in needed if n != action.name]]) + "}"
 
 
-def _typed(value: Any, fmt: str | None) -> Any:
-    if fmt and fmt.endswith("d"):
-        return int(value)
-    if fmt and fmt.endswith("f"):
-        return float(value)
-    return value
+def _typed(name: str, value: Any, fmt: str | None) -> Any:
+    """The value a field takes: numbers for `:d`/`:f` (from numbers or their text), else a number or text as given."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _Mistyped(name, value, fmt)
+    if not fmt or (fmt.endswith("d") and isinstance(value, int)):
+        return value
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise _Mistyped(name, value, fmt) from None
+    if not math.isfinite(number) or (fmt.endswith("d") and not number.is_integer()):  # note: 60.5 is no note
+        raise _Mistyped(name, value, fmt)
+    return int(number) if fmt.endswith("d") else number
 
 
 def _text(params: dict[str, Any], name: str, fmt: str | None) -> str:
     if name not in params:
         raise _Unfilled(name)
-    value = params[name]
-    return format(_typed(value, fmt), fmt or "")
+    return format(_typed(name, params[name], fmt), fmt or "")
 
 
 def _marked(built: Node, at: Node) -> Node:

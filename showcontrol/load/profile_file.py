@@ -6,7 +6,9 @@ from pathlib import Path
 
 import yaml
 
-from showcontrol.load.reader import Node, Reader, compose_file
+from showcontrol.errors import quoted
+from showcontrol.load.cue_reader import osc_address_ok
+from showcontrol.load.reader import AnyKey, Node, Reader, compose_file
 from showcontrol.model.profile import Keepalive, Profile, ProfileAction
 
 PROFILE_KEYS = ("profile", "type", "description", "port", "tcp_port", "keepalive", "on_locate", "actions")
@@ -37,7 +39,7 @@ def load_profile(path: Path) -> tuple[Profile | None, Reader]:
     """The profile and the reader holding its problems (reported with the patch's)."""
     reader = Reader(path)
     root = compose_file(path, "device profile")
-    top = reader.fields(root, "the profile", PROFILE_KEYS, required=("profile", "type", "actions"))
+    top = reader.top(root, "a device profile", "the profile", PROFILE_KEYS, required=("profile", "type", "actions"))
     if top is None or "type" not in top or "actions" not in top:
         return None, reader
     kind = reader.choice(top.get("type") or root, "profile type", tuple(ACTION_KEYS))
@@ -51,8 +53,9 @@ def load_profile(path: Path) -> tuple[Profile | None, Reader]:
     if not isinstance(actions_node, yaml.MappingNode) or not actions_node.value:
         reader.problem(actions_node, "actions must map action names to messages", "e.g. actions: {go: {address: /go}}")
         return None, reader
-    for key_node, value_node in actions_node.value:
-        fields = reader.fields(value_node, f"action {key_node.value!r}", (*ACTION_KEYS[kind], "defaults"))
+    named = reader.fields(actions_node, "actions", AnyKey())
+    for action_name, (_, value_node) in named.values.items() if named else ():
+        fields = reader.fields(value_node, f"action {quoted(action_name)}", (*ACTION_KEYS[kind], "defaults"))
         if fields is None:
             continue
         template = {key: reader.plain(value) for key, (_, value) in fields.values.items() if key != "defaults"}
@@ -60,7 +63,7 @@ def load_profile(path: Path) -> tuple[Profile | None, Reader]:
         if not isinstance(defaults, dict):
             reader.problem(fields.get("defaults") or value_node, "defaults must map parameter names to values", "e.g. defaults: {list: 1}")
             continue
-        actions[str(key_node.value)] = ProfileAction(str(key_node.value), template, defaults)
+        actions[action_name] = ProfileAction(action_name, template, defaults)
     description = (reader.text(n, "description") if (n := top.get("description")) is not None else None) or ""
     on_locate = (reader.choice(n, "on_locate", ON_LOCATE) or "none") if (n := top.get("on_locate")) is not None else "none"
     return Profile(name, kind, path, description, port, tcp_port, keepalive, actions, on_locate), reader
@@ -71,5 +74,10 @@ def _keepalive(reader: Reader, node: Node) -> Keepalive | None:
     if fields is None or "address" not in fields or "every_s" not in fields:
         return None
     address = reader.text(fields.get("address") or node, "keepalive address")
+    if address is not None and not osc_address_ok(address):
+        reader.problem(
+            fields.get("address") or node, f"keepalive address {quoted(address)} is not an OSC address", "e.g. address: /xremote"
+        )
+        address = None
     every = reader.number(fields.get("every_s") or node, "keepalive every_s", 0.5, 3600, "9")
     return Keepalive(address, float(every)) if address and every else None

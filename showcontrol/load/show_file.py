@@ -11,15 +11,16 @@ from pathlib import Path
 import yaml
 
 from showcontrol.audio.files import audio_length
-from showcontrol.errors import AudioFileError, Problem, ShowFileError
+from showcontrol.errors import AudioFileError, Problem, ShowFileError, quoted
 from showcontrol.load.click_reader import read_click, read_click_feeds, read_count_in
 from showcontrol.load.cue_reader import read_cue
+from showcontrol.load.limits import MAX_CUES, MAX_EVENTS, MAX_LYRICS, MAX_SONG_ID, MAX_SONG_SECONDS, MAX_SONGS
 from showcontrol.load.patch_file import DEFAULT_PATCH, load_patch
-from showcontrol.load.reader import NAME, AnyKey, Fields, Node, Reader, compose_file, suggestion
+from showcontrol.load.reader import NAME, AnyKey, Fields, Node, Reader, collector_paused, compose_file, suggestion
 from showcontrol.load.rights_reader import read_rights
 from showcontrol.load.tempo_reader import read_beat_unit, read_tempo
 from showcontrol.model.patch import MAIN_CLICK, OUTPUT_TYPES, MidiOutput, Patch
-from showcontrol.model.position import BarBeat, SectionOffset
+from showcontrol.model.position import BarBeat, Position, Seconds, SectionOffset
 from showcontrol.model.profile import Profile
 from showcontrol.model.show import (
     ClickSettings,
@@ -34,10 +35,10 @@ from showcontrol.model.show import (
     TimecodeSettings,
     Track,
 )
-from showcontrol.timeline.compile import compile_song
-from showcontrol.timeline.events import Timeline
+from showcontrol.timeline.compile import compile_song, feeds
+from showcontrol.timeline.events import Kind, Timeline
 from showcontrol.timeline.sync import SyncStreams, with_sync
-from showcontrol.timeline.tempo import Rate
+from showcontrol.timeline.tempo import Rate, TempoMap
 from showcontrol.timeline.timecode import RATES, parse_label
 
 SHOW_KEYS = ("version", "show", "patch", "ticks_per_beat", "demo", "songs")
@@ -102,9 +103,22 @@ def load_show(
     `with_audio=False` skips opening the audio files (songs then need an `end`); the demo-track
     generator uses it to read the tempo maps it synthesises music for.
     """
+    with collector_paused():
+        return _load_show(path, patch_path, sample_rate, with_audio, speed, keep_pitch, realtime_timecode)
+
+
+def _load_show(
+    path: Path,
+    patch_path: Path | None,
+    sample_rate: int | None,
+    with_audio: bool,
+    speed: Fraction,
+    keep_pitch: bool,
+    realtime_timecode: bool,
+) -> LoadedShow:
     reader = Reader(path)
     root = compose_file(path, "show file")
-    top = reader.fields(root, "the show file", SHOW_KEYS, required=("version", "songs"))
+    top = reader.top(root, "a show file", "the show file", SHOW_KEYS, required=("version", "songs"))
     if top is None:
         raise ShowFileError(reader.problems)
     if (version := top.get("version")) is not None:
@@ -117,7 +131,7 @@ def load_show(
     rate: Rate = device_rate if speed == 1 else Fraction(device_rate) / speed
 
     songs_node = top.get("songs")
-    song_nodes = reader.items(songs_node, "songs") if songs_node is not None else []
+    song_nodes = _counted(reader, songs_node, "songs", MAX_SONGS) if songs_node is not None else []
     profiles = {name: out.profile for name, out in patch.outputs.items() if out.profile is not None}
     songs = [song for node in song_nodes if (song := _song(reader, node, profiles))]
     if isinstance(songs_node, yaml.SequenceNode) and not song_nodes:
@@ -136,28 +150,137 @@ def load_show(
 
     problems = [*patch_problems, *reader.problems]
     timelines: dict[str, Timeline] = {}
+    events = 0  # estimated before each song compiles, against MAX_EVENTS
     for song in songs:  # compile even when other things are wrong, so one report lists everything
-        if not song.tempo:
+        if not song.tempo or (song.end is None and not song.tracks):  # the reader said why
             continue
         frames: list[int] = []
         for track in song.tracks if with_audio else ():
-            try:
-                frames.append(audio_length(track.audio, rate))
-            except AudioFileError as error:
-                problems.append(Problem(track.mark, str(error), "give the path relative to the show file; WAV, FLAC, OGG and MP3 load"))
+            if (length := _track_length(track, rate, demo, path, problems)) is not None:
+                frames.append(length)
         if len(frames) < len(song.tracks) and (with_audio or song.end is None):
             continue
+        if (seconds := _song_seconds(song, ticks, frames, rate)) is not None:
+            if (too_long := _length_problem(song, seconds)) is not None:
+                problems.append(too_long)
+                continue
+            song_events = _events(song, seconds)
+            events += song_events
+            if events > MAX_EVENTS:
+                message = (
+                    f"the show's timelines would hold more than {MAX_EVENTS:,} beats, clicks and cues (this song about {song_events:,})"
+                )
+                problems.append(Problem(song.mark, message, "fewer click feeds or subdivisions, shorter songs, or fewer songs per show"))
+                continue
         try:
             timelines[song.id] = _compile(
                 song, ticks, rate, frames if with_audio else None, patch, device_rate if realtime_timecode else None
             )
         except ShowFileError as error:
             problems.extend(error.problems)
+            continue
+        problems.extend(_late_breaths(song, timelines[song.id]))
     if problems:
         unique = dict.fromkeys(problems)  # a tempo map can be reported by the reader and the compiler alike
-        raise ShowFileError(sorted(unique, key=lambda p: (p not in unread_patch, p.mark.path != str(path), p.mark.path, p.mark.line, p.mark.col)))
+        raise ShowFileError(
+            sorted(unique, key=lambda p: (p not in unread_patch, p.mark.path != str(path), p.mark.path, p.mark.line, p.mark.col))
+        )
     show = Show(path, title, patch, ticks, tuple(songs), demo)
     return LoadedShow(show, device_rate, timelines, (*patch_warnings, *reader.warnings), speed, keep_pitch, realtime_timecode)
+
+
+def _track_length(track: Track, rate: Rate, demo: bool, show_path: Path, problems: list[Problem]) -> int | None:
+    """A track's length in frames at `rate`, or None with a problem: missing (a demo show says how to make it),
+    not audio, over MAX_SONG_SECONDS, or shorter than its own first_downbeat."""
+    if demo and not track.audio.exists():
+        hint = f"synthesise the demo's tracks with: showcontrol demo {show_path}"
+        problems.append(Problem(track.mark, f"{track.audio} does not exist yet", hint))
+        return None
+    try:
+        frames = audio_length(track.audio, rate)
+    except AudioFileError as error:
+        problems.append(Problem(track.mark, str(error), "give the path relative to the show file; WAV, FLAC, OGG and MP3 load"))
+        return None
+    seconds = Fraction(frames) / rate
+    if seconds > MAX_SONG_SECONDS:
+        problems.append(
+            Problem(track.mark, f"{track.audio.name} lasts {float(seconds):.0f} s; the limit is {MAX_SONG_SECONDS} s", "split the song")
+        )
+        return None
+    if track.first_downbeat >= seconds:
+        problems.append(
+            Problem(
+                track.mark,
+                f"first_downbeat {float(track.first_downbeat):g} s is past the end of {track.audio.name} ({float(seconds):.3f} s)",
+                "give the time in seconds where bar 1 sounds in this file",
+            )
+        )
+        return None
+    return frames
+
+
+def _length_problem(song: Song, seconds: float) -> Problem | None:
+    if seconds <= MAX_SONG_SECONDS:
+        return None
+    return Problem(
+        song.mark,
+        f"song {song.id!r} ends {seconds:,.0f} s in; the limit is {MAX_SONG_SECONDS} s",
+        "check end:, the tracks' at: and bpm:, and the tempo map",
+    )
+
+
+def _song_seconds(song: Song, ticks: int, frames: list[int], rate: Rate) -> float | None:
+    """Where a song ends, in seconds from bar 1, found from the tempo map without compiling (which walks every
+    beat up to the end: `end: 1000000000000.1` on a click-only song, a track placed at bar 9000 or stretched
+    to fifty times its length); None when the compiler will say why it cannot be placed."""
+    bars = {s.name: s.bar for s in song.sections}
+    try:
+        tempo = TempoMap(song.tempo, Fraction(0), ticks)
+    except ValueError:
+        return None  # a tempo map the compiler reports
+    if song.end is not None:
+        return _seconds_at(song.end, tempo, bars)
+    slowest = min(change.quarter_bpm for change in song.tempo)
+    longest = 0.0
+    for track, length in zip(song.tracks, frames, strict=False):
+        start = _seconds_at(track.at, tempo, bars)
+        if start is None:
+            return None
+        stretch = max(1.0, float(track.native_bpm / slowest)) if track.native_bpm else 1.0
+        longest = max(longest, start + float(length / rate) * stretch)
+    return longest
+
+
+def _seconds_at(position: Position, tempo: TempoMap, bars: Mapping[str, int]) -> float | None:
+    if isinstance(position, Seconds):
+        return float(position.seconds)
+    if isinstance(position, SectionOffset):
+        if position.section not in bars:
+            return None
+        position = BarBeat(bars[position.section] + position.bar - 1, position.beat, position.tick)
+    return float(tempo.seconds(position))
+
+
+def _events(song: Song, seconds: float) -> int:
+    """About how many events a song's timeline holds: its beats (at the fastest tempo) once for monitors and
+    once per click subdivision of each feed, its cues and lyrics."""
+    beats_per_second = max(change.quarter_bpm / 60 * change.meter.denominator / 4 for change in song.tempo)
+    clicks = 1 + sum(click.subdivide for _, click, _ in feeds(song) if click.enabled)
+    return int(max(seconds, 0) * beats_per_second * clicks) + len(song.cues) + 2 * len(song.lyrics)
+
+
+def _late_breaths(song: Song, timeline: Timeline) -> list[Problem]:
+    """A breath mark is taken before its line: one at or after the line's start is a mistake."""
+    starts = {id(e.payload): e.at_frame for e in timeline.of_kind(Kind.LYRIC)}
+    return [
+        Problem(
+            lyric.mark,
+            f"the breath at {lyric.breath} comes after its line starts at {lyric.at}",
+            "a breath mark is where the performer breathes before the line: move it earlier",
+        )
+        for breath in timeline.of_kind(Kind.BREATH)
+        if isinstance(lyric := breath.payload, Lyric) and breath.at_frame >= starts.get(id(lyric), breath.at_frame + 1)
+    ]
 
 
 def compile_at_speed(loaded: LoadedShow, song_id: str, speed: Fraction) -> Timeline:
@@ -194,17 +317,16 @@ def _patch(reader: Reader, top: Fields, override: Path | None) -> tuple[Patch, l
         path = override
     else:
         assert node is not None
-        path = reader.path.parent / (reader.text(node, "patch") or "")
+        if (text := reader.text(node, "patch")) is None:
+            return DEFAULT_PATCH, [], []
+        path = reader.path.parent / text
     patch_reader = Reader(path)
     try:
         patch = load_patch(path, patch_reader)
     except ShowFileError as error:
-        if node is not None and override is None and not path.exists():
-            return (
-                DEFAULT_PATCH,
-                [Problem(reader.mark(node), f"patch file {path} not found", "give its path relative to the show file")],
-                [],
-            )
+        if node is not None and override is None and not path.is_file():  # told where the show names it
+            what = "not found" if not path.exists() else "is a folder, pipe or device, not a file"
+            return DEFAULT_PATCH, [Problem(reader.mark(node), f"patch file {path} {what}", "give its path relative to the show file")], []
         return DEFAULT_PATCH, list(error.problems), []
     return patch or DEFAULT_PATCH, patch_reader.problems, patch_reader.warnings
 
@@ -214,10 +336,17 @@ def _song(reader: Reader, node: Node, profiles: Mapping[str, Profile]) -> Song |
     if fields is None:
         return None
     song_id = reader.text(n, "song id") if (n := fields.get("id")) is not None else None
-    if song_id is not None and not _SONG_ID.match(song_id):
+    if song_id is not None and len(song_id) > MAX_SONG_ID:
         reader.problem(
             fields.get("id") or node,
-            f"song id {song_id!r} has spaces or symbols",
+            f"song id is {len(song_id)} characters long; the limit is {MAX_SONG_ID}",
+            "shorten it: it names the song's show logs",
+        )
+        song_id = None
+    elif song_id is not None and not _SONG_ID.match(song_id):
+        reader.problem(
+            fields.get("id") or node,
+            f"song id {quoted(song_id)} has spaces or symbols",
             "use letters, digits, '-', '_' and '.', e.g. elastic-heart",
         )
     first_downbeat = (
@@ -254,13 +383,13 @@ def _song(reader: Reader, node: Node, profiles: Mapping[str, Profile]) -> Song |
         count_in=count_in,
         click=click,
         timecode=_timecode(reader, n) if (n := fields.get("timecode")) is not None else None,
-        lyrics=tuple(lyric for item in _items(reader, fields, "lyrics") if (lyric := _lyric(reader, item))),
-        cues=tuple(cue for item in _items(reader, fields, "cues") if (cue := read_cue(reader, item, profiles))),
+        lyrics=tuple(lyric for item in _items(reader, fields, "lyrics", MAX_LYRICS) if (lyric := _lyric(reader, item))),
+        cues=tuple(cue for item in _items(reader, fields, "cues", MAX_CUES) if (cue := read_cue(reader, item, profiles))),
         mark=reader.mark(node),
         click_feeds=read_click_feeds(reader, feeds_node, click, count_in, names) if feeds_node is not None else (),
         rights=read_rights(reader, n) if (n := fields.get("rights")) is not None else None,
     )
-    if not tracks and song.end is None and song_id is not None and "tracks" not in fields:
+    if not tracks and "end" not in fields and song_id is not None and "tracks" not in fields:
         reader.problem(node, f"song {song_id!r} has neither audio nor end", "add audio: FILE, or end: BAR.BEAT for a click-only song")
     return song
 
@@ -299,9 +428,17 @@ def _track(reader: Reader, node: Node) -> Track | None:
     )
 
 
-def _items(reader: Reader, fields: Fields, key: str) -> list[Node]:
+def _items(reader: Reader, fields: Fields, key: str, limit: int) -> list[Node]:
     node = fields.get(key)
-    return reader.items(node, key) if node is not None else []
+    return _counted(reader, node, key, limit) if node is not None else []
+
+
+def _counted(reader: Reader, node: Node, key: str, limit: int) -> list[Node]:
+    items = reader.items(node, key)
+    if len(items) > limit:
+        reader.problem(node, f"{key} has {len(items):,} entries; the limit is {limit:,}", "split them over more songs or shows")
+        return []
+    return items
 
 
 def _sections(reader: Reader, node: Node) -> tuple[Section, ...]:
@@ -325,9 +462,11 @@ def _timecode(reader: Reader, node: Node) -> TimecodeSettings | None:
     rate_name = str(rate_node.value).lower() if isinstance(rate_node, yaml.ScalarNode) else ""
     if rate_name not in RATES:
         hint = (
-            "29.97 is only supported as drop-frame: write 29.97df" if rate_name in ("29.97", "29.97ndf") else suggestion(rate_name, RATES)
+            "29.97 is only supported as drop-frame: write 29.97df"
+            if rate_name in ("29.97", "29.97ndf")
+            else suggestion(rate_name[:100], RATES)
         )
-        reader.problem(rate_node, f"timecode rate {rate_name or 'value'!r} is not supported", hint)
+        reader.problem(rate_node, f"timecode rate {quoted(rate_name or 'value')} is not supported", hint)
         return None
     rate = RATES[rate_name]
     start_text = reader.text(n, "timecode start") if (n := fields.get("start")) is not None else "00:00:00:00"

@@ -7,6 +7,7 @@ from fractions import Fraction
 
 import yaml
 
+from showcontrol.errors import quoted
 from showcontrol.load.reader import Node, Reader
 from showcontrol.model.show import Meter, TempoChange, default_groups
 
@@ -51,7 +52,7 @@ def _meter(reader: Reader, node: Node, groups_node: Node | None) -> Meter | None
     text = str(node.value) if isinstance(node, yaml.ScalarNode) else ""
     match = _METER.match(text)
     if not match:
-        reader.problem(node, f"meter {text or 'value'!r} is not a time signature", "write it like 4/4, 6/8 or 7/8")
+        reader.problem(node, f"meter {quoted(text or 'value')} is not a time signature", "write it like 4/4, 6/8 or 7/8")
         return None
     numerator, denominator = int(match.group(1)), int(match.group(2))
     if not 1 <= numerator <= 32:
@@ -83,7 +84,7 @@ def read_beat_unit(reader: Reader, node: Node) -> Fraction | None:
     if unit is None or unit <= 0 or unit > 2 or unit.denominator & (unit.denominator - 1):
         reader.problem(
             node,
-            f"beat_unit {getattr(node, 'value', '')!r} is not a note value",
+            f"beat_unit {quoted(str(getattr(node, 'value', '')))} is not a note value",
             "write 1/4 (quarter, the default), 1/8, 3/8 (dotted quarter) or 1/2",
         )
         return None

@@ -56,6 +56,11 @@ _SECONDS = re.compile(r"^(\d+(?:\.\d+)?)\s*s$")
 _MIN_SEC = re.compile(r"^(\d+):([0-5]?\d(?:\.\d+)?)$")
 _SECTION = re.compile(r"^([A-Za-z_][\w-]*)(?::(\d+)(?:\.(\d+))?(?:\.(\d+))?)?$")
 
+MAX_BAR = 99999  # bars, beats and ticks beyond these are typing mistakes, not songs
+MAX_BEAT = 999
+MAX_TICK = 99999
+MAX_SECONDS = 36000
+
 POSITION_FORMS = "write bar.beat (9.1), bar.beat.tick (17.3.240), a section (chorus, chorus:2.3) or seconds (12.5s, 1:02.5)"
 
 
@@ -65,14 +70,24 @@ def parse_position(text: str) -> Position:
     Raises ValueError whose message says what forms are accepted.
     """
     text = text.strip()
+    if len(text) > 80:
+        raise ValueError(f"a position of {len(text)} characters is not a position")
+    position: Position
     if match := _BAR_BEAT.match(text):
         bar, beat, tick = match.groups()
-        return BarBeat(int(bar), int(beat or 1), int(tick or 0))
-    if match := _SECONDS.match(text):
-        return Seconds(Fraction(match.group(1)))
-    if match := _MIN_SEC.match(text):
-        return Seconds(int(match.group(1)) * 60 + Fraction(match.group(2)))
-    if match := _SECTION.match(text):
+        position = BarBeat(int(bar), int(beat or 1), int(tick or 0))
+    elif match := _SECONDS.match(text):
+        position = Seconds(Fraction(match.group(1)))
+    elif match := _MIN_SEC.match(text):
+        position = Seconds(int(match.group(1)) * 60 + Fraction(match.group(2)))
+    elif match := _SECTION.match(text):
         name, bar, beat, tick = match.groups()
-        return SectionOffset(name, int(bar or 1), int(beat or 1), int(tick or 0))
-    raise ValueError(f"{text!r} is not a position")
+        position = SectionOffset(name, int(bar or 1), int(beat or 1), int(tick or 0))
+    else:
+        raise ValueError(f"{text!r} is not a position")
+    if isinstance(position, Seconds):
+        if position.seconds > MAX_SECONDS:
+            raise ValueError(f"{text} is more than {MAX_SECONDS} s, the limit")
+    elif abs(position.bar) > MAX_BAR or position.beat > MAX_BEAT or position.tick > MAX_TICK:
+        raise ValueError(f"{text} is beyond bar {MAX_BAR}, beat {MAX_BEAT} or tick {MAX_TICK}, the limits")
+    return position

@@ -10,8 +10,9 @@ import threading
 
 import aiomqtt
 
+from showcontrol.io.backoff import Backoff
+
 log = logging.getLogger(__name__)
-BACKOFF_S = (0.5, 1, 2, 4, 5)
 
 
 class Subscriber:
@@ -28,13 +29,14 @@ class Subscriber:
         return self
 
     async def _run(self) -> None:
-        attempt = 0
+        waits = Backoff(0.5, 5.0)
         while not self._stop.is_set():
             try:
                 username, password = self._credentials
                 async with aiomqtt.Client(self.host, self.port, username=username, password=password, keepalive=5) as client:
                     await client.subscribe(f"{self.prefix}#", qos=1)
-                    self.connected, attempt = True, 0
+                    self.connected = True
+                    waits.reset()
                     async for message in client.messages:
                         topic = str(message.topic)
                         body = (
@@ -46,9 +48,10 @@ class Subscriber:
             except aiomqtt.MqttError as error:
                 if self.connected:
                     log.warning("lost the broker %s:%d: %s", self.host, self.port, error)
+            except Exception:  # whatever else one message or the library throws, the monitor listens on
+                log.exception("monitor subscription to %s:%d failed; subscribing again", self.host, self.port)
             self.connected = False
-            await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
-            attempt += 1
+            await asyncio.sleep(waits.next_s())
 
     def stop(self) -> None:
         self._stop.set()

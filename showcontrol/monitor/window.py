@@ -19,7 +19,9 @@ from showcontrol.monitor.state import MonitorView, apply
 from showcontrol.monitor.subscriber import Subscriber
 
 BACKGROUND = (12, 12, 16)
+OFFLINE_BACKGROUND = (150, 18, 18)  # a whole screen that says: not live
 FLASH = {"downbeat": (150, 90, 0), "beat": (20, 50, 110)}
+PALE = (250, 200, 200)
 WHITE, GREY, CYAN, RED, GREEN, AMBER = (240, 240, 240), (140, 140, 150), (90, 220, 255), (230, 60, 60), (80, 200, 120), (255, 190, 60)
 
 
@@ -34,13 +36,13 @@ class Fonts:
 def draw(screen: pygame.Surface, fonts: Fonts, view: MonitorView, now_s: float) -> None:
     width, height = screen.get_size()
     flash = view.flash(now_s)
-    screen.fill(FLASH[flash] if flash else BACKGROUND)
+    screen.fill(FLASH[flash] if flash else BACKGROUND if view.live else OFFLINE_BACKGROUND)
 
     def text(font: pygame.font.Font, words: str, color: tuple[int, int, int], center_y: int, x: int | None = None) -> None:
         surface = font.render(words, True, color)
         rect = surface.get_rect(center=(width // 2, center_y)) if x is None else surface.get_rect(midleft=(x, center_y))
         if rect.width > width - 20:  # long lyrics: shrink to fit rather than cut
-            surface = pygame.transform.smoothscale(surface, (width - 20, int(rect.height * (width - 20) / rect.width)))
+            surface = pygame.transform.smoothscale(surface, (width - 20, max(1, int(rect.height * (width - 20) / rect.width))))
             rect = surface.get_rect(center=(width // 2, center_y))
         screen.blit(surface, rect)
 
@@ -48,13 +50,31 @@ def draw(screen: pygame.Surface, fonts: Fonts, view: MonitorView, now_s: float) 
     title = "  ·  ".join(part for part in (view.song, view.section) if part) or "waiting for the show"
     title += f"  ·  for {view.performer}" if view.performer else ""
     text(fonts.medium, title, WHITE, margin, x=margin)
-    if view.audio != "ok":  # the track the performers follow is not heard: they must know before anyone calls it
-        text(fonts.medium, AUDIO_WARNINGS.get(view.audio, f"AUDIO {view.audio.upper()}"), RED, int(height * 0.15))
     if view.timecode:
         surface = fonts.medium.render(f"TC {view.timecode}", True, GREY)
         screen.blit(surface, surface.get_rect(midright=(width - margin, margin)))
-    position = f"{view.bar}.{view.beat}" if view.bar is not None and view.transport != "stopped" else view.transport.upper()
-    text(fonts.huge, position, AMBER if view.downbeat and flash else WHITE, int(height * 0.33))
+    for row, (topic, problem) in enumerate(view.bad):  # a message that could not be read: said, small, in a corner
+        surface = fonts.small.render(_cut(f"bad message on {topic}: {problem}", 70), True, AMBER)
+        screen.blit(surface, surface.get_rect(topright=(width - margin, 2 * margin + row * fonts.small.get_linesize())))
+    link, color = _link(view)
+    surface = fonts.small.render(link, True, color)
+    screen.blit(surface, surface.get_rect(midright=(width - margin, height - margin)))
+    if not view.live:  # nothing shown is happening now: the performers must not follow it
+        headline, reason = OFFLINE_WARNINGS["engine" if view.connected else "broker"]
+        text(fonts.huge, headline, WHITE, int(height * 0.36))
+        text(fonts.big, reason, WHITE, int(height * 0.6))
+        if view.bar is not None:
+            text(fonts.medium, f"last heard: bar {view.bar}.{view.beat}, {view.transport}", PALE, int(height * 0.75))
+        return
+    if view.audio != "ok":  # the track the performers follow is not heard: they must know before anyone calls it
+        text(fonts.medium, AUDIO_WARNINGS.get(view.audio, f"AUDIO {view.audio.upper()}"), RED, int(height * 0.15))
+    if view.transport == "paused":
+        text(fonts.huge, "PAUSED", AMBER, int(height * 0.33))
+        if view.bar is not None:
+            text(fonts.medium, f"at {view.bar}.{view.beat}", AMBER, int(height * 0.48))
+    else:
+        position = f"{view.bar}.{view.beat}" if view.bar is not None and view.transport != "stopped" else view.transport.upper()
+        text(fonts.huge, position, AMBER if view.downbeat and flash else WHITE, int(height * 0.33))
     text(fonts.big, view.line(view.lyric, view.lyric_performer), WHITE, int(height * 0.58))
     text(fonts.medium, view.line(view.next_lyric, view.next_lyric_performer), GREY, int(height * 0.67))
     if view.breath_in_beats is not None and view.transport == "playing":
@@ -64,12 +84,17 @@ def draw(screen: pygame.Surface, fonts: Fonts, view: MonitorView, now_s: float) 
     if countdown:
         name, seconds = countdown
         text(fonts.small, f"next: {name} in {seconds:.1f} s", GREY, height - margin, x=margin)
-    link, color = _link(view)
-    surface = fonts.small.render(link, True, color)
-    screen.blit(surface, surface.get_rect(midright=(width - margin, height - margin)))
 
 
 AUDIO_WARNINGS = {"lost": "AUDIO LOST — the track is not heard", "stalled": "AUDIO STALLED — the track has stopped"}
+OFFLINE_WARNINGS = {
+    "engine": ("ENGINE OFFLINE", "the show is not running: nothing here is live"),
+    "broker": ("NO CONNECTION", "cannot reach the show's broker: nothing here is live"),
+}
+
+
+def _cut(words: str, limit: int) -> str:
+    return words if len(words) <= limit else words[: limit - 1] + "…"
 
 
 def _link(view: MonitorView) -> tuple[str, tuple[int, int, int]]:

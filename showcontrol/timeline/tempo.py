@@ -29,6 +29,8 @@ pull-down, slow-motion playback), so that a timeline frame is always a device fr
 
 def frame_at(seconds: Instant, sample_rate: Rate) -> int:
     """The sample frame an instant falls on, rounding half up so ties are deterministic."""
+    if isinstance(seconds, Fraction) and isinstance(sample_rate, int):  # the same in integers: a load computes 100,000
+        return (2 * seconds.numerator * sample_rate + seconds.denominator) // (2 * seconds.denominator)
     if isinstance(seconds, Fraction):
         return math.floor(seconds * sample_rate + Fraction(1, 2))
     return math.floor(seconds * sample_rate + 0.5)
@@ -177,11 +179,8 @@ class TempoMap:
         """Song seconds of a valid position (see `check`)."""
         segment = self._segment_for_bar(position.bar)
         meter = segment.meter
-        quarters = (
-            (position.bar - segment.start_bar) * meter.bar_quarters
-            + (position.beat - 1) * meter.beat_quarters
-            + Fraction(position.tick, self.ticks_per_beat) * meter.beat_quarters
-        )
+        ticks = ((position.bar - segment.start_bar) * meter.numerator + position.beat - 1) * self.ticks_per_beat + position.tick
+        quarters = Fraction(ticks * 4, self.ticks_per_beat * meter.denominator)  # one rational, not six (a show has 100,000 cues)
         return segment.start_seconds + segment.seconds_after_start(quarters)
 
     def seconds_at_quarters(self, quarters: Fraction) -> Instant:

@@ -2,6 +2,7 @@
 
 Keys: space go/stop · p pause/resume · digits then Enter locate to a bar · s cue the next section ·
 l loop the section · - and + rehearsal tempo by 5 %, digits then % a tempo · q quit (press twice while playing).
+Marking (ui/marking.py): c, y, b a cue, lyric-line or breath marker at the playhead (C, Y, B unsnapped) · t tap tempo.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from showcontrol.app import ShowRunner
 from showcontrol.control.commands import Go, Locate, Pause, Resume, SetLoop, SetTempo, Stop
 from showcontrol.control.controller import Controller, section_bars
 from showcontrol.engine.transport import State
+from showcontrol.ui.marking import HELP as MARK_HELP
+from showcontrol.ui.marking import MARK_KEYS, MarkKeys
 from showcontrol.ui.status import Cueing, status_line
 
 log = logging.getLogger(__name__)
@@ -31,24 +34,54 @@ HELP = "space go/stop · p pause · NN⏎ locate bar · s next section · l loop
 TEMPO_STEP = Fraction(5, 100)
 
 
-def run_headless(runner: ShowRunner, stop: threading.Event | None = None) -> None:
-    """Play once from the cued bar and return when the song ends or SIGINT/SIGTERM arrives."""
-    stop = stop or threading.Event()
-    previous = (
-        {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-        if threading.current_thread() is threading.main_thread()
-        else {}
-    )
-    try:
-        asked = runner.segment.generation
-        runner.play()
-        while not stop.wait(0.05):
-            segment = runner.segment  # the play, and the end, may come in one audio block: count, don't watch for it
-            if segment.generation > asked and segment.state is State.STOPPED:
-                break
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+class StopSignals:
+    """SIGINT and SIGTERM end a running show once, however many arrive.
+
+    The first sets `stop`: the operator loop returns, the runner stops and publishes the final state, and
+    the report is printed. Later ones, until the process ends, are counted and otherwise ignored, so the
+    second signal that `timeout` or an impatient Ctrl-C sends cannot cut the report, the final state or
+    the exit status short. Python runs the handler on the main thread between bytecodes, so it only
+    sets a flag.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.received: signal.Signals | None = None
+        self.repeated = 0
+
+    def catch(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            for number in self.SIGNALS:
+                signal.signal(number, self._caught)
+
+    def ignore_the_rest(self) -> None:
+        """The run is over and the process ends: ignore both signals. Python's teardown would put back the
+        default action of a handled signal (a second Ctrl-C then kills the process with its status), but
+        leaves an ignored one ignored."""
+        if threading.current_thread() is threading.main_thread():
+            for number in self.SIGNALS:
+                signal.signal(number, signal.SIG_IGN)
+
+    def _caught(self, number: int, frame: object) -> None:
+        if self.received is None:
+            self.received = signal.Signals(number)
+            self.stop.set()
+        else:
+            self.repeated += 1
+
+
+def run_headless(runner: ShowRunner, stop: threading.Event) -> None:
+    """Play once from the cued bar and return when the song ends or `stop` is set (a signal)."""
+    if stop.is_set():
+        return
+    asked = runner.segment.generation
+    runner.play()
+    while not stop.wait(0.05):
+        segment = runner.segment  # the play, and the end, may come in one audio block: count, don't watch for it
+        if segment.generation > asked and segment.state is State.STOPPED:
+            break
 
 
 def change_tempo(controller: Controller, tempo: Fraction) -> str:
@@ -98,16 +131,23 @@ def _cbreak(stream: TextIO) -> Iterator[None]:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
-def run_terminal(runner: ShowRunner, keys: TextIO = sys.stdin, screen: TextIO = sys.stdout, controller: Controller | None = None) -> None:
+def run_terminal(
+    runner: ShowRunner,
+    keys: TextIO = sys.stdin,
+    screen: TextIO = sys.stdout,
+    stop: threading.Event | None = None,
+    controller: Controller | None = None,
+) -> None:
     controller = controller or Controller(runner)  # the keys send the same commands as every remote input
     cueing = Cueing.of(runner.timeline)
     sections = [(e.position.bar, e.payload) for e in cueing.sections]
     typed = ""
     confirm_quit_until = 0.0
     message = HELP
-    screen.write(f"{runner.song.title} — {HELP}\n")
+    marking = MarkKeys(runner)  # issue 17: marking while listening
+    screen.write(f"{runner.song.title} — {HELP} · {MARK_HELP}\n")
     with _cbreak(keys):
-        while True:
+        while stop is None or not stop.is_set():
             if runner.apply_pending_tempo() or cueing.timeline is not runner.timeline:
                 cueing = Cueing.of(runner.timeline)
             state = runner.segment.state.value
@@ -145,6 +185,8 @@ def run_terminal(runner: ShowRunner, keys: TextIO = sys.stdin, screen: TextIO = 
                 reply = controller.handle(Locate(bar=later[0] if later else sections[0][0]), "keys")
             elif key == "l":
                 message = toggle_loop(runner, controller)
+            elif key in MARK_KEYS:  # issue 17: marking while listening
+                message = marking.press(key, time.monotonic())
             elif key == "q":
                 if not playing or time.monotonic() < confirm_quit_until:
                     break

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import threading
 from functools import partial
 from http import HTTPStatus
@@ -89,6 +90,14 @@ class WebServer:
     def __enter__(self) -> WebServer:
         self._thread.start()
         return self
+
+    def serve_until_signalled(self) -> None:
+        """The `web` command's main thread: serve until SIGINT or SIGTERM."""
+        stop = threading.Event()
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, lambda *_: stop.set())
+        while not stop.wait(0.2):
+            pass
 
     def __exit__(self, *exc: object) -> None:
         self._httpd.shutdown()
