@@ -73,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--headless", action="store_true", help="no status line or keys even on a terminal: play once and exit")
     run.add_argument("--count-in", type=int, metavar="BARS", help="bars of count-in when starting from a later bar (default: the song's)")
     run.add_argument("--loop", metavar="A-B|SECTION", help="loop bars A to B (or a section) until released with l")
+    _remote_arguments(run)
     run.add_argument(
         "--stop-fade", type=float, default=0.5, metavar="SECONDS", help="fade-out of the track when stopped mid-song (default 0.5)"
     )
@@ -117,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", type=Path, help="also render the show's first song to this audio file")
     _takes_and_cuesheet_parsers(commands)
     add_analysis_commands(commands)
+    _web_parser(commands)
     return parser
 
 
@@ -325,6 +327,7 @@ def cmd_demo(args: argparse.Namespace) -> ExitStatus:
 
 def cmd_run(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.app import RunOptions, ShowRunner
+    from showcontrol.control.inputs import any_enabled, effective_inputs, remote_inputs
     from showcontrol.realtime import helper_priority
     from showcontrol.ui.console import StopSignals, run_headless, run_terminal
 
@@ -346,15 +349,16 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
     interactive = not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
     loop = _loop_bars(loaded, song_id, args.loop) if args.loop else None
     runner = ShowRunner(loaded, options)
+    inputs = effective_inputs(loaded.show.patch.inputs, args.osc_in)
     signals = StopSignals()
     try:
-        with runner:
+        with runner, remote_inputs(runner, args.osc_in) as controller:
             signals.catch()  # from here on a signal ends the show in order: final state, show log, report
             if loop is not None:
                 runner.loop(*loop)
             log.info(
                 "%s %s from bar %d on audio driver %s (%s); show log %s",
-                "cued (space to go):" if interactive else "playing",
+                "cued (space to go):" if interactive else "waiting for a remote GO:" if any_enabled(inputs) else "playing",
                 song_id,
                 options.start_bar,
                 runner.driver,
@@ -363,7 +367,10 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
             )
             with helper_priority():  # after opening (which may stretch audio for seconds): see realtime.py
                 if interactive:
-                    run_terminal(runner, stop=signals.stop)
+                    run_terminal(runner, stop=signals.stop, controller=controller)
+                elif any_enabled(inputs):
+                    while not signals.stop.wait(0.2):  # a show machine driven remotely waits for its GO
+                        pass
                 else:
                     run_headless(runner, signals.stop)
         if signals.received is not None:
@@ -376,6 +383,45 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
     if runner.audio_incidents:
         return ExitStatus.FAILED  # a service must see that nothing, or not everything, was heard
     return ExitStatus(128 + signals.received) if signals.received is not None else ExitStatus.OK
+
+
+# -- remote control and web surfaces (docs/remote.md) ---------------------------------------------------
+def _web_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    web = commands.add_parser(
+        "web",
+        help="serve the performer page and the operator remote (live state from the broker over WebSockets)",
+        description="Serve /performer (?performer=NAME) and /remote over HTTP: static pages that subscribe to the show's MQTT "
+        "state through the broker's WebSockets listener; the remote's commands go through the broker to the engine, with the PIN.",
+    )
+    web.add_argument("--broker", required=True, metavar="HOST:PORT", help="the broker's WebSockets listener, as the browsers reach it")
+    web.add_argument("--prefix", default="showcontrol/demo/", help="the topic_prefix of the patch's MQTT output (default: the demo's)")
+    web.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080)")
+    web.add_argument("--host", default="0.0.0.0", help="address to serve on (default: every interface, for the phones)")
+
+
+def cmd_web(args: argparse.Namespace) -> ExitStatus:
+    from showcontrol.web.server import WebServer, page_config
+
+    host, _, port = args.broker.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ShowControlError(f"--broker {args.broker!r}: give HOST:PORT of the broker's WebSockets listener, e.g. 10.0.0.2:9001")
+    try:
+        server = WebServer(page_config(host, int(port), args.prefix), args.host, args.port)
+    except OSError as error:
+        raise ShowControlError(f"cannot serve on {args.host}:{args.port}: {error.strerror or error}") from None
+    with server:
+        log.info("web pages on http://%s:%d/performer and /remote; broker ws://%s:%s", args.host, server.port, host, port)
+        server.serve_until_signalled()
+    return ExitStatus.OK
+
+
+def _remote_arguments(run: argparse.ArgumentParser) -> None:
+    run.add_argument(
+        "--osc-in",
+        type=int,
+        metavar="PORT",
+        help="take OSC commands (/showcontrol/go, ...) on this UDP and TCP port, from this machine only unless the patch's inputs allow more",
+    )
 
 
 def _start_bar(loaded: LoadedShow, song_id: str, start: str | None) -> int:
@@ -614,6 +660,7 @@ COMMANDS = {
     "demo": cmd_demo,
     "takes": cmd_takes,
     "cuesheet": cmd_cuesheet,
+    "web": cmd_web,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -65,6 +66,7 @@ class Broker:
     process: subprocess.Popen[bytes] | None = None
     tls: TlsFiles | None = None
     users: dict[str, str] = field(default_factory=dict)
+    websockets_port: int | None = None  # a second listener for browsers (Mosquitto binds it on every interface)
 
     @property
     def client_args(self) -> list[str]:
@@ -83,6 +85,8 @@ class Broker:
             "set_tcp_nodelay true",  # as docs/hardware.md says a show's broker should run
             "log_dest stderr",
         ]
+        if self.websockets_port is not None:
+            lines += [f"listener {self.websockets_port}", "protocol websockets"]
         if self.tls:
             lines += [f"cafile {self.tls.ca}", f"certfile {self.tls.cert}", f"keyfile {self.tls.key}"]
         if self.users:
@@ -193,7 +197,8 @@ class Jack:
         except subprocess.TimeoutExpired:
             self.process.kill()
         for leftover in glob.glob(f"/dev/shm/jack*{self.name}*") + glob.glob(f"/dev/shm/jack_sem.*{self.name}*"):
-            shutil.rmtree(leftover, ignore_errors=True) if os.path.isdir(leftover) else os.remove(leftover)
+            with contextlib.suppress(FileNotFoundError):  # a client's semaphore may go while we look
+                shutil.rmtree(leftover, ignore_errors=True) if os.path.isdir(leftover) else os.remove(leftover)
 
 
 def start_jack() -> Jack | None:

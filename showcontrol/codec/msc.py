@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 ALL_CALL = 0x7F
 
@@ -142,3 +143,42 @@ def msc(
 def _timecode(fields: Sequence[int]) -> bytes:
     hours, minutes, seconds, frames, subframes = (list(fields) + [0] * 5)[:5]
     return bytes((hours & 0x1F, minutes, seconds, frames, subframes))
+
+
+@dataclass(frozen=True, slots=True)
+class MscMessage:
+    """One MSC message as received: who it is for, and the command with its cue fields (text, as sent)."""
+
+    device_id: int
+    command_format: str
+    command: str
+    cue: str | None = None
+    cue_list: str | None = None
+    cue_path: str | None = None
+
+    def addressed_to(self, device_id: int) -> bool:
+        """Whether a device with `device_id` acts on it: its own id or all-call (groups are not ours to join)."""
+        return self.device_id in (device_id, ALL_CALL)
+
+
+_FORMAT_NAMES = {code: name for name, code in COMMAND_FORMATS.items()}
+_COMMAND_NAMES = {code: name for name, code in COMMANDS.items()}
+
+
+def decode_msc(message: bytes) -> MscMessage | None:
+    """The MSC message in a whole SysEx (F0 ... F7), or None for anything else: other SysEx, a command
+    this codec does not know, cue fields that are not digits and dots. Never raises."""
+    if len(message) < 7 or message[:2] != b"\xf0\x7f" or message[3] != 0x02 or message[-1] != 0xF7:
+        return None
+    device_id, command_format, command, data = message[2], _FORMAT_NAMES.get(message[4]), _COMMAND_NAMES.get(message[5]), message[6:-1]
+    if device_id > 0x7F or command_format is None or command is None:
+        return None
+    if command == "timed_go":
+        data = data[5:]
+    fields: list[str | None] = [None, None, None]
+    if command in CUE_COMMANDS and data:
+        parts = data.split(b"\x00")
+        if len(parts) > 3 or not all(_CUE_TEXT.match(part.decode("ascii", "replace")) for part in parts):
+            return None
+        fields[: len(parts)] = [part.decode("ascii") for part in parts]
+    return MscMessage(device_id, command_format, command, *fields)

@@ -12,9 +12,11 @@ import yaml
 
 from showcontrol.errors import ShowFileError, quoted
 from showcontrol.load.cue_reader import CUE_KEYS, topic_problem
+from showcontrol.load.inputs_reader import read_inputs
 from showcontrol.load.limits import MAX_FILE_BYTES
 from showcontrol.load.profile_file import ON_LOCATE, available_profiles, load_profile, profile_path
 from showcontrol.load.reader import NAME, AnyKey, Fields, Node, Reader, compose_file, suggestion
+from showcontrol.model.inputs import Inputs
 from showcontrol.model.patch import (
     AUDIO_FEEDS,
     MAIN_CLICK,
@@ -44,7 +46,7 @@ def load_patch(path: Path, reader: Reader | None = None) -> Patch | None:
     """Read a patch; problems go to `reader` (a fresh one for this file when not given). None if unusable."""
     root = compose_file(path, "patch file")
     reader = reader if reader is not None and reader.path == path else Reader(path)
-    top = reader.top(root, "a patch", "the patch", ("version", "name", "audio", "outputs"), required=("version",))
+    top = reader.top(root, "a patch", "the patch", ("version", "name", "audio", "outputs", "inputs"), required=("version",))
     if top is None:
         return None
     if (version := top.get("version")) is not None:
@@ -70,7 +72,8 @@ def load_patch(path: Path, reader: Reader | None = None) -> Patch | None:
             reader.problem(
                 outputs_node, "outputs must map names to devices", "e.g. outputs: {lights: {type: osc, host: 127.0.0.1, port: 8000}}"
             )
-    return Patch(path, name, audio or AudioPatch(), outputs)
+    inputs = read_inputs(reader, n, outputs) if (n := top.get("inputs")) is not None else Inputs()  # remote control: docs/remote.md
+    return Patch(path, name, audio or AudioPatch(), outputs, inputs)
 
 
 def _audio(reader: Reader, node: Node) -> AudioPatch | None:

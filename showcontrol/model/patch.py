@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from showcontrol.errors import SourceMark
+from showcontrol.model.inputs import Inputs
 from showcontrol.model.profile import Profile
 
 NO_MARK = SourceMark("<none>", 0, 0)
@@ -94,3 +95,4 @@ class Patch:
     name: str
     audio: AudioPatch
     outputs: Mapping[str, Output]
+    inputs: Inputs = field(default_factory=Inputs)  # remote control, off unless the patch enables it

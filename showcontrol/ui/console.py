@@ -22,8 +22,9 @@ from fractions import Fraction
 from typing import TextIO
 
 from showcontrol.app import ShowRunner
+from showcontrol.control.commands import Go, Locate, Pause, Resume, SetLoop, SetTempo, Stop
+from showcontrol.control.controller import Controller, section_bars
 from showcontrol.engine.transport import State
-from showcontrol.errors import ShowControlError
 from showcontrol.ui.marking import HELP as MARK_HELP
 from showcontrol.ui.marking import MARK_KEYS, MarkKeys
 from showcontrol.ui.status import Cueing, status_line
@@ -83,24 +84,9 @@ def run_headless(runner: ShowRunner, stop: threading.Event) -> None:
             break
 
 
-def section_bars(runner: ShowRunner, bar: int) -> tuple[int, int]:
-    """The bars of the section holding `bar` (to the next section, or the song's last bar)."""
-    starts = sorted(section.bar for section in runner.song.sections)
-    first = max((b for b in starts if b <= bar), default=1)
-    following = [b for b in starts if b > first]
-    return first, (following[0] - 1 if following else runner.timeline.last_bar)
-
-
-def change_tempo(runner: ShowRunner, tempo: Fraction) -> str:
+def change_tempo(controller: Controller, tempo: Fraction) -> str:
     """`-`, `+` and `NN%`: ask for a rehearsal tempo; say what happens next."""
-    try:
-        job = runner.set_tempo(tempo)
-    except ShowControlError as error:
-        return str(error)
-    percent = f"{float(tempo) * 100:g} %"
-    if job is None:
-        return f"tempo {percent}" if runner.segment.state is State.STOPPED else f"tempo {percent} from the next start"
-    return f"making {percent} ready (pitch kept); it plays from the next start"
+    return controller.handle(SetTempo(tempo), "keys").text
 
 
 def tempo_text(runner: ShowRunner, now: float) -> str:
@@ -123,16 +109,15 @@ def wanted_tempo(runner: ShowRunner) -> Fraction:
     return runner.tempo_job.tempo if runner.tempo_job is not None else runner.tempo
 
 
-def toggle_loop(runner: ShowRunner) -> str:
+def toggle_loop(runner: ShowRunner, controller: Controller) -> str:
     """`l`: loop the section being played (or cued); again to release it."""
     if runner.loop_bars:
-        runner.release_loop()
-        return "loop released: this pass plays out, then the song carries on"
+        return controller.handle(SetLoop(), "keys").text
     position = runner.timeline.tempo.position_at(Fraction(runner.song_frame_now(), 1) / runner.timeline.sample_rate)
     bar = position.bar if runner.segment.state is not State.STOPPED else runner.cue_bar
     first, last = section_bars(runner, max(bar, 1))
-    runner.loop(first, last)
-    return f"looping bars {first}-{last} (l again to release)"
+    reply = controller.handle(SetLoop(first=first, last=last), "keys")
+    return f"{reply.text} (l again to release)" if reply.ok else reply.text
 
 
 @contextmanager
@@ -146,7 +131,14 @@ def _cbreak(stream: TextIO) -> Iterator[None]:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
-def run_terminal(runner: ShowRunner, keys: TextIO = sys.stdin, screen: TextIO = sys.stdout, stop: threading.Event | None = None) -> None:
+def run_terminal(
+    runner: ShowRunner,
+    keys: TextIO = sys.stdin,
+    screen: TextIO = sys.stdout,
+    stop: threading.Event | None = None,
+    controller: Controller | None = None,
+) -> None:
+    controller = controller or Controller(runner)  # the keys send the same commands as every remote input
     cueing = Cueing.of(runner.timeline)
     sections = [(e.position.bar, e.payload) for e in cueing.sections]
     typed = ""
@@ -170,33 +162,29 @@ def run_terminal(runner: ShowRunner, keys: TextIO = sys.stdin, screen: TextIO = 
             if not ready:
                 continue
             key = os.read(keys.fileno(), 1).decode(errors="ignore")
+            reply = None
             playing = runner.segment.state is not State.STOPPED
             if key == " ":
-                runner.stop() if playing else runner.play()
+                reply = controller.handle(Stop() if playing else Go(), "keys")
             elif key == "p":
-                runner.resume() if runner.segment.state is State.PAUSED else runner.pause()
+                reply = controller.handle(Resume() if runner.segment.state is State.PAUSED else Pause(), "keys")
             elif key.isdigit():
                 typed += key
             elif key in ("\n", "\r") and typed:
-                try:
-                    runner.locate(int(typed))
-                    if playing:
-                        runner.play()
-                except ShowControlError as error:
-                    message = str(error)
+                reply = controller.handle(Locate(bar=int(typed)), "keys")
                 typed = ""
             elif key == "%" and typed:
-                message = change_tempo(runner, Fraction(int(typed), 100))
+                message = change_tempo(controller, Fraction(int(typed), 100))
                 typed = ""
             elif key in ("-", "+", "="):
-                message = change_tempo(runner, wanted_tempo(runner) + (TEMPO_STEP if key != "-" else -TEMPO_STEP))
+                message = change_tempo(controller, wanted_tempo(runner) + (TEMPO_STEP if key != "-" else -TEMPO_STEP))
             elif key in ("\x7f", "\b"):
                 typed = typed[:-1]
             elif key == "s" and sections:
                 later = [bar for bar, _ in sections if bar > runner.cue_bar]
-                runner.locate(later[0] if later else sections[0][0])
+                reply = controller.handle(Locate(bar=later[0] if later else sections[0][0]), "keys")
             elif key == "l":
-                message = toggle_loop(runner)
+                message = toggle_loop(runner, controller)
             elif key in MARK_KEYS:  # issue 17: marking while listening
                 message = marking.press(key, time.monotonic())
             elif key == "q":
@@ -204,6 +192,8 @@ def run_terminal(runner: ShowRunner, keys: TextIO = sys.stdin, screen: TextIO = 
                     break
                 confirm_quit_until = time.monotonic() + 3
                 message = "playing: press q again within 3 s to quit"
+            if reply is not None and not reply.ok:
+                message = reply.text
             if message != HELP:
                 screen.write(f"\r\x1b[2K{message}\n")
                 message = HELP

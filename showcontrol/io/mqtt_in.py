@@ -1,0 +1,133 @@
+"""MQTT commands (aiomqtt, on a network thread of its own): `{prefix}command` in, `{prefix}reply` out.
+
+The broker of one of the patch's MQTT outputs, with that output's credentials: who may publish on the
+command topic is the broker's ACL to decide. A command is JSON: `{"command": "go", "args": [17],
+"token": "...", "id": "any"}`; the reply, on `{prefix}reply`, carries the same `id`. With a token set
+(the web remote's PIN, from the environment variable the patch names), a command without it is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import os
+import threading
+from typing import Any
+
+import aiomqtt
+
+from showcontrol.control.commands import Command, Handle, Reply, error, parse_command
+from showcontrol.errors import ShowControlError
+from showcontrol.io.mqtt_cue_line import password_of, tls_files
+from showcontrol.model.inputs import MqttInput
+from showcontrol.model.patch import MqttOutput
+
+log = logging.getLogger(__name__)
+MAX_PAYLOAD = 4096
+MIN_TOKEN = 6  # MQTT carries no sender address to block: a 6-digit PIN takes a day of tries at the rate limit
+
+
+def command_of(payload: bytes, token: str | None) -> tuple[Command | Reply, str | None]:
+    """A command payload -> (command or error reply, the request id to answer with). Pure."""
+    if len(payload) > MAX_PAYLOAD:
+        return error(f"a command is at most {MAX_PAYLOAD} bytes"), None
+    try:
+        data = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return error('a command is JSON: {"command": "go", "args": [], "token": "..."}'), None
+    if not isinstance(data, dict):
+        return error('a command is a JSON object: {"command": "go"}'), None
+    request = data.get("id")
+    request_id = str(request)[:64] if request is not None else None
+    if token is not None and not hmac.compare_digest(str(data.get("token", "")).encode(), token.encode()):
+        return error("wrong or missing token: this show's remote needs its PIN"), request_id
+    verb, args = data.get("command"), data.get("args", [])
+    if not isinstance(verb, str):
+        return error('no "command" in the message'), request_id
+    return parse_command(verb, args if isinstance(args, list) else [args]), request_id
+
+
+class MqttCommandInput:
+    """`with MqttCommandInput(spec, broker, controller.handle): ...` answers commands until closed."""
+
+    def __init__(self, spec: MqttInput, broker: MqttOutput, handle: Handle) -> None:
+        self.spec, self.broker = spec, broker
+        self.topic, self.reply_topic = f"{broker.topic_prefix}command", f"{broker.topic_prefix}reply"
+        self._handle = handle
+        self._token = os.environ.get(spec.token_env) if spec.token_env else None
+        if spec.token_env and not self._token:
+            raise ShowControlError(f"MQTT input: environment variable {spec.token_env} (the remote's token) is not set")
+        if self._token is not None and len(self._token) < MIN_TOKEN:
+            raise ShowControlError(
+                f"MQTT input: the token in {spec.token_env} is shorter than {MIN_TOKEN} characters; at 10 tries a second it could be guessed"
+            )
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._subscribed = threading.Event()
+        self.commands = 0
+        self.refused = 0  # wrong or missing tokens
+
+    def __enter__(self) -> MqttCommandInput:
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), name="mqtt-in", daemon=True)
+        self._thread.start()
+        if not self._subscribed.wait(3):
+            log.warning("MQTT input: broker %s:%d not reached yet; retrying in the background", self.broker.host, self.broker.port)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _client(self) -> aiomqtt.Client:
+        broker = self.broker
+        tls = aiomqtt.TLSParameters(**tls_files(broker)) if broker.tls is not None else None
+        return aiomqtt.Client(
+            broker.host,
+            broker.port,
+            username=broker.username,
+            password=password_of(broker),
+            identifier=f"{broker.client_id}-commands" if broker.client_id else None,
+            tls_params=tls,
+            tls_insecure=broker.tls.insecure if broker.tls else None,
+            keepalive=5,
+            timeout=3,
+        )
+
+    async def _serve(self) -> None:
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        session = asyncio.create_task(self._connect_forever())
+        await self._stop.wait()
+        session.cancel()
+        await asyncio.gather(session, return_exceptions=True)
+
+    async def _connect_forever(self) -> None:
+        backoff = 0.25
+        while True:
+            try:
+                async with self._client() as client:
+                    await client.subscribe(self.topic, qos=1)
+                    self._subscribed.set()
+                    backoff = 0.25
+                    async for message in client.messages:
+                        await self._answer(client, message)
+            except aiomqtt.MqttError as failure:
+                log.warning("MQTT input: %s; reconnecting", failure)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    async def _answer(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+        payload = message.payload if isinstance(message.payload, bytes | bytearray) else str(message.payload).encode()
+        command, request_id = command_of(bytes(payload), self._token)
+        self.commands += 1
+        reply = self._handle(command, "mqtt")
+        if not reply.ok and reply.text.startswith("wrong or missing token"):
+            self.refused += 1
+            if self.refused % 20 == 1:
+                log.warning("MQTT input: %d commands with a wrong or missing token so far", self.refused)
+        data: dict[str, Any] = {**reply.as_dict(), **({"id": request_id} if request_id is not None else {})}
+        await client.publish(self.reply_topic, json.dumps(data, ensure_ascii=False), qos=1)
