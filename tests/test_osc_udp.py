@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -34,7 +35,8 @@ def test_cues_to_a_closed_port_are_errors_not_half_sent_and_the_output_goes_down
     assert result.returncode == 0, result.stderr
     results = [str(r["result"]) for r in osc_records(log)]
     assert len(results) == 16 and all(r == f"error: 127.0.0.1:{closed}: Connection refused" for r in results), results
-    assert f"lights: down, sent 0, late 0, dropped 0, errors 16 (last: 127.0.0.1:{closed}: Connection refused)" in result.stdout
+    report = re.search(r"lights: down, sent 0, late \d+, dropped 0, errors 16 \(last: 127.0.0.1:(\d+): Connection refused\)", result.stdout)
+    assert report is not None and report[1] == str(closed), result.stdout  # lateness is the machine's: bench/, not here
     changes = [line.split(": ", 1)[1] for line in result.stderr.splitlines() if "output lights is" in line]
     assert changes == [
         "output lights is up",
