@@ -27,6 +27,7 @@ import numpy.typing as npt
 from showcontrol.audio.device import AudioDevice
 from showcontrol.audio.link import AudioHealth, AudioLink
 from showcontrol.audio.mix import Stem, crossfade_seam, fade_out, mix_block, mix_fading
+from showcontrol.beats import beat_states
 from showcontrol.describe import clock_text
 from showcontrol.dispatcher import MAX_LEAD_S, Dispatcher, DispatcherConfig, DispatcherPorts
 from showcontrol.engine.plan import Dispatch, StartPlan, dispatch_order, feed_count_ins, plan_start
@@ -50,7 +51,6 @@ from showcontrol.realtime import (
     shorten_gil_switch_interval,
 )
 from showcontrol.showlog import ShowLog
-from showcontrol.timeline.beats import beat_states
 from showcontrol.timeline.events import Kind, Timeline
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ deadline in these tests is the frame it is due at, in ms, plus the device's late
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from showcontrol.engine.plan import Dispatch
@@ -59,8 +59,15 @@ def playing(generation: int, device_frame: int, song_frame: int, song_from: int 
     return Segment(generation, State.PLAYING, device_frame, song_frame, song_frame if song_from is None else song_from, wrap_from)
 
 
-def config(order: Sequence[Dispatch], **changes: object) -> SchedulerConfig:
-    return SchedulerConfig(tuple(order), **{"max_lead_frames": 100, **changes})  # type: ignore[arg-type]
+def config(
+    order: Sequence[Dispatch],
+    max_lead_frames: int = 100,
+    device_latency_ns: int = 0,
+    max_latency_frames: int = 0,
+    top_frame: int = 0,
+    on_locate: Mapping[str, str] | None = None,
+) -> SchedulerConfig:
+    return SchedulerConfig(tuple(order), max_lead_frames, device_latency_ns, max_latency_frames, top_frame, on_locate or {})
 
 
 def fired(effects: Sequence[Effect]) -> list[int]:
