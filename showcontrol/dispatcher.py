@@ -22,7 +22,7 @@ from typing import Protocol
 from showcontrol.audio.clock import ClockMap
 from showcontrol.describe import event_record
 from showcontrol.engine.plan import STATE_KINDS, Dispatch
-from showcontrol.engine.scheduler import Announce, Effect, Fire, Rebuild, Scheduler, SchedulerConfig, SkipOnce, WaitUntil
+from showcontrol.engine.scheduler import Announce, Effect, Fire, Rebuild, Scheduler, SchedulerConfig, Seen, SkipOnce, WaitUntil
 from showcontrol.engine.transport import Transport
 from showcontrol.io.output import Output
 from showcontrol.realtime import DISPATCHER_PRIORITY, FiringWindow, raise_priority
@@ -160,7 +160,8 @@ class Dispatcher:
         while not self._stop.is_set():
             device = self.ports.audio.device
             taken = device.frames_delivered  # read before the segment: never newer than it
-            for effect in self.scheduler.advance(transport.segment, taken, device.clock, time.monotonic_ns(), transport.loop):
+            seen = Seen(transport.segment, taken, device.clock, time.monotonic_ns(), transport.loop)
+            for effect in self.scheduler.advance(seen):
                 self._perform(effect)
 
     def _perform(self, effect: Effect) -> None:

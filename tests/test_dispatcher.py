@@ -19,7 +19,7 @@ from showcontrol.app import RunOptions, ShowRunner
 from showcontrol.audio.clock import ClockMap
 from showcontrol.dispatcher import BURST_NS, Dispatcher, DispatcherConfig, DispatcherPorts
 from showcontrol.engine.plan import Dispatch, dispatch_order
-from showcontrol.engine.scheduler import Fire, Scheduler, SchedulerConfig, WaitUntil
+from showcontrol.engine.scheduler import Fire, Scheduler, SchedulerConfig, Seen, WaitUntil
 from showcontrol.engine.transport import Segment, State, Transport
 from showcontrol.io.output import Output
 from showcontrol.load.show_file import load_show
@@ -160,7 +160,8 @@ def test_a_loop_at_the_songs_end_wraps_on_the_frame_and_ends_the_song_once_in_a_
         audio.append(out[:, 0].copy())
         next_block_ns = clock.time_of_frame((index + 1) * block)
         while ask_ns < next_block_ns:
-            for effect in scheduler.advance(runner.transport.segment, (index + 1) * block, clock, ask_ns, runner.transport.loop):
+            seen = Seen(runner.transport.segment, (index + 1) * block, clock, ask_ns, runner.transport.loop)
+            for effect in scheduler.advance(seen):
                 if isinstance(effect, Fire):
                     fires.append((round(clock.frame_at(effect.due_ns)) - block, effect.dispatch.event))
                     late.append(ask_ns > effect.due_ns)
@@ -168,15 +169,15 @@ def test_a_loop_at_the_songs_end_wraps_on_the_frame_and_ends_the_song_once_in_a_
                 elif isinstance(effect, WaitUntil):
                     ask_ns = max(ask_ns + 1, effect.wake_ns)
     rendered = np.concatenate(audio)
-    cues = [(frame, e.payload.args) for frame, e in fires if isinstance(e.payload, OscAction)]
     for wrap in (end, 2 * end - start):  # the device frames where each pass ends
         assert np.array_equal(rendered[wrap - 1000 : wrap], click[end - 1000 : end])  # the pass plays to its last frame...
         assert np.array_equal(rendered[wrap : wrap + 5000], click[start : start + 5000])  # ...and restarts on the frame
-        assert (wrap, (2, 1)) in cues  # its cue, at the wrap
+        assert (wrap, (2, 1)) in [(frame, e.payload.args) for frame, e in fires if e.kind is Kind.OSC]  # its cue, at the wrap
     song_end = 3 * end - 2 * start
     assert not rendered[song_end + block :].any()  # released: the last pass plays to the song's end, then silence
     assert [(frame, e.kind) for frame, e in fires if e.kind is Kind.END] == [(song_end, Kind.END)]
-    assert [args for _, args in cues] == [(bar, beat) for bar in (1, 2, 3, 2, 3, 2, 3) for beat in range(1, 5)]
+    beats = [e.payload.args for _, e in fires if e.kind is Kind.OSC]
+    assert beats == [(bar, beat) for bar in (1, 2, 3, 2, 3, 2, 3) for beat in range(1, 5)]
     assert not any(late)
 
 

@@ -20,6 +20,7 @@ from showcontrol.engine.scheduler import (
     Rebuild,
     Scheduler,
     SchedulerConfig,
+    Seen,
     SkipOnce,
     WaitUntil,
 )
@@ -77,7 +78,7 @@ def until(scheduler: Scheduler, segment: Segment, now_ms: float, taken: int = FA
     """Every effect up to `now_ms`, as the dispatcher would perform them (each Fire sent at once)."""
     effects: list[Effect] = []
     while True:
-        step = scheduler.advance(segment, taken, CLOCK, int(now_ms * MS), loop)
+        step = scheduler.advance(Seen(segment, taken, CLOCK, int(now_ms * MS), loop))
         effects += step
         if isinstance(step[-1], WaitUntil):
             return effects
@@ -86,28 +87,19 @@ def until(scheduler: Scheduler, segment: Segment, now_ms: float, taken: int = FA
 def test_a_stopped_show_announces_its_state_once_and_waits() -> None:
     scheduler = Scheduler(config([cue(10)]))
     stopped = Segment(0, State.STOPPED, 0, 0, 0)
-    assert scheduler.advance(stopped, 0, CLOCK, 0) == [Announce(stopped, 0), WaitUntil(IDLE_NS)]
-    assert scheduler.advance(stopped, 0, CLOCK, 7) == [WaitUntil(7 + IDLE_NS)]
+    assert scheduler.advance(Seen(stopped, 0, CLOCK, 0)) == [Announce(stopped, 0), WaitUntil(IDLE_NS)]
+    assert scheduler.advance(Seen(stopped, 0, CLOCK, 7)) == [WaitUntil(7 + IDLE_NS)]
 
 
 def test_each_event_is_fired_at_its_absolute_deadline_and_asked_for_again_until_then() -> None:
     order = [cue(10), cue(20)]
     scheduler = Scheduler(config(order, device_latency_ns=3 * MS))
     segment = playing(1, 100, 0)  # song frame 0 plays from device frame 100
-    assert scheduler.advance(segment, FAR, CLOCK, 0) == [Announce(segment, 0), WaitUntil((110 + 3) * MS - COMMIT_NS)]
-    assert scheduler.advance(segment, FAR, CLOCK, 112 * MS) == [Fire(order[0], 113 * MS), WaitUntil(123 * MS - COMMIT_NS)]  # spun to
-    assert scheduler.advance(segment, FAR, CLOCK, 113 * MS) == [WaitUntil(123 * MS - COMMIT_NS)]
-    assert scheduler.advance(segment, FAR, CLOCK, 125 * MS) == [Fire(order[1], 123 * MS), WaitUntil(125 * MS + IDLE_NS)]  # late: at once
-    assert scheduler.advance(segment, FAR, CLOCK, 126 * MS) == [WaitUntil(126 * MS + IDLE_NS)]  # all sent
-
-
-def test_a_burst_is_given_whole_and_the_next_event_waits() -> None:
-    """Events due within the commit window come in one answer, so the dispatcher sends them back to back."""
-    order = [cue(10, "/a"), cue(10, "/b"), cue(11, "/c"), cue(20)]
-    scheduler = Scheduler(config(order))
-    until(scheduler, playing(1, 0, 0), 0)
-    effects = scheduler.advance(playing(1, 0, 0), FAR, CLOCK, int(9.5 * MS))
-    assert effects == [Fire(order[0], 10 * MS), Fire(order[1], 10 * MS), WaitUntil(11 * MS - COMMIT_NS)]
+    assert scheduler.advance(Seen(segment, FAR, CLOCK, 0)) == [Announce(segment, 0), WaitUntil((110 + 3) * MS - COMMIT_NS)]
+    assert scheduler.advance(Seen(segment, FAR, CLOCK, 112 * MS)) == [Fire(order[0], 113 * MS)]  # within the commit: spun by the dispatcher
+    assert scheduler.advance(Seen(segment, FAR, CLOCK, 113 * MS)) == [WaitUntil(123 * MS - COMMIT_NS)]
+    assert scheduler.advance(Seen(segment, FAR, CLOCK, 125 * MS)) == [Fire(order[1], 123 * MS)]  # late: at once
+    assert scheduler.advance(Seen(segment, FAR, CLOCK, 126 * MS)) == [WaitUntil(126 * MS + IDLE_NS)]  # all sent
 
 
 def test_an_output_with_latency_is_sent_earlier_by_it() -> None:
@@ -120,8 +112,8 @@ def test_an_output_with_latency_is_sent_earlier_by_it() -> None:
 def test_nothing_is_fired_without_a_clock() -> None:
     scheduler = Scheduler(config([cue(0)]))
     segment = playing(1, 0, 0)
-    assert scheduler.advance(segment, FAR, None, 5 * MS) == [Announce(segment, 0), WaitUntil(5 * MS + IDLE_NS)]
-    assert scheduler.advance(segment, FAR, CLOCK, 5 * MS) == [Fire(cue(0), 0), WaitUntil(5 * MS + IDLE_NS)]
+    assert scheduler.advance(Seen(segment, FAR, None, 5 * MS)) == [Announce(segment, 0), WaitUntil(5 * MS + IDLE_NS)]
+    assert scheduler.advance(Seen(segment, FAR, CLOCK, 5 * MS)) == [Fire(cue(0), 0)]
 
 
 def test_an_event_waits_for_audio_the_device_has_not_taken() -> None:
@@ -237,8 +229,8 @@ def test_the_first_cue_of_a_loops_pass_is_fired_at_the_wrap_itself() -> None:
     loop = (10, 40)  # to the song's end
     assert fired(until(scheduler, playing(1, 0, 0), 39, taken=39, loop=loop)) == [10, 30]
     wrapped = playing(2, 40, 10, wrap_from=40)
-    step = scheduler.advance(wrapped, 50, CLOCK, 39 * MS + COMMIT_NS // 2, loop)
-    assert [type(e) for e in step] == [Announce, Rebuild, Fire, WaitUntil]  # no WaitUntil before the cue at the wrap
+    step = scheduler.advance(Seen(wrapped, 50, CLOCK, 39 * MS + COMMIT_NS // 2, loop))
+    assert [type(e) for e in step] == [Announce, Rebuild, Fire]  # no WaitUntil before the cue at the wrap
     assert fired(step) == [10]
     held = until(scheduler, wrapped, 69, taken=69, loop=loop)
     assert fired(held) == [30] and held[-1] == WaitUntil(69 * MS + POLL_NS)  # the end: wrap or stop is the callback's

@@ -1,15 +1,14 @@
 """The scheduler: which event goes out next and when, decided from the transport and the audio clock.
 
 The dispatcher thread calls `advance` each time it wakes, with what it sees then (the transport's
-latest segment, the frames the device has taken, the clock map, the time and the loop), and performs
+latest segment, the frames the device has taken, the loop, the clock map and the time), and performs
 the effects it gets back, in order: `Announce` a transport change, `Rebuild` a located take's state,
-report the `once` cues a take skips (`SkipOnce`), `Fire` each event of the burst now due, at its
-deadline, and last `WaitUntil` the time to ask again. The scheduler performs none of them. Pure: time
-is an argument, never a clock.
+report the `once` cues a take skips (`SkipOnce`), then `Fire` one event at its deadline or `WaitUntil`
+a time to ask again. The scheduler performs none of them. Pure: time is an argument, never a clock.
 
 Deadline = when the device requests the frame an event is sent at (its output's latency compensation
 already in `Dispatch.send_frame`) + the device's own output latency. A `Fire` is only given within
-COMMIT_NS of its deadline; before that the answer is `WaitUntil`, and the dispatcher asks again, so a
+`commit_ns` of its deadline; before that the answer is `WaitUntil`, and the dispatcher asks again, so a
 stop or a locate still takes effect.
 """
 
@@ -32,6 +31,18 @@ class FrameClock(Protocol):
     """The audio clock's map (audio/clock.py `ClockMap`): device frame -> monotonic ns it is requested at."""
 
     def time_of_frame(self, frame: int) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What the dispatcher saw on waking: `taken` (device frames the audio callback has filled) is read
+    before `segment`, so it is never newer than it."""
+
+    segment: Segment
+    taken: int
+    clock: FrameClock | None
+    now_ns: int
+    loop: tuple[int, int] | None = None  # the song frames the transport loops, once the callback has taken the loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,48 +126,42 @@ class Scheduler:
         self._begin_frame = 0
         self._located = False  # this take began after the top, or is a loop pass: `once` cues stay disarmed
 
-    def advance(
-        self, segment: Segment, taken: int, clock: FrameClock | None, now_ns: int, loop: tuple[int, int] | None = None
-    ) -> list[Effect]:
-        """What to do now: effects to perform in order, ending with a `WaitUntil`; every `Fire` due
-        within `COMMIT_NS` of `now_ns` is among them (a burst).
-
-        `segment` is the transport's latest; `taken`, the device frames the audio callback has filled, read
-        before it (so never newer); `loop`, the song frames the transport loops, once the callback has it.
-        """
+    def advance(self, seen: Seen) -> list[Effect]:
+        """What to do now: effects to perform in order, the last a `Fire` or a `WaitUntil`."""
         effects: list[Effect] = []
-        if segment.generation != self._generation:
-            self._generation = segment.generation
-            self._follow(segment, effects)
-            self._previous = segment.state
+        if seen.segment.generation != self._generation:
+            self._generation = seen.segment.generation
+            self._follow(seen.segment, effects)
+            self._previous = seen.segment.state
         order = self.config.order
         while True:
-            playing = self._playing
+            playing, clock = self._playing, seen.clock
             if playing is None or clock is None or self.next_index >= len(order):
-                if self._end_pass(segment, effects) and self._playing is not None:
+                if self._end_pass(seen.segment, effects) and self._playing is not None:
                     continue  # a loop's next pass: its first events are due at the wrap itself
-                effects.append(WaitUntil(now_ns + IDLE_NS))
+                effects.append(WaitUntil(seen.now_ns + IDLE_NS))
                 return effects
             item = order[self.next_index]
             if item.event.at_frame < self._begin_frame or (self._located and item.event.once):
                 self.next_index += 1
                 continue
             if self._drain_until is not None and not heard_before(item, self._drain_until, self._then is not None):
-                self._end_pass(segment, effects)
+                self._end_pass(seen.segment, effects)
                 continue
             device_frame = playing.device_frame_of(item.send_frame)
-            if self._drain_until is None and self._past_an_undecided_wrap(playing, taken, loop, item):
-                effects.append(WaitUntil(now_ns + POLL_NS))
+            if self._drain_until is None and self._past_an_undecided_wrap(playing, seen, item):
+                effects.append(WaitUntil(seen.now_ns + POLL_NS))
                 return effects
             due_ns = int(clock.time_of_frame(device_frame)) + self.config.device_latency_ns
-            if due_ns - now_ns > COMMIT_NS:
+            if due_ns - seen.now_ns > COMMIT_NS:
                 effects.append(WaitUntil(due_ns - COMMIT_NS))  # asked again then: the transport may have moved
                 return effects
-            if device_frame - taken > self.config.max_lead_frames:
-                effects.append(WaitUntil(now_ns + POLL_NS))  # the audio has stopped short of this event: it waits
+            if device_frame - seen.taken > self.config.max_lead_frames:
+                effects.append(WaitUntil(seen.now_ns + POLL_NS))  # the audio has stopped short of this event: it waits
                 return effects
             self.next_index += 1
-            effects.append(Fire(item, due_ns))  # and on: the rest of a burst is sent back to back, unasked
+            effects.append(Fire(item, due_ns))
+            return effects
 
     def _follow(self, segment: Segment, effects: list[Effect]) -> None:
         """A new segment from the audio callback: start, resume, finish a loop's pass, or drain after a stop."""
@@ -181,7 +186,7 @@ class Scheduler:
         else:
             effects.append(Announce(segment, segment.song_frame))
 
-    def _past_an_undecided_wrap(self, playing: Segment, taken: int, loop: tuple[int, int] | None, item: Dispatch) -> bool:
+    def _past_an_undecided_wrap(self, playing: Segment, seen: Seen, item: Dispatch) -> bool:
         """Whether `item` lies at or past the end of a loop the audio callback has not reached yet.
 
         Only the callback decides, on reaching the loop's end, whether this pass wraps (loop still set) or
@@ -189,7 +194,7 @@ class Scheduler:
         that falls behind its own clock (SDL's dummy one stalls for tens of ms on a loaded machine) would
         otherwise hold every cue for the length of each stall (bench/timing.py).
         """
-        return loop is not None and playing.song_frame_at(taken) <= loop[1] <= item.event.at_frame
+        return seen.loop is not None and playing.song_frame_at(seen.taken) <= seen.loop[1] <= item.event.at_frame
 
     def _start(self, segment: Segment, effects: list[Effect], new_take: bool) -> None:
         """Fire by this segment from where it begins; a new take (not a resume) first rebuilds state."""
