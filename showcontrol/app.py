@@ -27,8 +27,9 @@ import numpy.typing as npt
 from showcontrol.audio.device import AudioDevice
 from showcontrol.audio.link import AudioHealth, AudioLink
 from showcontrol.audio.mix import Stem, crossfade_seam, fade_out, mix_block, mix_fading
+from showcontrol.beats import beat_states
 from showcontrol.describe import clock_text
-from showcontrol.dispatcher import MAX_LEAD_S, Dispatcher
+from showcontrol.dispatcher import MAX_LEAD_S, Dispatcher, DispatcherConfig, DispatcherPorts
 from showcontrol.engine.plan import Dispatch, StartPlan, dispatch_order, feed_count_ins, plan_start
 from showcontrol.engine.transport import Loop, Pause, Play, Resume, Segment, State, Stop, Transport
 from showcontrol.errors import ShowControlError
@@ -52,7 +53,6 @@ from showcontrol.realtime import (
 from showcontrol.showlog import ShowLog
 from showcontrol.takes.keeper import TakeKeeper
 from showcontrol.takes.log import TAKE_LOG_NAME
-from showcontrol.timeline.beats import beat_states
 from showcontrol.timeline.events import Kind, Timeline
 from showcontrol.timeline.sync import sync_point
 
@@ -220,25 +220,18 @@ class ShowRunner:
             if isinstance(output, MqttPublisher):
                 output.set_beats(version.beats)
         assert self.showlog is not None
-        device_latency_ns = int((self.audio.buffer_frames / self.sample_rate + self.audio.output_latency_ms / 1000) * 1e9)
         dispatcher = Dispatcher(
-            version.order,
-            version.prepared,
-            self.outputs,
-            lambda: self.transport.segment,
-            lambda: link.device.clock,
-            lambda song_frame: sync_point(self.timeline, song_frame),
-            device_latency_ns,
-            version.max_latency_frames,
-            version.timeline.sample_rate,  # song time in the show log
-            self.song.id,
-            self.showlog,
-            {name: spec.on_locate for name, spec in self.loaded.show.patch.outputs.items()},
-            version.timeline.start_frame,
-            lambda: link.device.frames_delivered,
-            lambda: self.transport.loop,
-            self._firing,
-            round(MAX_LEAD_S * self.sample_rate),
+            DispatcherConfig(
+                song_id=self.song.id,
+                timeline=version.timeline,
+                order=version.order,
+                prepared=version.prepared,
+                device_latency_ns=int((self.audio.buffer_frames / self.sample_rate + self.audio.output_latency_ms / 1000) * 1e9),
+                max_lead_frames=round(MAX_LEAD_S * self.sample_rate),
+                max_latency_frames=version.max_latency_frames,
+                on_locate={name: spec.on_locate for name, spec in self.loaded.show.patch.outputs.items()},
+            ),
+            DispatcherPorts(self.transport, link, self.outputs, self.showlog, self._firing),
         )
         if previous is not None:
             dispatcher.stats, dispatcher.skipped_once = previous.stats, previous.skipped_once  # one report for the whole run

@@ -12,8 +12,8 @@ from showcontrol.describe import clock_text, event_record, message_text
 from showcontrol.load.show_file import LoadedShow
 from showcontrol.model.patch import MidiOutput, MqttOutput, OscOutput, Output
 from showcontrol.model.show import ClickFeed
+from showcontrol.model.timecode import count_to_label
 from showcontrol.timeline.events import Kind, Timeline
-from showcontrol.timeline.timecode import count_to_label
 from showcontrol.timeline.tracks import TrackPlacement
 
 ACTION_KINDS = (Kind.OSC, Kind.MIDI, Kind.MQTT)

@@ -11,7 +11,7 @@ from showcontrol.codec.mqtt_publish import publish_packet, remaining_length
 from showcontrol.codec.msc import msc
 from showcontrol.codec.mtc import decode_full_frame, decode_quarter_frames, full_frame, quarter_frame
 from showcontrol.codec.osc_framing import StreamDecoder, bundle, frame_length_prefixed, frame_slip, ntp_timetag
-from showcontrol.timeline.timecode import RATES, Label, count_to_label
+from showcontrol.model.timecode import RATES, Label, count_to_label
 
 
 def hexes(data: bytes) -> str:

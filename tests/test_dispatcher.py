@@ -1,26 +1,55 @@
-"""The dispatcher thread on a synthetic audio clock, where the transport can be made to race it."""
+"""The dispatcher end to end: its thread on a synthetic audio clock (it sends at the scheduler's deadlines,
+inside its firing window, and records what it sent), and the scheduler with the real audio callback, in
+a render and in a run. The scheduler's rules are tested in plain values in tests/test_scheduler.py."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from test_transport_run import wait_until
+import numpy as np
+from peers import UdpReceiver
+from pythonosc.osc_message import OscMessage
+from test_transport_run import beat_show, wait_until
 
+from showcontrol.app import RunOptions, ShowRunner
 from showcontrol.audio.clock import ClockMap
-from showcontrol.dispatcher import BURST_NS, Dispatcher
-from showcontrol.engine.plan import Dispatch
-from showcontrol.engine.transport import Segment, State
+from showcontrol.dispatcher import BURST_NS, Dispatcher, DispatcherConfig, DispatcherPorts
+from showcontrol.engine.plan import Dispatch, dispatch_order
+from showcontrol.engine.scheduler import Fire, Scheduler, SchedulerConfig, Seen, WaitUntil
+from showcontrol.engine.transport import Segment, State, Transport
 from showcontrol.io.output import Output
+from showcontrol.load.show_file import load_show
 from showcontrol.model.position import BarBeat
 from showcontrol.model.show import OscAction
+from showcontrol.offline import build_stems
 from showcontrol.realtime import FiringWindow
 from showcontrol.showlog import ShowLog
-from showcontrol.timeline.events import Event, Kind
-from showcontrol.timeline.sync import SyncPoint
+from showcontrol.timeline.events import Event, Kind, Timeline
 
 RATE = 48000
+
+
+@dataclass
+class Device:
+    """The audio device's side of the contract: a clock map and the frames its callback filled."""
+
+    clock: ClockMap | None
+    frames_delivered: int = 10**9
+
+
+@dataclass
+class Link:
+    device: Device
+
+
+def a_timeline(folder: Path) -> Timeline:
+    """A song to give the show log its song time and sync points; the cues come from each test."""
+    (folder / "show.yaml").write_text("version: 1\nsongs:\n  - id: s\n    end: 3.1\n    tempo: [{bar: 1, bpm: 120}]\n")
+    return load_show(folder / "show.yaml").timelines["s"]
 
 
 class Recorder(Output):
@@ -39,36 +68,6 @@ class Recorder(Output):
         return "sent"
 
 
-def test_a_pause_that_lands_before_a_cue_already_sent_does_not_send_it_again(tmp_path: Path) -> None:
-    """A driver late to render lets the clock say a frame is due before the callback has decided it: a
-    pause taken in that buffer stops the song just before a frame whose cue went out. Resumed, the song
-    plays that frame again; its cue must not go out twice."""
-    frames = (4800, 9600, 14400)  # 0.1, 0.2 and 0.3 s into the song
-    order = tuple(Dispatch(f, Event(f, BarBeat(1), Kind.OSC, "lights", OscAction("lights", "/cue", (f,)))) for f in frames)
-    recorder = Recorder()
-    start_ns = time.monotonic_ns() + 50_000_000
-    clock = ClockMap(0, start_ns, RATE, start_ns + 1e9)
-    segment = Segment(1, State.PLAYING, 0, 0, 0)
-    with ShowLog(tmp_path / "show.jsonl") as showlog:
-        dispatcher = Dispatcher(
-            order, {id(item): recorder.prepare(item.event) for item in order}, {"lights": recorder},
-            lambda: segment, lambda: clock, lambda _frame: SyncPoint(0, None, 0), 0, 0, RATE, "s", showlog,
-        )  # fmt: skip
-        dispatcher.start()
-        try:
-            wait_until(lambda: recorder.sent == [4800, 9600])
-            segment = Segment(2, State.PAUSED, int(clock.frame_at(time.monotonic_ns())), 9000, 0)  # just before 9600
-            dispatcher.wake()
-            time.sleep(0.2)
-            segment = Segment(3, State.PLAYING, int(clock.frame_at(time.monotonic_ns())) + 480, 9000, 0)
-            dispatcher.wake()
-            wait_until(lambda: len(recorder.sent) >= 3)
-            time.sleep(0.1)
-        finally:
-            dispatcher.stop()
-    assert recorder.sent == [4800, 9600, 14400]
-
-
 def test_cues_are_sent_inside_the_firing_window_and_it_closes_between_them(tmp_path: Path) -> None:
     """While the dispatcher fires, other threads stand aside (the audio callback would take the GIL the
     next send needs); between cues the window is shut, so they never wait for nothing."""
@@ -84,15 +83,16 @@ def test_cues_are_sent_inside_the_firing_window_and_it_closes_between_them(tmp_p
     order = tuple(Dispatch(f, Event(f, BarBeat(1), Kind.OSC, "lights", OscAction("lights", "/cue", (f,)))) for f in frames)
     watcher = WindowWatcher()
     start_ns = time.monotonic_ns() + 50_000_000
-    clock = ClockMap(0, start_ns, RATE, start_ns + 1e9)
-    segment = Segment(1, State.PLAYING, 0, 0, 0)
+    transport = Transport(end_frame=48000)
+    transport.segment = Segment(1, State.PLAYING, 0, 0, 0)
+    link = Link(Device(ClockMap(0, start_ns, RATE, start_ns + 1e9)))
     closed_between: list[bool] = []
     with ShowLog(tmp_path / "show.jsonl") as showlog:
+        prepared = {id(item): watcher.prepare(item.event) for item in order}
         dispatcher = Dispatcher(
-            order, {id(item): watcher.prepare(item.event) for item in order}, {"lights": watcher},
-            lambda: segment, lambda: clock, lambda _frame: SyncPoint(0, None, 0), 0, 0, RATE, "s", showlog,
-            window=window,
-        )  # fmt: skip
+            DispatcherConfig("s", a_timeline(tmp_path), order, prepared, device_latency_ns=0, max_lead_frames=4800),
+            DispatcherPorts(transport, link, {"lights": watcher}, showlog, window),
+        )
         dispatcher.start()
         try:
             wait_until(lambda: len(watcher.sent) == 1)
@@ -103,6 +103,10 @@ def test_cues_are_sent_inside_the_firing_window_and_it_closes_between_them(tmp_p
             dispatcher.stop()
     assert open_at_send == [True, True, True]
     assert closed_between == [True]
+    records = [json.loads(line) for line in (tmp_path / "show.jsonl").read_text().splitlines()]
+    sent = [r for r in records if r.get("kind") == "osc"]
+    assert [r["song_frame"] for r in sent] == list(frames) and {r["result"] for r in sent} == {"sent"}
+    assert all(r["sent"] >= r["scheduled"] for r in sent)  # never before its deadline
 
 
 def test_standing_aside_waits_for_the_window_and_never_longer_than_asked() -> None:
@@ -132,31 +136,68 @@ def test_standing_aside_waits_for_the_window_and_never_longer_than_asked() -> No
     assert time.monotonic_ns() - started < 1_000_000_000  # closed by the dispatcher: back at once
 
 
-def test_cues_wait_for_audio_the_device_has_not_taken(tmp_path: Path) -> None:
-    """A hung sound server stops the callbacks while the clock, extrapolated, carries on: no cue may go
-    out more than max_lead_frames past the audio the device took, and each goes once the audio gets there."""
-    frames = (4800, 9600, 14400, 19200)  # 0.1 s apart
-    order = tuple(Dispatch(f, Event(f, BarBeat(1), Kind.OSC, "lights", OscAction("lights", "/cue", (f,)))) for f in frames)
-    recorder = Recorder()
-    start_ns = time.monotonic_ns() + 50_000_000
-    clock = ClockMap(0, start_ns, RATE, start_ns + 1e9)
-    segment = Segment(1, State.PLAYING, 0, 0, 0)
-    taken = 8000  # the device stopped taking audio here: 4800 is in it, 9600 is 1600 frames ahead
-    with ShowLog(tmp_path / "show.jsonl") as showlog:
-        dispatcher = Dispatcher(
-            order, {id(item): recorder.prepare(item.event) for item in order}, {"lights": recorder},
-            lambda: segment, lambda: clock, lambda _frame: SyncPoint(0, None, 0), 0, 0, RATE, "s", showlog,
-            rendered=lambda: taken, max_lead_frames=2400,
-        )  # fmt: skip
-        dispatcher.start()
-        try:
-            wait_until(lambda: time.monotonic_ns() > clock.time_of_frame(19200) + 100_000_000)  # every cue overdue by the clock
-            held = list(recorder.sent)
-            taken = 12000  # the audio moves on: up to 14400 is within the lead
-            wait_until(lambda: len(recorder.sent) == 3)
-            time.sleep(0.05)
-            moved = list(recorder.sent)
-        finally:
-            dispatcher.stop()
-    assert held == [4800, 9600]  # 9600 is within 2400 frames of the audio taken; 14400 is not
-    assert moved == [4800, 9600, 14400]
+def test_a_loop_at_the_songs_end_wraps_on_the_frame_and_ends_the_song_once_in_a_render(tmp_path: Path) -> None:
+    """Issue 12, the audio callback and the scheduler together on simulated time: the callback renders a
+    block every 256 frames, the scheduler is asked whenever it said to wait. A loop over the song's last
+    bars wraps to the frame each pass; its first cue is due at the wrap and decided before its deadline;
+    the song's end event fires once, when the released loop plays to the end, never at a wrap."""
+    runner = ShowRunner(load_show(beat_show(tmp_path, 9, bars=3)), RunOptions("beats"))  # bars 1-3, the end at 4.1
+    runner._song_stems = build_stems(runner.song, runner.timeline, runner.routes, runner.sounds)  # what entering would build
+    click = runner._song_stems["click"].data[:, 0]
+    clock = ClockMap(0, 0.0, RATE, 1e9)  # device frame f is requested at f / 48000 s
+    block = 256
+    scheduler = Scheduler(SchedulerConfig(dispatch_order(runner.timeline, {}), max_lead_frames=4800, device_latency_ns=round(clock.time_of_frame(block))))
+    start, end = 48000, 3 * 48000  # bars 2-3: a bar a second
+    runner.loop(2, 3)
+    runner.play()
+    audio, fires, late = [], [], []
+    ask_ns = 0
+    for index in range(int(7.5 * RATE / block)):  # bars 1-3, bars 2-3 twice more (released in the last), then stopped
+        if index * block <= 5.5 * RATE < (index + 1) * block:
+            runner.release_loop()
+        out = np.zeros((block, 2), np.float32)
+        runner._render(index * block, out)
+        audio.append(out[:, 0].copy())
+        next_block_ns = clock.time_of_frame((index + 1) * block)
+        while ask_ns < next_block_ns:
+            seen = Seen(runner.transport.segment, (index + 1) * block, clock, ask_ns, runner.transport.loop)
+            for effect in scheduler.advance(seen):
+                if isinstance(effect, Fire):
+                    fires.append((round(clock.frame_at(effect.due_ns)) - block, effect.dispatch.event))
+                    late.append(ask_ns > effect.due_ns)
+                    ask_ns = max(ask_ns, effect.due_ns)
+                elif isinstance(effect, WaitUntil):
+                    ask_ns = max(ask_ns + 1, effect.wake_ns)
+    rendered = np.concatenate(audio)
+    for wrap in (end, 2 * end - start):  # the device frames where each pass ends
+        assert np.array_equal(rendered[wrap - 1000 : wrap], click[end - 1000 : end])  # the pass plays to its last frame...
+        assert np.array_equal(rendered[wrap : wrap + 5000], click[start : start + 5000])  # ...and restarts on the frame
+        assert (wrap, (2, 1)) in [(frame, e.payload.args) for frame, e in fires if e.kind is Kind.OSC]  # its cue, at the wrap
+    song_end = 3 * end - 2 * start
+    assert not rendered[song_end + block :].any()  # released: the last pass plays to the song's end, then silence
+    assert [(frame, e.kind) for frame, e in fires if e.kind is Kind.END] == [(song_end, Kind.END)]
+    beats = [e.payload.args for _, e in fires if e.kind is Kind.OSC]
+    assert beats == [(bar, beat) for bar in (1, 2, 3, 2, 3, 2, 3) for beat in range(1, 5)]
+    assert not any(late)
+
+
+def test_a_loop_at_the_songs_end_ends_the_song_once_in_a_run(tmp_path: Path) -> None:
+    """Issue 12 on a running show: a loop over the last bars replays them, and the song's end is reached
+    (and published) once, when the released loop plays to the end."""
+    receiver = UdpReceiver()
+    options = RunOptions("beats", audio_driver="dummy", log_path=tmp_path / "show.jsonl")
+    try:
+        with ShowRunner(load_show(beat_show(tmp_path, receiver.port, bars=3)), options) as running:
+            running.loop(2, 3)
+            running.play()
+            wait_until(lambda: [OscMessage(d).params for _, d in receiver.datagrams].count([2, 1]) >= 3)  # into the third pass
+            running.release_loop()
+            wait_until(lambda: running.segment.state is State.STOPPED)
+            running.dispatcher.wait_for_drain(1.0)
+    finally:
+        receiver.close()
+    beats = [tuple(OscMessage(d).params) for _, d in receiver.datagrams]
+    assert beats == [(bar, beat) for bar in (1, 2, 3, 2, 3, 2, 3) for beat in range(1, 5)]
+    records = [json.loads(line) for line in (tmp_path / "show.jsonl").read_text().splitlines()]
+    assert [r["song_frame"] for r in records if r.get("kind") == "end"] == [3 * RATE]
+    assert [r["state"] for r in records if r.get("kind") == "transport"][-1] == "stopped"

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from showcontrol.audio.ltc import frame_bits, render_ltc
+from showcontrol.model.timecode import RATES, Label, count_to_label, label_to_count, parse_label
 from showcontrol.timeline.events import LtcSpec
-from showcontrol.timeline.timecode import RATES, Label, count_to_label, label_to_count, parse_label
 
 LIB = libltc.load()
 needs_libltc = pytest.mark.skipif(LIB is None, reason="libltc11 is not installed (apt-get install libltc11)")

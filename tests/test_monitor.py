@@ -162,8 +162,8 @@ songs:
 
 
 def test_the_beat_table_gives_each_performer_their_own_lines(tmp_path: Path) -> None:
+    from showcontrol.beats import beat_states
     from showcontrol.load.show_file import load_show
-    from showcontrol.timeline.beats import beat_states
 
     (tmp_path / "show.yaml").write_text(DUET)
     timeline = load_show(tmp_path / "show.yaml").timelines["duet"]
@@ -209,8 +209,8 @@ def test_a_performers_monitor_on_a_running_duet(tmp_path: Path, broker) -> None:
 
 def test_monitors_count_beats_when_no_click_sounds(tmp_path: Path) -> None:
     """A band playing to the track without an earpiece click: monitors still get every beat of the grid."""
+    from showcontrol.beats import beat_states
     from showcontrol.load.show_file import load_show
-    from showcontrol.timeline.beats import beat_states
 
     (tmp_path / "show.yaml").write_text(DUET.replace("    end: 9.1\n", "    end: 9.1\n    click: false\n"))
     states = beat_states(load_show(tmp_path / "show.yaml").timelines["duet"])

@@ -16,9 +16,9 @@ from conftest import showcontrol
 from showcontrol.codec.mtc import decode_quarter_frames
 from showcontrol.load.show_file import load_show
 from showcontrol.model.position import BarBeat
+from showcontrol.model.timecode import RATES, count_to_label, label_to_count, parse_label
 from showcontrol.timeline.sync import sync_point
 from showcontrol.timeline.tempo import frame_at
-from showcontrol.timeline.timecode import RATES, count_to_label, label_to_count, parse_label
 
 DF = RATES["29.97df"]
 

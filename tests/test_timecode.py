@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from showcontrol.timeline.timecode import RATES, Label, count_to_label, label_to_count, parse_label
+from showcontrol.model.timecode import RATES, Label, count_to_label, label_to_count, parse_label
 
 DF = RATES["29.97df"]
 

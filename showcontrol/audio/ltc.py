@@ -15,9 +15,9 @@ from fractions import Fraction
 import numpy as np
 import numpy.typing as npt
 
+from showcontrol.model.timecode import Label, TimecodeRate, count_to_label
 from showcontrol.timeline.events import LtcSpec
 from showcontrol.timeline.tempo import Rate
-from showcontrol.timeline.timecode import Label, TimecodeRate, count_to_label
 
 BITS_PER_FRAME = 80
 SYNC_WORD = (0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1)

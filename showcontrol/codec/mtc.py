@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from showcontrol.timeline.timecode import Label, TimecodeRate
+from showcontrol.model.timecode import Label, TimecodeRate
 
 RATE_CODES = {"23.976": 0, "24": 0, "25": 1, "29.97df": 2, "30": 3}
 """MTC has no 23.976 code: it is sent labelled as 24, as LTC is."""

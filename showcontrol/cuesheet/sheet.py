@@ -16,9 +16,9 @@ from fractions import Fraction
 from showcontrol.load.show_file import LoadedShow
 from showcontrol.model.rights import Rights
 from showcontrol.model.show import Song
+from showcontrol.model.timecode import count_to_label
 from showcontrol.takes.record import Take, chosen
 from showcontrol.timeline.events import Timeline
-from showcontrol.timeline.timecode import count_to_label
 
 
 @dataclass(frozen=True, slots=True)

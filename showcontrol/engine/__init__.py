@@ -1,1 +1,1 @@
-"""The engine: pure, stateful playback logic (transport, audio clock, event cursor). Time is always an argument."""
+"""The engine: pure, stateful playback logic (transport, scheduler, start plans). Time is always an argument."""

@@ -103,7 +103,7 @@ class MqttPublisher(OutputOf[Publication]):
         return self._line is not None
 
     def set_beats(self, beats: Mapping[int, dict[str, Any]]) -> None:
-        """What monitors show from each beat on (timeline.beats), by song frame: made into JSON now, as the
+        """What monitors show from each beat on (showcontrol.beats), by song frame: made into JSON now, as the
         dispatcher sends it right after the beat's cues."""
         self._beat_payloads = {frame: json.dumps(data, ensure_ascii=False) for frame, data in beats.items()}
 

@@ -21,8 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pythonosc.osc_message_builder import OscMessageBuilder
-
+from showcontrol.codec.osc import encode, message
 from showcontrol.codec.osc_framing import bundle, ntp_timetag
 from showcontrol.io.backoff import Backoff
 from showcontrol.io.output import SENT, Health, Outcome, OutputOf, Result
@@ -33,13 +32,6 @@ from showcontrol.timeline.events import Event
 log = logging.getLogger(__name__)
 
 
-def encode(action: OscAction) -> bytes:
-    builder = OscMessageBuilder(address=action.address)
-    for arg in action.args:
-        builder.add_arg(arg)
-    return bytes(builder.build().dgram)
-
-
 RECOVER_NS = 2_000_000_000
 
 
@@ -48,7 +40,7 @@ class KeepaliveTimer:
 
     def __init__(self, spec: OscOutput) -> None:
         keepalive = spec.profile.keepalive if spec.profile else None
-        self.packet = bytes(OscMessageBuilder(address=keepalive.address).build().dgram) if keepalive else b""
+        self.packet = message(keepalive.address) if keepalive else b""
         self._every_ns = int(keepalive.every_s * 1e9) if keepalive else 0
         self._next_ns = 0
 

@@ -16,10 +16,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from showcontrol.codec.osc import parse_packet, reply_packet
 from showcontrol.codec.osc_framing import StreamDecoder, frame_length_prefixed, frame_slip
 from showcontrol.control.commands import Command, Handle, Reply, error, parse_command
 from showcontrol.errors import ShowControlError
-from showcontrol.io.osc_parse import parse_packet, reply_packet
 from showcontrol.model.inputs import LOOPBACK, OscInput
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping
 import yaml
 
 from showcontrol.codec import msc
+from showcontrol.codec.osc import encode as encode_osc
 from showcontrol.errors import quoted
-from showcontrol.io.osc import encode as encode_osc
 from showcontrol.load.limits import MAX_OSC_BYTES
 from showcontrol.load.profile_actions import expand
 from showcontrol.load.reader import NULL_TAG, Fields, Node, Reader, suggestion

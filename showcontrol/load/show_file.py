@@ -35,11 +35,11 @@ from showcontrol.model.show import (
     TimecodeSettings,
     Track,
 )
+from showcontrol.model.timecode import RATES, parse_label
 from showcontrol.timeline.compile import compile_song, feeds
 from showcontrol.timeline.events import Kind, Timeline
 from showcontrol.timeline.sync import SyncStreams, with_sync
 from showcontrol.timeline.tempo import Rate, TempoMap
-from showcontrol.timeline.timecode import RATES, parse_label
 
 SHOW_KEYS = ("version", "show", "patch", "ticks_per_beat", "demo", "songs")
 SONG_KEYS = (

@@ -11,7 +11,7 @@ from showcontrol.errors import SourceMark
 from showcontrol.model.patch import MAIN_CLICK, Patch
 from showcontrol.model.position import BarBeat, Position, SectionOffset
 from showcontrol.model.rights import Rights
-from showcontrol.timeline.timecode import Label, TimecodeRate
+from showcontrol.model.timecode import Label, TimecodeRate
 
 NO_MARK = SourceMark("<none>", 0, 0)
 BAR_ONE = BarBeat(1)

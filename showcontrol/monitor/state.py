@@ -1,7 +1,7 @@
 """What the monitor shows, updated from the engine's MQTT state topics (pure: time is an argument).
 
 Topics under the prefix: status (online/offline), state/transport, state/section, state/position (the
-beat summary from timeline.beats), state/lyric, state/breath, state/audio (the engine's audio device). All are retained, so a monitor started
+beat summary from showcontrol.beats), state/lyric, state/breath, state/audio (the engine's audio device). All are retained, so a monitor started
 mid-song draws the right thing from its first frame.
 
 Anything may arrive on these topics (another program, an old engine, an attacker on the broker), and

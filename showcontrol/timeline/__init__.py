@@ -1,1 +1,1 @@
-"""Pure musical-time maths: tempo maps, timecode, and the compiled event timeline."""
+"""Pure musical-time maths: tempo maps, sync streams, and the compiled event timeline."""

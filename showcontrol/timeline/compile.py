@@ -10,10 +10,10 @@ from showcontrol.errors import Problem, ShowFileError, SourceMark
 from showcontrol.model.patch import MAIN_CLICK
 from showcontrol.model.position import BarBeat, Position, Seconds, SectionOffset
 from showcontrol.model.show import ClickSettings, CountIn, MidiAction, MqttAction, OscAction, Song
+from showcontrol.model.timecode import label_to_count
 from showcontrol.timeline.clicks import beat_events, call_events, click_events, count_in_events
 from showcontrol.timeline.events import ORDER_AT_SAME_FRAME, Event, Kind, LtcSpec, Timeline
 from showcontrol.timeline.tempo import Rate, TempoMap, frame_at, tempo_problems
-from showcontrol.timeline.timecode import label_to_count
 from showcontrol.timeline.tracks import TrackPlacement, place_track, song_first_downbeat
 
 ACTION_KINDS = {OscAction: Kind.OSC, MidiAction: Kind.MIDI, MqttAction: Kind.MQTT}

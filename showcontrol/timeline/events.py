@@ -9,8 +9,8 @@ from fractions import Fraction
 
 from showcontrol.model.position import BarBeat
 from showcontrol.model.show import Action, Lyric, Section
+from showcontrol.model.timecode import TimecodeRate
 from showcontrol.timeline.tempo import Rate, TempoMap
-from showcontrol.timeline.timecode import TimecodeRate
 from showcontrol.timeline.tracks import TrackPlacement
 
 

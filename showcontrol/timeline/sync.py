@@ -15,9 +15,9 @@ from fractions import Fraction
 
 from showcontrol.codec.midi_sync import CLOCK, CLOCKS_PER_QUARTER, SIXTEENTHS_PER_QUARTER
 from showcontrol.codec.mtc import quarter_frame, rate_code
+from showcontrol.model.timecode import Label, count_to_label
 from showcontrol.timeline.events import ORDER_AT_SAME_FRAME, Event, Kind, SyncMessage, Timeline
 from showcontrol.timeline.tempo import frame_at
-from showcontrol.timeline.timecode import Label, count_to_label
 
 
 @dataclass(frozen=True, slots=True)

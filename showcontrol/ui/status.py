@@ -5,10 +5,10 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
+from showcontrol.beats import timecode_text
 from showcontrol.describe import clock_text, message_text
 from showcontrol.io.output import Health, Output
 from showcontrol.model.show import Section
-from showcontrol.timeline.beats import timecode_text
 from showcontrol.timeline.events import Event, Kind, Timeline
 
 ICONS = {"playing": "▶", "paused": "⏸", "stopped": "■"}

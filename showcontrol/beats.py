@@ -12,8 +12,8 @@ from typing import Any
 
 from showcontrol.describe import message_text
 from showcontrol.model.show import Lyric, Section
+from showcontrol.model.timecode import count_to_label
 from showcontrol.timeline.events import ClickHit, Event, Kind, Timeline
-from showcontrol.timeline.timecode import count_to_label
 
 BREATH_WARNING_BEATS = 4  # show the breath countdown this many beats ahead
 
