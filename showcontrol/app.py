@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -69,6 +69,7 @@ class RunOptions:
     log_path: Path | None = None
     stop_fade_s: float = 0.5  # an interrupted number fades out over this long
     count_in_bars: int | None = None  # bars of count-in before a start from a later bar (None: the song's own)
+    audio_device: str | None = None  # --audio-device: this output instead of the patch's
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,8 @@ class ShowRunner:
         self.song = loaded.show.song(options.song_id)
         self.timeline = loaded.timelines[options.song_id]
         self.audio = loaded.show.patch.audio
+        if options.audio_device is not None:
+            self.audio = replace(self.audio, device=options.audio_device)
         self.sample_rate = loaded.sample_rate
         self.routes = {feed: chans for feed, chans in self.audio.routes.items() if chans}
         self.sounds = click_sounds(self.sample_rate)
@@ -262,7 +265,7 @@ class ShowRunner:
         seconds = Fraction(song_frame) / self.timeline.sample_rate
         position = self.timeline.tempo.position_at(seconds)
         where = f"{clock_text(float(seconds))} (bar {position.bar}.{position.beat})"
-        if health is AudioHealth.OK:
+        if health in (AudioHealth.OK, AudioHealth.SILENT):
             log.warning("audio: %s, at %s", detail, where)
         else:
             log.error("AUDIO %s: %s; at %s", health.upper(), detail, where)

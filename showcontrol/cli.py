@@ -29,6 +29,7 @@ class ExitStatus(IntEnum):
     OK = 0
     FAILED = 1
     BAD_INPUT = 2
+    SILENT = 3  # the show played, but on no audio device: nothing was heard
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,7 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     run = show_command("run", "play a song through the audio interface and fire its cues, locked to the audio clock")
     run.add_argument("--song", help="song id (default: the first song)")
     run.add_argument("--from", dest="start", metavar="BAR|SECTION", help="start from this bar or section, with the count-in as pre-roll")
-    run.add_argument("--audio-driver", help="SDL audio driver (pulseaudio, alsa, dummy, disk, ...); default: SDL's choice")
+    run.add_argument(
+        "--audio-driver",
+        help="SDL audio driver (pulseaudio, alsa, dummy, disk, ...); default: SDL's choice. "
+        "dummy plays to nobody and keeps time only within 3-4 %% of the wall clock",
+    )
+    run.add_argument("--audio-device", metavar="NAME", help="play on this output (part of its name; see `devices`) instead of the patch's")
     run.add_argument("--require-audio", action="store_true", help="fail instead of falling back to the silent dummy driver")
     run.add_argument(
         "--midi-api", choices=("auto", "alsa", "jack"), default="auto", help="MIDI system (default: ALSA if present, else JACK)"
@@ -295,6 +301,7 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
         args.log,
         args.stop_fade,
         _count_in(args.count_in),
+        args.audio_device,
     )
     interactive = not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
     loop = _loop_bars(loaded, song_id, args.loop) if args.loop else None
@@ -320,7 +327,9 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
     finally:  # however the run ended: an audio device left open makes the process end without SDL's teardown
         args.exit_at_once = runner.audio_left_open
     print(run_report(runner))
-    return ExitStatus.FAILED if runner.audio_incidents else ExitStatus.OK  # a service must see that nothing was heard
+    if runner.audio_incidents:  # a service must see that nothing was heard
+        return ExitStatus.FAILED
+    return ExitStatus.SILENT if runner.link.fell_back else ExitStatus.OK
 
 
 def _start_bar(loaded: LoadedShow, song_id: str, start: str | None) -> int:
@@ -358,13 +367,14 @@ def _loop_bars(loaded: LoadedShow, song_id: str, text: str) -> tuple[int, int]:
 
 def run_report(runner: object) -> str:
     from showcontrol.app import ShowRunner
+    from showcontrol.audio.link import health_text
 
     assert isinstance(runner, ShowRunner)
     stats = runner.dispatcher.stats
     lines = [
         f"{runner.song.id}: fired {stats.fired} events, {stats.late} late (> 1 ms), worst {stats.max_late_ns / 1e6:.2f} ms; "
         f"audio callbacks failed: {runner.device.callback_errors}",
-        f"  audio: {runner.device.name} ({runner.driver}), now {runner.link.health}"
+        f"  audio: {runner.device.name} ({runner.driver}), now {health_text(runner.link.health)}"
         + "".join(f"; {incident}" for incident in runner.audio_incidents),
     ]
     for name, output in runner.outputs.items():
@@ -414,20 +424,35 @@ def cmd_devices(args: argparse.Namespace) -> ExitStatus:
         print(f"audio outputs ({driver}):")
         devices = output_devices()
         if not devices:
-            print("  none")
+            print(f"  none: {SILENT_FALLBACK}")
         for device in devices:
             channels = f"{device.channels} channels" if device.channels else "channels unknown"
             print(f"  {device.name} ({channels}{f', {device.sample_rate} Hz' if device.sample_rate else ''})")
         stop_audio_driver()
     except AudioDeviceError as error:
-        print(f"audio outputs: none ({error}); `run` falls back to the silent dummy driver")
+        print(f"audio outputs: none ({error}): {SILENT_FALLBACK}")
+    midi_systems = 0
     for api in ("alsa", "jack"):
         try:
             names = output_port_names(api)
             print(f"MIDI outputs ({api}): {', '.join(names) if names else 'none'}")
+            midi_systems += 1
         except Exception as error:  # rtmidi raises assorted errors when a MIDI system is absent
             print(f"MIDI outputs ({api}): unavailable ({str(error).strip() or type(error).__name__})")
+    if not midi_systems:
+        print(MIDI_HINT)
     return ExitStatus.OK
+
+
+SILENT_FALLBACK = (
+    "`run` falls back to SDL's silent dummy driver, says `audio: SILENT (no device)` and exits with status 3 "
+    "(the dummy driver keeps time only within 3-4 % of the wall clock)"
+)
+MIDI_HINT = (
+    "no MIDI system here (no /dev/snd/seq, no JACK server). MIDI ports, virtual ones too, come with a JACK server: "
+    "`jackd -d dummy` (no sound card needed) or your interface's `jackd -d alsa`, or PipeWire's JACK (run showcontrol "
+    "under `pw-jack`); `--midi-api auto` then finds it"
+)
 
 
 COMMANDS = {

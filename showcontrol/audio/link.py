@@ -27,6 +27,9 @@ from showcontrol.realtime import HELPER_PRIORITY, FiringWindow, raise_priority
 log = logging.getLogger(__name__)
 SILENT_DRIVERS = ("dummy", "disk")  # SDL drivers that play to nobody
 REQUIRED_HINT = "--require-audio or the patch's audio.require; connect the interface and see `showcontrol devices`"
+# SDL's dummy driver keeps time on a timer of its own: measured here 3-4 % fast or slow against the wall clock
+# (more under load), so a song on it lasts seconds more or less than the track, and cues keep to that.
+DUMMY_PACE = "SDL's dummy driver keeps time within 3-4 % of the wall clock, no better"
 WATCH_EVERY_S = 0.1
 STALLED_AFTER_NS = 500_000_000  # no callback for this long (a buffer is 5 ms; the worst stall seen on a loaded VM, ~30 ms): no audio
 REOPEN_EVERY_S = 1.0
@@ -35,15 +38,41 @@ CLOSE_WITHIN_S = 2.0  # closing joins SDL's audio thread, which a hung sound ser
 
 class AudioHealth(StrEnum):
     OK = "ok"
+    SILENT = "silent"  # no device: a driver that plays to nobody (the demo on a machine with no sound card)
     STALLED = "stalled"  # no callbacks: nothing plays, and the song and its cues wait
     LOST = "lost"  # the device is gone: the song keeps time on SDL's timer, and nothing is heard
 
 
-def audio_health(gone: bool, silent_ns: int) -> AudioHealth:
-    """What a device's state says, given how long since it last called back (or was started)."""
+def health_text(health: str) -> str:
+    """How the status line and the run's report name a health: a driver playing to nobody is `SILENT (no device)`, never `ok`."""
+    return "SILENT (no device)" if health == AudioHealth.SILENT else str(health)
+
+
+def audio_health(gone: bool, silent_ns: int, plays_to_nobody: bool = False) -> AudioHealth:
+    """What a device's state says, given how long since it last called back (or was started), and
+    whether its driver plays to nobody."""
     if gone:
         return AudioHealth.LOST
-    return AudioHealth.STALLED if silent_ns > STALLED_AFTER_NS else AudioHealth.OK
+    if silent_ns > STALLED_AFTER_NS:
+        return AudioHealth.STALLED
+    return AudioHealth.SILENT if plays_to_nobody else AudioHealth.OK
+
+
+def named_device(device: str | None) -> bool:
+    """Whether the patch names a device of its own (which must then be there) rather than the system's default."""
+    return device not in (None, "", "default")
+
+
+def driver_hint(driver: str) -> str:
+    """What to do when the driver asked for finds no output (a machine without a sound card, or no server)."""
+    if driver == "alsa":
+        return (
+            " (ALSA finds no sound card here: with PipeWire or PulseAudio running use --audio-driver pulseaudio, with a JACK "
+            "server the patch's audio backend: jack; `showcontrol devices` lists what there is; --audio-driver dummy rehearses silently)"
+        )
+    if driver == "pulseaudio":
+        return " (no PipeWire or PulseAudio server answers: start it, or see `showcontrol devices`)"
+    return " (see `showcontrol devices`)"
 
 
 class AudioLink:
@@ -74,6 +103,7 @@ class AudioLink:
         self._show_driver = ""  # the driver the show opened on, which a lost device is reopened with
         self._standing_in = False  # on the dummy driver while the show's device cannot be reopened
         self._started_ns = 0
+        self.fell_back = False  # on the dummy driver because no device was there (not because it was asked for)
         self.left_open = False  # a device that would not close: SDL's own teardown at exit would wait on it too
         self._done = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="audio-watch", daemon=True)
@@ -93,18 +123,29 @@ class AudioLink:
             if self._require:
                 raise AudioDeviceError(f"{error}, and a real audio device is required ({REQUIRED_HINT})") from None
             if self._wanted_driver:
-                raise
+                raise AudioDeviceError(f"{error}{driver_hint(self._wanted_driver)}") from None
+            if named_device(self.patch.device):
+                raise AudioDeviceError(
+                    f"the audio output {self.patch.device!r} is not there ({error}): the patch (or --audio-device) names it, "
+                    "so the show will not play silently instead; connect it, or name one that `showcontrol devices` lists"
+                ) from None
             log.warning(
                 "NO AUDIO DEVICE (%s): running on SDL's silent dummy driver. Nothing will be heard; "
-                "cues, LTC and clicks keep their timing. Use --require-audio to refuse this.",
+                "cues, LTC and clicks keep their timing, which %s. Use --require-audio to refuse this.",
                 error,
+                DUMMY_PACE,
             )
             self.driver = start_audio_driver("dummy")
             self._device = self._make(0).__enter__()
+            self.fell_back = True
         self._show_driver = self.driver
         if self.driver in SILENT_DRIVERS and self._require:
             self._close()
             raise AudioDeviceError(f"a real audio device is required, but only the silent {self.driver} driver is available ({REQUIRED_HINT})")
+        if self.driver in SILENT_DRIVERS:
+            self.health = AudioHealth.SILENT
+            if not self.fell_back and self.driver == "dummy":
+                log.info("audio on SDL's dummy driver, as asked: nothing is heard, and %s", DUMMY_PACE)
         return self
 
     def _make(self, first_frame: int) -> AudioDevice:
@@ -150,7 +191,7 @@ class AudioLink:
         while not self._done.wait(WATCH_EVERY_S):
             device = self.device
             silent_ns = time.monotonic_ns() - max(device.last_callback_ns, self._started_ns)  # since it last called back
-            health = AudioHealth.LOST if self._standing_in else audio_health(device.gone, silent_ns)
+            health = AudioHealth.LOST if self._standing_in else audio_health(device.gone, silent_ns, self.driver in SILENT_DRIVERS)
             if health is not self.health:
                 self._report(health, device, silent_ns)
             if health is AudioHealth.LOST and self._is_stopped() and time.monotonic() >= reopen_at:

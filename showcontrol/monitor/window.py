@@ -69,7 +69,11 @@ def draw(screen: pygame.Surface, fonts: Fonts, view: MonitorView, now_s: float) 
     screen.blit(surface, surface.get_rect(midright=(width - margin, height - margin)))
 
 
-AUDIO_WARNINGS = {"lost": "AUDIO LOST — the track is not heard", "stalled": "AUDIO STALLED — the track has stopped"}
+AUDIO_WARNINGS = {
+    "lost": "AUDIO LOST — the track is not heard",
+    "stalled": "AUDIO STALLED — the track has stopped",
+    "silent": "AUDIO SILENT (no device) — the track is not heard",
+}
 
 
 def _link(view: MonitorView) -> tuple[str, tuple[int, int, int]]:
