@@ -242,8 +242,20 @@ def cmd_check(args: argparse.Namespace) -> ExitStatus:
     if problems:
         raise ShowFileError(problems)
     print(check_summary(loaded))
-    print(f"OK: {len(loaded.show.songs)} song(s), {len(loaded.warnings)} warning(s)")
+    warnings = len(loaded.warnings)
+    if (layout := _layout_warning(loaded)) is not None:
+        print(f"warning: {layout}", file=sys.stderr)
+        warnings += 1
+    print(f"OK: {len(loaded.show.songs)} song(s), {warnings} warning(s)")
     return ExitStatus.OK
+
+
+def _layout_warning(loaded: LoadedShow) -> str | None:
+    """Where the running sound server's device cannot take the patch's channels 1:1 (None: it can, or no server)."""
+    from showcontrol.audio.link import patch_layout_warning
+
+    audio = loaded.show.patch.audio
+    return patch_layout_warning(audio) if audio.channels > 2 or any(k > 1 for c in audio.routes.values() for k in c) else None
 
 
 def cmd_timeline(args: argparse.Namespace) -> ExitStatus:
@@ -415,7 +427,9 @@ def cmd_monitor(args: argparse.Namespace) -> ExitStatus:
 
 
 def cmd_devices(args: argparse.Namespace) -> ExitStatus:
+    from showcontrol.audio.channel_map import one_to_one_up_to
     from showcontrol.audio.device import AudioDeviceError, available_drivers, output_devices, start_audio_driver, stop_audio_driver
+    from showcontrol.audio.pulse_sinks import sink_layouts
     from showcontrol.io.midi import output_port_names
 
     print(f"audio drivers: {', '.join(available_drivers())}")
@@ -423,11 +437,14 @@ def cmd_devices(args: argparse.Namespace) -> ExitStatus:
         driver = start_audio_driver(None)
         print(f"audio outputs ({driver}):")
         devices = output_devices()
+        layouts = sink_layouts() if driver == "pulseaudio" else {}
         if not devices:
             print(f"  none: {SILENT_FALLBACK}")
         for device in devices:
             channels = f"{device.channels} channels" if device.channels else "channels unknown"
-            print(f"  {device.name} ({channels}{f', {device.sample_rate} Hz' if device.sample_rate else ''})")
+            layout = layouts.get(device.name)
+            laid_out = f"; {','.join(layout)}: streams of up to {one_to_one_up_to(layout)} channels land 1:1" if layout else ""
+            print(f"  {device.name} ({channels}{f', {device.sample_rate} Hz' if device.sample_rate else ''}{laid_out})")
         stop_audio_driver()
     except AudioDeviceError as error:
         print(f"audio outputs: none ({error}): {SILENT_FALLBACK}")

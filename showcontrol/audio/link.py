@@ -20,7 +20,9 @@ from collections.abc import Callable
 from enum import StrEnum
 from types import TracebackType
 
+from showcontrol.audio.channel_map import layout_warning
 from showcontrol.audio.device import AudioDevice, AudioDeviceError, Render, start_audio_driver, stop_audio_driver
+from showcontrol.audio.pulse_sinks import layout_of
 from showcontrol.model.patch import AudioPatch
 from showcontrol.realtime import HELPER_PRIORITY, FiringWindow, raise_priority
 
@@ -56,6 +58,15 @@ def audio_health(gone: bool, silent_ns: int, plays_to_nobody: bool = False) -> A
     if silent_ns > STALLED_AFTER_NS:
         return AudioHealth.STALLED
     return AudioHealth.SILENT if plays_to_nobody else AudioHealth.OK
+
+
+def patch_layout_warning(patch: AudioPatch, device: str | None = None) -> str | None:
+    """Where a sound server's device (the patch's, or `device`, or the default) cannot take the patch's
+    channels 1:1: which feeds would not be heard. None where all land, or no server says."""
+    found = layout_of(device or patch.device)
+    if found is None:
+        return None
+    return layout_warning(found[0], found[1], dict(patch.routes), patch.channels)
 
 
 def named_device(device: str | None) -> bool:
@@ -142,6 +153,8 @@ class AudioLink:
         if self.driver in SILENT_DRIVERS and self._require:
             self._close()
             raise AudioDeviceError(f"a real audio device is required, but only the silent {self.driver} driver is available ({REQUIRED_HINT})")
+        if self.driver == "pulseaudio" and (warning := patch_layout_warning(self.patch, self.device.name)) is not None:
+            log.warning("%s", warning)
         if self.driver in SILENT_DRIVERS:
             self.health = AudioHealth.SILENT
             if not self.fell_back and self.driver == "dummy":
