@@ -24,8 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from showcontrol.audio.device import AudioDevice
-from showcontrol.audio.link import AudioHealth, AudioLink
+from showcontrol.audio.link import AudioHealth, AudioLink, Device
 from showcontrol.audio.mix import Stem, crossfade_seam, fade_out, mix_block, mix_fading
 from showcontrol.describe import clock_text
 from showcontrol.dispatcher import MAX_LEAD_S, Dispatcher
@@ -477,7 +476,7 @@ class ShowRunner:
         return self._link
 
     @property
-    def device(self) -> AudioDevice:
+    def device(self) -> Device:
         return self.link.device
 
     @property

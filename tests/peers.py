@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -193,7 +194,8 @@ class Jack:
         except subprocess.TimeoutExpired:
             self.process.kill()
         for leftover in glob.glob(f"/dev/shm/jack*{self.name}*") + glob.glob(f"/dev/shm/jack_sem.*{self.name}*"):
-            shutil.rmtree(leftover, ignore_errors=True) if os.path.isdir(leftover) else os.remove(leftover)
+            with contextlib.suppress(FileNotFoundError):  # a client of the server may remove its own meanwhile
+                shutil.rmtree(leftover, ignore_errors=True) if os.path.isdir(leftover) else os.remove(leftover)
 
 
 def start_jack() -> Jack | None:

@@ -22,6 +22,7 @@ from types import TracebackType
 
 from showcontrol.audio.channel_map import layout_warning
 from showcontrol.audio.device import AudioDevice, AudioDeviceError, Render, start_audio_driver, stop_audio_driver
+from showcontrol.audio.jack_device import JackDevice
 from showcontrol.audio.pulse_sinks import layout_of
 from showcontrol.model.patch import AudioPatch
 from showcontrol.realtime import HELPER_PRIORITY, FiringWindow, raise_priority
@@ -36,6 +37,9 @@ WATCH_EVERY_S = 0.1
 STALLED_AFTER_NS = 500_000_000  # no callback for this long (a buffer is 5 ms; the worst stall seen on a loaded VM, ~30 ms): no audio
 REOPEN_EVERY_S = 1.0
 CLOSE_WITHIN_S = 2.0  # closing joins SDL's audio thread, which a hung sound server holds inside its driver
+
+
+Device = AudioDevice | JackDevice
 
 
 class AudioHealth(StrEnum):
@@ -110,7 +114,7 @@ class AudioLink:
         self._window = window
         self._is_stopped = is_stopped
         self._on_change = on_change
-        self._device: AudioDevice | None = None
+        self._device: Device | None = None
         self._show_driver = ""  # the driver the show opened on, which a lost device is reopened with
         self._standing_in = False  # on the dummy driver while the show's device cannot be reopened
         self._started_ns = 0
@@ -120,12 +124,16 @@ class AudioLink:
         self._watcher = threading.Thread(target=self._watch, name="audio-watch", daemon=True)
 
     @property
-    def device(self) -> AudioDevice:
+    def device(self) -> Device:
         assert self._device is not None
         return self._device
 
     # -- opening and closing ------------------------------------------------------------------------
     def __enter__(self) -> AudioLink:
+        if self.patch.backend == "jack":
+            self._device = self._open_jack(0)
+            self._show_driver = self.driver
+            return self
         try:
             self.driver = start_audio_driver(self._wanted_driver)
             self._device = self._make(0).__enter__()
@@ -160,6 +168,19 @@ class AudioLink:
             if not self.fell_back and self.driver == "dummy":
                 log.info("audio on SDL's dummy driver, as asked: nothing is heard, and %s", DUMMY_PACE)
         return self
+
+    def _open_jack(self, first_frame: int) -> JackDevice:
+        """The patch's JACK client, its period checked against the patch (cue latency and the mix assume it)."""
+        patch = self.patch
+        device = JackDevice(self.sample_rate, patch.channels, patch.routes, patch.ports, self._render, self._window, first_frame).__enter__()
+        if device.buffer_frames != patch.buffer_frames:
+            device.__exit__(None, None, None)
+            raise AudioDeviceError(
+                f"the JACK server's period is {device.buffer_frames} frames, the patch's buffer_frames {patch.buffer_frames}: "
+                f"set audio.buffer_frames: {device.buffer_frames} (or start the server with -p {patch.buffer_frames})"
+            )
+        self.driver = "jack"
+        return device
 
     def _make(self, first_frame: int) -> AudioDevice:
         silent = self.driver in SILENT_DRIVERS  # they have one device whatever the patch names
@@ -207,11 +228,16 @@ class AudioLink:
             health = AudioHealth.LOST if self._standing_in else audio_health(device.gone, silent_ns, self.driver in SILENT_DRIVERS)
             if health is not self.health:
                 self._report(health, device, silent_ns)
-            if health is AudioHealth.LOST and self._is_stopped() and time.monotonic() >= reopen_at:
+            if isinstance(device, JackDevice):
+                if health is AudioHealth.LOST:  # a JACK server gone calls back no more: stand in at once, so the show keeps time
+                    self._stand_in(device)
+                else:
+                    device.maintain()  # destinations that came back are connected again
+            elif health is AudioHealth.LOST and self._is_stopped() and time.monotonic() >= reopen_at:
                 reopen_at = time.monotonic() + REOPEN_EVERY_S
                 self._reopen()
 
-    def _report(self, health: AudioHealth, device: AudioDevice, silent_ns: int) -> None:
+    def _report(self, health: AudioHealth, device: Device, silent_ns: int) -> None:
         where = f"{device.name!r} ({self.driver})"
         if health is AudioHealth.LOST:
             detail = (
@@ -233,16 +259,32 @@ class AudioLink:
         old = self.device
         frames, errors = old.frames_delivered, old.callback_errors
         self._close()
+        device: Device
         try:
-            self.driver = start_audio_driver(self._show_driver)
-            device = self._make(frames).__enter__()
+            if self._show_driver == "jack":
+                device = self._open_jack(frames)
+            else:
+                self.driver = start_audio_driver(self._show_driver)
+                device = self._make(frames).__enter__()
             self._standing_in = False
         except AudioDeviceError as error:
             log.debug("audio device not back yet: %s", error)
-            stop_audio_driver()
-            self.driver = start_audio_driver("dummy")
-            device = self._make(frames).__enter__()
-            self._standing_in = True
+            device = self._dummy(frames)
+        self._start(device, errors)
+
+    def _stand_in(self, lost: JackDevice) -> None:
+        """A JACK server that went away: the dummy driver takes over the frame count until it is back."""
+        frames, errors = lost.frames_delivered, lost.callback_errors
+        self._close()
+        self._start(self._dummy(frames), errors)
+
+    def _dummy(self, frames: int) -> AudioDevice:
+        stop_audio_driver()
+        self.driver = start_audio_driver("dummy")
+        self._standing_in = True
+        return AudioDevice(None, self.sample_rate, self.patch.channels, self.patch.buffer_frames, self._render, self._window, frames).__enter__()
+
+    def _start(self, device: Device, errors: int) -> None:
         device.callback_errors = errors
         self._device = device
         device.start()
