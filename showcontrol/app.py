@@ -31,6 +31,7 @@ from showcontrol.dispatcher import MAX_LEAD_S, Dispatcher
 from showcontrol.engine.plan import Dispatch, StartPlan, dispatch_order, feed_count_ins, plan_start
 from showcontrol.engine.transport import Loop, Pause, Play, Resume, Segment, State, Stop, Transport
 from showcontrol.errors import ShowControlError
+from showcontrol.io.jack_midi import JackMidiOutput
 from showcontrol.io.midi import MidiPortOutput
 from showcontrol.io.mqtt import MqttPublisher
 from showcontrol.io.osc import OscUdpOutput
@@ -173,6 +174,8 @@ class ShowRunner:
                 self._audio_changed,
             )
         )
+        if jack_midi := [o for o in self.outputs.values() if isinstance(o, JackMidiOutput)]:
+            self._link.attach_midi(jack_midi, self._song_frame_at)
         self._install(version)
         self._stack.callback(lambda: self.dispatcher.stop())
         supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
@@ -212,6 +215,9 @@ class ShowRunner:
             previous.stop()
         self.timeline, self._song_stems, self.tempo = version.timeline, dict(version.stems), version.tempo
         self.transport = Transport(version.timeline.end_frame)
+        for output in self.outputs.values():
+            if isinstance(output, JackMidiOutput):  # the JACK client writes its events at their frames
+                output.schedule(version.order, version.prepared)
         looped, self.loop_bars = self.loop_bars, None
         for output in self.outputs.values():
             if isinstance(output, MqttPublisher):
@@ -254,6 +260,8 @@ class ShowRunner:
         if isinstance(spec, OscOutput):
             return OscTcpOutput(spec, self.showlog.record).open() if spec.transport == "tcp" else OscUdpOutput(spec).open()
         if isinstance(spec, MidiOutput):
+            if self.audio.backend == "jack":  # on the JACK audio client, written at each event's frame
+                return JackMidiOutput(spec, self.sample_rate, lambda: self.transport.segment).open()
             return MidiPortOutput(spec, self.options.midi_api).open()
         return MqttPublisher(spec, report=self.showlog.record, beats=beats).open()
 
@@ -297,6 +305,11 @@ class ShowRunner:
         self._stack.close()
 
     # -- the audio thread -----------------------------------------------------------------
+    def _song_frame_at(self, device_frame: int) -> int | None:
+        """The song frame of a device frame of the block just rendered, while it plays (JACK MIDI's period)."""
+        segment = self.transport.segment
+        return segment.song_frame_at(device_frame) if segment.state is State.PLAYING else None
+
     def _render(self, device_frame: int, out: npt.NDArray[np.float32]) -> None:
         segment = self.transport.next_block(device_frame, len(out))
         if segment.state is not State.PLAYING:

@@ -39,8 +39,8 @@ def write_show(folder: Path, recorder: str, period: int = PERIOD) -> Path:
 class Recorder:
     """A JACK client with an input port per channel, keeping all it is given."""
 
-    def __init__(self, name: str, channels: int) -> None:
-        self.client = jack.Client(name, no_start_server=True)
+    def __init__(self, name: str, channels: int, client: object | None = None) -> None:
+        self.client = client or jack.Client(name, no_start_server=True)
         self.ports = [self.client.inports.register(f"in_{k + 1}") for k in range(channels)]
         self.blocks: list[np.ndarray] = []
         self._lock = threading.Lock()
@@ -132,3 +132,78 @@ def test_a_jack_period_other_than_the_patchs_is_a_clear_error(jack, tmp_path: Pa
     _, err = process.communicate(timeout=60)
     assert process.returncode == 1
     assert "the JACK server's period is 1024 frames" in err.splitlines()[-1] and "Traceback" not in err
+
+
+class MidiRecorder(Recorder):
+    """A JACK client recording, on the server's frame line, an audio port (the click) and a MIDI port."""
+
+    def __init__(self, name: str) -> None:
+        self.midi: list[tuple[int, bytes]] = []  # (absolute frame, message)
+        self.starts: list[int] = []  # the absolute frame of each audio block
+        client = jack.Client(name, no_start_server=True)
+        self.midi_port = client.midi_inports.register("midi_in")
+        self.client = client
+        super().__init__(name, 1, client)
+
+    def _process(self, frames: int) -> None:
+        start = self.client.last_frame_time
+        self.starts.append(start)
+        for offset, data in self.midi_port.incoming_midi_events():
+            self.midi.append((start + offset, bytes(data)))
+        super()._process(frames)
+
+    def click_onsets(self) -> list[int]:
+        """The absolute frame where each click begins (the first sample after silence)."""
+        audio = self.audio()[:, 0]
+        frames = np.concatenate([np.arange(s, s + len(b)) for s, b in zip(self.starts, self.blocks, strict=False)])
+        sounding = np.abs(audio) > 1e-6
+        begins = np.flatnonzero(sounding & ~np.concatenate([[False], sounding[:-1]]))
+        return [int(frames[i]) for i in begins if i == 0 or not sounding[max(0, i - 200) : i].any()]
+
+
+ACTIONS = ("note_on: [61, 100]", "cc: [7, 90]", "program: 5", "msc: {command: go, cue: 12.5, list: 1}")
+
+
+def test_midi_leaves_on_the_frame_of_its_event_like_the_click(jack, tmp_path: Path) -> None:
+    """Notes, CC, program changes, MSC, MIDI clock and MTC to a MIDI output the JACK client carries, and the
+    click on an audio port: a JACK recording client sees every message on its event's own frame, counted from
+    the frame where the first click begins (0 frames error), and each note on its beat's click."""
+    from showcontrol.io.jack_midi import JackMidiOutput
+    from showcontrol.load.show_file import load_show
+    from showcontrol.timeline.events import Kind
+
+    name = f"midirec{os.getpid()}"
+    recorder = MidiRecorder(name)
+    (tmp_path / "patch.yaml").write_text(
+        f"version: 1\naudio: {{backend: jack, sample_rate: 48000, channels: 1, buffer_frames: {PERIOD}, routes: {{click: 1}}, "
+        f"ports: {{1: '{name}:in_1'}}}}\noutputs:\n  keys: {{type: midi, port: '{name}:midi_in', clock: true, mtc: true}}\n"
+    )
+    cues = "\n".join(
+        f"      - {{at: {bar}.{beat}, midi: {{to: keys, {ACTIONS[(bar * 4 + beat) % 4]}}}}}" for bar in (1, 2, 3) for beat in (1, 2, 3, 4)
+    )
+    show = tmp_path / "show.yaml"
+    show.write_text(
+        "version: 1\npatch: patch.yaml\nsongs:\n  - id: s\n    end: 4.1\n    tempo: [{bar: 1, bpm: 240}]\n"
+        f"    timecode: {{rate: 25, start: '01:00:00:00'}}\n    cues:\n{cues}\n"
+    )
+    try:
+        process = start_show(show, driver=None)
+        _, err = process.communicate(timeout=60)
+    finally:
+        recorder.close()
+    assert process.returncode == 0, err
+    loaded = load_show(show)
+    output = JackMidiOutput(loaded.show.patch.outputs["keys"], 48000, lambda: None)  # type: ignore[arg-type,return-value]
+    expected = [(e.at_frame, bytes(output.prepare(e))) for e in loaded.timelines["s"].events if e.output == "keys" and e.kind in (Kind.MIDI, Kind.SYNC)]
+    onsets = recorder.click_onsets()
+    song_start = onsets[0]  # the first click is on song frame 0
+    errors, cursor = [], 0
+    for frame, message in expected:  # in order; transport messages (Start, song position, full frame) come between
+        found = next(i for i in range(cursor, len(recorder.midi)) if recorder.midi[i][1] == message)
+        errors.append(recorder.midi[found][0] - song_start - frame)
+        cursor = found + 1
+    kinds = {message[0] & 0xF0 for _, message in expected} | {message[0] for _, message in expected}
+    assert {0x90, 0xB0, 0xC0, 0xF0, 0xF8, 0xF1} <= kinds  # notes, CC, program, MSC (SysEx), clock, MTC quarter frames
+    assert errors == [0] * len(expected), [e for e in errors if e]
+    notes = [frame for frame, data in recorder.midi if data[0] & 0xF0 == 0x90]
+    assert len(notes) == 3 and set(notes) <= set(onsets)  # each note on the very frame of its beat's click

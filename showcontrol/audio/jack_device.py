@@ -14,8 +14,9 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -26,6 +27,22 @@ from showcontrol.realtime import FiringWindow
 
 log = logging.getLogger(__name__)
 CLIENT_NAME = "showcontrol"
+
+
+class PeriodWriter(Protocol):
+    """A MIDI output the audio client carries (io/jack_midi.py): its messages written into each period."""
+
+    name: str
+
+    @property
+    def destination(self) -> str | None: ...
+
+    def attached(self, port: Any) -> None: ...
+
+    def write_period(self, song_frame: int | None, frames: int) -> None: ...
+
+
+SongFrameAt = Callable[[int], int | None]  # the song frame a device frame plays, while the song plays
 
 
 def port_names(routes: Mapping[str, tuple[int, ...]], channels: int) -> list[str]:
@@ -71,6 +88,18 @@ class JackDevice:
         self._mix = np.zeros((0, channels), np.float32)
         self._shut_down = threading.Event()
         self._started = False
+        self._midi: list[tuple[PeriodWriter, Any]] = []
+        self._song_frame_at: SongFrameAt = lambda _frame: None
+
+    def attach_midi(self, writers: Sequence[PeriodWriter], song_frame_at: SongFrameAt) -> None:
+        """A MIDI port on this client for each writer, written each period at its events' frames."""
+        client = self._client
+        assert client is not None
+        self._song_frame_at = song_frame_at
+        for writer in writers:
+            port = client.midi_outports.register(writer.name)  # type: ignore[attr-defined]
+            writer.attached(port)
+            self._midi.append((writer, port))
 
     def __enter__(self) -> JackDevice:
         try:
@@ -107,8 +136,12 @@ class JackDevice:
         client = self._client
         if client is None or self.gone:
             return
-        for channel, destinations in self._destinations.items():
-            port = self._ports[channel]
+        wanted = [(self._ports[channel], destinations) for channel, destinations in self._destinations.items()]
+        for writer, port in self._midi:
+            if writer.destination:
+                found = client.get_ports(is_midi=True, is_input=True)  # type: ignore[attr-defined]
+                wanted.append((port, tuple(p.name for p in found if writer.destination.lower() in p.name.lower())))
+        for port, destinations in wanted:
             connected = {p.name for p in port.connections}  # type: ignore[attr-defined]
             for destination in destinations:
                 if destination in connected:
@@ -158,5 +191,9 @@ class JackDevice:
             self.callback_errors += 1
         for channel, port in enumerate(self._ports):
             port.get_array()[:] = out[:, channel]  # type: ignore[attr-defined]
+        if self._midi:
+            song_frame = self._song_frame_at(self.frames_delivered)
+            for writer, _ in self._midi:
+                writer.write_period(song_frame, frames)
         self.frames_delivered += frames
         self.last_callback_ns = now

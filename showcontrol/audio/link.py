@@ -16,13 +16,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from types import TracebackType
 
 from showcontrol.audio.channel_map import layout_warning
 from showcontrol.audio.device import AudioDevice, AudioDeviceError, Render, start_audio_driver, stop_audio_driver
-from showcontrol.audio.jack_device import JackDevice
+from showcontrol.audio.jack_device import JackDevice, PeriodWriter, SongFrameAt
 from showcontrol.audio.pulse_sinks import layout_of
 from showcontrol.model.patch import AudioPatch
 from showcontrol.realtime import HELPER_PRIORITY, FiringWindow, raise_priority
@@ -119,6 +119,7 @@ class AudioLink:
         self._standing_in = False  # on the dummy driver while the show's device cannot be reopened
         self._started_ns = 0
         self.fell_back = False  # on the dummy driver because no device was there (not because it was asked for)
+        self._midi: tuple[Sequence[PeriodWriter], SongFrameAt] | None = None  # MIDI the JACK client carries
         self.left_open = False  # a device that would not close: SDL's own teardown at exit would wait on it too
         self._done = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="audio-watch", daemon=True)
@@ -169,6 +170,12 @@ class AudioLink:
                 log.info("audio on SDL's dummy driver, as asked: nothing is heard, and %s", DUMMY_PACE)
         return self
 
+    def attach_midi(self, writers: Sequence[PeriodWriter], song_frame_at: SongFrameAt) -> None:
+        """MIDI outputs carried by the JACK client, on the frame (before `start`; kept across a reopen)."""
+        self._midi = (writers, song_frame_at)
+        if isinstance(self._device, JackDevice):
+            self._device.attach_midi(writers, song_frame_at)
+
     def _open_jack(self, first_frame: int) -> JackDevice:
         """The patch's JACK client, its period checked against the patch (cue latency and the mix assume it)."""
         patch = self.patch
@@ -180,6 +187,8 @@ class AudioLink:
                 f"set audio.buffer_frames: {device.buffer_frames} (or start the server with -p {patch.buffer_frames})"
             )
         self.driver = "jack"
+        if self._midi is not None:
+            device.attach_midi(*self._midi)
         return device
 
     def _make(self, first_frame: int) -> AudioDevice:
