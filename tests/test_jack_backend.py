@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -14,7 +16,7 @@ from pathlib import Path
 import libltc
 import numpy as np
 import pytest
-from conftest import start_show, write_tone
+from conftest import REPO, start_show, write_tone
 from peers import _start_jack
 
 jack = pytest.importorskip("jack")
@@ -207,3 +209,94 @@ def test_midi_leaves_on_the_frame_of_its_event_like_the_click(jack, tmp_path: Pa
     assert errors == [0] * len(expected), [e for e in errors if e]
     notes = [frame for frame, data in recorder.midi if data[0] & 0xF0 == 0x90]
     assert len(notes) == 3 and set(notes) <= set(onsets)  # each note on the very frame of its beat's click
+
+
+def test_a_jack_server_restarted_while_stopped_is_played_on_again(tmp_path: Path) -> None:
+    """The server dies mid-song: the show goes on in time on the stand-in; stopped, the server comes back
+    (the same name, as a restarted jackd): the client is opened again, never playing by itself, and plays."""
+    from peers import UdpReceiver
+    from test_transport_run import beat_show, received, wait_until
+
+    from showcontrol.app import RunOptions, ShowRunner
+    from showcontrol.audio.link import AudioHealth
+    from showcontrol.engine.transport import State
+    from showcontrol.load.show_file import load_show
+
+    before = dict(os.environ)
+    name = f"screstart{os.getpid()}"
+    server = _start_jack(name, "-r")
+    if server is None:
+        pytest.skip("jackd cannot start here")
+    receiver = UdpReceiver()
+    show = beat_show(tmp_path, receiver.port, bars=40, audio=", backend: jack")
+    patch = tmp_path / "patch.yaml"
+    patch.write_text(patch.read_text().replace("buffer_frames: 256", f"buffer_frames: {PERIOD}"))
+    try:
+        with ShowRunner(load_show(show), RunOptions("beats", log_path=tmp_path / "show.jsonl")) as runner:
+            assert runner.driver == "jack"
+            runner.play()
+            wait_until(lambda: len(received(receiver)) >= 4)
+            server.process.kill()
+            wait_until(lambda: runner.link.health is AudioHealth.LOST, timeout=10)
+            count = len(received(receiver))
+            wait_until(lambda: len(received(receiver)) >= count + 4)  # on the stand-in: the show keeps time
+            runner.stop()
+            server.stop()
+            server = _start_jack(name, "-r")
+            assert server is not None
+            wait_until(lambda: runner.link.health is AudioHealth.OK, timeout=20)
+            assert runner.driver == "jack" and runner.segment.state is State.STOPPED
+            count, frames = len(received(receiver)), runner.device.frames_delivered
+            runner.play()
+            wait_until(lambda: len(received(receiver)) >= count + 4)
+            assert runner.device.frames_delivered > frames
+    finally:
+        receiver.close()
+        if server is not None:
+            server.stop()
+        for key in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER", "JACK_NO_AUDIO_RESERVATION"):
+            if key in before:
+                os.environ[key] = before[key]
+            else:
+                os.environ.pop(key, None)
+
+
+RECORDER_SCRIPT = """
+import signal, sys, threading, numpy as np, jack
+client = jack.Client(sys.argv[1], no_start_server=True)
+ports = [client.inports.register(f"in_{k + 1}") for k in range(int(sys.argv[2]))]
+blocks = []
+client.set_process_callback(lambda frames: blocks.append(np.stack([p.get_array().copy() for p in ports], axis=1)))
+done = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: done.set())
+client.activate()
+print("ready", flush=True)
+done.wait()
+client.deactivate()
+np.save(sys.argv[3], np.concatenate(blocks) if blocks else np.zeros((0, len(ports)), np.float32))
+"""
+
+
+@pytest.mark.skipif(libltc.load() is None or shutil.which("pw-jack") is None, reason="needs libltc and pw-jack (pipewire-jack)")
+def test_on_pipewires_jack_each_channel_lands_on_its_port(sound_server, tmp_path: Path) -> None:
+    """The same show through PipeWire's JACK (pw-jack), as on a current desktop: ports per channel, 1:1."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")} | sound_server.env
+    subprocess.run(["pw-metadata", "-n", "settings", "0", "clock.force-quantum", str(PERIOD)], env=env, capture_output=True, check=True)
+    name = f"pwrec{os.getpid()}"
+    show = write_show(tmp_path, name)
+    recorder = subprocess.Popen(
+        ["pw-jack", sys.executable, "-c", RECORDER_SCRIPT, name, "4", str(tmp_path / "rec.npy")], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert recorder.stdout is not None and recorder.stdout.readline().strip() == "ready"
+        command = ["pw-jack", sys.executable, "-m", "showcontrol", "run", str(show), "--headless", "--log", str(tmp_path / "show.jsonl")]
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
+    finally:
+        recorder.terminate()
+        recorder.wait(10)
+        subprocess.run(["pw-metadata", "-n", "settings", "0", "clock.force-quantum", "0"], env=env, capture_output=True)
+    assert result.returncode == 0, result.stderr
+    assert "(jack), now ok" in result.stdout
+    audio = np.load(tmp_path / "rec.npy")
+    lib = libltc.load()
+    assert [feed_of(audio[:, k], lib) for k in range(4)] == ["track", "track", "click", "ltc"]

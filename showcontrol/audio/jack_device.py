@@ -173,7 +173,9 @@ class JackDevice:
                 log.debug("JACK client close: %s", failure)
 
     def _process(self, frames: int) -> None:
-        """JACK's thread: fill every port, never raise, never block, never log."""
+        """JACK's thread: fill every port, never raise, never block, never log. A period that is a multiple
+        of the patch's (PipeWire raises its quantum when another client asks for more) is rendered as that
+        many blocks of the patch's size, each with its own clock observation; any other is silence, counted."""
         now = time.monotonic_ns()
         client, dll = self._client, self._dll
         if client is None or dll is None:
@@ -181,19 +183,26 @@ class JackDevice:
         if self._window is not None and self._window.closes_ns > now:
             self._window.stand_aside(frames * 250_000_000 // self.sample_rate)
         cycle_start_ns = now - client.frames_since_cycle_start * 1_000_000_000 // self.sample_rate  # type: ignore[attr-defined]
-        out = self._mix[:frames] if frames <= len(self._mix) else np.zeros((frames, self.channels), np.float32)
-        dll.update(self.frames_delivered, cycle_start_ns)
-        self.clock = dll.mapping
-        try:
-            self._render(self.frames_delivered, out)
-        except Exception:
-            out.fill(0.0)
+        block = self.buffer_frames
+        arrays = [port.get_array() for port in self._ports]  # type: ignore[attr-defined]
+        if frames % block:
+            for array in arrays:
+                array.fill(0.0)
             self.callback_errors += 1
-        for channel, port in enumerate(self._ports):
-            port.get_array()[:] = out[:, channel]  # type: ignore[attr-defined]
+        for start in range(0, frames - frames % block, block):
+            dll.update(self.frames_delivered, cycle_start_ns + start * 1_000_000_000 // self.sample_rate)
+            self.clock = dll.mapping
+            try:
+                self._render(self.frames_delivered, self._mix)
+            except Exception:
+                self._mix.fill(0.0)
+                self.callback_errors += 1
+            for channel, array in enumerate(arrays):
+                array[start : start + block] = self._mix[:, channel]
+            self.frames_delivered += block
         if self._midi:
-            song_frame = self._song_frame_at(self.frames_delivered)
+            first = self.frames_delivered - (frames - frames % block)
+            song_frame = self._song_frame_at(first) if not frames % block else None
             for writer, _ in self._midi:
                 writer.write_period(song_frame, frames)
-        self.frames_delivered += frames
         self.last_callback_ns = now
