@@ -14,7 +14,8 @@ arrive before the audio is mixed, by the server's buffer, which the patch's `out
 then taken off both codes' errors. The engine is stopped (SIGSTOP) for each of `--stalls` ms mid-song.
 
 The same show is then played by the code of `--baseline` (default: the commit before the clock re-lock),
-extracted to a temporary folder, in the same run. Printed per output: p50/p99/max of |error| in ms over the
+extracted to a temporary folder, in the same run; and by this code through PipeWire's JACK (`pw-jack`,
+the patch's `backend: jack`, its ports connected to the null sink), unless `--no-jack`. Printed per output: p50/p99/max of |error| in ms over the
 first 2 s after play, in the 0.5 s after each stall, and over the rest. Needs pipewire, pipewire-pulse,
 wireplumber, pw-record, dbus-daemon and mosquitto.
 """
@@ -111,7 +112,18 @@ outputs:
   lights: {{type: osc, host: 127.0.0.1, port: {osc_port}}}
   monitors: {{type: mqtt, host: 127.0.0.1, port: {broker_port}, topic_prefix: heard/, cue_connection: true}}
 """)
+    (folder / "patch-jack.yaml").write_text(f"""version: 1
+audio: {{backend: jack, sample_rate: {RATE}, channels: 2, buffer_frames: {BUFFER_FRAMES}, routes: {{track: [1, 2]}},
+        ports: {{1: "nullsink:playback_FL", 2: "nullsink:playback_FR"}}}}
+outputs:
+  lights: {{type: osc, host: 127.0.0.1, port: {osc_port}}}
+  monitors: {{type: mqtt, host: 127.0.0.1, port: {broker_port}, topic_prefix: heard/, cue_connection: true}}
+""")
     return show, [round(t * RATE) for t in times]
+
+
+JACK_ENGINE = ("pw-jack",)  # the engine through PipeWire's JACK, its patch's backend: jack
+SDL_ARGS = ("--audio-driver", "pulseaudio")
 
 
 @dataclass
@@ -141,7 +153,9 @@ def capture_clock(growth: list[tuple[int, int]], header_bytes: int, channels: in
     return frames, envelope + frames * 1e9 / RATE, float(np.percentile(offsets - envelope, 99) / 1e6)
 
 
-def play(code: Path, show: Path, folder: Path, sound: PipeWire, osc: UdpReceiver, mqtt: Subscriber, stalls_ms: list[int], seconds: float) -> Take:
+def play(
+    code: Path, show: Path, folder: Path, sound: PipeWire, osc: UdpReceiver, mqtt: Subscriber, stalls_ms: list[int], seconds: float, jack: bool = False
+) -> Take:
     capture = Path(tempfile.mkstemp(dir="/dev/shm", suffix=".wav")[1])
     capture.unlink()
     env = {**os.environ, **sound.env}
@@ -160,9 +174,10 @@ def play(code: Path, show: Path, folder: Path, sound: PipeWire, osc: UdpReceiver
     time.sleep(0.5)
     osc.datagrams.clear()
     mqtt.lines.clear()
+    how = ("--patch", str(folder / "patch-jack.yaml")) if jack else SDL_ARGS
     engine = subprocess.Popen(
-        [sys.executable, "-m", "showcontrol", "run", str(show), "--headless", "--audio-driver", "pulseaudio", "--log", str(folder / "show.jsonl")],
-        env={**env, "PYTHONPATH": str(code)},
+        [*(JACK_ENGINE if jack else ()), sys.executable, "-m", "showcontrol", "run", str(show), "--headless", *how, "--log", str(folder / "show.jsonl")],
+        env={**{k: v for k, v in env.items() if not k.startswith("JACK_")}, "PYTHONPATH": str(code)},
         cwd=code,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -251,6 +266,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=40.0, help="song length")
     parser.add_argument("--stalls", default="20,50,90,200", help="SIGSTOP lengths, ms, spread over the song")
     parser.add_argument("--baseline", default=BASELINE, help="the commit to compare with (default: before the re-lock)")
+    parser.add_argument("--no-jack", action="store_true", help="skip the third take, this code through PipeWire's JACK (pw-jack)")
     args = parser.parse_args()
     stalls = [int(s) for s in args.stalls.split(",") if s]
     with tempfile.TemporaryDirectory() as name:
@@ -269,6 +285,8 @@ def main() -> None:
             for label, code in (("this code", REPO), (f"baseline {args.baseline}", old)):
                 sound.ensure_pulse()
                 takes[label] = play(code, show, folder, sound, osc, mqtt, stalls, args.seconds)
+            if not args.no_jack:
+                takes["this code, JACK"] = play(REPO, show, folder, sound, osc, mqtt, stalls, args.seconds, jack=True)
         finally:
             mqtt.close()
             osc.close()
@@ -277,11 +295,12 @@ def main() -> None:
     print(f"{len(cue_frames)} cues every {CUE_EVERY_S} s; engine stopped for {args.stalls} ms; PipeWire null sink via SDL pulseaudio, "
           f"{BUFFER_FRAMES}-frame buffer; |error| in ms against the mixed audio, after the steady latency; noisy shared VM")
     print(f"{'p50/p99/max':32}" + "".join(f"{key:>24}" for key in WINDOWS) + "   latency")
-    latencies: dict[str, float] = {}  # the path's latency, measured on this code's steady part, taken off both
+    latencies: dict[str, float] = {}  # each path's latency, measured on this code's steady part, taken off both codes'
     for label, take in takes.items():
         for output in ("osc", "mqtt"):
-            found, latencies[output] = windows(take, cue_frames, output, latencies.get(output))
-            print(f"{label + ' ' + output:32}" + "".join(row(found[key]) for key in WINDOWS) + f"   {latencies[output]:6.2f}")
+            path = f"{output} {'jack' if 'JACK' in label else 'pulse'}"
+            found, latencies[path] = windows(take, cue_frames, output, latencies.get(path))
+            print(f"{label + ' ' + output:32}" + "".join(row(found[key]) for key in WINDOWS) + f"   {latencies[path]:6.2f}")
         print(f"{'':32}(capture writes after the mix, p99 {take.late_writes_p99_ms:.2f} ms; cues found in the capture: {len(take.heard_ns) and sum(f in take.heard_ns for f in cue_frames)})")
 
 
