@@ -154,16 +154,39 @@ def capture_clock(growth: list[tuple[int, int]], header_bytes: int, channels: in
 
 
 def play(
-    code: Path, show: Path, folder: Path, sound: PipeWire, osc: UdpReceiver, mqtt: Subscriber, stalls_ms: list[int], seconds: float, jack: bool = False
+    code: Path,
+    show: Path,
+    folder: Path,
+    sound: PipeWire,
+    osc: UdpReceiver,
+    mqtt: Subscriber,
+    stalls_ms: list[int],
+    seconds: float,
+    jack: bool = False,
 ) -> Take:
     capture = Path(tempfile.mkstemp(dir="/dev/shm", suffix=".wav")[1])
     capture.unlink()
     env = {**os.environ, **sound.env}
     # One quantum throughout: the graph would otherwise switch from 1024 to 256 frames when the engine's
     # stream joins, and the sink's clock jumps at a switch (31 ms here), which is not the engine's doing.
-    subprocess.run(["pw-metadata", "-n", "settings", "0", "clock.force-quantum", str(BUFFER_FRAMES)], env=env, capture_output=True, check=True)
+    subprocess.run(
+        ["pw-metadata", "-n", "settings", "0", "clock.force-quantum", str(BUFFER_FRAMES)], env=env, capture_output=True, check=True
+    )
     recorder = subprocess.Popen(
-        ["pw-record", "--target", "nullsink", "-P", "{ stream.capture.sink=true }", "--channels", "2", "--format", "f32", "--rate", str(RATE), str(capture)],
+        [
+            "pw-record",
+            "--target",
+            "nullsink",
+            "-P",
+            "{ stream.capture.sink=true }",
+            "--channels",
+            "2",
+            "--format",
+            "f32",
+            "--rate",
+            str(RATE),
+            str(capture),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -176,7 +199,18 @@ def play(
     mqtt.lines.clear()
     how = ("--patch", str(folder / "patch-jack.yaml")) if jack else SDL_ARGS
     engine = subprocess.Popen(
-        [*(JACK_ENGINE if jack else ()), sys.executable, "-m", "showcontrol", "run", str(show), "--headless", *how, "--log", str(folder / "show.jsonl")],
+        [
+            *(JACK_ENGINE if jack else ()),
+            sys.executable,
+            "-m",
+            "showcontrol",
+            "run",
+            str(show),
+            "--headless",
+            *how,
+            "--log",
+            str(folder / "show.jsonl"),
+        ],
         env={**{k: v for k, v in env.items() if not k.startswith("JACK_")}, "PYTHONPATH": str(code)},
         cwd=code,
         stdout=subprocess.DEVNULL,
@@ -292,8 +326,10 @@ def main() -> None:
             osc.close()
             broker.kill()
             sound.stop()
-    print(f"{len(cue_frames)} cues every {CUE_EVERY_S} s; engine stopped for {args.stalls} ms; PipeWire null sink via SDL pulseaudio, "
-          f"{BUFFER_FRAMES}-frame buffer; |error| in ms against the mixed audio, after the steady latency; noisy shared VM")
+    print(
+        f"{len(cue_frames)} cues every {CUE_EVERY_S} s; engine stopped for {args.stalls} ms; PipeWire null sink via SDL pulseaudio, "
+        f"{BUFFER_FRAMES}-frame buffer; |error| in ms against the mixed audio, after the steady latency; noisy shared VM"
+    )
     print(f"{'p50/p99/max':32}" + "".join(f"{key:>24}" for key in WINDOWS) + "   latency")
     latencies: dict[str, float] = {}  # each path's latency, measured on this code's steady part, taken off both codes'
     for label, take in takes.items():
@@ -301,7 +337,9 @@ def main() -> None:
             path = f"{output} {'jack' if 'JACK' in label else 'pulse'}"
             found, latencies[path] = windows(take, cue_frames, output, latencies.get(path))
             print(f"{label + ' ' + output:32}" + "".join(row(found[key]) for key in WINDOWS) + f"   {latencies[path]:6.2f}")
-        print(f"{'':32}(capture writes after the mix, p99 {take.late_writes_p99_ms:.2f} ms; cues found in the capture: {len(take.heard_ns) and sum(f in take.heard_ns for f in cue_frames)})")
+        print(
+            f"{'':32}(capture writes after the mix, p99 {take.late_writes_p99_ms:.2f} ms; cues found in the capture: {len(take.heard_ns) and sum(f in take.heard_ns for f in cue_frames)})"
+        )
 
 
 if __name__ == "__main__":

@@ -255,6 +255,8 @@ def _layout_warning(loaded: LoadedShow) -> str | None:
     from showcontrol.audio.link import patch_layout_warning
 
     audio = loaded.show.patch.audio
+    if audio.backend == "jack":  # JACK ports are mono: every channel lands on its own port
+        return None
     return patch_layout_warning(audio) if audio.channels > 2 or any(k > 1 for c in audio.routes.values() for k in c) else None
 
 
@@ -429,6 +431,7 @@ def cmd_monitor(args: argparse.Namespace) -> ExitStatus:
 def cmd_devices(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.audio.channel_map import one_to_one_up_to
     from showcontrol.audio.device import AudioDeviceError, available_drivers, output_devices, start_audio_driver, stop_audio_driver
+    from showcontrol.audio.jack_device import jack_ports_text
     from showcontrol.audio.pulse_sinks import sink_layouts
     from showcontrol.io.midi import output_port_names
 
@@ -448,6 +451,7 @@ def cmd_devices(args: argparse.Namespace) -> ExitStatus:
         stop_audio_driver()
     except AudioDeviceError as error:
         print(f"audio outputs: none ({error}): {SILENT_FALLBACK}")
+    print(jack_ports_text())
     midi_systems = 0
     for api in ("alsa", "jack"):
         try:
@@ -467,8 +471,8 @@ SILENT_FALLBACK = (
 )
 MIDI_HINT = (
     "no MIDI system here (no /dev/snd/seq, no JACK server). MIDI ports, virtual ones too, come with a JACK server: "
-    "`jackd -d dummy` (no sound card needed) or your interface's `jackd -d alsa`, or PipeWire's JACK (run showcontrol "
-    "under `pw-jack`); `--midi-api auto` then finds it"
+    "`jackd -d dummy` needs no sound card (`--midi-api auto` then finds it); on PipeWire, give the patch audio backend: "
+    "jack and run under `pw-jack`: the JACK client carries the MIDI outputs too"
 )
 
 

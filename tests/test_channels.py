@@ -52,7 +52,9 @@ def make_sink(sound_server, name: str, positions: str) -> None:
         f"{{ factory.name=support.null-audio-sink node.name={name} media.class=Audio/Sink object.linger=true "
         f"audio.channels={count} audio.position=[{positions.replace(',', ' ')}] }}"
     )
-    subprocess.run(["pw-cli", "create-node", "adapter", properties], env={**os.environ, **sound_server.env}, capture_output=True, timeout=10)
+    subprocess.run(
+        ["pw-cli", "create-node", "adapter", properties], env={**os.environ, **sound_server.env}, capture_output=True, timeout=10
+    )
     deadline = time.monotonic() + 10
     while name not in sound_server.pactl("list", "short", "sinks").stdout:
         assert time.monotonic() < deadline, f"sink {name} did not appear"

@@ -196,7 +196,11 @@ def test_midi_leaves_on_the_frame_of_its_event_like_the_click(jack, tmp_path: Pa
     assert process.returncode == 0, err
     loaded = load_show(show)
     output = JackMidiOutput(loaded.show.patch.outputs["keys"], 48000, lambda: None)  # type: ignore[arg-type,return-value]
-    expected = [(e.at_frame, bytes(output.prepare(e))) for e in loaded.timelines["s"].events if e.output == "keys" and e.kind in (Kind.MIDI, Kind.SYNC)]
+    expected = [
+        (e.at_frame, bytes(output.prepare(e)))
+        for e in loaded.timelines["s"].events
+        if e.output == "keys" and e.kind in (Kind.MIDI, Kind.SYNC)
+    ]
     onsets = recorder.click_onsets()
     song_start = onsets[0]  # the first click is on song frame 0
     errors, cursor = [], 0

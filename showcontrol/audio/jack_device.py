@@ -29,6 +29,23 @@ log = logging.getLogger(__name__)
 CLIENT_NAME = "showcontrol"
 
 
+def jack_ports_text() -> str:
+    """For `devices`: the running JACK server's audio destinations (what a patch's `ports:` names), or why none."""
+    try:
+        import jack
+
+        client = jack.Client(f"{CLIENT_NAME}-probe", no_start_server=True)
+    except Exception as error:  # no libjack (OSError), no server (jack.JackError)
+        return (
+            f"JACK: no server ({str(error).strip() or type(error).__name__}); the patch's backend: jack needs jackd, or PipeWire's pw-jack"
+        )
+    try:
+        ports = [p.name for p in client.get_ports(is_audio=True, is_input=True)]
+        return f"JACK ({client.samplerate} Hz, period {client.blocksize}): audio destinations {', '.join(ports) or 'none'}"
+    finally:
+        client.close()
+
+
 class PeriodWriter(Protocol):
     """A MIDI output the audio client carries (io/jack_midi.py): its messages written into each period."""
 
