@@ -117,7 +117,7 @@ def test_a_jack_server_that_dies_mid_song_is_reported_and_the_show_keeps_time(tm
             assert time.monotonic() < deadline and process.poll() is None
             time.sleep(0.05)
         time.sleep(1.0)
-        server.process.kill()  # the server dies under the show
+        server.process.terminate()  # the server stops under the show (SIGKILL would leave its entry in JACK's registry)
         out, err = process.communicate(timeout=60)  # the song still ends by itself, on the stand-in's timer
     finally:
         process.kill()
@@ -240,7 +240,7 @@ def test_a_jack_server_restarted_while_stopped_is_played_on_again(tmp_path: Path
             assert runner.driver == "jack"
             runner.play()
             wait_until(lambda: len(received(receiver)) >= 4)
-            server.process.kill()
+            server.process.terminate()
             wait_until(lambda: runner.link.health is AudioHealth.LOST, timeout=10)
             count = len(received(receiver))
             wait_until(lambda: len(received(receiver)) >= count + 4)  # on the stand-in: the show keeps time
