@@ -155,12 +155,15 @@ class MidiRecorder(Recorder):
         super()._process(frames)
 
     def click_onsets(self) -> list[int]:
-        """The absolute frame where each click begins (the first sample after silence)."""
-        audio = self.audio()[:, 0]
-        frames = np.concatenate([np.arange(s, s + len(b)) for s, b in zip(self.starts, self.blocks, strict=False)])
-        sounding = np.abs(audio) > 1e-6
-        begins = np.flatnonzero(sounding & ~np.concatenate([[False], sounding[:-1]]))
-        return [int(frames[i]) for i in begins if i == 0 or not sounding[max(0, i - 200) : i].any()]
+        return click_onsets(self.audio()[:, 0], self.starts, [len(b) for b in self.blocks])
+
+
+def click_onsets(audio: np.ndarray, starts: list[int], lengths: list[int]) -> list[int]:
+    """The absolute JACK frame where each click begins (the first sample after silence)."""
+    frames = np.concatenate([np.arange(s, s + n) for s, n in zip(starts, lengths, strict=False)])
+    sounding = np.abs(audio) > 1e-6
+    begins = np.flatnonzero(sounding & ~np.concatenate([[False], sounding[:-1]]))
+    return [int(frames[i]) for i in begins if i == 0 or not sounding[max(0, i - 200) : i].any()]
 
 
 ACTIONS = ("note_on: [61, 100]", "cc: [7, 90]", "program: 5", "msc: {command: go, cue: 12.5, list: 1}")
@@ -269,15 +272,21 @@ RECORDER_SCRIPT = """
 import signal, sys, threading, numpy as np, jack
 client = jack.Client(sys.argv[1], no_start_server=True)
 ports = [client.inports.register(f"in_{k + 1}") for k in range(int(sys.argv[2]))]
-blocks = []
-client.set_process_callback(lambda frames: blocks.append(np.stack([p.get_array().copy() for p in ports], axis=1)))
+midi_in = client.midi_inports.register("midi_in")
+blocks, starts, notes = [], [], []
+def process(frames):
+    start = client.last_frame_time
+    starts.append(start)
+    notes.extend(start + offset for offset, data in midi_in.incoming_midi_events() if bytes(data)[0] & 0xF0 == 0x90)
+    blocks.append(np.stack([p.get_array().copy() for p in ports], axis=1))
+client.set_process_callback(process)
 done = threading.Event()
 signal.signal(signal.SIGTERM, lambda *_: done.set())
 client.activate()
 print("ready", flush=True)
 done.wait()
 client.deactivate()
-np.save(sys.argv[3], np.concatenate(blocks) if blocks else np.zeros((0, len(ports)), np.float32))
+np.savez(sys.argv[3], audio=np.concatenate(blocks), starts=np.array(starts), lengths=np.array([len(b) for b in blocks]), notes=np.array(notes))
 """
 
 
@@ -289,7 +298,7 @@ def test_on_pipewires_jack_each_channel_lands_on_its_port(sound_server, tmp_path
     name = f"pwrec{os.getpid()}"
     show = write_show(tmp_path, name)
     recorder = subprocess.Popen(
-        ["pw-jack", sys.executable, "-c", RECORDER_SCRIPT, name, "4", str(tmp_path / "rec.npy")], env=env, stdout=subprocess.PIPE, text=True
+        ["pw-jack", sys.executable, "-c", RECORDER_SCRIPT, name, "4", str(tmp_path / "rec.npz")], env=env, stdout=subprocess.PIPE, text=True
     )
     try:
         assert recorder.stdout is not None and recorder.stdout.readline().strip() == "ready"
@@ -301,6 +310,40 @@ def test_on_pipewires_jack_each_channel_lands_on_its_port(sound_server, tmp_path
         subprocess.run(["pw-metadata", "-n", "settings", "0", "clock.force-quantum", "0"], env=env, capture_output=True)
     assert result.returncode == 0, result.stderr
     assert "(jack), now ok" in result.stdout
-    audio = np.load(tmp_path / "rec.npy")
+    audio = np.load(tmp_path / "rec.npz")["audio"]
     lib = libltc.load()
     assert [feed_of(audio[:, k], lib) for k in range(4)] == ["track", "track", "click", "ltc"]
+
+
+@pytest.mark.skipif(shutil.which("pw-jack") is None, reason="needs pw-jack (pipewire-jack)")
+def test_on_pipewires_jack_midi_leaves_on_the_frame_of_its_beats_click(sound_server, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")} | sound_server.env
+    subprocess.run(["pw-metadata", "-n", "settings", "0", "clock.force-quantum", str(PERIOD)], env=env, capture_output=True, check=True)
+    name = f"pwmidi{os.getpid()}"
+    (tmp_path / "patch.yaml").write_text(
+        f"version: 1\naudio: {{backend: jack, sample_rate: 48000, channels: 1, buffer_frames: {PERIOD}, routes: {{click: 1}}, "
+        f"ports: {{1: '{name}:in_1'}}}}\noutputs:\n  keys: {{type: midi, port: '{name}:midi_in'}}\n"
+    )
+    cues = "\n".join(
+        f"      - {{at: {bar}.{beat}, midi: {{to: keys, note_on: [{60 + beat}, 100]}}}}" for bar in (1, 2) for beat in (1, 2, 3, 4)
+    )
+    show = tmp_path / "show.yaml"
+    show.write_text(
+        f"version: 1\npatch: patch.yaml\nsongs:\n  - id: s\n    end: 3.1\n    tempo: [{{bar: 1, bpm: 240}}]\n    cues:\n{cues}\n"
+    )
+    recorder = subprocess.Popen(
+        ["pw-jack", sys.executable, "-c", RECORDER_SCRIPT, name, "1", str(tmp_path / "rec.npz")], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert recorder.stdout is not None and recorder.stdout.readline().strip() == "ready"
+        command = ["pw-jack", sys.executable, "-m", "showcontrol", "run", str(show), "--headless", "--log", str(tmp_path / "show.jsonl")]
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
+    finally:
+        recorder.terminate()
+        recorder.wait(10)
+        subprocess.run(["pw-metadata", "-n", "settings", "0", "clock.force-quantum", "0"], env=env, capture_output=True)
+    assert result.returncode == 0, result.stderr
+    recorded = np.load(tmp_path / "rec.npz")
+    onsets = click_onsets(recorded["audio"][:, 0], list(recorded["starts"]), list(recorded["lengths"]))
+    notes = [int(n) for n in recorded["notes"]]
+    assert len(notes) == 8 and len(onsets) == 8 and [n - o for n, o in zip(notes, onsets, strict=True)] == [0] * 8, (notes, onsets)
