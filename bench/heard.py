@@ -134,6 +134,7 @@ class Take:
     arrivals: dict[str, dict[int, int]]  # output -> cue number -> monotonic ns
     stalls_end_ns: list[int]
     late_writes_p99_ms: float
+    gaps: int  # places where the mixed audio does not go on from the frame before (an underrun: silence or a skip)
 
 
 def capture_clock(growth: list[tuple[int, int]], header_bytes: int, channels: int) -> tuple[np.ndarray, np.ndarray, float]:
@@ -256,10 +257,16 @@ def play(
     }
     if engine.returncode not in (0, 1):
         print(f"  note: the engine exited {engine.returncode}: {err[-500:]}")
-    return Take(heard, arrivals, ends, residual)
+    return Take(heard, arrivals, ends, residual, ramp_gaps(values[playing[0] : playing[-1] + 1]))
 
 
 WINDOWS = ("first 2 s", "0-0.5 s after a stall", "0.5-5 s after a stall", "steady")
+
+
+def ramp_gaps(values: np.ndarray) -> int:
+    """How often the captured ramp does not step by one frame (mod its turn): each is an underrun or a skip."""
+    irregular = (np.diff(values) % (RAMP_STEPS // 2)) != 1  # silence (0) in between, or a jump
+    return int(np.count_nonzero(irregular[1:] & ~irregular[:-1]) + (1 if len(irregular) and irregular[0] else 0))
 
 
 def windows(take: Take, cue_frames: list[int], output: str, latency: float | None = None) -> tuple[dict[str, list[float]], float]:
@@ -301,8 +308,9 @@ def main() -> None:
     parser.add_argument("--stalls", default="20,50,90,200", help="SIGSTOP lengths, ms, spread over the song")
     parser.add_argument("--baseline", default=BASELINE, help="the commit to compare with (default: before the re-lock)")
     parser.add_argument("--no-jack", action="store_true", help="skip the third take, this code through PipeWire's JACK (pw-jack)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the baseline's take (e.g. a 10-minute run for underruns)")
     args = parser.parse_args()
-    stalls = [int(s) for s in args.stalls.split(",") if s]
+    stalls = [int(s) for s in args.stalls.split(",") if s.strip()]
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         sound = start_pipewire(folder / "pw")
@@ -316,7 +324,7 @@ def main() -> None:
             show, cue_frames = write_show(folder, args.seconds, osc.port, broker.port)
             old = baseline_code(args.baseline, Path(tempfile.mkdtemp(prefix="heard-baseline-")))
             takes = {}
-            for label, code in (("this code", REPO), (f"baseline {args.baseline}", old)):
+            for label, code in (("this code", REPO), (f"baseline {args.baseline}", old))[: 1 if args.no_baseline else 2]:
                 sound.ensure_pulse()
                 takes[label] = play(code, show, folder, sound, osc, mqtt, stalls, args.seconds)
             if not args.no_jack:
@@ -338,7 +346,7 @@ def main() -> None:
             found, latencies[path] = windows(take, cue_frames, output, latencies.get(path))
             print(f"{label + ' ' + output:32}" + "".join(row(found[key]) for key in WINDOWS) + f"   {latencies[path]:6.2f}")
         print(
-            f"{'':32}(capture writes after the mix, p99 {take.late_writes_p99_ms:.2f} ms; cues found in the capture: {len(take.heard_ns) and sum(f in take.heard_ns for f in cue_frames)})"
+            f"{'':32}(audio gaps: {take.gaps}; capture writes after the mix, p99 {take.late_writes_p99_ms:.2f} ms; cues found: {len(take.heard_ns) and sum(f in take.heard_ns for f in cue_frames)})"
         )
 
 
