@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_show_to_the_end
-from peers import UdpReceiver
+from peers import Subscriber, UdpReceiver
 from pythonosc.osc_message import OscMessage
 
 from showcontrol.app import RunOptions, ShowRunner
@@ -92,15 +92,21 @@ def test_stop_silences_and_a_locate_plays_from_the_new_bar(runner) -> None:
     assert received(receiver)[stopped_at:] == [(bar, beat) for bar in range(6, 9) for beat in range(1, 5)]
 
 
-def test_without_any_interface_the_show_runs_silent_and_says_so(tmp_path: Path) -> None:
+def test_without_any_interface_the_show_runs_silent_and_says_so(tmp_path: Path, broker) -> None:
     """No device named, none there (no sound card, no server): the demo still runs, on the dummy driver,
-    but the report and the exit status say that nothing was heard."""
+    but the report, the performers' monitors and the exit status say that nothing was heard."""
     receiver = UdpReceiver()
+    show = beat_show(tmp_path, receiver.port, bars=2)
+    with (tmp_path / "patch.yaml").open("a") as patch:
+        patch.write(f"  monitors: {{type: mqtt, host: 127.0.0.1, port: {broker.port}, topic_prefix: stage/}}\n")
+    monitors = Subscriber(broker.port, "stage/state/audio")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE", "JACK", "XDG_RUNTIME"))}
     try:
-        result = run_show_to_the_end(beat_show(tmp_path, receiver.port, bars=2), env=env, driver=None)
+        result = run_show_to_the_end(show, env=env, driver=None)
     finally:
         receiver.close()
+        monitors.close()
+    assert [json.loads(payload)["health"] for _, _, payload in monitors.lines] == ["silent"]  # never "ok"
     assert result.returncode == 3, result.stderr  # ExitStatus.SILENT
     assert "NO AUDIO DEVICE" in result.stderr and "--require-audio" in result.stderr and "3-4 %" in result.stderr
     assert "now SILENT (no device)" in result.stdout and "now ok" not in result.stdout
