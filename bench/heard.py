@@ -130,7 +130,7 @@ SDL_ARGS = ("--audio-driver", "pulseaudio")
 class Take:
     """One play of the show: when each song frame was mixed, when each cue arrived, when each stall ended."""
 
-    heard_ns: dict[int, float]  # song frame (the ramp) -> monotonic ns at which the server mixed it
+    heard_ns: dict[int, float]  # a cue's song frame (the ramp) -> monotonic ns at which the server mixed it
     arrivals: dict[str, dict[int, int]]  # output -> cue number -> monotonic ns
     stalls_end_ns: list[int]
     late_writes_p99_ms: float
@@ -163,6 +163,7 @@ def play(
     mqtt: Subscriber,
     stalls_ms: list[int],
     seconds: float,
+    wanted: list[int],
     jack: bool = False,
 ) -> Take:
     capture = Path(tempfile.mkstemp(dir="/dev/shm", suffix=".wav")[1])
@@ -242,15 +243,12 @@ def play(
     values = np.rint(audio[:, 0].astype(np.float64) * RAMP_STEPS).astype(np.int64)
     playing = np.flatnonzero(values > 0)
     written, mixed_ns, residual = capture_clock(growth.samples, header, audio.shape[1])
-    heard = {}
-    turn = 0  # the ramp restarts every 2**20 frames: count its turns through the capture
-    previous = 0
-    for index in playing:
-        value = int(values[index])
-        if value + RAMP_STEPS // 4 < previous:
-            turn += 1
-        previous = value
-        heard.setdefault(turn * (RAMP_STEPS // 2) + value, float(np.interp(index + 1, written, mixed_ns)))
+    ramp = values[playing]
+    turns = np.concatenate([[0], np.cumsum(np.diff(ramp) < -(RAMP_STEPS // 4))])  # the ramp restarts every 2**20 frames
+    song_frames, first = np.unique(turns * (RAMP_STEPS // 2) + ramp, return_index=True)  # where each frame was first mixed
+    cues = np.isin(song_frames, wanted)
+    mixed_at = np.interp(playing[first[cues]] + 1, written, mixed_ns)
+    heard = dict(zip(song_frames[cues].tolist(), mixed_at.tolist(), strict=True))
     arrivals = {
         "osc": {struct.unpack(">i", data[-4:])[0]: t for t, data in osc.datagrams},
         "mqtt": {int(payload): t + WALL_TO_MONOTONIC_NS for t, _, payload in mqtt.lines},
@@ -326,9 +324,9 @@ def main() -> None:
             takes = {}
             for label, code in (("this code", REPO), (f"baseline {args.baseline}", old))[: 1 if args.no_baseline else 2]:
                 sound.ensure_pulse()
-                takes[label] = play(code, show, folder, sound, osc, mqtt, stalls, args.seconds)
+                takes[label] = play(code, show, folder, sound, osc, mqtt, stalls, args.seconds, cue_frames)
             if not args.no_jack:
-                takes["this code, JACK"] = play(REPO, show, folder, sound, osc, mqtt, stalls, args.seconds, jack=True)
+                takes["this code, JACK"] = play(REPO, show, folder, sound, osc, mqtt, stalls, args.seconds, cue_frames, jack=True)
         finally:
             mqtt.close()
             osc.close()
