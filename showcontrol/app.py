@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -24,8 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from showcontrol.audio.device import AudioDevice
-from showcontrol.audio.link import AudioHealth, AudioLink
+from showcontrol.audio.link import AudioHealth, AudioLink, Device
 from showcontrol.audio.mix import Stem, crossfade_seam, fade_out, mix_block, mix_fading
 from showcontrol.beats import beat_states
 from showcontrol.describe import clock_text
@@ -33,6 +32,7 @@ from showcontrol.dispatcher import MAX_LEAD_S, Dispatcher, DispatcherConfig, Dis
 from showcontrol.engine.plan import Dispatch, StartPlan, dispatch_order, feed_count_ins, plan_start
 from showcontrol.engine.transport import Loop, Pause, Play, Resume, Segment, State, Stop, Transport
 from showcontrol.errors import ShowControlError
+from showcontrol.io.jack_midi import JackMidiOutput
 from showcontrol.io.midi import MidiPortOutput
 from showcontrol.io.mqtt import MqttPublisher
 from showcontrol.io.osc import OscUdpOutput
@@ -72,6 +72,7 @@ class RunOptions:
     stop_fade_s: float = 0.5  # an interrupted number fades out over this long
     count_in_bars: int | None = None  # bars of count-in before a start from a later bar (None: the song's own)
     takes_path: Path | None = None  # the take log (None: takes.jsonl beside the show log)
+    audio_device: str | None = None  # --audio-device: this output instead of the patch's
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,8 @@ class ShowRunner:
         self.song = loaded.show.song(options.song_id)
         self.timeline = loaded.timelines[options.song_id]
         self.audio = loaded.show.patch.audio
+        if options.audio_device is not None:
+            self.audio = replace(self.audio, device=options.audio_device)
         self.sample_rate = loaded.sample_rate
         self.routes = {feed: chans for feed, chans in self.audio.routes.items() if chans}
         self.sounds = click_sounds(self.sample_rate)
@@ -176,6 +179,8 @@ class ShowRunner:
                 self._audio_changed,
             )
         )
+        if jack_midi := [o for o in self.outputs.values() if isinstance(o, JackMidiOutput)]:
+            self._link.attach_midi(jack_midi, self._song_frame_at)
         self._install(version)
         self._stack.callback(lambda: self.dispatcher.stop())
         supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
@@ -215,6 +220,9 @@ class ShowRunner:
             previous.stop()
         self.timeline, self._song_stems, self.tempo = version.timeline, dict(version.stems), version.tempo
         self.transport = Transport(version.timeline.end_frame)
+        for output in self.outputs.values():
+            if isinstance(output, JackMidiOutput):  # the JACK client writes its events at their frames
+                output.schedule(version.order, version.prepared)
         looped, self.loop_bars = self.loop_bars, None
         for output in self.outputs.values():
             if isinstance(output, MqttPublisher):
@@ -250,6 +258,8 @@ class ShowRunner:
         if isinstance(spec, OscOutput):
             return OscTcpOutput(spec, self.showlog.record).open() if spec.transport == "tcp" else OscUdpOutput(spec, self.showlog.record).open()
         if isinstance(spec, MidiOutput):
+            if self.audio.backend == "jack":  # on the JACK audio client, written at each event's frame
+                return JackMidiOutput(spec, self.sample_rate, lambda: self.transport.segment).open()
             return MidiPortOutput(spec, self.options.midi_api).open()
         return MqttPublisher(spec, report=self.showlog.record, beats=beats).open()
 
@@ -260,7 +270,7 @@ class ShowRunner:
         seconds = Fraction(song_frame) / self.timeline.sample_rate
         position = self.timeline.tempo.position_at(seconds)
         where = f"{clock_text(float(seconds))} (bar {position.bar}.{position.beat})"
-        if health is AudioHealth.OK:
+        if health in (AudioHealth.OK, AudioHealth.SILENT):
             log.warning("audio: %s, at %s", detail, where)
         else:
             log.error("AUDIO %s: %s; at %s", health.upper(), detail, where)
@@ -308,6 +318,11 @@ class ShowRunner:
         self.showlog.record({"song": self.song.id, "kind": "transport", "state": "stopped", "song_frame": frame, "final": True})
 
     # -- the audio thread -----------------------------------------------------------------
+    def _song_frame_at(self, device_frame: int) -> int | None:
+        """The song frame of a device frame of the block just rendered, while it plays (JACK MIDI's period)."""
+        segment = self.transport.segment
+        return segment.song_frame_at(device_frame) if segment.state is State.PLAYING else None
+
     def _render(self, device_frame: int, out: npt.NDArray[np.float32]) -> None:
         segment = self.transport.next_block(device_frame, len(out))
         if segment.state is not State.PLAYING:
@@ -489,7 +504,7 @@ class ShowRunner:
         return self._link
 
     @property
-    def device(self) -> AudioDevice:
+    def device(self) -> Device:
         return self.link.device
 
     @property

@@ -31,6 +31,7 @@ class ExitStatus(IntEnum):
     OK = 0
     FAILED = 1
     BAD_INPUT = 2
+    SILENT = 3  # the show played, but on no audio device: nothing was heard
     STOPPED_BY_SIGINT = 128 + 2  # `run` ended by a signal before the song's end, cleanly: the shell's numbers
     STOPPED_BY_SIGTERM = 128 + 15
 
@@ -63,7 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     run = show_command("run", "play a song through the audio interface and fire its cues, locked to the audio clock")
     run.add_argument("--song", help="song id (default: the first song)")
     run.add_argument("--from", dest="start", metavar="BAR|SECTION", help="start from this bar or section, with the count-in as pre-roll")
-    run.add_argument("--audio-driver", help="SDL audio driver (pulseaudio, alsa, dummy, disk, ...); default: SDL's choice")
+    run.add_argument(
+        "--audio-driver",
+        help="SDL audio driver (pulseaudio, alsa, dummy, disk, ...); default: SDL's choice. "
+        "dummy plays to nobody and keeps time only within 3-4 %% of the wall clock",
+    )
+    run.add_argument("--audio-device", metavar="NAME", help="play on this output (part of its name; see `devices`) instead of the patch's")
     run.add_argument("--require-audio", action="store_true", help="fail instead of falling back to the silent dummy driver")
     run.add_argument(
         "--midi-api", choices=("auto", "alsa", "jack"), default="auto", help="MIDI system (default: ALSA if present, else JACK)"
@@ -275,8 +281,22 @@ def cmd_check(args: argparse.Namespace) -> ExitStatus:
     if problems:
         raise ShowFileError(problems)
     print(check_summary(loaded))
-    print(f"OK: {len(loaded.show.songs)} song(s), {len(loaded.warnings)} warning(s)")
+    warnings = len(loaded.warnings)
+    if (layout := _layout_warning(loaded)) is not None:
+        print(f"warning: {layout}", file=sys.stderr)
+        warnings += 1
+    print(f"OK: {len(loaded.show.songs)} song(s), {warnings} warning(s)")
     return ExitStatus.OK
+
+
+def _layout_warning(loaded: LoadedShow) -> str | None:
+    """Where the running sound server's device cannot take the patch's channels 1:1 (None: it can, or no server)."""
+    from showcontrol.audio.link import patch_layout_warning
+
+    audio = loaded.show.patch.audio
+    if audio.backend == "jack":  # JACK ports are mono: every channel lands on its own port
+        return None
+    return patch_layout_warning(audio) if audio.channels > 2 or any(k > 1 for c in audio.routes.values() for k in c) else None
 
 
 def cmd_timeline(args: argparse.Namespace) -> ExitStatus:
@@ -345,6 +365,7 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
         args.stop_fade,
         _count_in(args.count_in),
         takes_path=args.takes,
+        audio_device=args.audio_device,
     )
     interactive = not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
     loop = _loop_bars(loaded, song_id, args.loop) if args.loop else None
@@ -382,7 +403,9 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
         signals.ignore_the_rest()
     if runner.audio_incidents:
         return ExitStatus.FAILED  # a service must see that nothing, or not everything, was heard
-    return ExitStatus(128 + signals.received) if signals.received is not None else ExitStatus.OK
+    if signals.received is not None:
+        return ExitStatus(128 + signals.received)
+    return ExitStatus.SILENT if runner.link.fell_back else ExitStatus.OK
 
 
 # -- remote control and web surfaces (docs/remote.md) ---------------------------------------------------
@@ -459,13 +482,14 @@ def _loop_bars(loaded: LoadedShow, song_id: str, text: str) -> tuple[int, int]:
 
 def run_report(runner: object) -> str:
     from showcontrol.app import ShowRunner
+    from showcontrol.audio.link import health_text
 
     assert isinstance(runner, ShowRunner)
     stats = runner.dispatcher.stats
     lines = [
         f"{runner.song.id}: fired {stats.fired} events, {stats.late} late (> 1 ms), worst {stats.max_late_ns / 1e6:.2f} ms; "
         f"audio callbacks failed: {runner.device.callback_errors}",
-        f"  audio: {runner.device.name} ({runner.driver}), now {runner.link.health}"
+        f"  audio: {runner.device.name} ({runner.driver}), now {health_text(runner.link.health)}"
         + "".join(f"; {incident}" for incident in runner.audio_incidents),
     ]
     for name, output in runner.outputs.items():
@@ -509,7 +533,10 @@ def cmd_monitor(args: argparse.Namespace) -> ExitStatus:
 
 
 def cmd_devices(args: argparse.Namespace) -> ExitStatus:
+    from showcontrol.audio.channel_map import one_to_one_up_to
     from showcontrol.audio.device import AudioDeviceError, available_drivers, output_devices, start_audio_driver, stop_audio_driver
+    from showcontrol.audio.jack_device import jack_ports_text
+    from showcontrol.audio.pulse_sinks import sink_layouts
     from showcontrol.io.midi import output_port_names
 
     print(f"audio drivers: {', '.join(available_drivers())}")
@@ -517,20 +544,28 @@ def cmd_devices(args: argparse.Namespace) -> ExitStatus:
         driver = start_audio_driver(None)
         print(f"audio outputs ({driver}):")
         devices = output_devices()
+        layouts = sink_layouts() if driver == "pulseaudio" else {}
         if not devices:
-            print("  none")
+            print(f"  none: {SILENT_FALLBACK}")
         for device in devices:
             channels = f"{device.channels} channels" if device.channels else "channels unknown"
-            print(f"  {device.name} ({channels}{f', {device.sample_rate} Hz' if device.sample_rate else ''})")
+            layout = layouts.get(device.name)
+            laid_out = f"; {','.join(layout)}: streams of up to {one_to_one_up_to(layout)} channels land 1:1" if layout else ""
+            print(f"  {device.name} ({channels}{f', {device.sample_rate} Hz' if device.sample_rate else ''}{laid_out})")
         stop_audio_driver()
     except AudioDeviceError as error:
-        print(f"audio outputs: none ({error}); `run` falls back to the silent dummy driver")
+        print(f"audio outputs: none ({error}): {SILENT_FALLBACK}")
+    print(jack_ports_text())
+    midi_systems = 0
     for api in ("alsa", "jack"):
         try:
             names = output_port_names(api)
             print(f"MIDI outputs ({api}): {', '.join(names) if names else 'none'}")
+            midi_systems += 1
         except Exception as error:  # rtmidi raises assorted errors when a MIDI system is absent
             print(f"MIDI outputs ({api}): unavailable ({str(error).strip() or type(error).__name__})")
+    if not midi_systems:
+        print(MIDI_HINT)
     return ExitStatus.OK
 
 
@@ -648,6 +683,17 @@ def cmd_takes(args: argparse.Namespace) -> ExitStatus:
         takes = [t for t in read_takes(logs) if t.take_id == marked.take_id]  # as marked now
     print(takes_text(takes, args.format))
     return ExitStatus.OK
+
+
+SILENT_FALLBACK = (
+    "`run` falls back to SDL's silent dummy driver, says `audio: SILENT (no device)` and exits with status 3 "
+    "(the dummy driver keeps time only within 3-4 % of the wall clock)"
+)
+MIDI_HINT = (
+    "no MIDI system here (no /dev/snd/seq, no JACK server). MIDI ports, virtual ones too, come with a JACK server: "
+    "`jackd -d dummy` needs no sound card (`--midi-api auto` then finds it); on PipeWire, give the patch audio backend: "
+    "jack and run under `pw-jack`: the JACK client carries the MIDI outputs too"
+)
 
 
 COMMANDS = {

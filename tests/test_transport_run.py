@@ -1,16 +1,18 @@
 """The operator's transport on a running show (in process, SDL's dummy driver, a real UDP receiver):
 pause holds every cue and resume carries on where it was; stop silences; a locate plays from the new bar;
-and the audio device policy (fall back loudly, or refuse when a real device is required)."""
+and the audio device policy (fall back loudly and say SILENT, or refuse a named device that is missing
+or a real one that is required)."""
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
 import pytest
 from conftest import run_show_to_the_end
-from peers import UdpReceiver
+from peers import Subscriber, UdpReceiver
 from pythonosc.osc_message import OscMessage
 
 from showcontrol.app import RunOptions, ShowRunner
@@ -90,15 +92,49 @@ def test_stop_silences_and_a_locate_plays_from_the_new_bar(runner) -> None:
     assert received(receiver)[stopped_at:] == [(bar, beat) for bar in range(6, 9) for beat in range(1, 5)]
 
 
-def test_without_the_named_interface_the_show_runs_silent_with_a_loud_warning(tmp_path: Path) -> None:
+def test_without_any_interface_the_show_runs_silent_and_says_so(tmp_path: Path, broker) -> None:
+    """No device named, none there (no sound card, no server): the demo still runs, on the dummy driver,
+    but the report, the performers' monitors and the exit status say that nothing was heard."""
     receiver = UdpReceiver()
+    show = beat_show(tmp_path, receiver.port, bars=2)
+    with (tmp_path / "patch.yaml").open("a") as patch:
+        patch.write(f"  monitors: {{type: mqtt, host: 127.0.0.1, port: {broker.port}, topic_prefix: stage/}}\n")
+    monitors = Subscriber(broker.port, "stage/state/audio")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE", "JACK", "XDG_RUNTIME"))}
     try:
-        result = run_show_to_the_end(beat_show(tmp_path, receiver.port, bars=2, audio=", device: No Such Interface"), driver=None)
+        result = run_show_to_the_end(show, env=env, driver=None)
     finally:
         receiver.close()
-    assert result.returncode == 0, result.stderr
-    assert "NO AUDIO DEVICE" in result.stderr and "--require-audio" in result.stderr
+        monitors.close()
+    assert [json.loads(payload)["health"] for _, _, payload in monitors.lines] == ["silent"]  # never "ok"
+    assert result.returncode == 3, result.stderr  # ExitStatus.SILENT
+    assert "NO AUDIO DEVICE" in result.stderr and "--require-audio" in result.stderr and "3-4 %" in result.stderr
+    assert "now SILENT (no device)" in result.stdout and "now ok" not in result.stdout
     assert len(receiver.datagrams) == 8  # the cues still ran, on the dummy driver's clock
+
+
+@pytest.mark.parametrize("how", ["patch", "--audio-device"])
+def test_a_named_interface_that_is_missing_is_an_error_not_a_silent_show(tmp_path: Path, how: str) -> None:
+    audio = ", device: No Such Interface" if how == "patch" else ""
+    args = ("--audio-device", "No Such Interface") if how == "--audio-device" else ()
+    receiver = UdpReceiver()
+    try:
+        result = run_show_to_the_end(beat_show(tmp_path, receiver.port, bars=2, audio=audio), *args, driver=None)
+    finally:
+        receiver.close()
+    assert result.returncode == 1
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("showcontrol: ") and "No Such Interface" in last and "will not play silently" in last, result.stderr
+    assert receiver.datagrams == [] and "Traceback" not in result.stderr
+
+
+def test_alsa_without_a_sound_card_says_what_to_do_instead(tmp_path: Path) -> None:
+    if Path("/dev/snd").exists():
+        pytest.skip("this machine has ALSA sound cards")
+    result = run_show_to_the_end(beat_show(tmp_path, 9, bars=2), driver="alsa")
+    assert result.returncode == 1
+    last = result.stderr.splitlines()[-1]
+    assert "ALSA finds no sound card" in last and "--audio-driver pulseaudio" in last and "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(

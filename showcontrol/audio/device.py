@@ -76,12 +76,23 @@ class OutputDevice:
     sample_rate: int | None
 
 
+# Properties of the pulse client SDL opens, which pipewire-pulse gives each of its streams: no remixing, no
+# channel mixer. Without them a 4-channel stream (SDL labels it FL,FR,FC,LFE) played into a 4-channel or Pro
+# Audio (AUX) device had its click and LTC folded into outputs 1-2, front of house. With them each channel goes
+# to the device's port of the same position, or on an AUX device of the same number (see audio/channel_map.py).
+# libpulse reads PULSE_PROP when SDL connects (at driver start or at a device's opening), so it stays set for
+# the process; PulseAudio itself ignores these properties (it remixes only what the stream's map asks).
+NO_REMIX_PROPERTIES = "stream.dont-remix=true channelmix.disable=true"
+
+
 def start_audio_driver(driver: str | None) -> str:
     """Initialise SDL audio with `driver` (None: SDL's choice); returns the driver in use."""
     lib = _sdl()
     previous = os.environ.get("SDL_AUDIODRIVER")
     if driver:
         os.environ["SDL_AUDIODRIVER"] = driver  # SDL reads it here; put back after, so child processes are not steered
+    if NO_REMIX_PROPERTIES not in os.environ.get("PULSE_PROP", ""):  # read when SDL connects, which may be later
+        os.environ["PULSE_PROP"] = f"{os.environ.get('PULSE_PROP', '')} {NO_REMIX_PROPERTIES}".strip()
     try:
         if lib.SDL_InitSubSystem(SDL_INIT_AUDIO) != 0:
             raise AudioDeviceError(f"audio driver {driver or 'default'} failed: {lib.SDL_GetError().decode(errors='replace')}")

@@ -77,7 +77,9 @@ def load_patch(path: Path, reader: Reader | None = None) -> Patch | None:
 
 
 def _audio(reader: Reader, node: Node) -> AudioPatch | None:
-    fields = reader.fields(node, "audio", ("device", "sample_rate", "channels", "routes", "output_latency_ms", "buffer_frames", "require"))
+    fields = reader.fields(
+        node, "audio", ("device", "sample_rate", "channels", "routes", "output_latency_ms", "buffer_frames", "require", "backend", "ports")
+    )
     if fields is None:
         return None
     device = reader.text(n, "audio device") if (n := fields.get("device")) is not None else None
@@ -93,7 +95,28 @@ def _audio(reader: Reader, node: Node) -> AudioPatch | None:
     routes_node = fields.get("routes")
     routes = _routes(reader, routes_node, channels) if routes_node is not None else {"track": tuple(range(min(2, channels)))}
     require = bool(reader.boolean(n, "require")) if (n := fields.get("require")) is not None else False
-    return AudioPatch(device, sample_rate, channels, routes, latency, buffer_frames, require)
+    backend = (reader.choice(n, "audio backend", AUDIO_BACKENDS) or "sdl") if (n := fields.get("backend")) is not None else "sdl"
+    ports = _jack_ports(reader, n, channels, backend) if (n := fields.get("ports")) is not None else {}
+    return AudioPatch(device, sample_rate, channels, routes, latency, buffer_frames, require, backend, ports)
+
+
+AUDIO_BACKENDS = ("sdl", "jack")
+
+
+def _jack_ports(reader: Reader, node: Node, channels: int, backend: str) -> dict[int, tuple[str, ...]]:
+    """`ports: {1: system:playback_1, 3: [system:playback_3, recorder:in_1]}`: 1-based channel -> JACK ports."""
+    if backend != "jack":
+        reader.problem(node, "audio ports name JACK destinations, but the backend is not JACK", "add backend: jack, or remove ports")
+        return {}
+    fields = reader.fields(node, "audio ports", AnyKey())
+    ports: dict[int, tuple[str, ...]] = {}
+    for key, (key_node, value) in (fields.values.items() if fields else []):
+        if not key.isdigit() or not 1 <= int(key) <= channels:
+            reader.problem(key_node, f"audio ports: {key!r} is not a channel of the interface", f"use channels 1 to {channels}")
+            continue
+        names = [reader.text(n, f"ports.{key}") for n in (reader.items(value, f"ports.{key}") if isinstance(value, yaml.SequenceNode) else [value])]
+        ports[int(key) - 1] = tuple(name for name in names if name)
+    return ports
 
 
 def _routes(reader: Reader, node: Node, channels: int) -> dict[str, tuple[int, ...]]:

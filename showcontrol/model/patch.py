@@ -27,6 +27,8 @@ class AudioPatch:
     output_latency_ms: float = 0.0
     buffer_frames: int = 256
     require_device: bool = False  # refuse to run on the silent dummy driver (a show, not a rehearsal)
+    backend: str = "sdl"  # "sdl" (pygame's SDL2: pulseaudio, alsa, ...) or "jack" (a JACK server, or PipeWire's)
+    ports: Mapping[int, tuple[str, ...]] = field(default_factory=dict)  # JACK: 0-based channel -> destination ports
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,7 +86,11 @@ def draw(screen: pygame.Surface, fonts: Fonts, view: MonitorView, now_s: float) 
         text(fonts.small, f"next: {name} in {seconds:.1f} s", GREY, height - margin, x=margin)
 
 
-AUDIO_WARNINGS = {"lost": "AUDIO LOST — the track is not heard", "stalled": "AUDIO STALLED — the track has stopped"}
+AUDIO_WARNINGS = {
+    "lost": "AUDIO LOST — the track is not heard",
+    "stalled": "AUDIO STALLED — the track has stopped",
+    "silent": "AUDIO SILENT (no device) — the track is not heard",
+}
 OFFLINE_WARNINGS = {
     "engine": ("ENGINE OFFLINE", "the show is not running: nothing here is live"),
     "broker": ("NO CONNECTION", "cannot reach the show's broker: nothing here is live"),

@@ -16,7 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
 
-from showcontrol.audio.device import AudioDevice
+from showcontrol.audio.link import Device
 from showcontrol.engine.transport import Segment, State
 from showcontrol.load.show_file import LoadedShow
 from showcontrol.model.show import Song
@@ -40,7 +40,7 @@ class Playing(Protocol):
     def segment(self) -> Segment: ...
 
     @property
-    def device(self) -> AudioDevice: ...
+    def device(self) -> Device: ...
 
     def song_frame_now(self) -> int: ...
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
+from showcontrol.audio.link import health_text
 from showcontrol.beats import timecode_text
 from showcontrol.describe import clock_text, message_text
 from showcontrol.io.output import Health, Output
@@ -62,5 +63,6 @@ def status_line(
     if state != "playing":
         parts.append(f"cued bar {cue_bar}")
     health = " ".join(f"{name}:{'ok' if o.status.health is Health.UP else o.status.health}" for name, o in outputs.items())
-    line = " | ".join([*parts, f"audio:{audio} {health}"])
-    return line if audio == "ok" else f"⚠ AUDIO {audio.upper()} | {line}"
+    shown = health_text(audio)
+    line = " | ".join([*parts, f"audio: {shown} {health}"])
+    return line if audio == "ok" else f"⚠ AUDIO {shown if shown != audio else audio.upper()} | {line}"

@@ -1,0 +1,352 @@
+"""Cue arrival against the audio as the sound server mixed it, through dropouts: this code against an older one.
+
+    python bench/heard.py [--seconds 40] [--baseline COMMIT] [--stalls 20,50,90,200]
+
+A song with a cue every 0.25 s (OSC over UDP and MQTT through Mosquitto) is played by `showcontrol run`
+through SDL's pulseaudio driver into a PipeWire null sink, while `pw-record` captures what the server mixed
+(the sink's monitor). The track carries its own frame number in every sample (a ramp, exact in float32), so
+the capture tells which song frame the server mixed when: a capture is never assumed to keep its positions
+(after an underrun a server delays or skips). When the server mixed each capture block is read off the
+capture file's growth (inotify): its lower envelope (see capture_clock). Each cue's error is its
+arrival at a real receiver (a UDP socket here, mosquitto_sub) minus when its song frame was mixed; the
+median over the steady part of this code's run is the path's constant latency, printed (negative: cues
+arrive before the audio is mixed, by the server's buffer, which the patch's `output_latency_ms` is for),
+then taken off both codes' errors. The engine is stopped (SIGSTOP) for each of `--stalls` ms mid-song.
+
+The same show is then played by the code of `--baseline` (default: the commit before the clock re-lock),
+extracted to a temporary folder, in the same run; and by this code through PipeWire's JACK (`pw-jack`,
+the patch's `backend: jack`, its ports connected to the null sink), unless `--no-jack`. Printed per output: p50/p99/max of |error| in ms over the
+first 2 s after play, in the 0.5 s after each stall, and over the rest. Needs pipewire, pipewire-pulse,
+wireplumber, pw-record, dbus-daemon and mosquitto.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO / "tests"))
+from peers import Broker, PipeWire, Subscriber, UdpReceiver, start_pipewire  # noqa: E402
+
+WALL_TO_MONOTONIC_NS = time.monotonic_ns() - time.time_ns()
+RATE = 48000
+BUFFER_FRAMES = 256
+CUE_EVERY_S = 0.25
+RAMP_STEPS = 1 << 21  # the ramp's step: frame numbers up to 2**20 (21.8 s) are exact in float32 in [0, 0.5)
+BASELINE = "9dd062c"  # the code before the clock re-locked after dropouts
+IN_MODIFY = 0x2
+ENVELOPE_S = 0.25  # the capture's clock: the earliest write within this much either side
+
+
+@dataclass
+class FileGrowth:
+    """(monotonic ns, size) each time a file is written to, from inotify (through libc)."""
+
+    path: Path
+    samples: list[tuple[int, int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        self._fd = self._libc.inotify_init1(os.O_NONBLOCK)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def start(self) -> FileGrowth:
+        while self._libc.inotify_add_watch(self._fd, str(self.path).encode(), IN_MODIFY) < 0:
+            time.sleep(0.001)  # pw-record has not created it yet
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        import select
+
+        while not self._stop.is_set():
+            if not select.select([self._fd], [], [], 0.1)[0]:
+                continue
+            now = time.monotonic_ns()
+            try:
+                os.read(self._fd, 65536)
+            except BlockingIOError:
+                continue
+            self.samples.append((now, os.stat(self.path).st_size))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        os.close(self._fd)
+
+
+def write_show(folder: Path, seconds: float, osc_port: int, broker_port: int) -> tuple[Path, list[int]]:
+    """A track whose samples are their own frame numbers, and a cue every CUE_EVERY_S; the cues' song frames."""
+    frames = np.arange(int((seconds + 1) * RATE))
+    ramp = ((frames % (RAMP_STEPS // 2)) / RAMP_STEPS).astype(np.float32)
+    soundfile.write(folder / "track.wav", np.stack([ramp, ramp], axis=1), RATE, subtype="FLOAT")
+    times = [n * CUE_EVERY_S for n in range(1, int(seconds / CUE_EVERY_S))]
+    lines = [
+        f"      - {{at: {t:.6f}s, osc: {{to: lights, address: /cue, args: [{n}]}}, mqtt: {{to: monitors, topic: cue, payload: '{n}'}}}}"
+        for n, t in enumerate(times)
+    ]
+    show = folder / "show.yaml"
+    show.write_text(
+        f"version: 1\npatch: patch.yaml\nsongs:\n  - id: heard\n    audio: track.wav\n    end: {seconds:.3f}s\n"
+        f"    tempo: [{{bar: 1, bpm: 240}}]\n    click: false\n    cues:\n" + "\n".join(lines) + "\n"
+    )
+    (folder / "patch.yaml").write_text(f"""version: 1
+audio: {{sample_rate: {RATE}, channels: 2, buffer_frames: {BUFFER_FRAMES}, routes: {{track: [1, 2]}}}}
+outputs:
+  lights: {{type: osc, host: 127.0.0.1, port: {osc_port}}}
+  monitors: {{type: mqtt, host: 127.0.0.1, port: {broker_port}, topic_prefix: heard/, cue_connection: true}}
+""")
+    (folder / "patch-jack.yaml").write_text(f"""version: 1
+audio: {{backend: jack, sample_rate: {RATE}, channels: 2, buffer_frames: {BUFFER_FRAMES}, routes: {{track: [1, 2]}},
+        ports: {{1: "nullsink:playback_FL", 2: "nullsink:playback_FR"}}}}
+outputs:
+  lights: {{type: osc, host: 127.0.0.1, port: {osc_port}}}
+  monitors: {{type: mqtt, host: 127.0.0.1, port: {broker_port}, topic_prefix: heard/, cue_connection: true}}
+""")
+    return show, [round(t * RATE) for t in times]
+
+
+JACK_ENGINE = ("pw-jack",)  # the engine through PipeWire's JACK, its patch's backend: jack
+SDL_ARGS = ("--audio-driver", "pulseaudio")
+
+
+@dataclass
+class Take:
+    """One play of the show: when each song frame was mixed, when each cue arrived, when each stall ended."""
+
+    heard_ns: dict[int, float]  # a cue's song frame (the ramp) -> monotonic ns at which the server mixed it
+    arrivals: dict[str, dict[int, int]]  # output -> cue number -> monotonic ns
+    stalls_end_ns: list[int]
+    late_writes_p99_ms: float
+    gaps: int  # places where the mixed audio does not go on from the frame before (an underrun: silence or a skip)
+
+
+def capture_clock(growth: list[tuple[int, int]], header_bytes: int, channels: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """When the server mixed each capture frame, from the capture's growth: (capture frames, ns at each).
+
+    Each write comes when its block is mixed, or later (the recorder's wake-up, on a loaded machine tens of
+    ms): the mix is the lower envelope. The null sink's clock runs at the nominal rate on a monotonic timer,
+    but jumps by a quantum or more when the graph is reconfigured (a stream joining, leaving or underrunning):
+    so the envelope is a running minimum over ENVELOPE_S of the writes' offsets from the nominal rate, not
+    one line. Also returned: how far, at p99, writes came after the envelope (ms)."""
+    points = np.array([(t, (size - header_bytes) // (4 * channels)) for t, size in growth], dtype=np.float64)
+    frames, times = points[:, 1], points[:, 0]
+    offsets = times - frames * 1e9 / RATE
+    reach = max(1, int(ENVELOPE_S * RATE / max(1.0, float(np.median(np.diff(frames))))))
+    padded = np.pad(offsets, reach, mode="edge")
+    envelope = np.lib.stride_tricks.sliding_window_view(padded, 2 * reach + 1).min(axis=1)
+    return frames, envelope + frames * 1e9 / RATE, float(np.percentile(offsets - envelope, 99) / 1e6)
+
+
+def play(
+    code: Path,
+    show: Path,
+    folder: Path,
+    sound: PipeWire,
+    osc: UdpReceiver,
+    mqtt: Subscriber,
+    stalls_ms: list[int],
+    seconds: float,
+    wanted: list[int],
+    jack: bool = False,
+) -> Take:
+    capture = Path(tempfile.mkstemp(dir="/dev/shm", suffix=".wav")[1])
+    capture.unlink()
+    env = {**os.environ, **sound.env}
+    # One quantum throughout: the graph would otherwise switch from 1024 to 256 frames when the engine's
+    # stream joins, and the sink's clock jumps at a switch (31 ms here), which is not the engine's doing.
+    subprocess.run(
+        ["pw-metadata", "-n", "settings", "0", "clock.force-quantum", str(BUFFER_FRAMES)], env=env, capture_output=True, check=True
+    )
+    recorder = subprocess.Popen(
+        [
+            "pw-record",
+            "--target",
+            "nullsink",
+            "-P",
+            "{ stream.capture.sink=true }",
+            "--channels",
+            "2",
+            "--format",
+            "f32",
+            "--rate",
+            str(RATE),
+            str(capture),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    while not capture.exists():
+        time.sleep(0.001)
+    growth = FileGrowth(capture).start()
+    time.sleep(0.5)
+    osc.datagrams.clear()
+    mqtt.lines.clear()
+    how = ("--patch", str(folder / "patch-jack.yaml")) if jack else SDL_ARGS
+    engine = subprocess.Popen(
+        [
+            *(JACK_ENGINE if jack else ()),
+            sys.executable,
+            "-m",
+            "showcontrol",
+            "run",
+            str(show),
+            "--headless",
+            *how,
+            "--log",
+            str(folder / "show.jsonl"),
+        ],
+        env={**{k: v for k, v in env.items() if not k.startswith("JACK_")}, "PYTHONPATH": str(code)},
+        cwd=code,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    ends = []
+    try:
+        while not osc.datagrams:
+            time.sleep(0.001)
+        first = time.monotonic()
+        for index, stall in enumerate(stalls_ms):
+            time.sleep(max(0.0, first + (index + 1) * seconds / (len(stalls_ms) + 1) - time.monotonic()))
+            engine.send_signal(signal.SIGSTOP)
+            time.sleep(stall / 1000)
+            engine.send_signal(signal.SIGCONT)
+            ends.append(time.monotonic_ns())
+        _, err = engine.communicate(timeout=seconds + 60)
+    finally:
+        engine.kill()
+    time.sleep(0.5)
+    recorder.send_signal(signal.SIGINT)
+    recorder.wait(10)
+    growth.stop()
+    audio, _ = soundfile.read(capture, dtype="float32", always_2d=True)
+    header = capture.stat().st_size - audio.size * 4
+    capture.unlink()
+    values = np.rint(audio[:, 0].astype(np.float64) * RAMP_STEPS).astype(np.int64)
+    playing = np.flatnonzero(values > 0)
+    written, mixed_ns, residual = capture_clock(growth.samples, header, audio.shape[1])
+    ramp = values[playing]
+    turns = np.concatenate([[0], np.cumsum(np.diff(ramp) < -(RAMP_STEPS // 4))])  # the ramp restarts every 2**20 frames
+    song_frames, first = np.unique(turns * (RAMP_STEPS // 2) + ramp, return_index=True)  # where each frame was first mixed
+    cues = np.isin(song_frames, wanted)
+    mixed_at = np.interp(playing[first[cues]] + 1, written, mixed_ns)
+    heard = dict(zip(song_frames[cues].tolist(), mixed_at.tolist(), strict=True))
+    arrivals = {
+        "osc": {struct.unpack(">i", data[-4:])[0]: t for t, data in osc.datagrams},
+        "mqtt": {int(payload): t + WALL_TO_MONOTONIC_NS for t, _, payload in mqtt.lines},
+    }
+    if engine.returncode not in (0, 1):
+        print(f"  note: the engine exited {engine.returncode}: {err[-500:]}")
+    return Take(heard, arrivals, ends, residual, ramp_gaps(values[playing[0] : playing[-1] + 1]))
+
+
+WINDOWS = ("first 2 s", "0-0.5 s after a stall", "0.5-5 s after a stall", "steady")
+
+
+def ramp_gaps(values: np.ndarray) -> int:
+    """How often the captured ramp does not step by one frame (mod its turn): each is an underrun or a skip."""
+    irregular = (np.diff(values) % (RAMP_STEPS // 2)) != 1  # silence (0) in between, or a jump
+    return int(np.count_nonzero(irregular[1:] & ~irregular[:-1]) + (1 if len(irregular) and irregular[0] else 0))
+
+
+def windows(take: Take, cue_frames: list[int], output: str, latency: float | None = None) -> tuple[dict[str, list[float]], float]:
+    """|error| in ms by window, after `latency` (default: this take's median where no start or stall is near)."""
+    errors = []
+    for n, frame in enumerate(cue_frames):
+        arrival, heard = take.arrivals[output].get(n), take.heard_ns.get(frame)
+        if arrival is not None and heard is not None:
+            errors.append(((arrival - heard) / 1e6, heard))
+    play_ns = min(h for _, h in errors)
+    found: dict[str, list[float]] = {key: [] for key in WINDOWS}
+    keys = []
+    for _, heard in errors:
+        since = min((heard - end for end in take.stalls_end_ns if heard >= end), default=float("inf"))
+        keys.append(WINDOWS[0] if heard - play_ns < 2e9 else WINDOWS[1] if since < 0.5e9 else WINDOWS[2] if since < 5e9 else WINDOWS[3])
+    if latency is None:
+        latency = float(np.median([e for (e, _), key in zip(errors, keys, strict=True) if key == WINDOWS[3]]))
+    for (error, _), key in zip(errors, keys, strict=True):
+        found[key].append(abs(error - latency))
+    return found, latency
+
+
+def row(values: list[float]) -> str:
+    if not values:
+        return f"{'-':>24}"
+    a = np.array(values)
+    return f"{np.percentile(a, 50):8.2f}{np.percentile(a, 99):8.2f}{a.max():8.2f}"
+
+
+def baseline_code(commit: str, into: Path) -> Path:
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", commit], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=40.0, help="song length")
+    parser.add_argument("--stalls", default="20,50,90,200", help="SIGSTOP lengths, ms, spread over the song")
+    parser.add_argument("--baseline", default=BASELINE, help="the commit to compare with (default: before the re-lock)")
+    parser.add_argument("--no-jack", action="store_true", help="skip the third take, this code through PipeWire's JACK (pw-jack)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the baseline's take (e.g. a 10-minute run for underruns)")
+    args = parser.parse_args()
+    stalls = [int(s) for s in args.stalls.split(",") if s.strip()]
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        sound = start_pipewire(folder / "pw")
+        if sound is None:
+            sys.exit("PipeWire could not start (apt-get install pipewire pipewire-pulse wireplumber dbus)")
+        broker = Broker(folder)
+        broker.start()
+        osc = UdpReceiver()
+        mqtt = Subscriber(broker.port, "heard/cue")
+        try:
+            show, cue_frames = write_show(folder, args.seconds, osc.port, broker.port)
+            old = baseline_code(args.baseline, Path(tempfile.mkdtemp(prefix="heard-baseline-")))
+            takes = {}
+            for label, code in (("this code", REPO), (f"baseline {args.baseline}", old))[: 1 if args.no_baseline else 2]:
+                sound.ensure_pulse()
+                takes[label] = play(code, show, folder, sound, osc, mqtt, stalls, args.seconds, cue_frames)
+            if not args.no_jack:
+                takes["this code, JACK"] = play(REPO, show, folder, sound, osc, mqtt, stalls, args.seconds, cue_frames, jack=True)
+        finally:
+            mqtt.close()
+            osc.close()
+            broker.kill()
+            sound.stop()
+    print(
+        f"{len(cue_frames)} cues every {CUE_EVERY_S} s; engine stopped for {args.stalls} ms; PipeWire null sink via SDL pulseaudio, "
+        f"{BUFFER_FRAMES}-frame buffer; |error| in ms against the mixed audio, after the steady latency; noisy shared VM"
+    )
+    print(f"{'p50/p99/max':32}" + "".join(f"{key:>24}" for key in WINDOWS) + "   latency")
+    latencies: dict[str, float] = {}  # each path's latency, measured on this code's steady part, taken off both codes'
+    for label, take in takes.items():
+        for output in ("osc", "mqtt"):
+            path = f"{output} {'jack' if 'JACK' in label else 'pulse'}"
+            found, latencies[path] = windows(take, cue_frames, output, latencies.get(path))
+            print(f"{label + ' ' + output:32}" + "".join(row(found[key]) for key in WINDOWS) + f"   {latencies[path]:6.2f}")
+        print(
+            f"{'':32}(audio gaps: {take.gaps}; capture writes after the mix, p99 {take.late_writes_p99_ms:.2f} ms; cues found: {len(take.heard_ns) and sum(f in take.heard_ns for f in cue_frames)})"
+        )
+
+
+if __name__ == "__main__":
+    main()

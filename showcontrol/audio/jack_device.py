@@ -1,0 +1,225 @@
+"""The JACK backend: the only module that touches JACK (through the JACK-Client package, MIT, cffi).
+
+A JACK client with one output port per patch channel, named after what it carries (`track L`, `click ava`,
+`ltc`), connected to the patch's destination ports and connected again whenever one comes back. It takes the
+place of the SDL device (audio/device.py) with the same surface, for the audio link. Its clock is the
+server's: each period's observation is the time the JACK cycle started, as the server knows it (the
+callback's time less `frames_since_cycle_start`, the server's own estimate of how far into the cycle it
+is), not the callback's arrival. A server that shuts down (killed, restarted) makes the device `gone`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Protocol
+
+import numpy as np
+
+from showcontrol.audio.clock import ClockMap, DelayLockedLoop
+from showcontrol.audio.device import AudioDeviceError, Render
+from showcontrol.model.patch import MAIN_CLICK
+from showcontrol.realtime import FiringWindow
+
+log = logging.getLogger(__name__)
+CLIENT_NAME = "showcontrol"
+
+
+def jack_ports_text() -> str:
+    """For `devices`: the running JACK server's audio destinations (what a patch's `ports:` names), or why none."""
+    try:
+        import jack
+
+        client = jack.Client(f"{CLIENT_NAME}-probe", no_start_server=True)
+    except Exception as error:  # no libjack (OSError), no server (jack.JackError)
+        return (
+            f"JACK: no server ({str(error).strip() or type(error).__name__}); the patch's backend: jack needs jackd, or PipeWire's pw-jack"
+        )
+    try:
+        ports = [p.name for p in client.get_ports(is_audio=True, is_input=True)]
+        return f"JACK ({client.samplerate} Hz, period {client.blocksize}): audio destinations {', '.join(ports) or 'none'}"
+    finally:
+        client.close()
+
+
+class PeriodWriter(Protocol):
+    """A MIDI output the audio client carries (io/jack_midi.py): its messages written into each period."""
+
+    name: str
+
+    @property
+    def destination(self) -> str | None: ...
+
+    def attached(self, port: Any) -> None: ...
+
+    def write_period(self, song_frame: int | None, frames: int) -> None: ...
+
+
+SongFrameAt = Callable[[int], int | None]  # the song frame a device frame plays, while the song plays
+
+
+def port_names(routes: Mapping[str, tuple[int, ...]], channels: int) -> list[str]:
+    """A name per channel for what it carries: `track L`, `track R`, `click`, `click ava`, `ltc`, `out 5`."""
+    carried: list[list[str]] = [[] for _ in range(channels)]
+    for feed, chans in routes.items():
+        name = feed.replace(f"{MAIN_CLICK}:", f"{MAIN_CLICK} ")
+        for index, channel in enumerate(chans):
+            side = (" L", " R")[index] if feed == "track" and len(chans) == 2 else f" {index + 1}" if len(chans) > 1 else ""
+            if channel < channels:
+                carried[channel].append(name + side)
+    return [" + ".join(names) if names else f"out {k + 1}" for k, names in enumerate(carried)]
+
+
+class JackDevice:
+    """An output on a JACK server that pulls audio from `render(first_device_frame, out)` and keeps the clock."""
+
+    def __init__(
+        self,
+        sample_rate: int,
+        channels: int,
+        routes: Mapping[str, tuple[int, ...]],
+        destinations: Mapping[int, tuple[str, ...]],
+        render: Render,
+        window: FiringWindow | None = None,
+        first_frame: int = 0,
+    ) -> None:
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self._names = port_names(routes, channels)
+        self._destinations = destinations
+        self._render = render
+        self._window = window
+        self.frames_delivered = first_frame
+        self.last_callback_ns = 0
+        self.clock: ClockMap | None = None
+        self.callback_errors = 0
+        self.name = ""
+        self.buffer_frames = 0
+        self._client: object | None = None
+        self._ports: list[object] = []
+        self._dll: DelayLockedLoop | None = None
+        self._mix = np.zeros((0, channels), np.float32)
+        self._shut_down = threading.Event()
+        self._started = False
+        self._midi: list[tuple[PeriodWriter, Any]] = []
+        self._song_frame_at: SongFrameAt = lambda _frame: None
+
+    def attach_midi(self, writers: Sequence[PeriodWriter], song_frame_at: SongFrameAt) -> None:
+        """A MIDI port on this client for each writer, written each period at its events' frames."""
+        client = self._client
+        assert client is not None
+        self._song_frame_at = song_frame_at
+        for writer in writers:
+            port = client.midi_outports.register(writer.name)  # type: ignore[attr-defined]
+            writer.attached(port)
+            self._midi.append((writer, port))
+
+    def __enter__(self) -> JackDevice:
+        try:
+            import jack
+        except OSError as error:  # the package loads libjack when imported
+            raise AudioDeviceError(f"no JACK library here ({error}): apt-get install libjack-jackd2-0 (or pipewire-jack)") from None
+        os.environ.setdefault("JACK_NO_START_SERVER", "1")  # a show never starts a server of its own by surprise
+        try:
+            client = jack.Client(CLIENT_NAME, no_start_server=True)
+        except jack.JackError as error:
+            raise AudioDeviceError(f"no JACK server to play on ({error}); start jackd, or PipeWire with pw-jack") from None
+        if client.samplerate != self.sample_rate:
+            client.close()
+            raise AudioDeviceError(f"the JACK server runs at {client.samplerate} Hz, the patch at {self.sample_rate} Hz: make them agree")
+        self._client = client
+        self.name = f"JACK {client.name}"
+        self.buffer_frames = client.blocksize
+        self._dll = DelayLockedLoop(self.sample_rate, self.buffer_frames)
+        self._mix = np.zeros((self.buffer_frames, self.channels), np.float32)
+        self._ports = [client.outports.register(name) for name in self._names]
+        client.set_process_callback(self._process)
+        client.set_shutdown_callback(lambda _status, _reason: self._shut_down.set())
+        return self
+
+    def start(self) -> None:
+        client = self._client
+        assert client is not None
+        client.activate()  # type: ignore[attr-defined]
+        self._started = True
+        self.maintain()
+
+    def maintain(self) -> None:
+        """Connect each port to its destinations where they are (again): called by the audio watch."""
+        client = self._client
+        if client is None or self.gone:
+            return
+        wanted = [(self._ports[channel], destinations) for channel, destinations in self._destinations.items()]
+        for writer, port in self._midi:
+            if writer.destination:
+                found = client.get_ports(is_midi=True, is_input=True)  # type: ignore[attr-defined]
+                wanted.append((port, tuple(p.name for p in found if writer.destination.lower() in p.name.lower())))
+        for port, destinations in wanted:
+            connected = {p.name for p in port.connections}  # type: ignore[attr-defined]
+            for destination in destinations:
+                if destination in connected:
+                    continue
+                try:
+                    client.connect(port, destination)  # type: ignore[attr-defined]
+                    log.info("JACK: %s connected to %s", port.name, destination)  # type: ignore[attr-defined]
+                except Exception as error:  # jack.JackError: the destination is not (yet) there
+                    log.debug("JACK: %s not connected to %s: %s", port.name, destination, error)  # type: ignore[attr-defined]
+
+    @property
+    def gone(self) -> bool:
+        """Whether the JACK server shut down under the show (killed, restarted)."""
+        return self._shut_down.is_set()
+
+    def stop(self) -> None:
+        if self._client is not None and self._started and not self.gone:
+            self._client.deactivate()  # type: ignore[attr-defined]
+            self._started = False
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                if not self.gone:
+                    client.deactivate()  # type: ignore[attr-defined]
+                client.close()  # type: ignore[attr-defined]
+            except Exception as failure:  # a server that died takes the client with it
+                log.debug("JACK client close: %s", failure)
+
+    def _process(self, frames: int) -> None:
+        """JACK's thread: fill every port, never raise, never block, never log. A period that is a multiple
+        of the patch's (PipeWire raises its quantum when another client asks for more) is rendered as that
+        many blocks of the patch's size, each with its own clock observation; any other is silence, counted."""
+        now = time.monotonic_ns()
+        client, dll = self._client, self._dll
+        if client is None or dll is None:
+            return
+        if self._window is not None and self._window.closes_ns > now:
+            self._window.stand_aside(frames * 250_000_000 // self.sample_rate)
+        cycle_start_ns = now - client.frames_since_cycle_start * 1_000_000_000 // self.sample_rate  # type: ignore[attr-defined]
+        block = self.buffer_frames
+        arrays = [port.get_array() for port in self._ports]  # type: ignore[attr-defined]
+        if frames % block:
+            for array in arrays:
+                array.fill(0.0)
+            self.callback_errors += 1
+        for start in range(0, frames - frames % block, block):
+            dll.update(self.frames_delivered, cycle_start_ns + start * 1_000_000_000 // self.sample_rate)
+            self.clock = dll.mapping
+            try:
+                self._render(self.frames_delivered, self._mix)
+            except Exception:
+                self._mix.fill(0.0)
+                self.callback_errors += 1
+            for channel, array in enumerate(arrays):
+                array[start : start + block] = self._mix[:, channel]
+            self.frames_delivered += block
+        if self._midi:
+            first = self.frames_delivered - (frames - frames % block)
+            song_frame = self._song_frame_at(first) if not frames % block else None
+            for writer, _ in self._midi:
+                writer.write_period(song_frame, frames)
+        self.last_callback_ns = now

@@ -1,0 +1,119 @@
+"""MIDI outputs carried by the JACK audio client: each message written into the period's MIDI buffer at the
+frame offset of its event, so notes, CC, program changes, MSC, MIDI clock and MTC leave on the sample,
+like the click (rtmidi's JACK output puts everything at the start of the next cycle, up to a period late).
+
+The audio thread reads the events of each period from the output's schedule (the compiled dispatch
+order, handed over with each tempo version): no hand-over from the dispatcher can be late, not even for
+a cue on the very frame playback starts. A jump (a start, a locate, a loop's wrap) is noticed as a period
+that does not follow the last one, and the schedule is found again at its frame. What the dispatcher
+sends is written only where the schedule cannot know it: the state rebuilt before the bar a start plays
+from, transport messages and all notes off go at the start of the next period.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from showcontrol.engine.plan import Dispatch
+from showcontrol.engine.transport import Segment
+from showcontrol.io.midi import MidiPortOutput, panic_messages, sync_transport_messages
+from showcontrol.io.output import Health, Outcome, Result
+from showcontrol.model.patch import MidiOutput
+from showcontrol.timeline.events import Event
+from showcontrol.timeline.sync import SyncPoint
+
+ON_ITS_FRAME = Result(Outcome.SENT, "on its frame")  # the audio client writes it into the period, at its frame
+
+
+class JackMidiOutput(MidiPortOutput):
+    """A MIDI output port on the showcontrol JACK client, named after the output, connected to the ports
+    matching the patch's `port` (none for a virtual one: connect it yourself)."""
+
+    def __init__(self, spec: MidiOutput, sample_rate: int, segment: Callable[[], Segment]) -> None:
+        super().__init__(spec)
+        self._latency_frames = round(spec.latency_ms * sample_rate / 1000)  # sent this much before its frame
+        self._segment = segment  # the transport's, now
+        self._at_once: deque[bytes] = deque()  # what goes at the start of the next period
+        self._plan: tuple[list[int], list[tuple[bytes, Event]]] = ([], [])  # the schedule: frames, what goes there
+        self._cursor = 0
+        self._next_frame: int | None = None  # where the next period should start, if nothing jumped
+        self._once_sent: set[int] = set()
+        self.port: Any = None  # the JACK port, once the audio client registers it
+
+    def open(self) -> JackMidiOutput:
+        self.mark(Health.CONNECTING, "waiting for the JACK audio client")
+        return self
+
+    @property
+    def destination(self) -> str | None:
+        """The ports to connect to (part of their name); a virtual port is connected by the user."""
+        return None if self.spec.virtual else self.spec.port
+
+    def attached(self, port: Any) -> None:
+        """The audio client registered our port."""
+        self.port = port
+        self.port_name = str(port.name)
+        self.mark(Health.UP)
+
+    def schedule(self, order: Sequence[Dispatch], prepared: Mapping[int, object]) -> None:
+        """This output's events of a tempo version, by frame (while stopped: the audio thread reads it)."""
+        mine = sorted(
+            ((item.event.at_frame - self._latency_frames, bytes(prepared[id(item)]), item.event)  # type: ignore[call-overload]
+             for item in order if item.event.output == self.name and id(item) in prepared),
+            key=lambda entry: entry[0],
+        )  # fmt: skip
+        self._plan = ([frame for frame, _, _ in mine], [(message, event) for _, message, event in mine])  # whole, at once
+        self._next_frame = None
+
+    def maintain(self) -> None:
+        """The audio client connects the port (see JackDevice.maintain)."""
+
+    def _send(self, message: object, event: Event, due_ns: int) -> Result:
+        """The dispatcher's: the schedule writes the song's events; only a state rebuilt before the bar
+        playback starts from is the dispatcher's to give."""
+        if event.at_frame - self._latency_frames < self._segment().song_from_frame:
+            self._at_once.append(bytes(message))  # type: ignore[call-overload]
+        return ON_ITS_FRAME
+
+    def transport(self, state: str, song_id: str, position: str, sync: SyncPoint) -> None:
+        if not (self.spec.clock or self.spec.mtc):
+            return
+        was, self._transport_state = self._transport_state, state
+        self._at_once.extend(bytes(m) for m in sync_transport_messages(was, state, sync, clock=self.spec.clock, mtc=self.spec.mtc))
+
+    def panic(self) -> None:
+        self._at_once.extend(bytes(message.bytes()) for message in panic_messages())
+
+    def close(self) -> None:
+        self._at_once.clear()
+
+    def write_period(self, song_frame: int | None, frames: int) -> None:
+        """The audio thread, each period: what is due in it, at its offsets. Never blocks or raises."""
+        port = self.port
+        if port is None:
+            return
+        port.clear_buffer()
+        try:
+            while self._at_once:
+                port.write_midi_event(0, self._at_once[0])
+                self._at_once.popleft()
+            if song_frame is None:
+                self._next_frame = None
+                return
+            frames_at, messages = self._plan
+            if song_frame != self._next_frame:  # a start, a locate or a wrap: find the schedule again
+                self._cursor = bisect.bisect_left(frames_at, song_frame)
+            self._next_frame = song_frame + frames
+            end = song_frame + frames
+            while self._cursor < len(frames_at) and frames_at[self._cursor] < end:
+                message, event = messages[self._cursor]
+                if not (event.once and id(event) in self._once_sent):
+                    port.write_midi_event(frames_at[self._cursor] - song_frame, message)
+                    if event.once:
+                        self._once_sent.add(id(event))
+                self._cursor += 1
+        except Exception:  # a full buffer (jack.JackError): counted; what is left waits for the next period
+            self.status.counters.errors += 1

@@ -1,0 +1,349 @@
+"""The JACK backend on jackd's dummy backend: a port per patch channel named after what it carries, connected
+to the patch's destinations (again when one comes back), each captured by a real JACK client; and a server
+that dies under the show, reported as a lost device while the show keeps time."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import libltc
+import numpy as np
+import pytest
+from conftest import REPO, start_show, write_tone
+from peers import _start_jack
+
+jack = pytest.importorskip("jack")
+PERIOD = 1024  # the jack fixture's period
+
+
+def write_show(folder: Path, recorder: str, period: int = PERIOD) -> Path:
+    write_tone(folder / "tone.wav", 6.0, freq=220.0)
+    ports = {k: f"{recorder}:in_{k}" for k in (1, 2, 3, 4)}
+    (folder / "patch.yaml").write_text(
+        f"version: 1\naudio: {{backend: jack, sample_rate: 48000, channels: 5, buffer_frames: {period}, "
+        f"routes: {{track: [1, 2], click: 3, ltc: 4, clicks: {{ava: 5}}}}, ports: {json.dumps(ports)}}}\n"
+    )
+    show = folder / "show.yaml"
+    show.write_text(
+        "version: 1\npatch: patch.yaml\nsongs:\n  - id: s\n    audio: tone.wav\n    end: 6s\n    tempo: [{bar: 1, bpm: 120}]\n"
+        "    timecode: {rate: 25, start: '01:00:00:00'}\n    click: {feeds: {ava: {subdivide: 2}}}\n"
+    )
+    return show
+
+
+class Recorder:
+    """A JACK client with an input port per channel, keeping all it is given."""
+
+    def __init__(self, name: str, channels: int, client: object | None = None) -> None:
+        self.client = client or jack.Client(name, no_start_server=True)
+        self.ports = [self.client.inports.register(f"in_{k + 1}") for k in range(channels)]
+        self.blocks: list[np.ndarray] = []
+        self._lock = threading.Lock()
+        self.client.set_process_callback(self._process)
+        self.client.activate()
+
+    def _process(self, frames: int) -> None:
+        block = np.stack([port.get_array().copy() for port in self.ports], axis=1)
+        with self._lock:
+            self.blocks.append(block)
+
+    def audio(self) -> np.ndarray:
+        with self._lock:
+            return np.concatenate(self.blocks) if self.blocks else np.zeros((0, len(self.ports)), np.float32)
+
+    def close(self) -> None:
+        self.client.deactivate()
+        self.client.close()
+
+
+def feed_of(channel: np.ndarray, lib) -> str:  # type: ignore[no-untyped-def]
+    sounding = np.flatnonzero(np.abs(channel) > 1e-4)
+    if not len(sounding):
+        return "silence"
+    if len(libltc.decode(lib, channel, 48000 / 25)) > 10:
+        return "ltc"
+    played = channel[sounding[0] : sounding[-1] + 1]
+    peak_hz = np.argmax(np.abs(np.fft.rfft(played))) * 48000 / len(played)
+    return "track" if abs(peak_hz - 220) < 2 else "click"
+
+
+@pytest.mark.skipif(libltc.load() is None, reason="needs libltc (libltc11)")
+def test_each_channel_is_a_named_port_connected_where_the_patch_says(jack, tmp_path: Path) -> None:
+    recorder_name = f"rec{os.getpid()}"
+    show = write_show(tmp_path, recorder_name)
+    process = start_show(show, driver=None)
+    try:
+        deadline = time.monotonic() + 30
+        while "showcontrol:ltc" not in subprocess.run(["jack_lsp"], capture_output=True, text=True).stdout:
+            assert time.monotonic() < deadline and process.poll() is None, process.stderr.read() if process.stderr else ""
+            time.sleep(0.05)
+        ports = subprocess.run(["jack_lsp"], capture_output=True, text=True).stdout.splitlines()
+        recorder = Recorder(recorder_name, 4)  # it comes after the show opened: connected when it appears
+        out, err = process.communicate(timeout=60)
+        recorder.close()
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert {"showcontrol:track L", "showcontrol:track R", "showcontrol:click", "showcontrol:ltc", "showcontrol:click ava"} <= set(ports)
+    assert "audio: JACK showcontrol (jack), now ok" in out
+    audio = recorder.audio()
+    lib = libltc.load()
+    assert [feed_of(audio[:, k], lib) for k in range(4)] == ["track", "track", "click", "ltc"]
+
+
+def test_a_jack_server_that_dies_mid_song_is_reported_and_the_show_keeps_time(tmp_path: Path) -> None:
+    before = dict(os.environ)
+    server = _start_jack(f"scdie{os.getpid()}", "-r")  # a server of its own: this one is killed
+    for name in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER", "JACK_NO_AUDIO_RESERVATION"):  # it steered this process
+        if name in before:
+            os.environ[name] = before[name]
+        else:
+            os.environ.pop(name, None)
+    if server is None:
+        pytest.skip("jackd cannot start here")
+    env = {**os.environ, **server.env}
+    show = write_show(tmp_path, "nobody")
+    process = start_show(show, driver=None, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while "showcontrol:ltc" not in subprocess.run(["jack_lsp"], env=env, capture_output=True, text=True).stdout:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+        time.sleep(1.0)
+        server.process.terminate()  # the server stops under the show (SIGKILL would leave its entry in JACK's registry)
+        out, err = process.communicate(timeout=60)  # the song still ends by itself, on the stand-in's timer
+    finally:
+        process.kill()
+        server.stop()
+    assert process.returncode == 1, err  # nothing was heard for part of it
+    assert "AUDIO LOST" in err and "now lost; AUDIO LOST at" in out
+    records = [json.loads(line) for line in show.with_suffix(".jsonl").read_text().splitlines()]
+    assert [r["result"] for r in records if r.get("kind") == "audio"] == ["lost"]
+
+
+def test_a_jack_period_other_than_the_patchs_is_a_clear_error(jack, tmp_path: Path) -> None:
+    show = write_show(tmp_path, "nobody", period=256)
+    process = start_show(show, driver=None)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert "the JACK server's period is 1024 frames" in err.splitlines()[-1] and "Traceback" not in err
+
+
+class MidiRecorder(Recorder):
+    """A JACK client recording, on the server's frame line, an audio port (the click) and a MIDI port."""
+
+    def __init__(self, name: str) -> None:
+        self.midi: list[tuple[int, bytes]] = []  # (absolute frame, message)
+        self.starts: list[int] = []  # the absolute frame of each audio block
+        client = jack.Client(name, no_start_server=True)
+        self.midi_port = client.midi_inports.register("midi_in")
+        self.client = client
+        super().__init__(name, 1, client)
+
+    def _process(self, frames: int) -> None:
+        start = self.client.last_frame_time
+        self.starts.append(start)
+        for offset, data in self.midi_port.incoming_midi_events():
+            self.midi.append((start + offset, bytes(data)))
+        super()._process(frames)
+
+    def click_onsets(self) -> list[int]:
+        return click_onsets(self.audio()[:, 0], self.starts, [len(b) for b in self.blocks])
+
+
+def click_onsets(audio: np.ndarray, starts: list[int], lengths: list[int]) -> list[int]:
+    """The absolute JACK frame where each click begins (the first sample after silence)."""
+    frames = np.concatenate([np.arange(s, s + n) for s, n in zip(starts, lengths, strict=False)])
+    sounding = np.abs(audio) > 1e-6
+    begins = np.flatnonzero(sounding & ~np.concatenate([[False], sounding[:-1]]))
+    return [int(frames[i]) for i in begins if i == 0 or not sounding[max(0, i - 200) : i].any()]
+
+
+ACTIONS = ("note_on: [61, 100]", "cc: [7, 90]", "program: 5", "msc: {command: go, cue: 12.5, list: 1}")
+
+
+def test_midi_leaves_on_the_frame_of_its_event_like_the_click(jack, tmp_path: Path) -> None:
+    """Notes, CC, program changes, MSC, MIDI clock and MTC to a MIDI output the JACK client carries, and the
+    click on an audio port: a JACK recording client sees every message on its event's own frame, counted from
+    the frame where the first click begins (0 frames error), and each note on its beat's click."""
+    from showcontrol.io.jack_midi import JackMidiOutput
+    from showcontrol.load.show_file import load_show
+    from showcontrol.timeline.events import Kind
+
+    name = f"midirec{os.getpid()}"
+    recorder = MidiRecorder(name)
+    (tmp_path / "patch.yaml").write_text(
+        f"version: 1\naudio: {{backend: jack, sample_rate: 48000, channels: 1, buffer_frames: {PERIOD}, routes: {{click: 1}}, "
+        f"ports: {{1: '{name}:in_1'}}}}\noutputs:\n  keys: {{type: midi, port: '{name}:midi_in', clock: true, mtc: true}}\n"
+    )
+    cues = "\n".join(
+        f"      - {{at: {bar}.{beat}, midi: {{to: keys, {ACTIONS[(bar * 4 + beat) % 4]}}}}}" for bar in (1, 2, 3) for beat in (1, 2, 3, 4)
+    )
+    show = tmp_path / "show.yaml"
+    show.write_text(
+        "version: 1\npatch: patch.yaml\nsongs:\n  - id: s\n    end: 4.1\n    tempo: [{bar: 1, bpm: 240}]\n"
+        f"    timecode: {{rate: 25, start: '01:00:00:00'}}\n    cues:\n{cues}\n"
+    )
+    try:
+        process = start_show(show, driver=None)
+        _, err = process.communicate(timeout=60)
+    finally:
+        recorder.close()
+    assert process.returncode == 0, err
+    loaded = load_show(show)
+    output = JackMidiOutput(loaded.show.patch.outputs["keys"], 48000, lambda: None)  # type: ignore[arg-type,return-value]
+    expected = [
+        (e.at_frame, bytes(output.prepare(e)))
+        for e in loaded.timelines["s"].events
+        if e.output == "keys" and e.kind in (Kind.MIDI, Kind.SYNC)
+    ]
+    onsets = recorder.click_onsets()
+    song_start = onsets[0]  # the first click is on song frame 0
+    errors, cursor = [], 0
+    for frame, message in expected:  # in order; transport messages (Start, song position, full frame) come between
+        found = next(i for i in range(cursor, len(recorder.midi)) if recorder.midi[i][1] == message)
+        errors.append(recorder.midi[found][0] - song_start - frame)
+        cursor = found + 1
+    kinds = {message[0] & 0xF0 for _, message in expected} | {message[0] for _, message in expected}
+    assert {0x90, 0xB0, 0xC0, 0xF0, 0xF8, 0xF1} <= kinds  # notes, CC, program, MSC (SysEx), clock, MTC quarter frames
+    assert errors == [0] * len(expected), [e for e in errors if e]
+    notes = [frame for frame, data in recorder.midi if data[0] & 0xF0 == 0x90]
+    assert len(notes) == 3 and set(notes) <= set(onsets)  # each note on the very frame of its beat's click
+
+
+def test_a_jack_server_restarted_while_stopped_is_played_on_again(tmp_path: Path) -> None:
+    """The server dies mid-song: the show goes on in time on the stand-in; stopped, the server comes back
+    (the same name, as a restarted jackd): the client is opened again, never playing by itself, and plays."""
+    from peers import UdpReceiver
+    from test_transport_run import beat_show, received, wait_until
+
+    from showcontrol.app import RunOptions, ShowRunner
+    from showcontrol.audio.link import AudioHealth
+    from showcontrol.engine.transport import State
+    from showcontrol.load.show_file import load_show
+
+    before = dict(os.environ)
+    name = f"screstart{os.getpid()}"
+    server = _start_jack(name, "-r")
+    if server is None:
+        pytest.skip("jackd cannot start here")
+    receiver = UdpReceiver()
+    show = beat_show(tmp_path, receiver.port, bars=40, audio=", backend: jack")
+    patch = tmp_path / "patch.yaml"
+    patch.write_text(patch.read_text().replace("buffer_frames: 256", f"buffer_frames: {PERIOD}"))
+    try:
+        with ShowRunner(load_show(show), RunOptions("beats", log_path=tmp_path / "show.jsonl")) as runner:
+            assert runner.driver == "jack"
+            runner.play()
+            wait_until(lambda: len(received(receiver)) >= 4)
+            server.process.terminate()
+            wait_until(lambda: runner.link.health is AudioHealth.LOST, timeout=10)
+            count = len(received(receiver))
+            wait_until(lambda: len(received(receiver)) >= count + 4)  # on the stand-in: the show keeps time
+            runner.stop()
+            server.stop()
+            server = _start_jack(name, "-r")
+            assert server is not None
+            wait_until(lambda: runner.link.health is AudioHealth.OK, timeout=20)
+            assert runner.driver == "jack" and runner.segment.state is State.STOPPED
+            count, frames = len(received(receiver)), runner.device.frames_delivered
+            runner.play()
+            wait_until(lambda: len(received(receiver)) >= count + 4)
+            assert runner.device.frames_delivered > frames
+    finally:
+        receiver.close()
+        if server is not None:
+            server.stop()
+        for key in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER", "JACK_NO_AUDIO_RESERVATION"):
+            if key in before:
+                os.environ[key] = before[key]
+            else:
+                os.environ.pop(key, None)
+
+
+RECORDER_SCRIPT = """
+import signal, sys, threading, numpy as np, jack
+client = jack.Client(sys.argv[1], no_start_server=True)
+ports = [client.inports.register(f"in_{k + 1}") for k in range(int(sys.argv[2]))]
+midi_in = client.midi_inports.register("midi_in")
+blocks, starts, notes = [], [], []
+def process(frames):
+    start = client.last_frame_time
+    starts.append(start)
+    notes.extend(start + offset for offset, data in midi_in.incoming_midi_events() if bytes(data)[0] & 0xF0 == 0x90)
+    blocks.append(np.stack([p.get_array().copy() for p in ports], axis=1))
+client.set_process_callback(process)
+done = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: done.set())
+client.activate()
+print("ready", flush=True)
+done.wait()
+client.deactivate()
+np.savez(sys.argv[3], audio=np.concatenate(blocks), starts=np.array(starts), lengths=np.array([len(b) for b in blocks]), notes=np.array(notes))
+"""
+
+
+@pytest.mark.skipif(libltc.load() is None or shutil.which("pw-jack") is None, reason="needs libltc and pw-jack (pipewire-jack)")
+def test_on_pipewires_jack_each_channel_lands_on_its_port(sound_server, tmp_path: Path) -> None:
+    """The same show through PipeWire's JACK (pw-jack), as on a current desktop: ports per channel, 1:1."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")} | sound_server.env
+    subprocess.run(["pw-metadata", "-n", "settings", "0", "clock.force-quantum", str(PERIOD)], env=env, capture_output=True, check=True)
+    name = f"pwrec{os.getpid()}"
+    show = write_show(tmp_path, name)
+    recorder = subprocess.Popen(
+        ["pw-jack", sys.executable, "-c", RECORDER_SCRIPT, name, "4", str(tmp_path / "rec.npz")], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert recorder.stdout is not None and recorder.stdout.readline().strip() == "ready"
+        command = ["pw-jack", sys.executable, "-m", "showcontrol", "run", str(show), "--headless", "--log", str(tmp_path / "show.jsonl")]
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
+    finally:
+        recorder.terminate()
+        recorder.wait(10)
+        subprocess.run(["pw-metadata", "-n", "settings", "0", "clock.force-quantum", "0"], env=env, capture_output=True)
+    assert result.returncode == 0, result.stderr
+    assert "(jack), now ok" in result.stdout
+    audio = np.load(tmp_path / "rec.npz")["audio"]
+    lib = libltc.load()
+    assert [feed_of(audio[:, k], lib) for k in range(4)] == ["track", "track", "click", "ltc"]
+
+
+@pytest.mark.skipif(shutil.which("pw-jack") is None, reason="needs pw-jack (pipewire-jack)")
+def test_on_pipewires_jack_midi_leaves_on_the_frame_of_its_beats_click(sound_server, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")} | sound_server.env
+    subprocess.run(["pw-metadata", "-n", "settings", "0", "clock.force-quantum", str(PERIOD)], env=env, capture_output=True, check=True)
+    name = f"pwmidi{os.getpid()}"
+    (tmp_path / "patch.yaml").write_text(
+        f"version: 1\naudio: {{backend: jack, sample_rate: 48000, channels: 1, buffer_frames: {PERIOD}, routes: {{click: 1}}, "
+        f"ports: {{1: '{name}:in_1'}}}}\noutputs:\n  keys: {{type: midi, port: '{name}:midi_in'}}\n"
+    )
+    cues = "\n".join(
+        f"      - {{at: {bar}.{beat}, midi: {{to: keys, note_on: [{60 + beat}, 100]}}}}" for bar in (1, 2) for beat in (1, 2, 3, 4)
+    )
+    show = tmp_path / "show.yaml"
+    show.write_text(
+        f"version: 1\npatch: patch.yaml\nsongs:\n  - id: s\n    end: 3.1\n    tempo: [{{bar: 1, bpm: 240}}]\n    cues:\n{cues}\n"
+    )
+    recorder = subprocess.Popen(
+        ["pw-jack", sys.executable, "-c", RECORDER_SCRIPT, name, "1", str(tmp_path / "rec.npz")], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert recorder.stdout is not None and recorder.stdout.readline().strip() == "ready"
+        command = ["pw-jack", sys.executable, "-m", "showcontrol", "run", str(show), "--headless", "--log", str(tmp_path / "show.jsonl")]
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
+    finally:
+        recorder.terminate()
+        recorder.wait(10)
+        subprocess.run(["pw-metadata", "-n", "settings", "0", "clock.force-quantum", "0"], env=env, capture_output=True)
+    assert result.returncode == 0, result.stderr
+    recorded = np.load(tmp_path / "rec.npz")
+    onsets = click_onsets(recorded["audio"][:, 0], list(recorded["starts"]), list(recorded["lengths"]))
+    notes = [int(n) for n in recorded["notes"]]
+    assert len(notes) == 8 and len(onsets) == 8 and [n - o for n, o in zip(notes, onsets, strict=True)] == [0] * 8, (notes, onsets)
