@@ -673,7 +673,8 @@ def add_analysis_commands(commands: argparse._SubParsersAction[argparse.Argument
         help="fold the markers dropped in `run` (c, y, b) into the show, checked as `check` checks it",
         description="Fold a marks file written by `run` (SHOW.SONG.marks.yaml) into the show: cue markers become cues "
         "(firing --cue-action), lyric markers new lyric lines to fill in, and breath markers the breath of the line after "
-        "them. The rest of the file and its comments are kept; the result is loaded as `check` loads it before it "
+        "them (a breath already written is kept and the conflict reported, unless --replace); new lines go in order among "
+        "the old ones, and every change is listed. The rest of the file and its comments are kept; the result is loaded as `check` loads it before it "
         "replaces the show, atomically.",
     )
     merge.add_argument("show", type=Path, help="show file (YAML)")
@@ -682,6 +683,7 @@ def add_analysis_commands(commands: argparse._SubParsersAction[argparse.Argument
         "--cue-action", metavar="YAML", help="what each cue marker fires, {n} counting them: e.g. 'lights: {cue: {n}}' or 'osc: {to: lights, address: /go}'"
     )
     merge.add_argument("--first", type=int, default=1, metavar="N", help="the first cue marker's {n} (default 1)")
+    merge.add_argument("--replace", action="store_true", help="let breath markers replace breaths already written (default: keep them and warn)")
     merge.set_defaults(patch=None)
 
 
@@ -809,7 +811,8 @@ def cmd_practice(args: argparse.Namespace) -> ExitStatus:
 def cmd_merge(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.load.marks_file import read_marks
     from showcontrol.load.roundtrip import Merge, merge_markers
-    from showcontrol.marks import breath_targets
+    from showcontrol.marks import fold_lyrics
+    from showcontrol.model.position import BarBeat
 
     loaded = _load(args)
     song_id, markers = read_marks(args.marks)
@@ -821,19 +824,34 @@ def cmd_merge(args: argparse.Namespace) -> ExitStatus:
     if cue_marks and not args.cue_action:
         raise ShowControlError(f"{len(cue_marks)} cue markers: say what they fire with --cue-action, e.g. --cue-action 'lights: {{cue: {{n}}}}'")
     cues = [(str(at), f"mark {n}", str(args.cue_action).replace("{n}", str(n))) for n, at in enumerate(cue_marks, start=args.first)]
-    lyric_marks = [at for kind, at in markers if kind == "lyric"]
-    new_lines = [(str(at), f"(line at {at})") for at in lyric_marks]
+
+    def frame(at: BarBeat) -> int:
+        return timeline.tempo.frame(at, timeline.sample_rate)
+
     events = timeline.of_kind(Kind.LYRIC)
-    line_frames = [next(e.at_frame for e in events if e.payload is lyric) for lyric in song.lyrics]
-    line_frames += [timeline.tempo.frame(at, timeline.sample_rate) for at in lyric_marks]
-    breaths = [at for kind, at in markers if kind == "breath"]
-    targets = breath_targets(line_frames, [timeline.tempo.frame(at, timeline.sample_rate) for at in breaths])
-    for at, target in zip(breaths, targets, strict=True):
-        if target is None:
-            print(f"warning: the breath marker at {at} has no lyric line after it: left out", file=sys.stderr)
-    merged = Merge(cues, new_lines, {target: str(at) for at, target in zip(breaths, targets, strict=True) if target is not None})
-    merge_markers(args.show, song_id, merged, lambda written: _validate_show(written, args.show))
-    print(f"merged into {song_id}: {len(cues)} cues, {len(new_lines)} lyric lines, {len(merged.breaths)} breaths")
+    lines = [
+        (next(e.at_frame for e in events if e.payload is lyric), None if lyric.breath is None else str(lyric.breath), f"lyric line {n} (at {lyric.at})")
+        for n, lyric in enumerate(song.lyrics, start=1)
+    ]
+    fold = fold_lyrics(
+        lines,
+        [(frame(at), str(at)) for kind, at in markers if kind == "lyric"],
+        [(frame(at), str(at)) for kind, at in markers if kind == "breath"],
+        args.replace,
+    )
+    lyric_marks = [str(at) for kind, at in markers if kind == "lyric"]
+    new_lines = [(final, lyric_marks[new], f"(line at {lyric_marks[new]})") for final, new in fold.inserts]
+    merge_markers(args.show, song_id, Merge(cues, new_lines, fold.breaths), lambda written: _validate_show(written, args.show))
+    for cue_at, name, _ in cues:
+        print(f"cue {name!r} added at {cue_at}")
+    for change in fold.changes:
+        print(change)
+    for conflict in fold.conflicts:
+        print(f"warning: {conflict}", file=sys.stderr)
+    print(
+        f"merged into {song_id}: {len(cues)} cues, {len(new_lines)} lyric lines, {len(fold.breaths)} breaths written"
+        + (f", {len(fold.conflicts)} markers not taken (see the warnings)" if fold.conflicts else "")
+    )
     return ExitStatus.OK
 
 
