@@ -640,6 +640,9 @@ def add_analysis_commands(commands: argparse._SubParsersAction[argparse.Argument
     )
     analyze.add_argument("--bar1", type=float, metavar="SECONDS", help="where bar 1 beat 1 sounds in the file, roughly (the nearest beat is taken)")
     analyze.add_argument("--sections", type=sections_hint, default={}, metavar="NAME=BAR,...", help="sections to write, e.g. intro=1,verse1=9")
+    analyze.add_argument(
+        "--channels", type=channel_list, metavar="N,...", help="the channels to analyse, from 1 (default: 1,2; a rendered mix carries click and LTC too)"
+    )
     analyze.add_argument("--write", type=Path, metavar="SHOW.yaml", help="write the entry into this show file instead of printing it")
     analyze.add_argument("--song", help="the song's id (default: from the file name); --write replaces that song's map or adds the song")
     plot = commands.add_parser(
@@ -707,6 +710,13 @@ def bpm_range(text: str) -> tuple[float, float]:
     return values
 
 
+def channel_list(text: str) -> list[int]:
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items or not all(item.isdigit() and int(item) >= 1 for item in items):
+        raise argparse.ArgumentTypeError(f"{text!r}: give channel numbers from 1, e.g. 1,2")
+    return [int(item) for item in items]
+
+
 def sections_hint(text: str) -> dict[str, int]:
     sections = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
@@ -730,10 +740,19 @@ def cmd_analyze(args: argparse.Namespace) -> ExitStatus:
 
     if args.song is not None and not args.song.strip():
         raise ShowControlError("--song needs an id")
-    draft = draft_for_file(args.track, Hints(args.meter, args.bpm, args.bar1), ProgressBar(f"analyze {args.track.name}"))
+    draft = draft_for_file(args.track, Hints(args.meter, args.bpm, args.bar1), ProgressBar(f"analyze {args.track.name}"), args.channels)
     song_id = args.song or _song_slug(args.track)
-    audio = os.path.relpath(args.track.resolve(), args.write.resolve().parent) if args.write else str(args.track)
-    entry = song_entry(draft, song_id, audio, args.sections, args.track.name)
+    if args.write:  # a show reads audio: relative to its own folder
+        audio, note = os.path.relpath(args.track.resolve(), args.write.resolve().parent), None
+    else:
+        audio = str(args.track)
+        note = (
+            f"audio: {audio} is relative to the folder analyze ran in ({Path.cwd()}); a show file reads it relative to its own "
+            "folder: change it when you paste, or let --write SHOW.yaml write it so"
+        )
+        if args.track.is_absolute():
+            note = None
+    entry = song_entry(draft, song_id, audio, args.sections, args.track.name, note)
     if args.write is None:
         print(entry_text(entry), end="")
     else:
