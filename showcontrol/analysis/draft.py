@@ -232,7 +232,7 @@ def analyse(mono: npt.NDArray[np.float32], hints: Hints, progress: Progress | No
     layout = bar_layout(onsets, subdivide(tracked.times[first:], 2), 2 * per_bar) if meter.denominator == 4 else None
     if layout is not None and set(layout.eighths) != {2 * per_bar}:  # bars of another length: fitted on the eighths
         eighths = subdivide(tracked.times[first:], 2)
-        fitted = fit_bars(eighths, [(n, meter if n == 2 * per_bar else meter_of(n)) for n in layout.eighths], Fraction(1, 2))
+        fitted = fit_bars(eighths, [(n, meter if n == 2 * per_bar else meter_of(n, layout.groups.get(n))) for n in layout.eighths], Fraction(1, 2))
         starts = np.concatenate([[0], np.cumsum(layout.eighths)]).astype(np.int64)
         downbeats = eighths[starts[starts < len(eighths)]]
         bounds = first + (starts + 1) // 2

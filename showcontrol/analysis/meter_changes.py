@@ -31,13 +31,34 @@ class BarLayout:
 
     eighths: tuple[int, ...]
     drifting: tuple[int, ...]
+    groups: dict[int, tuple[int, ...]]  # for each odd length laid: its beat groups (7/8 as 2+2+3), as accented
 
 
-def meter_of(eighths: int) -> Meter:
+def groupings(eighths: int) -> list[tuple[int, ...]]:
+    """The ways to group an odd bar in twos and one three: 2+2+3, 2+3+2, 3+2+2 for 7/8."""
+    twos = (eighths - 3) // 2
+    return [(2,) * at + (3,) + (2,) * (twos - at) for at in range(twos, -1, -1)]
+
+
+def accented_groups(onsets: Onsets, eighths: Curve, laid: tuple[int, ...], length: int) -> tuple[int, ...]:
+    """Of the groupings of the bars `length` eighths long, the one whose group starts carry the strongest onsets."""
+    frames = np.clip(np.round(onsets.frame_rate * eighths).astype(np.int64), 2, len(onsets.flux) - 3)
+    strength = np.array([onsets.flux[f - 2 : f + 3].max() for f in frames])
+    starts = np.concatenate([[0], np.cumsum(laid)])[:-1]
+    bars = [int(start) for start, n in zip(starts, laid, strict=True) if n == length and start + length <= len(strength)]
+
+    def score(groups: tuple[int, ...]) -> float:
+        inner = np.cumsum(groups)[:-1]
+        return float(np.mean([strength[bar + inner].mean() for bar in bars])) if bars else 0.0
+
+    return max(groupings(length), key=score)
+
+
+def meter_of(eighths: int, groups: tuple[int, ...] | None = None) -> Meter:
     """The time signature of a bar this many eighths long: quarters where it is even, eighths where odd."""
     if eighths % 2 == 0:
         return Meter(eighths // 2, 4, default_groups(eighths // 2, 4))
-    return Meter(eighths, 8, default_groups(eighths, 8))
+    return Meter(eighths, 8, groups or default_groups(eighths, 8))
 
 
 def eighth_evidence(onsets: Onsets, eighths: Curve, main: int) -> Curve:
@@ -96,4 +117,5 @@ def bar_layout(onsets: Onsets, eighths: Curve, main: int) -> BarLayout:
     """Bars laid on an eighth-note grid (times from bar 1), in a song whose meter is `main` eighths a bar."""
     evidence = eighth_evidence(onsets, eighths, main)
     laid = lay_bars(evidence, main)
-    return BarLayout(laid, drifting_bars(evidence, laid))
+    groups = {n: accented_groups(onsets, eighths, laid, n) for n in set(laid) if n % 2}
+    return BarLayout(laid, drifting_bars(evidence, laid), groups)
