@@ -621,9 +621,12 @@ COMMANDS = {
 
 ANALYZE_DESCRIPTION = """Track the beats and bar lines of a recording and draft its song entry: first_downbeat, meter and a
 tempo map that follows the recording (one tempo where it is steady, a change at the bar where it changes, a ramp
-where it drifts, a tempo every bar or few for a live recording), with each entry's confidence as a comment and
-warnings where the tracker is unsure. Prints YAML, or writes it into a show with --write and --song (comments
-and everything else in the file kept; checked like `showcontrol check` before it replaces the file).
+where it drifts, a tempo every bar or few for a live recording, a meter entry where bars of another length are
+heard, such as a 7/8 bridge), with each entry's confidence as a comment and warnings where the tracker is unsure.
+Of a file with more than two channels (a rendered mix) only channels 1 and 2 are analysed, or --channels.
+Prints YAML (audio: as given, relative to where you run it), or writes it into a show with --write and --song
+(audio: relative to the show's folder; comments and everything else in the file kept; checked like
+`showcontrol check` before it replaces the file).
 
 The tracker is showcontrol's own (numpy, MIT licence, like the rest): no model weights, nothing downloaded,
 fine for commercial productions. Measured accuracy: docs/analysis.md and bench/analyze.py."""
