@@ -714,9 +714,12 @@ COMMANDS = {
 
 ANALYZE_DESCRIPTION = """Track the beats and bar lines of a recording and draft its song entry: first_downbeat, meter and a
 tempo map that follows the recording (one tempo where it is steady, a change at the bar where it changes, a ramp
-where it drifts, a tempo every bar or few for a live recording), with each entry's confidence as a comment and
-warnings where the tracker is unsure. Prints YAML, or writes it into a show with --write and --song (comments
-and everything else in the file kept; checked like `showcontrol check` before it replaces the file).
+where it drifts, a tempo every bar or few for a live recording, a meter entry where bars of another length are
+heard, such as a 7/8 bridge), with each entry's confidence as a comment and warnings where the tracker is unsure.
+Of a file with more than two channels (a rendered mix) only channels 1 and 2 are analysed, or --channels.
+Prints YAML (audio: as given, relative to where you run it), or writes it into a show with --write and --song
+(audio: relative to the show's folder; comments and everything else in the file kept; checked like
+`showcontrol check` before it replaces the file).
 
 The tracker is showcontrol's own (numpy, MIT licence, like the rest): no model weights, nothing downloaded,
 fine for commercial productions. Measured accuracy: docs/analysis.md and bench/analyze.py."""
@@ -733,6 +736,9 @@ def add_analysis_commands(commands: argparse._SubParsersAction[argparse.Argument
     )
     analyze.add_argument("--bar1", type=float, metavar="SECONDS", help="where bar 1 beat 1 sounds in the file, roughly (the nearest beat is taken)")
     analyze.add_argument("--sections", type=sections_hint, default={}, metavar="NAME=BAR,...", help="sections to write, e.g. intro=1,verse1=9")
+    analyze.add_argument(
+        "--channels", type=channel_list, metavar="N,...", help="the channels to analyse, from 1 (default: 1,2; a rendered mix carries click and LTC too)"
+    )
     analyze.add_argument("--write", type=Path, metavar="SHOW.yaml", help="write the entry into this show file instead of printing it")
     analyze.add_argument("--song", help="the song's id (default: from the file name); --write replaces that song's map or adds the song")
     plot = commands.add_parser(
@@ -766,7 +772,8 @@ def add_analysis_commands(commands: argparse._SubParsersAction[argparse.Argument
         help="fold the markers dropped in `run` (c, y, b) into the show, checked as `check` checks it",
         description="Fold a marks file written by `run` (SHOW.SONG.marks.yaml) into the show: cue markers become cues "
         "(firing --cue-action), lyric markers new lyric lines to fill in, and breath markers the breath of the line after "
-        "them. The rest of the file and its comments are kept; the result is loaded as `check` loads it before it "
+        "them (a breath already written is kept and the conflict reported, unless --replace); new lines go in order among "
+        "the old ones, and every change is listed. The rest of the file and its comments are kept; the result is loaded as `check` loads it before it "
         "replaces the show, atomically.",
     )
     merge.add_argument("show", type=Path, help="show file (YAML)")
@@ -775,6 +782,7 @@ def add_analysis_commands(commands: argparse._SubParsersAction[argparse.Argument
         "--cue-action", metavar="YAML", help="what each cue marker fires, {n} counting them: e.g. 'lights: {cue: {n}}' or 'osc: {to: lights, address: /go}'"
     )
     merge.add_argument("--first", type=int, default=1, metavar="N", help="the first cue marker's {n} (default 1)")
+    merge.add_argument("--replace", action="store_true", help="let breath markers replace breaths already written (default: keep them and warn)")
     merge.set_defaults(patch=None)
 
 
@@ -796,6 +804,13 @@ def bpm_range(text: str) -> tuple[float, float]:
     if not 20 <= values[0] < values[1] <= 600:
         raise argparse.ArgumentTypeError(f"{text!r}: give MIN-MAX between 20 and 600 BPM, MIN below MAX")
     return values
+
+
+def channel_list(text: str) -> list[int]:
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items or not all(item.isdigit() and int(item) >= 1 for item in items):
+        raise argparse.ArgumentTypeError(f"{text!r}: give channel numbers from 1, e.g. 1,2")
+    return [int(item) for item in items]
 
 
 def sections_hint(text: str) -> dict[str, int]:
@@ -821,10 +836,19 @@ def cmd_analyze(args: argparse.Namespace) -> ExitStatus:
 
     if args.song is not None and not args.song.strip():
         raise ShowControlError("--song needs an id")
-    draft = draft_for_file(args.track, Hints(args.meter, args.bpm, args.bar1), ProgressBar(f"analyze {args.track.name}"))
+    draft = draft_for_file(args.track, Hints(args.meter, args.bpm, args.bar1), ProgressBar(f"analyze {args.track.name}"), args.channels)
     song_id = args.song or _song_slug(args.track)
-    audio = os.path.relpath(args.track.resolve(), args.write.resolve().parent) if args.write else str(args.track)
-    entry = song_entry(draft, song_id, audio, args.sections, args.track.name)
+    if args.write:  # a show reads audio: relative to its own folder
+        audio, note = os.path.relpath(args.track.resolve(), args.write.resolve().parent), None
+    else:
+        audio = str(args.track)
+        note = (
+            f"audio: {audio} is relative to the folder analyze ran in ({Path.cwd()}); a show file reads it relative to its own "
+            "folder: change it when you paste, or let --write SHOW.yaml write it so"
+        )
+        if args.track.is_absolute():
+            note = None
+    entry = song_entry(draft, song_id, audio, args.sections, args.track.name, note)
     if args.write is None:
         print(entry_text(entry), end="")
     else:
@@ -902,7 +926,8 @@ def cmd_practice(args: argparse.Namespace) -> ExitStatus:
 def cmd_merge(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.load.marks_file import read_marks
     from showcontrol.load.roundtrip import Merge, merge_markers
-    from showcontrol.marks import breath_targets
+    from showcontrol.marks import fold_lyrics
+    from showcontrol.model.position import BarBeat
 
     loaded = _load(args)
     song_id, markers = read_marks(args.marks)
@@ -914,19 +939,34 @@ def cmd_merge(args: argparse.Namespace) -> ExitStatus:
     if cue_marks and not args.cue_action:
         raise ShowControlError(f"{len(cue_marks)} cue markers: say what they fire with --cue-action, e.g. --cue-action 'lights: {{cue: {{n}}}}'")
     cues = [(str(at), f"mark {n}", str(args.cue_action).replace("{n}", str(n))) for n, at in enumerate(cue_marks, start=args.first)]
-    lyric_marks = [at for kind, at in markers if kind == "lyric"]
-    new_lines = [(str(at), f"(line at {at})") for at in lyric_marks]
+
+    def frame(at: BarBeat) -> int:
+        return timeline.tempo.frame(at, timeline.sample_rate)
+
     events = timeline.of_kind(Kind.LYRIC)
-    line_frames = [next(e.at_frame for e in events if e.payload is lyric) for lyric in song.lyrics]
-    line_frames += [timeline.tempo.frame(at, timeline.sample_rate) for at in lyric_marks]
-    breaths = [at for kind, at in markers if kind == "breath"]
-    targets = breath_targets(line_frames, [timeline.tempo.frame(at, timeline.sample_rate) for at in breaths])
-    for at, target in zip(breaths, targets, strict=True):
-        if target is None:
-            print(f"warning: the breath marker at {at} has no lyric line after it: left out", file=sys.stderr)
-    merged = Merge(cues, new_lines, {target: str(at) for at, target in zip(breaths, targets, strict=True) if target is not None})
-    merge_markers(args.show, song_id, merged, lambda written: _validate_show(written, args.show))
-    print(f"merged into {song_id}: {len(cues)} cues, {len(new_lines)} lyric lines, {len(merged.breaths)} breaths")
+    lines = [
+        (next(e.at_frame for e in events if e.payload is lyric), None if lyric.breath is None else str(lyric.breath), f"lyric line {n} (at {lyric.at})")
+        for n, lyric in enumerate(song.lyrics, start=1)
+    ]
+    fold = fold_lyrics(
+        lines,
+        [(frame(at), str(at)) for kind, at in markers if kind == "lyric"],
+        [(frame(at), str(at)) for kind, at in markers if kind == "breath"],
+        args.replace,
+    )
+    lyric_marks = [str(at) for kind, at in markers if kind == "lyric"]
+    new_lines = [(final, lyric_marks[new], f"(line at {lyric_marks[new]})") for final, new in fold.inserts]
+    merge_markers(args.show, song_id, Merge(cues, new_lines, fold.breaths), lambda written: _validate_show(written, args.show))
+    for cue_at, name, _ in cues:
+        print(f"cue {name!r} added at {cue_at}")
+    for change in fold.changes:
+        print(change)
+    for conflict in fold.conflicts:
+        print(f"warning: {conflict}", file=sys.stderr)
+    print(
+        f"merged into {song_id}: {len(cues)} cues, {len(new_lines)} lyric lines, {len(fold.breaths)} breaths written"
+        + (f", {len(fold.conflicts)} markers not taken (see the warnings)" if fold.conflicts else "")
+    )
     return ExitStatus.OK
 
 

@@ -4,6 +4,7 @@ positions come from a tempo map and times are arguments; `load/marks_file.py` sa
 from __future__ import annotations
 
 import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -66,3 +67,61 @@ def breath_targets(line_frames: list[int], breath_frames: list[int]) -> list[int
     for breath in breath_frames:
         targets.append(next((index for index in order if line_frames[index] >= breath), None))
     return targets
+
+
+@dataclass(frozen=True)
+class LyricsFold:
+    """Where new lyric lines go and which breaths to set, in the song's final line order, with every change and
+    every conflict (a breath a person wrote, kept against a marker) said in words."""
+
+    inserts: tuple[tuple[int, int], ...]  # (index in the final lyrics, index of the new line), ascending
+    breaths: Mapping[int, str]  # index in the final lyrics -> the breath to write there
+    changes: tuple[str, ...]
+    conflicts: tuple[str, ...]
+
+
+def fold_lyrics(
+    lines: Sequence[tuple[int, str | None, str]], new_lines: Sequence[tuple[int, str]], breaths: Sequence[tuple[int, str]], replace: bool
+) -> LyricsFold:
+    """Fold lyric and breath markers into a song's lines, never overwriting a written breath unless `replace`.
+
+    `lines`: the song's lines as (frame, breath as written or None, label); `new_lines` and `breaths`: markers as
+    (frame, position). A new line goes before the first line that starts after it; a breath belongs to the first line
+    at or after it, and of several breaths before one line the last (nearest the line) is taken.
+    """
+    order: list[tuple[int, int | None, str | None, str]] = []  # (frame, index of the new line or None, breath, label)
+    pending = sorted(range(len(new_lines)), key=lambda index: new_lines[index][0])
+    for frame, breath, label in lines:
+        while pending and new_lines[pending[0]][0] < frame:
+            index = pending.pop(0)
+            order.append((new_lines[index][0], index, None, f"the new line at {new_lines[index][1]}"))
+        order.append((frame, None, breath, label))
+    order += [(new_lines[index][0], index, None, f"the new line at {new_lines[index][1]}") for index in pending]
+    changes = [f"lyric line added at {new_lines[new][1]} (line {final + 1})" for final, (_, new, _, _) in enumerate(order) if new is not None]
+    conflicts: list[str] = []
+    chosen: dict[int, tuple[int, str]] = {}
+    targets = breath_targets([frame for frame, _, _, _ in order], [frame for frame, _ in breaths])
+    for (frame, at), target in zip(breaths, targets, strict=True):
+        if target is None:
+            conflicts.append(f"the breath marker at {at} has no lyric line after it: left out")
+        elif target in chosen:
+            earlier = min(chosen[target], (frame, at))
+            chosen[target] = max(chosen[target], (frame, at))
+            conflicts.append(f"two breath markers before {order[target][3]}: took {chosen[target][1]}, the nearer, not {earlier[1]}")
+        else:
+            chosen[target] = (frame, at)
+    written: dict[int, str] = {}
+    for target, (_, at) in sorted(chosen.items()):
+        label, before = order[target][3], order[target][2]
+        if before is None:
+            changes.append(f"breath {at} set on {label}")
+        elif before == at:
+            continue
+        elif replace:
+            changes.append(f"breath of {label} replaced: {before} -> {at}")
+        else:
+            conflicts.append(f"{label} keeps its breath {before} (the marker says {at}): --replace takes the marker's")
+            continue
+        written[target] = at
+    inserts = tuple((final, new) for final, (_, new, _, _) in enumerate(order) if new is not None)
+    return LyricsFold(inserts, written, tuple(changes), tuple(conflicts))

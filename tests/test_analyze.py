@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
-from conftest import showcontrol
+from conftest import REPO, showcontrol
 
 from showcontrol.analysis.draft import Hints, analyse, subdivide
+from showcontrol.analysis.meter_changes import drifting_bars, lay_bars
 from showcontrol.analysis.onsets import ANALYSIS_RATE
 from showcontrol.analysis.tempo_fit import fit_tempo_map
-from showcontrol.analyze import parse_meter
+from showcontrol.analyze import draft_for_file, parse_meter
 from showcontrol.load.show_file import load_show
 from showcontrol.model.position import BarBeat
 from showcontrol.timeline.tempo import TempoMap
@@ -140,6 +144,9 @@ def test_analyze_prints_a_song_entry(recording: Path) -> None:
     assert first_downbeat is not None and abs(float(first_downbeat.group(1)) - 0.75) < 0.010
     assert "sections: {intro: 1, verse: 5}" in result.stdout
     assert "meter heard as 4/4" in result.stderr
+    assert f"# audio: {recording} is relative to the folder analyze ran in" not in result.stdout  # an absolute path needs no note
+    relative = subprocess.run([sys.executable, "-m", "showcontrol", "analyze", recording.name], capture_output=True, text=True, cwd=recording.parent)
+    assert "# audio: My Song (live).wav is relative to the folder analyze ran in" in relative.stdout, relative.stderr
 
 
 def test_analyze_writes_into_a_show_keeping_its_comments(recording: Path, show_dir) -> None:
@@ -186,3 +193,63 @@ def test_analyze_refuses_a_write_that_check_would_reject(recording: Path, show_d
     assert f"{show}:" in result.stderr and "nothing was played or written" in result.stderr
     assert show.read_text() == before
     assert not list(show.parent.glob(".*partial"))
+
+
+def test_bars_of_another_length_are_laid_where_the_accents_say_and_a_drift_is_flagged() -> None:
+    evidence = np.full(8 * 6 + 7 * 4 + 8 * 6, -0.5)
+    lines = [*range(0, 48, 8), *range(48, 76, 7), *range(76, 124, 8)]  # six bars of 8 eighths, four of 7, six of 8
+    evidence[lines] = 2.0
+    assert lay_bars(evidence, 8) == (8,) * 6 + (7,) * 4 + (8,) * 6
+    assert drifting_bars(evidence, (8,) * 16) == tuple(range(7, 16))  # kept in 4/4, the bar lines stop fitting from bar 8 on
+    assert drifting_bars(evidence, lay_bars(evidence, 8)) == ()
+    steady = np.full(128, -0.5)
+    steady[::8] = 2.0
+    steady[37] = 3.0  # one stray accent changes nothing
+    assert lay_bars(steady, 8) == (8,) * 16 and drifting_bars(steady, (8,) * 16) == ()
+
+
+@pytest.fixture(scope="module")
+def demo_show(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo show in a folder of its own, its tracks synthesised from its own tempo maps (`showcontrol demo`)."""
+    root = tmp_path_factory.mktemp("demo")
+    shutil.copytree(REPO / "hardware", root / "hardware")
+    (root / "cues" / "demo").mkdir(parents=True)
+    show = root / "cues" / "demo" / "show.yaml"
+    shutil.copy(REPO / "cues" / "demo" / "show.yaml", show)
+    made = showcontrol("demo", str(show))
+    assert made.returncode == 0, made.stderr
+    return show
+
+
+def assert_bar_lines_match_the_show(draft, show: Path, count_in: float = 0.0) -> None:  # type: ignore[no-untyped-def]
+    """Every bar line of the draft's map within 20 ms of the show's (`count_in`: seconds a render plays before the track)."""
+    truth = load_show(show).timelines["neon-nights"].tempo
+    drafted = TempoMap(draft.tempo, draft.first_downbeat, 480)
+    bars = len(draft.bar_confidence)
+    assert bars == 36
+    errors = [abs(float(drafted.seconds(BarBeat(bar, 1)) - count_in - truth.seconds(BarBeat(bar, 1)))) for bar in range(1, bars + 1)]
+    assert max(errors) < 0.020, [f"bar {bar}: {error * 1000:.0f} ms" for bar, error in enumerate(errors, start=1) if error >= 0.020]
+
+
+def test_the_demo_songs_7_8_bridge_and_ramp_are_drafted_where_the_show_has_them(demo_show: Path) -> None:
+    draft = draft_for_file(demo_show.parent / "tracks" / "neon-nights.flac", Hints())
+    meters = [(c.bar, str(c.meter), c.meter.groups) for c in draft.tempo if c.bar in (1, 21, 25)]
+    assert meters == [(1, "4/4", (1, 1, 1, 1)), (21, "7/8", (2, 2, 3)), (25, "4/4", (1, 1, 1, 1))]  # the show's own 7/8 = 2+2+3
+    assert any(w.startswith("bars 21-24: 7/8") for w in draft.warnings), draft.warnings
+    [ramp] = [c for c in draft.tempo if c.ramp_bars]
+    assert (ramp.bar, ramp.ramp_bars) == (25, 4) and abs(float(ramp.quarter_bpm) - 132) < 0.3
+    assert_bar_lines_match_the_show(draft, demo_show)
+
+
+def test_a_rendered_mix_is_analysed_on_its_track_channels_and_its_click_and_ltc_named(demo_show: Path, tmp_path: Path) -> None:
+    mix = tmp_path / "neon-nights-mix.wav"
+    rendered = showcontrol("render", str(demo_show), "--song", "neon-nights", "-o", str(mix))
+    assert rendered.returncode == 0, rendered.stderr
+    draft = draft_for_file(mix, Hints())
+    assert any("analysed channels 1 and 2 only (the others: 3: a click, 4: LTC, 5: silent, 6: silent)" in w for w in draft.warnings), draft.warnings
+    assert_bar_lines_match_the_show(draft, demo_show, count_in=1.5)  # the render's count-in: a bar at 120, less the track's own 0.5 s lead
+    everything = showcontrol("analyze", str(mix), "--channels", "1,2,3,4")
+    assert everything.returncode == 0, everything.stderr
+    assert "channel 3 looks like a click" in everything.stderr and "channel 4 looks like LTC" in everything.stderr
+    outside = showcontrol("analyze", str(mix), "--channels", "7")
+    assert outside.returncode == 1 and "has channels 1-6" in outside.stderr

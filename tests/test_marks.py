@@ -115,7 +115,8 @@ def test_merge_folds_markers_into_the_show_checked(tmp_path: Path) -> None:
     )
     result = showcontrol("merge", str(show), str(marks), "--cue-action", "mqtt: {to: monitors, topic: cue/{n}, payload: go}", "--first", "5")
     assert result.returncode == 0, result.stderr
-    assert "2 cues, 1 lyric lines, 2 breaths" in result.stdout
+    assert "2 cues, 1 lyric lines, 2 breaths written" in result.stdout
+    assert "cue 'mark 5' added at 2.1" in result.stdout and "breath 4.4.240 set on lyric line 1 (at 5.1)" in result.stdout
     assert "a comment merge keeps" in show.read_text()
     song = load_show(show).show.song("s")
     assert [(str(c.at), c.name, c.actions[0].topic) for c in song.cues] == [("2.1", "mark 5", "cue/5"), ("3.3.240", "mark 6", "cue/6")]
@@ -123,3 +124,24 @@ def test_merge_folds_markers_into_the_show_checked(tmp_path: Path) -> None:
         ("5.1", "Sing", "4.4.240"),
         ("7.1", "(line at 7.1)", "6.4"),
     ]
+
+
+def test_merge_keeps_a_written_breath_and_puts_new_lines_in_order(tmp_path: Path) -> None:
+    show = marked_show(tmp_path)
+    show.write_text(show.read_text() + "      - {at: 8.1, text: Later, breath: 7.4.240}\n")
+    marks = tmp_path / "show.s.marks.yaml"
+    marks.write_text(
+        "show: show.yaml\nsong: s\nmarkers:\n  - {kind: breath, at: '7.3'}\n  - {kind: lyric, at: '6.1'}\n  - {kind: breath, at: '5.4'}\n"
+    )
+    result = showcontrol("merge", str(show), str(marks))
+    assert result.returncode == 0, result.stderr
+    assert "lyric line 2 (at 8.1) keeps its breath 7.4.240 (the marker says 7.3): --replace" in result.stderr
+    assert "lyric line added at 6.1 (line 2)" in result.stdout and "breath 5.4 set on the new line at 6.1" in result.stdout
+    assert "1 lyric lines, 1 breaths written, 1 markers not taken" in result.stdout
+    song = load_show(show).show.song("s")
+    assert [(str(lyric.at), str(lyric.breath)) for lyric in song.lyrics] == [("5.1", "None"), ("6.1", "5.4"), ("8.1", "7.4.240")]
+    marks.write_text("show: show.yaml\nsong: s\nmarkers:\n  - {kind: breath, at: '7.3'}\n")
+    result = showcontrol("merge", str(show), str(marks), "--replace")
+    assert result.returncode == 0, result.stderr
+    assert "breath of lyric line 3 (at 8.1) replaced: 7.4.240 -> 7.3" in result.stdout
+    assert [str(lyric.breath) for lyric in load_show(show).show.song("s").lyrics] == ["None", "5.4", "7.3"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -11,8 +12,9 @@ import numpy.typing as npt
 
 from showcontrol.analysis.beats import Pulse, pulse
 from showcontrol.analysis.downbeats import Phase, bar_phase
+from showcontrol.analysis.meter_changes import bar_layout, meter_of
 from showcontrol.analysis.onsets import ANALYSIS_RATE, Curve, Onsets, onset_curves
-from showcontrol.analysis.tempo_fit import FittedMap, fit_tempo_map
+from showcontrol.analysis.tempo_fit import FittedMap, fit_bars, fit_tempo_map
 from showcontrol.model.show import Meter, TempoChange, default_groups
 
 Progress = Callable[[int, int], None]
@@ -25,6 +27,7 @@ ODD_BEAT = 0.2  # a beat this much longer or shorter than its neighbours is flag
 OTHER_OCTAVE = 0.5  # a half or double tempo whose autocorrelation is this strong (against the one found) is worth a warning
 FAST_PULSE = (140.0, 160.0)  # quarter-note pulses faster than the first may be felt at half; slower than half the second, at double
 BAR1_REACH_SECONDS = 0.07
+DRIFT_CONFIDENCE = 0.3  # the most a bar whose bar line does not fit the accents may claim
 SILENT_PULSE = 0.5  # pulses after the last one this strong (against the median beat) are the tail ringing out
 TAIL_IRREGULAR = 0.12  # a last pulse this much off the one before is the music stopping, not a beat
 DEFAULT_PULSE_BPM = (50.0, 220.0, 110.0)  # range and centre for a quarter-note pulse; scaled for other pulses
@@ -86,12 +89,13 @@ def _bars_text(first: int, last: int) -> str:
     return f"bar {first}" if first == last else f"bars {first}-{last}"
 
 
-def _confidence(tracked: Pulse, first: int, pulses_per_bar: int, bars: int) -> Curve:
-    """Per bar: how strong its pulses' onsets are, lowered where their spacing strays from the local period."""
+def _confidence(tracked: Pulse, bounds: npt.NDArray[np.int64]) -> Curve:
+    """Per bar (its pulses from bounds[b] to bounds[b + 1]): how strong their onsets are, lowered where their
+    spacing strays from the local period."""
     intervals = np.diff(tracked.times, append=tracked.times[-1] + tracked.periods[-1])
     regular = np.clip(1 - np.abs(intervals / tracked.periods - 1) * 4, 0, 1)
     per_pulse = np.clip(tracked.strength * 2, 0, 1) * regular
-    return np.array([per_pulse[first + b * pulses_per_bar : first + (b + 1) * pulses_per_bar].mean() for b in range(bars)])
+    return np.array([per_pulse[low : max(high, low + 1)].mean() if low < len(per_pulse) else 0.0 for low, high in itertools.pairwise(bounds)])
 
 
 def _warnings(
@@ -99,7 +103,7 @@ def _warnings(
     hints: Hints,
     bpm_range: tuple[float, float],
     pulse_quarters: float,
-    first: int,
+    bounds: npt.NDArray[np.int64],
     pulses_per_bar: int,
     confidence: Curve,
     phase_confidence: float,
@@ -111,11 +115,11 @@ def _warnings(
             "listen with `render` and the click, or give --bar1"
         )
     odd = []
-    for index in range(first + 1, len(tracked.times) - 1):
+    for index in range(int(bounds[0]) + 1, len(tracked.times) - 1):
         interval = tracked.times[index + 1] - tracked.times[index]
         neighbours = np.median(np.diff(tracked.times[max(0, index - 4) : index + 6]))
         if abs(interval / neighbours - 1) > ODD_BEAT:
-            odd.append(f"{(index - first) // pulses_per_bar + 1} ({interval / neighbours:.1f}×)")
+            odd.append(f"{int(np.searchsorted(bounds, index, side='right'))} ({interval / neighbours:.1f}×)")
     if odd:
         listed = ", ".join(odd[:8]) + (f" and {len(odd) - 8} more" if len(odd) > 8 else "")
         found.append(f"a beat much longer or shorter than its neighbours (a fermata, a held chord, a stumble?) in bar {listed}")
@@ -131,6 +135,24 @@ def _warnings(
             )
     if hints.bar1_seconds is None and phase_confidence < 0.15:
         found.append(f"bar lines are unsure (beat 1 could be another of the {pulses_per_bar} beats): check bar 1 by ear or give --bar1")
+    return found
+
+
+def _meter_warnings(fitted: FittedMap, meter: Meter, drifting: list[int]) -> list[str]:
+    """Say where the meter changes (heard in the accents), and where the bar lines stop fitting them."""
+    found = []
+    for index, change in enumerate(fitted.tempo):
+        if change.meter != meter:
+            following = next((c.bar for c in fitted.tempo[index + 1 :] if c.meter != change.meter), None)
+            span = _bars_text(change.bar, following - 1) if following else f"from bar {change.bar}"
+            found.append(f"{span}: {change.meter}, heard in the accents (the bass and chords move there): a meter change, check it by ear")
+    flags = np.zeros(max(drifting, default=-1) + 1, dtype=np.bool_)
+    flags[drifting] = True
+    for low, high in _runs(flags):
+        found.append(
+            f"{_bars_text(low + 1, high + 1)}: the bar lines stop fitting the accents (beat 1 is heard elsewhere): "
+            f"meter change near bar {low + 1}? check by ear, give --bar1 or map that passage by hand"
+        )
     return found
 
 
@@ -207,12 +229,25 @@ def analyse(mono: npt.NDArray[np.float32], hints: Hints, progress: Progress | No
     beats = subdivide(tracked.times, beats_per_pulse)
     per_bar = meter.numerator
     first_beat = first * beats_per_pulse
-    fitted: FittedMap = fit_tempo_map(beats[first_beat:], per_bar, meter)
+    layout = bar_layout(onsets, subdivide(tracked.times[first:], 2), 2 * per_bar) if meter.denominator == 4 else None
+    if layout is not None and set(layout.eighths) != {2 * per_bar}:  # bars of another length: fitted on the eighths
+        eighths = subdivide(tracked.times[first:], 2)
+        fitted = fit_bars(eighths, [(n, meter if n == 2 * per_bar else meter_of(n, layout.groups.get(n))) for n in layout.eighths], Fraction(1, 2))
+        starts = np.concatenate([[0], np.cumsum(layout.eighths)]).astype(np.int64)
+        downbeats = eighths[starts[starts < len(eighths)]]
+        bounds = first + (starts + 1) // 2
+    else:
+        fitted = fit_tempo_map(beats[first_beat:], per_bar, meter)
+        downbeats = beats[first_beat::per_bar]
+        bars = -(-len(fitted.map_beats) // per_bar)
+        bounds = first + np.arange(bars + 1, dtype=np.int64) * pulses_per_bar
     report(3, 4)
-    bars = -(-len(fitted.map_beats) // per_bar)
-    confidence = _confidence(tracked, first, pulses_per_bar, bars)
+    confidence = _confidence(tracked, bounds)
+    drifting = [bar for bar in (layout.drifting if layout else ()) if bar < len(confidence)]
+    confidence[drifting] = np.minimum(confidence[drifting], DRIFT_CONFIDENCE)
     pulse_quarters = float(meter.beat_quarters) * beats_per_pulse
-    warnings = _warnings(tracked, hints, bpm_range, pulse_quarters, first, pulses_per_bar, confidence, phase_confidence)
+    warnings = _warnings(tracked, hints, bpm_range, pulse_quarters, bounds, pulses_per_bar, confidence, phase_confidence)
+    warnings += _meter_warnings(fitted, meter, drifting)
     if reached_back:
         warnings.insert(0, f"no beat was heard before {tracked.times[reached_back]:.2f} s: the first tempo is carried back to --bar1 over {reached_back} beats")
     if hints.meter is None:
@@ -225,7 +260,7 @@ def analyse(mono: npt.NDArray[np.float32], hints: Hints, progress: Progress | No
         fitted.first_downbeat,
         fitted.tempo,
         beats,
-        beats[first_beat::per_bar],
+        downbeats,
         tuple(float(c) for c in confidence),
         fitted.error,
         tuple(warnings),

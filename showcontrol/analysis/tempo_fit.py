@@ -10,10 +10,12 @@ bar or few.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+import numpy.typing as npt
 
 from showcontrol.analysis.onsets import Curve
 from showcontrol.model.show import Meter, TempoChange
@@ -92,29 +94,61 @@ def _ramp(start: float, heard: Curve, beats: int, from_bpm: Fraction, beat_quart
     return bpm, offsets, float(_miss(start, offsets, heard))
 
 
+def _held(start: float, beats: Curve, starts: npt.NDArray[np.int64], end: int, limit: int, bpm: Fraction, beat_quarters: Fraction, tolerance: float) -> int:
+    """How many bars after bar `end` (whose line the map puts at `start`) one constant `bpm` still fits."""
+    held = 0
+    for after in range(end + 1, limit + 1):
+        heard = beats[starts[end] : starts[after] + 1]
+        if len(heard) < 2:
+            break
+        offsets = np.arange(int(starts[after] - starts[end]) + 1, dtype=np.float64) * _seconds_per_beat(bpm, beat_quarters)
+        if _miss(start, offsets, heard) > tolerance:
+            break
+        held = after - end
+    return held
+
+
 def _next_stretch(
-    start: float, beats: Curve, bar: int, bars: int, per_bar: int, previous: Fraction | None, beat_quarters: Fraction, tolerance: float
+    start: float, beats: Curve, bar: int, starts: npt.NDArray[np.int64], limit: int, previous: Fraction | None, beat_quarters: Fraction, tolerance: float
 ) -> _Stretch:
-    best: _Stretch | None = None
+    """The next entry from `bar` (up to `limit`, the next change of meter): the longest stretch one tempo fits, or a
+    ramp from the tempo before, where a ramp and the tempo it arrives at then cover more bars. Of the ramps that fit,
+    the one whose end tempo holds longest after it wins, so a ramp ends where the music arrives, at the tempo it arrives at."""
+    steady: _Stretch | None = None
+    ramps: list[tuple[int, float, _Stretch]] = []  # (bars covered with the tempo held after it, -error, the ramp)
     for ramp in (False, True) if previous is not None else (False,):
-        for end in range(bar + 1, bars + 1):
-            heard = beats[bar * per_bar : end * per_bar + 1]  # the last bar may be heard only in part
-            length = (end - bar) * per_bar
+        for end in range(bar + 1, limit + 1):
+            heard = beats[starts[bar] : starts[end] + 1]  # the last bar may be heard only in part
+            length = int(starts[end] - starts[bar])
             if ramp:
                 assert previous is not None
                 bpm, offsets, error = _ramp(start, heard, length, previous, beat_quarters)
             else:
                 bpm, offsets, error = _constant(start, heard, length, beat_quarters)
+                if previous is not None and bpm != previous:  # across a change of meter, the same tempo where it fits
+                    kept = np.arange(length + 1, dtype=np.float64) * _seconds_per_beat(previous, beat_quarters)
+                    if (kept_error := float(_miss(start, kept, heard))) <= tolerance:
+                        bpm, offsets, error = previous, kept, kept_error
             if ramp and bpm == previous:
                 continue
-            if error <= tolerance and (best is None or end - bar > best.bars):
-                best = _Stretch(end - bar, bpm, ramp, offsets)
+            if error <= tolerance:
+                stretch = _Stretch(end - bar, bpm, ramp, offsets)
+                if not ramp:
+                    steady = stretch
+                else:
+                    held = _held(start + float(offsets[-1]), beats, starts, end, limit, bpm, beat_quarters, tolerance)
+                    ramps.append((end - bar + held, -error, stretch))
             elif error > GIVE_UP_FACTOR * tolerance:
                 break
-    if best is None:  # not even one bar fits one tempo: give the bar its own anyway
-        bpm, offsets, _ = _constant(start, beats[bar * per_bar : (bar + 1) * per_bar + 1], per_bar, beat_quarters)
-        best = _Stretch(1, bpm, False, offsets)
-    return best
+    if ramps:
+        reach, _, best_ramp = max(ramps, key=lambda candidate: candidate[:2])
+        if steady is None or reach > steady.bars:
+            return best_ramp
+    if steady is None:  # not even one bar fits one tempo: give the bar its own anyway
+        length = int(starts[bar + 1] - starts[bar])
+        bpm, offsets, _ = _constant(start, beats[starts[bar] : starts[bar + 1] + 1], length, beat_quarters)
+        steady = _Stretch(1, bpm, False, offsets)
+    return steady
 
 
 def fit_tempo_map(beats: Curve, per_bar: int, meter: Meter, tolerance: float = TOLERANCE_SECONDS) -> FittedMap:
@@ -125,22 +159,32 @@ def fit_tempo_map(beats: Curve, per_bar: int, meter: Meter, tolerance: float = T
     if len(beats) < 2:
         raise ValueError("a tempo map needs at least two beats")
     bars = -(-(len(beats) - 1) // per_bar)
-    beat_quarters = meter.beat_quarters
+    return fit_bars(beats, [(per_bar, meter)] * bars, meter.beat_quarters, tolerance)
+
+
+def fit_bars(beats: Curve, bars: Sequence[tuple[int, Meter]], beat_quarters: Fraction, tolerance: float = TOLERANCE_SECONDS) -> FittedMap:
+    """A tempo map for `beats` (seconds, a grid of `beat_quarters` each, the first on bar 1 beat 1) laid in `bars`:
+    each bar's length in grid beats and its meter, bar 1 on. A change of meter starts a new entry."""
+    if len(beats) < 2:
+        raise ValueError("a tempo map needs at least two beats")
+    starts = np.concatenate([[0], np.cumsum([length for length, _ in bars])]).astype(np.int64)
+    meter_starts = [index for index in range(1, len(bars)) if bars[index][1] != bars[index - 1][1]] + [len(bars)]
     first = Fraction(round(float(beats[0]) * 1000), 1000)
     start = float(first)
     changes: list[TempoChange] = []
     predicted = [np.array([start])]
     bar, previous = 0, None
-    while bar < bars:
-        stretch = _next_stretch(start, beats, bar, bars, per_bar, previous, beat_quarters, tolerance)
-        changes.append(TempoChange(bar + 1, stretch.bpm, meter, stretch.bars if stretch.ramp else 0))
+    while bar < len(bars):
+        limit = next(index for index in meter_starts if index > bar)
+        stretch = _next_stretch(start, beats, bar, starts, limit, previous, beat_quarters, tolerance)
+        changes.append(TempoChange(bar + 1, stretch.bpm, bars[bar][1], stretch.bars if stretch.ramp else 0))
         predicted.append(start + stretch.offsets[1:])
         start = float(start + stretch.offsets[-1])
         bar += stretch.bars
         previous = stretch.bpm
     merged = [changes[0]]
     for change in changes[1:]:
-        if change.ramp_bars or change.quarter_bpm != merged[-1].quarter_bpm:
+        if change.ramp_bars or change.quarter_bpm != merged[-1].quarter_bpm or change.meter != merged[-1].meter:
             merged.append(change)
     map_beats = np.concatenate(predicted)[: len(beats)]
     return FittedMap(tuple(merged), first, map_beats, map_beats - beats)

@@ -123,11 +123,11 @@ def write_song(show_path: Path, entry: Entry, validate: Callable[[Path], None]) 
 
 @dataclass(frozen=True)
 class Merge:
-    """Markers to fold into a song: new cues (position, action as YAML text), new lyric lines (position, text),
-    and breath marks to set on lyric lines (the line's index in the song's lyrics, new lines after the old)."""
+    """Markers to fold into a song: new cues (position, action as YAML text), new lyric lines (their index in the
+    final lyrics, ascending; position, text), and breath marks to set (the line's index in the final lyrics)."""
 
     cues: Sequence[tuple[str, str, str]]  # (position, name, action YAML such as "lights: {cue: 3}")
-    lyrics: Sequence[tuple[str, str]]
+    lyrics: Sequence[tuple[int, str, str]]
     breaths: Mapping[int, str]
 
 
@@ -151,8 +151,8 @@ def merge_markers(show_path: Path, song_id: str, merge: Merge, validate: Callabl
                 cues.append(_flow({"at": at, "name": name, **actions}))
         lyrics = song.setdefault("lyrics", CommentedSeq()) if merge.lyrics or merge.breaths else None
         if lyrics is not None:
-            for at, text in merge.lyrics:
-                lyrics.append(_flow({"at": at, "text": text}))
+            for index, at, text in merge.lyrics:
+                lyrics.insert(index, _flow({"at": at, "text": text}))
             for index, at in merge.breaths.items():
                 lyrics[index]["breath"] = at
 
