@@ -72,10 +72,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--log", type=Path, help="show log (JSON lines; default showlogs/TIME-SONG.jsonl)")
     run.add_argument("--takes", type=Path, metavar="FILE", help="take log (JSON lines; default takes.jsonl beside the show log)")
     run.add_argument("--headless", action="store_true", help="no status line or keys even on a terminal: play once and exit")
-    run.add_argument("--count-in", type=whole_number("--count-in", 0, 8), metavar="BARS", help="bars of count-in when starting from a later bar (default: the song's)")
+    run.add_argument("--count-in", type=whole_number(0, 8), metavar="BARS", help="bars of count-in when starting from a later bar (default: the song's)")
     run.add_argument("--loop", metavar="A-B|SECTION", help="loop bars A to B (or a section) until released with l")
     run.add_argument(
-        "--stop-fade", type=decimal_number("--stop-fade", 0, 10), default=0.5, metavar="SECONDS", help="fade-out of the track when stopped mid-song (default 0.5)"
+        "--stop-fade", type=decimal_number(0, 10), default=0.5, metavar="SECONDS", help="fade-out of the track when stopped mid-song (default 0.5)"
     )
     for command in (timeline, render, run):
         pace = command.add_mutually_exclusive_group()
@@ -102,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
         "--performer", metavar="NAME", help="one performer's monitor: only their lyric lines and breaths (and lines everyone sings)"
     )
     monitor.add_argument("--screenshot", type=Path, help="save what the window shows to this PNG when exiting (with --exit-after)")
-    monitor.add_argument("--exit-after", type=decimal_number("--exit-after", 0, 86400), metavar="SECONDS", help="close after this long (for tests and screenshots)")
+    monitor.add_argument("--exit-after", type=decimal_number(0, 86400), metavar="SECONDS", help="close after this long (for tests and screenshots)")
     commands.add_parser(
         "devices",
         help="list audio drivers and output devices, and MIDI ports",
@@ -202,8 +202,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return ExitStatus.FAILED
 
 
-def whole_number(option: str, low: int, high: int) -> Callable[[str], int]:
-    """An argparse type: a whole number from `low` to `high`, else a usage error naming the option and the range."""
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high`, else a usage error (argparse names the option)."""
 
     def parse(text: str) -> int:
         try:
@@ -211,13 +211,13 @@ def whole_number(option: str, low: int, high: int) -> Callable[[str], int]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number: give {low} to {high}") from None
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{option} {text} is outside {low}-{high}")
+            raise argparse.ArgumentTypeError(f"{text} is outside {low}-{high}")
         return value
 
     return parse
 
 
-def decimal_number(option: str, low: float, high: float) -> Callable[[str], float]:
+def decimal_number(low: float, high: float) -> Callable[[str], float]:
     """An argparse type: a finite number from `low` to `high` (nan and inf are neither)."""
 
     def parse(text: str) -> float:
@@ -226,14 +226,14 @@ def decimal_number(option: str, low: float, high: float) -> Callable[[str], floa
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number: give {low:g} to {high:g}") from None
         if not low <= value <= high:  # false for nan too
-            raise argparse.ArgumentTypeError(f"{option} {text} is outside {low:g}-{high:g}")
+            raise argparse.ArgumentTypeError(f"{text} is outside {low:g}-{high:g}")
         return value
 
     return parse
 
 
 MIN_RATE, MAX_RATE = 8000, 384000
-sample_rate = whole_number("--rate", MIN_RATE, MAX_RATE)
+sample_rate = whole_number(MIN_RATE, MAX_RATE)
 
 
 SPEED_HELP = "playback speed for film work: audio, click, cues and timecode together (pullup, pulldown, 2, 2.5, 4, ...)"
@@ -657,7 +657,7 @@ def add_analysis_commands(commands: argparse._SubParsersAction[argparse.Argument
     analyze.add_argument(
         "--bpm", type=bpm_range, metavar="MIN-MAX", help="the BPM range of the pulse you would tap: quarters, dotted quarters in 6/8, eighths in 7/8"
     )
-    analyze.add_argument("--bar1", type=decimal_number("--bar1", 0, 86400), metavar="SECONDS", help="where bar 1 beat 1 sounds in the file, roughly (the nearest beat is taken)")
+    analyze.add_argument("--bar1", type=decimal_number(0, 86400), metavar="SECONDS", help="where bar 1 beat 1 sounds in the file, roughly (the nearest beat is taken)")
     analyze.add_argument("--sections", type=sections_hint, default={}, metavar="NAME=BAR,...", help="sections to write, e.g. intro=1,verse1=9")
     analyze.add_argument("--write", type=Path, metavar="SHOW.yaml", help="write the entry into this show file instead of printing it")
     analyze.add_argument("--song", help="the song's id (default: from the file name); --write replaces that song's map or adds the song")
@@ -700,7 +700,7 @@ def add_analysis_commands(commands: argparse._SubParsersAction[argparse.Argument
     merge.add_argument(
         "--cue-action", metavar="YAML", help="what each cue marker fires, {n} counting them: e.g. 'lights: {cue: {n}}' or 'osc: {to: lights, address: /go}'"
     )
-    merge.add_argument("--first", type=whole_number("--first", 0, 1_000_000), default=1, metavar="N", help="the first cue marker's {n} (default 1)")
+    merge.add_argument("--first", type=whole_number(0, 1_000_000), default=1, metavar="N", help="the first cue marker's {n} (default 1)")
     merge.set_defaults(patch=None)
 
 
