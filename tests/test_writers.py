@@ -128,3 +128,22 @@ def test_a_practice_pack_writes_into_its_folder_only(tmp_path: Path, show: Path)
     assert main(["practice", str(show), "-o", str(pack)]) == 0
     assert sorted(p.suffix for p in pack.iterdir()) == [".flac", ".lrc", ".mp3"]
     assert (pack / next(p.name for p in pack.iterdir() if p.suffix == ".mp3")).read_bytes()[:3] == b"ID3"
+
+
+def test_a_stretch_cache_that_cannot_be_written_costs_only_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fractions import Fraction
+
+    import numpy as np
+    import soundfile
+
+    from showcontrol.audio.stretch import _cache_path, cache_folder, stretched_track
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    track = tmp_path / "track.wav"
+    soundfile.write(str(track), np.zeros((4800, 2), np.float32), 48000)
+    cache_folder().mkdir(parents=True)
+    cached = _cache_path(track, 48000, Fraction(3, 4))
+    fifo(cached.parent, cached.name)  # where the cached file goes is a FIFO: it cannot be written
+    audio, from_cache = stretched_track(track, 48000, Fraction(3, 4), 6400)
+    assert len(audio) == 6400 and not from_cache
+    assert kind_of(cached) == stat.S_IFIFO
