@@ -10,15 +10,16 @@ import os
 import queue
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import IntEnum
 from fractions import Fraction
 from pathlib import Path
 
 from showcontrol import __version__
+from showcontrol.atomic_write import target_file, write_bytes
 from showcontrol.audio.files import read_audio
 from showcontrol.audio.speech import speech_available
-from showcontrol.errors import AudioFileError, Problem, ShowControlError, ShowFileError, escaped
+from showcontrol.errors import AudioFileError, BadInputError, Problem, ShowControlError, ShowFileError, escaped
 from showcontrol.load.show_file import LoadedShow, load_show
 from showcontrol.model.show import Meter
 from showcontrol.report import check_summary, timeline_text
@@ -54,12 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     timeline.add_argument("--format", choices=("table", "csv", "json"), default="table")
     timeline.add_argument("--click", action="store_true", help="include click and count-in hits")
     timeline.add_argument("--sync", action="store_true", help="include MIDI clock ticks and MTC quarter frames")
-    timeline.add_argument("--rate", type=int, help="sample rate for frame numbers (default: the patch's)")
+    timeline.add_argument("--rate", type=sample_rate, metavar="HZ", help="sample rate for frame numbers, 8000-384000 (default: the patch's)")
     render = show_command("render", "render a song's multichannel audio (track, click, LTC) and event trace offline")
     render.add_argument("--song", help="song id (default: the first song)")
     render.add_argument("-o", "--output", type=Path, required=True, help="audio file to write (.wav, .flac)")
     render.add_argument("--trace", type=Path, help="also write the event trace as JSON lines")
-    render.add_argument("--rate", type=int, help="sample rate (default: the patch's)")
+    render.add_argument("--rate", type=sample_rate, metavar="HZ", help="sample rate, 8000-384000 (default: the patch's)")
     render.add_argument("--subtype", help="sample format, e.g. PCM_24 (default) or FLOAT")
     run = show_command("run", "play a song through the audio interface and fire its cues, locked to the audio clock")
     run.add_argument("--song", help="song id (default: the first song)")
@@ -77,11 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--log", type=Path, help="show log (JSON lines; default showlogs/TIME-SONG.jsonl)")
     run.add_argument("--takes", type=Path, metavar="FILE", help="take log (JSON lines; default takes.jsonl beside the show log)")
     run.add_argument("--headless", action="store_true", help="no status line or keys even on a terminal: play once and exit")
-    run.add_argument("--count-in", type=int, metavar="BARS", help="bars of count-in when starting from a later bar (default: the song's)")
+    run.add_argument("--count-in", type=whole_number(0, 8), metavar="BARS", help="bars of count-in when starting from a later bar (default: the song's)")
     run.add_argument("--loop", metavar="A-B|SECTION", help="loop bars A to B (or a section) until released with l")
     _remote_arguments(run)
     run.add_argument(
-        "--stop-fade", type=float, default=0.5, metavar="SECONDS", help="fade-out of the track when stopped mid-song (default 0.5)"
+        "--stop-fade", type=decimal_number(0, 10), default=0.5, metavar="SECONDS", help="fade-out of the track when stopped mid-song (default 0.5)"
     )
     for command in (timeline, render, run):
         pace = command.add_mutually_exclusive_group()
@@ -108,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
         "--performer", metavar="NAME", help="one performer's monitor: only their lyric lines and breaths (and lines everyone sings)"
     )
     monitor.add_argument("--screenshot", type=Path, help="save what the window shows to this PNG when exiting (with --exit-after)")
-    monitor.add_argument("--exit-after", type=float, metavar="SECONDS", help="close after this long (for tests and screenshots)")
+    monitor.add_argument("--exit-after", type=decimal_number(0, 86400), metavar="SECONDS", help="close after this long (for tests and screenshots)")
     commands.add_parser(
         "devices",
         help="list audio drivers and output devices, and MIDI ports",
@@ -193,6 +194,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         count = len(error.problems)
         print(f"{count} problem{'s' if count != 1 else ''} found; nothing was played or written.", file=sys.stderr)
         return ExitStatus.BAD_INPUT
+    except BadInputError as error:
+        print(escaped(f"showcontrol: {error}"), file=sys.stderr)
+        return ExitStatus.BAD_INPUT
     except ShowControlError as error:
         print(escaped(f"showcontrol: {error}"), file=sys.stderr)
         return ExitStatus.FAILED
@@ -204,6 +208,40 @@ def _dispatch(args: argparse.Namespace) -> int:
         return ExitStatus.FAILED
     except KeyboardInterrupt:
         return ExitStatus.FAILED
+
+
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high`, else a usage error (argparse names the option)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number: give {low} to {high}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is outside {low}-{high}")
+        return value
+
+    return parse
+
+
+def decimal_number(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a finite number from `low` to `high` (nan and inf are neither)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number: give {low:g} to {high:g}") from None
+        if not low <= value <= high:  # false for nan too
+            raise argparse.ArgumentTypeError(f"{text} is outside {low:g}-{high:g}")
+        return value
+
+    return parse
+
+
+MIN_RATE, MAX_RATE = 8000, 384000
+sample_rate = whole_number(MIN_RATE, MAX_RATE)
 
 
 SPEED_HELP = "playback speed for film work: audio, click, cues and timecode together (pullup, pulldown, 2, 2.5, 4, ...)"
@@ -265,7 +303,7 @@ def _song_id(loaded: LoadedShow, song: str | None) -> str:
     if song is None:
         return ids[0]
     if song not in ids:
-        raise ShowControlError(f"no song {song!r} in {loaded.show.path}; songs: {', '.join(ids)}")
+        raise BadInputError(f"no song {song!r} in {loaded.show.path}; songs: {', '.join(ids)}")
     return song
 
 
@@ -311,6 +349,9 @@ def cmd_render(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.offline import render_song
     from showcontrol.ui.progress import ProgressBar
 
+    for path in (args.output, args.trace):
+        if path is not None:
+            target_file(path)
     loaded = _load(args)
     song_id = _song_id(loaded, args.song)
     started = time.perf_counter()
@@ -333,7 +374,7 @@ def cmd_demo(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.demo import make_demo_tracks
 
     if not args.show.exists():
-        raise ShowControlError(f"{args.show} not found: run this from the showcontrol checkout, or give the demo show's path")
+        raise BadInputError(f"{args.show} not found: run this from the showcontrol checkout, or give the demo show's path")
     written = make_demo_tracks(args.show)
     for path in written:
         print(f"synthesised {path}")
@@ -353,8 +394,6 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
 
     loaded = _load(args)
     song_id = _song_id(loaded, args.song)
-    if not 0 <= args.stop_fade <= 10:
-        raise ShowControlError(f"--stop-fade {args.stop_fade}: give 0 to 10 seconds")
     options = RunOptions(
         song_id,
         _start_bar(loaded, song_id, args.start),
@@ -363,7 +402,7 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
         args.midi_api,
         args.log,
         args.stop_fade,
-        _count_in(args.count_in),
+        args.count_in,
         takes_path=args.takes,
         audio_device=args.audio_device,
     )
@@ -453,18 +492,12 @@ def _start_bar(loaded: LoadedShow, song_id: str, start: str | None) -> int:
     if start.isdigit():
         last_bar = loaded.timelines[song_id].last_bar
         if not 1 <= int(start) <= last_bar:
-            raise ShowControlError(f"--from {start}: {song_id} has bars 1-{last_bar}")
+            raise BadInputError(f"--from {start}: {song_id} has bars 1-{last_bar}")
         return int(start)
     sections = {s.name: s.bar for s in loaded.show.song(song_id).sections}
     if start not in sections:
-        raise ShowControlError(f"--from {start}: no such bar or section in {song_id}; sections: {', '.join(sections) or 'none'}")
+        raise BadInputError(f"--from {start}: no such bar or section in {song_id}; sections: {', '.join(sections) or 'none'}")
     return sections[start]
-
-
-def _count_in(bars: int | None) -> int | None:
-    if bars is not None and not 0 <= bars <= 8:
-        raise ShowControlError(f"--count-in {bars}: give 0 to 8 bars")
-    return bars
 
 
 def _loop_bars(loaded: LoadedShow, song_id: str, text: str) -> tuple[int, int]:
@@ -477,7 +510,7 @@ def _loop_bars(loaded: LoadedShow, song_id: str, text: str) -> tuple[int, int]:
     for index, (bar, name) in enumerate(starts):
         if name == text:
             return bar, (starts[index + 1][0] - 1 if index + 1 < len(starts) else timeline.last_bar)
-    raise ShowControlError(f"--loop {text}: give bars like 9-16 or a section of {song_id} ({', '.join(n for _, n in starts) or 'none'})")
+    raise BadInputError(f"--loop {text}: give bars like 9-16 or a section of {song_id} ({', '.join(n for _, n in starts) or 'none'})")
 
 
 def run_report(runner: object) -> str:
@@ -517,7 +550,7 @@ def cmd_monitor(args: argparse.Namespace) -> ExitStatus:
 
     host, _, port = args.broker.rpartition(":") if ":" in args.broker else (args.broker, ":", "1883")
     if not port.isdigit():
-        raise ShowControlError(f"--broker {args.broker}: give HOST:PORT, e.g. 10.0.0.5:1883")
+        raise BadInputError(f"--broker {args.broker}: give HOST:PORT, e.g. 10.0.0.5:1883")
     subscriber = Subscriber(host, int(port), args.prefix, args.username, os.environ.get("SHOWCONTROL_MQTT_PASSWORD")).start()
     try:
         shown = run_window(subscriber, args.fullscreen, args.screenshot, args.exit_after, args.performer)
@@ -616,21 +649,6 @@ def _iso_date(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date: write YYYY-MM-DD") from None
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """The whole file or nothing: written beside it, then renamed over it."""
-    temporary = path.with_name(f".{path.name}.partial")
-    try:
-        with temporary.open("wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except OSError as error:
-        raise ShowControlError(f"cannot write {path}: {error.strerror or error}") from None
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def cmd_cuesheet(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.cuesheet.csv_sheet import cue_sheet_csv
     from showcontrol.cuesheet.sheet import Header, cue_sheet, duration_text
@@ -638,7 +656,8 @@ def cmd_cuesheet(args: argparse.Namespace) -> ExitStatus:
 
     kind = args.output.suffix.lower()
     if kind not in (".csv", ".pdf"):
-        raise ShowControlError(f"-o {args.output}: write a .csv (for the rights agencies) or a .pdf (to print)")
+        raise BadInputError(f"-o {args.output}: write a .csv (for the rights agencies) or a .pdf (to print)")
+    target_file(args.output)
     loaded = _load(args)
     takes = read_takes(_existing_logs(args.takes)) if args.takes else None
     header = Header(
@@ -655,7 +674,7 @@ def cmd_cuesheet(args: argparse.Namespace) -> ExitStatus:
         except ImportError:
             raise ShowControlError("a PDF cue sheet needs reportlab: pip install 'showcontrol[pdf]' (or write a .csv)") from None
         data = cue_sheet_pdf(sheet, args.paper, f"showcontrol {__version__}")
-    _write_atomically(args.output, data)
+    write_bytes(args.output, data)
     print(f"wrote {args.output}: {len(sheet.uses)} use(s), {duration_text(sheet.total_s)} of music")
     return ExitStatus.OK
 
@@ -663,7 +682,7 @@ def cmd_cuesheet(args: argparse.Namespace) -> ExitStatus:
 def _existing_logs(paths: Sequence[Path]) -> list[Path]:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        raise ShowControlError(f"no take log at {', '.join(missing)} (`run` writes takes.jsonl beside its show log, or --takes FILE)")
+        raise BadInputError(f"no take log at {', '.join(missing)} (`run` writes takes.jsonl beside its show log, or --takes FILE)")
     return list(paths)
 
 
@@ -675,11 +694,11 @@ def cmd_takes(args: argparse.Namespace) -> ExitStatus:
     takes = [t for t in read_takes(logs) if args.song is None or t.song == args.song]
     if args.good is not None or args.note is not None:
         if len(logs) != 1:
-            raise ShowControlError("mark takes in one take log at a time")
+            raise BadInputError("mark takes in one take log at a time")
         with TakeLog(logs[0]) as take_log:
             marked = take_log.mark(args.good, args.note, args.take)
         if marked is None:
-            raise ShowControlError(f"no take {args.take!r} in {logs[0]}" if args.take else f"{logs[0]} has no takes yet")
+            raise BadInputError(f"no take {args.take!r} in {logs[0]}" if args.take else f"{logs[0]} has no takes yet")
         takes = [t for t in read_takes(logs) if t.take_id == marked.take_id]  # as marked now
     print(takes_text(takes, args.format))
     return ExitStatus.OK
@@ -734,7 +753,7 @@ def add_analysis_commands(commands: argparse._SubParsersAction[argparse.Argument
     analyze.add_argument(
         "--bpm", type=bpm_range, metavar="MIN-MAX", help="the BPM range of the pulse you would tap: quarters, dotted quarters in 6/8, eighths in 7/8"
     )
-    analyze.add_argument("--bar1", type=float, metavar="SECONDS", help="where bar 1 beat 1 sounds in the file, roughly (the nearest beat is taken)")
+    analyze.add_argument("--bar1", type=decimal_number(0, 86400), metavar="SECONDS", help="where bar 1 beat 1 sounds in the file, roughly (the nearest beat is taken)")
     analyze.add_argument("--sections", type=sections_hint, default={}, metavar="NAME=BAR,...", help="sections to write, e.g. intro=1,verse1=9")
     analyze.add_argument(
         "--channels", type=channel_list, metavar="N,...", help="the channels to analyse, from 1 (default: 1,2; a rendered mix carries click and LTC too)"
@@ -781,7 +800,7 @@ def add_analysis_commands(commands: argparse._SubParsersAction[argparse.Argument
     merge.add_argument(
         "--cue-action", metavar="YAML", help="what each cue marker fires, {n} counting them: e.g. 'lights: {cue: {n}}' or 'osc: {to: lights, address: /go}'"
     )
-    merge.add_argument("--first", type=int, default=1, metavar="N", help="the first cue marker's {n} (default 1)")
+    merge.add_argument("--first", type=whole_number(0, 1_000_000), default=1, metavar="N", help="the first cue marker's {n} (default 1)")
     merge.add_argument("--replace", action="store_true", help="let breath markers replace breaths already written (default: keep them and warn)")
     merge.set_defaults(patch=None)
 
@@ -835,7 +854,7 @@ def cmd_analyze(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.ui.progress import ProgressBar
 
     if args.song is not None and not args.song.strip():
-        raise ShowControlError("--song needs an id")
+        raise BadInputError("--song needs an id")
     draft = draft_for_file(args.track, Hints(args.meter, args.bpm, args.bar1), ProgressBar(f"analyze {args.track.name}"), args.channels)
     song_id = args.song or _song_slug(args.track)
     if args.write:  # a show reads audio: relative to its own folder
@@ -885,11 +904,10 @@ def cmd_plot(args: argparse.Namespace) -> ExitStatus:
     try:
         bars = bar_range(args.bars, timeline.last_bar) if args.bars else None
     except ValueError as error:
-        raise ShowControlError(str(error)) from None
+        raise BadInputError(str(error)) from None
     song = loaded.show.song(song_id)
     chart = song_chart(timeline, f"{song.title or song.id}" + (f" — bars {bars[0]}-{bars[1]}" if bars else ""), bars)
-    if not args.output.parent.is_dir():
-        raise ShowControlError(f"cannot write {args.output}: the folder {args.output.parent} does not exist")
+    target_file(args.output)
     try:
         draw_chart(chart, track_envelope(timeline, chart.start, chart.end), args.output)
     except OSError as error:
@@ -934,10 +952,10 @@ def cmd_merge(args: argparse.Namespace) -> ExitStatus:
     song, timeline = loaded.show.song(_song_id(loaded, song_id)), loaded.timelines[song_id]
     for kind, at in markers:
         if (problem := timeline.tempo.check(at)) is not None:
-            raise ShowControlError(f"{args.marks}: {kind} marker at {at}: {problem}")
+            raise BadInputError(f"{args.marks}: {kind} marker at {at}: {problem}")
     cue_marks = [at for kind, at in markers if kind == "cue"]
     if cue_marks and not args.cue_action:
-        raise ShowControlError(f"{len(cue_marks)} cue markers: say what they fire with --cue-action, e.g. --cue-action 'lights: {{cue: {{n}}}}'")
+        raise BadInputError(f"{len(cue_marks)} cue markers: say what they fire with --cue-action, e.g. --cue-action 'lights: {{cue: {{n}}}}'")
     cues = [(str(at), f"mark {n}", str(args.cue_action).replace("{n}", str(n))) for n, at in enumerate(cue_marks, start=args.first)]
 
     def frame(at: BarBeat) -> int:

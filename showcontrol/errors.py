@@ -60,5 +60,9 @@ class ShowFileError(ShowControlError, ValueError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class BadInputError(ShowControlError):
+    """Something the user typed cannot be used (an option's value, a path to write): exit status 2, not a failed run."""
+
+
 class AudioFileError(ShowControlError):
     """An audio file is missing, unreadable or not audio."""

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from showcontrol.atomic_write import atomic_path
 from showcontrol.audio.click import ClickSounds, render_click, synthesize_hits
 from showcontrol.audio.files import Audio, load_spoken_counts, read_audio, write_audio
 from showcontrol.audio.ltc import render_ltc
@@ -171,10 +172,8 @@ def render_song(
 
 def write_trace(path: Path, timeline: Timeline) -> None:
     """JSON lines, one per event, frames counted from the start of the rendered file; written atomically."""
-    temporary = path.with_name(f".{path.name}.partial")
-    with temporary.open("w", encoding="utf-8") as file:
+    with atomic_path(path) as temporary, temporary.open("w", encoding="utf-8") as file:
         for event in timeline.events:
             file.write(json.dumps(event_record(event, timeline.sample_rate, timeline.start_frame), ensure_ascii=False) + "\n")
         file.flush()
         os.fsync(file.fileno())
-    os.replace(temporary, path)

@@ -7,7 +7,6 @@ can see at once whether bar 1 sits on the first downbeat and a cue on its hit.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
@@ -18,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from matplotlib.axes import Axes
 
+from showcontrol.atomic_write import atomic_path
 from showcontrol.audio.files import read_audio
 from showcontrol.chart import Chart, Mark
 from showcontrol.timeline.events import Timeline
@@ -72,13 +72,11 @@ def draw_chart(chart: Chart, envelope: Envelope | None, path: Path) -> None:
             axis.spines[side].set_visible(False)
     axes[-1].set_xlabel("seconds into the song")
     figure.subplots_adjust(left=0.075, right=0.99, top=1 - 0.45 / figure.get_figheight(), bottom=0.5 / figure.get_figheight())
-    temporary = path.with_name(f".{path.name}.partial")
     try:
-        figure.savefig(temporary, dpi=DPI, format="png")
-        os.replace(temporary, path)
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, dpi=DPI, format="png")
     finally:
         plt.close(figure)
-        temporary.unlink(missing_ok=True)
 
 
 def _grid(axis: Axes, chart: Chart, labels: bool) -> None:

@@ -8,16 +8,16 @@ plays exactly what `run --tempo` plays in the earpiece.
 
 from __future__ import annotations
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
-from showcontrol.audio.files import read_audio, write_audio
+from showcontrol.atomic_write import write_bytes, write_text
+from showcontrol.audio.files import audio_bytes, read_audio
 from showcontrol.codec.id3 import chapter_frames, lyrics_frame, tag, text_frame
-from showcontrol.errors import ShowControlError
+from showcontrol.errors import BadInputError
 from showcontrol.load.show_file import LoadedShow, compile_at_speed
 from showcontrol.model.patch import MAIN_CLICK, AudioPatch
 from showcontrol.offline import Progress, render_song
@@ -46,7 +46,7 @@ def performer_feeds(loaded: LoadedShow, song_id: str, performer: str | None) -> 
     if performer is not None:
         if performer.lower() not in feeds:
             if feeds:
-                raise ShowControlError(f"--performer {performer}: {song_id} has click feeds for {', '.join(f.name for f in song.click_feeds)}")
+                raise BadInputError(f"--performer {performer}: {song_id} has click feeds for {', '.join(f.name for f in song.click_feeds)}")
             return [(name(performer), MAIN_CLICK)]  # a song with one click for all: their lyrics, the common click
         return [(name(performer), feeds[performer.lower()])]
     if song.click_feeds:
@@ -84,23 +84,9 @@ def make_pack_file(
             *([lyrics_frame(text)] if (text := lyrics_text(timeline, performer)) else []),
         ]
     )
-    plain_mp3 = mp3.with_name(f".{mp3.stem}.untagged.mp3")
-    try:
-        write_audio(plain_mp3, iter([mix]), loaded.sample_rate, 2)
-        _write_atomically(mp3, id3 + plain_mp3.read_bytes())
-    finally:
-        plain_mp3.unlink(missing_ok=True)
-    _write_atomically(lrc, lrc_text(timeline, loaded.sample_rate, heading, performer, tempo_percent).encode("utf-8"))
+    write_bytes(mp3, id3 + audio_bytes(mp3, iter([mix]), loaded.sample_rate, 2))
+    write_text(lrc, lrc_text(timeline, loaded.sample_rate, heading, performer, tempo_percent))
     return PackFile(performer, tempo_percent, (mp3, flac, lrc), result.frames / result.sample_rate)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.partial")
-    try:
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 class _PackProgress:

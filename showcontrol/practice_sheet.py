@@ -20,6 +20,8 @@ def _file_ms(timeline: Timeline, frame: int, device_rate: int) -> int:
 def chapters(timeline: Timeline, device_rate: int) -> list[Chapter]:
     """A chapter per section, the first from the file's start (its count-in) and the last to its end."""
     sections = [e for e in timeline.of_kind(Kind.SECTION) if isinstance(e.payload, Section)]
+    if not sections:  # a song without sections: a file without chapters
+        return []
     end = _file_ms(timeline, timeline.end_frame, device_rate)
     starts = [0, *(_file_ms(timeline, e.at_frame, device_rate) for e in sections[1:])]
     names = [e.payload.name for e in sections if isinstance(e.payload, Section)]

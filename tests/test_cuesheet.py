@@ -65,8 +65,8 @@ def test_the_csv_is_exactly_the_golden_one(tmp_path: Path, capsys: pytest.Captur
 
 
 def test_a_wrong_output_or_a_missing_take_log_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["cuesheet", str(DEMO), "-o", str(tmp_path / "sheet.txt")]) == 1
-    assert main(["cuesheet", str(DEMO), "--takes", str(tmp_path / "none.jsonl"), "-o", str(tmp_path / "sheet.csv")]) == 1
+    assert main(["cuesheet", str(DEMO), "-o", str(tmp_path / "sheet.txt")]) == 2
+    assert main(["cuesheet", str(DEMO), "--takes", str(tmp_path / "none.jsonl"), "-o", str(tmp_path / "sheet.csv")]) == 2
     err = capsys.readouterr().err
     assert "write a .csv" in err and "no take log at" in err
     assert not (tmp_path / "sheet.csv").exists()

@@ -1,7 +1,8 @@
 """The error corpus: each malformed show names, in its first line, the exact report it must produce.
 
 Add a case by dropping a file in tests/errors/ whose first line is
-`# expect: [OTHER-FILE:]LINE:COL: message — hint` (OTHER-FILE for problems found in a patch).
+`# expect: [OTHER-FILE:]LINE:COL: message — hint` (OTHER-FILE for problems found in a patch). A second line
+`# alone` says it is the only problem reported: one mistake, one message, not its consequences too.
 """
 
 from __future__ import annotations
@@ -48,6 +49,17 @@ def test_check_exits_2_with_the_report_and_no_traceback(
     err = capsys.readouterr().err
     assert expected_line(case) in err.splitlines()
     assert "Traceback" not in err and "problem" in err.splitlines()[-1]
+
+
+ALONE = [c for c in CASES if c.read_bytes().split(b"\n", 2)[1].startswith(b"# alone")]
+
+
+@pytest.mark.parametrize("case", ALONE, ids=[c.stem for c in ALONE])
+def test_one_mistake_is_one_message(case: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(CORPUS)
+    with pytest.raises(ShowFileError) as caught:
+        load_show(Path(case.name))
+    assert [str(p) for p in caught.value.problems] == [expected_line(case)]
 
 
 def test_all_problems_are_reported_together() -> None:
@@ -110,3 +122,25 @@ def test_a_patch_that_cannot_be_read_leads_the_report(show_dir, capsys: pytest.C
     )
     assert main(["check", str(show), "--patch", str(show.parent / "typo.yaml")]) == 2
     assert capsys.readouterr().err.splitlines()[0] == f"{show.parent / 'typo.yaml'}:1:1: patch file not found — check the path"
+
+
+def test_another_venues_bad_patch_is_its_only_problem_and_comes_first(show_dir, capsys: pytest.CaptureFixture[str]) -> None:
+    show = show_dir(
+        "show.yaml",
+        """
+        version: 1
+        songs:
+          - id: s
+            end: 9.1
+            tempo: [{bar: 1, bpm: 120}]
+            cues:
+              - {at: 1.1, lights: {cue: 12}}
+              - {at: 2.1, lights: {cue: 13}}
+        """,
+    )
+    venue = CORPUS / "patches" / "unknown-profile.yaml"
+    assert main(["check", str(show), "--patch", str(venue)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{venue}:3:61: no device profile 'etc-eoss' — did you mean 'etc-eos'?",
+        "1 problem found; nothing was played or written.",
+    ]

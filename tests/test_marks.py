@@ -105,7 +105,7 @@ def test_merge_folds_markers_into_the_show_checked(tmp_path: Path) -> None:
         "  - {kind: lyric, at: '7.1'}\n  - {kind: breath, at: '6.4'}\n"
     )
     refused = showcontrol("merge", str(show), str(marks))
-    assert refused.returncode == 1 and "--cue-action" in refused.stderr
+    assert refused.returncode == 2 and "--cue-action" in refused.stderr
     result = showcontrol("merge", str(show), str(marks), "--cue-action", "mqtt: {to: monitors, topic: cue/{n}, payload: go}", "--first", "5")
     assert result.returncode == 2 and "monitors" in result.stderr  # the patch has no such output: check refuses, nothing written
     assert "a comment merge keeps" in show.read_text() and "cue/5" not in show.read_text()

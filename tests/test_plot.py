@@ -54,4 +54,4 @@ def test_plot_writes_a_png_of_the_demo(tmp_path: Path) -> None:
     assert width == 1600 and 300 < height < 900
     assert not list(tmp_path.glob(".*partial"))
     bad = showcontrol("plot", str(DEMO), "--bars", "40-50", "-o", str(output))
-    assert bad.returncode == 1 and "bars 1-36" in bad.stderr
+    assert bad.returncode == 2 and "bars 1-36" in bad.stderr

@@ -77,7 +77,7 @@ def test_several_actions_to_one_console_in_one_cue(tmp_path: Path) -> None:
         ("      - {at: 1.1, lights: {cuee: 12}}\n", PATCH, "show.yaml:8:27: lights: name one action of profile 'etc-eos'"),
         ("      - {at: 1.1, mixer: {fader: 3}}\n", PATCH, "show.yaml:8:26: mixer: fader needs level — e.g. mixer: {fader: 1, level: 1}"),
         ("      - {at: 1.1, lightz: go}\n", PATCH, "show.yaml:8:19: unknown key 'lightz' in cue — did you mean 'lights'?"),
-        ("      - {at: 1.1, desk: {cue: 12a}}\n", PATCH, "MSC cue numbers, lists and paths are digits with dots"),
+        ("      - {at: 1.1, desk: {cue: 12a}}\n", PATCH, "desk: cue must be a number such as 12 or 12.5, got '12a'"),
         (
             "      - {at: 1.1, osc: {to: x, address: /a}}\n",
             "version: 1\noutputs:\n  x: {type: osc, host: h, port: 1, profile: etc-eoss}\n",

@@ -124,7 +124,7 @@ def test_every_supported_format_loads(tmp_path: Path, show_dir, suffix: str, rat
 def test_render_to_an_unwritable_place_is_a_clear_error(tmp_path: Path, show_dir) -> None:
     show = show_dir("show.yaml", "version: 1\nsongs: [{id: s, end: 3.1, tempo: [{bar: 1, bpm: 120}]}]\n")
     result = run_cli("render", str(show), "-o", str(tmp_path / "missing" / "out.wav"))
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "cannot write" in result.stderr and "Traceback" not in result.stderr
 
 

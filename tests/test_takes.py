@@ -296,5 +296,5 @@ def test_takes_marks_the_last_take_or_one_by_id_from_another_process(tmp_path: P
     assert "NG" in out[1] and "boom shadow in shot" in out[1] and "GOOD" in out[3]
     takes = {t.take_id: t for t in read_takes([log])}
     assert takes["2026-12-01/neon-drive/2"].good is False and takes["2026-12-01/slow-burn/3"].good is True
-    assert main(["takes", str(log), "--good", "--take", "2026-12-01/nothing/1"]) == 1
-    assert main(["takes", str(tmp_path / "missing.jsonl")]) == 1
+    assert main(["takes", str(log), "--good", "--take", "2026-12-01/nothing/1"]) == 2
+    assert main(["takes", str(tmp_path / "missing.jsonl")]) == 2

@@ -230,4 +230,4 @@ def test_a_show_log_that_cannot_be_opened_is_a_clear_error(tmp_path: Path) -> No
 
 def test_a_start_bar_past_the_end_is_a_clear_error(tmp_path: Path) -> None:
     result = run_show_to_the_end(beat_show(tmp_path, 9, bars=8), "--from", "999")  # it used to wait forever
-    assert result.returncode == 1 and "--from 999: beats has bars 1-8" in result.stderr
+    assert result.returncode == 2 and "--from 999: beats has bars 1-8" in result.stderr

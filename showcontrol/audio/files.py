@@ -6,7 +6,7 @@ rate at its very-high-quality setting. Writes go to a temporary file renamed int
 
 from __future__ import annotations
 
-import os
+import io
 import stat
 from collections.abc import Iterator
 from importlib import resources
@@ -17,7 +17,8 @@ import numpy.typing as npt
 import soundfile
 import soxr
 
-from showcontrol.errors import AudioFileError
+from showcontrol.atomic_write import atomic_path
+from showcontrol.errors import AudioFileError, BadInputError
 from showcontrol.timeline.tempo import Rate
 
 Audio = npt.NDArray[np.float32]
@@ -99,23 +100,40 @@ def _reason(path: Path, error: Exception) -> str:
 
 def write_audio(path: Path, blocks: Iterator[Audio], sample_rate: int, channels: int, subtype: str | None = None) -> None:
     """Write blocks to `path` atomically: a crash leaves the old file, never half a new one. 24-bit unless told."""
-    if not path.parent.is_dir():
-        raise AudioFileError(f"cannot write {path}: the folder {path.parent} does not exist")
+    kind = audio_format(path)
+    with atomic_path(path) as temporary:
+        _encode(str(temporary), path, kind, blocks, sample_rate, channels, subtype)
+
+
+def audio_bytes(path: Path, blocks: Iterator[Audio], sample_rate: int, channels: int) -> bytes:
+    """The file `path` would get from `write_audio`, in memory (to add a tag in front before it is written)."""
+    buffer = io.BytesIO()
+    _encode(buffer, path, audio_format(path), blocks, sample_rate, channels, None)
+    return buffer.getvalue()
+
+
+def audio_format(path: Path) -> str:
+    """libsndfile's format for the file name's suffix; BadInputError for one it cannot write."""
     kind = path.suffix.lstrip(".").upper() or "WAV"
     if kind not in soundfile.available_formats():
-        raise AudioFileError(f"cannot write {path}: unknown audio format {path.suffix!r}; use .wav or .flac")
-    temporary = path.with_name(f".{path.name}.partial")
+        raise BadInputError(f"cannot write {path}: unknown audio format {path.suffix!r}; use .wav or .flac")
+    return kind
+
+
+def _encode(file: str | io.BytesIO, path: Path, kind: str, blocks: Iterator[Audio], sample_rate: int, channels: int, subtype: str | None) -> None:
     if subtype is None and kind in ("WAV", "FLAC", "AIFF"):
         subtype = "PCM_24"
     try:
-        with soundfile.SoundFile(str(temporary), "w", sample_rate, channels, subtype=subtype, format=kind) as file:
+        with soundfile.SoundFile(file, "w", sample_rate, channels, subtype=subtype, format=kind) as sound:
             for block in blocks:
-                file.write(block)
-        os.replace(temporary, path)
-    except (soundfile.LibsndfileError, RuntimeError, OSError, ValueError) as error:
-        raise AudioFileError(f"cannot write {path}: {error}") from None
-    finally:
-        temporary.unlink(missing_ok=True)
+                sound.write(block)
+    except soundfile.LibsndfileError as error:  # its message names the file it opened (a temporary one): say why only
+        reason = error.error_string.strip().removeprefix("Error : ")
+        if reason.startswith("Format not recognised"):
+            reason = f"{kind} cannot hold {channels} channels at {sample_rate} Hz; use .wav or .flac"
+        raise BadInputError(f"cannot write {path}: {reason}") from None
+    except (RuntimeError, ValueError) as error:  # soundfile's check of the format and subtype
+        raise BadInputError(f"cannot write {path}: {error} (format {kind}, subtype {subtype or 'default'})") from None
 
 
 def load_spoken_counts(sample_rate: int) -> dict[int, Audio]:

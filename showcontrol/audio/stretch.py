@@ -18,7 +18,7 @@ import numpy as np
 import pedalboard
 
 from showcontrol.audio.files import Audio, read_audio, write_audio
-from showcontrol.errors import AudioFileError
+from showcontrol.errors import AudioFileError, ShowControlError
 from showcontrol.timeline.tempo import Rate
 
 STRETCH_VERSION = "r2-aligned"  # part of the cache key: stretches made another way are not reused
@@ -127,6 +127,6 @@ def stretched_track(path: Path, sample_rate: Rate, speed: Fraction, frames: int)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         write_audio(cached, iter([audio]), int(sample_rate), audio.shape[1], "PCM_24")
-    except (AudioFileError, OSError):
+    except (ShowControlError, OSError):  # a full disk, a folder or FIFO where the file goes, ...
         pass  # a cache that cannot be written costs time next run, nothing else
     return audio, False

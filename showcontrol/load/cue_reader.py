@@ -39,8 +39,14 @@ MQTT_KEYS = ("to", "topic", "payload", "qos", "retain")
 _OSC_ADDRESS = re.compile(r"^/[^\s#*,?\[\]{}\x00-\x1f\x7f-\U0010ffff]*$")  # printable ASCII, no space, no pattern characters
 
 
-def read_cue(reader: Reader, node: Node, profiles: Mapping[str, Profile]) -> Cue | None:
-    fields = reader.fields(node, "cue", (*CUE_KEYS, *profiles), required=("at",))
+def read_cue(reader: Reader, node: Node, profiles: Mapping[str, Profile], patch_unsure: bool = False) -> Cue | None:
+    """A cue. With `patch_unsure` (the patch has problems, already reported) a key that may be a profile action of
+    it is taken unread, not reported as unknown once per cue: the cause is the patch."""
+    allowed, actions_of_the_patch = [*CUE_KEYS, *profiles], [*profiles]
+    if patch_unsure and isinstance(node, yaml.MappingNode):
+        unsure = [k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode) and k.value not in allowed]
+        allowed, actions_of_the_patch = [*allowed, *unsure], [*actions_of_the_patch, *unsure]
+    fields = reader.fields(node, "cue", allowed, required=("at",))
     if fields is None or "at" not in fields:
         return None
     at = reader.position(fields.get("at") or node, "cue at")
@@ -61,7 +67,7 @@ def read_cue(reader: Reader, node: Node, profiles: Mapping[str, Profile]) -> Cue
             if expanded is not None and (action := ACTION_READERS[profile.kind](reader, expanded)) is not None:
                 actions.append(action)
     misspelt = isinstance(node, yaml.MappingNode) and len(node.value) > len(fields.values)  # already reported
-    if not misspelt and not any(kind in fields for kind in ("osc", "midi", "mqtt", *profiles)):
+    if not misspelt and not any(kind in fields for kind in ("osc", "midi", "mqtt", *actions_of_the_patch)):
         hint = f"add osc:, midi: or mqtt: with what to send{', or a profile action such as ' + next(iter(profiles)) + ': ...' if profiles else ''}"
         reader.problem(node, "this cue does nothing", hint)
     if at is None:

@@ -3,12 +3,12 @@ atomically at every marker (a crash keeps all but the marker being written), rea
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
 
+from showcontrol.atomic_write import write_text
 from showcontrol.errors import Problem, ShowFileError, SourceMark
 from showcontrol.marks import MARK_KINDS, Marker
 from showcontrol.model.position import BarBeat, parse_position
@@ -29,15 +29,7 @@ def write_marks(path: Path, show_path: Path, song_id: str, markers: Sequence[Mar
             for m in markers
         ],
     }
-    temporary = path.with_name(f".{path.name}.partial")
-    try:
-        with temporary.open("w", encoding="utf-8") as file:
-            file.write(HEADER + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=None, width=200))
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_text(path, HEADER + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=None, width=200))
 
 
 def read_marks(path: Path) -> tuple[str, list[tuple[str, BarBeat]]]:

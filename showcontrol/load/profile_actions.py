@@ -7,13 +7,13 @@ problem points at the show file.
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
 import yaml
 
 from showcontrol.errors import quoted
+from showcontrol.load.profile_params import PARAM_TYPES, checked
 from showcontrol.load.reader import NULL_TAG, Node, Reader, suggestion
 from showcontrol.model.profile import Profile, ProfileAction
 
@@ -27,11 +27,10 @@ class _Unfilled(Exception):
 
 
 class _Mistyped(Exception):
-    """A parameter whose value does not fit its field (`level: full` for `{level:f}`, an empty `unmute:`)."""
+    """A parameter whose value does not fit its type (`level: full`, an empty `unmute:`, `cue: 1/../go`)."""
 
-    def __init__(self, name: str, value: Any, fmt: str | None) -> None:
-        self.name, self.value = name, value
-        self.wanted = "a whole number" if fmt and fmt.endswith("d") else "a number" if fmt else "a number or text"
+    def __init__(self, name: str, value: Any, wanted: str) -> None:
+        self.name, self.value, self.wanted = name, value, wanted
 
 
 def expand(reader: Reader, output: str, profile: Profile, node: Node) -> Node | None:
@@ -68,8 +67,18 @@ def expand(reader: Reader, output: str, profile: Profile, node: Node) -> Node | 
             suggestion(action_name, list(profile.actions)) or f"actions: {names}",
         )
         return None
+    unknown = [key for key in params if key != action_name and key not in action.params]
+    for key in unknown:
+        known = [name for name in action.params if name != action_name]
+        reader.problem(
+            node,
+            f"{output}: {action_name} has no parameter {quoted(key)}",
+            (suggestion(key, known) or f"its parameters: {', '.join(known)}") if known else f"{action_name} takes none",
+        )
+    if unknown:
+        return None
     try:
-        filled = fill(action.template, {**action.defaults, **params})
+        filled = fill(action.template, _typed_params(action, {**action.defaults, **params}))
     except _Unfilled as missing:
         reader.problem(node, f"{output}: {action_name} needs {missing.name}", f"e.g. {output}: {example(action)}")
         return None
@@ -106,18 +115,29 @@ def example(action: ProfileAction) -> str:
     return "{" + ", ".join(f"{name}: 1" for name in [action.name, *[n for n in needed if n != action.name]]) + "}"
 
 
+def _typed_params(action: ProfileAction, params: dict[str, Any]) -> dict[str, Any]:
+    """Each parameter checked against its type (profile_params.py), as the value its fields take."""
+    typed = {}
+    for name, value in params.items():
+        kind = action.params.get(name)
+        if kind is None:  # the action's own name given a value it does not use (`lights: {go: 1}`)
+            continue
+        if (typed_value := checked(kind, value)) is None:
+            raise _Mistyped(name, value, PARAM_TYPES[kind])
+        typed[name] = typed_value
+    return typed
+
+
 def _typed(name: str, value: Any, fmt: str | None) -> Any:
-    """The value a field takes: numbers for `:d`/`:f` (from numbers or their text), else a number or text as given."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise _Mistyped(name, value, fmt)
+    """The value a field takes: a number for `:d`/`:f` (checked by its type already), else the value as given."""
     if not fmt or (fmt.endswith("d") and isinstance(value, int)):
         return value
     try:
         number = float(value)
-    except (ValueError, OverflowError):
-        raise _Mistyped(name, value, fmt) from None
-    if not math.isfinite(number) or (fmt.endswith("d") and not number.is_integer()):  # note: 60.5 is no note
-        raise _Mistyped(name, value, fmt)
+    except ValueError:  # a name or text parameter in a numeric field: the profile's mistake, told as the value's
+        raise _Mistyped(name, value, "a number") from None
+    if fmt.endswith("d") and not number.is_integer():  # note: 60.5 is no note
+        raise _Mistyped(name, value, "a whole number")
     return int(number) if fmt.endswith("d") else number
 
 

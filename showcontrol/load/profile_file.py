@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from showcontrol.errors import quoted
 from showcontrol.load.cue_reader import osc_address_ok
-from showcontrol.load.reader import AnyKey, Node, Reader, compose_file
+from showcontrol.load.profile_actions import FIELD
+from showcontrol.load.profile_params import IN_PATHS, PARAM_TYPES, inferred_type
+from showcontrol.load.reader import AnyKey, Fields, Node, Reader, compose_file
 from showcontrol.model.profile import Keepalive, Profile, ProfileAction
 
 PROFILE_KEYS = ("profile", "type", "description", "port", "tcp_port", "keepalive", "on_locate", "actions")
@@ -55,18 +58,48 @@ def load_profile(path: Path) -> tuple[Profile | None, Reader]:
         return None, reader
     named = reader.fields(actions_node, "actions", AnyKey())
     for action_name, (_, value_node) in named.values.items() if named else ():
-        fields = reader.fields(value_node, f"action {quoted(action_name)}", (*ACTION_KEYS[kind], "defaults"))
+        fields = reader.fields(value_node, f"action {quoted(action_name)}", (*ACTION_KEYS[kind], "defaults", "params"))
         if fields is None:
             continue
-        template = {key: reader.plain(value) for key, (_, value) in fields.values.items() if key != "defaults"}
+        template = {key: reader.plain(value) for key, (_, value) in fields.values.items() if key not in ("defaults", "params")}
         defaults = reader.plain(n) if (n := fields.get("defaults")) is not None else {}
         if not isinstance(defaults, dict):
             reader.problem(fields.get("defaults") or value_node, "defaults must map parameter names to values", "e.g. defaults: {list: 1}")
             continue
-        actions[action_name] = ProfileAction(action_name, template, defaults)
+        if (params := _params(reader, fields, template, action_name)) is None:
+            return None, reader  # the profile is unsafe to use: its output's cues are not reported one by one
+        actions[action_name] = ProfileAction(action_name, template, defaults, params)
     description = (reader.text(n, "description") if (n := top.get("description")) is not None else None) or ""
     on_locate = (reader.choice(n, "on_locate", ON_LOCATE) or "none") if (n := top.get("on_locate")) is not None else "none"
     return Profile(name, kind, path, description, port, tcp_port, keepalive, actions, on_locate), reader
+
+
+def _params(reader: Reader, fields: Fields, template: dict[str, Any], action: str) -> dict[str, str] | None:
+    """Each parameter's type: as `params:` declares it, else inferred from its field's format; a `text` parameter
+    in an address or topic is refused (it could hold `/` or `..`)."""
+    node = fields.get("params")
+    declared = reader.plain(node) if node is not None else {}
+    example = "e.g. params: {cue: number, list: integer}"
+    if not isinstance(declared, dict):
+        reader.problem(node or fields.node, "params must map parameter names to types", example)
+        return None
+    types: dict[str, str] = {}
+    for name, kind in declared.items():
+        if kind not in PARAM_TYPES:
+            reader.problem(node or fields.node, f"parameter {quoted(str(name))} has no type {quoted(str(kind))}", f"types: {', '.join(PARAM_TYPES)}")
+            return None
+        types[str(name)] = kind
+    for key, value in template.items():
+        for match in FIELD.finditer(str(value)):
+            kind = types.setdefault(match[1], inferred_type(match[2]))
+            if kind == "text" and key in IN_PATHS:
+                reader.problem(
+                    node or fields.node,
+                    f"action {quoted(action)}: the text parameter {match[1]!r} is part of its {key}",
+                    "a path on the device takes a number, integer or name (no '/', spaces or '..')",
+                )
+                return None
+    return types
 
 
 def _keepalive(reader: Reader, node: Node) -> Keepalive | None:

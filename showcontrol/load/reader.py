@@ -62,6 +62,8 @@ def compose_file(path: Path, what: str) -> Node:
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         if "maximum nesting depth" in str(error.problem):
             _fail(path, line, col, f"lists and mappings are nested more than {MAX_DEPTH} deep", "flatten the structure")
+        if (tab := _tab_at(text, line, col, str(error.problem))) is not None:
+            _fail(path, *tab, "a tab", "indent with spaces")
         problem = f"{error.problem}" + (f" ({error.context})" if error.context else "")
         _fail(path, line, col, f"YAML syntax error: {problem}", "check indentation, colons and quotes around this spot")
     except yaml.YAMLError as error:
@@ -71,6 +73,18 @@ def compose_file(path: Path, what: str) -> Node:
     if (structure := _structure_problem(path, node)) is not None:
         raise ShowFileError([structure])
     return node
+
+
+def _tab_at(text: str, line: int, col: int, problem: str) -> tuple[int, int] | None:
+    """Where the tab is that libyaml stopped at ("found character that cannot start any token", "a tab character
+    that violates indentation"): at its mark, else the first one on that line; None if the error is not a tab's."""
+    lines = text.split("\n")
+    row = lines[line - 1] if 0 < line <= len(lines) else ""
+    if row[col - 1 : col] == "\t":
+        return line, col
+    if "tab" in problem and "\t" in row:
+        return line, row.index("\t") + 1
+    return None
 
 
 class _Loader(yaml.CSafeLoader):

@@ -5,7 +5,6 @@ comment, key order and flow style of the lines it does not change. PyYAML (the l
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
+from showcontrol.atomic_write import atomic_path
 from showcontrol.errors import ShowControlError
 
 
@@ -80,17 +80,9 @@ def _rewrite(show_path: Path, change: Callable[[CommentedSeq], None], validate: 
     change(document.setdefault("songs", CommentedSeq()))
     stream = io.StringIO()
     yaml.dump(document, stream)
-    temporary = show_path.with_name(f".{show_path.name}.partial")
-    try:
+    with atomic_path(show_path) as temporary:
         temporary.write_text(stream.getvalue(), encoding="utf-8")
         validate(temporary)
-        if show_path.exists():
-            os.chmod(temporary, show_path.stat().st_mode & 0o777)
-        os.replace(temporary, show_path)
-    except OSError as error:
-        raise ShowControlError(f"cannot write {show_path}: {error.strerror or error}") from None
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def _song(songs: CommentedSeq, song_id: object) -> CommentedMap | None:

@@ -132,8 +132,10 @@ def _load_show(
 
     songs_node = top.get("songs")
     song_nodes = _counted(reader, songs_node, "songs", MAX_SONGS) if songs_node is not None else []
+    causes = set(patch_problems)  # a patch's problems are the cause of what follows them: reported first
+    unread_patch = patch is DEFAULT_PATCH and bool(causes)
     profiles = {name: out.profile for name, out in patch.outputs.items() if out.profile is not None}
-    songs = [song for node in song_nodes if (song := _song(reader, node, profiles))]
+    songs = [song for node in song_nodes if (song := _song(reader, node, profiles, bool(patch_problems)))]
     if isinstance(songs_node, yaml.SequenceNode) and not song_nodes:
         reader.problem(songs_node, "the show has no songs", "add at least one entry under songs:")
     seen: dict[str, Song] = {}
@@ -143,7 +145,6 @@ def _load_show(
                 Problem(song.mark, f"song id {song.id!r} is used twice", f"give each song its own id; the first is at {seen[song.id].mark}")
             )
         seen.setdefault(song.id, song)
-    unread_patch = set(patch_problems) if patch is DEFAULT_PATCH else set()  # the cause of what follows: reported first
     if not unread_patch:  # a patch that could not be read has no outputs to check the cues against
         _check_outputs(reader, songs, patch)
     _warn_routes(reader, songs, patch, root)
@@ -183,7 +184,7 @@ def _load_show(
     if problems:
         unique = dict.fromkeys(problems)  # a tempo map can be reported by the reader and the compiler alike
         raise ShowFileError(
-            sorted(unique, key=lambda p: (p not in unread_patch, p.mark.path != str(path), p.mark.path, p.mark.line, p.mark.col))
+            sorted(unique, key=lambda p: (p not in causes, p.mark.path != str(path), p.mark.path, p.mark.line, p.mark.col))
         )
     show = Show(path, title, patch, ticks, tuple(songs), demo)
     return LoadedShow(show, device_rate, timelines, (*patch_warnings, *reader.warnings), speed, keep_pitch, realtime_timecode)
@@ -331,7 +332,7 @@ def _patch(reader: Reader, top: Fields, override: Path | None) -> tuple[Patch, l
     return patch or DEFAULT_PATCH, patch_reader.problems, patch_reader.warnings
 
 
-def _song(reader: Reader, node: Node, profiles: Mapping[str, Profile]) -> Song | None:
+def _song(reader: Reader, node: Node, profiles: Mapping[str, Profile], patch_unsure: bool) -> Song | None:
     fields = reader.fields(node, "song", SONG_KEYS, required=("id", "tempo"))
     if fields is None:
         return None
@@ -384,7 +385,7 @@ def _song(reader: Reader, node: Node, profiles: Mapping[str, Profile]) -> Song |
         click=click,
         timecode=_timecode(reader, n) if (n := fields.get("timecode")) is not None else None,
         lyrics=tuple(lyric for item in _items(reader, fields, "lyrics", MAX_LYRICS) if (lyric := _lyric(reader, item))),
-        cues=tuple(cue for item in _items(reader, fields, "cues", MAX_CUES) if (cue := read_cue(reader, item, profiles))),
+        cues=tuple(cue for item in _items(reader, fields, "cues", MAX_CUES) if (cue := read_cue(reader, item, profiles, patch_unsure))),
         mark=reader.mark(node),
         click_feeds=read_click_feeds(reader, feeds_node, click, count_in, names) if feeds_node is not None else (),
         rights=read_rights(reader, n) if (n := fields.get("rights")) is not None else None,

@@ -21,6 +21,9 @@ TEMPO_EXAMPLE = "tempo: [{bar: 1, bpm: 120, meter: 4/4}]"
 
 
 def read_tempo(reader: Reader, node: Node) -> tuple[TempoChange, ...]:
+    """The tempo map, or () when a value of it was reported bad: a map without that entry (or with the meter before
+    it) would only add false problems, "starts at bar 25" or "bar 22 is in 4/4", to the one the user must fix."""
+    reported = len(reader.problems)
     entries = reader.items(node, "tempo")
     if not entries and isinstance(node, yaml.SequenceNode):
         reader.problem(node, "the tempo map is empty", f"add at least one entry: {TEMPO_EXAMPLE}")
@@ -45,7 +48,7 @@ def read_tempo(reader: Reader, node: Node) -> tuple[TempoChange, ...]:
         ramp = (reader.integer(n, "ramp_bars", 1, 999) or 0) if (n := fields.get("ramp_bars")) is not None else 0
         if bar is not None and bpm is not None:
             changes.append(TempoChange(bar, bpm, meter, ramp, reader.mark(entry)))
-    return tuple(changes)
+    return tuple(changes) if len(reader.problems) == reported else ()
 
 
 def _meter(reader: Reader, node: Node, groups_node: Node | None) -> Meter | None:

@@ -18,6 +18,7 @@ class ProfileAction:
     name: str
     template: Mapping[str, Any]  # the keys of an osc, midi or mqtt action, without `to`
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)  # each parameter's type: number, integer, level, name, text
 
 
 @dataclass(frozen=True)
