@@ -8,6 +8,7 @@ import logging
 import logging.handlers
 import os
 import queue
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -70,9 +71,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--log", type=Path, help="show log (JSON lines; default showlogs/TIME-SONG.jsonl)")
     run.add_argument("--takes", type=Path, metavar="FILE", help="take log (JSON lines; default takes.jsonl beside the show log)")
-    run.add_argument("--headless", action="store_true", help="no status line or keys even on a terminal: play once and exit")
+    run.add_argument(
+        "--headless",
+        action="store_true",
+        help="no status line or keys even on a terminal: play once and exit (with --loop: loop until SIGINT or SIGTERM)",
+    )
     run.add_argument("--count-in", type=int, metavar="BARS", help="bars of count-in when starting from a later bar (default: the song's)")
-    run.add_argument("--loop", metavar="A-B|SECTION", help="loop bars A to B (or a section) until released with l")
+    run.add_argument("--loop", metavar="A-B|SECTION", help="loop bars A to B (or a section) until released with l (headless: until a signal)")
     run.add_argument(
         "--stop-fade", type=float, default=0.5, metavar="SECONDS", help="fade-out of the track when stopped mid-song (default 0.5)"
     )
@@ -347,6 +352,7 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
     loop = _loop_bars(loaded, song_id, args.loop) if args.loop else None
     runner = ShowRunner(loaded, options)
     signals = StopSignals()
+    quit_by: signal.Signals | None = None  # Ctrl-C at the terminal: a key there, the exit status of a SIGINT
     try:
         with runner:
             signals.catch()  # from here on a signal ends the show in order: final state, show log, report
@@ -363,7 +369,7 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
             )
             with helper_priority():  # after opening (which may stretch audio for seconds): see realtime.py
                 if interactive:
-                    run_terminal(runner, stop=signals.stop)
+                    quit_by = run_terminal(runner, stop=signals.stop)
                 else:
                     run_headless(runner, signals.stop)
         if signals.received is not None:
@@ -375,7 +381,8 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
         signals.ignore_the_rest()
     if runner.audio_incidents:
         return ExitStatus.FAILED  # a service must see that nothing, or not everything, was heard
-    return ExitStatus(128 + signals.received) if signals.received is not None else ExitStatus.OK
+    ended_by = signals.received or quit_by
+    return ExitStatus(128 + ended_by) if ended_by is not None else ExitStatus.OK
 
 
 def _start_bar(loaded: LoadedShow, song_id: str, start: str | None) -> int:

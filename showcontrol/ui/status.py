@@ -40,27 +40,53 @@ class Cueing:
         return self.cues[index] if index < len(self.cues) else None
 
 
-def status_line(
+@dataclass(frozen=True)
+class Field:
+    """A piece of the status line; on a narrow terminal the fields of the highest `rank` go first, whole."""
+
+    text: str
+    rank: int
+
+
+# What an operator must always see ranks 0: the state, the position, anything that is NOT ok.
+ESSENTIAL, NOTICE, CUEING, PLACE, TIME, DETAIL = range(6)
+
+
+def status_fields(
     cueing: Cueing, song_id: str, state: str, frame: int, outputs: dict[str, Output], cue_bar: int, audio: str = "ok"
-) -> str:
-    """The line; a device that is lost or stalled leads it (the end of a long line is cut on a narrow terminal)."""
+) -> list[Field]:
+    """The fields in reading order; a lost audio link and every output that is not up lead the line."""
     timeline = cueing.timeline
     rate = timeline.sample_rate
     position = timeline.tempo.position_at(frame / rate)
-    parts = [
-        f"{ICONS.get(state, state)} {song_id}",
-        cueing.section_at(frame),
-        f"{position.bar}.{position.beat}",
-        clock_text(float(frame / rate)),
-    ]
+    trouble = [f"{name}:{o.status.health}" for name, o in outputs.items() if o.status.health is not Health.UP]
+    fields = [Field(f"⚠ AUDIO {audio.upper()}", ESSENTIAL)] if audio != "ok" else []
+    fields += [Field(f"{ICONS.get(state, state)} {song_id}", ESSENTIAL), Field(f"{position.bar}.{position.beat}", ESSENTIAL)]
+    fields += [Field(" ".join(trouble), ESSENTIAL)] if trouble else []
+    fields.append(Field(cueing.section_at(frame), PLACE))
+    fields.append(Field(clock_text(float(frame / rate)), TIME))
     if timeline.ltc is not None:
-        parts.append(f"TC {timecode_text(timeline, frame)}")
+        fields.append(Field(f"TC {timecode_text(timeline, frame)}", DETAIL))
     upcoming = cueing.next_cue(frame)
     if upcoming is not None:
         name = upcoming.cue_name or message_text(upcoming)
-        parts.append(f"next {name[:24]} in {float((upcoming.at_frame - frame) / rate):4.1f}s")
+        fields.append(Field(f"next {name[:24]} in {float((upcoming.at_frame - frame) / rate):.1f}s", CUEING))
     if state != "playing":
-        parts.append(f"cued bar {cue_bar}")
-    health = " ".join(f"{name}:{'ok' if o.status.health is Health.UP else o.status.health}" for name, o in outputs.items())
-    line = " | ".join([*parts, f"audio:{audio} {health}"])
-    return line if audio == "ok" else f"⚠ AUDIO {audio.upper()} | {line}"
+        fields.append(Field(f"cued bar {cue_bar}", CUEING))
+    if not trouble and outputs:
+        fields.append(Field(f"outputs ok ({len(outputs)})", DETAIL))
+    return fields
+
+
+def fit(fields: list[Field], width: int) -> str:
+    """The fields joined by ` | ` in `width` columns: the highest ranks dropped whole until it fits, never a word cut.
+    What still does not fit (essentials on a very narrow terminal) is dropped from the end, field by field."""
+    kept = list(fields)
+    for rank in sorted({f.rank for f in fields if f.rank != ESSENTIAL}, reverse=True):
+        if len(" | ".join(f.text for f in kept)) <= width:
+            break
+        kept = [f for f in kept if f.rank != rank]
+    while len(kept) > 1 and len(" | ".join(f.text for f in kept)) > width:
+        kept.pop()
+    return " | ".join(f.text for f in kept)
+
