@@ -32,7 +32,7 @@ from showcontrol.ui.status import CUEING, ESSENTIAL, NOTICE, Cueing, Field, fit,
 log = logging.getLogger(__name__)
 HELP = "space go/stop · p pause · NN⏎ locate bar · s next section · l loop section · -/+ or NN% tempo · q quit"
 TEMPO_STEP = Fraction(5, 100)
-QUIT_AGAIN = "playing: q or Ctrl-C again within 3 s quits"
+QUIT_AGAIN = "press again to quit (3 s)"
 
 
 class StopSignals:
@@ -138,9 +138,10 @@ def toggle_loop(runner: ShowRunner) -> str:
 
 
 def wrapped(items: list[str], width: int, separator: str = " · ") -> list[str]:
-    """Items joined by `separator` into lines of at most `width` columns, an item never split."""
+    """Items joined by `separator` into lines of at most `width` columns, an item never split (nor one with a
+    `separator` inside it: its parts are items too)."""
     lines: list[str] = []
-    for item in items:
+    for item in (part for text in items for part in text.split(separator)):
         if lines and len(lines[-1] + separator + item) <= width:
             lines[-1] += separator + item
         else:
@@ -215,7 +216,7 @@ def run_terminal(
     reader = KeyReader(keys)
     quit_by: signal.Signals | None = None
     width = columns(screen)
-    screen.write("\n".join(wrapped([f"{runner.song.title} —", *HELP.split(" · "), *MARK_HELP.split(" · ")], width)) + "\n")
+    screen.write("\n".join(wrapped([f"{runner.song.title} — {HELP}", *MARK_HELP.split(" · ")], width)) + "\n")
     with _cbreak(keys, screen):
         while stop is None or not stop.is_set():
             if runner.apply_pending_tempo() or cueing.timeline is not runner.timeline:

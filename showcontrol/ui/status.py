@@ -42,10 +42,12 @@ class Cueing:
 
 @dataclass(frozen=True)
 class Field:
-    """A piece of the status line; on a narrow terminal the fields of the highest `rank` go first, whole."""
+    """A piece of the status line; on a narrow terminal the fields of the highest `rank` go first, whole, or
+    become their `short` form (which then stays)."""
 
     text: str
     rank: int
+    short: str | None = None
 
 
 # What an operator must always see ranks 0: the state, the position, anything that is NOT ok.
@@ -55,14 +57,18 @@ ESSENTIAL, NOTICE, CUEING, PLACE, TIME, DETAIL = range(6)
 def status_fields(
     cueing: Cueing, song_id: str, state: str, frame: int, outputs: dict[str, Output], cue_bar: int, audio: str = "ok"
 ) -> list[Field]:
-    """The fields in reading order; a lost audio link and every output that is not up lead the line."""
+    """The fields in reading order; a lost audio link and every output that is not up (`⚠ down: keys`) lead the line."""
     timeline = cueing.timeline
     rate = timeline.sample_rate
     position = timeline.tempo.position_at(frame / rate)
-    trouble = [f"{name}:{o.status.health}" for name, o in outputs.items() if o.status.health is not Health.UP]
+    trouble: dict[str, list[str]] = {}  # health -> the outputs in it, so three lost outputs take one short field
+    for name, output in outputs.items():
+        if output.status.health is not Health.UP:
+            trouble.setdefault(str(output.status.health), []).append(name)
     fields = [Field(f"⚠ AUDIO {audio.upper()}", ESSENTIAL)] if audio != "ok" else []
-    fields += [Field(f"{ICONS.get(state, state)} {song_id}", ESSENTIAL), Field(f"{position.bar}.{position.beat}", ESSENTIAL)]
-    fields += [Field(" ".join(trouble), ESSENTIAL)] if trouble else []
+    icon = ICONS.get(state, state)
+    fields += [Field(f"{icon} {song_id}", CUEING, short=icon), Field(f"{position.bar}.{position.beat}", ESSENTIAL)]  # the title says the song
+    fields += [Field("⚠ " + " ".join(f"{health}: {' '.join(names)}" for health, names in trouble.items()), ESSENTIAL)] if trouble else []
     fields.append(Field(cueing.section_at(frame), PLACE))
     fields.append(Field(clock_text(float(frame / rate)), TIME))
     if timeline.ltc is not None:
@@ -85,7 +91,7 @@ def fit(fields: list[Field], width: int) -> str:
     for rank in sorted({f.rank for f in fields if f.rank != ESSENTIAL}, reverse=True):
         if len(" | ".join(f.text for f in kept)) <= width:
             break
-        kept = [f for f in kept if f.rank != rank]
+        kept = [f if f.rank != rank or f.short is None else Field(f.short, ESSENTIAL) for f in kept if f.rank != rank or f.short is not None]
     while len(kept) > 1 and len(" | ".join(f.text for f in kept)) > width:
         kept.pop()
     return " | ".join(f.text for f in kept)
