@@ -8,6 +8,7 @@ import logging
 import logging.handlers
 import os
 import queue
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -77,9 +78,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--log", type=Path, help="show log (JSON lines; default showlogs/TIME-SONG.jsonl)")
     run.add_argument("--takes", type=Path, metavar="FILE", help="take log (JSON lines; default takes.jsonl beside the show log)")
-    run.add_argument("--headless", action="store_true", help="no status line or keys even on a terminal: play once and exit")
+    run.add_argument(
+        "--headless",
+        action="store_true",
+        help="no status line or keys even on a terminal: play once and exit (with --loop: loop until SIGINT or SIGTERM)",
+    )
     run.add_argument("--count-in", type=whole_number(0, 8), metavar="BARS", help="bars of count-in when starting from a later bar (default: the song's)")
-    run.add_argument("--loop", metavar="A-B|SECTION", help="loop bars A to B (or a section) until released with l")
+    run.add_argument("--loop", metavar="A-B|SECTION", help="loop bars A to B (or a section) until released with l (headless: until a signal)")
     _remote_arguments(run)
     run.add_argument(
         "--stop-fade", type=decimal_number(0, 10), default=0.5, metavar="SECONDS", help="fade-out of the track when stopped mid-song (default 0.5)"
@@ -411,6 +416,7 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
     runner = ShowRunner(loaded, options)
     inputs = effective_inputs(loaded.show.patch.inputs, args.osc_in)
     signals = StopSignals()
+    quit_by: signal.Signals | None = None  # Ctrl-C at the terminal: a key there, the exit status of a SIGINT
     try:
         with runner, remote_inputs(runner, args.osc_in) as controller:
             signals.catch()  # from here on a signal ends the show in order: final state, show log, report
@@ -427,7 +433,7 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
             )
             with helper_priority():  # after opening (which may stretch audio for seconds): see realtime.py
                 if interactive:
-                    run_terminal(runner, stop=signals.stop, controller=controller)
+                    quit_by = run_terminal(runner, stop=signals.stop, controller=controller)
                 elif any_enabled(inputs):
                     while not signals.stop.wait(0.2):  # a show machine driven remotely waits for its GO
                         pass
@@ -442,8 +448,9 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
         signals.ignore_the_rest()
     if runner.audio_incidents:
         return ExitStatus.FAILED  # a service must see that nothing, or not everything, was heard
-    if signals.received is not None:
-        return ExitStatus(128 + signals.received)
+    ended_by = signals.received or quit_by
+    if ended_by is not None:
+        return ExitStatus(128 + ended_by)
     return ExitStatus.SILENT if runner.link.fell_back else ExitStatus.OK
 
 

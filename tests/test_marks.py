@@ -93,7 +93,7 @@ def test_run_keys_drop_markers_saved_as_they_happen(tmp_path: Path) -> None:
     document = yaml.safe_load(path.read_text())
     assert document["markers"][0]["at"].endswith((".1", ".2", ".3", ".4", ".240"))  # snapped to a half beat
     assert document["markers"][1]["raw"] is True
-    assert "cue marker 1 at" in screen.getvalue() and "→ show.s.marks.yaml" in screen.getvalue()
+    assert "cue marker 1 at" in screen.getvalue() and f"→ {path}" in screen.getvalue()  # a path to open
 
 
 def test_merge_folds_markers_into_the_show_checked(tmp_path: Path) -> None:

@@ -25,13 +25,15 @@ from showcontrol.app import ShowRunner
 from showcontrol.control.commands import Go, Locate, Pause, Resume, SetLoop, SetTempo, Stop
 from showcontrol.control.controller import Controller, section_bars
 from showcontrol.engine.transport import State
+from showcontrol.ui.keys import CTRL_C, parse_keys
 from showcontrol.ui.marking import HELP as MARK_HELP
 from showcontrol.ui.marking import MARK_KEYS, MarkKeys
-from showcontrol.ui.status import Cueing, status_line
+from showcontrol.ui.status import CUEING, ESSENTIAL, NOTICE, Cueing, Field, fit, status_fields
 
 log = logging.getLogger(__name__)
 HELP = "space go/stop · p pause · NN⏎ locate bar · s next section · l loop section · -/+ or NN% tempo · q quit"
 TEMPO_STEP = Fraction(5, 100)
+QUIT_AGAIN = "press again to quit (3 s)"
 
 
 class StopSignals:
@@ -89,19 +91,19 @@ def change_tempo(controller: Controller, tempo: Fraction) -> str:
     return controller.handle(SetTempo(tempo), "keys").text
 
 
-def tempo_text(runner: ShowRunner, now: float) -> str:
-    """` | tempo 75 %`, and a job's progress: ` | 80 %: stretching ~40 %`, `ready`, or what went wrong."""
-    text = f" | tempo {float(runner.tempo) * 100:g} %" if runner.tempo != 1 else ""
+def tempo_fields(runner: ShowRunner, now: float) -> list[Field]:
+    """`tempo 75 %`, and a job's progress: `80 %: stretching ~40 %`, `ready`, or what went wrong."""
+    fields = [Field(f"tempo {float(runner.tempo) * 100:g} %", ESSENTIAL)] if runner.tempo != 1 else []
     job = runner.tempo_job
     if job is not None and job.tempo != runner.tempo:
         target = f"{float(job.tempo) * 100:g} %"
         if job.error:
-            text += f" | {target} failed: {job.error}"
+            fields.append(Field(f"{target} failed: {job.error}", NOTICE))
         elif job.version is None:
-            text += f" | {target}: stretching ~{job.progress(now) * 100:.0f} %"
+            fields.append(Field(f"{target}: stretching ~{job.progress(now) * 100:.0f} %", NOTICE))
         else:
-            text += f" | {target} ready: space plays it"
-    return text
+            fields.append(Field(f"{target} ready: space plays it", NOTICE))
+    return fields
 
 
 def wanted_tempo(runner: ShowRunner) -> Fraction:
@@ -120,15 +122,70 @@ def toggle_loop(runner: ShowRunner, controller: Controller) -> str:
     return f"{reply.text} (l again to release)" if reply.ok else reply.text
 
 
+def wrapped(items: list[str], width: int, separator: str = " · ") -> list[str]:
+    """Items joined by `separator` into lines of at most `width` columns, an item never split (nor one with a
+    `separator` inside it: its parts are items too)."""
+    lines: list[str] = []
+    for item in (part for text in items for part in text.split(separator)):
+        if lines and len(lines[-1] + separator + item) <= width:
+            lines[-1] += separator + item
+        else:
+            lines.append(item)
+    return lines
+
+
+def columns(screen: TextIO) -> int:
+    """The columns to write in: one less than the terminal's, so the cursor never wraps to a new line."""
+    try:
+        return max(os.get_terminal_size(screen.fileno()).columns - 1, 20)
+    except (OSError, ValueError):
+        return 79
+
+
 @contextmanager
-def _cbreak(stream: TextIO) -> Iterator[None]:
+def _cbreak(stream: TextIO, screen: TextIO) -> Iterator[None]:
+    """Keys as they are pressed, and Ctrl-C as a key (not SIGINT): while playing it asks to confirm, as `q` does.
+    Ctrl-\\ still kills, and the terminal's own settings come back however the run ends."""
     fd = stream.fileno()
     saved = termios.tcgetattr(fd)
     tty.setcbreak(fd)
+    attributes = termios.tcgetattr(fd)
+    attributes[6][termios.VINTR] = 0  # _POSIX_VDISABLE on Linux: no character sends SIGINT
+    termios.tcsetattr(fd, termios.TCSADRAIN, attributes)
     try:
         yield
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        screen.write("\n")  # the status line stays, and what follows starts below it
+        screen.flush()
+
+
+class KeyReader:
+    """Keys from a terminal, one at a time, with escape sequences and pastes dropped (ui/keys.py parses)."""
+
+    SEQUENCE_WAIT = 0.03  # an escape sequence arrives in one write; a lone Escape key is followed by nothing
+
+    def __init__(self, keys: TextIO) -> None:
+        self.fd = keys.fileno()
+        self.pending = ""
+        self.rest = b""
+        self.pasting = False
+
+    def next_key(self, timeout: float) -> str | None:
+        """The next key pressed within `timeout` seconds, or None."""
+        while not self.pending:
+            ready, _, _ = select.select([self.fd], [], [], self.SEQUENCE_WAIT if self.rest else timeout)
+            if not ready and not self.rest:
+                return None
+            data = os.read(self.fd, 4096) if ready else b""
+            if ready and not data:
+                return None  # the terminal is gone
+            parsed = parse_keys(self.rest + data, self.pasting, final=not ready)
+            if parsed.pastes:
+                log.info("a paste was ignored: keys are read one at a time, never pasted")
+            self.pending, self.rest, self.pasting = parsed.keys, parsed.rest, parsed.pasting
+        key, self.pending = self.pending[0], self.pending[1:]
+        return key
 
 
 def run_terminal(
@@ -137,7 +194,8 @@ def run_terminal(
     screen: TextIO = sys.stdout,
     stop: threading.Event | None = None,
     controller: Controller | None = None,
-) -> None:
+) -> signal.Signals | None:
+    """The operator's loop, until q (twice while playing) or `stop`; SIGINT if Ctrl-C quit it (the exit status says so)."""
     controller = controller or Controller(runner)  # the keys send the same commands as every remote input
     cueing = Cueing.of(runner.timeline)
     sections = [(e.position.bar, e.payload) for e in cueing.sections]
@@ -145,25 +203,22 @@ def run_terminal(
     confirm_quit_until = 0.0
     message = HELP
     marking = MarkKeys(runner)  # issue 17: marking while listening
-    screen.write(f"{runner.song.title} — {HELP} · {MARK_HELP}\n")
-    with _cbreak(keys):
+    reader = KeyReader(keys)
+    quit_by: signal.Signals | None = None
+    width = columns(screen)
+    screen.write("\n".join(wrapped([f"{runner.song.title} — {HELP}", *MARK_HELP.split(" · ")], width)) + "\n")
+    with _cbreak(keys, screen):
         while stop is None or not stop.is_set():
             if runner.apply_pending_tempo() or cueing.timeline is not runner.timeline:
                 cueing = Cueing.of(runner.timeline)
-            state = runner.segment.state.value
-            line = status_line(cueing, runner.song.id, state, runner.song_frame_now(), runner.outputs, runner.cue_bar, runner.link.health)
-            if runner.loop_bars:
-                line += f" | loop {runner.loop_bars[0]}-{runner.loop_bars[1]}"
-            line += tempo_text(runner, time.monotonic())
-            prompt = f" | bar {typed}_" if typed else ""
-            screen.write("\r\x1b[2K" + (line + prompt)[: os.get_terminal_size(screen.fileno()).columns - 1] if screen.isatty() else "")
-            screen.flush()
-            ready, _, _ = select.select([keys], [], [], 0.1)
-            if not ready:
+            if screen.isatty():
+                screen.write("\r\x1b[2K" + fit(status_fields_of(runner, cueing, typed, confirm_quit_until), columns(screen)))
+                screen.flush()
+            key = reader.next_key(0.1)
+            if key is None:
                 continue
-            key = os.read(keys.fileno(), 1).decode(errors="ignore")
-            reply = None
             playing = runner.segment.state is not State.STOPPED
+            reply = None
             if key == " ":
                 reply = controller.handle(Stop() if playing else Go(), "keys")
             elif key == "p":
@@ -187,14 +242,31 @@ def run_terminal(
                 message = toggle_loop(runner, controller)
             elif key in MARK_KEYS:  # issue 17: marking while listening
                 message = marking.press(key, time.monotonic())
-            elif key == "q":
+            elif key in ("q", CTRL_C):
+                quit_by = signal.SIGINT if key == CTRL_C else None
                 if not playing or time.monotonic() < confirm_quit_until:
                     break
                 confirm_quit_until = time.monotonic() + 3
-                message = "playing: press q again within 3 s to quit"
+                if not screen.isatty():  # on a terminal the status line asks, as long as it is true
+                    message = QUIT_AGAIN
             if reply is not None and not reply.ok:
                 message = reply.text
             if message != HELP:
                 screen.write(f"\r\x1b[2K{message}\n")
                 message = HELP
-    screen.write("\n")
+    return quit_by
+
+
+def status_fields_of(runner: ShowRunner, cueing: Cueing, typed: str, confirm_quit_until: float) -> list[Field]:
+    """The status line's fields now: the runner's, its loop and tempo, the bar being typed, the quit question."""
+    now = time.monotonic()
+    fields = status_fields(
+        cueing, runner.song.id, runner.segment.state.value, runner.song_frame_now(), runner.outputs, runner.cue_bar, runner.link.health
+    )
+    if now < confirm_quit_until:
+        fields.insert(0, Field(QUIT_AGAIN, ESSENTIAL))
+    if typed:
+        fields.append(Field(f"bar {typed}_", ESSENTIAL))
+    if runner.loop_bars:
+        fields.append(Field(f"loop {runner.loop_bars[0]}-{runner.loop_bars[1]}", CUEING))
+    return fields + tempo_fields(runner, now)

@@ -4,6 +4,7 @@ snapped to the half beat (shift: as heard), saved at once to the song's marks fi
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 from showcontrol.app import ShowRunner
 from showcontrol.load.marks_file import marks_path, write_marks
@@ -33,4 +34,10 @@ class MarkKeys:
         except OSError as error:
             return f"{marker.kind} marker at {marker.at} NOT saved ({error.strerror or error}); it is kept and saved with the next"
         heard = "" if marker.raw or marker.heard == marker.at else f" (heard {marker.heard})"
-        return f"{marker.kind} marker {len(self.markers)} at {marker.at}{heard} → {self.path.name}"
+        return f"{marker.kind} marker {len(self.markers)} at {marker.at}{heard} → {openable(self.path)}"
+
+
+def openable(path: Path) -> str:
+    """The path as the user can open it from where they are: relative below the working folder, else absolute."""
+    absolute = path.absolute()
+    return str(absolute.relative_to(Path.cwd())) if absolute.is_relative_to(Path.cwd()) else str(absolute)
