@@ -116,9 +116,17 @@ def _notes(case: Case, beats: np.ndarray, per_bar: int, rng: np.random.Generator
             notes.append((start, start + 0.05, 9, 42, 70 if strong else 50))
             if meter.denominator == 4:
                 notes.append((eighth, eighth + 0.05, 9, 42, 45))
-            if beat == 0 or (meter.denominator == 4 and per_bar % 2 == 0 and beat == per_bar // 2) or (per_pulse == 3 and strong and pulse == pulses // 2):
+            if (
+                beat == 0
+                or (meter.denominator == 4 and per_bar % 2 == 0 and beat == per_bar // 2)
+                or (per_pulse == 3 and strong and pulse == pulses // 2)
+            ):
                 notes.append((start, start + 0.1, 9, 36, 110))
-            if (meter.denominator == 4 and (beat % 2 == 1 or (per_bar == 3 and beat == 2))) or (meter.numerator == 7 and beat in (2, 4)) or (per_pulse == 3 and beat == 3):
+            if (
+                (meter.denominator == 4 and (beat % 2 == 1 or (per_bar == 3 and beat == 2)))
+                or (meter.numerator == 7 and beat in (2, 4))
+                or (per_pulse == 3 and beat == 3)
+            ):
                 notes.append((start, start + 0.1, 9, 38, 95))
         if beat == 0:
             notes.append((start, start + length * per_bar * 0.98, 3, key + 12 + chord[0], 50))  # pad
@@ -274,8 +282,15 @@ def main() -> None:
         header = f"{'case':22} {'beat F':>6} {'down F':>6} {'bar1 ms':>7} {'map p50':>7} {'p95':>6} {'max ms':>6} {'entries':>7} {'time s':>6} {'audio s':>7}"
         print(header)
         failed = []
-        runs = [(case.name, lambda case=case, index=index: evaluate(case, folder, offset, args.seed + index)) for index, case in enumerate(chosen)]
-        runs += [(f"demo {song}", lambda song=song: evaluate_demo(song, folder)) for song in DEMO_SONGS if not args.cases or f"demo-{song}" in args.cases.split(",")]
+        runs = [
+            (case.name, lambda case=case, index=index: evaluate(case, folder, offset, args.seed + index))
+            for index, case in enumerate(chosen)
+        ]
+        runs += [
+            (f"demo {song}", lambda song=song: evaluate_demo(song, folder))
+            for song in DEMO_SONGS
+            if not args.cases or f"demo-{song}" in args.cases.split(",")
+        ]
         for name, run in runs:
             result = run()
             print(
@@ -291,7 +306,9 @@ def main() -> None:
             if misses:
                 failed.append(f"{name}: {', '.join(misses)}")
         bpm_hints = [f"{c.name} also --bpm {c.bpm_hint[0]:.0f}-{c.bpm_hint[1]:.0f}" for c in chosen if c.bpm_hint]
-        print("hints: every case but the unhinted ones is given its --meter" + "".join(f"; {h}" for h in bpm_hints) + "; the demo song none")
+        print(
+            "hints: every case but the unhinted ones is given its --meter" + "".join(f"; {h}" for h in bpm_hints) + "; the demo song none"
+        )
         print("targets: beat F ≥ 0.95, downbeat F ≥ 0.90, bar 1 within 10 ms, map within 20 ms, 4 minutes in < 30 s")
         print("all targets met" if not failed else "missed: " + "; ".join(failed))
 

@@ -121,7 +121,9 @@ def main() -> None:
         print(f"{row:24}{p50:9.3f}{p99:9.3f}{worst:10.3f}{l50:10.3f}{l99:10.3f}{lmax:10.3f}")
     if delays:
         f50, f99, fmax = stats(delays)
-        print(f"{'fan-out to web (ws)':24}{'':28}{f50:10.3f}{f99:10.3f}{fmax:10.3f}   engine send -> each WebSockets subscriber, {len(delays)} deliveries")
+        print(
+            f"{'fan-out to web (ws)':24}{'':28}{f50:10.3f}{f99:10.3f}{fmax:10.3f}   engine send -> each WebSockets subscriber, {len(delays)} deliveries"
+        )
 
 
 if __name__ == "__main__":

@@ -45,7 +45,9 @@ def _channel_notes(audio: npt.NDArray[np.float32], chosen: Sequence[int], given:
     notes = []
     if not given and audio.shape[1] > len(chosen):
         others = ", ".join(f"{n}: {kinds[n] or 'music?'}" for n in kinds if n not in chosen)
-        notes.append(f"the file has {audio.shape[1]} channels: analysed channels 1 and 2 only (the others: {others}); choose with --channels")
+        notes.append(
+            f"the file has {audio.shape[1]} channels: analysed channels 1 and 2 only (the others: {others}); choose with --channels"
+        )
     for n in chosen:
         if kinds[n] in ("LTC", "a click"):
             notes.append(f"channel {n} looks like {kinds[n]}, not music: leave it out with --channels")
@@ -58,7 +60,7 @@ def draft_for_file(path: Path, hints: Hints, progress: Progress | None = None, c
     """Analyse an audio file (any format `read_audio` decodes): the given channels (1 on), or the first two."""
     audio = read_audio(path, ANALYSIS_RATE)
     chosen = list(channels) if channels else list(range(1, min(2, audio.shape[1]) + 1))
-    if (outside := [n for n in chosen if not 1 <= n <= audio.shape[1]]):
+    if outside := [n for n in chosen if not 1 <= n <= audio.shape[1]]:
         raise ShowControlError(f"--channels {','.join(map(str, outside))}: {path.name} has channels 1-{audio.shape[1]}")
     notes = _channel_notes(audio, chosen, channels is not None) if audio.shape[1] > 1 else []
     mono = np.ascontiguousarray(audio[:, [n - 1 for n in chosen]].mean(axis=1), dtype=np.float32)
@@ -104,7 +106,9 @@ def song_entry(draft: Draft, song_id: str, audio: str, sections: Mapping[str, in
         covered = draft.bar_confidence[change.bar - 1 : last]
         span = f"bar {change.bar}" if last <= change.bar else f"bars {change.bar}-{last}"
         comments[index] = f"{span}: confidence {min(covered) if covered else 0:.2f}" + (
-            f" (dotted quarter = {float(change.quarter_bpm) / 1.5:.2f})" if draft.meter.denominator == 8 and draft.meter.groups[0] == 3 else ""
+            f" (dotted quarter = {float(change.quarter_bpm) / 1.5:.2f})"
+            if draft.meter.denominator == 8 and draft.meter.groups[0] == 3
+            else ""
         )
     values: dict[str, Any] = {"id": song_id, "audio": audio, "first_downbeat": round(float(draft.first_downbeat), 3), "tempo": tempo}
     if sections:

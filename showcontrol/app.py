@@ -256,7 +256,11 @@ class ShowRunner:
     def _open_output(self, spec: OscOutput | MidiOutput | MqttOutput, beats: Mapping[int, dict[str, Any]]) -> Output:
         assert self.showlog is not None
         if isinstance(spec, OscOutput):
-            return OscTcpOutput(spec, self.showlog.record).open() if spec.transport == "tcp" else OscUdpOutput(spec, self.showlog.record).open()
+            return (
+                OscTcpOutput(spec, self.showlog.record).open()
+                if spec.transport == "tcp"
+                else OscUdpOutput(spec, self.showlog.record).open()
+            )
         if isinstance(spec, MidiOutput):
             if self.audio.backend == "jack":  # on the JACK audio client, written at each event's frame
                 return JackMidiOutput(spec, self.sample_rate, lambda: self.transport.segment).open()

@@ -56,7 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     timeline.add_argument("--format", choices=("table", "csv", "json"), default="table")
     timeline.add_argument("--click", action="store_true", help="include click and count-in hits")
     timeline.add_argument("--sync", action="store_true", help="include MIDI clock ticks and MTC quarter frames")
-    timeline.add_argument("--rate", type=sample_rate, metavar="HZ", help="sample rate for frame numbers, 8000-384000 (default: the patch's)")
+    timeline.add_argument(
+        "--rate", type=sample_rate, metavar="HZ", help="sample rate for frame numbers, 8000-384000 (default: the patch's)"
+    )
     render = show_command("render", "render a song's multichannel audio (track, click, LTC) and event trace offline")
     render.add_argument("--song", help="song id (default: the first song)")
     render.add_argument("-o", "--output", type=Path, required=True, help="audio file to write (.wav, .flac)")
@@ -83,11 +85,19 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no status line or keys even on a terminal: play once and exit (with --loop: loop until SIGINT or SIGTERM)",
     )
-    run.add_argument("--count-in", type=whole_number(0, 8), metavar="BARS", help="bars of count-in when starting from a later bar (default: the song's)")
-    run.add_argument("--loop", metavar="A-B|SECTION", help="loop bars A to B (or a section) until released with l (headless: until a signal)")
+    run.add_argument(
+        "--count-in", type=whole_number(0, 8), metavar="BARS", help="bars of count-in when starting from a later bar (default: the song's)"
+    )
+    run.add_argument(
+        "--loop", metavar="A-B|SECTION", help="loop bars A to B (or a section) until released with l (headless: until a signal)"
+    )
     _remote_arguments(run)
     run.add_argument(
-        "--stop-fade", type=decimal_number(0, 10), default=0.5, metavar="SECONDS", help="fade-out of the track when stopped mid-song (default 0.5)"
+        "--stop-fade",
+        type=decimal_number(0, 10),
+        default=0.5,
+        metavar="SECONDS",
+        help="fade-out of the track when stopped mid-song (default 0.5)",
     )
     for command in (timeline, render, run):
         pace = command.add_mutually_exclusive_group()
@@ -114,7 +124,9 @@ def _parser() -> argparse.ArgumentParser:
         "--performer", metavar="NAME", help="one performer's monitor: only their lyric lines and breaths (and lines everyone sings)"
     )
     monitor.add_argument("--screenshot", type=Path, help="save what the window shows to this PNG when exiting (with --exit-after)")
-    monitor.add_argument("--exit-after", type=decimal_number(0, 86400), metavar="SECONDS", help="close after this long (for tests and screenshots)")
+    monitor.add_argument(
+        "--exit-after", type=decimal_number(0, 86400), metavar="SECONDS", help="close after this long (for tests and screenshots)"
+    )
     commands.add_parser(
         "devices",
         help="list audio drivers and output devices, and MIDI ports",
@@ -668,7 +680,12 @@ def cmd_cuesheet(args: argparse.Namespace) -> ExitStatus:
     loaded = _load(args)
     takes = read_takes(_existing_logs(args.takes)) if args.takes else None
     header = Header(
-        args.series or loaded.show.title, args.episode, args.episode_number, args.production, args.date or time.strftime("%Y-%m-%d"), args.company
+        args.series or loaded.show.title,
+        args.episode,
+        args.episode_number,
+        args.production,
+        args.date or time.strftime("%Y-%m-%d"),
+        args.company,
     )
     sheet = cue_sheet(loaded, takes, header)
     for note in sheet.notes:
@@ -753,17 +770,35 @@ fine for commercial productions. Measured accuracy: docs/analysis.md and bench/a
 
 def add_analysis_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     analyze = commands.add_parser(
-        "analyze", help="draft a song's tempo map from its recording", description=ANALYZE_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+        "analyze",
+        help="draft a song's tempo map from its recording",
+        description=ANALYZE_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     analyze.add_argument("track", type=Path, help="the recording (WAV, FLAC, OGG, MP3)")
-    analyze.add_argument("--meter", type=meter_hint, help="the meter: 4/4, 3/4, 6/8, 7/8 or 7/8=2+2+3 with its beat groups (default: 4/4 or 3/4, as heard)")
     analyze.add_argument(
-        "--bpm", type=bpm_range, metavar="MIN-MAX", help="the BPM range of the pulse you would tap: quarters, dotted quarters in 6/8, eighths in 7/8"
+        "--meter", type=meter_hint, help="the meter: 4/4, 3/4, 6/8, 7/8 or 7/8=2+2+3 with its beat groups (default: 4/4 or 3/4, as heard)"
     )
-    analyze.add_argument("--bar1", type=decimal_number(0, 86400), metavar="SECONDS", help="where bar 1 beat 1 sounds in the file, roughly (the nearest beat is taken)")
-    analyze.add_argument("--sections", type=sections_hint, default={}, metavar="NAME=BAR,...", help="sections to write, e.g. intro=1,verse1=9")
     analyze.add_argument(
-        "--channels", type=channel_list, metavar="N,...", help="the channels to analyse, from 1 (default: 1,2; a rendered mix carries click and LTC too)"
+        "--bpm",
+        type=bpm_range,
+        metavar="MIN-MAX",
+        help="the BPM range of the pulse you would tap: quarters, dotted quarters in 6/8, eighths in 7/8",
+    )
+    analyze.add_argument(
+        "--bar1",
+        type=decimal_number(0, 86400),
+        metavar="SECONDS",
+        help="where bar 1 beat 1 sounds in the file, roughly (the nearest beat is taken)",
+    )
+    analyze.add_argument(
+        "--sections", type=sections_hint, default={}, metavar="NAME=BAR,...", help="sections to write, e.g. intro=1,verse1=9"
+    )
+    analyze.add_argument(
+        "--channels",
+        type=channel_list,
+        metavar="N,...",
+        help="the channels to analyse, from 1 (default: 1,2; a rendered mix carries click and LTC too)",
     )
     analyze.add_argument("--write", type=Path, metavar="SHOW.yaml", help="write the entry into this show file instead of printing it")
     analyze.add_argument("--song", help="the song's id (default: from the file name); --write replaces that song's map or adds the song")
@@ -789,7 +824,9 @@ def add_analysis_commands(commands: argparse._SubParsersAction[argparse.Argument
     practice.add_argument("show", type=Path, help="show file (YAML)")
     practice.add_argument("--song", help="song id (default: the first song)")
     practice.add_argument("--performer", help="only this performer (default: every performer with a click feed)")
-    practice.add_argument("--tempo", dest="tempos", type=tempo_list, default=[Fraction(100)], metavar="PERCENT,...", help="tempos, e.g. 75,90,100")
+    practice.add_argument(
+        "--tempo", dest="tempos", type=tempo_list, default=[Fraction(100)], metavar="PERCENT,...", help="tempos, e.g. 75,90,100"
+    )
     practice.add_argument("-o", "--output", type=Path, required=True, help="folder for the pack (made if missing)")
     practice.add_argument("--patch", type=Path, help="use this hardware patch instead of the show's own")
     practice.set_defaults(rate=PRACTICE_RATE)
@@ -805,10 +842,14 @@ def add_analysis_commands(commands: argparse._SubParsersAction[argparse.Argument
     merge.add_argument("show", type=Path, help="show file (YAML)")
     merge.add_argument("marks", type=Path, help="the marks file")
     merge.add_argument(
-        "--cue-action", metavar="YAML", help="what each cue marker fires, {n} counting them: e.g. 'lights: {cue: {n}}' or 'osc: {to: lights, address: /go}'"
+        "--cue-action",
+        metavar="YAML",
+        help="what each cue marker fires, {n} counting them: e.g. 'lights: {cue: {n}}' or 'osc: {to: lights, address: /go}'",
     )
     merge.add_argument("--first", type=whole_number(0, 1_000_000), default=1, metavar="N", help="the first cue marker's {n} (default 1)")
-    merge.add_argument("--replace", action="store_true", help="let breath markers replace breaths already written (default: keep them and warn)")
+    merge.add_argument(
+        "--replace", action="store_true", help="let breath markers replace breaths already written (default: keep them and warn)"
+    )
     merge.set_defaults(patch=None)
 
 
@@ -879,7 +920,9 @@ def cmd_analyze(args: argparse.Namespace) -> ExitStatus:
         print(entry_text(entry), end="")
     else:
         added = write_song(args.write, entry, lambda written: _validate_show(written, args.write))
-        print(f"{'added' if added else 'updated'} song {song_id} in {args.write}: {len(draft.tempo)} tempo entries, bar 1 at {float(draft.first_downbeat):.3f} s")
+        print(
+            f"{'added' if added else 'updated'} song {song_id} in {args.write}: {len(draft.tempo)} tempo entries, bar 1 at {float(draft.first_downbeat):.3f} s"
+        )
     for warning in draft.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return ExitStatus.OK
@@ -919,7 +962,9 @@ def cmd_plot(args: argparse.Namespace) -> ExitStatus:
         draw_chart(chart, track_envelope(timeline, chart.start, chart.end), args.output)
     except OSError as error:
         raise ShowControlError(f"cannot write {args.output}: {error.strerror or error}") from None
-    print(f"wrote {args.output}: {song_id}, {len(chart.bar_lines)} bars, {sum(len(m) for _, m in chart.lanes)} cues on {len(chart.lanes)} outputs")
+    print(
+        f"wrote {args.output}: {song_id}, {len(chart.bar_lines)} bars, {sum(len(m) for _, m in chart.lanes)} cues on {len(chart.lanes)} outputs"
+    )
     return ExitStatus.OK
 
 
@@ -943,7 +988,9 @@ def cmd_practice(args: argparse.Namespace) -> ExitStatus:
     except OSError as error:
         raise ShowControlError(f"cannot write into {args.output}: {error.strerror or error}") from None
     for pack in made:
-        print(f"{pack.performer or 'everyone'} at {float(pack.tempo_percent):g} %: {', '.join(p.name for p in pack.paths)} ({pack.seconds:.0f} s)")
+        print(
+            f"{pack.performer or 'everyone'} at {float(pack.tempo_percent):g} %: {', '.join(p.name for p in pack.paths)} ({pack.seconds:.0f} s)"
+        )
     print(f"wrote {len(made) * 3} files into {args.output} in {time.perf_counter() - started:.1f} s")
     return ExitStatus.OK
 
@@ -962,7 +1009,9 @@ def cmd_merge(args: argparse.Namespace) -> ExitStatus:
             raise BadInputError(f"{args.marks}: {kind} marker at {at}: {problem}")
     cue_marks = [at for kind, at in markers if kind == "cue"]
     if cue_marks and not args.cue_action:
-        raise BadInputError(f"{len(cue_marks)} cue markers: say what they fire with --cue-action, e.g. --cue-action 'lights: {{cue: {{n}}}}'")
+        raise BadInputError(
+            f"{len(cue_marks)} cue markers: say what they fire with --cue-action, e.g. --cue-action 'lights: {{cue: {{n}}}}'"
+        )
     cues = [(str(at), f"mark {n}", str(args.cue_action).replace("{n}", str(n))) for n, at in enumerate(cue_marks, start=args.first)]
 
     def frame(at: BarBeat) -> int:
@@ -970,7 +1019,11 @@ def cmd_merge(args: argparse.Namespace) -> ExitStatus:
 
     events = timeline.of_kind(Kind.LYRIC)
     lines = [
-        (next(e.at_frame for e in events if e.payload is lyric), None if lyric.breath is None else str(lyric.breath), f"lyric line {n} (at {lyric.at})")
+        (
+            next(e.at_frame for e in events if e.payload is lyric),
+            None if lyric.breath is None else str(lyric.breath),
+            f"lyric line {n} (at {lyric.at})",
+        )
         for n, lyric in enumerate(song.lyrics, start=1)
     ]
     fold = fold_lyrics(

@@ -97,7 +97,9 @@ def fold_lyrics(
             order.append((new_lines[index][0], index, None, f"the new line at {new_lines[index][1]}"))
         order.append((frame, None, breath, label))
     order += [(new_lines[index][0], index, None, f"the new line at {new_lines[index][1]}") for index in pending]
-    changes = [f"lyric line added at {new_lines[new][1]} (line {final + 1})" for final, (_, new, _, _) in enumerate(order) if new is not None]
+    changes = [
+        f"lyric line added at {new_lines[new][1]} (line {final + 1})" for final, (_, new, _, _) in enumerate(order) if new is not None
+    ]
     conflicts: list[str] = []
     chosen: dict[int, tuple[int, str]] = {}
     targets = breath_targets([frame for frame, _, _, _ in order], [frame for frame, _ in breaths])

@@ -55,7 +55,11 @@ def draw_chart(chart: Chart, envelope: Envelope | None, path: Path) -> None:
     lanes = len(chart.lanes)
     heights = [3.0, 0.55, 1.1] + [0.7] * lanes
     figure, axes = plt.subplots(
-        len(heights), 1, sharex=True, figsize=(WIDTH_INCHES, 0.75 + sum(heights) * 0.62), gridspec_kw={"height_ratios": heights, "hspace": 0.08}
+        len(heights),
+        1,
+        sharex=True,
+        figsize=(WIDTH_INCHES, 0.75 + sum(heights) * 0.62),
+        gridspec_kw={"height_ratios": heights, "hspace": 0.08},
     )
     wave, sections, words, *cue_axes = axes
     figure.suptitle(chart.title, x=0.01, ha="left", fontsize=13, fontweight="bold")

@@ -106,7 +106,9 @@ class _PackProgress:
         return report
 
 
-def make_pack(loaded: LoadedShow, song_id: str, performer: str | None, tempos: list[Fraction], folder: Path, progress: Progress) -> list[PackFile]:
+def make_pack(
+    loaded: LoadedShow, song_id: str, performer: str | None, tempos: list[Fraction], folder: Path, progress: Progress
+) -> list[PackFile]:
     """Every (performer, tempo) file of a pack, into `folder` (made if missing).
 
     Two files are made at a time: decoding, stretching, mixing and MP3 encoding release the GIL, and on two

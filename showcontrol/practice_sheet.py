@@ -45,7 +45,11 @@ def lrc_text(timeline: Timeline, device_rate: int, title: str, performer: str | 
     for event in timeline.of_kind(Kind.LYRIC, Kind.BREATH):
         lyric = event.payload
         if isinstance(lyric, Lyric) and sings(lyric, performer):
-            text = BREATH if event.kind is Kind.BREATH else (f"{lyric.performer}: {lyric.text}" if lyric.performer and not performer else lyric.text)
+            text = (
+                BREATH
+                if event.kind is Kind.BREATH
+                else (f"{lyric.performer}: {lyric.text}" if lyric.performer and not performer else lyric.text)
+            )
             timed.append((_file_ms(timeline, event.at_frame, device_rate), event.kind is Kind.LYRIC, text))
     lines.extend(f"{_stamp(ms)}{text}" for ms, _, text in sorted(timed))
     return "\n".join(lines) + "\n"

@@ -95,7 +95,9 @@ def pipewire(tmp_path_factory: pytest.TempPathFactory):
 
     running = start_pipewire(tmp_path_factory.mktemp("pipewire"))
     if running is None:
-        pytest.skip("PipeWire is not installed or cannot start here (apt-get install pipewire pipewire-pulse wireplumber pulseaudio-utils dbus)")
+        pytest.skip(
+            "PipeWire is not installed or cannot start here (apt-get install pipewire pipewire-pulse wireplumber pulseaudio-utils dbus)"
+        )
     yield running
     running.stop()
 

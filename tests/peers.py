@@ -331,7 +331,9 @@ class PipeWire:
     def add_null_sink(self) -> None:
         """A sink in PipeWire itself (it outlives the pulse server, as an interface does; one loaded through
         the pulse server would leave with it, and WirePlumber's stand-in "Dummy Output" would take its place)."""
-        properties = "{ factory.name=support.null-audio-sink node.name=nullsink media.class=Audio/Sink object.linger=true audio.position=[FL FR] }"
+        properties = (
+            "{ factory.name=support.null-audio-sink node.name=nullsink media.class=Audio/Sink object.linger=true audio.position=[FL FR] }"
+        )
         subprocess.run(["pw-cli", "create-node", "adapter", properties], env={**os.environ, **self.env}, capture_output=True, timeout=10)
 
     def kill_pulse(self) -> None:

@@ -106,7 +106,12 @@ def synthesised_song(
         if beat % per_bar == 0:
             root = roots[(beat // per_bar) % 4]
             add(at, (np.sin(2 * np.pi * 50 * t * (1 - t)) * np.exp(-t * 20) * 0.8).astype(np.float32))
-            add(at, (np.sin(2 * np.pi * root * t) * np.exp(-t * 3) * 0.5 + np.sin(4 * np.pi * root * t) * np.exp(-t * 4) * 0.3).astype(np.float32))
+            add(
+                at,
+                (np.sin(2 * np.pi * root * t) * np.exp(-t * 3) * 0.5 + np.sin(4 * np.pi * root * t) * np.exp(-t * 4) * 0.3).astype(
+                    np.float32
+                ),
+            )
     return signal
 
 
@@ -145,7 +150,9 @@ def test_analyze_prints_a_song_entry(recording: Path) -> None:
     assert "sections: {intro: 1, verse: 5}" in result.stdout
     assert "meter heard as 4/4" in result.stderr
     assert f"# audio: {recording} is relative to the folder analyze ran in" not in result.stdout  # an absolute path needs no note
-    relative = subprocess.run([sys.executable, "-m", "showcontrol", "analyze", recording.name], capture_output=True, text=True, cwd=recording.parent)
+    relative = subprocess.run(
+        [sys.executable, "-m", "showcontrol", "analyze", recording.name], capture_output=True, text=True, cwd=recording.parent
+    )
     assert "# audio: My Song (live).wav is relative to the folder analyze ran in" in relative.stdout, relative.stderr
 
 
@@ -246,7 +253,9 @@ def test_a_rendered_mix_is_analysed_on_its_track_channels_and_its_click_and_ltc_
     rendered = showcontrol("render", str(demo_show), "--song", "neon-nights", "-o", str(mix))
     assert rendered.returncode == 0, rendered.stderr
     draft = draft_for_file(mix, Hints())
-    assert any("analysed channels 1 and 2 only (the others: 3: a click, 4: LTC, 5: silent, 6: silent)" in w for w in draft.warnings), draft.warnings
+    assert any("analysed channels 1 and 2 only (the others: 3: a click, 4: LTC, 5: silent, 6: silent)" in w for w in draft.warnings), (
+        draft.warnings
+    )
     assert_bar_lines_match_the_show(draft, demo_show, count_in=1.5)  # the render's count-in: a bar at 120, less the track's own 0.5 s lead
     everything = showcontrol("analyze", str(mix), "--channels", "1,2,3,4")
     assert everything.returncode == 0, everything.stderr

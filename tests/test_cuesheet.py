@@ -40,7 +40,9 @@ def test_the_chosen_takes_are_reported_each_source_of_a_mashup_for_the_time_it_i
         ("M04", "Midnight Drive", "1", "02:00:17:01", "02:00:50:04", "00:33"),  # and Midnight Drive from 9 to the end
     ]
     assert [u.rights.usage for u in sheet.uses] == ["VV", "BV", "BV", "VV", "VV"]  # the mashup's tracks take the song's usage
-    assert sheet.notes == ("slow-burn: 2 complete takes and none marked good, so each is listed; mark the one used (showcontrol takes LOG --good --take ID)",)
+    assert sheet.notes == (
+        "slow-burn: 2 complete takes and none marked good, so each is listed; mark the one used (showcontrol takes LOG --good --take ID)",
+    )
 
 
 def test_without_takes_the_whole_show_is_reported(demo) -> None:  # type: ignore[no-untyped-def]
@@ -90,7 +92,10 @@ def test_the_pdf_reads_as_a_cue_sheet_and_breaks_across_pages(tmp_path: Path) ->
     with many.open("w") as file:
         for n in range(1, 41):
             take_id = f"2026-12-01/slow-burn/{n}"
-            for record in ({**starts[0], "take_id": take_id, "take": n, "started_at": starts[0]["started_at"] + n}, {**end, "take_id": take_id}):
+            for record in (
+                {**starts[0], "take_id": take_id, "take": n, "started_at": starts[0]["started_at"] + n},
+                {**end, "take_id": take_id},
+            ):
                 file.write(json.dumps(record) + "\n")
             file.write(json.dumps({"record": "take-mark", "take_id": take_id, "good": True}) + "\n")
     assert main(["cuesheet", str(DEMO), "--takes", str(many), "--paper", "a4", "-o", str(out)]) == 0
@@ -100,7 +105,9 @@ def test_the_pdf_reads_as_a_cue_sheet_and_breaks_across_pages(tmp_path: Path) ->
     assert all("Timing in" in page for page in pages)  # the table's heading on every page
 
 
-def test_a_song_without_rights_or_timecode_keeps_its_line_and_a_note_says_so(show_dir, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_song_without_rights_or_timecode_keeps_its_line_and_a_note_says_so(
+    show_dir, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     show = show_dir("show.yaml", "version: 1\nsongs:\n  - {id: warm-up, title: Warm-up, end: 9.1, tempo: [{bar: 1, bpm: 120}]}\n")
     out = tmp_path / "sheet.csv"
     assert main(["cuesheet", str(show), "--date", "2026-12-01", "-o", str(out)]) == 0

@@ -146,7 +146,9 @@ def test_a_loop_at_the_songs_end_wraps_on_the_frame_and_ends_the_song_once_in_a_
     click = runner._song_stems["click"].data[:, 0]
     clock = ClockMap(0, 0.0, RATE, 1e9)  # device frame f is requested at f / 48000 s
     block = 256
-    scheduler = Scheduler(SchedulerConfig(dispatch_order(runner.timeline, {}), max_lead_frames=4800, device_latency_ns=round(clock.time_of_frame(block))))
+    scheduler = Scheduler(
+        SchedulerConfig(dispatch_order(runner.timeline, {}), max_lead_frames=4800, device_latency_ns=round(clock.time_of_frame(block)))
+    )
     start, end = 48000, 3 * 48000  # bars 2-3: a bar a second
     runner.loop(2, 3)
     runner.play()

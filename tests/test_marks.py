@@ -106,14 +106,18 @@ def test_merge_folds_markers_into_the_show_checked(tmp_path: Path) -> None:
     )
     refused = showcontrol("merge", str(show), str(marks))
     assert refused.returncode == 2 and "--cue-action" in refused.stderr
-    result = showcontrol("merge", str(show), str(marks), "--cue-action", "mqtt: {to: monitors, topic: cue/{n}, payload: go}", "--first", "5")
+    result = showcontrol(
+        "merge", str(show), str(marks), "--cue-action", "mqtt: {to: monitors, topic: cue/{n}, payload: go}", "--first", "5"
+    )
     assert result.returncode == 2 and "monitors" in result.stderr  # the patch has no such output: check refuses, nothing written
     assert "a comment merge keeps" in show.read_text() and "cue/5" not in show.read_text()
     (tmp_path / "patch.yaml").write_text(
         "version: 1\naudio: {sample_rate: 48000, channels: 2, routes: {track: [1, 2]}}\n"
         "outputs:\n  monitors: {type: mqtt, host: 127.0.0.1, port: 1883}\n"
     )
-    result = showcontrol("merge", str(show), str(marks), "--cue-action", "mqtt: {to: monitors, topic: cue/{n}, payload: go}", "--first", "5")
+    result = showcontrol(
+        "merge", str(show), str(marks), "--cue-action", "mqtt: {to: monitors, topic: cue/{n}, payload: go}", "--first", "5"
+    )
     assert result.returncode == 0, result.stderr
     assert "2 cues, 1 lyric lines, 2 breaths written" in result.stdout
     assert "cue 'mark 5' added at 2.1" in result.stdout and "breath 4.4.240 set on lyric line 1 (at 5.1)" in result.stdout

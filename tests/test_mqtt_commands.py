@@ -58,4 +58,8 @@ inputs:
     finally:
         replies.close()
     records = [json.loads(line) for line in (tmp_path / "show.jsonl").read_text().splitlines()]
-    assert [(r["source"], r["result"][:5]) for r in records if r.get("kind") == "command"] == [("mqtt", "error"), ("mqtt", "ok"), ("mqtt", "error")]
+    assert [(r["source"], r["result"][:5]) for r in records if r.get("kind") == "command"] == [
+        ("mqtt", "error"),
+        ("mqtt", "ok"),
+        ("mqtt", "error"),
+    ]

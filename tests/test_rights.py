@@ -19,7 +19,8 @@ def one_song(show_dir, rights: str) -> tuple[Rights | None, list[str]]:
 
 def test_codes_and_numbers_are_normalised_and_written_as_people_read_them(show_dir) -> None:
     rights, warnings = one_song(
-        show_dir, "{isrc: zz-dem-26-00001, iswc: T0345246801, usage: Visual Vocal, origin: library, writers: [{name: A, role: lyricist, society: prs}]}"
+        show_dir,
+        "{isrc: zz-dem-26-00001, iswc: T0345246801, usage: Visual Vocal, origin: library, writers: [{name: A, role: lyricist, society: prs}]}",
     )
     assert rights is not None and warnings == []
     assert (rights.isrc, rights.iswc, rights.usage, rights.origin) == ("ZZDEM2600001", "T0345246801", "VV", "library")

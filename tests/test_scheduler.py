@@ -168,7 +168,14 @@ def test_a_resume_does_not_send_again_a_cue_the_pause_landed_before() -> None:
 
 
 def test_a_take_from_a_later_bar_rebuilds_state_first_and_disarms_once_cues() -> None:
-    order = [section(0, "intro"), cue(10, "/a"), cue(20, "/pyro", once=True), section(25, "verse"), cue(30, "/b"), cue(40, "/pyro2", once=True)]
+    order = [
+        section(0, "intro"),
+        cue(10, "/a"),
+        cue(20, "/pyro", once=True),
+        section(25, "verse"),
+        cue(30, "/b"),
+        cue(40, "/pyro2", once=True),
+    ]
     scheduler = Scheduler(config(order, on_locate={"lights": "last"}))
     segment = playing(1, 0, 27)  # from song frame 27
     effects = until(scheduler, segment, 1000)

@@ -62,7 +62,13 @@ def test_lines_fold_into_takes_with_their_end_and_latest_marks() -> None:
         {**start_record(a_take("s", 3)), "tempo_percent": 0},
     ]
     [folded] = fold(lines)
-    assert (folded.status, folded.to_bar, folded.timecode_out, folded.good, folded.note) == (Status.COMPLETE, 16, "01:00:33:00", True, "late")
+    assert (folded.status, folded.to_bar, folded.timecode_out, folded.good, folded.note) == (
+        Status.COMPLETE,
+        16,
+        "01:00:33:00",
+        True,
+        "late",
+    )
 
 
 def test_takes_are_numbered_per_song_and_per_day() -> None:
@@ -148,7 +154,10 @@ def test_of_a_long_show_log_only_its_tail_is_read_and_whole_lines_only(tmp_path:
 
 def test_a_take_log_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("")  # where a folder should be (permissions do not stop root)
-    with pytest.raises(ShowControlError, match=r"cannot write the take log .* \(give another with --takes FILE\)"), TakeLog(tmp_path / "a-file" / "t.jsonl"):
+    with (
+        pytest.raises(ShowControlError, match=r"cannot write the take log .* \(give another with --takes FILE\)"),
+        TakeLog(tmp_path / "a-file" / "t.jsonl"),
+    ):
         pass
 
 
@@ -159,7 +168,11 @@ def beat_show(folder: Path, osc_port: int, bars: int = 12) -> Path:
         "version: 1\nname: takes\naudio: {sample_rate: 48000, channels: 2, buffer_frames: 256, routes: {track: [1, 2]}}\n"
         f"outputs:\n  lights: {{type: osc, host: 127.0.0.1, port: {osc_port}}}\n"
     )
-    cues = "\n".join(f"      - {{at: {b}.{k}, osc: {{to: lights, address: /beat, args: [{(b - 1) * 4 + k}]}}}}" for b in range(1, bars + 1) for k in range(1, 5))
+    cues = "\n".join(
+        f"      - {{at: {b}.{k}, osc: {{to: lights, address: /beat, args: [{(b - 1) * 4 + k}]}}}}"
+        for b in range(1, bars + 1)
+        for k in range(1, 5)
+    )
     show = folder / "beats.yaml"
     show.write_text(
         f"version: 1\npatch: patch.yaml\nsongs:\n  - id: beats\n    end: {bars + 1}.1\n    tempo: [{{bar: 1, bpm: 240}}]\n"
@@ -187,7 +200,9 @@ def test_go_again_stop_and_the_song_end_each_end_a_take_and_marks_go_on_the_last
             wait_until(lambda: len(receiver.datagrams) >= 14)
             runner.stop()
             runner.play(11)
-            wait_until(lambda: sum(line.get("record") == "take-end" for line in read_lines(takes_path)) == 3)  # the song's end, seen by itself
+            wait_until(
+                lambda: sum(line.get("record") == "take-end" for line in read_lines(takes_path)) == 3
+            )  # the song's end, seen by itself
             assert runner.takes.mark_last(good=True) is not None
             runner.takes.note_last("the one\x1b[2J")
     finally:

@@ -53,7 +53,13 @@ def test_sequences_split_across_reads_are_kept_for_the_next() -> None:
 
 
 def test_the_status_line_drops_whole_fields_last_ranked_first() -> None:
-    fields = [Field("▶ s", ESSENTIAL), Field("3.2", ESSENTIAL), Field("⚠ down: keys", ESSENTIAL), Field("verse", DETAIL), Field("next x in 7.5s", CUEING)]
+    fields = [
+        Field("▶ s", ESSENTIAL),
+        Field("3.2", ESSENTIAL),
+        Field("⚠ down: keys", ESSENTIAL),
+        Field("verse", DETAIL),
+        Field("next x in 7.5s", CUEING),
+    ]
     assert fit(fields, 200) == "▶ s | 3.2 | ⚠ down: keys | verse | next x in 7.5s"
     assert fit(fields, 42) == "▶ s | 3.2 | ⚠ down: keys | next x in 7.5s"
     assert fit(fields, 30) == "▶ s | 3.2 | ⚠ down: keys"
@@ -83,7 +89,17 @@ class Terminal:
     """`showcontrol run` on a real pty, its screen read all the time (a terminal nobody reads would block it)."""
 
     def __init__(self, show: Path) -> None:
-        command = [sys.executable, "-m", "showcontrol", "run", str(show), "--audio-driver", "dummy", "--log", str(show.with_suffix(".jsonl"))]
+        command = [
+            sys.executable,
+            "-m",
+            "showcontrol",
+            "run",
+            str(show),
+            "--audio-driver",
+            "dummy",
+            "--log",
+            str(show.with_suffix(".jsonl")),
+        ]
         self.controller, self.terminal = pty.openpty()
         termios.tcsetwinsize(self.terminal, (24, 120))
         self.cooked = termios.tcgetattr(self.terminal)
@@ -201,7 +217,9 @@ def test_the_status_line_and_key_help_fit_the_terminal(tmp_path: Path, width: in
     assert question.startswith("press again to quit (3 s) | ⚠ AUDIO SILENT") and "| ▶" in question and "⚠ down: " in question, asking
     status = [line for line in later.splitlines() if line.startswith(f"{SILENT} | ▶")][-1]
     fields = status.split(" | ")[1:]  # the dummy driver is heard by nobody, and the line leads with it
-    assert fields[0] in ("▶ long", "▶") and re.fullmatch(r"\d+\.\d", fields[1]) and re.fullmatch(r"⚠ down: (lights )?monitors", fields[2]), status
+    assert (
+        fields[0] in ("▶ long", "▶") and re.fullmatch(r"\d+\.\d", fields[1]) and re.fullmatch(r"⚠ down: (lights )?monitors", fields[2])
+    ), status
     complete = r"slow-burn-intro|-?\d+:\d\d\.\d{3}|next keys pad in \d+ in \d+\.\ds|outputs ok \(\d\)"
     assert all(re.fullmatch(complete, field) for field in fields[3:]), status  # whole fields, none cut
     if width == 200:
@@ -215,7 +233,11 @@ def test_headless_with_a_loop_plays_it_until_a_signal(tmp_path: Path) -> None:
     assert "with --loop: loop until SIGINT or SIGTERM" in " ".join(help_text.split())
     command = [sys.executable, "-m", "showcontrol", "run", str(tmp_path / "show.yaml"), "--headless", "--loop", "1-1"]
     process = subprocess.Popen(
-        [*command, "--audio-driver", "dummy", "--log", str(tmp_path / "log.jsonl")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO
+        [*command, "--audio-driver", "dummy", "--log", str(tmp_path / "log.jsonl")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
     )
     try:
         time.sleep(6)  # three times the song's length

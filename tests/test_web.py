@@ -53,7 +53,10 @@ def test_the_server_serves_the_pages_and_nothing_else() -> None:
     with WebServer(page_config("127.0.0.1", 9001, "show/"), "127.0.0.1", 0) as server:
         base = f"http://127.0.0.1:{server.port}"
         assert b'id="lyric"' in urllib.request.urlopen(f"{base}/performer?performer=Ava").read()
-        assert json.loads(urllib.request.urlopen(f"{base}/config.json").read()) == {"broker": {"host": "", "port": 9001, "path": "/"}, "prefix": "show/"}
+        assert json.loads(urllib.request.urlopen(f"{base}/config.json").read()) == {
+            "broker": {"host": "", "port": 9001, "path": "/"},
+            "prefix": "show/",
+        }
         assert urllib.request.urlopen(f"{base}/vendor/mqtt.min.js").headers["Content-Type"].startswith("text/javascript")
         for path in ("/static/../server.py", "/vendor/", "/static/%2e%2e/server.py", "/etc/passwd", "/server.py"):
             with pytest.raises(urllib.error.HTTPError) as refused:
@@ -75,7 +78,9 @@ def browser():
         launched.close()
 
 
-def test_the_performer_page_follows_the_show_and_the_remote_starts_it_with_its_pin(browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_performer_page_follows_the_show_and_the_remote_starts_it_with_its_pin(
+    browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if shutil.which("mosquitto") is None:
         pytest.skip("mosquitto is not installed")
     broker = Broker(tmp_path, websockets_port=free_port())
@@ -113,7 +118,9 @@ inputs:
             assert runner.segment.state is State.STOPPED  # a wrong PIN never starts the song
             remote.fill("#pin", "471100")
             remote.click("#pin-form button")
-            remote.wait_for_function("() => document.querySelectorAll('#outputs li').length >= 3")  # status came back: audio and both outputs
+            remote.wait_for_function(
+                "() => document.querySelectorAll('#outputs li').length >= 3"
+            )  # status came back: audio and both outputs
 
             performer = browser.new_page(viewport=PHONE, device_scale_factor=1)
             performer.goto(f"http://127.0.0.1:{web_port}/performer?performer=Ava")

@@ -69,7 +69,9 @@ def _peak_lag(acf: Curve, weight: Curve, fallback: float) -> float:
     return float(lag)
 
 
-def local_periods(onsets: Onsets, bpm_range: tuple[float, float], centre_bpm: float) -> tuple[Curve, float, tuple[tuple[float, float], ...]]:
+def local_periods(
+    onsets: Onsets, bpm_range: tuple[float, float], centre_bpm: float
+) -> tuple[Curve, float, tuple[tuple[float, float], ...]]:
     """The pulse period (in frames) at every frame, and the whole song's, with readings at half and double tempo."""
     rate = onsets.frame_rate
     curve = onsets.flux

@@ -22,7 +22,7 @@ def _frames(channel: npt.NDArray[np.float32], rate: int) -> npt.NDArray[np.float
 
 
 def channel_kind(channel: npt.NDArray[np.float32], rate: int) -> str | None:
-    """"silent", "LTC", "a click", or None (anything else: music, as far as this can tell)."""
+    """ "silent", "LTC", "a click", or None (anything else: music, as far as this can tell)."""
     frames = _frames(channel, rate)
     if len(frames) == 0:
         return "silent"

@@ -95,7 +95,9 @@ def _confidence(tracked: Pulse, bounds: npt.NDArray[np.int64]) -> Curve:
     intervals = np.diff(tracked.times, append=tracked.times[-1] + tracked.periods[-1])
     regular = np.clip(1 - np.abs(intervals / tracked.periods - 1) * 4, 0, 1)
     per_pulse = np.clip(tracked.strength * 2, 0, 1) * regular
-    return np.array([per_pulse[low : max(high, low + 1)].mean() if low < len(per_pulse) else 0.0 for low, high in itertools.pairwise(bounds)])
+    return np.array(
+        [per_pulse[low : max(high, low + 1)].mean() if low < len(per_pulse) else 0.0 for low, high in itertools.pairwise(bounds)]
+    )
 
 
 def _warnings(
@@ -232,7 +234,9 @@ def analyse(mono: npt.NDArray[np.float32], hints: Hints, progress: Progress | No
     layout = bar_layout(onsets, subdivide(tracked.times[first:], 2), 2 * per_bar) if meter.denominator == 4 else None
     if layout is not None and set(layout.eighths) != {2 * per_bar}:  # bars of another length: fitted on the eighths
         eighths = subdivide(tracked.times[first:], 2)
-        fitted = fit_bars(eighths, [(n, meter if n == 2 * per_bar else meter_of(n, layout.groups.get(n))) for n in layout.eighths], Fraction(1, 2))
+        fitted = fit_bars(
+            eighths, [(n, meter if n == 2 * per_bar else meter_of(n, layout.groups.get(n))) for n in layout.eighths], Fraction(1, 2)
+        )
         starts = np.concatenate([[0], np.cumsum(layout.eighths)]).astype(np.int64)
         downbeats = eighths[starts[starts < len(eighths)]]
         bounds = first + (starts + 1) // 2
@@ -249,7 +253,10 @@ def analyse(mono: npt.NDArray[np.float32], hints: Hints, progress: Progress | No
     warnings = _warnings(tracked, hints, bpm_range, pulse_quarters, bounds, pulses_per_bar, confidence, phase_confidence)
     warnings += _meter_warnings(fitted, meter, drifting)
     if reached_back:
-        warnings.insert(0, f"no beat was heard before {tracked.times[reached_back]:.2f} s: the first tempo is carried back to --bar1 over {reached_back} beats")
+        warnings.insert(
+            0,
+            f"no beat was heard before {tracked.times[reached_back]:.2f} s: the first tempo is carried back to --bar1 over {reached_back} beats",
+        )
     if hints.meter is None:
         warnings.insert(0, f"meter heard as {meter} (3/4 and 4/4 are told apart): give --meter if it is not, or for 6/8, 7/8 ...")
     if hints.bar1_seconds is not None and abs(tracked.times[first] - hints.bar1_seconds) > BAR1_REACH_SECONDS:

@@ -107,7 +107,10 @@ def drifting_bars(evidence: Curve, eighths: tuple[int, ...]) -> tuple[int, ...]:
         if len(lines) < 2:
             break
         here = float(np.mean(evidence[lines]))
-        shifted = [float(np.mean(evidence[np.clip(lines + s, 0, len(evidence) - 1)])) for s in range(1, min(eighths[bar : bar + DRIFT_WINDOW_BARS]))]
+        shifted = [
+            float(np.mean(evidence[np.clip(lines + s, 0, len(evidence) - 1)]))
+            for s in range(1, min(eighths[bar : bar + DRIFT_WINDOW_BARS]))
+        ]
         if shifted and max(shifted) > here + DRIFT_MARGIN:
             found.update(range(bar, bar + len(lines)))
     return tuple(sorted(found))

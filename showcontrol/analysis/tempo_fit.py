@@ -94,7 +94,16 @@ def _ramp(start: float, heard: Curve, beats: int, from_bpm: Fraction, beat_quart
     return bpm, offsets, float(_miss(start, offsets, heard))
 
 
-def _held(start: float, beats: Curve, starts: npt.NDArray[np.int64], end: int, limit: int, bpm: Fraction, beat_quarters: Fraction, tolerance: float) -> int:
+def _held(
+    start: float,
+    beats: Curve,
+    starts: npt.NDArray[np.int64],
+    end: int,
+    limit: int,
+    bpm: Fraction,
+    beat_quarters: Fraction,
+    tolerance: float,
+) -> int:
     """How many bars after bar `end` (whose line the map puts at `start`) one constant `bpm` still fits."""
     held = 0
     for after in range(end + 1, limit + 1):
@@ -109,7 +118,14 @@ def _held(start: float, beats: Curve, starts: npt.NDArray[np.int64], end: int, l
 
 
 def _next_stretch(
-    start: float, beats: Curve, bar: int, starts: npt.NDArray[np.int64], limit: int, previous: Fraction | None, beat_quarters: Fraction, tolerance: float
+    start: float,
+    beats: Curve,
+    bar: int,
+    starts: npt.NDArray[np.int64],
+    limit: int,
+    previous: Fraction | None,
+    beat_quarters: Fraction,
+    tolerance: float,
 ) -> _Stretch:
     """The next entry from `bar` (up to `limit`, the next change of meter): the longest stretch one tempo fits, or a
     ramp from the tempo before, where a ramp and the tempo it arrives at then cover more bars. Of the ramps that fit,

@@ -120,7 +120,9 @@ def audio_format(path: Path) -> str:
     return kind
 
 
-def _encode(file: str | io.BytesIO, path: Path, kind: str, blocks: Iterator[Audio], sample_rate: int, channels: int, subtype: str | None) -> None:
+def _encode(
+    file: str | io.BytesIO, path: Path, kind: str, blocks: Iterator[Audio], sample_rate: int, channels: int, subtype: str | None
+) -> None:
     if subtype is None and kind in ("WAV", "FLAC", "AIFF"):
         subtype = "PCM_24"
     try:

@@ -161,7 +161,9 @@ class AudioLink:
         self._show_driver = self.driver
         if self.driver in SILENT_DRIVERS and self._require:
             self._close()
-            raise AudioDeviceError(f"a real audio device is required, but only the silent {self.driver} driver is available ({REQUIRED_HINT})")
+            raise AudioDeviceError(
+                f"a real audio device is required, but only the silent {self.driver} driver is available ({REQUIRED_HINT})"
+            )
         if self.driver == "pulseaudio" and (warning := patch_layout_warning(self.patch, self.device.name)) is not None:
             log.warning("%s", warning)
         if self.driver in SILENT_DRIVERS:
@@ -179,7 +181,9 @@ class AudioLink:
     def _open_jack(self, first_frame: int) -> JackDevice:
         """The patch's JACK client, its period checked against the patch (cue latency and the mix assume it)."""
         patch = self.patch
-        device = JackDevice(self.sample_rate, patch.channels, patch.routes, patch.ports, self._render, self._window, first_frame).__enter__()
+        device = JackDevice(
+            self.sample_rate, patch.channels, patch.routes, patch.ports, self._render, self._window, first_frame
+        ).__enter__()
         if device.buffer_frames != patch.buffer_frames:
             device.__exit__(None, None, None)
             raise AudioDeviceError(
@@ -225,7 +229,9 @@ class AudioLink:
         closer.join(CLOSE_WITHIN_S)
         if closer.is_alive():
             self.left_open = True
-            log.warning("the audio device %r did not close within %g s (its sound server hangs); left open", device and device.name, CLOSE_WITHIN_S)
+            log.warning(
+                "the audio device %r did not close within %g s (its sound server hangs); left open", device and device.name, CLOSE_WITHIN_S
+            )
 
     # -- watching ---------------------------------------------------------------------------------
     def _watch(self) -> None:
@@ -291,7 +297,9 @@ class AudioLink:
         stop_audio_driver()
         self.driver = start_audio_driver("dummy")
         self._standing_in = True
-        return AudioDevice(None, self.sample_rate, self.patch.channels, self.patch.buffer_frames, self._render, self._window, frames).__enter__()
+        return AudioDevice(
+            None, self.sample_rate, self.patch.channels, self.patch.buffer_frames, self._render, self._window, frames
+        ).__enter__()
 
     def _start(self, device: Device, errors: int) -> None:
         device.callback_errors = errors

@@ -26,6 +26,7 @@ def message(address: str, *args: str | bytes | bool | int | float) -> bytes:
 def encode(action: OscAction) -> bytes:
     return message(action.address, *action.args)
 
+
 Message = tuple[str, tuple[object, ...]]
 MAX_MESSAGES = 64  # a bundle of thousands is a flood, not a console
 

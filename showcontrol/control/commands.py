@@ -117,8 +117,12 @@ def parse_command(verb: str, args: Sequence[object] = ()) -> Command | Reply:
         if first is None:
             return error("locate needs a bar number or a section name")
         bar = _bar(first)
-        return Locate(bar=bar) if bar is not None else Locate(section=str(first)) if isinstance(first, str) and first else error(
-            f"locate takes a bar number or a section name, not {_shown(first)}"
+        return (
+            Locate(bar=bar)
+            if bar is not None
+            else Locate(section=str(first))
+            if isinstance(first, str) and first
+            else error(f"locate takes a bar number or a section name, not {_shown(first)}")
         )
     if verb == "song":
         if first is None or isinstance(first, bool) or not isinstance(first, str | int) or str(first).strip() == "":

@@ -215,7 +215,9 @@ class Controller:
             "tempo_percent": float(runner.tempo) * 100,
             "loop": list(runner.loop_bars) if runner.loop_bars else None,
             "audio": str(runner.link.health),
-            "outputs": {name: {"health": str(out.status.health), "error": out.status.last_error[:120]} for name, out in runner.outputs.items()},
+            "outputs": {
+                name: {"health": str(out.status.health), "error": out.status.last_error[:120]} for name, out in runner.outputs.items()
+            },
             "cues": self.cues_around(frame if playing else self._cued_frame()),
             "sections": [{"name": section.name, "bar": section.bar} for section in runner.song.sections],
         }

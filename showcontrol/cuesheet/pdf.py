@@ -30,7 +30,11 @@ INK, RULE, BAND = colors.HexColor("#1a1a1a"), colors.HexColor("#8c8c8c"), colors
 def _fonts() -> tuple[str, str, str]:
     """Regular, bold and italic: DejaVu Sans where installed, else the PDF's own Helvetica (Latin-1 only)."""
     try:
-        for name, file in (("CueSans", "DejaVuSans.ttf"), ("CueSans-Bold", "DejaVuSans-Bold.ttf"), ("CueSans-Oblique", "DejaVuSans-Oblique.ttf")):
+        for name, file in (
+            ("CueSans", "DejaVuSans.ttf"),
+            ("CueSans-Bold", "DejaVuSans-Bold.ttf"),
+            ("CueSans-Oblique", "DejaVuSans-Oblique.ttf"),
+        ):
             if name not in pdfmetrics.getRegisteredFontNames():
                 pdfmetrics.registerFont(TTFont(name, str(DEJAVU / file)))
         pdfmetrics.registerFontFamily("CueSans", normal="CueSans", bold="CueSans-Bold", italic="CueSans-Oblique", boldItalic="CueSans-Bold")
@@ -105,7 +109,17 @@ def _header_table(sheet: CueSheet, styles: dict[str, ParagraphStyle], width: flo
     return table
 
 
-COLUMNS = ("Seq", "Cue #", "Title / artist / codes", "Composers / authors · society · share", "Publishers · society · share", "Use", "Timing in", "Timing out", "Dur.")
+COLUMNS = (
+    "Seq",
+    "Cue #",
+    "Title / artist / codes",
+    "Composers / authors · society · share",
+    "Publishers · society · share",
+    "Use",
+    "Timing in",
+    "Timing out",
+    "Dur.",
+)
 SHARES = (0.035, 0.045, 0.19, 0.235, 0.215, 0.035, 0.09, 0.09, 0.055)
 
 

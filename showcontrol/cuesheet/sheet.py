@@ -84,7 +84,10 @@ def cue_sheet(loaded: LoadedShow, takes: Sequence[Take] | None, header: Header) 
 
 
 def _whole_show(loaded: LoadedShow) -> list[_Span]:
-    return [_Span(s, 0.0, float(Fraction(loaded.timelines[s.id].end_frame) / loaded.timelines[s.id].sample_rate), 1.0, "") for s in loaded.show.songs]
+    return [
+        _Span(s, 0.0, float(Fraction(loaded.timelines[s.id].end_frame) / loaded.timelines[s.id].sample_rate), 1.0, "")
+        for s in loaded.show.songs
+    ]
 
 
 def _chosen_spans(loaded: LoadedShow, takes: Sequence[Take], notes: list[str]) -> list[_Span]:
@@ -101,7 +104,9 @@ def _chosen_spans(loaded: LoadedShow, takes: Sequence[Take], notes: list[str]) -
         spans.append(_Span(loaded.show.song(take.song), max(take.from_s, 0.0), take.to_s, take.factor, take.take_id))
     for song, count in _counts(picked).items():
         if count > 1 and not any(t.good for t in picked if t.song == song):
-            notes.append(f"{song}: {count} complete takes and none marked good, so each is listed; mark the one used (showcontrol takes LOG --good --take ID)")
+            notes.append(
+                f"{song}: {count} complete takes and none marked good, so each is listed; mark the one used (showcontrol takes LOG --good --take ID)"
+            )
     if not spans:
         notes.append("no take was chosen: mark takes good, or play them to the end")
     return spans
@@ -192,5 +197,3 @@ def iso_duration(seconds: float) -> str:
     minutes, rest = divmod(round(seconds, 3), 60)
     text = f"{rest:.3f}".rstrip("0").rstrip(".")
     return f"PT{int(minutes)}M{text}S" if minutes else f"PT{text}S"
-
-

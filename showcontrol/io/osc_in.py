@@ -76,7 +76,12 @@ class OscInputServer:
         if self._thread is not None:
             self._thread.join(5)
         counts = self.counts
-        log.info("OSC input: %d commands, %d packets dropped (address not allowed), %d malformed", counts.commands, counts.not_allowed, counts.malformed)
+        log.info(
+            "OSC input: %d commands, %d packets dropped (address not allowed), %d malformed",
+            counts.commands,
+            counts.not_allowed,
+            counts.malformed,
+        )
 
     def _run(self) -> None:
         asyncio.run(self._serve())

@@ -67,7 +67,9 @@ def _mqtt(reader: Reader, node: Node, outputs: Mapping[str, Output]) -> MqttInpu
     name = reader.text(output_node, "mqtt input output")
     brokers = [key for key, spec in outputs.items() if isinstance(spec, MqttOutput)]
     if name is not None and name not in brokers:
-        reader.problem(output_node, f"{name!r} is not an MQTT output of this patch", f"use one of: {', '.join(brokers) or 'none (add one)'}")
+        reader.problem(
+            output_node, f"{name!r} is not an MQTT output of this patch", f"use one of: {', '.join(brokers) or 'none (add one)'}"
+        )
         return None
     token_env = reader.text(n, "token_env") if (n := fields.get("token_env")) is not None else None
     return MqttInput(name, token_env) if name is not None else None
@@ -96,7 +98,11 @@ def _mappings(reader: Reader, node: Node) -> tuple[MidiMapping, ...]:
         number = int(match.group(2)) if match else -1
         channel = int(match.group(3)) if match and match.group(3) else None
         if match is None or not 0 <= number <= 127 or (channel is not None and not 1 <= channel <= 16):
-            reader.problem(key_node, f"{str(key_node.value)[:40]!r} is not a MIDI message to map", "write note N, cc N or program N (0-127), optionally /CHANNEL (1-16)")
+            reader.problem(
+                key_node,
+                f"{str(key_node.value)[:40]!r} is not a MIDI message to map",
+                "write note N, cc N or program N (0-127), optionally /CHANNEL (1-16)",
+            )
             continue
         text = reader.text(value_node, "a mapped command")
         if text is None:

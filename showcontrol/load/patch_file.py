@@ -110,11 +110,14 @@ def _jack_ports(reader: Reader, node: Node, channels: int, backend: str) -> dict
         return {}
     fields = reader.fields(node, "audio ports", AnyKey())
     ports: dict[int, tuple[str, ...]] = {}
-    for key, (key_node, value) in (fields.values.items() if fields else []):
+    for key, (key_node, value) in fields.values.items() if fields else []:
         if not key.isdigit() or not 1 <= int(key) <= channels:
             reader.problem(key_node, f"audio ports: {key!r} is not a channel of the interface", f"use channels 1 to {channels}")
             continue
-        names = [reader.text(n, f"ports.{key}") for n in (reader.items(value, f"ports.{key}") if isinstance(value, yaml.SequenceNode) else [value])]
+        names = [
+            reader.text(n, f"ports.{key}")
+            for n in (reader.items(value, f"ports.{key}") if isinstance(value, yaml.SequenceNode) else [value])
+        ]
         ports[int(key) - 1] = tuple(name for name in names if name)
     return ports
 

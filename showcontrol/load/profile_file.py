@@ -86,7 +86,9 @@ def _params(reader: Reader, fields: Fields, template: dict[str, Any], action: st
     types: dict[str, str] = {}
     for name, kind in declared.items():
         if kind not in PARAM_TYPES:
-            reader.problem(node or fields.node, f"parameter {quoted(str(name))} has no type {quoted(str(kind))}", f"types: {', '.join(PARAM_TYPES)}")
+            reader.problem(
+                node or fields.node, f"parameter {quoted(str(name))} has no type {quoted(str(kind))}", f"types: {', '.join(PARAM_TYPES)}"
+            )
             return None
         types[str(name)] = kind
     for key, value in template.items():

@@ -86,7 +86,9 @@ def _party(reader: Reader, node: Node, what: str, roles: Mapping[str, str], defa
         role = _code(reader, n, f"{what} role", roles) or default_role
     share = reader.number(n, f"{what} share", 0, 100, "50") if (n := fields.get("share")) is not None else None
     if share == 0:
-        reader.problem(fields.get("share") or node, f"a {what} with a 0 % share is not on the cue sheet", "remove them, or give their share")
+        reader.problem(
+            fields.get("share") or node, f"a {what} with a 0 % share is not on the cue sheet", "remove them, or give their share"
+        )
     society = ""
     if (n := fields.get("society")) is not None and (word := reader.text(n, f"{what} society")):
         society = word.upper()

@@ -104,7 +104,9 @@ def write_song(show_path: Path, entry: Entry, validate: Callable[[Path], None]) 
             songs.yaml_set_comment_before_after_key(len(songs) - 1, before="\n".join(entry.header), indent=2)
             added.append(True)
         elif "tracks" in existing:
-            raise ShowControlError(f"song {entry.values['id']} in {show_path} is laid from several tracks: analyze each recording on its own")
+            raise ShowControlError(
+                f"song {entry.values['id']} in {show_path} is laid from several tracks: analyze each recording on its own"
+            )
         else:
             for key, value in new.items():
                 existing[key] = value

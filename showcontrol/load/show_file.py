@@ -183,9 +183,7 @@ def _load_show(
         problems.extend(_late_breaths(song, timelines[song.id]))
     if problems:
         unique = dict.fromkeys(problems)  # a tempo map can be reported by the reader and the compiler alike
-        raise ShowFileError(
-            sorted(unique, key=lambda p: (p not in causes, p.mark.path != str(path), p.mark.path, p.mark.line, p.mark.col))
-        )
+        raise ShowFileError(sorted(unique, key=lambda p: (p not in causes, p.mark.path != str(path), p.mark.path, p.mark.line, p.mark.col)))
     show = Show(path, title, patch, ticks, tuple(songs), demo)
     return LoadedShow(show, device_rate, timelines, (*patch_warnings, *reader.warnings), speed, keep_pitch, realtime_timecode)
 

@@ -178,7 +178,9 @@ class TakeKeeper:
         frame = max(song_frame, self._from_frame)  # stopped in the count-in: no music was used
         last = min(frame, timeline.end_frame - 1)
         to_bar = timeline.tempo.position_at(Fraction(last) / timeline.sample_rate).bar
-        self._log.append(end_record(take.take_id, status, reason, to_bar, _seconds(frame, timeline), round(ended_at, 3), _timecode(frame, timeline)))
+        self._log.append(
+            end_record(take.take_id, status, reason, to_bar, _seconds(frame, timeline), round(ended_at, 3), _timecode(frame, timeline))
+        )
         self._open = None
 
 

@@ -101,7 +101,9 @@ class TakeLog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644))
         except OSError as error:
-            raise ShowControlError(f"cannot write the take log {self.path}: {error.strerror or error} (give another with --takes FILE)") from None
+            raise ShowControlError(
+                f"cannot write the take log {self.path}: {error.strerror or error} (give another with --takes FILE)"
+            ) from None
         for line in read_lines(self.path):
             apply(self._takes, line)
         self._writer = self._stack.enter_context(ShowLog(self.path))

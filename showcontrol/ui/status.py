@@ -70,7 +70,10 @@ def status_fields(
     warning = f"⚠ AUDIO {shown if shown != audio else audio.upper()}"
     fields = [Field(warning, ESSENTIAL, short=f"⚠ AUDIO {audio.upper()}")] if audio != "ok" else []
     icon = ICONS.get(state, state)
-    fields += [Field(f"{icon} {song_id}", CUEING, short=icon), Field(f"{position.bar}.{position.beat}", ESSENTIAL)]  # the title says the song
+    fields += [
+        Field(f"{icon} {song_id}", CUEING, short=icon),
+        Field(f"{position.bar}.{position.beat}", ESSENTIAL),
+    ]  # the title says the song
     fields += [Field("⚠ " + " ".join(f"{health}: {' '.join(names)}" for health, names in trouble.items()), ESSENTIAL)] if trouble else []
     fields.append(Field(cueing.section_at(frame), PLACE))
     fields.append(Field(clock_text(float(frame / rate)), TIME))
@@ -94,10 +97,11 @@ def fit(fields: list[Field], width: int) -> str:
     for rank in sorted({f.rank for f in fields if f.rank != ESSENTIAL}, reverse=True):
         if len(" | ".join(f.text for f in kept)) <= width:
             break
-        kept = [f if f.rank != rank or f.short is None else Field(f.short, ESSENTIAL) for f in kept if f.rank != rank or f.short is not None]
+        kept = [
+            f if f.rank != rank or f.short is None else Field(f.short, ESSENTIAL) for f in kept if f.rank != rank or f.short is not None
+        ]
     if len(" | ".join(f.text for f in kept)) > width:  # the essentials' short forms, before any goes
         kept = [Field(f.short, f.rank) if f.short is not None else f for f in kept]
     while len(kept) > 1 and len(" | ".join(f.text for f in kept)) > width:
         kept.pop()
     return " | ".join(f.text for f in kept)
-

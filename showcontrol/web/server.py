@@ -66,7 +66,9 @@ class _Files(SimpleHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-cache")
         self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; worker-src blob:; img-src 'self' data:")
+        self.send_header(
+            "Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; worker-src blob:; img-src 'self' data:"
+        )
         self.end_headers()
         self.wfile.write(body)
 
