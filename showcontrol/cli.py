@@ -405,8 +405,8 @@ def cmd_demo(args: argparse.Namespace) -> ExitStatus:
 
 def cmd_run(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.app import RunOptions, ShowRunner
-    from showcontrol.control.inputs import any_enabled, effective_inputs, remote_inputs
     from showcontrol.realtime import helper_priority
+    from showcontrol.remote.inputs import any_enabled, effective_inputs, remote_inputs
     from showcontrol.ui.console import StopSignals, run_headless, run_terminal
 
     loaded = _load(args)

@@ -107,9 +107,9 @@ def test_a_foot_switch_and_an_msc_console_on_jack_ports_drive_the_show(jack, tmp
     import rtmidi
 
     from showcontrol.app import RunOptions, ShowRunner
-    from showcontrol.control.controller import Controller
     from showcontrol.io.midi_in import MidiCommandInput
     from showcontrol.load.show_file import load_show
+    from showcontrol.remote.controller import Controller
 
     pedal = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="pedalboard")
     pedal.open_virtual_port("footswitch")

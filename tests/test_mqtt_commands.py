@@ -13,10 +13,10 @@ from peers import Broker, Subscriber
 from test_remote_control import wait_until, write_show
 
 from showcontrol.app import RunOptions, ShowRunner
-from showcontrol.control.inputs import remote_inputs
 from showcontrol.engine.transport import State
 from showcontrol.io.mqtt_in import command_of
 from showcontrol.load.show_file import load_show
+from showcontrol.remote.inputs import remote_inputs
 
 
 def test_a_command_payload_is_checked_before_it_becomes_a_command() -> None:

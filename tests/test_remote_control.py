@@ -24,12 +24,12 @@ from showcontrol.app import RunOptions, ShowRunner
 from showcontrol.codec.osc import parse_packet
 from showcontrol.codec.osc_framing import StreamDecoder, frame_slip
 from showcontrol.control.commands import Go, Locate, Reply, SelectSong, SetLoop, SetTempo, Status, Stop, parse_command
-from showcontrol.control.controller import Controller
 from showcontrol.control.rate import RateLimit
 from showcontrol.engine.transport import State
 from showcontrol.io.osc_in import OscInputServer
 from showcontrol.load.show_file import load_show
 from showcontrol.model.inputs import OscInput
+from showcontrol.remote.controller import Controller
 
 
 def osc(address: str, *args: object) -> bytes:

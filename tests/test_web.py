@@ -21,9 +21,9 @@ from peers import Broker, free_port, wait_for_port
 from test_remote_control import wait_until
 
 from showcontrol.app import RunOptions, ShowRunner
-from showcontrol.control.inputs import remote_inputs
 from showcontrol.engine.transport import State
 from showcontrol.load.show_file import load_show
+from showcontrol.remote.inputs import remote_inputs
 from showcontrol.web.server import WebServer, page_config
 
 CHROMIUM = "/usr/bin/chromium"

@@ -23,8 +23,8 @@ from typing import TextIO
 
 from showcontrol.app import ShowRunner
 from showcontrol.control.commands import Go, Locate, Pause, Resume, SetLoop, SetTempo, Stop
-from showcontrol.control.controller import Controller, section_bars
 from showcontrol.engine.transport import State
+from showcontrol.remote.controller import Controller, section_bars
 from showcontrol.ui.keys import CTRL_C, parse_keys
 from showcontrol.ui.marking import HELP as MARK_HELP
 from showcontrol.ui.marking import MARK_KEYS, MarkKeys

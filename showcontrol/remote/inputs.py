@@ -7,10 +7,10 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from showcontrol.control.controller import Controller
 from showcontrol.errors import ShowControlError
 from showcontrol.model.inputs import Inputs, OscInput
 from showcontrol.model.patch import MqttOutput
+from showcontrol.remote.controller import Controller
 
 if TYPE_CHECKING:
     from showcontrol.app import ShowRunner
