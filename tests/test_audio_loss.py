@@ -11,6 +11,7 @@ import itertools
 import json
 import os
 import signal
+import statistics
 import time
 from pathlib import Path
 
@@ -74,13 +75,16 @@ def test_a_hung_sound_server_holds_the_cues_and_they_follow_its_audio_after(soun
     assert received(receiver) == [(bar, beat) for bar in range(1, 17) for beat in range(1, 5)]
     assert process.returncode == 1 and "AUDIO STALLED" in err and "takes audio again" in err
     assert audio_records(log) == ["stalled", "ok"]
-    # After the hang the clock starts over on the audio that plays: deadlines a beat apart again at once
-    # (a clock left to slew would put them tens of ms off for seconds).
+    # After the hang the clock starts over on the audio that plays: deadlines a beat apart again at once. A clock
+    # left to slew 2 s would put the gaps tens of ms off for seconds, the first ones most; a loaded machine moves
+    # a callback, and so a deadline, now and then: the median of the first gaps and most of all gaps tell the two apart.
     records = [json.loads(line) for line in log.read_text().splitlines()]
     resumed = next(i for i, r in enumerate(records) if r.get("result") == "ok")
     deadlines = [r["scheduled"] for r in records[resumed:] if r.get("kind") == "osc"]
-    gaps_ms = [round((b - a) * 1000) for a, b in itertools.pairwise(deadlines[1:])]
-    assert len(gaps_ms) > 10 and all(235 <= gap <= 265 for gap in gaps_ms), gaps_ms
+    gaps_ms = [(b - a) * 1000 for a, b in itertools.pairwise(deadlines[1:])]
+    assert len(gaps_ms) > 10, gaps_ms
+    assert 245 <= statistics.median(gaps_ms[:8]) <= 255, gaps_ms
+    assert sum(235 <= gap <= 265 for gap in gaps_ms) >= 0.75 * len(gaps_ms), gaps_ms
 
 
 def test_a_show_can_be_quit_while_its_sound_server_hangs(sound_server, tmp_path: Path) -> None:

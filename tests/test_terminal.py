@@ -184,8 +184,8 @@ def test_ctrl_c_at_the_terminal_asks_while_playing_and_restores_the_terminal(tmp
     assert term.left == term.cooked  # the terminal as it was
 
 
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", "-L", "sctest-terminal", *args], capture_output=True, text=True, check=True).stdout
+def tmux(socket: str, *args: str) -> str:
+    return subprocess.run(["tmux", "-L", socket, *args], capture_output=True, text=True, check=True).stdout
 
 
 SILENT = "⚠ AUDIO SILENT (no device)"
@@ -195,21 +195,22 @@ SILENT = "⚠ AUDIO SILENT (no device)"
 def test_the_status_line_and_key_help_fit_the_terminal(tmp_path: Path, width: int) -> None:
     show = quiet_show(tmp_path)
     command = f"cd {REPO} && {sys.executable} -m showcontrol run {show} --audio-driver dummy --log {tmp_path / 'log.jsonl'} 2>/dev/null"
-    tmux("new-session", "-d", "-x", str(width), "-y", "24", "-s", "t", command)
+    socket = f"sctest-terminal-{os.getpid()}-{width}"  # its own server: one being killed, or another run's, never answers
+    tmux(socket, "new-session", "-d", "-x", str(width), "-y", "24", "-s", "t", command)
     try:
-        screen = lambda: tmux("capture-pane", "-p", "-J", "-t", "t")  # noqa: E731  -J: a wrapped line comes back whole
+        screen = lambda: tmux(socket, "capture-pane", "-p", "-J", "-t", "t")  # noqa: E731  -J: a wrapped line comes back whole
         wait_until(lambda: "down: " in screen(), timeout=20)
-        tmux("send-keys", "-t", "t", " ")
+        tmux(socket, "send-keys", "-t", "t", " ")
         wait_until(lambda: f"{SILENT} | ▶" in screen())
         time.sleep(1)
-        tmux("send-keys", "-t", "t", "q")
+        tmux(socket, "send-keys", "-t", "t", "q")
         wait_until(lambda: "press again to quit (3 s)" in screen())
         asking = screen()
         time.sleep(3.5)
         later = screen()
     finally:
         with contextlib.suppress(subprocess.CalledProcessError):
-            tmux("kill-server")
+            tmux(socket, "kill-server")
     assert all(len(line) < width for line in asking.splitlines()), asking  # nothing wrapped
     help_lines = [line for line in asking.splitlines() if "go/stop" in line or "tap tempo" in line]
     assert len(help_lines) == (2 if width == 80 else 1), asking
