@@ -64,6 +64,11 @@ class AudioSource(Protocol):
     clock: ClockMap | None
     frames_delivered: int
 
+    @property
+    def latency_frames(self) -> int:
+        """From the device requesting a frame to that frame leaving it, as the device knows it now."""
+        ...
+
 
 class AudioPort(Protocol):
     """Whatever holds the audio device (audio/link.py `AudioLink`): it replaces a lost device with a new one."""
@@ -80,7 +85,7 @@ class DispatcherConfig:
     timeline: Timeline  # song time in the show log, where a take from the top begins, sync points
     order: tuple[Dispatch, ...]
     prepared: Mapping[int, object]  # each message's wire form, built at load time, by id() of its Dispatch
-    device_latency_ns: int  # from the device requesting a frame to that frame sounding
+    device_latency_ns: int  # beyond the device's own latency (AudioSource.latency_frames), to the frame sounding
     max_lead_frames: int  # device frames: see MAX_LEAD_S
     max_latency_frames: int = 0  # the largest output latency compensation in `order`
     on_locate: Mapping[str, str] = field(default_factory=dict)  # per output: what a located take rebuilds
@@ -160,7 +165,7 @@ class Dispatcher:
         while not self._stop.is_set():
             device = self.ports.audio.device
             taken = device.frames_delivered  # read before the segment: never newer than it
-            seen = Seen(transport.segment, taken, device.clock, time.monotonic_ns(), transport.loop)
+            seen = Seen(transport.segment, taken, device.clock, time.monotonic_ns(), transport.loop, device.latency_frames)
             for effect in self.scheduler.advance(seen):
                 self._perform(effect)
 

@@ -39,6 +39,7 @@ class Device:
 
     clock: ClockMap | None
     frames_delivered: int = 10**9
+    latency_frames: int = 0
 
 
 @dataclass

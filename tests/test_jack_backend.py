@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -216,6 +217,73 @@ def test_midi_leaves_on_the_frame_of_its_event_like_the_click(jack, tmp_path: Pa
     assert errors == [0] * len(expected), [e for e in errors if e]
     notes = [frame for frame, data in recorder.midi if data[0] & 0xF0 == 0x90]
     assert len(notes) == 3 and set(notes) <= set(onsets)  # each note on the very frame of its beat's click
+
+
+def server_latency(port: str, env: dict[str, str] | None = None) -> int:
+    """The playback latency the server reports for a port (`jack_lsp -l`): the top of its range, in frames."""
+    listing = subprocess.run(["jack_lsp", "-l", port], env=env, capture_output=True, text=True).stdout
+    found = re.search(r"port playback latency = \[ (\d+) (\d+) \]", listing)
+    assert found is not None, listing
+    return int(found.group(2))
+
+
+def silence(_first_frame: int, out: np.ndarray) -> None:
+    out.fill(0.0)
+
+
+def test_the_latency_cues_take_is_the_one_the_server_reports_for_the_tracks_ports(jack) -> None:
+    """jackd's dummy backend (async, as jackd runs by default) reports two periods from a cycle to its
+    playback ports, not the one period assumed before; connected elsewhere (a recorder takes a port in the
+    same cycle: 0), the server recomputes latencies and the device follows on its latency callback."""
+    from test_transport_run import wait_until
+
+    from showcontrol.audio.jack_device import JackDevice
+
+    recorder = Recorder(f"latrec{os.getpid()}", 2)
+    device = JackDevice(48000, 2, {"track": (0, 1)}, {0: ("system:playback_1",), 1: ("system:playback_2",)}, silence)
+    try:
+        with device:
+            device.start()
+            wait_until(lambda: server_latency("showcontrol:track L") > 0 and device.latency_frames > 0)
+            assert device.latency_frames == server_latency("showcontrol:track L") == 2 * PERIOD
+            for side, k in (("L", 1), ("R", 2)):
+                subprocess.run(["jack_disconnect", f"showcontrol:track {side}", f"system:playback_{k}"], check=True)
+                subprocess.run(["jack_connect", f"showcontrol:track {side}", f"latrec{os.getpid()}:in_{k}"], check=True)
+            wait_until(lambda: server_latency("showcontrol:track L") == 0)
+            wait_until(lambda: device.latency_frames == 0, timeout=5)  # the callback's doing: nothing polls it
+    finally:
+        recorder.close()
+
+
+LATENCY_SCRIPT = """
+import subprocess, sys, time
+import numpy as np
+from showcontrol.audio.jack_device import JackDevice
+device = JackDevice(48000, 2, {"track": (0, 1)}, {0: (sys.argv[1],), 1: (sys.argv[2],)}, lambda _f, out: out.fill(0.0))
+with device:
+    device.start()
+    deadline = time.monotonic() + 20
+    while "nullsink" not in subprocess.run(["jack_lsp", "-c", "showcontrol:track L"], capture_output=True, text=True).stdout:
+        assert time.monotonic() < deadline, "never connected"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    listing = subprocess.run(["jack_lsp", "-l", "showcontrol:track L"], capture_output=True, text=True).stdout
+    print(device.latency_frames, listing.split("port playback latency = [ ")[1].split()[1], flush=True)
+"""
+
+
+@pytest.mark.skipif(shutil.which("pw-jack") is None, reason="needs pw-jack (pipewire-jack)")
+def test_on_pipewires_jack_the_latency_cues_take_is_the_one_it_reports(sound_server, tmp_path: Path) -> None:
+    """PipeWire's JACK reports the latency of the null sink's ports (it mixes what a cycle wrote in that
+    cycle): the device takes that, not one period, which put cues a period late into the sink."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")} | sound_server.env | {"PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        ["pw-jack", sys.executable, "-c", LATENCY_SCRIPT, "nullsink:playback_FL", "nullsink:playback_FR"],
+        env=env, capture_output=True, text=True, timeout=60, cwd=REPO,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    used, reported = result.stdout.split()
+    assert used == reported, result.stdout  # the server's word for our port (0 into a null sink), not a period's 1024
 
 
 def test_a_jack_server_restarted_while_stopped_is_played_on_again(tmp_path: Path) -> None:

@@ -102,6 +102,17 @@ def test_each_event_is_fired_at_its_absolute_deadline_and_asked_for_again_until_
     assert scheduler.advance(Seen(segment, FAR, CLOCK, 126 * MS)) == [WaitUntil(126 * MS + IDLE_NS)]  # all sent
 
 
+def test_the_devices_latency_is_the_one_it_reports_on_each_wake() -> None:
+    """A JACK server reports its ports' latency, and reports it again when it changes: each deadline takes
+    the latency seen when it is decided, on top of the patch's calibration."""
+    order = [cue(10), cue(20)]
+    scheduler = Scheduler(config(order, device_latency_ns=3 * MS))
+    segment = playing(1, 100, 0)
+    assert scheduler.advance(Seen(segment, FAR, CLOCK, 0, latency_frames=1024))[-1] == WaitUntil((110 + 1024 + 3) * MS - COMMIT_NS)
+    assert scheduler.advance(Seen(segment, FAR, CLOCK, 1136 * MS, latency_frames=1024)) == [Fire(order[0], (110 + 1024 + 3) * MS)]
+    assert scheduler.advance(Seen(segment, FAR, CLOCK, 1137 * MS, latency_frames=2048)) == [WaitUntil((120 + 2048 + 3) * MS - COMMIT_NS)]
+
+
 def test_an_output_with_latency_is_sent_earlier_by_it() -> None:
     early = cue(50, send_frame=40)  # dispatch_order subtracted the output's 10 frames of latency
     scheduler = Scheduler(config([early], max_latency_frames=10))

@@ -179,6 +179,11 @@ class AudioDevice:
             raise AudioDeviceError(f"cannot open {self.name!r} at {self.sample_rate} Hz with {self.channels} channels: {error}") from None
         return self
 
+    @property
+    def latency_frames(self) -> int:
+        """From the callback to its first frame leaving: one buffer (what SDL says; calibrate the rest)."""
+        return self.buffer_frames
+
     def start(self) -> None:
         self._lib.SDL_PauseAudioDevice(self._device.deviceid, 0)
         self._started = True

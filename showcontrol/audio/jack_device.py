@@ -6,10 +6,16 @@ place of the SDL device (audio/device.py) with the same surface, for the audio l
 server's: each period's observation is the time the JACK cycle started, as the server knows it (the
 callback's time less `frames_since_cycle_start`, the server's own estimate of how far into the cycle it
 is), not the callback's arrival. A server that shuts down (killed, restarted) makes the device `gone`.
+
+A frame written in a cycle leaves the interface the ports' playback latency later (`latency_frames`): as the
+server reports it for the ports carrying the track (two periods on jackd's async mode, a period and the
+sink's own delay on PipeWire), re-read whenever the server recomputes latencies (a connection, a quantum).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
 import threading
@@ -44,6 +50,62 @@ def jack_ports_text() -> str:
         return f"JACK ({client.samplerate} Hz, period {client.blocksize}): audio destinations {', '.join(ports) or 'none'}"
     finally:
         client.close()
+
+
+PLAYBACK_LATENCY = 1  # jack_latency_callback_mode_t: JackPlaybackLatency
+
+
+class _LatencyRange(ctypes.Structure):
+    _fields_ = (("min", ctypes.c_uint32), ("max", ctypes.c_uint32))
+
+
+_LATENCY_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_void_p)
+
+
+class PlaybackLatency:
+    """The server's playback latency of some of our output ports, in frames, kept fresh by JACK's latency
+    callback (which runs on the client's notification thread, after the server has recomputed our ports').
+
+    JACK-Client 0.5 binds no latency API, so libjack's `jack_port_get_latency_range` and
+    `jack_set_latency_callback` are called through ctypes, on the library JACK-Client loaded and with the
+    client's handle: its `_ptr`, the one private attribute of JACK-Client read anywhere. Register before
+    the client is activated."""
+
+    def __init__(self, client: Any, port_names: Sequence[str], fallback_frames: int) -> None:
+        import cffi
+
+        lib = ctypes.CDLL(ctypes.util.find_library("jack"))  # the one JACK-Client opened: same name, same handle
+        lib.jack_port_by_name.restype = ctypes.c_void_p
+        lib.jack_port_by_name.argtypes = (ctypes.c_void_p, ctypes.c_char_p)
+        lib.jack_port_get_latency_range.restype = None
+        lib.jack_port_get_latency_range.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(_LatencyRange))
+        lib.jack_port_connected.argtypes = (ctypes.c_void_p,)
+        lib.jack_set_latency_callback.argtypes = (ctypes.c_void_p, _LATENCY_CALLBACK, ctypes.c_void_p)
+        self._lib = lib
+        handle = ctypes.c_void_p(int(cffi.FFI().cast("uintptr_t", client._ptr)))
+        self._ports = [lib.jack_port_by_name(handle, name.encode()) for name in port_names]
+        self._fallback = fallback_frames
+        self.frames = fallback_frames
+        self._callback = _LATENCY_CALLBACK(self._on_latency)  # kept: libjack holds only its address
+        if lib.jack_set_latency_callback(handle, self._callback, None) != 0:
+            log.warning("JACK: no latency callback; assuming one period (%d frames) to the interface", fallback_frames)
+
+    def read(self) -> int:
+        """The largest playback latency of the ports that are connected (none connected: one period)."""
+        latency = _LatencyRange()
+        found: list[int] = []
+        for port in self._ports:
+            if port and self._lib.jack_port_connected(port) > 0:
+                self._lib.jack_port_get_latency_range(port, PLAYBACK_LATENCY, ctypes.byref(latency))
+                found.append(int(latency.max))
+        return max(found, default=self._fallback)
+
+    def _on_latency(self, mode: int, _arg: object) -> None:
+        if mode == PLAYBACK_LATENCY:
+            try:
+                self.frames = self.read()
+            except Exception:  # never into libjack's thread: the latency stays as it was
+                return
 
 
 class PeriodWriter(Protocol):
@@ -107,6 +169,13 @@ class JackDevice:
         self._started = False
         self._midi: list[tuple[PeriodWriter, Any]] = []
         self._song_frame_at: SongFrameAt = lambda _frame: None
+        self._latency_channels = [c for c in routes.get("track", ()) if c < channels] or list(range(channels))  # what the audience hears
+        self._latency: PlaybackLatency | None = None
+
+    @property
+    def latency_frames(self) -> int:
+        """Frames from a period's start to its first frame leaving the interface, as the server reports it."""
+        return self._latency.frames if self._latency is not None else self.buffer_frames
 
     def attach_midi(self, writers: Sequence[PeriodWriter], song_frame_at: SongFrameAt) -> None:
         """A MIDI port on this client for each writer, written each period at its events' frames."""
@@ -136,7 +205,9 @@ class JackDevice:
         self.buffer_frames = client.blocksize
         self._dll = DelayLockedLoop(self.sample_rate, self.buffer_frames)
         self._mix = np.zeros((self.buffer_frames, self.channels), np.float32)
-        self._ports = [client.outports.register(name) for name in self._names]
+        ports = [client.outports.register(name) for name in self._names]
+        self._ports = ports
+        self._latency = PlaybackLatency(client, [ports[c].name for c in self._latency_channels], self.buffer_frames)
         client.set_process_callback(self._process)
         client.set_shutdown_callback(lambda _status, _reason: self._shut_down.set())
         return self

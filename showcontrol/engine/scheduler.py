@@ -7,7 +7,9 @@ report the `once` cues a take skips (`SkipOnce`), then `Fire` one event at its d
 a time to ask again. The scheduler performs none of them. Pure: time is an argument, never a clock.
 
 Deadline = when the device requests the frame an event is sent at (its output's latency compensation
-already in `Dispatch.send_frame`) + the device's own output latency. A `Fire` is only given within
+already in `Dispatch.send_frame`), plus the device's latency to its output as the device reports it now
+(`Seen.latency_frames`: one buffer for SDL, the server's port latency for JACK), plus the patch's
+calibration (`output_latency_ms`, in `device_latency_ns`). A `Fire` is only given within
 `commit_ns` of its deadline; before that the answer is `WaitUntil`, and the dispatcher asks again, so a
 stop or a locate still takes effect.
 """
@@ -43,6 +45,7 @@ class Seen:
     clock: FrameClock | None
     now_ns: int
     loop: tuple[int, int] | None = None  # the song frames the transport loops, once the callback has taken the loop
+    latency_frames: int = 0  # from the device requesting a frame to that frame leaving it, as the device says now
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +95,7 @@ class SchedulerConfig:
 
     order: tuple[Dispatch, ...]  # engine/plan.py `dispatch_order`
     max_lead_frames: int  # the furthest an event may be fired ahead of the audio the device has taken
-    device_latency_ns: int = 0  # from the device requesting a frame to that frame sounding
+    device_latency_ns: int = 0  # what the device's own latency leaves out, to the frame sounding (a calibration)
     max_latency_frames: int = 0  # the largest output latency compensation in `order`
     top_frame: int = 0  # where a take from the top begins; a take that begins later was located
     on_locate: Mapping[str, str] = field(default_factory=dict)  # per output: what a located take rebuilds
@@ -152,7 +155,7 @@ class Scheduler:
             if self._drain_until is None and self._past_an_undecided_wrap(playing, seen, item):
                 effects.append(WaitUntil(seen.now_ns + POLL_NS))
                 return effects
-            due_ns = int(clock.time_of_frame(device_frame)) + self.config.device_latency_ns
+            due_ns = int(clock.time_of_frame(device_frame + seen.latency_frames)) + self.config.device_latency_ns
             if due_ns - seen.now_ns > COMMIT_NS:
                 effects.append(WaitUntil(due_ns - COMMIT_NS))  # asked again then: the transport may have moved
                 return effects
