@@ -32,7 +32,7 @@ from showcontrol.dispatcher import MAX_LEAD_S, Dispatcher, DispatcherConfig, Dis
 from showcontrol.engine.plan import Dispatch, StartPlan, dispatch_order, feed_count_ins, plan_start
 from showcontrol.engine.transport import Loop, Pause, Play, Resume, Segment, State, Stop, Transport
 from showcontrol.errors import ShowControlError
-from showcontrol.io.jack_midi import JackMidiOutput
+from showcontrol.io.jack_midi import JackMidiOutput, SongRun, period_runs
 from showcontrol.io.midi import MidiPortOutput
 from showcontrol.io.mqtt import MqttPublisher
 from showcontrol.io.osc import OscUdpOutput
@@ -180,7 +180,7 @@ class ShowRunner:
             )
         )
         if jack_midi := [o for o in self.outputs.values() if isinstance(o, JackMidiOutput)]:
-            self._link.attach_midi(jack_midi, self._song_frame_at)
+            self._link.attach_midi(jack_midi, self._song_runs)
         self._install(version)
         self._stack.callback(lambda: self.dispatcher.stop())
         supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
@@ -322,10 +322,9 @@ class ShowRunner:
         self.showlog.record({"song": self.song.id, "kind": "transport", "state": "stopped", "song_frame": frame, "final": True})
 
     # -- the audio thread -----------------------------------------------------------------
-    def _song_frame_at(self, device_frame: int) -> int | None:
-        """The song frame of a device frame of the block just rendered, while it plays (JACK MIDI's period)."""
-        segment = self.transport.segment
-        return segment.song_frame_at(device_frame) if segment.state is State.PLAYING else None
+    def _song_runs(self, first_device_frame: int, frames: int) -> tuple[SongRun, ...]:
+        """The song frames of the period just rendered (JACK MIDI's period), as the transport ended it."""
+        return period_runs(self.transport.segment, first_device_frame, frames)
 
     def _render(self, device_frame: int, out: npt.NDArray[np.float32]) -> None:
         segment = self.transport.next_block(device_frame, len(out))

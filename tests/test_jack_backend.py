@@ -219,6 +219,57 @@ def test_midi_leaves_on_the_frame_of_its_event_like_the_click(jack, tmp_path: Pa
     assert len(notes) == 3 and set(notes) <= set(onsets)  # each note on the very frame of its beat's click
 
 
+LOOP_NOTES = {"1.1": 60, "1.4.476": 61, "2.1": 62, "3.4.476": 63, "4.1": 64}  # 476 ticks: 100 frames before the next bar
+
+
+def test_midi_on_both_sides_of_a_loops_wrap_inside_a_period_leaves_on_its_frame(jack, tmp_path: Path) -> None:
+    """A loop over bars 2-3 at 240 BPM wraps 640 frames into a 1024-frame period: the note 100 frames before
+    the loop's end leaves in that period before the seam, the note on the loop's start at the seam, each
+    pass; the note 100 frames before the loop's start is played once, in the first pass only."""
+    from test_transport_run import wait_until
+
+    from showcontrol.app import RunOptions, ShowRunner
+    from showcontrol.engine.transport import State
+    from showcontrol.load.show_file import load_show
+    from showcontrol.timeline.events import Kind
+
+    name = f"looprec{os.getpid()}"
+    recorder = MidiRecorder(name)
+    (tmp_path / "patch.yaml").write_text(
+        f"version: 1\naudio: {{backend: jack, sample_rate: 48000, channels: 1, buffer_frames: {PERIOD}, routes: {{click: 1}}, "
+        f"ports: {{1: '{name}:in_1'}}}}\noutputs:\n  keys: {{type: midi, port: '{name}:midi_in'}}\n"
+    )
+    cues = "\n".join(f"      - {{at: {at}, midi: {{to: keys, note_on: [{note}, 100]}}}}" for at, note in LOOP_NOTES.items())
+    show = tmp_path / "show.yaml"
+    show.write_text(
+        f"version: 1\npatch: patch.yaml\nsongs:\n  - id: s\n    end: 5.1\n    tempo: [{{bar: 1, bpm: 240}}]\n    cues:\n{cues}\n"
+    )
+    loaded = load_show(show)
+    song_frames = {e.payload.data[0]: e.at_frame for e in loaded.timelines["s"].events if e.kind is Kind.MIDI}  # type: ignore[union-attr]
+    assert (song_frames[64] % PERIOD, song_frames[64] - song_frames[63]) == (640, 100)  # the seam inside a period, a note just before
+    notes = lambda: [(frame, data[1]) for frame, data in recorder.midi if data[0] & 0xF0 == 0x90]  # noqa: E731
+    try:
+        with ShowRunner(loaded, RunOptions("s", log_path=tmp_path / "show.jsonl")) as runner:
+            assert runner.driver == "jack"
+            runner.loop(2, 3)
+            runner.play()
+            wait_until(lambda: [n for _, n in notes()].count(62) >= 2)  # in the second pass
+            runner.release_loop()
+            wait_until(lambda: runner.segment.state is State.STOPPED, timeout=20)
+    finally:
+        recorder.close()
+    heard = notes()
+    passes = [n for _, n in heard].count(62)
+    assert [n for _, n in heard] == [60, 61] + [62, 63] * passes + [64], heard  # 61 once, 63 at every pass
+    song_start = recorder.click_onsets()[0]  # the click of 1.1
+    loop_frames = 2 * 48000
+    expected = [song_frames[60], song_frames[61]]
+    for k in range(passes):
+        expected += [song_frames[62] + k * loop_frames, song_frames[63] + k * loop_frames]
+    expected.append(song_frames[64] + (passes - 1) * loop_frames)
+    assert [frame - song_start for frame, _ in heard] == expected, heard
+
+
 def server_latency(port: str, env: dict[str, str] | None = None) -> int:
     """The playback latency the server reports for a port (`jack_lsp -l`): the top of its range, in frames."""
     listing = subprocess.run(["jack_lsp", "-l", port], env=env, capture_output=True, text=True).stdout

@@ -118,10 +118,11 @@ class PeriodWriter(Protocol):
 
     def attached(self, port: Any) -> None: ...
 
-    def write_period(self, song_frame: int | None, frames: int) -> None: ...
+    def write_period(self, runs: Sequence[tuple[int, int, int]], frames: int) -> None: ...
 
 
-SongFrameAt = Callable[[int], int | None]  # the song frame a device frame plays, while the song plays
+# The song frames a period played, from its first device frame and length: (offset, song frame, frames) runs
+SongRuns = Callable[[int, int], Sequence[tuple[int, int, int]]]
 
 
 def port_names(routes: Mapping[str, tuple[int, ...]], channels: int) -> list[str]:
@@ -168,7 +169,7 @@ class JackDevice:
         self._shut_down = threading.Event()
         self._started = False
         self._midi: list[tuple[PeriodWriter, Any]] = []
-        self._song_frame_at: SongFrameAt = lambda _frame: None
+        self._song_runs: SongRuns = lambda _first, _frames: ()
         self._latency_channels = [c for c in routes.get("track", ()) if c < channels] or list(range(channels))  # what the audience hears
         self._latency: PlaybackLatency | None = None
 
@@ -177,11 +178,11 @@ class JackDevice:
         """Frames from a period's start to its first frame leaving the interface, as the server reports it."""
         return self._latency.frames if self._latency is not None else self.buffer_frames
 
-    def attach_midi(self, writers: Sequence[PeriodWriter], song_frame_at: SongFrameAt) -> None:
+    def attach_midi(self, writers: Sequence[PeriodWriter], song_runs: SongRuns) -> None:
         """A MIDI port on this client for each writer, written each period at its events' frames."""
         client = self._client
         assert client is not None
-        self._song_frame_at = song_frame_at
+        self._song_runs = song_runs
         for writer in writers:
             port = client.midi_outports.register(writer.name)  # type: ignore[attr-defined]
             writer.attached(port)
@@ -290,7 +291,7 @@ class JackDevice:
             self.frames_delivered += block
         if self._midi:
             first = self.frames_delivered - (frames - frames % block)
-            song_frame = self._song_frame_at(first) if not frames % block else None
+            runs = self._song_runs(first, frames) if not frames % block else ()
             for writer, _ in self._midi:
-                writer.write_period(song_frame, frames)
+                writer.write_period(runs, frames)
         self.last_callback_ns = now

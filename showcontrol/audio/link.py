@@ -22,7 +22,7 @@ from types import TracebackType
 
 from showcontrol.audio.channel_map import layout_warning
 from showcontrol.audio.device import AudioDevice, AudioDeviceError, Render, start_audio_driver, stop_audio_driver
-from showcontrol.audio.jack_device import JackDevice, PeriodWriter, SongFrameAt
+from showcontrol.audio.jack_device import JackDevice, PeriodWriter, SongRuns
 from showcontrol.audio.pulse_sinks import layout_of
 from showcontrol.model.patch import AudioPatch
 from showcontrol.realtime import HELPER_PRIORITY, FiringWindow, raise_priority
@@ -119,7 +119,7 @@ class AudioLink:
         self._standing_in = False  # on the dummy driver while the show's device cannot be reopened
         self._started_ns = 0
         self.fell_back = False  # on the dummy driver because no device was there (not because it was asked for)
-        self._midi: tuple[Sequence[PeriodWriter], SongFrameAt] | None = None  # MIDI the JACK client carries
+        self._midi: tuple[Sequence[PeriodWriter], SongRuns] | None = None  # MIDI the JACK client carries
         self.left_open = False  # a device that would not close: SDL's own teardown at exit would wait on it too
         self._done = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="audio-watch", daemon=True)
@@ -172,11 +172,11 @@ class AudioLink:
                 log.info("audio on SDL's dummy driver, as asked: nothing is heard, and %s", DUMMY_PACE)
         return self
 
-    def attach_midi(self, writers: Sequence[PeriodWriter], song_frame_at: SongFrameAt) -> None:
+    def attach_midi(self, writers: Sequence[PeriodWriter], song_runs: SongRuns) -> None:
         """MIDI outputs carried by the JACK client, on the frame (before `start`; kept across a reopen)."""
-        self._midi = (writers, song_frame_at)
+        self._midi = (writers, song_runs)
         if isinstance(self._device, JackDevice):
-            self._device.attach_midi(writers, song_frame_at)
+            self._device.attach_midi(writers, song_runs)
 
     def _open_jack(self, first_frame: int) -> JackDevice:
         """The patch's JACK client, its period checked against the patch (cue latency and the mix assume it)."""

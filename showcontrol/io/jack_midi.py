@@ -4,8 +4,10 @@ like the click (rtmidi's JACK output puts everything at the start of the next cy
 
 The audio thread reads the events of each period from the output's schedule (the compiled dispatch
 order, handed over with each tempo version): no hand-over from the dispatcher can be late, not even for
-a cue on the very frame playback starts. A jump (a start, a locate, a loop's wrap) is noticed as a period
-that does not follow the last one, and the schedule is found again at its frame. What the dispatcher
+a cue on the very frame playback starts. A period is one or two runs of consecutive song frames (two where a
+loop's wrap falls inside it: the end of the pass, then the next pass from the loop's start), each
+written at its own offset. A jump (a start, a locate, a loop's wrap) is noticed as a run that does not
+follow the last one, and the schedule is found again at its frame. What the dispatcher
 sends is written only where the schedule cannot know it: the state rebuilt before the bar a start plays
 from, transport messages and all notes off go at the start of the next period.
 """
@@ -18,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from showcontrol.engine.plan import Dispatch
-from showcontrol.engine.transport import Segment
+from showcontrol.engine.transport import Segment, State
 from showcontrol.io.midi import MidiPortOutput, panic_messages, sync_transport_messages
 from showcontrol.io.output import Health, Outcome, Result
 from showcontrol.model.patch import MidiOutput
@@ -26,6 +28,17 @@ from showcontrol.timeline.events import Event
 from showcontrol.timeline.sync import SyncPoint
 
 ON_ITS_FRAME = Result(Outcome.SENT, "on its frame")  # the audio client writes it into the period, at its frame
+SongRun = tuple[int, int, int]  # (offset into the period, first song frame, frames): consecutive song frames
+
+
+def period_runs(segment: Segment, first_device_frame: int, frames: int) -> tuple[SongRun, ...]:
+    """The song frames a period played, as the segment the audio callback ended it on says: none while not
+    playing; the end of the previous pass, then the loop's start, when a wrap falls inside the period."""
+    if segment.state is not State.PLAYING:
+        return ()
+    offset = min(max(segment.device_frame - first_device_frame, 0), frames)  # where the segment began, in this period
+    before: tuple[SongRun, ...] = ((0, segment.wrap_from - offset, offset),) if offset and segment.wrap_from is not None else ()
+    return before + (((offset, segment.song_frame_at(first_device_frame + offset), frames - offset),) if offset < frames else ())
 
 
 class JackMidiOutput(MidiPortOutput):
@@ -90,8 +103,9 @@ class JackMidiOutput(MidiPortOutput):
     def close(self) -> None:
         self._at_once.clear()
 
-    def write_period(self, song_frame: int | None, frames: int) -> None:
-        """The audio thread, each period: what is due in it, at its offsets. Never blocks or raises."""
+    def write_period(self, runs: Sequence[SongRun], frames: int) -> None:
+        """The audio thread, each period: what is due in the song frames it played, at their offsets (see
+        `period_runs`; none while stopped). Never blocks or raises."""
         port = self.port
         if port is None:
             return
@@ -100,20 +114,22 @@ class JackMidiOutput(MidiPortOutput):
             while self._at_once:
                 port.write_midi_event(0, self._at_once[0])
                 self._at_once.popleft()
-            if song_frame is None:
+            if not runs:
                 self._next_frame = None
-                return
-            frames_at, messages = self._plan
-            if song_frame != self._next_frame:  # a start, a locate or a wrap: find the schedule again
-                self._cursor = bisect.bisect_left(frames_at, song_frame)
-            self._next_frame = song_frame + frames
-            end = song_frame + frames
-            while self._cursor < len(frames_at) and frames_at[self._cursor] < end:
-                message, event = messages[self._cursor]
-                if not (event.once and id(event) in self._once_sent):
-                    port.write_midi_event(frames_at[self._cursor] - song_frame, message)
-                    if event.once:
-                        self._once_sent.add(id(event))
-                self._cursor += 1
+            for offset, song_frame, count in runs:
+                self._write_run(port, offset, song_frame, count)
         except Exception:  # a full buffer (jack.JackError): counted; what is left waits for the next period
             self.status.counters.errors += 1
+
+    def _write_run(self, port: Any, offset: int, song_frame: int, frames: int) -> None:
+        frames_at, messages = self._plan
+        if song_frame != self._next_frame:  # a start, a locate or a wrap: find the schedule again
+            self._cursor = bisect.bisect_left(frames_at, song_frame)
+        end = self._next_frame = song_frame + frames
+        while self._cursor < len(frames_at) and frames_at[self._cursor] < end:
+            message, event = messages[self._cursor]
+            if not (event.once and id(event) in self._once_sent):
+                port.write_midi_event(offset + frames_at[self._cursor] - song_frame, message)
+                if event.once:
+                    self._once_sent.add(id(event))
+            self._cursor += 1
