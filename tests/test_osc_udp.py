@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, run_show_to_the_end
 from peers import UdpReceiver, free_port
-from test_transport_run import beat_show, received
+from test_transport_run import beat_show, received, wait_until
 
 from showcontrol.io.osc import RECOVER_NS, OscUdpOutput
 from showcontrol.io.output import Health
@@ -73,6 +73,12 @@ def test_a_console_that_comes_back_is_sent_to_and_shown_up_once_after_the_hold_o
     assert changes == ["output lights is up", f"output lights is down: 127.0.0.1:{port}: Connection refused", "output lights is up"]
 
 
+def log_records(log: Path) -> list[dict[str, str]]:
+    """The whole records of a show log being written (none before it exists)."""
+    lines = log.read_text().split("\n")[:-1] if log.exists() else []
+    return [json.loads(line) for line in lines]
+
+
 def test_a_host_name_is_resolved_again_after_a_failure(tmp_path: Path) -> None:
     """The console's name first points where nobody listens, then (a DHCP lease, a fixed typo in the
     venue's hosts file) at the console: the show finds it without a restart. The name lives in a hosts
@@ -90,7 +96,7 @@ def test_a_host_name_is_resolved_again_after_a_failure(tmp_path: Path) -> None:
     command = ["unshare", "--mount", "sh", "-c", f'mount --bind "{hosts}" /etc/hosts && exec "$@"', "sh", *run]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     try:
-        time.sleep(2.5)
+        wait_until(lambda: any(r.get("result", "").startswith("error") for r in log_records(log)), timeout=60)  # the name failed
         hosts.write_text("127.0.0.1 console.test\n")  # the same file (inode): the bind mount shows the change
         out, err = process.communicate(timeout=60)
     finally:
