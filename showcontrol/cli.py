@@ -11,7 +11,7 @@ import queue
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import IntEnum
 from fractions import Fraction
 from pathlib import Path
@@ -20,6 +20,7 @@ from showcontrol import __version__
 from showcontrol.atomic_write import target_file, write_bytes
 from showcontrol.audio.files import read_audio
 from showcontrol.audio.speech import speech_available
+from showcontrol.control.counts import InputCounts
 from showcontrol.errors import AudioFileError, BadInputError, Problem, ShowControlError, ShowFileError, escaped
 from showcontrol.load.show_file import LoadedShow, load_show
 from showcontrol.model.show import Meter
@@ -454,7 +455,7 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
         if signals.received is not None:
             again = f" ({signals.repeated} more ignored)" if signals.repeated else ""
             log.warning("stopped by %s%s; the final state was published", signals.received.name, again)
-        print(run_report(runner))
+        print(run_report(runner, controller.inputs))
     finally:  # however the run ended: an audio device left open makes the process end without SDL's teardown
         args.exit_at_once = runner.audio_left_open
         signals.ignore_the_rest()
@@ -532,7 +533,7 @@ def _loop_bars(loaded: LoadedShow, song_id: str, text: str) -> tuple[int, int]:
     raise BadInputError(f"--loop {text}: give bars like 9-16 or a section of {song_id} ({', '.join(n for _, n in starts) or 'none'})")
 
 
-def run_report(runner: object) -> str:
+def run_report(runner: object, inputs: Mapping[str, InputCounts] | None = None) -> str:
     from showcontrol.app import ShowRunner
     from showcontrol.audio.link import health_text
 
@@ -550,6 +551,8 @@ def run_report(runner: object) -> str:
             f"  {name}: {output.status.health}, sent {c.sent}, late {c.late}, dropped {c.dropped}, errors {c.errors}"
             + (f" (last: {output.status.last_error})" if output.status.last_error else "")
         )
+    for name, counts in (inputs or {}).items():  # what the remote inputs were sent: commands taken, refused, dropped
+        lines.append(f"  {name}: {counts.text()}")
     if (showlog := runner.showlog) is not None:
         lost = f" ({showlog.lost} lines could not be written: {showlog.last_error})" if showlog.lost else ""
         lines.append(f"show log: {showlog.path}{lost}")

@@ -122,6 +122,8 @@ def test_a_foot_switch_and_an_msc_console_on_jack_ports_drive_the_show(jack, tmp
             with MidiCommandInput(spec, Controller(runner).handle, "jack") as midi_in:
                 assert midi_in.wait_connected(10)
                 drive(runner, pedal)
+                wait_until(lambda: midi_in.counts.taken == 3)  # go, stop, and MSC GO 5: nothing refused or dropped
+                assert midi_in.counts.text() == "taken 3, refused 0, dropped 0"
     finally:
         pedal.close_port()
         pedal.delete()

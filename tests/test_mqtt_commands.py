@@ -42,7 +42,7 @@ inputs:
     options = RunOptions("song1", audio_driver="dummy", log_path=tmp_path / "show.jsonl")
     replies = Subscriber(broker.port, "show/reply")
     try:
-        with ShowRunner(load_show(write_show(tmp_path, patch)), options) as runner, remote_inputs(runner):
+        with ShowRunner(load_show(write_show(tmp_path, patch)), options) as runner, remote_inputs(runner) as controller:
             publish(broker, "show/command", json.dumps({"command": "go", "token": "1234", "id": "a"}))
             wait_until(lambda: len(replies.lines) >= 1)
             time.sleep(0.3)
@@ -55,11 +55,17 @@ inputs:
             assert answers[0] == {"ok": False, "error": "wrong or missing token: this show's remote needs its PIN", "id": "a"}
             assert answers[1] == {"ok": True, "text": "playing song1 from bar 1", "id": "b"}
             assert answers[2]["id"] == "c" and answers[2]["error"].startswith("not in this run yet")
+            publish(broker, "show/command", "go!")
+            wait_until(lambda: len(replies.lines) >= 4)
+            assert json.loads(replies.lines[3][2])["error"].startswith("a command is JSON")
+            [counts] = controller.inputs.values()  # the wrong token and the song not in the run refused; not JSON malformed
+            assert (counts.taken, counts.refused, counts.malformed) == (1, 2, 1) and counts.text().endswith("dropped 1 (1 malformed)")
     finally:
         replies.close()
     records = [json.loads(line) for line in (tmp_path / "show.jsonl").read_text().splitlines()]
     assert [(r["source"], r["result"][:5]) for r in records if r.get("kind") == "command"] == [
         ("mqtt", "error"),
         ("mqtt", "ok"),
+        ("mqtt", "error"),
         ("mqtt", "error"),
     ]

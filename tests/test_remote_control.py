@@ -180,7 +180,7 @@ def test_osc_over_udp_and_tcp_drives_the_show_and_answers_the_sender(runner: Sho
                 packets += decoder.feed(tcp.recv(65536))
         replies = [json.loads(str(OscMessage(p).params[0])) for p in packets]
         assert [r["text"] for r in replies] == ["stopped", "cued bar 5"]
-        assert server.counts.malformed == 1 and server.counts.commands == 5
+        assert (server.counts.malformed, server.counts.taken, server.counts.refused) == (1, 4, 1)  # the second go refused
 
 
 def test_osc_from_an_address_not_allowed_is_dropped_unanswered_and_counted(runner: ShowRunner) -> None:
@@ -192,7 +192,7 @@ def test_osc_from_an_address_not_allowed_is_dropped_unanswered_and_counted(runne
             tcp.sendall(frame_slip(osc("/showcontrol/go")))
             with contextlib.suppress(ConnectionResetError):  # closed before our bytes arrived: the same
                 assert tcp.recv(100) == b""  # closed at once, unanswered
-        assert server.counts.not_allowed == 2 and server.counts.commands == 0
+        assert server.counts.not_allowed == 2 and server.counts.taken == server.counts.refused == 0
     assert runner.segment.state is State.STOPPED
 
 
@@ -238,3 +238,76 @@ def test_run_osc_in_takes_a_go_from_a_desk_and_logs_it(tmp_path: Path) -> None:
     [go] = [r for r in records if r.get("kind") == "command"]
     assert go["command"] == "go" and go["source"].startswith("osc-udp:127.0.0.1:") and go["args"] == {"bar": "5"}
     assert "OSC input: 3" in err or "OSC input:" in err
+
+
+def test_the_run_report_counts_what_each_input_took_refused_and_dropped(tmp_path: Path) -> None:
+    """Real UDP senders against `run`: commands taken and refused, packets from an address not allowed
+    (127.0.0.2), a malformed one and a burst over the rate limit dropped; the end report says how many of
+    each, per input, as the desk saw them answered (one socket, so a late answer is seen too)."""
+    import subprocess
+    import sys
+
+    port = free_port()
+    show = write_show(tmp_path, f"inputs:\n  osc: {{port: {port}, allow: [127.0.0.1]}}\n")
+    command = [
+        sys.executable,
+        "-m",
+        "showcontrol",
+        "run",
+        str(show),
+        "--headless",
+        "--audio-driver",
+        "dummy",
+        "--log",
+        str(tmp_path / "show.jsonl"),
+    ]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    answered: list[tuple[str, dict[str, object]]] = []  # (verb, reply)
+    show_port = ("127.0.0.1", port)
+
+    def receive() -> tuple[str, dict[str, object]]:
+        message = OscMessage(desk.recv(65536))
+        answered.append((message.address.rsplit("/", 1)[-1], json.loads(str(message.params[0]))))
+        return answered[-1]
+
+    def ask(packet: bytes, verb: str) -> None:
+        desk.sendto(packet, show_port)
+        while receive()[0] != verb:
+            pass
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as desk, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+            desk.settimeout(0.5)
+            deadline = time.monotonic() + 30
+            while not answered and time.monotonic() < deadline:  # until the show is open and listening
+                desk.sendto(osc("/showcontrol/status"), show_port)
+                with contextlib.suppress(TimeoutError):
+                    receive()
+            desk.settimeout(10)
+            ask(osc("/showcontrol/go"), "go")
+            ask(osc("/showcontrol/go"), "go")  # already playing: refused
+            ask(osc("/showcontrol/locate", "nowhere"), "locate")  # no such section: refused
+            desk.sendto(b"\x00garbage", show_port)
+            stranger.bind(("127.0.0.2", 0))
+            for _ in range(2):
+                stranger.sendto(osc("/showcontrol/stop"), show_port)
+            for _ in range(40):  # a stuck button: far over 10 a second
+                desk.sendto(osc("/showcontrol/status"), show_port)
+            desk.settimeout(1.0)
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    receive()
+            stranger.settimeout(0.1)
+            with pytest.raises(TimeoutError):
+                stranger.recv(65536)  # dropped unanswered
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=20)
+    assert process.returncode == 128 + signal.SIGTERM, err
+    replies = [reply for _, reply in answered]
+    limited = sum(str(r.get("error", "")).startswith("too many commands") for r in replies)
+    taken = sum(bool(r["ok"]) for r in replies)
+    assert sum(verb == "status" for verb, _ in answered) >= 41 and limited > 0  # all 40 answered, some over the limit
+    assert len(replies) - taken - limited == 2  # the go while playing, the section that is not there
+    expected = f"OSC in (udp port {port}): taken {taken}, refused 2, dropped {2 + 1 + limited} (2 not allowed, 1 malformed, {limited} rate-limited)"
+    assert f"  {expected}\n" in out, out

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from showcontrol.control.commands import Reply, error
+
 RATE_PER_S = 10.0  # a person pressing, or a desk firing a cue stack, is far below this
 BURST = 10
 MAX_SOURCES = 1024  # the buckets of a spoofing flood are forgotten, not kept forever
+TOO_MANY: Reply = error(f"too many commands: at most {RATE_PER_S:g} a second from one sender")  # what a command over the limit gets
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Any
 import rtmidi
 
 from showcontrol.control.commands import Handle
+from showcontrol.control.counts import InputCounts
 from showcontrol.control.midi_map import command_for
 from showcontrol.io.midi import CLIENT_NAME, rtmidi_api
 from showcontrol.model.inputs import MidiInput
@@ -33,7 +34,7 @@ class MidiCommandInput:
         self._messages: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._client: Any = None
         self.port_name = ""
-        self.commands = 0
+        self.counts = InputCounts()  # messages the patch maps (or MSC) only: a note nobody mapped is not a command
         self._thread = threading.Thread(target=self._work, name="midi-in", daemon=True)
         self._connected = threading.Event()
 
@@ -87,8 +88,7 @@ class MidiCommandInput:
                 return
             command = command_for(message, self.spec)
             if command is not None:
-                self.commands += 1
-                self._handle(command, f"midi:{self.port_name}")
+                self.counts.count(self._handle(command, f"midi:{self.port_name}"))
 
     def wait_connected(self, timeout_s: float) -> bool:
         return self._connected.wait(timeout_s)

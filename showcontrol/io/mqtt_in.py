@@ -19,6 +19,7 @@ from typing import Any
 import aiomqtt
 
 from showcontrol.control.commands import Command, Handle, Reply, error, parse_command
+from showcontrol.control.counts import InputCounts
 from showcontrol.errors import ShowControlError
 from showcontrol.io.mqtt_cue_line import password_of, tls_files
 from showcontrol.model.inputs import MqttInput
@@ -27,25 +28,31 @@ from showcontrol.model.patch import MqttOutput
 log = logging.getLogger(__name__)
 MAX_PAYLOAD = 4096
 MIN_TOKEN = 6  # MQTT carries no sender address to block: a 6-digit PIN takes a day of tries at the rate limit
+TOO_BIG = error(f"a command is at most {MAX_PAYLOAD} bytes")
+NOT_JSON = error('a command is JSON: {"command": "go", "args": [], "token": "..."}')
+NOT_AN_OBJECT = error('a command is a JSON object: {"command": "go"}')
+NO_COMMAND = error('no "command" in the message')
+MALFORMED = (TOO_BIG, NOT_JSON, NOT_AN_OBJECT, NO_COMMAND)  # answered, and counted as malformed
+WRONG_TOKEN = error("wrong or missing token: this show's remote needs its PIN")
 
 
 def command_of(payload: bytes, token: str | None) -> tuple[Command | Reply, str | None]:
     """A command payload -> (command or error reply, the request id to answer with). Pure."""
     if len(payload) > MAX_PAYLOAD:
-        return error(f"a command is at most {MAX_PAYLOAD} bytes"), None
+        return TOO_BIG, None
     try:
         data = json.loads(payload)
     except (ValueError, UnicodeDecodeError):
-        return error('a command is JSON: {"command": "go", "args": [], "token": "..."}'), None
+        return NOT_JSON, None
     if not isinstance(data, dict):
-        return error('a command is a JSON object: {"command": "go"}'), None
+        return NOT_AN_OBJECT, None
     request = data.get("id")
     request_id = str(request)[:64] if request is not None else None
     if token is not None and not hmac.compare_digest(str(data.get("token", "")).encode(), token.encode()):
-        return error("wrong or missing token: this show's remote needs its PIN"), request_id
+        return WRONG_TOKEN, request_id
     verb, args = data.get("command"), data.get("args", [])
     if not isinstance(verb, str):
-        return error('no "command" in the message'), request_id
+        return NO_COMMAND, request_id
     return parse_command(verb, args if isinstance(args, list) else [args]), request_id
 
 
@@ -67,8 +74,8 @@ class MqttCommandInput:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._subscribed = threading.Event()
-        self.commands = 0
-        self.refused = 0  # wrong or missing tokens
+        self.counts = InputCounts()
+        self.wrong_tokens = 0
 
     def __enter__(self) -> MqttCommandInput:
         self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), name="mqtt-in", daemon=True)
@@ -123,11 +130,14 @@ class MqttCommandInput:
     async def _answer(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         payload = message.payload if isinstance(message.payload, bytes | bytearray) else str(message.payload).encode()
         command, request_id = command_of(bytes(payload), self._token)
-        self.commands += 1
         reply = self._handle(command, "mqtt")
-        if not reply.ok and reply.text.startswith("wrong or missing token"):
-            self.refused += 1
-            if self.refused % 20 == 1:
-                log.warning("MQTT input: %d commands with a wrong or missing token so far", self.refused)
+        if command in MALFORMED:
+            self.counts.malformed += 1
+        else:
+            self.counts.count(reply)
+        if command == WRONG_TOKEN:
+            self.wrong_tokens += 1
+            if self.wrong_tokens % 20 == 1:
+                log.warning("MQTT input: %d commands with a wrong or missing token so far", self.wrong_tokens)
         data: dict[str, Any] = {**reply.as_dict(), **({"id": request_id} if request_id is not None else {})}
         await client.publish(self.reply_topic, json.dumps(data, ensure_ascii=False), qos=1)

@@ -14,24 +14,17 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from showcontrol.codec.osc import parse_packet, reply_packet
 from showcontrol.codec.osc_framing import StreamDecoder, frame_length_prefixed, frame_slip
 from showcontrol.control.commands import Command, Handle, Reply, error, parse_command
+from showcontrol.control.counts import InputCounts
 from showcontrol.errors import ShowControlError
 from showcontrol.model.inputs import LOOPBACK, OscInput
 
 log = logging.getLogger(__name__)
 PREFIX = "/showcontrol/"
 MAX_PENDING = 65536
-
-
-@dataclass
-class OscInputCounts:
-    commands: int = 0
-    not_allowed: int = 0  # packets or connections from addresses the patch does not allow
-    malformed: int = 0
 
 
 def command_of(address: str, args: tuple[object, ...]) -> Command | Reply:
@@ -47,7 +40,7 @@ class OscInputServer:
     def __init__(self, spec: OscInput, handle: Handle) -> None:
         self.spec = spec
         self._handle = handle
-        self.counts = OscInputCounts()
+        self.counts = InputCounts()  # not allowed: packets, or TCP connections; malformed: packets, or a stream
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -75,13 +68,7 @@ class OscInputServer:
             loop.call_soon_threadsafe(stopped.set)
         if self._thread is not None:
             self._thread.join(5)
-        counts = self.counts
-        log.info(
-            "OSC input: %d commands, %d packets dropped (address not allowed), %d malformed",
-            counts.commands,
-            counts.not_allowed,
-            counts.malformed,
-        )
+        log.info("OSC input: %s", self.counts.text())
 
     def _run(self) -> None:
         asyncio.run(self._serve())
@@ -117,8 +104,8 @@ class OscInputServer:
             return []
         replies = []
         for address, args in messages:
-            self.counts.commands += 1
             reply = self._handle(command_of(address, args), f"osc-{transport}:{host}:{port}")
+            self.counts.count(reply)
             verb = address[len(PREFIX) :] if address.startswith(PREFIX) else "error"
             replies.append(reply_packet(f"{PREFIX}reply/{verb[:32]}", json.dumps(reply.as_dict(), ensure_ascii=False)))
         return replies

@@ -31,7 +31,8 @@ from showcontrol.control.commands import (
     Stop,
     error,
 )
-from showcontrol.control.rate import RateLimit
+from showcontrol.control.counts import InputCounts
+from showcontrol.control.rate import TOO_MANY, RateLimit
 from showcontrol.engine.transport import State
 from showcontrol.errors import ShowControlError
 from showcontrol.model.position import BarBeat
@@ -62,6 +63,7 @@ class Controller:
         self._limit = limit or RateLimit()
         self._lock = threading.Lock()
         self.refused = 0  # over the rate limit
+        self.inputs: dict[str, InputCounts] = {}  # each remote input's counts, by its name in the run's report
         self._expected: tuple[State, int] | None = None  # what was asked, before the audio thread applies it
 
     def state(self) -> State:
@@ -78,7 +80,7 @@ class Controller:
             reply = command
         elif not self._limit.allow(source.rsplit(":", 1)[0], self._clock()):
             self.refused += 1
-            reply = error("too many commands: at most 10 a second from one sender")
+            reply = TOO_MANY
         else:
             with self._lock:
                 try:

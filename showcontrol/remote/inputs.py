@@ -36,14 +36,17 @@ def remote_inputs(runner: ShowRunner, osc_port: int | None = None) -> Iterator[C
     inputs = effective_inputs(runner.loaded.show.patch.inputs, osc_port)
     with ExitStack() as stack:
         if inputs.osc is not None:
-            stack.enter_context(OscInputServer(inputs.osc, controller.handle))
+            osc = stack.enter_context(OscInputServer(inputs.osc, controller.handle))
+            controller.inputs[f"OSC in ({'+'.join(inputs.osc.transports)} port {inputs.osc.port})"] = osc.counts
         if inputs.mqtt is not None:
             broker = runner.loaded.show.patch.outputs.get(inputs.mqtt.output)
             if not isinstance(broker, MqttOutput):
                 raise ShowControlError(f"MQTT input: {inputs.mqtt.output!r} is not an MQTT output of the patch")
-            stack.enter_context(MqttCommandInput(inputs.mqtt, broker, controller.handle))
+            mqtt = stack.enter_context(MqttCommandInput(inputs.mqtt, broker, controller.handle))
+            controller.inputs[f"MQTT in ({mqtt.topic})"] = mqtt.counts
         if inputs.midi is not None:
-            stack.enter_context(MidiCommandInput(inputs.midi, controller.handle, runner.options.midi_api))
+            midi = stack.enter_context(MidiCommandInput(inputs.midi, controller.handle, runner.options.midi_api))
+            controller.inputs[f"MIDI in ({inputs.midi.port})"] = midi.counts
         yield controller
 
 
