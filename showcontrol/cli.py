@@ -573,6 +573,8 @@ def cmd_monitor(args: argparse.Namespace) -> ExitStatus:
     host, _, port = args.broker.rpartition(":") if ":" in args.broker else (args.broker, ":", "1883")
     if not port.isdigit():
         raise BadInputError(f"--broker {args.broker}: give HOST:PORT, e.g. 10.0.0.5:1883")
+    if args.screenshot is not None:
+        target_file(args.screenshot)  # a device, a FIFO or a missing folder: said now, not after the window ran
     subscriber = Subscriber(host, int(port), args.prefix, args.username, os.environ.get("SHOWCONTROL_MQTT_PASSWORD")).start()
     try:
         shown = run_window(subscriber, args.fullscreen, args.screenshot, args.exit_after, args.performer)

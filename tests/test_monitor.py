@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ import pytest
 from conftest import REPO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from peers import free_port
 
 from showcontrol.model.position import BarBeat
 from showcontrol.monitor.state import TEXT_LIMIT, MonitorView, apply
@@ -353,3 +355,19 @@ def test_an_engine_offline_or_a_broker_gone_fills_the_screen(tmp_path: Path, bro
     corners = [image.get_at((x, y)) for x, y in ((5, 300), (1275, 300), (640, 700))]
     assert all(c.r > 100 and c.g < 40 for c in corners)  # a red screen, not a red word
     assert big_text_pixels(image, lambda c: c.r > 200 and c.g > 200 and c.b > 200) > 150  # ENGINE OFFLINE / NO CONNECTION, large
+
+
+def test_a_screenshot_is_written_whole_and_only_as_a_file(tmp_path: Path) -> None:
+    """`--screenshot` goes through the one atomic writer: a PNG replaces the old file whole, nothing is left
+    beside it, and a FIFO (or a device) is refused at once, before any window opens, and left as it was."""
+    nobody = free_port()  # no broker: the window says so, and the screenshot shows it
+    shot = tmp_path / "shot.png"
+    shot.write_bytes(b"old")
+    assert shown(monitor(nobody, 0.5, shot))["connected"] is False
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and [p.name for p in tmp_path.iterdir()] == ["shot.png"]
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    process = monitor(nobody, 30, fifo)
+    _, err = process.communicate(timeout=20)  # at once: not after the 30 s the window would have run
+    assert process.returncode == 2 and f"{fifo} is a FIFO (named pipe), not a file" in err, err
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)

@@ -6,6 +6,7 @@ sees); the loop only drains the subscriber's queue, draws at 30 fps and handles 
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from dataclasses import replace
@@ -15,6 +16,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 import pygame
 
+from showcontrol.atomic_write import write_bytes
 from showcontrol.monitor.state import MonitorView, apply
 from showcontrol.monitor.subscriber import Subscriber
 
@@ -109,6 +111,13 @@ def _link(view: MonitorView) -> tuple[str, tuple[int, int, int]]:
     return ("connected", GREEN) if view.engine == "online" else ("broker connected, no engine yet", AMBER)
 
 
+def save_png(screen: pygame.Surface, path: Path) -> None:
+    """What the window shows, as a PNG written whole or not at all, like every file showcontrol writes."""
+    png = io.BytesIO()
+    pygame.image.save(screen, png, "png")  # the format by name: the temporary file's name would say nothing
+    write_bytes(path, png.getvalue())
+
+
 def run_window(
     subscriber: Subscriber,
     fullscreen: bool = False,
@@ -139,7 +148,7 @@ def run_window(
             pygame.display.flip()
             if exit_after_s is not None and now - started >= exit_after_s:
                 if screenshot is not None:
-                    pygame.image.save(screen, str(screenshot))
+                    save_png(screen, screenshot)
                 return view
             clock.tick(30)
     finally:
