@@ -48,6 +48,23 @@ def target_file(path: Path) -> Path:
     raise BadInputError(f"{path} is {kind}, not a file — name a file to write")
 
 
+def target_folder(path: Path) -> Path:
+    """The folder files will be written into (made later if missing): BadInputError now if `path`, or what
+    would have to hold it, is something else (a file, a device, a FIFO), before any work is done."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent  # the nearest part of the path that is there: it must be a folder
+    try:
+        mode = os.stat(existing).st_mode
+    except OSError as error:
+        raise WriteError(f"cannot write into {path}: {error.strerror or error}") from None
+    if stat.S_ISDIR(mode):
+        return path
+    kind = "a file" if stat.S_ISREG(mode) else NOT_A_FILE.get(stat.S_IFMT(mode), "not a folder")
+    where = path if existing == path else f"{path}: {existing}"
+    raise BadInputError(f"{where} is {kind}, not a folder — name a folder to write into (it is made if missing)")
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary path beside `path`'s target for the caller to write; renamed over the target when the block ends

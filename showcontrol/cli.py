@@ -17,7 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from showcontrol import __version__
-from showcontrol.atomic_write import target_file, write_bytes
+from showcontrol.atomic_write import target_file, target_folder, write_bytes
 from showcontrol.audio.files import read_audio
 from showcontrol.audio.speech import speech_available
 from showcontrol.control.counts import InputCounts
@@ -985,6 +985,7 @@ def cmd_practice(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.practice import make_pack
     from showcontrol.ui.progress import ProgressBar
 
+    target_folder(args.output)  # `-o /dev/null` or a file: a clear exit 2 now, not "File exists" after loading
     loaded = _load(args)
     song_id = _song_id(loaded, args.song)
     started = time.perf_counter()

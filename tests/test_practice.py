@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from fractions import Fraction
@@ -80,3 +81,17 @@ def test_practice_renders_a_pack_a_phone_plays(tmp_path: Path) -> None:
     assert read_back[0].startswith("[('neon', 0), ('blend', ")
     assert read_back[1] == "Ben"
     assert "Midnight on an empty road" in read_back[2]
+
+
+@pytest.mark.parametrize("output", ["/dev/null", "a-file", "a-file/pack", "fifo"])
+def test_practice_into_something_that_is_not_a_folder_is_a_clear_error(tmp_path: Path, output: str) -> None:
+    """`-o` names the pack's folder: a device, a file, a path through a file or a FIFO is exit 2 at once with
+    what it is (it was exit 1 "File exists" after loading the show), and nothing is written or replaced."""
+    (tmp_path / "a-file").write_text("mine")
+    os.mkfifo(tmp_path / "fifo")
+    target = output if output.startswith("/") else str(tmp_path / output)
+    result = showcontrol("practice", str(DEMO), "--song", "neon-drive", "--tempo", "90", "-o", target)
+    kind = {"/dev/null": "a device", "fifo": "a FIFO (named pipe)"}.get(output, "a file")
+    assert result.returncode == 2, result.stderr
+    assert f"is {kind}, not a folder — name a folder to write into" in result.stderr and "Traceback" not in result.stderr
+    assert (tmp_path / "a-file").read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "fifo"]
