@@ -18,6 +18,7 @@ from conftest import REPO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from peers import free_port
+from test_run import wait_for_line
 
 from showcontrol.model.position import BarBeat
 from showcontrol.monitor.state import TEXT_LIMIT, MonitorView, apply
@@ -85,7 +86,8 @@ def test_a_monitor_started_mid_song_shows_where_the_song_is(tmp_path: Path, brok
     ]
     show = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     try:
-        time.sleep(7)  # the song is well into the verse before the monitor starts
+        playing = wait_for_line(tmp_path / "log.jsonl", '"state": "playing"')  # from when it plays, not from the start
+        time.sleep(max(0.0, playing + 5 - time.monotonic()))  # the song is well into the verse (4 s) before the monitor starts
         view = shown(monitor(broker.port, 2.0, tmp_path / "monitor.png"))
     finally:
         show.kill()
@@ -200,7 +202,8 @@ def test_a_performers_monitor_on_a_running_duet(tmp_path: Path, broker) -> None:
         [*command, "--log", str(tmp_path / "log.jsonl")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO
     )
     try:
-        time.sleep(4.6)  # bar 3 (Ben's line) starts at 4 s; the monitor needs about a second to start
+        playing = wait_for_line(tmp_path / "log.jsonl", '"state": "playing"')  # from when it plays, not from the start
+        time.sleep(max(0.0, playing + 3 - time.monotonic()))  # bar 3 (Ben's line) starts at 4 s; the monitor needs a second or more
         view = shown(monitor(broker.port, 1.5, tmp_path / "ava.png", "--performer", "Ava"))
     finally:
         show.kill()
