@@ -8,8 +8,9 @@ callback's time less `frames_since_cycle_start`, the server's own estimate of ho
 is), not the callback's arrival. A server that shuts down (killed, restarted) makes the device `gone`.
 
 A frame written in a cycle leaves the interface the ports' playback latency later (`latency_frames`): as the
-server reports it for the ports carrying the track (two periods on jackd's async mode, a period and the
-sink's own delay on PipeWire), re-read whenever the server recomputes latencies (a connection, a quantum).
+server reports it for the ports carrying the track (two periods on jackd in its default asynchronous
+mode; on PipeWire the device's own latency, 0 frames into a null sink), re-read whenever the server
+recomputes latencies (a connection made or undone, a new quantum).
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ class PeriodWriter(Protocol):
 
     def attached(self, port: Any) -> None: ...
 
-    def write_period(self, runs: Sequence[tuple[int, int, int]], frames: int) -> None: ...
+    def write_period(self, runs: Sequence[tuple[int, int, int]]) -> None: ...
 
 
 # The song frames a period played, from its first device frame and length: (offset, song frame, frames) runs
@@ -293,5 +294,5 @@ class JackDevice:
             first = self.frames_delivered - (frames - frames % block)
             runs = self._song_runs(first, frames) if not frames % block else ()
             for writer, _ in self._midi:
-                writer.write_period(runs, frames)
+                writer.write_period(runs)
         self.last_callback_ns = now

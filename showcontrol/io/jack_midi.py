@@ -103,7 +103,7 @@ class JackMidiOutput(MidiPortOutput):
     def close(self) -> None:
         self._at_once.clear()
 
-    def write_period(self, runs: Sequence[SongRun], frames: int) -> None:
+    def write_period(self, runs: Sequence[SongRun]) -> None:
         """The audio thread, each period: what is due in the song frames it played, at their offsets (see
         `period_runs`; none while stopped). Never blocks or raises."""
         port = self.port
