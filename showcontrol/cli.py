@@ -564,21 +564,19 @@ def cmd_monitor(args: argparse.Namespace) -> ExitStatus:
     import json
     import os
 
-    from showcontrol.monitor.subscriber import Subscriber
+    from showcontrol.io.mqtt_subscriber import MqttSubscriber
     from showcontrol.monitor.window import run_window
 
     host, _, port = args.broker.rpartition(":") if ":" in args.broker else (args.broker, ":", "1883")
     if not port.isdigit():
         raise BadInputError(f"--broker {args.broker}: give HOST:PORT, e.g. 10.0.0.5:1883")
-    subscriber = Subscriber(host, int(port), args.prefix, args.username, os.environ.get("SHOWCONTROL_MQTT_PASSWORD")).start()
     try:
-        shown = run_window(subscriber, args.fullscreen, args.screenshot, args.exit_after, args.performer)
+        with MqttSubscriber(host, int(port), args.prefix, args.username, os.environ.get("SHOWCONTROL_MQTT_PASSWORD")) as subscriber:
+            shown = run_window(subscriber, args.fullscreen, args.screenshot, args.exit_after, args.performer)
     except Exception as error:  # pygame.error: no display; report it plainly
         raise ShowControlError(
             f"cannot open the monitor window: {error} (on a machine without a screen, set SDL_VIDEODRIVER=dummy or use Xvfb)"
         ) from None
-    finally:
-        subscriber.stop()
     if args.exit_after is not None:  # a timed run is a check or a screenshot: say what was shown
         print(json.dumps(dataclasses.asdict(shown), ensure_ascii=False))
     return ExitStatus.OK

@@ -1,4 +1,4 @@
-"""MQTT with aiomqtt (v2) on the network thread: the only module of the package that imports it (or paho).
+"""The MQTT output: aiomqtt (v2) and paho on the network thread (only io/mqtt* import them: pyproject's contract).
 
 Cues at QoS 0 that are not retained are written by the dispatcher itself, at their deadline, on a
 second connection (the cue line, io/mqtt_cue_line.py) that this thread opens and watches. Everything
@@ -8,8 +8,8 @@ that same turn of its loop. What was not written (or, at QoS 1 and 2, not acknow
 connection drops is queued again, in order.
 
 Per output: a retained `{prefix}status` presence topic (`online`, with last will `offline`), retained
-state topics (`state/transport`, `state/section`, `state/position`, `state/lyric`, `state/breath`) that
-let a monitor join mid-song, and cue messages. While the broker is away the output reconnects with
+state topics (`state/transport`, `state/section`, `state/position`, `state/lyric`, `state/breath`,
+`state/audio`; their payloads are codec/monitor.py's) that let a monitor join mid-song, and cue messages. While the broker is away the output reconnects with
 backoff; cues queued meanwhile that are older than `max_delay_s` are dropped and logged rather than
 fired late (a confetti cue must not go off 30 s after its beat), and the latest retained state is
 republished on reconnect. A cue whose hand-over could not say how it ended ("queued (down)"), or that
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 import time
@@ -34,15 +33,16 @@ from typing import Any
 import aiomqtt
 import paho.mqtt.client as mqtt
 
+from showcontrol.beats import state_message
+from showcontrol.codec import monitor as wire
 from showcontrol.codec.mqtt_publish import publish_packet
-from showcontrol.describe import message_data
 from showcontrol.io.backoff import Backoff
 from showcontrol.io.mqtt_cue_line import NO_NAGLE, CueLine, open_cue_line, password_of, tls_files
 from showcontrol.io.output import LATE_NS, QUEUED, SENT, Health, Outcome, OutputOf, Result
 from showcontrol.model.patch import MqttOutput
-from showcontrol.model.show import Lyric, MqttAction, Section
+from showcontrol.model.show import MqttAction
 from showcontrol.realtime import normal_priority
-from showcontrol.timeline.events import ClickHit, Event, Kind
+from showcontrol.timeline.events import Event
 from showcontrol.timeline.sync import SyncPoint
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ Report = Callable[[dict[str, Any]], None]
 @dataclass(frozen=True, slots=True)
 class Publication:
     topic: str
-    payload: str
+    payload: str | bytes
     qos: int
     retain: bool
     due_ns: int
@@ -71,11 +71,11 @@ class MqttPublisher(OutputOf[Publication]):
         report: Report | None = None,
         max_delay_s: float = 2.0,
         queue_size: int = 1000,
-        beats: Mapping[int, dict[str, Any]] | None = None,
+        beats: Mapping[int, wire.Position] | None = None,
     ) -> None:
         super().__init__(spec.name, spec.latency_ms)
         self.spec = spec
-        self._beat_payloads: dict[int, str] = {}
+        self._beat_payloads: dict[int, bytes] = {}
         self.set_beats(beats or {})
         self.prefix = spec.topic_prefix
         self.max_delay_ns = int(max_delay_s * 1e9)
@@ -102,10 +102,10 @@ class MqttPublisher(OutputOf[Publication]):
         """Whether QoS-0 cues are written straight to the broker now (else they take the main connection)."""
         return self._line is not None
 
-    def set_beats(self, beats: Mapping[int, dict[str, Any]]) -> None:
-        """What monitors show from each beat on (showcontrol.beats), by song frame: made into JSON now, as the
+    def set_beats(self, beats: Mapping[int, wire.Position]) -> None:
+        """What monitors show from each beat on (showcontrol.beats), by song frame: encoded now, as the
         dispatcher sends it right after the beat's cues."""
-        self._beat_payloads = {frame: json.dumps(data, ensure_ascii=False) for frame, data in beats.items()}
+        self._beat_payloads = {frame: wire.encode(position) for frame, position in beats.items()}
 
     # -- dispatcher side -------------------------------------------------------------------
     def prepare(self, event: Event) -> Publication:
@@ -128,21 +128,22 @@ class MqttPublisher(OutputOf[Publication]):
         return self._enqueue(handed)
 
     def state(self, event: Event) -> None:
-        topic, data = _state_message(event)
-        if not topic:
+        message = state_message(event)
+        if message is None:
             return
-        payload = self._beat_payloads.get(event.at_frame) if topic == "position" else None
-        if payload is None:
-            payload = json.dumps(data, ensure_ascii=False)
-        self.count(self._enqueue(Publication(f"{self.prefix}state/{topic}", payload, 0, True, time.monotonic_ns(), False)))
+        beat = self._beat_payloads.get(event.at_frame) if isinstance(message, wire.Position) else None
+        self._publish_state(message, qos=0, payload=beat)
 
     def transport(self, state: str, song_id: str, position: str, sync: SyncPoint) -> None:
-        data = {"state": state, "song": song_id, "position": position}
-        self.count(self._enqueue(Publication(f"{self.prefix}state/transport", json.dumps(data), 1, True, time.monotonic_ns(), False)))
+        self._publish_state(wire.Transport(state, song_id, position), qos=1)
 
     def audio(self, health: str) -> None:
-        data = {"health": health}
-        self.count(self._enqueue(Publication(f"{self.prefix}state/audio", json.dumps(data), 1, True, time.monotonic_ns(), False)))
+        self._publish_state(wire.Audio(health), qos=1)
+
+    def _publish_state(self, message: wire.Message, qos: int, payload: bytes | None = None) -> None:
+        """Retained, so a monitor that joins later reads it; `payload` when it was encoded ahead."""
+        encoded = wire.encode(message) if payload is None else payload
+        self.count(self._enqueue(Publication(self.prefix + wire.topic_of(message), encoded, qos, True, time.monotonic_ns(), False)))
 
     def _enqueue(self, publication: Publication) -> Result:
         """Hand a publication to the network thread; the caller counts the result."""
@@ -206,7 +207,7 @@ class MqttPublisher(OutputOf[Publication]):
     def _client(self) -> aiomqtt.Client:
         tls = self.spec.tls
         tls_params = aiomqtt.TLSParameters(**tls_files(self.spec)) if tls is not None else None
-        will = aiomqtt.Will(f"{self.prefix}status", "offline", qos=1, retain=True)
+        will = aiomqtt.Will(self.prefix + wire.STATUS, wire.OFFLINE, qos=1, retain=True)
         return aiomqtt.Client(
             self.spec.host,
             self.spec.port,
@@ -227,14 +228,14 @@ class MqttPublisher(OutputOf[Publication]):
             try:
                 async with self._client() as client:
                     self.connections += 1
-                    await client.publish(f"{self.prefix}status", "online", qos=1, retain=True)
+                    await client.publish(self.prefix + wire.STATUS, wire.ONLINE, qos=1, retain=True)
                     for publication in list(self._retained.values()):
                         if not publication.cue:
                             await client.publish(publication.topic, publication.payload, qos=publication.qos, retain=True)
                     self.mark(Health.UP)
                     waits.reset()
                     if await self._publish_until_stopped(client):
-                        await client.publish(f"{self.prefix}status", "offline", qos=1, retain=True)
+                        await client.publish(self.prefix + wire.STATUS, wire.OFFLINE, qos=1, retain=True)
                         return
             except aiomqtt.MqttError as error:
                 self._requeue_unconfirmed()
@@ -443,17 +444,3 @@ def _paho_of(client: aiomqtt.Client) -> mqtt.Client:
     public call for an external event loop. Connecting, TLS, the will and reconnecting stay aiomqtt's.
     """
     return client._client
-
-
-def _state_message(event: Event) -> tuple[str, dict[str, Any]]:
-    payload = event.payload
-    position = {"bar": event.position.bar, "beat": event.position.beat}
-    if isinstance(payload, Section):
-        return "section", {"name": payload.name, **position}
-    if isinstance(payload, Lyric):
-        return ("breath" if event.kind is Kind.BREATH else "lyric"), {**message_data(event), **position}
-    if isinstance(payload, ClickHit) and event.kind is Kind.BEAT:
-        return "position", {**position, "downbeat": payload.sound == "accent"}
-    if event.kind is Kind.END:
-        return "section", {"name": "end", **position}
-    return "", {}

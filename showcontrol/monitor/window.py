@@ -15,8 +15,8 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 import pygame
 
+from showcontrol.io.mqtt_subscriber import MqttSubscriber
 from showcontrol.monitor.state import MonitorView, apply
-from showcontrol.monitor.subscriber import Subscriber
 
 BACKGROUND = (12, 12, 16)
 OFFLINE_BACKGROUND = (150, 18, 18)  # a whole screen that says: not live
@@ -110,7 +110,7 @@ def _link(view: MonitorView) -> tuple[str, tuple[int, int, int]]:
 
 
 def run_window(
-    subscriber: Subscriber,
+    subscriber: MqttSubscriber,
     fullscreen: bool = False,
     screenshot: Path | None = None,
     exit_after_s: float | None = None,
