@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from enum import IntEnum
 from fractions import Fraction
 from pathlib import Path
+from typing import TypeVar
 
 from showcontrol import __version__
 from showcontrol.atomic_write import target_file, write_bytes
@@ -229,27 +230,23 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def whole_number(low: int, high: int) -> Callable[[str], int]:
     """An argparse type: a whole number from `low` to `high`, else a usage error (argparse names the option)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number: give {low} to {high}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text} is outside {low}-{high}")
-        return value
-
-    return parse
+    return _number_in(int, "a whole number", low, high)
 
 
 def decimal_number(low: float, high: float) -> Callable[[str], float]:
     """An argparse type: a finite number from `low` to `high` (nan and inf are neither)."""
+    return _number_in(float, "a number", low, high)
 
-    def parse(text: str) -> float:
+
+N = TypeVar("N", int, float)
+
+
+def _number_in(kind: Callable[[str], N], what: str, low: N, high: N) -> Callable[[str], N]:
+    def parse(text: str) -> N:
         try:
-            value = float(text)
+            value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number: give {low:g} to {high:g}") from None
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}: give {low:g} to {high:g}") from None
         if not low <= value <= high:  # false for nan too
             raise argparse.ArgumentTypeError(f"{text} is outside {low:g}-{high:g}")
         return value

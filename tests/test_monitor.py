@@ -394,7 +394,7 @@ def test_every_beat_of_a_show_reads_back_as_it_was_written(tmp_path: Path) -> No
         assert wire.decode("state/position", wire.encode(position)) == wire.Reading("state/position", position)
 
 
-short_text = st.text(st.characters(exclude_categories=("C",)), max_size=20)
+short_text = st.text(st.characters(exclude_categories=["C"]), max_size=20)
 counts = st.none() | st.integers(0, wire.MAX_COUNT)
 lines = st.builds(wire.Lines, short_text | st.none(), short_text | st.none(), short_text | st.none(), short_text | st.none(), counts)
 valid_messages = st.one_of(

@@ -194,50 +194,34 @@ class _Fields:
             return tuple(self.problems)
         return (*self.problems[:MAX_PROBLEMS], f"and {len(self.problems) - MAX_PROBLEMS} more")
 
-    def text(self, data: Mapping[str, Any], key: str, where: str = "") -> str | None:
+    def field(self, data: Mapping[str, Any], key: str, valid: Callable[[Any], bool], what: str, where: str = "") -> Any:
+        """The field if it is what it must be; None where it is left out or is not (which is noted)."""
         value = data.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            self.problems.append(f"{where}{key} is not text")
-            return None
-        if len(value) > TEXT_LIMIT:
-            self.problems.append(f"{where}{key} cut to {TEXT_LIMIT} of {len(value)} characters")
-            value = value[: TEXT_LIMIT - 1] + "…"
-        return shown(value)
-
-    def choice(self, data: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> str | None:
-        value = data.get(key)
-        if value is None:
-            return None
-        if value in allowed:
-            return str(value)
-        self.problems.append(f"{key} is not one of {', '.join(allowed)}")
+        if value is None or valid(value):
+            return value
+        self.problems.append(f"{where}{shown(key[:40])} is not {what}")
         return None
 
+    def text(self, data: Mapping[str, Any], key: str, where: str = "") -> str | None:
+        value: str | None = self.field(data, key, lambda v: isinstance(v, str), "text", where)
+        if value is not None and len(value) > TEXT_LIMIT:
+            self.problems.append(f"{where}{key} cut to {TEXT_LIMIT} of {len(value)} characters")
+            value = value[: TEXT_LIMIT - 1] + "…"
+        return None if value is None else shown(value)
+
+    def choice(self, data: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> str | None:
+        value: str | None = self.field(data, key, lambda v: v in allowed, f"one of {', '.join(allowed)}")
+        return value
+
     def count(self, data: Mapping[str, Any], key: str, where: str = "") -> int | None:
-        value = data.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
-            self.problems.append(f"{where}{key} is not a count")
-            return None
+        value: int | None = self.field(data, key, _is_count, "a count", where)
         return value
 
     def flag(self, data: Mapping[str, Any], key: str) -> bool:
-        value = data.get(key, False)
-        if not isinstance(value, bool):
-            self.problems.append(f"{key} is not true or false")
-            return False
-        return value
+        return self.field(data, key, lambda v: isinstance(v, bool), "true or false") is True
 
     def mapping(self, data: Mapping[str, Any], key: str, where: str = "") -> dict[str, Any] | None:
-        value = data.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            self.problems.append(f"{where}{shown(key[:40])} is not an object")
-            return None
+        value: dict[str, Any] | None = self.field(data, key, lambda v: isinstance(v, dict), "an object", where)
         return value
 
     def next_cue(self, data: Mapping[str, Any]) -> NextCue | None:
@@ -269,6 +253,10 @@ class _Fields:
             if own is not None:
                 read[who] = self.lines(own, f"parts.{shown(who[:40])}.")
         return read
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:
