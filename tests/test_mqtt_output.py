@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from conftest import REPO
 from peers import Broker, Subscriber
 from test_transport_run import wait_until
 
@@ -142,3 +145,25 @@ def test_a_cue_the_show_closes_on_is_dropped_by_name(tmp_path: Path) -> None:
     output.send(output.prepare(cue(7)), cue(7), time.monotonic_ns())
     output.close()
     assert [(r["cue"], r["result"]) for r in reports] == [("cue7", "dropped: undelivered at shutdown")]
+
+
+def test_an_engine_that_dies_leaves_offline_and_one_that_closes_says_it(broker: Broker) -> None:
+    """The last will: a killed engine's monitors read `offline` (the broker sends it), as after a clean close."""
+    subscriber = Subscriber(broker.port, PREFIX + "status")
+    script = (
+        "import sys, time\nfrom showcontrol.io.mqtt import MqttPublisher\nfrom showcontrol.model.patch import MqttOutput\n"
+        f"MqttPublisher(MqttOutput(name='m', host='127.0.0.1', port={broker.port}, topic_prefix='{PREFIX}')).open()\n"
+        "print('open', flush=True)\ntime.sleep(60)\n"
+    )
+    engine = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        wait_until(lambda: [p for _, _, p in subscriber.lines] == ["online"])
+    finally:
+        engine.kill()
+        engine.wait()
+    wait_until(lambda: [p for _, _, p in subscriber.lines] == ["online", "offline"])
+    output = publisher(broker)
+    wait_until(lambda: len(subscriber.lines) == 3)
+    output.close()
+    wait_until(lambda: [p for _, _, p in subscriber.lines] == ["online", "offline", "online", "offline"])
+    subscriber.close()
