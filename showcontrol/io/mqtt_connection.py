@@ -13,6 +13,7 @@ import contextlib
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -83,9 +84,9 @@ class Connection:
                 future.exception()  # retrieved: an end nobody waited for is not an error to report
 
     # -- paho's callbacks, on the loop (or, while connecting, on the executor thread) ----------------
-    def _on_loop(self, call: Any, *args: Any) -> None:
+    def _on_loop(self, call: Callable[..., None], *args: Any) -> None:
         if threading.get_ident() == self._thread:
-            call(*args)  # at once: a writer watched for a packet already written would wake the loop forever
+            call(*args)
         else:
             self._loop.call_soon_threadsafe(call, *args)
 
@@ -100,8 +101,14 @@ class Connection:
             self._fileno = -1
 
     def _watch_writable(self, sock: socket.socket) -> None:
-        if sock.fileno() >= 0:
-            self._loop.add_writer(sock.fileno(), self._writable)
+        """paho has queued a packet: watch for the socket to take it, unless it is written first. The
+        publisher writes at once (`write_now`), so the check waits a turn of the loop, and the bytes leave
+        without two system calls (watch, unwatch) before them."""
+        self._loop.call_soon(self._watch_if_unwritten)
+
+    def _watch_if_unwritten(self) -> None:
+        if self._fileno >= 0 and self.client.want_write():
+            self._loop.add_writer(self._fileno, self._writable)
 
     def _unwatch_writable(self, sock: socket.socket) -> None:
         if sock.fileno() >= 0:
