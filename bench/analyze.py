@@ -21,8 +21,10 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 
 import mido
@@ -282,12 +284,11 @@ def main() -> None:
         header = f"{'case':22} {'beat F':>6} {'down F':>6} {'bar1 ms':>7} {'map p50':>7} {'p95':>6} {'max ms':>6} {'entries':>7} {'time s':>6} {'audio s':>7}"
         print(header)
         failed = []
-        runs = [
-            (case.name, lambda case=case, index=index: evaluate(case, folder, offset, args.seed + index))
-            for index, case in enumerate(chosen)
+        runs: list[tuple[str, Callable[[], dict[str, float]]]] = [
+            (case.name, partial(evaluate, case, folder, offset, args.seed + index)) for index, case in enumerate(chosen)
         ]
         runs += [
-            (f"demo {song}", lambda song=song: evaluate_demo(song, folder))
+            (f"demo {song}", partial(evaluate_demo, song, folder))
             for song in DEMO_SONGS
             if not args.cases or f"demo-{song}" in args.cases.split(",")
         ]

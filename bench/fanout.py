@@ -40,6 +40,10 @@ def subscribe(port: int, count: int, out: Path) -> None:
     connected = threading.Semaphore(0)
     clients = []
 
+    def on_connect(client: mqtt.Client, *_: object) -> None:
+        client.subscribe("bench/#")
+        connected.release()
+
     def on_message(client: mqtt.Client, data: object, message: mqtt.MQTTMessage) -> None:
         if message.topic == "bench/beat":
             got.append((int(message.payload), time.monotonic_ns()))
@@ -47,7 +51,7 @@ def subscribe(port: int, count: int, out: Path) -> None:
     for number in range(count):
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"web-{os.getpid()}-{number}", transport="websockets")
         client.on_message = on_message
-        client.on_connect = lambda c, *_: (c.subscribe("bench/#"), connected.release())
+        client.on_connect = on_connect
         client.connect("127.0.0.1", port)
         client.loop_start()
         clients.append(client)

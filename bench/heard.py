@@ -245,9 +245,9 @@ def play(
     written, mixed_ns, residual = capture_clock(growth.samples, header, audio.shape[1])
     ramp = values[playing]
     turns = np.concatenate([[0], np.cumsum(np.diff(ramp) < -(RAMP_STEPS // 4))])  # the ramp restarts every 2**20 frames
-    song_frames, first = np.unique(turns * (RAMP_STEPS // 2) + ramp, return_index=True)  # where each frame was first mixed
+    song_frames, first_mixed = np.unique(turns * (RAMP_STEPS // 2) + ramp, return_index=True)  # where each frame was first mixed
     cues = np.isin(song_frames, wanted)
-    mixed_at = np.interp(playing[first[cues]] + 1, written, mixed_ns)
+    mixed_at = np.interp(playing[first_mixed[cues]] + 1, written, mixed_ns)
     heard = dict(zip(song_frames[cues].tolist(), mixed_at.tolist(), strict=True))
     arrivals = {
         "osc": {struct.unpack(">i", data[-4:])[0]: t for t, data in osc.datagrams},

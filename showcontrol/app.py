@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +26,7 @@ import numpy.typing as npt
 from showcontrol.audio.link import AudioHealth, AudioLink, Device
 from showcontrol.audio.mix import Stem, crossfade_seam, fade_out, mix_block, mix_fading
 from showcontrol.beats import beat_states
+from showcontrol.codec.monitor import Position
 from showcontrol.describe import clock_text
 from showcontrol.dispatcher import MAX_LEAD_S, Dispatcher, DispatcherConfig, DispatcherPorts
 from showcontrol.engine.plan import Dispatch, StartPlan, dispatch_order, feed_count_ins, plan_start
@@ -85,7 +85,7 @@ class TempoVersion:
     stems: Mapping[str, Stem]
     order: tuple[Dispatch, ...]
     prepared: Mapping[int, object]
-    beats: Mapping[int, dict[str, Any]]
+    beats: Mapping[int, Position]
     max_latency_frames: int  # the earliest any output is fired, in this timeline's frames
 
 
@@ -253,7 +253,7 @@ class ShowRunner:
             if isinstance(spec, MqttOutput) and spec.password_env and spec.password_env not in os.environ:
                 raise ShowControlError(f"output {spec.name!r}: environment variable {spec.password_env} (its MQTT password) is not set")
 
-    def _open_output(self, spec: OscOutput | MidiOutput | MqttOutput, beats: Mapping[int, dict[str, Any]]) -> Output:
+    def _open_output(self, spec: OscOutput | MidiOutput | MqttOutput, beats: Mapping[int, Position]) -> Output:
         assert self.showlog is not None
         if isinstance(spec, OscOutput):
             return (

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from enum import IntEnum
 from fractions import Fraction
 from pathlib import Path
+from typing import TypeVar
 
 from showcontrol import __version__
 from showcontrol.atomic_write import target_file, target_folder, write_bytes
@@ -230,27 +231,23 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def whole_number(low: int, high: int) -> Callable[[str], int]:
     """An argparse type: a whole number from `low` to `high`, else a usage error (argparse names the option)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number: give {low} to {high}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text} is outside {low}-{high}")
-        return value
-
-    return parse
+    return _number_in(int, "a whole number", low, high)
 
 
 def decimal_number(low: float, high: float) -> Callable[[str], float]:
     """An argparse type: a finite number from `low` to `high` (nan and inf are neither)."""
+    return _number_in(float, "a number", low, high)
 
-    def parse(text: str) -> float:
+
+N = TypeVar("N", int, float)
+
+
+def _number_in(kind: Callable[[str], N], what: str, low: N, high: N) -> Callable[[str], N]:
+    def parse(text: str) -> N:
         try:
-            value = float(text)
+            value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number: give {low:g} to {high:g}") from None
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}: give {low:g} to {high:g}") from None
         if not low <= value <= high:  # false for nan too
             raise argparse.ArgumentTypeError(f"{text} is outside {low:g}-{high:g}")
         return value
@@ -567,7 +564,7 @@ def cmd_monitor(args: argparse.Namespace) -> ExitStatus:
     import json
     import os
 
-    from showcontrol.monitor.subscriber import Subscriber
+    from showcontrol.io.mqtt_subscriber import MqttSubscriber
     from showcontrol.monitor.window import run_window
 
     host, _, port = args.broker.rpartition(":") if ":" in args.broker else (args.broker, ":", "1883")
@@ -575,15 +572,13 @@ def cmd_monitor(args: argparse.Namespace) -> ExitStatus:
         raise BadInputError(f"--broker {args.broker}: give HOST:PORT, e.g. 10.0.0.5:1883")
     if args.screenshot is not None:
         target_file(args.screenshot)  # a device, a FIFO or a missing folder: said now, not after the window ran
-    subscriber = Subscriber(host, int(port), args.prefix, args.username, os.environ.get("SHOWCONTROL_MQTT_PASSWORD")).start()
     try:
-        shown = run_window(subscriber, args.fullscreen, args.screenshot, args.exit_after, args.performer)
+        with MqttSubscriber(host, int(port), args.prefix, args.username, os.environ.get("SHOWCONTROL_MQTT_PASSWORD")) as subscriber:
+            shown = run_window(subscriber, args.fullscreen, args.screenshot, args.exit_after, args.performer)
     except Exception as error:  # pygame.error: no display; report it plainly
         raise ShowControlError(
             f"cannot open the monitor window: {error} (on a machine without a screen, set SDL_VIDEODRIVER=dummy or use Xvfb)"
         ) from None
-    finally:
-        subscriber.stop()
     if args.exit_after is not None:  # a timed run is a check or a screenshot: say what was shown
         print(json.dumps(dataclasses.asdict(shown), ensure_ascii=False))
     return ExitStatus.OK

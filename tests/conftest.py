@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pytest
@@ -46,6 +47,15 @@ def burst_centroids(signal: np.ndarray, expected: list[float], reach: int = 2400
         window = energy[lo : round(centre) + reach]
         found.append(lo + float((window * np.arange(len(window))).sum() / window.sum()))
     return found
+
+
+T = TypeVar("T")
+
+
+def as_a(kind: type[T], value: object) -> T:
+    """`value`, which the test knows to be a `kind`: asserted, so that a reader and the type checker know it too."""
+    assert isinstance(value, kind), f"{value!r} is not a {kind.__name__}"
+    return value
 
 
 @pytest.fixture
@@ -150,6 +160,8 @@ def _calls_a_process(function: object, module: object, depth: int = 2) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark the tests that need real peers or processes `peers`, and run the pure, fast ones first."""
     for item in items:
-        if PEER_FIXTURES & set(getattr(item, "fixturenames", ())) or _calls_a_process(getattr(item, "function", None), item.module):
+        if PEER_FIXTURES & set(getattr(item, "fixturenames", ())) or _calls_a_process(
+            getattr(item, "function", None), getattr(item, "module", None)
+        ):
             item.add_marker(pytest.mark.peers)
     items.sort(key=lambda item: item.get_closest_marker("peers") is not None)  # stable: file order kept within each lane

@@ -58,8 +58,9 @@ def load() -> ctypes.CDLL | None:
     return lib
 
 
-def decode(lib: ctypes.CDLL, signal: np.ndarray, samples_per_frame: float) -> list[DecodedFrame]:
-    """Every frame libltc reports, with the sample offsets it gives for each."""
+def decode(lib: ctypes.CDLL | None, signal: np.ndarray, samples_per_frame: float) -> list[DecodedFrame]:
+    """Every frame libltc reports, with the sample offsets it gives for each (`lib`: `load()`'s, where it found libltc)."""
+    assert lib is not None, "libltc is not installed: the test should have been skipped"
     decoder = lib.ltc_decoder_create(int(samples_per_frame), 64)
     frames: list[DecodedFrame] = []
     data = np.ascontiguousarray(signal, dtype=np.float32)

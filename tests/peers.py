@@ -43,14 +43,17 @@ def make_tls_files(folder: Path) -> TlsFiles:
     ca, ca_key, cert, key, request = (folder / n for n in ("ca.pem", "ca.key", "server.pem", "server.key", "server.csr"))
     extensions = folder / "san.ext"
     extensions.write_text("subjectAltName=IP:127.0.0.1\n")
-    quiet = {"check": True, "capture_output": True}
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=showcontrol test CA",
-                    "-keyout", str(ca_key), "-out", str(ca)], **quiet)  # fmt: skip
-    subprocess.run(
-        ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(request)], **quiet
+
+    def openssl(*args: str | Path) -> None:
+        subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)
+
+    openssl(
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=showcontrol test CA", "-keyout", ca_key, "-out", ca
     )
-    subprocess.run(["openssl", "x509", "-req", "-in", str(request), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
-                    "-days", "2", "-extfile", str(extensions), "-out", str(cert)], **quiet)  # fmt: skip
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", request)
+    openssl(
+        "x509", "-req", "-in", request, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-days", "2", "-extfile", extensions, "-out", cert
+    )
     return TlsFiles(ca, cert, key)
 
 

@@ -16,7 +16,7 @@ import pytest
 import soundfile
 from conftest import REPO, showcontrol
 
-from showcontrol.analysis.draft import Hints, analyse, subdivide
+from showcontrol.analysis.draft import Draft, Hints, analyse, subdivide
 from showcontrol.analysis.meter_changes import drifting_bars, lay_bars
 from showcontrol.analysis.onsets import ANALYSIS_RATE
 from showcontrol.analysis.tempo_fit import fit_tempo_map
@@ -228,7 +228,7 @@ def demo_show(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return show
 
 
-def assert_bar_lines_match_the_show(draft, show: Path, count_in: float = 0.0) -> None:  # type: ignore[no-untyped-def]
+def assert_bar_lines_match_the_show(draft: Draft, show: Path, count_in: float = 0.0) -> None:
     """Every bar line of the draft's map within 20 ms of the show's (`count_in`: seconds a render plays before the track)."""
     truth = load_show(show).timelines["neon-nights"].tempo
     drafted = TempoMap(draft.tempo, draft.first_downbeat, 480)

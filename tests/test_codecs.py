@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message_builder import OscMessageBuilder
@@ -50,7 +52,7 @@ def test_msc_golden_vectors(message: bytes, golden: str) -> None:
         (lambda: msc("fire"), "macro"),
     ],
 )
-def test_msc_refuses_what_a_console_would_misread(call, error: str) -> None:  # type: ignore[no-untyped-def]
+def test_msc_refuses_what_a_console_would_misread(call: Callable[[], object], error: str) -> None:
     with pytest.raises(ValueError, match=error):
         call()
 

@@ -13,7 +13,7 @@ from conftest import REPO
 
 from showcontrol.cli import main
 from showcontrol.cuesheet.sheet import Header, cue_sheet, duration_text, iso_duration, timing_text
-from showcontrol.load.show_file import load_show
+from showcontrol.load.show_file import LoadedShow, load_show
 from showcontrol.takes.log import read_takes
 
 DEMO = REPO / "cues" / "demo" / "show.yaml"
@@ -24,12 +24,12 @@ EPISODE += ["--date", "2026-12-01", "--company", "Lantern Pictures Ltd"]
 
 
 @pytest.fixture(scope="module")
-def demo():  # type: ignore[no-untyped-def]
+def demo() -> LoadedShow:
     main(["check", str(DEMO)])  # synthesises the demo's tracks the first time
     return load_show(DEMO)
 
 
-def test_the_chosen_takes_are_reported_each_source_of_a_mashup_for_the_time_it_is_heard(demo) -> None:  # type: ignore[no-untyped-def]
+def test_the_chosen_takes_are_reported_each_source_of_a_mashup_for_the_time_it_is_heard(demo: LoadedShow) -> None:
     sheet = cue_sheet(demo, read_takes([TAKES]), Header("Elastic Heart"))
     uses = [(u.cue, u.rights.title, u.take.rsplit("/", 1)[-1], u.timing_in, u.timing_out, duration_text(u.duration_s)) for u in sheet.uses]
     assert uses == [
@@ -45,7 +45,7 @@ def test_the_chosen_takes_are_reported_each_source_of_a_mashup_for_the_time_it_i
     )
 
 
-def test_without_takes_the_whole_show_is_reported(demo) -> None:  # type: ignore[no-untyped-def]
+def test_without_takes_the_whole_show_is_reported(demo: LoadedShow) -> None:
     sheet = cue_sheet(demo, None, Header("demo"))
     assert [(u.cue, u.rights.title) for u in sheet.uses] == [
         ("M01", "Neon Nights"), ("M02", "Slow Burn"), ("M03", "Neon Nights"), ("M03", "Midnight Drive"),
@@ -53,7 +53,7 @@ def test_without_takes_the_whole_show_is_reported(demo) -> None:  # type: ignore
     assert sheet.uses[0].start_s == 0 and sheet.uses[0].end_s == pytest.approx(69.6645, abs=1e-3)
 
 
-def test_times_are_written_as_cue_sheets_and_ddex_write_them(demo) -> None:  # type: ignore[no-untyped-def]
+def test_times_are_written_as_cue_sheets_and_ddex_write_them(demo: LoadedShow) -> None:
     assert timing_text(61.0, demo.timelines["slow-burn"]) == "01:02:00;02"  # drop-frame past the minute
     assert (duration_text(44.4), duration_text(3725), iso_duration(64.5), iso_duration(33.0)) == ("00:44", "1:02:05", "PT1M4.5S", "PT33S")
 

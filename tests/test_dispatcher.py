@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from conftest import as_a
 from peers import UdpReceiver
 from pythonosc.osc_message import OscMessage
 from test_transport_run import beat_show, wait_until
@@ -21,7 +22,7 @@ from showcontrol.dispatcher import BURST_NS, GUARD_NS, Dispatcher, DispatcherCon
 from showcontrol.engine.plan import Dispatch, dispatch_order
 from showcontrol.engine.scheduler import Fire, Scheduler, SchedulerConfig, Seen, WaitUntil
 from showcontrol.engine.transport import Segment, State, Transport
-from showcontrol.io.output import Output
+from showcontrol.io.output import SENT, Output, Result
 from showcontrol.load.show_file import load_show
 from showcontrol.model.position import BarBeat
 from showcontrol.model.show import OscAction
@@ -63,10 +64,10 @@ class Recorder(Output):
     def prepare(self, event: Event) -> object:
         return event.at_frame
 
-    def send(self, message: object, event: Event, due_ns: int) -> str:
+    def send(self, message: object, event: Event, due_ns: int) -> Result:
         assert isinstance(message, int)
         self.sent.append(message)
-        return "sent"
+        return SENT
 
 
 def test_cues_are_sent_inside_the_firing_window_and_it_closes_between_them(tmp_path: Path) -> None:
@@ -76,7 +77,7 @@ def test_cues_are_sent_inside_the_firing_window_and_it_closes_between_them(tmp_p
     open_at_send: list[bool] = []
 
     class WindowWatcher(Recorder):
-        def send(self, message: object, event: Event, due_ns: int) -> str:
+        def send(self, message: object, event: Event, due_ns: int) -> Result:
             open_at_send.append(window.closes_ns == due_ns + BURST_NS)  # opened for this cue (not a clock race)
             return super().send(message, event, due_ns)
 
@@ -110,9 +111,9 @@ def test_cues_are_sent_inside_the_firing_window_and_it_closes_between_them(tmp_p
     assert open_at_send == [True, True, True]
     assert closed_between == [True]
     records = [json.loads(line) for line in (tmp_path / "show.jsonl").read_text().splitlines()]
-    sent = [r for r in records if r.get("kind") == "osc"]
-    assert [r["song_frame"] for r in sent] == list(frames) and {r["result"] for r in sent} == {"sent"}
-    assert all(r["sent"] >= r["scheduled"] for r in sent)  # never before its deadline
+    osc = [r for r in records if r.get("kind") == "osc"]
+    assert [r["song_frame"] for r in osc] == list(frames) and {r["result"] for r in osc} == {"sent"}
+    assert all(r["sent"] >= r["scheduled"] for r in osc)  # never before its deadline
 
 
 def test_standing_aside_waits_for_the_window_and_never_longer_than_asked() -> None:
@@ -181,11 +182,12 @@ def test_a_loop_at_the_songs_end_wraps_on_the_frame_and_ends_the_song_once_in_a_
     for wrap in (end, 2 * end - start):  # the device frames where each pass ends
         assert np.array_equal(rendered[wrap - 1000 : wrap], click[end - 1000 : end])  # the pass plays to its last frame...
         assert np.array_equal(rendered[wrap : wrap + 5000], click[start : start + 5000])  # ...and restarts on the frame
-        assert (wrap, (2, 1)) in [(frame, e.payload.args) for frame, e in fires if e.kind is Kind.OSC]  # its cue, at the wrap
+        cues = [(frame, as_a(OscAction, e.payload).args) for frame, e in fires if e.kind is Kind.OSC]
+        assert (wrap, (2, 1)) in cues  # its cue, at the wrap
     song_end = 3 * end - 2 * start
     assert not rendered[song_end + block :].any()  # released: the last pass plays to the song's end, then silence
     assert [(frame, e.kind) for frame, e in fires if e.kind is Kind.END] == [(song_end, Kind.END)]
-    beats = [e.payload.args for _, e in fires if e.kind is Kind.OSC]
+    beats = [as_a(OscAction, e.payload).args for _, e in fires if e.kind is Kind.OSC]
     assert beats == [(bar, beat) for bar in (1, 2, 3, 2, 3, 2, 3) for beat in range(1, 5)]
     assert not any(late)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from conftest import as_a
 
 from showcontrol.engine.plan import FeedCountIn, dispatch_order, plan_start, start_index
 from showcontrol.engine.transport import Pause, Play, Resume, State, Stop, Transport
@@ -12,6 +13,7 @@ from showcontrol.load.show_file import load_show
 from showcontrol.model.position import BarBeat
 from showcontrol.model.show import CountIn
 from showcontrol.offline import click_sounds
+from showcontrol.timeline.events import ClickHit
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -45,11 +47,11 @@ def test_reaching_the_end_stops() -> None:
 def test_start_from_a_bar_prerolls_a_count_in_at_that_bars_tempo() -> None:
     loaded = load_show(GOLDEN / "meters-and-ramp" / "show.yaml")
     timeline = loaded.timelines["meters"]
-    plan = plan_start(timeline, 4, [FeedCountIn("click", CountIn(1, True), 0.5, 1)], click_sounds(timeline.sample_rate))
+    plan = plan_start(timeline, 4, [FeedCountIn("click", CountIn(1, True), 0.5, 1)], click_sounds(int(timeline.sample_rate)))
     bar4 = timeline.tempo.frame(BarBeat(4), timeline.sample_rate)
     assert plan.song_from_frame == bar4
     assert plan.start_frame == bar4 - round(2.4 * 44100)  # 50 dotted quarters a minute is ♩=75: a 6/8 bar is 2.4 s
-    assert [e.payload.count for e in plan.count_in_events] == [1, 2]  # 6/8 counts its two pulses
+    assert [as_a(ClickHit, e.payload).count for e in plan.count_in_events] == [1, 2]  # 6/8 counts its two pulses
     assert list(plan.count_in) == ["click"] and np.abs(plan.count_in["click"].data).max() > 0
 
 
@@ -84,7 +86,7 @@ def test_state_rebuild_keeps_the_latest_per_output_or_per_address_and_never_once
     from showcontrol.model.show import MqttAction, OscAction, Section
     from showcontrol.timeline.events import Event, Kind
 
-    def osc(frame: int, output: str, address: str, *args: object, once: bool = False) -> Dispatch:
+    def osc(frame: int, output: str, address: str, *args: int | float | str, once: bool = False) -> Dispatch:
         return Dispatch(frame, Event(frame, BarBeat(1), Kind.OSC, output, OscAction(output, address, tuple(args)), once=once))
 
     order = (

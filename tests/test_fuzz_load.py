@@ -84,7 +84,7 @@ HOSTILE = [
 def mutated(text: str) -> st.SearchStrategy[str]:
     lines = text.splitlines(keepends=True)
     index = st.integers(0, len(lines) - 1)
-    value = st.sampled_from(HOSTILE) | st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+    value = st.sampled_from(HOSTILE) | st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
 
     def replace_value(i: int, new: str) -> str:
         key, colon, _ = lines[i].partition(": ")

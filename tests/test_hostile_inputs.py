@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, as_a
 
 from showcontrol.audio.speech import speak_all, speech_available
 from showcontrol.cli import main
@@ -251,4 +251,4 @@ def test_the_fast_loader_tags_values_as_the_safe_loader_does(tmp_path: Path, tex
     """libyaml composes, and plain scalars are resolved once per distinct text: the tags are PyYAML's safe loader's."""
     path = tmp_path / "file.yaml"
     path.write_text(text, encoding="utf-8")
-    assert _tags(compose_file(path, "file")) == _tags(yaml.compose(text, Loader=yaml.SafeLoader))
+    assert _tags(as_a(yaml.Node, compose_file(path, "file"))) == _tags(as_a(yaml.Node, yaml.compose(text, Loader=yaml.SafeLoader)))

@@ -6,13 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from conftest import write_tone
+from conftest import as_a, write_tone
 
 from showcontrol.app import RunOptions, ShowRunner
 from showcontrol.audio.mix import fade_out
 from showcontrol.load.show_file import load_show
 from showcontrol.model.position import BarBeat
 from showcontrol.offline import build_stems
+from showcontrol.timeline.events import ClickHit
 
 BLOCK = 256
 
@@ -92,5 +93,6 @@ def test_an_n_bar_count_in_at_the_target_bars_tempo(tmp_path: Path) -> None:
     runner = ShowRunner(load_show(tmp_path / "show.yaml"), RunOptions("s", start_bar=6, count_in_bars=2))
     plan = runner.play()
     bar_6 = runner.timeline.tempo.frame(BarBeat(6), 48000)
-    assert plan.song_from_frame == bar_6 and [e.payload.count for e in plan.count_in_events] == [1, 2, 3, 1, 2, 3]  # two bars of 3/4
+    counts = [as_a(ClickHit, e.payload).count for e in plan.count_in_events]
+    assert plan.song_from_frame == bar_6 and counts == [1, 2, 3, 1, 2, 3]  # two bars of 3/4
     assert plan.start_frame == bar_6 - 2 * 3 * 48000 * 60 // 150  # at 150 bpm, the tempo of bar 6

@@ -4,6 +4,7 @@ that dies under the show, reported as a lost device while the show keeps time.""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import libltc
 import numpy as np
@@ -42,7 +44,7 @@ def write_show(folder: Path, recorder: str, period: int = PERIOD) -> Path:
 class Recorder:
     """A JACK client with an input port per channel, keeping all it is given."""
 
-    def __init__(self, name: str, channels: int, client: object | None = None) -> None:
+    def __init__(self, name: str, channels: int, client: Any = None) -> None:
         self.client = client or jack.Client(name, no_start_server=True)
         self.ports = [self.client.inports.register(f"in_{k + 1}") for k in range(channels)]
         self.blocks: list[np.ndarray] = []
@@ -64,7 +66,7 @@ class Recorder:
         self.client.close()
 
 
-def feed_of(channel: np.ndarray, lib) -> str:  # type: ignore[no-untyped-def]
+def feed_of(channel: np.ndarray, lib: ctypes.CDLL | None) -> str:
     sounding = np.flatnonzero(np.abs(channel) > 1e-4)
     if not len(sounding):
         return "silence"

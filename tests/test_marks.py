@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import showcontrol, write_tone
+from conftest import as_a, showcontrol, write_tone
 from test_transport_run import wait_until
 
 from showcontrol.app import RunOptions, ShowRunner
@@ -22,7 +22,7 @@ from showcontrol.load.marks_file import marks_path, read_marks
 from showcontrol.load.show_file import load_show
 from showcontrol.marks import TapTempo, breath_targets, marker_at, snapped
 from showcontrol.model.position import BarBeat
-from showcontrol.model.show import Meter, TempoChange
+from showcontrol.model.show import Meter, MqttAction, TempoChange
 from showcontrol.timeline.tempo import TempoMap
 from showcontrol.ui.console import run_terminal
 
@@ -123,7 +123,10 @@ def test_merge_folds_markers_into_the_show_checked(tmp_path: Path) -> None:
     assert "cue 'mark 5' added at 2.1" in result.stdout and "breath 4.4.240 set on lyric line 1 (at 5.1)" in result.stdout
     assert "a comment merge keeps" in show.read_text()
     song = load_show(show).show.song("s")
-    assert [(str(c.at), c.name, c.actions[0].topic) for c in song.cues] == [("2.1", "mark 5", "cue/5"), ("3.3.240", "mark 6", "cue/6")]
+    assert [(str(c.at), c.name, as_a(MqttAction, c.actions[0]).topic) for c in song.cues] == [
+        ("2.1", "mark 5", "cue/5"),
+        ("3.3.240", "mark 6", "cue/6"),
+    ]
     assert [(str(lyric.at), lyric.text, str(lyric.breath)) for lyric in song.lyrics] == [
         ("5.1", "Sing", "4.4.240"),
         ("7.1", "(line at 7.1)", "6.4"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from test_remote_control import wait_until, write_show
@@ -14,6 +15,11 @@ from showcontrol.codec.msc import MscMessage, decode_msc, msc
 from showcontrol.control.commands import Go, Locate, Pause, Reply, Resume, SetLoop, Stop
 from showcontrol.control.midi_map import command_for
 from showcontrol.engine.transport import State
+
+if TYPE_CHECKING:
+    import rtmidi
+
+    from showcontrol.app import ShowRunner
 from showcontrol.model.inputs import MidiInput, MidiMapping, MidiTrigger
 
 
@@ -90,7 +96,7 @@ def test_an_msc_cue_that_is_not_a_bar_is_answered_with_an_error() -> None:
     assert isinstance(reply, Reply) and "not a bar number" in reply.text
 
 
-def drive(runner, pedal) -> None:  # type: ignore[no-untyped-def]
+def drive(runner: ShowRunner, pedal: rtmidi.MidiOut) -> None:
     pedal.send_message([0x90, 36, 100])
     wait_until(lambda: runner.segment.state is State.PLAYING, timeout=10)
     pedal.send_message([0xB0, 64, 127])

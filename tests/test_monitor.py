@@ -10,18 +10,21 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pygame
 import pytest
 from conftest import REPO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from peers import free_port
+from peers import Broker, free_port
 from test_run import wait_for_line
 
+from showcontrol.codec import monitor as wire
 from showcontrol.model.position import BarBeat
-from showcontrol.monitor.state import TEXT_LIMIT, MonitorView, apply
+from showcontrol.monitor.state import MonitorView, apply
 from showcontrol.monitor.window import Fonts, draw
 
 PREFIX = "showcontrol/monitor-test/"
@@ -61,7 +64,7 @@ def monitor(port: int, seconds: float, screenshot: Path | None = None, *extra: s
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
 
 
-def shown(process: subprocess.Popen[str]) -> dict:  # type: ignore[type-arg]
+def shown(process: subprocess.Popen[str]) -> dict[str, Any]:
     out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     return json.loads(out.strip().splitlines()[-1])
@@ -126,7 +129,7 @@ def test_the_monitor_reconnects_by_itself_when_the_broker_comes_back(broker) -> 
     ],
 )
 def test_each_state_topic_updates_the_view(topic: str, payload: str, field: str, value: object) -> None:
-    assert getattr(apply(MonitorView(), topic, payload, 0.0), field) == value
+    assert getattr(apply(MonitorView(), topic, payload.encode(), 0.0), field) == value
 
 
 def test_a_monitor_says_when_the_track_is_not_heard(tmp_path: Path, broker) -> None:
@@ -142,14 +145,14 @@ def test_a_monitor_says_when_the_track_is_not_heard(tmp_path: Path, broker) -> N
 
 def test_the_beat_flashes_and_the_downbeat_differs() -> None:
     view = apply(
-        apply(MonitorView(connected=True), "state/transport", '{"state": "playing"}', 0),
+        apply(MonitorView(connected=True), "state/transport", b'{"state": "playing"}', 0),
         "state/position",
-        '{"bar": 2, "beat": 1, "downbeat": true}',
+        b'{"bar": 2, "beat": 1, "downbeat": true}',
         10.0,
     )
     assert view.flash(10.05) == "downbeat" and view.flash(10.5) is None
-    assert apply(view, "state/position", '{"bar": 2, "beat": 2, "downbeat": false}', 11.0).flash(11.05) == "beat"
-    assert apply(view, "status", "offline", 10.0).flash(10.05) is None  # an engine gone: nothing flashes as if it played
+    assert apply(view, "state/position", b'{"bar": 2, "beat": 2, "downbeat": false}', 11.0).flash(11.05) == "beat"
+    assert apply(view, "status", b"offline", 10.0).flash(10.05) is None  # an engine gone: nothing flashes as if it played
 
 
 DUET = """version: 1
@@ -173,20 +176,20 @@ def test_the_beat_table_gives_each_performer_their_own_lines(tmp_path: Path) -> 
     timeline = load_show(tmp_path / "show.yaml").timelines["duet"]
     states = beat_states(timeline)
     bar_3 = states[timeline.tempo.frame(BarBeat(3), 48000)]
-    assert (bar_3["lyric"], bar_3["lyric_performer"], bar_3["next_lyric"]) == ("Ben answers", "Ben", "Both together")
-    assert bar_3["parts"]["Ava"]["lyric"] == "Ava sings first" and bar_3["parts"]["Ava"]["next_lyric"] == "Both together"
-    assert bar_3["parts"]["Ben"]["lyric"] == "Ben answers" and bar_3["parts"]["Ben"]["next_lyric"] == "Both together"
-    bar_4_beat_2 = states[timeline.tempo.frame(BarBeat(4, 2), 48000)]
-    assert bar_4_beat_2["parts"]["Ben"]["breath_in_beats"] == 2 and bar_4_beat_2["parts"]["Ava"]["breath_in_beats"] is None
+    assert (bar_3.lines.lyric, bar_3.lines.lyric_performer, bar_3.lines.next_lyric) == ("Ben answers", "Ben", "Both together")
+    assert bar_3.parts is not None and bar_3.parts["Ava"] == wire.Lines("Ava sings first", "Ava", "Both together", "", None)
+    assert bar_3.parts["Ben"].lyric == "Ben answers" and bar_3.parts["Ben"].next_lyric == "Both together"
+    bar_4_beat_2 = states[timeline.tempo.frame(BarBeat(4, 2), 48000)].parts
+    assert bar_4_beat_2 is not None and bar_4_beat_2["Ben"].breath_in_beats == 2 and bar_4_beat_2["Ava"].breath_in_beats is None
 
 
 def test_a_performers_monitor_ignores_the_others_lines() -> None:
     ava = MonitorView(performer="Ava")
-    assert apply(ava, "state/lyric", '{"text": "Ben answers", "performer": "Ben"}', 0).lyric == ""
-    assert apply(ava, "state/lyric", '{"text": "Both together"}', 0).lyric == "Both together"
+    assert apply(ava, "state/lyric", b'{"text": "Ben answers", "performer": "Ben"}', 0).lyric == ""
+    assert apply(ava, "state/lyric", b'{"text": "Both together"}', 0).lyric == "Both together"
     position = json.dumps(
         {"bar": 3, "beat": 1, "lyric": "Ben answers", "lyric_performer": "Ben", "parts": {"Ava": {"lyric": "Ava sings first"}}}
-    )
+    ).encode()
     assert apply(ava, "state/position", position, 0).lyric == "Ava sings first"
     shared = apply(MonitorView(), "state/position", position, 0)
     assert shared.line(shared.lyric, shared.lyric_performer) == "Ben: Ben answers"  # a shared monitor says who sings
@@ -219,10 +222,10 @@ def test_monitors_count_beats_when_no_click_sounds(tmp_path: Path) -> None:
 
     (tmp_path / "show.yaml").write_text(DUET.replace("    end: 9.1\n", "    end: 9.1\n    click: false\n"))
     states = beat_states(load_show(tmp_path / "show.yaml").timelines["duet"])
-    assert len(states) == 8 * 4 and sum(s["downbeat"] for s in states.values()) == 8
+    assert len(states) == 8 * 4 and sum(s.downbeat for s in states.values()) == 8
 
 
-def publish_retained(broker, messages: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+def publish_retained(broker: Broker, messages: dict[str, str]) -> None:
     for topic, payload in messages.items():
         subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-r", "-t", PREFIX + topic, "-s"], input=payload.encode(), check=True)
 
@@ -271,13 +274,13 @@ def test_a_monitor_survives_hostile_retained_messages_and_shows_what_it_can(tmp_
         ("state/position", '{"bar": 1' + "0" * 5000 + ', "beat": 1}', "not JSON"),
         ("state/transport", '{"state": "exploded"}', "state is not one of playing, paused, stopped"),
         ("state/lyric", '{"text": "a\\u0000b\\u001b[31m"}', ""),
-        ("status", "x" * 2_000_000, "2000000 characters, more than a monitor reads (1000000)"),
+        ("status", "x" * 2_000_000, "2000000 bytes, more than a monitor reads (1000000)"),
         ("status", "rebooting", "not online or offline"),
         ("state/section", "[1, 2]", "not a JSON object"),
     ],
 )
 def test_a_bad_field_is_flagged_and_the_rest_shown(topic: str, payload: str, problem: str) -> None:
-    view = apply(MonitorView(), topic, payload, 0.0)
+    view = apply(MonitorView(), topic, payload.encode(), 0.0)
     assert dict(view.bad).get(topic, "") == problem
     if topic == "state/position" and problem.startswith("next_cue"):
         assert (view.bar, view.beat, view.next_cue) == (3, 1, None)
@@ -294,10 +297,10 @@ FIELDS = ("bar", "beat", "downbeat", "section", "timecode", "lyric", "lyric_perf
           "breath_in_beats", "next_cue", "parts", "state", "song", "name", "text", "performer", "health")  # fmt: skip
 messages = st.one_of(
     st.dictionaries(st.sampled_from(FIELDS), json_values | st.fixed_dictionaries({"name": json_values, "in_s": json_values})).map(
-        lambda data: json.dumps(data, allow_nan=True)
+        lambda data: json.dumps(data, allow_nan=True).encode()
     ),
-    json_values.map(json.dumps),
-    st.binary(max_size=200).map(lambda raw: raw.decode(errors="replace")),  # as the subscriber decodes any bytes
+    json_values.map(lambda value: json.dumps(value).encode()),
+    st.binary(max_size=200),  # any bytes, as the subscriber hands them on
 )
 TOPICS = st.sampled_from(
     ["status", "state/transport", "state/section", "state/position", "state/lyric", "state/audio", "state/breath", "fx"]
@@ -307,13 +310,13 @@ TOPICS = st.sampled_from(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(TOPICS, messages), max_size=6), st.sampled_from([None, "Ava"]), st.booleans())
 def test_no_message_on_any_topic_breaks_the_view_or_its_drawing(
-    sequence: list[tuple[str, str]], performer: str | None, connected: bool
+    sequence: list[tuple[str, bytes]], performer: str | None, connected: bool
 ) -> None:
     view = MonitorView(performer=performer, connected=connected)
     for topic, payload in sequence:
         view = apply(view, topic, payload, 1.0)
     assert view.bar is None or isinstance(view.bar, int)
-    assert all(len(text) <= TEXT_LIMIT for text in (view.lyric, view.next_lyric, view.section, view.song, view.timecode, view.audio))
+    assert all(len(text) <= wire.TEXT_LIMIT for text in (view.lyric, view.next_lyric, view.section, view.song, view.timecode, view.audio))
     draw(SURFACE, FONTS, view, 1.05)  # whatever the view holds, it draws
 
 
@@ -331,7 +334,7 @@ NORMAL = {
 }  # fmt: skip
 
 
-def big_text_pixels(image: pygame.Surface, test) -> int:  # type: ignore[no-untyped-def]
+def big_text_pixels(image: pygame.Surface, test: Callable[[pygame.Color], bool]) -> int:
     """Pixels of the huge middle line (where bar.beat is drawn) that pass `test`."""
     return sum(1 for x in range(100, 1180, 4) for y in range(170, 330, 4) if test(image.get_at((x, y))))
 
@@ -374,3 +377,111 @@ def test_a_screenshot_is_written_whole_and_only_as_a_file(tmp_path: Path) -> Non
     _, err = process.communicate(timeout=20)  # at once: not after the 30 s the window would have run
     assert process.returncode == 2 and f"{fifo} is a FIFO (named pipe), not a file" in err, err
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+# The wire schema itself (codec/monitor.py): what the engine writes, the monitor reads back whole.
+GOLDEN_POSITION = wire.Position(
+    bar=9,
+    beat=1,
+    downbeat=True,
+    section="verse",
+    timecode="10:00:16:00",
+    lines=wire.Lines("First line", "", "Second line", "", 2),
+    next_cue=wire.NextCue("blackout", 4.0),
+    parts={"Ava": wire.Lines("First line", "", "", "", None)},
+)
+
+
+def test_a_position_is_encoded_as_the_web_pages_read_it() -> None:
+    assert wire.topic_of(GOLDEN_POSITION) == "state/position"
+    assert json.loads(wire.encode(GOLDEN_POSITION)) == {
+        "bar": 9, "beat": 1, "downbeat": True, "section": "verse", "timecode": "10:00:16:00",
+        "lyric": "First line", "lyric_performer": "", "next_lyric": "Second line", "next_lyric_performer": "", "breath_in_beats": 2,
+        "next_cue": {"name": "blackout", "in_s": 4.0},
+        "parts": {"Ava": {"lyric": "First line", "lyric_performer": "", "next_lyric": "", "next_lyric_performer": ""}},
+    }  # fmt: skip
+    assert wire.encode(wire.Presence(wire.OFFLINE)) == b"offline"
+    assert json.loads(wire.encode(wire.Transport("playing", "duet", "96000"))) == {"state": "playing", "song": "duet", "position": "96000"}
+
+
+def test_every_beat_of_a_show_reads_back_as_it_was_written(tmp_path: Path) -> None:
+    from showcontrol.beats import beat_states
+    from showcontrol.load.show_file import load_show
+
+    (tmp_path / "show.yaml").write_text(DUET)
+    states = beat_states(load_show(tmp_path / "show.yaml").timelines["duet"])
+    for position in states.values():
+        assert wire.decode("state/position", wire.encode(position)) == wire.Reading("state/position", position)
+
+
+short_text = st.text(st.characters(exclude_categories=["C"]), max_size=20)
+counts = st.none() | st.integers(0, wire.MAX_COUNT)
+lines = st.builds(wire.Lines, short_text | st.none(), short_text | st.none(), short_text | st.none(), short_text | st.none(), counts)
+valid_messages = st.one_of(
+    st.builds(wire.Presence, st.sampled_from([wire.ONLINE, wire.OFFLINE])),
+    st.builds(wire.Transport, st.none() | st.sampled_from(wire.TRANSPORT_STATES), short_text | st.none(), short_text | st.none(), short_text | st.none()),
+    st.builds(wire.Section, short_text | st.none(), counts, counts),
+    st.builds(wire.Lyric, short_text | st.none(), short_text | st.none(), counts, counts),
+    st.builds(wire.Breath, short_text | st.none(), short_text | st.none(), counts, counts),
+    st.builds(wire.Audio, short_text | st.none()),
+    st.builds(
+        wire.Position, counts, counts, st.booleans(), short_text | st.none(), short_text | st.none(), lines,
+        st.none() | st.builds(wire.NextCue, short_text, st.floats(0, 86_399, allow_nan=False)),
+        st.none() | st.dictionaries(short_text, lines, max_size=3),
+    ),
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(valid_messages)
+def test_any_message_the_engine_can_write_reads_back_unchanged(message: wire.Message) -> None:
+    topic = wire.topic_of(message)
+    assert wire.decode(topic, wire.encode(message)) == wire.Reading(topic, message)
+
+
+MONITOR_TOPICS = ["status", "state/transport", "state/section", "state/position", "state/lyric", "state/breath", "state/audio"]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.sampled_from([*MONITOR_TOPICS, "fx", "command", ""]), st.binary(max_size=300) | messages)
+def test_no_bytes_on_any_topic_make_the_decoder_raise(topic: str, payload: bytes) -> None:
+    reading = wire.decode(topic, payload)
+    if topic not in MONITOR_TOPICS:
+        assert reading is None
+        return
+    assert reading is not None and len(reading.problems) <= wire.MAX_PROBLEMS + 1
+    said = "".join(reading.problems)
+    assert said == wire.shown(said)  # a problem is drawn on the screen: no control characters in it
+
+
+def test_a_hostile_key_in_parts_is_named_safely_and_the_rest_read() -> None:
+    payload = json.dumps({"bar": 4, "beat": 2, "parts": {"\x00\x1b[2J" + "x" * 100: 1, "Ava": {"lyric": 7, "next_lyric": "ok"}}})
+    reading = wire.decode("state/position", payload.encode())
+    assert reading is not None and isinstance(reading.message, wire.Position)
+    assert reading.message.parts == {"Ava": wire.Lines(next_lyric="ok")} and (reading.message.bar, reading.message.beat) == (4, 2)
+    assert reading.problems == ("parts.[2J" + "x" * 35 + " is not an object", "parts.Ava.lyric is not text")
+
+
+LIVE_HOSTILE = [
+    b"\xff\xfe\x00 not UTF-8",
+    b"{" * 100_000,
+    b'{"bar": ' + b"9" * 10_000 + b"}",
+    b"x" * 1_500_000,
+    json.dumps({"bar": -1, "beat": "one", "section": "\x1b]0;owned\x07", "next_cue": {"in_s": 1e308}}).encode(),
+]
+
+
+def test_a_running_monitor_takes_hostile_messages_and_carries_on(tmp_path: Path, broker: Broker) -> None:
+    """Not retained this time: hostile messages arrive while the monitor runs, then a good one it shows."""
+    publish_retained(broker, NORMAL)
+    process = monitor(broker.port, 6.0, tmp_path / "carried-on.png")
+    time.sleep(2.5)  # it has started and drawn the normal state
+    for payload in LIVE_HOSTILE:
+        for topic in ("state/position", "state/section", "status"):
+            subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-t", PREFIX + topic, "-s"], input=payload, check=True)
+    good = {
+        "state/position": json.dumps({"bar": 15, "beat": 2, "section": "chorus"}),
+        "state/transport": '{"state": "playing", "song": "duet"}',
+    }
+    publish_retained(broker, good)
+    view = shown(process)
+    assert (view["bar"], view["beat"], view["section"], view["song"]) == (15, 2, "chorus", "duet")
+    assert view["connected"] and view["engine"] == "online" and dict(view["bad"]).keys() == {"state/section", "status"}

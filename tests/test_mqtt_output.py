@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
+from conftest import REPO
 from peers import Broker, Subscriber
 from test_transport_run import wait_until
 
@@ -27,7 +31,7 @@ def beat(n: int) -> Event:
     return Event(n, BarBeat(n, 1), Kind.BEAT, "", ClickHit("accent"))
 
 
-def publisher(broker: Broker, reports: list[dict[str, object]] | None = None, max_delay_s: float = 2.0) -> MqttPublisher:
+def publisher(broker: Broker, reports: list[dict[str, Any]] | None = None, max_delay_s: float = 2.0) -> MqttPublisher:
     spec = MqttOutput(name="monitors", host="127.0.0.1", port=broker.port, topic_prefix=PREFIX)
     return MqttPublisher(spec, report=(reports.append if reports is not None else None), max_delay_s=max_delay_s).open()
 
@@ -52,7 +56,7 @@ def test_a_burst_of_cues_and_state_arrives_whole_and_in_order(broker: Broker) ->
 
 
 def test_what_is_handed_over_while_the_broker_is_down_arrives_after_it_returns(broker: Broker) -> None:
-    reports: list[dict[str, object]] = []
+    reports: list[dict[str, Any]] = []
     output = publisher(broker, reports, max_delay_s=1.0)
     try:
         wait_until(lambda: output.status.health is Health.UP)
@@ -81,7 +85,7 @@ def test_what_is_handed_over_while_the_broker_is_down_arrives_after_it_returns(b
 def test_cues_left_when_the_show_closes_without_a_broker_are_reported_dropped(tmp_path: Path) -> None:
     from peers import free_port
 
-    reports: list[dict[str, object]] = []
+    reports: list[dict[str, Any]] = []
     spec = MqttOutput(name="monitors", host="127.0.0.1", port=free_port(), topic_prefix=PREFIX)
     output = MqttPublisher(spec, report=reports.append).open()
     for n in range(3):
@@ -107,7 +111,7 @@ def test_a_broker_that_goes_away_while_nothing_is_sent_shows_the_output_down(bro
 
 def test_cues_queued_through_an_outage_are_counted_late_against_their_deadline_and_each_gets_its_final_record(broker: Broker) -> None:
     """Before: delivered 1.9 s late but counted `late 0`, no final result for `queued (down)`, drops naming no cue."""
-    reports: list[dict[str, object]] = []
+    reports: list[dict[str, Any]] = []
     output = publisher(broker, reports, max_delay_s=3.0)
     try:
         wait_until(lambda: output.status.health is Health.UP)
@@ -135,9 +139,31 @@ def test_cues_queued_through_an_outage_are_counted_late_against_their_deadline_a
 def test_a_cue_the_show_closes_on_is_dropped_by_name(tmp_path: Path) -> None:
     from peers import free_port
 
-    reports: list[dict[str, object]] = []
+    reports: list[dict[str, Any]] = []
     spec = MqttOutput(name="monitors", host="127.0.0.1", port=free_port(), topic_prefix=PREFIX)
     output = MqttPublisher(spec, report=reports.append).open()
     output.send(output.prepare(cue(7)), cue(7), time.monotonic_ns())
     output.close()
     assert [(r["cue"], r["result"]) for r in reports] == [("cue7", "dropped: undelivered at shutdown")]
+
+
+def test_an_engine_that_dies_leaves_offline_and_one_that_closes_says_it(broker: Broker) -> None:
+    """The last will: a killed engine's monitors read `offline` (the broker sends it), as after a clean close."""
+    subscriber = Subscriber(broker.port, PREFIX + "status")
+    script = (
+        "import sys, time\nfrom showcontrol.io.mqtt import MqttPublisher\nfrom showcontrol.model.patch import MqttOutput\n"
+        f"MqttPublisher(MqttOutput(name='m', host='127.0.0.1', port={broker.port}, topic_prefix='{PREFIX}')).open()\n"
+        "print('open', flush=True)\ntime.sleep(60)\n"
+    )
+    engine = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        wait_until(lambda: [p for _, _, p in subscriber.lines] == ["online"])
+    finally:
+        engine.kill()
+        engine.wait()
+    wait_until(lambda: [p for _, _, p in subscriber.lines] == ["online", "offline"])
+    output = publisher(broker)
+    wait_until(lambda: len(subscriber.lines) == 3)
+    output.close()
+    wait_until(lambda: [p for _, _, p in subscriber.lines] == ["online", "offline", "online", "offline"])
+    subscriber.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import start_show
@@ -28,7 +29,7 @@ outputs:
 """
 
 
-def cue_messages(tmp_path: Path, cues: str, patch: str = PATCH) -> list[tuple[str, dict]]:  # type: ignore[type-arg]
+def cue_messages(tmp_path: Path, cues: str, patch: str = PATCH) -> list[tuple[str, dict[str, Any]]]:
     (tmp_path / "patch.yaml").write_text(patch)
     show = tmp_path / "show.yaml"
     show.write_text(f"version: 1\npatch: patch.yaml\nsongs:\n  - id: s\n    end: 5.1\n    tempo: [{{bar: 1, bpm: 120}}]\n    cues:\n{cues}")
@@ -62,7 +63,7 @@ def cue_messages(tmp_path: Path, cues: str, patch: str = PATCH) -> list[tuple[st
         ("monitors: {fx: confetti}", ("monitors", {"topic": "fx/confetti", "payload": "go", "qos": 1, "retain": False})),
     ],
 )
-def test_shipped_profiles_expand_to_each_consoles_dialect(tmp_path: Path, action: str, expected: tuple[str, dict]) -> None:  # type: ignore[type-arg]
+def test_shipped_profiles_expand_to_each_consoles_dialect(tmp_path: Path, action: str, expected: tuple[str, dict[str, Any]]) -> None:
     assert cue_messages(tmp_path, f"      - {{at: 1.1, {action}}}\n") == [expected]
 
 

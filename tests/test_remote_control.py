@@ -9,8 +9,10 @@ import json
 import signal
 import socket
 import time
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import REPO
@@ -33,7 +35,7 @@ from showcontrol.model.position import BarBeat
 from showcontrol.remote.controller import Controller
 
 
-def osc(address: str, *args: object) -> bytes:
+def osc(address: str, *args: str | int | float) -> bytes:
     builder = OscMessageBuilder(address=address)
     for arg in args:
         builder.add_arg(arg)
@@ -50,7 +52,7 @@ def write_show(folder: Path, patch_extra: str = "", songs: int = 2) -> Path:
     return show
 
 
-def wait_until(condition, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
+def wait_until(condition: Callable[[], object], timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -153,7 +155,7 @@ def test_the_controller_answers_every_command_and_logs_it_with_its_source(runner
 
 
 # -- OSC over real sockets -------------------------------------------------------------------------
-def udp_ask(port: int, packet: bytes, timeout: float = 3.0) -> list[tuple[str, list[object]]]:
+def udp_ask(port: int, packet: bytes, timeout: float = 3.0) -> list[tuple[str, dict[str, Any]]]:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
         sender.settimeout(timeout)
         sender.sendto(packet, ("127.0.0.1", port))
@@ -178,7 +180,7 @@ def test_osc_over_udp_and_tcp_drives_the_show_and_answers_the_sender(runner: Sho
         assert udp_ask(spec.port, b"\x00garbage", timeout=0.3) == []
         with socket.create_connection(("127.0.0.1", spec.port), timeout=3) as tcp:  # OSC 1.1: SLIP frames
             tcp.sendall(frame_slip(osc("/showcontrol/stop")) + frame_slip(osc("/showcontrol/locate", "verse")))
-            decoder, packets = StreamDecoder("slip"), []
+            decoder, packets = StreamDecoder("slip"), list[bytes]()
             while len(packets) < 2:
                 packets += decoder.feed(tcp.recv(65536))
         replies = [json.loads(str(OscMessage(p).params[0])) for p in packets]
@@ -225,13 +227,13 @@ def test_run_osc_in_takes_a_go_from_a_desk_and_logs_it(tmp_path: Path) -> None:
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
-        replies: list[tuple[str, list[object]]] = []
+        replies: list[tuple[str, dict[str, Any]]] = []
         while not replies and time.monotonic() < deadline:  # until the show is open and listening
             replies = udp_ask(port, osc("/showcontrol/status"), timeout=0.5)
-        assert replies and replies[0][1]["state"]["state"] == "stopped"  # type: ignore[call-overload]  # waits for its GO
+        assert replies and replies[0][1]["state"]["state"] == "stopped"  # waits for its GO
         [(_, reply)] = udp_ask(port, osc("/showcontrol/go", 5))
-        assert reply["text"] == "playing song1 from bar 5"  # type: ignore[call-overload]
-        while udp_ask(port, osc("/showcontrol/status"))[0][1]["state"]["state"] != "stopped":  # type: ignore[call-overload]  # to the end
+        assert reply["text"] == "playing song1 from bar 5"
+        while udp_ask(port, osc("/showcontrol/status"))[0][1]["state"]["state"] != "stopped":  # to the end
             time.sleep(0.25)  # a desk polling status stays under the rate limit
     finally:
         process.terminate()

@@ -7,6 +7,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import mido
 from conftest import REPO, run_show_to_the_end, start_show
@@ -52,7 +53,7 @@ def run_show(show: Path, patch: Path, song: str, log: Path, jack_env: dict[str, 
     return run_show_to_the_end(show, "--patch", str(patch), "--song", song, "--midi-api", "jack", env={**os.environ, **jack_env}, log=log)
 
 
-def expected(show: Path, patch: Path, song: str) -> dict[str, list[object]]:
+def expected(show: Path, patch: Path, song: str) -> dict[str, list[Any]]:
     timeline = load_show(show, patch).timelines[song]
     actions = [e.payload for e in timeline.events]
     return {

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import libltc
 import numpy as np
@@ -36,7 +37,7 @@ songs:
 """
 
 
-def render(folder: Path, speed: str) -> tuple[list[dict], np.ndarray]:  # type: ignore[type-arg]
+def render(folder: Path, speed: str) -> tuple[list[dict[str, Any]], np.ndarray]:
     out, trace = folder / f"out-{speed}.wav", folder / f"trace-{speed}.jsonl"
     result = showcontrol("render", str(folder / "show.yaml"), "-o", str(out), "--trace", str(trace), "--speed", speed)
     assert result.returncode == 0, result.stderr

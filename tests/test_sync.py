@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 from fractions import Fraction
+from typing import Any
 
 import libltc
 import numpy as np
@@ -53,7 +54,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory):
     return load_show(folder / "show.yaml").timelines["ramp"], trace, audio, rate
 
 
-def sync_of(trace: list[dict], stream: str) -> list[dict]:  # type: ignore[type-arg]
+def sync_of(trace: list[dict[str, Any]], stream: str) -> list[dict[str, Any]]:
     return [e for e in trace if e["kind"] == "sync" and e["message"]["stream"] == stream]
 
 

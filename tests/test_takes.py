@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -90,7 +91,7 @@ def test_only_open_takes_of_dead_processes_on_this_host_were_abandoned() -> None
 
 def test_a_crashed_take_ends_at_the_last_event_its_show_log_holds_after_its_go() -> None:
     take = a_take(started_at=1000.0)
-    show_log = [
+    show_log: list[dict[str, object]] = [
         {"song": "s", "position": "30.1.000", "time": 60.0, "sent": 990.0},  # an earlier run's
         {"song": "s", "position": "3.2.000", "time": 5.25, "sent": 1005.5},
         {"song": "s", "kind": "transport", "state": "playing"},
@@ -181,7 +182,7 @@ def beat_show(folder: Path, osc_port: int, bars: int = 12) -> Path:
     return show
 
 
-def wait_until(condition, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+def wait_until(condition: Callable[[], object], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"

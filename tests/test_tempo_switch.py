@@ -12,6 +12,7 @@ import statistics
 import termios
 import threading
 import time
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -123,7 +124,7 @@ def test_the_keys_of_run_change_the_tempo(running) -> None:
             failures.append(error)
             raise
 
-    def console_reached(condition) -> bool:  # type: ignore[no-untyped-def]
+    def console_reached(condition: Callable[[], bool]) -> bool:
         job = runner.tempo_job
         if job is not None and job.error:
             raise AssertionError(f"tempo {job.tempo} failed: {job.error}\n{screen.getvalue()}")

@@ -39,10 +39,10 @@ outputs:
 
 
 def received(receiver: UdpReceiver) -> list[tuple[int, int]]:
-    return [tuple(OscMessage(d).params) for _, d in receiver.datagrams]  # type: ignore[misc]
+    return [tuple(OscMessage(d).params) for _, d in receiver.datagrams]
 
 
-def wait_until(condition, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
+def wait_until(condition, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:

@@ -1,4 +1,4 @@
-"""MQTT with aiomqtt (v2) on the network thread: the only module of the package that imports it (or paho).
+"""The MQTT output: paho, driven by the asyncio loop of a network thread (io/mqtt_connection.py).
 
 Cues at QoS 0 that are not retained are written by the dispatcher itself, at their deadline, on a
 second connection (the cue line, io/mqtt_cue_line.py) that this thread opens and watches. Everything
@@ -8,8 +8,8 @@ that same turn of its loop. What was not written (or, at QoS 1 and 2, not acknow
 connection drops is queued again, in order.
 
 Per output: a retained `{prefix}status` presence topic (`online`, with last will `offline`), retained
-state topics (`state/transport`, `state/section`, `state/position`, `state/lyric`, `state/breath`) that
-let a monitor join mid-song, and cue messages. While the broker is away the output reconnects with
+state topics (`state/transport`, `state/section`, `state/position`, `state/lyric`, `state/breath`,
+`state/audio`; their payloads are codec/monitor.py's) that let a monitor join mid-song, and cue messages. While the broker is away the output reconnects with
 backoff; cues queued meanwhile that are older than `max_delay_s` are dropped and logged rather than
 fired late (a confetti cue must not go off 30 s after its beat), and the latest retained state is
 republished on reconnect. A cue whose hand-over could not say how it ended ("queued (down)"), or that
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 import time
@@ -31,18 +30,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import aiomqtt
 import paho.mqtt.client as mqtt
 
+from showcontrol.beats import state_message
+from showcontrol.codec import monitor as wire
 from showcontrol.codec.mqtt_publish import publish_packet
-from showcontrol.describe import message_data
 from showcontrol.io.backoff import Backoff
-from showcontrol.io.mqtt_cue_line import NO_NAGLE, CueLine, open_cue_line, password_of, tls_files
+from showcontrol.io.mqtt_connection import Connection
+from showcontrol.io.mqtt_cue_line import CueLine, open_cue_line, paho_client
 from showcontrol.io.output import LATE_NS, QUEUED, SENT, Health, Outcome, OutputOf, Result
 from showcontrol.model.patch import MqttOutput
-from showcontrol.model.show import Lyric, MqttAction, Section
+from showcontrol.model.show import MqttAction
 from showcontrol.realtime import normal_priority
-from showcontrol.timeline.events import ClickHit, Event, Kind
+from showcontrol.timeline.events import Event
 from showcontrol.timeline.sync import SyncPoint
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ Report = Callable[[dict[str, Any]], None]
 @dataclass(frozen=True, slots=True)
 class Publication:
     topic: str
-    payload: str
+    payload: str | bytes
     qos: int
     retain: bool
     due_ns: int
@@ -71,11 +71,11 @@ class MqttPublisher(OutputOf[Publication]):
         report: Report | None = None,
         max_delay_s: float = 2.0,
         queue_size: int = 1000,
-        beats: Mapping[int, dict[str, Any]] | None = None,
+        beats: Mapping[int, wire.Position] | None = None,
     ) -> None:
         super().__init__(spec.name, spec.latency_ms)
         self.spec = spec
-        self._beat_payloads: dict[int, str] = {}
+        self._beat_payloads: dict[int, bytes] = {}
         self.set_beats(beats or {})
         self.prefix = spec.topic_prefix
         self.max_delay_ns = int(max_delay_s * 1e9)
@@ -85,7 +85,7 @@ class MqttPublisher(OutputOf[Publication]):
         # Handed over by the dispatcher, taken by the network thread: deque appends and pops are atomic.
         self._pending: deque[Publication | None] = deque()
         self._wake_asked = False  # one loop wake-up per burst of sends, not one per message
-        self._paho: mqtt.Client | None = None  # while connected: publishing goes straight to it
+        self._connection: Connection | None = None  # while connected: publishing goes straight to its paho client
         self._line: CueLine | None = None  # while open: the dispatcher writes QoS-0 cues on it itself
         self._session: asyncio.Future[bool] | None = None  # the connection's end: True when asked to stop
         # Handed to paho, not yet on the wire (or acknowledged), with when they were written.
@@ -102,10 +102,10 @@ class MqttPublisher(OutputOf[Publication]):
         """Whether QoS-0 cues are written straight to the broker now (else they take the main connection)."""
         return self._line is not None
 
-    def set_beats(self, beats: Mapping[int, dict[str, Any]]) -> None:
-        """What monitors show from each beat on (showcontrol.beats), by song frame: made into JSON now, as the
+    def set_beats(self, beats: Mapping[int, wire.Position]) -> None:
+        """What monitors show from each beat on (showcontrol.beats), by song frame: encoded now, as the
         dispatcher sends it right after the beat's cues."""
-        self._beat_payloads = {frame: json.dumps(data, ensure_ascii=False) for frame, data in beats.items()}
+        self._beat_payloads = {frame: wire.encode(position) for frame, position in beats.items()}
 
     # -- dispatcher side -------------------------------------------------------------------
     def prepare(self, event: Event) -> Publication:
@@ -128,21 +128,22 @@ class MqttPublisher(OutputOf[Publication]):
         return self._enqueue(handed)
 
     def state(self, event: Event) -> None:
-        topic, data = _state_message(event)
-        if not topic:
+        message = state_message(event)
+        if message is None:
             return
-        payload = self._beat_payloads.get(event.at_frame) if topic == "position" else None
-        if payload is None:
-            payload = json.dumps(data, ensure_ascii=False)
-        self.count(self._enqueue(Publication(f"{self.prefix}state/{topic}", payload, 0, True, time.monotonic_ns(), False)))
+        beat = self._beat_payloads.get(event.at_frame) if isinstance(message, wire.Position) else None
+        self._publish_state(message, qos=0, payload=beat)
 
     def transport(self, state: str, song_id: str, position: str, sync: SyncPoint) -> None:
-        data = {"state": state, "song": song_id, "position": position}
-        self.count(self._enqueue(Publication(f"{self.prefix}state/transport", json.dumps(data), 1, True, time.monotonic_ns(), False)))
+        self._publish_state(wire.Transport(state, song_id, position), qos=1)
 
     def audio(self, health: str) -> None:
-        data = {"health": health}
-        self.count(self._enqueue(Publication(f"{self.prefix}state/audio", json.dumps(data), 1, True, time.monotonic_ns(), False)))
+        self._publish_state(wire.Audio(health), qos=1)
+
+    def _publish_state(self, message: wire.Message, qos: int, payload: bytes | None = None) -> None:
+        """Retained, so a monitor that joins later reads it; `payload` when it was encoded ahead."""
+        encoded = wire.encode(message) if payload is None else payload
+        self.count(self._enqueue(Publication(self.prefix + wire.topic_of(message), encoded, qos, True, time.monotonic_ns(), False)))
 
     def _enqueue(self, publication: Publication) -> Result:
         """Hand a publication to the network thread; the caller counts the result."""
@@ -173,13 +174,13 @@ class MqttPublisher(OutputOf[Publication]):
     def _wake(self) -> None:
         """On the network thread, at once: publish what is queued (nothing waits for a later turn of the loop)."""
         self._wake_asked = False
-        session = self._session
-        if self._paho is None or session is None or session.done():
+        session, connection = self._session, self._connection
+        if connection is None or session is None or session.done():
             return  # not connected: the queue is drained once it is
         try:
-            if self._publish_queued(self._paho):
+            if self._publish_queued(connection):
                 session.set_result(True)
-        except aiomqtt.MqttError as error:
+        except ConnectionError as error:
             session.set_exception(error)
 
     def _run_loop(self) -> None:
@@ -203,66 +204,56 @@ class MqttPublisher(OutputOf[Publication]):
                 self.status.counters.dropped += 1
                 self._tell(publication, "dropped: undelivered at shutdown")
 
-    def _client(self) -> aiomqtt.Client:
-        tls = self.spec.tls
-        tls_params = aiomqtt.TLSParameters(**tls_files(self.spec)) if tls is not None else None
-        will = aiomqtt.Will(f"{self.prefix}status", "offline", qos=1, retain=True)
-        return aiomqtt.Client(
-            self.spec.host,
-            self.spec.port,
-            username=self.spec.username,
-            password=password_of(self.spec),
-            identifier=self.spec.client_id,
-            will=will,
-            tls_params=tls_params,
-            tls_insecure=tls.insecure if tls else None,
-            keepalive=5,
-            timeout=3,
-            socket_options=[NO_NAGLE],
-        )
+    def _client(self) -> mqtt.Client:
+        client = paho_client(self.spec)
+        client.will_set(self.prefix + wire.STATUS, wire.OFFLINE, qos=1, retain=True)
+        return client
 
     async def _connect_forever(self) -> None:
         waits = Backoff(0.25, 5.0)
         while not self._stopped.is_set():
+            connection = Connection(self._client())
             try:
-                async with self._client() as client:
-                    self.connections += 1
-                    await client.publish(f"{self.prefix}status", "online", qos=1, retain=True)
-                    for publication in list(self._retained.values()):
-                        if not publication.cue:
-                            await client.publish(publication.topic, publication.payload, qos=publication.qos, retain=True)
-                    self.mark(Health.UP)
-                    waits.reset()
-                    if await self._publish_until_stopped(client):
-                        await client.publish(f"{self.prefix}status", "offline", qos=1, retain=True)
-                        return
-            except aiomqtt.MqttError as error:
+                await connection.connect(self.spec.host, self.spec.port)
+                self.connections += 1
+                connection.client.publish(self.prefix + wire.STATUS, wire.ONLINE, qos=1, retain=True)
+                for publication in list(self._retained.values()):
+                    if not publication.cue:
+                        connection.client.publish(publication.topic, publication.payload, qos=publication.qos, retain=True)
+                connection.write_now()
+                self.mark(Health.UP)
+                waits.reset()
+                await self._publish_until_stopped(connection)
+                connection.client.publish(self.prefix + wire.STATUS, wire.OFFLINE, qos=1, retain=True)
+                connection.write_now()
+                await self._wait_for_confirmations()
+                await connection.disconnect()
+                return
+            except (OSError, ValueError) as error:  # ValueError: paho refuses a host name
                 self._requeue_unconfirmed()
                 self.mark(Health.DOWN, f"broker {self.spec.host}:{self.spec.port}: {error}")
+            finally:
+                connection.close()
             if self._stopped.is_set():
                 return
             await asyncio.sleep(waits.next_s())
 
-    async def _publish_until_stopped(self, client: aiomqtt.Client) -> bool:
-        """Publish what the dispatcher hands over until asked to stop (True); raises MqttError when the
-        broker goes away (what paho had not yet written, or the broker not acknowledged, is queued again)."""
+    async def _publish_until_stopped(self, connection: Connection) -> None:
+        """Publish what the dispatcher hands over until asked to stop; raises ConnectionError when the broker
+        goes away (what paho had not yet written, or the broker not acknowledged, is then queued again)."""
         session = self._session = asyncio.get_running_loop().create_future()
-        self._paho = _paho_of(client)
-        lost = asyncio.create_task(_connection_lost(client))
-        lost.add_done_callback(lambda task: _end_on_loss(session, task))
+        connection.ended.add_done_callback(lambda ended: _end_with(session, ended))
+        self._connection = connection
         line_keeper = asyncio.create_task(self._keep_cue_line(session)) if self.spec.cue_connection else None
         try:
             self._wake()  # what was queued while connecting
             await session
         finally:
-            lost.cancel()
             self._line = None  # cues take the queue from now on
             if line_keeper is not None:
                 line_keeper.cancel()
                 await asyncio.gather(line_keeper, return_exceptions=True)  # it closes its line
-            self._paho = None
-        await self._wait_for_confirmations()
-        return True
+            self._connection = None
 
     async def _keep_cue_line(self, session: asyncio.Future[bool]) -> None:
         """While the main connection is up: open the cue line, hand it to the dispatcher, and open another
@@ -303,13 +294,14 @@ class MqttPublisher(OutputOf[Publication]):
                 waits.reset()  # a line that served a while: the next one opens soon
             await asyncio.sleep(waits.next_s())
 
-    def _publish_queued(self, paho: mqtt.Client) -> bool:
+    def _publish_queued(self, connection: Connection) -> bool:
         """Hand every queued message to paho in order and write them now; True at the stop marker.
 
-        aiomqtt's own publish would take three more turns of the loop per message (its confirmation, a
+        A publish through aiomqtt would take three more turns of the loop per message (its confirmation, a
         writer callback, the socket's readiness), each one more chance for another thread to take the GIL:
         1.2 ms median to the wire on a busy machine, against 0.3 ms (bench/mqtt_path.py, bench/timing.py).
         """
+        paho = connection.client
         stop = False
         while self._pending:
             publication = self._pending.popleft()
@@ -327,12 +319,11 @@ class MqttPublisher(OutputOf[Publication]):
                 continue
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 self._pending.appendleft(publication)
-                raise aiomqtt.MqttCodeError(info.rc, "could not publish")
+                raise ConnectionError(f"could not publish: {mqtt.error_string(info.rc)}")
             if publication.cue:
-                _write(paho)  # the cue leaves now, not after the state messages behind it are packed (~50 us each)
+                connection.write_now()  # the cue leaves now, not after the state messages behind it are packed (~50 us each)
             self._in_flight.append((publication, info, time.monotonic_ns()))
-        _write(paho)
-        asyncio.get_running_loop().call_soon(_stop_watching_if_written, paho)
+        connection.write_now()
         self._count_confirmed()
         return stop
 
@@ -392,14 +383,6 @@ class MqttPublisher(OutputOf[Publication]):
             self._thread.join(timeout=5)
 
 
-async def _connection_lost(client: aiomqtt.Client) -> None:
-    """Return when aiomqtt sees the connection end: we subscribe to nothing, so its message stream only
-    ever ends, and it ends on a disconnection (a write would only notice at the next cue, if then)."""
-    with contextlib.suppress(aiomqtt.MqttError):
-        async for _ in client.messages:
-            pass
-
-
 def _watch(line: CueLine, ended: asyncio.Future[None]) -> None:
     """When the cue line's socket turns readable: it ended, unless that was TLS housekeeping."""
     if line.check() and not ended.done():
@@ -412,48 +395,8 @@ def _close_if_opened(opening: asyncio.Future[CueLine]) -> None:
         opening.result().close("the main connection ended while it opened")
 
 
-def _end_on_loss(session: asyncio.Future[bool], lost: asyncio.Task[None]) -> None:
-    if not lost.cancelled() and not session.done():
-        session.set_exception(aiomqtt.MqttError("connection lost"))
-
-
-def _write(paho: mqtt.Client) -> None:
-    """Write what paho has queued, now, on this thread."""
-    if paho.loop_write() != mqtt.MQTT_ERR_SUCCESS:
-        raise aiomqtt.MqttError("connection lost while writing")
-
-
-def _stop_watching_if_written(paho: mqtt.Client) -> None:
-    """Undo the writer aiomqtt registered for a publish whose bytes we already wrote.
-
-    paho asks aiomqtt to watch the socket for writing when a packet is queued; aiomqtt does so a turn of
-    the loop later, after our loop_write had written the packet and paho had asked to stop watching, so
-    the watcher would stay and wake the loop for an always-writable socket, forever.
-    """
-    sock = paho.socket()
-    if sock is not None and not paho.want_write():
-        asyncio.get_running_loop().remove_writer(sock.fileno())
-
-
-def _paho_of(client: aiomqtt.Client) -> mqtt.Client:
-    """The paho client inside aiomqtt 2 (pinned below 3, which drops paho).
-
-    aiomqtt's own publish awaits paho's on_publish even at QoS 0 and leaves the write to later turns of
-    the loop; cues go straight to paho instead, whose publish is thread-safe and whose loop_write is the
-    public call for an external event loop. Connecting, TLS, the will and reconnecting stay aiomqtt's.
-    """
-    return client._client
-
-
-def _state_message(event: Event) -> tuple[str, dict[str, Any]]:
-    payload = event.payload
-    position = {"bar": event.position.bar, "beat": event.position.beat}
-    if isinstance(payload, Section):
-        return "section", {"name": payload.name, **position}
-    if isinstance(payload, Lyric):
-        return ("breath" if event.kind is Kind.BREATH else "lyric"), {**message_data(event), **position}
-    if isinstance(payload, ClickHit) and event.kind is Kind.BEAT:
-        return "position", {**position, "downbeat": payload.sound == "accent"}
-    if event.kind is Kind.END:
-        return "section", {"name": "end", **position}
-    return "", {}
+def _end_with(session: asyncio.Future[bool], ended: asyncio.Future[None]) -> None:
+    """The connection ended while publishing: the session ends with its reason."""
+    if not session.done():
+        error = None if ended.cancelled() else ended.exception()
+        session.set_exception(error if isinstance(error, ConnectionError) else ConnectionError("connection ended"))

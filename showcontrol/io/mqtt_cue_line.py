@@ -55,6 +55,18 @@ def tls_files(spec: MqttOutput) -> TlsFiles:
     )
 
 
+def paho_client(spec: MqttOutput, suffix: str = "") -> mqtt.Client:
+    """A paho client with the patch's client id (and `suffix`: one id per connection), credentials and TLS."""
+    client_id = f"{spec.client_id}{suffix}" if spec.client_id else ""  # empty: the broker names it
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    if spec.username:
+        client.username_pw_set(spec.username, password_of(spec))
+    if spec.tls is not None:
+        client.tls_set(**tls_files(spec))
+        client.tls_insecure_set(spec.tls.insecure)
+    return client
+
+
 class CueLine:
     """An open connection that only the dispatcher writes on; the network thread watches and closes it.
 
@@ -127,13 +139,7 @@ class CueLine:
 def open_cue_line(spec: MqttOutput, timeout_s: float = CONNACK_TIMEOUT_S) -> CueLine:
     """Connect and wait for the broker's CONNACK (blocking: run off the event loop). Raises OSError,
     or ConnectionError with the broker's reason (a wrong password, a broker that insists on keep-alive)."""
-    client_id = f"{spec.client_id}-cues" if spec.client_id else ""  # empty: the broker names it
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
-    if spec.username:
-        client.username_pw_set(spec.username, password_of(spec))
-    if spec.tls is not None:
-        client.tls_set(**tls_files(spec))
-        client.tls_insecure_set(spec.tls.insecure)
+    client = paho_client(spec, "-cues")
     answers: list[Any] = []
     client.on_connect = lambda _client, _data, _flags, reason, _properties: answers.append(reason)
     client.connect(spec.host, spec.port, keepalive=0)

@@ -18,10 +18,13 @@ from typing import Any
 
 import aiomqtt
 
+from showcontrol.codec.monitor import COMMAND, REPLY
 from showcontrol.control.commands import Command, Handle, Reply, error, parse_command
 from showcontrol.control.counts import InputCounts
 from showcontrol.errors import ShowControlError
+from showcontrol.io.backoff import Backoff
 from showcontrol.io.mqtt_cue_line import password_of, tls_files
+from showcontrol.io.mqtt_subscriber import payload_of
 from showcontrol.model.inputs import MqttInput
 from showcontrol.model.patch import MqttOutput
 
@@ -61,7 +64,7 @@ class MqttCommandInput:
 
     def __init__(self, spec: MqttInput, broker: MqttOutput, handle: Handle) -> None:
         self.spec, self.broker = spec, broker
-        self.topic, self.reply_topic = f"{broker.topic_prefix}command", f"{broker.topic_prefix}reply"
+        self.topic, self.reply_topic = broker.topic_prefix + COMMAND, broker.topic_prefix + REPLY
         self._handle = handle
         self._token = os.environ.get(spec.token_env) if spec.token_env else None
         if spec.token_env and not self._token:
@@ -113,23 +116,21 @@ class MqttCommandInput:
         await asyncio.gather(session, return_exceptions=True)
 
     async def _connect_forever(self) -> None:
-        backoff = 0.25
+        waits = Backoff(0.25, 5.0)
         while True:
             try:
                 async with self._client() as client:
                     await client.subscribe(self.topic, qos=1)
                     self._subscribed.set()
-                    backoff = 0.25
+                    waits.reset()
                     async for message in client.messages:
                         await self._answer(client, message)
             except aiomqtt.MqttError as failure:
                 log.warning("MQTT input: %s; reconnecting", failure)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
+            await asyncio.sleep(waits.next_s())
 
     async def _answer(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
-        payload = message.payload if isinstance(message.payload, bytes | bytearray) else str(message.payload).encode()
-        command, request_id = command_of(bytes(payload), self._token)
+        command, request_id = command_of(payload_of(message), self._token)
         reply = self._handle(command, "mqtt")
         if command in MALFORMED:
             self.counts.malformed += 1

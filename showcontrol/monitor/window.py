@@ -17,8 +17,8 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame
 
 from showcontrol.atomic_write import write_bytes
+from showcontrol.io.mqtt_subscriber import MqttSubscriber
 from showcontrol.monitor.state import MonitorView, apply
-from showcontrol.monitor.subscriber import Subscriber
 
 BACKGROUND = (12, 12, 16)
 OFFLINE_BACKGROUND = (150, 18, 18)  # a whole screen that says: not live
@@ -119,7 +119,7 @@ def save_png(screen: pygame.Surface, path: Path) -> None:
 
 
 def run_window(
-    subscriber: Subscriber,
+    subscriber: MqttSubscriber,
     fullscreen: bool = False,
     screenshot: Path | None = None,
     exit_after_s: float | None = None,
