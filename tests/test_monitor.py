@@ -377,6 +377,8 @@ def test_a_screenshot_is_written_whole_and_only_as_a_file(tmp_path: Path) -> Non
     _, err = process.communicate(timeout=20)  # at once: not after the 30 s the window would have run
     assert process.returncode == 2 and f"{fifo} is a FIFO (named pipe), not a file" in err, err
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
 # The wire schema itself (codec/monitor.py): what the engine writes, the monitor reads back whole.
 GOLDEN_POSITION = wire.Position(
     bar=9,
