@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--rate", type=sample_rate, metavar="HZ", help="sample rate, 8000-384000 (default: the patch's)")
     render.add_argument("--subtype", help="sample format, e.g. PCM_24 (default) or FLOAT")
     run = show_command("run", "play a song through the audio interface and fire its cues, locked to the audio clock")
-    run.add_argument("--song", help="song id (default: the first song)")
+    run.add_argument("--song", help="play only this song (default: the whole show, its set list with the first song standby)")
     run.add_argument("--from", dest="start", metavar="BAR|SECTION", help="start from this bar or section, with the count-in as pre-roll")
     run.add_argument(
         "--audio-driver",
@@ -83,7 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--headless",
         action="store_true",
-        help="no status line or keys even on a terminal: play once and exit (with --loop: loop until SIGINT or SIGTERM)",
+        help="no status line or keys even on a terminal: play the set through (with --song: that song once) and exit "
+        "(with --loop: loop until SIGINT or SIGTERM)",
     )
     run.add_argument(
         "--count-in", type=whole_number(0, 8), metavar="BARS", help="bars of count-in when starting from a later bar (default: the song's)"
@@ -410,9 +411,9 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.ui.console import StopSignals, run_headless, run_terminal
 
     loaded = _load(args)
-    song_id = _song_id(loaded, args.song)
+    song_id = _song_id(loaded, args.song)  # the song --from and --loop are about: --song's, or the set's first
     options = RunOptions(
-        song_id,
+        song_id if args.song is not None else None,
         _start_bar(loaded, song_id, args.start),
         args.audio_driver,
         args.require_audio,
@@ -435,9 +436,10 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
             if loop is not None:
                 runner.loop(*loop)
             log.info(
-                "%s %s from bar %d on audio driver %s (%s); show log %s",
+                "%s %s%s from bar %d on audio driver %s (%s); show log %s",
                 "cued (space to go):" if interactive else "waiting for a remote GO:" if any_enabled(inputs) else "playing",
                 song_id,
+                f" (1 of a set of {len(runner.setlist)})" if len(runner.setlist) > 1 else "",
                 options.start_bar,
                 runner.driver,
                 runner.device.name,
@@ -538,8 +540,10 @@ def run_report(runner: object) -> str:
 
     assert isinstance(runner, ShowRunner)
     stats = runner.dispatcher.stats
+    played = list(dict.fromkeys(runner.played)) or [runner.song.id]
+    songs = played[0] if len(played) == 1 else f"{len(runner.played)} songs played ({', '.join(played)})"
     lines = [
-        f"{runner.song.id}: fired {stats.fired} events, {stats.late} late (> 1 ms), worst {stats.max_late_ns / 1e6:.2f} ms; "
+        f"{songs}: fired {stats.fired} events, {stats.late} late (> 1 ms), worst {stats.max_late_ns / 1e6:.2f} ms; "
         f"audio callbacks failed: {runner.device.callback_errors}",
         f"  audio: {runner.device.name} ({runner.driver}), now {health_text(runner.link.health)}"
         + "".join(f"; {incident}" for incident in runner.audio_incidents),

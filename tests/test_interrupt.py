@@ -26,8 +26,8 @@ def test_stop_fades_the_track_and_cuts_the_click(tmp_path: Path) -> None:
         "version: 1\npatch: patch.yaml\nsongs:\n  - id: s\n    audio: tone.wav\n    tempo: [{bar: 1, bpm: 120}]\n"
     )
     runner = ShowRunner(load_show(tmp_path / "show.yaml"), RunOptions("s", stop_fade_s=0.25))
-    runner._song_stems = build_stems(runner.song, runner.timeline, runner.routes, runner.sounds)  # what entering would build
-    track = runner._song_stems["track"].data[:, 0]
+    runner.player.stems = build_stems(runner.song, runner.timeline, runner.routes, runner.sounds)  # what entering would build
+    track = runner.player.stems["track"].data[:, 0]
 
     blocks = []
     runner.play()
@@ -35,7 +35,7 @@ def test_stop_fades_the_track_and_cuts_the_click(tmp_path: Path) -> None:
         if index == 50:
             runner.stop()
         out = np.zeros((BLOCK, 3), np.float32)
-        runner._render(index * BLOCK, out)
+        runner.player.render(index * BLOCK, out)
         blocks.append(out)
     audio = np.concatenate(blocks)
     stop = 50 * BLOCK
@@ -58,8 +58,8 @@ def test_a_loop_wraps_to_the_frame_without_a_click_and_carries_on_when_released(
         "version: 1\npatch: patch.yaml\nsongs:\n  - id: s\n    audio: tone.wav\n    tempo: [{bar: 1, bpm: 240}]\n"
     )
     runner = ShowRunner(load_show(tmp_path / "show.yaml"), RunOptions("s"))
-    runner._song_stems = build_stems(runner.song, runner.timeline, runner.routes, runner.sounds)
-    track, click = runner._song_stems["track"].data[:, 0], runner._song_stems["click"].data[:, 0]
+    runner.player.stems = build_stems(runner.song, runner.timeline, runner.routes, runner.sounds)
+    track, click = runner.player.stems["track"].data[:, 0], runner.player.stems["click"].data[:, 0]
     start, end = 48000, 3 * 48000  # bars 2-3 at 240 bpm: a bar a second
 
     blocks = []
@@ -69,7 +69,7 @@ def test_a_loop_wraps_to_the_frame_without_a_click_and_carries_on_when_released(
         if index * BLOCK <= 5.5 * 48000 < (index + 1) * BLOCK:
             runner.release_loop()
         out = np.zeros((BLOCK, 3), np.float32)
-        runner._render(index * BLOCK, out)
+        runner.player.render(index * BLOCK, out)
         blocks.append(out)
     audio = np.concatenate(blocks)
     seam = round(0.005 * 48000)

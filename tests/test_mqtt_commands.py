@@ -54,7 +54,7 @@ inputs:
             answers = [json.loads(payload) for _, _, payload in replies.lines]
             assert answers[0] == {"ok": False, "error": "wrong or missing token: this show's remote needs its PIN", "id": "a"}
             assert answers[1] == {"ok": True, "text": "playing song1 from bar 1", "id": "b"}
-            assert answers[2]["id"] == "c" and answers[2]["error"].startswith("not in this run yet")
+            assert answers[2]["id"] == "c" and answers[2]["error"].startswith("this run plays song1 only (--song)")
     finally:
         replies.close()
     records = [json.loads(line) for line in (tmp_path / "show.jsonl").read_text().splitlines()]

@@ -96,6 +96,8 @@ class MqttPublisher(OutputOf[Publication]):
         self._ready = threading.Event()
         self.connections = 0
         self.cue_connections = 0
+        self._transport: dict[str, str] = {}  # the latest transport state, republished with the next song
+        self._next_song: str | None = None
 
     @property
     def cue_connection_open(self) -> bool:
@@ -137,7 +139,17 @@ class MqttPublisher(OutputOf[Publication]):
         self.count(self._enqueue(Publication(f"{self.prefix}state/{topic}", payload, 0, True, time.monotonic_ns(), False)))
 
     def transport(self, state: str, song_id: str, position: str, sync: SyncPoint) -> None:
-        data = {"state": state, "song": song_id, "position": position}
+        self._transport = {"state": state, "song": song_id, "position": position}
+        self._publish_transport()
+
+    def next_song(self, song_id: str, next_song: str | None) -> None:
+        if self._transport.get("song") != song_id:  # another song open (installed while stopped): from its top
+            self._transport = {"state": "stopped", "song": song_id, "position": "0"}
+        self._next_song = next_song
+        self._publish_transport()
+
+    def _publish_transport(self) -> None:
+        data = {**self._transport, "next_song": self._next_song}  # the set list's next song: monitors show it
         self.count(self._enqueue(Publication(f"{self.prefix}state/transport", json.dumps(data), 1, True, time.monotonic_ns(), False)))
 
     def audio(self, health: str) -> None:

@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CUE_KINDS = (Kind.OSC, Kind.MIDI, Kind.MQTT)
-NOT_YET = "not in this run yet: this run plays {open}; choosing another song comes with the set list"
 
 
 def section_bars(runner: ShowRunner, bar: int) -> tuple[int, int]:
@@ -175,13 +174,8 @@ class Controller:
         return Reply(True, f"cued bar {bar}")
 
     def _select(self, song: str) -> Reply:
-        songs = [s.id for s in self.runner.loaded.show.songs]
-        chosen = songs[int(song) - 1] if song.isdigit() and 1 <= int(song) <= len(songs) else song
-        if chosen == self.runner.song.id:
-            return Reply(True, f"{chosen} is open")
-        if chosen in songs or chosen in ("next", "previous"):
-            return error(NOT_YET.format(open=self.runner.song.id))
-        return error(f"no song {song[:40]!r} in the show; songs: {', '.join(songs)}")
+        """The same path as the keys (>, <, NN#): the standby song; never interrupts the one playing."""
+        return Reply(True, self.runner.select(song))
 
     def _loop(self, command: SetLoop) -> Reply:
         runner = self.runner

@@ -1,7 +1,8 @@
 """Running a song from a terminal (status line and keys) or headless (logs only, until the song ends).
 
-Keys: space go/stop · p pause/resume · digits then Enter locate to a bar · s cue the next section ·
-l loop the section · - and + rehearsal tempo by 5 %, digits then % a tempo · q quit (press twice while playing).
+Keys: space go/stop · p pause/resume · digits then Enter locate to a bar · s cue the next section (while
+stopped) · l loop the section · - and + rehearsal tempo by 5 %, digits then % a tempo · > and < the next
+and previous standby song, digits then # a song by its number in the set · q quit (press twice while playing).
 Marking (ui/marking.py): c, y, b a cue, lyric-line or breath marker at the playhead (C, Y, B unsnapped) · t tap tempo.
 """
 
@@ -22,8 +23,9 @@ from fractions import Fraction
 from typing import TextIO
 
 from showcontrol.app import ShowRunner
-from showcontrol.control.commands import Go, Locate, Pause, Resume, SetLoop, SetTempo, Stop
+from showcontrol.control.commands import Go, Locate, Pause, Resume, SelectSong, SetLoop, SetTempo, Stop
 from showcontrol.engine.transport import State
+from showcontrol.errors import ShowControlError
 from showcontrol.remote.controller import Controller, section_bars
 from showcontrol.ui.keys import CTRL_C, parse_keys
 from showcontrol.ui.marking import HELP as MARK_HELP
@@ -31,7 +33,8 @@ from showcontrol.ui.marking import MARK_KEYS, MarkKeys
 from showcontrol.ui.status import CUEING, ESSENTIAL, NOTICE, Cueing, Field, fit, status_fields
 
 log = logging.getLogger(__name__)
-HELP = "space go/stop · p pause · NN⏎ locate bar · s next section · l loop section · -/+ or NN% tempo · q quit"
+HELP = "space go/stop · p pause · NN⏎ locate bar · s next section · l loop section · -/+ or NN% tempo · >/< or NN# song · q quit"
+CUE_WHILE_PLAYING = "s cues a section while stopped: stop first (space), or type its bar and Enter to jump there now"
 TEMPO_STEP = Fraction(5, 100)
 QUIT_AGAIN = "press again to quit (3 s)"
 
@@ -75,15 +78,16 @@ class StopSignals:
 
 
 def run_headless(runner: ShowRunner, stop: threading.Event) -> None:
-    """Play once from the cued bar and return when the song ends or `stop` is set (a signal)."""
-    if stop.is_set():
-        return
-    asked = runner.segment.generation
-    runner.play()
-    while not stop.wait(0.05):
-        segment = runner.segment  # the play, and the end, may come in one audio block: count, don't watch for it
-        if segment.generation > asked and segment.state is State.STOPPED:
+    """Play the set through from its standby song (one that follows starts by itself after its gap, any
+    other as soon as it is ready), or the one --song; return at the end or when `stop` is set (a signal)."""
+    while not stop.wait(0.02):
+        if runner.set_done:
             break
+        if runner.ready_to_go:
+            try:
+                runner.play()
+            except ShowControlError as refused:  # made ready a moment later than asked: GO again then
+                log.info("%s", refused)
 
 
 def change_tempo(controller: Controller, tempo: Fraction) -> str:
@@ -199,6 +203,7 @@ def run_terminal(
     controller = controller or Controller(runner)  # the keys send the same commands as every remote input
     cueing = Cueing.of(runner.timeline)
     sections = [(e.position.bar, e.payload) for e in cueing.sections]
+    open_song = runner.song
     typed = ""
     confirm_quit_until = 0.0
     message = HELP
@@ -211,6 +216,10 @@ def run_terminal(
         while stop is None or not stop.is_set():
             if runner.apply_pending_tempo() or cueing.timeline is not runner.timeline:
                 cueing = Cueing.of(runner.timeline)
+                sections = [(e.position.bar, e.payload) for e in cueing.sections]
+            if runner.song is not open_song:  # the set's next song came in: say so on a line of its own
+                open_song, marking = runner.song, MarkKeys(runner)
+                screen.write(f"\r\x1b[2K{song_line(runner)}\n")
             if screen.isatty():
                 screen.write("\r\x1b[2K" + fit(status_fields_of(runner, cueing, typed, confirm_quit_until), columns(screen)))
                 screen.flush()
@@ -235,9 +244,17 @@ def run_terminal(
                 message = change_tempo(controller, wanted_tempo(runner) + (TEMPO_STEP if key != "-" else -TEMPO_STEP))
             elif key in ("\x7f", "\b"):
                 typed = typed[:-1]
+            elif key == "s" and sections and playing:
+                message = CUE_WHILE_PLAYING  # it used to move the cue point unseen: a GO then started elsewhere
             elif key == "s" and sections:
                 later = [bar for bar, _ in sections if bar > runner.cue_bar]
                 reply = controller.handle(Locate(bar=later[0] if later else sections[0][0]), "keys")
+            elif key in (">", "<"):
+                reply = controller.handle(SelectSong("next" if key == ">" else "previous"), "keys")
+                message = reply.text
+            elif key == "#" and typed:
+                reply = controller.handle(SelectSong(typed), "keys")
+                message, typed = reply.text, ""
             elif key == "l":
                 message = toggle_loop(runner, controller)
             elif key in MARK_KEYS:  # issue 17: marking while listening
@@ -269,4 +286,31 @@ def status_fields_of(runner: ShowRunner, cueing: Cueing, typed: str, confirm_qui
         fields.append(Field(f"bar {typed}_", ESSENTIAL))
     if runner.loop_bars:
         fields.append(Field(f"loop {runner.loop_bars[0]}-{runner.loop_bars[1]}", CUEING))
-    return fields + tempo_fields(runner, now)
+    return fields + setlist_fields(runner, now) + tempo_fields(runner, now)
+
+
+def song_line(runner: ShowRunner) -> str:
+    """The line the screen writes when a song comes in: `standby 2/5: Ballad — space plays it` (or that it plays by itself)."""
+    place = f" {runner.index + 1}/{len(runner.setlist)}" if len(runner.setlist) > 1 else ""
+    playing = runner.segment.state is not State.STOPPED or runner.transport.pending
+    return f"{'following' if playing else 'standby'}{place}: {runner.song.title}" + ("" if playing else " — space plays it")
+
+
+def setlist_fields(runner: ShowRunner, now: float) -> list[Field]:
+    """The set: `song 2/5`, and what GO plays next when it is not the song open: `standby 3 ballad (40 %)`."""
+    if len(runner.setlist) < 2:
+        return []
+    fields = [Field(f"song {runner.index + 1}/{len(runner.setlist)}", CUEING)]
+    if runner.standby is None:
+        fields.append(Field("end of the set", NOTICE))
+    elif runner.standby != runner.index or runner.segment.state is not State.STOPPED:
+        job = runner.standby_job
+        making = job is not None and job.song_id == runner.standby_song and not job.done
+        ready = f" ({job.progress(now) * 100:.0f} %)" if making and job is not None else ""
+        fields.append(
+            Field(
+                f"{'next' if runner.segment.state is not State.STOPPED else 'standby'} {runner.standby + 1} {runner.standby_song}{ready}",
+                NOTICE,
+            )
+        )
+    return fields
