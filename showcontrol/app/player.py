@@ -86,11 +86,7 @@ class SongPlayer:
         """Stopped, and no GO asked that the audio callback has not taken yet: another version may come in
         (installing it lets the cues still due from the buffers go out first)."""
         segment = self.transport.segment
-        return (
-            segment.state is State.STOPPED
-            and not self.transport.pending
-            and (self.go_generation is None or segment.generation > self.go_generation)
-        )
+        return segment.state is State.STOPPED and (self.go_generation is None or segment.generation > self.go_generation)
 
     @property
     def quiet(self) -> bool:

@@ -112,11 +112,6 @@ class Transport:
         self.loop: tuple[int, int] | None = None
         self._commands: deque[Command] = deque()
 
-    @property
-    def pending(self) -> bool:
-        """Commands asked for and not yet taken by the audio callback."""
-        return bool(self._commands)
-
     def request(self, command: Command) -> None:
         """Any thread: queue a command for the next audio block."""
         self._commands.append(command)

@@ -292,7 +292,7 @@ def status_fields_of(runner: ShowRunner, cueing: Cueing, typed: str, confirm_qui
 def song_line(runner: ShowRunner) -> str:
     """The line the screen writes when a song comes in: `standby 2/5: Ballad — space plays it` (or that it plays by itself)."""
     place = f" {runner.index + 1}/{len(runner.setlist)}" if len(runner.setlist) > 1 else ""
-    playing = runner.segment.state is not State.STOPPED or runner.transport.pending
+    playing = not runner.player.idle
     return f"{'following' if playing else 'standby'}{place}: {runner.song.title}" + ("" if playing else " — space plays it")
 
 
