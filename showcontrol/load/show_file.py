@@ -18,10 +18,12 @@ from showcontrol.load.limits import MAX_CUES, MAX_EVENTS, MAX_LYRICS, MAX_SONG_I
 from showcontrol.load.patch_file import DEFAULT_PATCH, load_patch
 from showcontrol.load.reader import NAME, AnyKey, Fields, Node, Reader, collector_paused, compose_file, suggestion
 from showcontrol.load.rights_reader import read_rights
+from showcontrol.load.setlist_reader import read_setlist
 from showcontrol.load.tempo_reader import read_beat_unit, read_tempo
 from showcontrol.model.patch import MAIN_CLICK, OUTPUT_TYPES, MidiOutput, Patch
 from showcontrol.model.position import BarBeat, Position, Seconds, SectionOffset
 from showcontrol.model.profile import Profile
+from showcontrol.model.setlist import Setlist
 from showcontrol.model.show import (
     ClickSettings,
     CountIn,
@@ -41,7 +43,7 @@ from showcontrol.timeline.events import Kind, Timeline
 from showcontrol.timeline.sync import SyncStreams, with_sync
 from showcontrol.timeline.tempo import Rate, TempoMap
 
-SHOW_KEYS = ("version", "show", "patch", "ticks_per_beat", "demo", "songs")
+SHOW_KEYS = ("version", "show", "patch", "ticks_per_beat", "demo", "songs", "setlist")
 SONG_KEYS = (
     "id",
     "title",
@@ -145,6 +147,7 @@ def _load_show(
                 Problem(song.mark, f"song id {song.id!r} is used twice", f"give each song its own id; the first is at {seen[song.id].mark}")
             )
         seen.setdefault(song.id, song)
+    setlist = read_setlist(reader, n, [i for i in seen if i != "?"]) if (n := top.get("setlist")) is not None else Setlist()
     if not unread_patch:  # a patch that could not be read has no outputs to check the cues against
         _check_outputs(reader, songs, patch)
     _warn_routes(reader, songs, patch, root)
@@ -184,7 +187,7 @@ def _load_show(
     if problems:
         unique = dict.fromkeys(problems)  # a tempo map can be reported by the reader and the compiler alike
         raise ShowFileError(sorted(unique, key=lambda p: (p not in causes, p.mark.path != str(path), p.mark.path, p.mark.line, p.mark.col)))
-    show = Show(path, title, patch, ticks, tuple(songs), demo)
+    show = Show(path, title, patch, ticks, tuple(songs), demo, setlist)
     return LoadedShow(show, device_rate, timelines, (*patch_warnings, *reader.warnings), speed, keep_pitch, realtime_timecode)
 
 

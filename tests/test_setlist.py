@@ -1,0 +1,94 @@
+"""The set list: its values, walking it, and reading it from a show file (errors: tests/errors/2xx-setlist-*)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from showcontrol.load.show_file import load_show
+from showcontrol.model.setlist import NO_GAP, GapBars, GapSeconds, Setlist, SetlistEntry
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_the_default_set_list_is_every_song_once_in_file_order(show_dir) -> None:
+    show = show_dir(
+        "show.yaml",
+        """
+        version: 1
+        songs:
+          - {id: b, end: 3.1, tempo: [{bar: 1, bpm: 120}]}
+          - {id: a, end: 3.1, tempo: [{bar: 1, bpm: 120}]}
+        """,
+    )
+    setlist = load_show(show).show.setlist
+    assert setlist == Setlist((SetlistEntry("b"), SetlistEntry("a")))
+    assert not setlist.follows(0)
+
+
+def test_a_set_list_orders_repeats_and_segues(show_dir) -> None:
+    show = show_dir(
+        "show.yaml",
+        """
+        version: 1
+        songs:
+          - {id: intro, end: 3.1, tempo: [{bar: 1, bpm: 120}]}
+          - {id: hit, end: 3.1, tempo: [{bar: 1, bpm: 120}]}
+        setlist:
+          - hit
+          - {song: intro, follow: true}
+          - {song: hit, follow: true, gap: 2.5}
+          - {song: intro, follow: true, gap: {bars: 2}}
+          - {song: hit, follow: false, gap: 0}
+        """,
+    )
+    loaded = load_show(show)
+    assert [(e.song_id, e.follow, e.gap) for e in loaded.show.setlist] == [
+        ("hit", False, NO_GAP),
+        ("intro", True, NO_GAP),
+        ("hit", True, GapSeconds(Fraction(5, 2))),
+        ("intro", True, GapBars(2)),
+        ("hit", False, NO_GAP),
+    ]
+    assert loaded.show.setlist[2].mark.line == 8
+    assert not [w for w in loaded.warnings if "set list" in w.message]
+
+
+def test_a_song_left_out_of_the_set_list_is_a_warning(show_dir) -> None:
+    show = show_dir(
+        "show.yaml",
+        """
+        version: 1
+        songs:
+          - {id: intro, end: 3.1, tempo: [{bar: 1, bpm: 120}]}
+          - {id: encore, end: 3.1, tempo: [{bar: 1, bpm: 120}]}
+        setlist: [intro]
+        """,
+    )
+    warnings = [str(w) for w in load_show(show).warnings if "set list" in w.message]
+    assert warnings == [f"{show}:5:10: song 'encore' is not in the set list, so only `run --song encore` plays it — add it, if it belongs"]
+
+
+def test_walking_a_set_list_by_index_so_a_repeat_is_its_own_place() -> None:
+    setlist = Setlist((SetlistEntry("a", follow=True), SetlistEntry("b"), SetlistEntry("a")))
+    assert [setlist.after(i) for i in range(-1, 4)] == [None, 1, 2, None, None]
+    assert [setlist.before(i) for i in range(-1, 4)] == [None, None, 0, 1, None]
+    assert [setlist.follows(i) for i in range(-1, 4)] == [False, True, False, False, False]
+    assert (setlist.first_index_of("a"), setlist.first_index_of("a", 1), setlist.first_index_of("c")) == (0, 2, None)
+    assert setlist.song_ids == ("a", "b") and len(setlist) == 3
+
+
+def test_set_list_values_refuse_what_the_loader_reports() -> None:
+    with pytest.raises(ValueError, match="cannot follow into nothing"):
+        Setlist((SetlistEntry("a"), SetlistEntry("b", follow=True)))
+    with pytest.raises(ValueError, match="does not follow"):
+        SetlistEntry("a", gap=GapSeconds(Fraction(1)))
+    assert str(GapBars(1)) == "1 bar" and str(GapBars(2)) == "2 bars" and str(GapSeconds(Fraction(5, 2))) == "2.5 s"
+
+
+def test_the_demo_show_has_a_set_list_with_a_segue() -> None:
+    loaded = load_show(REPO / "cues/demo/show.yaml", with_audio=False)
+    assert [e.song_id for e in loaded.show.setlist] == ["neon-nights", "slow-burn", "neon-drive"]
+    assert loaded.show.setlist.follows(1) and loaded.show.setlist[1].gap == GapBars(1)
