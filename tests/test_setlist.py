@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from showcontrol.engine.segue import SeguePlan, gap_frames, segue_plan
 from showcontrol.load.show_file import load_show
 from showcontrol.model.setlist import NO_GAP, GapBars, GapSeconds, Setlist, SetlistEntry
 
@@ -92,3 +93,46 @@ def test_the_demo_show_has_a_set_list_with_a_segue() -> None:
     loaded = load_show(REPO / "cues/demo/show.yaml", with_audio=False)
     assert [e.song_id for e in loaded.show.setlist] == ["neon-nights", "slow-burn", "neon-drive"]
     assert loaded.show.setlist.follows(1) and loaded.show.setlist[1].gap == GapBars(1)
+
+
+SEGUE_SHOW = """
+version: 1
+songs:
+  - {id: fast, end: 5.1, tempo: [{bar: 1, bpm: 120, meter: 4/4}], count_in: 1}
+  - {id: lilt, end: 5.1, tempo: [{bar: 1, bpm: 60, beat_unit: 3/8, meter: 6/8}, {bar: 2, bpm: 200}]}
+setlist:
+  - {song: fast, follow: true, gap: {bars: 2}}
+  - {song: lilt, follow: true, gap: 1.5}
+  - {song: fast, follow: true}
+  - lilt
+"""
+
+
+def test_a_segue_gap_in_seconds_is_wall_clock_frames(show_dir) -> None:
+    loaded = load_show(show_dir("show.yaml", SEGUE_SHOW), sample_rate=48000)
+    plan = segue_plan(loaded.show.setlist, 1, loaded.timelines["fast"], 48000)
+    assert plan == SeguePlan(2, 72000, loaded.timelines["fast"].start_frame)
+    assert plan.next_start_frame == -96000  # the count-in bar before bar 1 (2 s at 120)
+
+
+def test_a_segue_gap_in_bars_is_the_next_songs_first_bar_length(show_dir) -> None:
+    loaded = load_show(show_dir("show.yaml", SEGUE_SHOW), sample_rate=44100)
+    plan = segue_plan(loaded.show.setlist, 0, loaded.timelines["lilt"], 44100)
+    assert plan is not None and plan.next_index == 1
+    assert plan.gap_frames == 2 * 2 * 44100  # a 6/8 bar at 60 dotted quarters a minute lasts 2 s (bar 2's 200 is later)
+
+
+def test_a_segue_gap_in_bars_follows_a_film_speed_but_seconds_do_not(show_dir) -> None:
+    path = show_dir("show.yaml", SEGUE_SHOW)
+    slow = load_show(path, sample_rate=48000, speed=Fraction(1, 2))  # timelines at 96000 frames per song second
+    assert segue_plan(slow.show.setlist, 0, slow.timelines["lilt"], 48000) == SeguePlan(1, 4 * 96000, 0)
+    assert gap_frames(GapSeconds(Fraction(3, 2)), slow.timelines["fast"], 48000) == 72000
+
+
+def test_no_segue_plan_where_the_operator_starts_the_next_song(show_dir) -> None:
+    loaded = load_show(show_dir("show.yaml", SEGUE_SHOW))
+    setlist, timelines = loaded.show.setlist, loaded.timelines
+    assert segue_plan(setlist, 2, timelines["lilt"], 48000) == SeguePlan(3, 0, timelines["lilt"].start_frame)
+    assert segue_plan(setlist, 3, timelines["fast"], 48000) is None  # the last entry
+    with pytest.raises(ValueError, match="entry 1 plays lilt, not fast"):
+        segue_plan(setlist, 0, timelines["fast"], 48000)
