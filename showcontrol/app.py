@@ -117,7 +117,7 @@ class ShowRunner:
         self.options = options
         self.song = loaded.show.song(options.song_id)
         self.timeline = loaded.timelines[options.song_id]
-        self.audio = loaded.show.patch.audio
+        self.audio = loaded.patch_for(options.song_id).audio  # this song's routes; outputs: all, opened once
         if options.audio_device is not None:
             self.audio = replace(self.audio, device=options.audio_device)
         self.sample_rate = loaded.sample_rate

@@ -150,7 +150,7 @@ def render_song(
 ) -> RenderResult:
     song = loaded.show.song(song_id)
     timeline = loaded.timelines[song_id]
-    audio = loaded.show.patch.audio
+    audio = loaded.patch_for(song_id).audio
     routes = dict(audio.routes)
     stems = build_stems(song, timeline, routes, click_sounds(loaded.sample_rate), loaded.sample_rate if loaded.keep_pitch else None)
     total = timeline.length_frames
