@@ -54,6 +54,7 @@ from showcontrol.showlog import ShowLog
 from showcontrol.takes.keeper import TakeKeeper
 from showcontrol.takes.log import TAKE_LOG_NAME
 from showcontrol.timeline.events import Kind, Timeline
+from showcontrol.timeline.start import TOP
 from showcontrol.timeline.sync import sync_point
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ SUPERVISE_EVERY_S = 0.5  # MIDI port checks and keep-alives (X32 wants /xremote 
 @dataclass(frozen=True)
 class RunOptions:
     song_id: str
-    start_bar: int = 1
+    start: BarBeat = TOP  # where GO plays from: a bar's downbeat or another beat (timeline/start.py)
     audio_driver: str | None = None
     require_audio: bool = False
     midi_api: str = "auto"
@@ -131,7 +132,7 @@ class ShowRunner:
             [fade_out(fade_frames) if fade_frames else np.zeros(0, np.float32), np.zeros(self.audio.buffer_frames, np.float32)]
         )
         self.outputs: dict[str, Output] = {}
-        self.cue_bar = options.start_bar
+        self.cue_at = options.start
         self.loop_bars: tuple[int, int] | None = None
         self.audio_incidents: list[str] = []  # what went wrong with the audio device, for the run's report
         self._stack = ExitStack()
@@ -373,16 +374,15 @@ class ShowRunner:
         )
 
     # -- operator commands (any thread) ------------------------------------------------------------
-    def play(self, bar: int | None = None) -> StartPlan:
-        """Play from `bar` (default: the cued bar) with the song's count-in as pre-roll."""
+    def play(self, at: BarBeat | int | None = None) -> StartPlan:
+        """Play from `at`, a bar or bar.beat (default: the cued one), with the song's count-in as pre-roll."""
         self.apply_pending_tempo()
-        bar = self.cue_bar if bar is None else bar
-        self.cue_bar = bar
+        self.cue_at = self.cue_at if at is None else BarBeat(at) if isinstance(at, int) else at
         count_ins = feed_count_ins(self.song, self.routes, self.options.count_in_bars)
-        plan = plan_start(self.timeline, bar, count_ins, self.sounds)
+        plan = plan_start(self.timeline, self.cue_at, count_ins, self.sounds)
         preroll = {"ltc": self._song_stems["ltc"]} if "ltc" in self._song_stems else {}
         self._preroll_stems = {**preroll, **plan.count_in}
-        self.takes.went(bar, plan.song_from_frame)
+        self.takes.went(self.cue_at.bar, plan.song_from_frame)
         self.transport.request(Play(plan.start_frame, plan.song_from_frame))
         self._wake()
         return plan
@@ -417,11 +417,17 @@ class ShowRunner:
         self.transport.request(Resume())
         self._wake()
 
-    def locate(self, bar: int) -> None:
-        """Cue a bar to start from (takes effect at the next play)."""
-        if bar < 1 or self.timeline.tempo.frame(BarBeat(bar), self.timeline.sample_rate) >= self.timeline.end_frame:
-            raise ShowControlError(f"bar {bar} is not in {self.song.id}")
-        self.cue_bar = bar
+    def locate(self, at: BarBeat | int) -> None:
+        """Cue a bar or bar.beat to start from (takes effect at the next play)."""
+        at = BarBeat(at) if isinstance(at, int) else at
+        if at.bar < 1 or self.timeline.tempo.frame(at, self.timeline.sample_rate) >= self.timeline.end_frame:
+            raise ShowControlError(f"bar {at.bar}{f' beat {at.beat}' if at.beat != 1 else ''} is not in {self.song.id}")
+        self.cue_at = at
+
+    @property
+    def cue_bar(self) -> int:
+        """The bar of the cued start, as the status line and remote state show it."""
+        return self.cue_at.bar
 
     def set_tempo(self, tempo: Fraction) -> TempoJob | None:
         """Rehearse at `tempo` (0.5-2, pitch kept). A tempo played before switches at once (when stopped);

@@ -22,9 +22,11 @@ from showcontrol.audio.files import read_audio
 from showcontrol.audio.speech import speech_available
 from showcontrol.errors import AudioFileError, BadInputError, Problem, ShowControlError, ShowFileError, escaped
 from showcontrol.load.show_file import LoadedShow, load_show
+from showcontrol.model.position import BarBeat
 from showcontrol.model.show import Meter
 from showcontrol.report import check_summary, timeline_text
 from showcontrol.timeline.events import Kind
+from showcontrol.timeline.start import TOP, resolve_start
 
 log = logging.getLogger("showcontrol")
 
@@ -67,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--subtype", help="sample format, e.g. PCM_24 (default) or FLOAT")
     run = show_command("run", "play a song through the audio interface and fire its cues, locked to the audio clock")
     run.add_argument("--song", help="song id (default: the first song)")
-    run.add_argument("--from", dest="start", metavar="BAR|SECTION", help="start from this bar or section, with the count-in as pre-roll")
+    run.add_argument("--from", dest="start", metavar="POSITION", help=FROM_HELP)
     run.add_argument(
         "--audio-driver",
         help="SDL audio driver (pulseaudio, alsa, dummy, disk, ...); default: SDL's choice. "
@@ -413,7 +415,7 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
     song_id = _song_id(loaded, args.song)
     options = RunOptions(
         song_id,
-        _start_bar(loaded, song_id, args.start),
+        _start(loaded, song_id, args.start),
         args.audio_driver,
         args.require_audio,
         args.midi_api,
@@ -435,10 +437,10 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
             if loop is not None:
                 runner.loop(*loop)
             log.info(
-                "%s %s from bar %d on audio driver %s (%s); show log %s",
+                "%s %s from %s on audio driver %s (%s); show log %s",
                 "cued (space to go):" if interactive else "waiting for a remote GO:" if any_enabled(inputs) else "playing",
                 song_id,
-                options.start_bar,
+                "the top" if options.start == TOP else f"bar {options.start.bar} beat {options.start.beat}",
                 runner.driver,
                 runner.device.name,
                 runner.showlog.path if runner.showlog else "-",
@@ -505,18 +507,20 @@ def _remote_arguments(run: argparse.ArgumentParser) -> None:
     )
 
 
-def _start_bar(loaded: LoadedShow, song_id: str, start: str | None) -> int:
-    if start is None:
-        return 1
-    if start.isdigit():
-        last_bar = loaded.timelines[song_id].last_bar
-        if not 1 <= int(start) <= last_bar:
-            raise BadInputError(f"--from {start}: {song_id} has bars 1-{last_bar}")
-        return int(start)
-    sections = {s.name: s.bar for s in loaded.show.song(song_id).sections}
-    if start not in sections:
-        raise BadInputError(f"--from {start}: no such bar or section in {song_id}; sections: {', '.join(sections) or 'none'}")
-    return sections[start]
+FROM_HELP = (
+    "start from a bar (13), bar.beat (13.3), section (chorus1), bar of a section (chorus1:2) or song time (1:30, 1:30.5: "
+    "the beat at or before it), with the count-in as pre-roll ending there"
+)
+
+
+def _start(loaded: LoadedShow, song_id: str, text: str | None) -> BarBeat:
+    """--from, resolved on the song's timeline; exit 2 saying what exists."""
+    if text is None:
+        return TOP
+    try:
+        return resolve_start(text, loaded.timelines[song_id], loaded.show.song(song_id).sections)
+    except ValueError as error:
+        raise BadInputError(f"--from {escaped(text[:80])}: {error}") from None
 
 
 def _loop_bars(loaded: LoadedShow, song_id: str, text: str) -> tuple[int, int]:
@@ -999,7 +1003,6 @@ def cmd_merge(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.load.marks_file import read_marks
     from showcontrol.load.roundtrip import Merge, merge_markers
     from showcontrol.marks import fold_lyrics
-    from showcontrol.model.position import BarBeat
 
     loaded = _load(args)
     song_id, markers = read_marks(args.marks)
