@@ -67,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--trace", type=Path, help="also write the event trace as JSON lines")
     render.add_argument("--rate", type=sample_rate, metavar="HZ", help="sample rate, 8000-384000 (default: the patch's)")
     render.add_argument("--subtype", help="sample format, e.g. PCM_24 (default) or FLOAT")
+    render.add_argument("--from", dest="start", metavar="POSITION", help=FROM_HELP)
+    render.add_argument("--count-in", type=whole_number(0, 8), metavar="BARS", help="bars of count-in before a later --from")
     run = show_command("run", "play a song through the audio interface and fire its cues, locked to the audio clock")
     run.add_argument("--song", help="song id (default: the first song)")
     run.add_argument("--from", dest="start", metavar="POSITION", help=FROM_HELP)
@@ -376,7 +378,14 @@ def cmd_render(args: argparse.Namespace) -> ExitStatus:
     started = time.perf_counter()
     try:
         result = render_song(
-            loaded, song_id, args.output, args.trace, ProgressBar(f"render {song_id}", audio_rate=loaded.sample_rate), args.subtype
+            loaded,
+            song_id,
+            args.output,
+            args.trace,
+            ProgressBar(f"render {song_id}", audio_rate=loaded.sample_rate),
+            args.subtype,
+            _start(loaded, song_id, args.start),
+            args.count_in,
         )
     except OSError as error:
         raise ShowControlError(f"cannot write {args.output}: {error.strerror or error}") from None
@@ -401,7 +410,7 @@ def cmd_demo(args: argparse.Namespace) -> ExitStatus:
         print(f"{args.show}: every track exists; nothing synthesised")
     if args.output is None:
         return ExitStatus.OK
-    args.song, args.patch, args.trace, args.rate, args.subtype = None, None, None, None, None
+    args.song, args.patch, args.trace, args.rate, args.subtype, args.start, args.count_in = None, None, None, None, None, None, None
     return cmd_render(args)
 
 

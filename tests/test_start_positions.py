@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile
 from conftest import run_show_to_the_end
 from peers import UdpReceiver
 from pythonosc.osc_message import OscMessage
 
+from showcontrol.cli import main
 from showcontrol.engine.plan import FeedCountIn, plan_start
 from showcontrol.load.show_file import LoadedShow, load_show
 from showcontrol.model.position import BarBeat
@@ -136,3 +139,31 @@ def test_run_from_bar_13_beat_3_fires_its_first_cue_on_that_beats_frame(tmp_path
         ("14.1.0", beat_13_3 + 24000, "sent"),
     ]
     assert [OscMessage(d).params for _, d in receiver.datagrams] == [["13.3"], ["13.4"], ["14.1"]]
+
+
+def test_render_from_a_beat_is_the_take_run_would_play(show_dir, tmp_path: Path) -> None:
+    show_dir("patch.yaml", "version: 1\naudio: {sample_rate: 48000, channels: 2, routes: {click: [1, 2]}}\n")
+    show = show_dir(
+        "show.yaml",
+        """
+        version: 1
+        patch: patch.yaml
+        songs:
+          - id: s
+            end: 14.2
+            count_in: 1
+            tempo: [{bar: 1, bpm: 240}]
+        """,
+    )
+    out, trace = tmp_path / "take.wav", tmp_path / "take.jsonl"
+    assert main(["render", str(show), "--from", "13.3", "--count-in", "2", "-o", str(out), "--trace", str(trace)]) == 0
+    samples, _ = soundfile.read(str(out))
+    assert len(samples) == 8 * 12000 + 3 * 12000  # two bars of count-in, then 13.3, 13.4 and 14.1 to the end at 14.2
+    records = [json.loads(line) for line in trace.read_text().splitlines()]
+    clicks = [(r["frame"], r["position"]) for r in records if r["kind"] == "click"]
+    assert clicks[:9] == [
+        (i * 12000, p) for i, p in enumerate(["11.1.0", "11.2.0", "11.3.0", "11.4.0", "12.1.0", "12.2.0", "12.3.0", "12.4.0", "13.3.0"])
+    ]
+    onsets = np.flatnonzero(np.abs(samples[:, 0]) > 0.01)
+    assert onsets[0] == 0 and 8 * 12000 in onsets  # the count-in's first hit opens the file; 13.3's click lands after eight
+    assert main(["render", str(show), "--from", "13.5", "-o", str(out)]) == 2
