@@ -71,7 +71,7 @@ def test_each_form_resolves_to_the_beat_playback_starts_on(loaded: LoadedShow, t
         ("12.5", "bar 12 has 4 beats (4/4)"),
         ("chorus1:5", "chorus1 has 4 bars"),
         ("bridge:9", "bridge has 8 bars"),
-        ("chorus2:1", "no such bar or section in s; sections: verse, chorus1, bridge"),
+        ("chorus2:1", "no section 'chorus2' in s; sections: verse, chorus1, bridge"),
         ("0:36", "s is 0:36 long"),
         ("9:00.5", "s is 0:36 long"),
         ("21", "s has bars 1-20"),

@@ -50,7 +50,7 @@ def _in_section(position: SectionOffset, timeline: Timeline, sections: Sequence[
     starts = sorted((s.bar, s.name) for s in sections)
     names = [name for _, name in starts]
     if position.section not in names:
-        raise ValueError(f"no such bar or section in {timeline.song_id}; sections: {', '.join(names) or 'none'}")
+        raise ValueError(f"no section {position.section[:40]!r} in {timeline.song_id}; sections: {', '.join(names) or 'none'}")
     index = names.index(position.section)
     first = starts[index][0]
     bars = (starts[index + 1][0] if index + 1 < len(starts) else timeline.last_bar + 1) - first
