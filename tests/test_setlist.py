@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from showcontrol.cli import main
 from showcontrol.engine.segue import SeguePlan, gap_frames, segue_plan
 from showcontrol.load.show_file import load_show
 from showcontrol.model.setlist import NO_GAP, GapBars, GapSeconds, Setlist, SetlistEntry
@@ -136,3 +137,8 @@ def test_no_segue_plan_where_the_operator_starts_the_next_song(show_dir) -> None
     assert segue_plan(setlist, 3, timelines["fast"], 48000) is None  # the last entry
     with pytest.raises(ValueError, match="entry 1 plays lilt, not fast"):
         segue_plan(setlist, 0, timelines["fast"], 48000)
+
+
+def test_check_prints_the_set_list_with_its_segues(show_dir, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(show_dir("show.yaml", SEGUE_SHOW))]) == 0
+    assert "set list: fast → 2 bars → lilt → 1.5 s → fast → lilt" in capsys.readouterr().out.splitlines()

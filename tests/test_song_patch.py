@@ -85,4 +85,5 @@ def test_settings_for_a_song_the_show_does_not_have_are_a_warning_with_the_close
 
 def test_check_says_ok_for_a_show_whose_songs_differ_in_the_patch(show_dir, capsys) -> None:
     assert main(["check", str(_show(show_dir))]) == 0
-    assert "OK: 2 song(s)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "    patch for this song: click 5, ltc none; own outputs: pyro, sync" in out.splitlines() and "OK: 2 song(s)" in out
