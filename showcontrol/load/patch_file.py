@@ -41,6 +41,9 @@ OUTPUT_KEYS = {
     "mqtt": (*COMMON_OUTPUT_KEYS, "host", "port", "username", "password_env", "tls", "client_id", "topic_prefix", "cue_connection"),
 }
 
+AUDIO_KEYS = ("device", "sample_rate", "channels", "routes", "output_latency_ms", "buffer_frames", "require", "backend", "ports")
+INTERFACE_KEYS = tuple(key for key in AUDIO_KEYS if key != "routes")  # one interface for the whole run: no song sets these
+
 DEFAULT_PATCH = Patch(None, "default (stereo track, no outputs)", AudioPatch(), {})
 
 
@@ -93,10 +96,10 @@ def _song_patches(reader: Reader, node: Node, audio: AudioPatch, outputs: dict[s
     songs: dict[str, SongPatch] = {}
     named = reader.fields(node, "songs", AnyKey())
     for song_id, (key_node, value_node) in named.values.items() if named else ():
-        fields = reader.fields(value_node, f"songs: {song_id}", ("routes", "outputs", *AUDIO_KEYS))
+        fields = reader.fields(value_node, f"songs: {song_id}", ("routes", "outputs", *INTERFACE_KEYS))
         if fields is None:
             continue
-        for key in (key for key in AUDIO_KEYS if key in fields and key != "routes"):
+        for key in (key for key in INTERFACE_KEYS if key in fields):
             reader.problem(
                 fields.values[key][0],
                 f"song {song_id!r} cannot set its own {key}: the audio interface is opened once for the whole run",
@@ -107,9 +110,6 @@ def _song_patches(reader: Reader, node: Node, audio: AudioPatch, outputs: dict[s
         outputs.update(own)
         songs[song_id] = SongPatch(routes, tuple(own), reader.mark(key_node))
     return songs
-
-
-AUDIO_KEYS = ("device", "sample_rate", "channels", "routes", "output_latency_ms", "buffer_frames", "require", "backend", "ports")
 
 
 def _audio(reader: Reader, node: Node) -> AudioPatch | None:
