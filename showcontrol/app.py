@@ -54,7 +54,7 @@ from showcontrol.showlog import ShowLog
 from showcontrol.takes.keeper import TakeKeeper
 from showcontrol.takes.log import TAKE_LOG_NAME
 from showcontrol.timeline.events import Kind, Timeline
-from showcontrol.timeline.start import TOP
+from showcontrol.timeline.start import TOP, start_text
 from showcontrol.timeline.sync import sync_point
 
 log = logging.getLogger(__name__)
@@ -421,7 +421,7 @@ class ShowRunner:
         """Cue a bar or bar.beat to start from (takes effect at the next play)."""
         at = BarBeat(at) if isinstance(at, int) else at
         if at.bar < 1 or self.timeline.tempo.frame(at, self.timeline.sample_rate) >= self.timeline.end_frame:
-            raise ShowControlError(f"bar {at.bar}{f' beat {at.beat}' if at.beat != 1 else ''} is not in {self.song.id}")
+            raise ShowControlError(f"{start_text(at)} is not in {self.song.id}")
         self.cue_at = at
 
     @property

@@ -26,7 +26,7 @@ from showcontrol.model.position import BarBeat
 from showcontrol.model.show import Meter
 from showcontrol.report import check_summary, timeline_text
 from showcontrol.timeline.events import Kind
-from showcontrol.timeline.start import TOP, resolve_start
+from showcontrol.timeline.start import TOP, resolve_start, start_text
 
 log = logging.getLogger("showcontrol")
 
@@ -281,6 +281,10 @@ def speed_factor(text: str) -> Fraction:
 
 
 TEMPO_HELP = "rehearsal tempo, 50-200 %%: the track is time-stretched with its pitch kept (cached on disk); click, cues and timecode follow"
+FROM_HELP = (
+    "start from a bar (13), bar.beat (13.3), section (chorus1), bar of a section (chorus1:2) or song time (1:30, 1:30.5: "
+    "the beat at or before it), with the count-in as pre-roll ending there"
+)
 
 
 def tempo_percent(text: str) -> Fraction:
@@ -449,7 +453,7 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
                 "%s %s from %s on audio driver %s (%s); show log %s",
                 "cued (space to go):" if interactive else "waiting for a remote GO:" if any_enabled(inputs) else "playing",
                 song_id,
-                "the top" if options.start == TOP else f"bar {options.start.bar} beat {options.start.beat}",
+                start_text(options.start),
                 runner.driver,
                 runner.device.name,
                 runner.showlog.path if runner.showlog else "-",
@@ -514,12 +518,6 @@ def _remote_arguments(run: argparse.ArgumentParser) -> None:
         metavar="PORT",
         help="take OSC commands (/showcontrol/go, ...) on this UDP and TCP port, from this machine only unless the patch's inputs allow more",
     )
-
-
-FROM_HELP = (
-    "start from a bar (13), bar.beat (13.3), section (chorus1), bar of a section (chorus1:2) or song time (1:30, 1:30.5: "
-    "the beat at or before it), with the count-in as pre-roll ending there"
-)
 
 
 def _start(loaded: LoadedShow, song_id: str, text: str | None) -> BarBeat:

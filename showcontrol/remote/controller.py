@@ -36,7 +36,7 @@ from showcontrol.engine.transport import State
 from showcontrol.errors import ShowControlError
 from showcontrol.model.position import BarBeat
 from showcontrol.timeline.events import Kind
-from showcontrol.timeline.start import resolve_start
+from showcontrol.timeline.start import TOP, resolve_start, start_text
 
 if TYPE_CHECKING:
     from showcontrol.app import ShowRunner
@@ -169,7 +169,7 @@ class Controller:
             except ValueError as problem:
                 return error(str(problem))
         runner.locate(at)
-        where = f"bar {at.bar}" if at.beat == 1 else f"bar {at.bar} beat {at.beat}"
+        where = f"bar {at.bar}" if at == TOP else start_text(at)  # "cued bar 1", not "cued the top"
         if state is not State.STOPPED:
             runner.play()  # as the keys do: a locate while playing plays from there
             self._expected = (State.PLAYING, runner.segment.generation)

@@ -31,6 +31,13 @@ def resolve_start(text: str, timeline: Timeline, sections: Sequence[Section]) ->
     return start
 
 
+def start_text(at: BarBeat) -> str:
+    """How a start reads in logs and replies: `the top`, `bar 13`, `bar 13 beat 3`."""
+    if at == TOP:
+        return "the top"
+    return f"bar {at.bar}" if at.beat == 1 else f"bar {at.bar} beat {at.beat}"
+
+
 def _beat(position: Position, timeline: Timeline, sections: Sequence[Section]) -> BarBeat:
     if isinstance(position, Seconds):
         return _beat_at_or_before(position.seconds, timeline)
