@@ -89,7 +89,7 @@ def test_an_n_bar_count_in_at_the_target_bars_tempo(tmp_path: Path) -> None:
         "version: 1\nsongs:\n  - id: s\n    end: 9.1\n    count_in: {bars: 1, voice: true}\n"
         "    tempo: [{bar: 1, bpm: 120}, {bar: 5, bpm: 150, meter: 3/4}]\n"
     )
-    runner = ShowRunner(load_show(tmp_path / "show.yaml"), RunOptions("s", start_bar=6, count_in_bars=2))
+    runner = ShowRunner(load_show(tmp_path / "show.yaml"), RunOptions("s", start=BarBeat(6), count_in_bars=2))
     plan = runner.play()
     bar_6 = runner.timeline.tempo.frame(BarBeat(6), 48000)
     assert plan.song_from_frame == bar_6 and [e.payload.count for e in plan.count_in_events] == [1, 2, 3, 1, 2, 3]  # two bars of 3/4

@@ -29,6 +29,7 @@ from showcontrol.engine.transport import State
 from showcontrol.io.osc_in import OscInputServer
 from showcontrol.load.show_file import load_show
 from showcontrol.model.inputs import OscInput
+from showcontrol.model.position import BarBeat
 from showcontrol.remote.controller import Controller
 
 
@@ -150,6 +151,16 @@ def test_the_controller_answers_every_command_and_logs_it_with_its_source(runner
     assert {"source": "osc-udp:127.0.0.1:9", "command": "go", "result": "ok"}.items() <= commands[10].items()
     assert commands[11]["result"] == "error: already playing: stop first" and commands[11]["source"] == "mqtt"
     assert commands[0]["args"] == {"bar": "40"}
+
+
+def test_a_locate_takes_every_position_run_from_takes(runner: ShowRunner) -> None:
+    controller = Controller(runner)
+    assert controller.handle(Locate(section="verse:2.3"), "test").text == "cued bar 6 beat 3"
+    assert controller.handle(Locate(section="6.5"), "test").text == "bar 6 has 4 beats (4/4)"
+    assert controller.handle(Locate(section="0:01.9"), "test").text == "cued bar 2 beat 4"  # the beat at or before: 1.75 s
+    assert runner.cue_at == BarBeat(2, 4)
+    assert controller.handle(Go(), "test").text == "playing song1 from bar 2"
+    assert runner.cue_bar == 2 and runner.cue_at == BarBeat(2, 4)
 
 
 # -- OSC over real sockets -------------------------------------------------------------------------

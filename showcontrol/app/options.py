@@ -6,13 +6,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from showcontrol.model.position import BarBeat
+from showcontrol.timeline.start import TOP
+
 
 @dataclass(frozen=True)
 class RunOptions:
     """`song_id` None opens the whole show (its set list); a song id opens that one song only (`--song`)."""
 
     song_id: str | None = None
-    start_bar: int = 1  # the first song's cued bar
+    start: BarBeat = TOP  # where GO plays the first song from: a bar's downbeat or another beat (timeline/start.py)
     audio_driver: str | None = None
     require_audio: bool = False
     midi_api: str = "auto"

@@ -23,12 +23,12 @@ import numpy.typing as npt
 from showcontrol.app.options import RunOptions, default_log_path
 from showcontrol.app.player import Shapes, SongPlayer
 from showcontrol.app.session import ShowSession
-from showcontrol.app.setlist import SetEntry, gap_frames, set_entries
 from showcontrol.app.version import Preparation, Routes, SongVersion, bare_version, prepare_in_background, prepare_version
 from showcontrol.audio.link import AudioHealth, AudioLink, Device
 from showcontrol.describe import clock_text
 from showcontrol.dispatcher import MAX_LEAD_S, Dispatcher, DispatcherConfig, DispatcherPorts
 from showcontrol.engine.plan import StartPlan, feed_count_ins, plan_start
+from showcontrol.engine.segue import gap_frames
 from showcontrol.engine.transport import Loop, Pause, Play, Resume, Segment, State, Stop, Transport
 from showcontrol.errors import ShowControlError
 from showcontrol.io.jack_midi import JackMidiOutput
@@ -36,11 +36,13 @@ from showcontrol.io.mqtt import MqttPublisher
 from showcontrol.io.output import Output
 from showcontrol.load.show_file import LoadedShow, compile_at_speed
 from showcontrol.model.position import BarBeat
+from showcontrol.model.setlist import Setlist, SetlistEntry
 from showcontrol.model.show import Song
 from showcontrol.offline import click_sounds, stems_seconds
 from showcontrol.showlog import ShowLog
 from showcontrol.takes.keeper import TakeKeeper
 from showcontrol.timeline.events import Timeline
+from showcontrol.timeline.start import TOP, start_text
 from showcontrol.timeline.sync import sync_point
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ class ShowRunner:
         self.sample_rate = loaded.sample_rate
         self.sounds = click_sounds(self.sample_rate)
         self.shapes = Shapes.make(self.sample_rate, options.stop_fade_s, self.audio.buffer_frames)
-        self.setlist: tuple[SetEntry, ...] = set_entries(loaded.show, options.song_id)
+        self.setlist = Setlist((SetlistEntry(options.song_id),)) if options.song_id is not None else loaded.show.setlist
         self.one_song = options.song_id is not None  # --song: a run of that song only, taken as often as asked
         self.base_tempo = loaded.speed if loaded.keep_pitch else Fraction(1)  # the run's rehearsal tempo (--tempo)
         self.index = 0  # the set entry open on the player
@@ -67,7 +69,7 @@ class ShowRunner:
         self._standby_chosen = False  # moved by the operator while a song played: kept after a stop
         first = self._song_of(0)
         self.player = SongPlayer(bare_version(first, self.base_tempo, loaded.timelines[first.id], self._routes(first)), self.shapes)
-        self.cue_bar = options.start_bar
+        self.cue_at = options.start
         self.loop_bars: tuple[int, int] | None = None
         self.tempo_job: Preparation | None = None  # another tempo of the song open, being made ready
         self.standby_job: Preparation | None = None  # the standby song, being made ready
@@ -130,7 +132,8 @@ class ShowRunner:
         return self.loaded.show.song(self.setlist[index].song_id)
 
     def _routes(self, song: Song) -> Routes:
-        return {feed: channels for feed, channels in self.audio.routes.items() if channels}
+        """The feeds the song plays and their channels: the patch's, with the song's own differences."""
+        return {feed: channels for feed, channels in self.loaded.patch_for(song.id).audio.routes.items() if channels}
 
     def _timeline_at(self, song_id: str, tempo: Fraction) -> Timeline:
         return self.loaded.timelines[song_id] if tempo == self.base_tempo else compile_at_speed(self.loaded, song_id, tempo)
@@ -249,7 +252,7 @@ class ShowRunner:
 
     def _song_ended(self, ended_at: int) -> None:
         """The open song played to its end: the standby one comes in, and starts by itself if it follows."""
-        follows = not self._standby_chosen and not self.one_song and self.standby == self.index + 1 and self.setlist[self.standby].follow
+        follows = not self._standby_chosen and not self.one_song and self.standby == self.index + 1 and self.setlist.follows(self.index)
         self._standby_chosen = False
         if self.standby is None:
             self._say("end of the set")
@@ -258,7 +261,7 @@ class ShowRunner:
             return  # not ready yet (chosen late): the watcher installs it when it is, and the operator GOes
         self._record_change(ended_at)
         if follows:
-            self._start_follow(self.setlist[self.index], ended_at)
+            self._start_follow(self.setlist[self.index - 1], ended_at)
 
     def _install_standby(self) -> bool:
         """Install the standby song if it is ready; whether it was (else it is made ready first)."""
@@ -270,16 +273,16 @@ class ShowRunner:
         if version is None:
             self._prepare(self.standby)
             return False
-        self.index, self.cue_bar, self._pending, self.tempo_job = self.standby, 1, None, None
+        self.index, self.cue_at, self._pending, self.tempo_job = self.standby, TOP, None, None
         self._install(version)
         self._publish_next()
         self._prepare_standby_after()
         return True
 
-    def _start_follow(self, entry: SetEntry, ended_at: int) -> None:
-        """Start the song just installed `gap` after the end of the one before, on the audio's frames."""
-        gap = gap_frames(entry, self.timeline)
-        plan = self._plan(1)
+    def _start_follow(self, before: SetlistEntry, ended_at: int) -> None:
+        """Start the song just installed the gap of the entry `before` it after that one's end, on the audio's frames."""
+        gap = gap_frames(before.gap, self.timeline, self.sample_rate)
+        plan = self._plan(TOP)
         self.takes.went(1, plan.song_from_frame)
         self.player.went(self.segment.generation)
         self.played.append(self.song.id)
@@ -334,25 +337,24 @@ class ShowRunner:
         )
 
     # -- operator commands (any thread) ------------------------------------------------------------
-    def _plan(self, bar: int) -> StartPlan:
+    def _plan(self, at: BarBeat) -> StartPlan:
         count_ins = feed_count_ins(self.song, self.routes, self.options.count_in_bars)
-        plan = plan_start(self.timeline, bar, count_ins, self.sounds)
+        plan = plan_start(self.timeline, at, count_ins, self.sounds)
         stems = self.player.stems
         self.player.preroll_stems = {**({"ltc": stems["ltc"]} if "ltc" in stems else {}), **plan.count_in}
         return plan
 
-    def play(self, bar: int | None = None) -> StartPlan:
-        """Play the standby song from `bar` (default: the cued bar) with the song's count-in as pre-roll."""
+    def play(self, at: BarBeat | int | None = None) -> StartPlan:
+        """Play the standby song from `at`, a bar or bar.beat (default: the cued one), with the song's count-in as pre-roll."""
         with self._lock:
             self.apply_pending_tempo()
             if self.standby is not None and self.standby != self.index and self.player.idle and not self._install_standby():
                 job = self.standby_job
                 ready = f" ({job.progress(time.monotonic()) * 100:.0f} %)" if job is not None else ""
                 raise ShowControlError(f"{self.setlist[self.standby].song_id} is being made ready{ready}: GO again in a moment")
-            bar = self.cue_bar if bar is None else bar
-            self.cue_bar = bar
-            plan = self._plan(bar)
-            self.takes.went(bar, plan.song_from_frame)
+            self.cue_at = self.cue_at if at is None else BarBeat(at) if isinstance(at, int) else at
+            plan = self._plan(self.cue_at)
+            self.takes.went(self.cue_at.bar, plan.song_from_frame)
             self.player.went(self.segment.generation)
             self.played.append(self.song.id)
             self.transport.request(Play(plan.start_frame, plan.song_from_frame))
@@ -396,11 +398,17 @@ class ShowRunner:
         self.transport.request(Resume())
         self.player.wake()
 
-    def locate(self, bar: int) -> None:
-        """Cue a bar to start from (takes effect at the next play)."""
-        if bar < 1 or self.timeline.tempo.frame(BarBeat(bar), self.timeline.sample_rate) >= self.timeline.end_frame:
-            raise ShowControlError(f"bar {bar} is not in {self.song.id}")
-        self.cue_bar = bar
+    def locate(self, at: BarBeat | int) -> None:
+        """Cue a bar or bar.beat to start from (takes effect at the next play)."""
+        at = BarBeat(at) if isinstance(at, int) else at
+        if at.bar < 1 or self.timeline.tempo.frame(at, self.timeline.sample_rate) >= self.timeline.end_frame:
+            raise ShowControlError(f"{start_text(at)} is not in {self.song.id}")
+        self.cue_at = at
+
+    @property
+    def cue_bar(self) -> int:
+        """The bar of the cued start, as the status line and remote state show it."""
+        return self.cue_at.bar
 
     def select(self, choice: str) -> str:
         """Choose the standby song: a song id, a set-list number (1-based), `next` or `previous`. Never
@@ -440,7 +448,7 @@ class ShowRunner:
             return int(choice) - 1
         ids = [entry.song_id for entry in self.setlist]
         if choice not in ids:
-            raise ShowControlError(f"no song {choice[:40]!r} in the set; songs: {', '.join(dict.fromkeys(ids))}")
+            raise ShowControlError(f"no song {choice[:40]!r} in the set; songs: {', '.join(self.setlist.song_ids)}")
         later = [i for i, song_id in enumerate(ids) if song_id == choice and i >= current]  # a repeated song: its next place
         return later[0] if later else ids.index(choice)
 

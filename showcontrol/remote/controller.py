@@ -36,6 +36,7 @@ from showcontrol.engine.transport import State
 from showcontrol.errors import ShowControlError
 from showcontrol.model.position import BarBeat
 from showcontrol.timeline.events import Kind
+from showcontrol.timeline.start import TOP, resolve_start, start_text
 
 if TYPE_CHECKING:
     from showcontrol.app import ShowRunner
@@ -158,20 +159,21 @@ class Controller:
         raise AssertionError(command)  # every command is matched above
 
     def _locate(self, command: Locate, state: State) -> Reply:
+        """A bar, or any text `run --from` takes (a section, chorus1:2, 13.3, 1:30), through the same parser."""
         runner = self.runner
-        bar = command.bar
+        at = BarBeat(command.bar if command.bar is not None else 1)
         if command.section is not None:
-            bars = {section.name: section.bar for section in runner.song.sections}
-            if command.section not in bars:
-                return error(f"no section {command.section[:40]!r} in {runner.song.id}; sections: {', '.join(bars) or 'none'}")
-            bar = bars[command.section]
-        assert bar is not None
-        runner.locate(bar)
+            try:
+                at = resolve_start(command.section, runner.timeline, runner.song.sections)
+            except ValueError as problem:
+                return error(str(problem))
+        runner.locate(at)
+        where = f"bar {at.bar}" if at == TOP else start_text(at)  # "cued bar 1", not "cued the top"
         if state is not State.STOPPED:
             runner.play()  # as the keys do: a locate while playing plays from there
             self._expected = (State.PLAYING, runner.segment.generation)
-            return Reply(True, f"playing from bar {bar}")
-        return Reply(True, f"cued bar {bar}")
+            return Reply(True, f"playing from {where}")
+        return Reply(True, f"cued {where}")
 
     def _select(self, song: str) -> Reply:
         """The same path as the keys (>, <, NN#): the standby song; never interrupts the one playing."""
