@@ -293,7 +293,9 @@ class ShowRunner:
         self.player.wake()
         late_frames = self.device.frames_delivered - (ended_at + gap)
         if self.session.showlog is not None:
-            self.session.showlog.record({"song": self.song.id, "kind": "song", "result": "follows", "gap_frames": gap, "ended_device_frame": ended_at})
+            self.session.showlog.record(
+                {"song": self.song.id, "kind": "song", "result": "follows", "gap_frames": gap, "ended_device_frame": ended_at}
+            )
         self._say(f"{self.song.id} follows after {gap / self.sample_rate:g} s")
         if late_frames > 0:
             log.warning("%s followed %.0f ms late: it was not ready within its gap", self.song.id, late_frames / self.sample_rate * 1000)
