@@ -25,10 +25,11 @@ from showcontrol.app import ShowRunner
 from showcontrol.control.commands import Go, Locate, Pause, Resume, SetLoop, SetTempo, Stop
 from showcontrol.engine.transport import State
 from showcontrol.remote.controller import Controller, section_bars
+from showcontrol.status import Cueing
 from showcontrol.ui.keys import CTRL_C, parse_keys
 from showcontrol.ui.marking import HELP as MARK_HELP
 from showcontrol.ui.marking import MARK_KEYS, MarkKeys
-from showcontrol.ui.status import CUEING, ESSENTIAL, NOTICE, Cueing, Field, fit, status_fields
+from showcontrol.ui.status import CUEING, ESSENTIAL, NOTICE, Field, fit, status_fields
 
 log = logging.getLogger(__name__)
 HELP = "space go/stop · p pause · NN⏎ locate bar · s next section · l loop section · -/+ or NN% tempo · q quit"

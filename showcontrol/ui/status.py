@@ -2,43 +2,15 @@
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 
 from showcontrol.audio.link import health_text
 from showcontrol.beats import timecode_text
-from showcontrol.describe import clock_text, message_text
+from showcontrol.describe import clock_text
 from showcontrol.io.output import Health, Output
-from showcontrol.model.show import Section
-from showcontrol.timeline.events import Event, Kind, Timeline
+from showcontrol.status import Cueing
 
 ICONS = {"playing": "▶", "paused": "⏸", "stopped": "■"}
-
-
-@dataclass(frozen=True)
-class Cueing:
-    """Precomputed lookups so the status line costs a few bisects per refresh."""
-
-    timeline: Timeline
-    cue_frames: tuple[int, ...]
-    cues: tuple[Event, ...]
-    section_frames: tuple[int, ...]
-    sections: tuple[Event, ...]
-
-    @classmethod
-    def of(cls, timeline: Timeline) -> Cueing:
-        cues = timeline.of_kind(Kind.OSC, Kind.MIDI, Kind.MQTT)
-        sections = timeline.of_kind(Kind.SECTION)
-        return cls(timeline, tuple(e.at_frame for e in cues), cues, tuple(e.at_frame for e in sections), sections)
-
-    def section_at(self, frame: int) -> str:
-        index = bisect.bisect_right(self.section_frames, frame) - 1
-        payload = self.sections[index].payload if index >= 0 else None
-        return payload.name if isinstance(payload, Section) else "-"
-
-    def next_cue(self, frame: int) -> Event | None:
-        index = bisect.bisect_right(self.cue_frames, frame)
-        return self.cues[index] if index < len(self.cues) else None
 
 
 @dataclass(frozen=True)
@@ -79,10 +51,8 @@ def status_fields(
     fields.append(Field(clock_text(float(frame / rate)), TIME))
     if timeline.ltc is not None:
         fields.append(Field(f"TC {timecode_text(timeline, frame)}", DETAIL))
-    upcoming = cueing.next_cue(frame)
-    if upcoming is not None:
-        name = upcoming.cue_name or message_text(upcoming)
-        fields.append(Field(f"next {name[:24]} in {float((upcoming.at_frame - frame) / rate):.1f}s", CUEING))
+    for upcoming in cueing.next_cues(frame, 1):
+        fields.append(Field(f"next {upcoming.name[:24]} in {upcoming.in_s:.1f}s", CUEING))
     if state != "playing":
         fields.append(Field(f"cued bar {cue_bar}", CUEING))
     if not trouble and outputs:
