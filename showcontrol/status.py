@@ -24,9 +24,9 @@ from showcontrol.model.show import Section
 from showcontrol.takes.record import Take, last_take
 from showcontrol.timeline.events import Event, Kind, Timeline
 
-NEXT_CUES = 5  # the cues a screen may list; a small one shows fewer
+NEXT_CUES = 12  # the cues a screen may list; a small one shows fewer
 MESSAGES = 6  # the latest messages kept in a snapshot
-QUIT_AGAIN = "press q again to quit"
+QUIT_AGAIN = "press q or Ctrl-C again to quit (3 s)"
 
 
 class Level(StrEnum):
