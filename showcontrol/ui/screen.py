@@ -1,0 +1,285 @@
+"""The operator's full screen, drawn from a ShowStatus: a pure function of the snapshot and the terminal's size.
+
+`render(status, width, height)` returns a rich renderable of exactly that size. At 80×24 it keeps what an
+operator needs all the time (state, bar.beat, what is not ok, the next cues, the keys) and puts the set list
+on one line; from 120×36 it gives the set list its own column and shows more cues and messages. Whatever is
+not ok (the audio, an output) is listed first and named in the top panel's title, so no size hides it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.layout import Layout
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from showcontrol.status import (
+    KeyHelp,
+    LastTake,
+    Level,
+    Message,
+    NextCue,
+    NowPlaying,
+    OutputHealth,
+    SetListEntry,
+    ShowStatus,
+    TakeLogStatus,
+)
+
+STATES = {"playing": ("▶ PLAYING", "bold black on green"), "paused": ("⏸ PAUSED", "bold black on yellow"), "stopped": ("■ STOPPED", "bold")}
+HEALTH_STYLES = {"up": "green", "ok": "green", "connecting": "yellow", "silent": "bold yellow", "down": "bold red"}
+LEVEL_STYLES = {Level.INFO: "", Level.QUESTION: "bold black on yellow", Level.WARNING: "yellow", Level.ERROR: "bold red"}
+WIDE = (120, 36)  # from this size on, the roomy layout
+KEY_GAP = "   "
+
+
+@dataclass(frozen=True)
+class Rows:
+    """How many lines each part gets inside its panel, for one screen size."""
+
+    head: int
+    body: int
+    show: int  # compact: the set list and the take log, one line each
+    messages: int
+    keys: int
+
+
+def render(status: ShowStatus, width: int, height: int) -> RenderableType:
+    """The whole screen for `status` at `width`×`height` columns and lines."""
+    wide = width >= WIDE[0] and height >= WIDE[1]
+    key_lines = wrap_keys(status.keys, status.typing, width - 4)
+    rows = plan_rows(height, len(key_lines), len(status.messages), wide)
+    layout = Layout(size=height)
+    parts = [
+        Layout(head_panel(status, rows.head, wide), name="head", size=rows.head + 2),
+        Layout(name="body", size=rows.body + 2),
+    ]
+    if not wide:
+        songs = Text.assemble(("set  ", "dim"), set_list_line(status.set_list, width - 9), no_wrap=True, overflow="ellipsis")
+        take = Text.assemble(("take ", "dim"), take_text(status.takes.last), no_wrap=True, overflow="ellipsis")
+        parts.append(Layout(panel("Set list and take log", Group(songs, take)), size=rows.show + 2))
+    parts += [
+        Layout(panel("Messages", message_lines(status.messages, rows.messages)), name="messages", size=rows.messages + 2),
+        Layout(panel("Keys", Group(*key_lines)), name="keys", size=rows.keys + 2),
+    ]
+    layout.split_column(*parts)
+    body = layout["body"]
+    if wide:
+        health = Layout(name="health")
+        health.split_column(
+            Layout(panel("Outputs and audio", health_table(status, rows.body - 4, wide))),
+            Layout(panel("Take log", take_lines(status.takes, 2)), size=4),
+        )
+        body.split_row(
+            Layout(panel("Next cues", cue_table(status.next_cues, rows.body, wide)), ratio=5),
+            Layout(panel("Set list", set_list_table(status.set_list, rows.body)), ratio=3),
+            Layout(health, ratio=4),
+        )
+    else:
+        body.split_row(
+            Layout(panel("Next cues", cue_table(status.next_cues, rows.body, wide)), ratio=1),
+            Layout(panel("Outputs and audio", health_table(status, rows.body, wide)), ratio=1),
+        )
+    return layout
+
+
+def plan_rows(height: int, keys: int, messages: int, wide: bool) -> Rows:
+    """Lines per part: the keys and the top panel whole, messages as many as there are (a few), the rest to the body."""
+    head = 3 if wide else 2
+    show = 0 if wide else 2
+    most_messages = 8 if wide else 2 if height < 30 else 4
+    said = min(max(messages, 1), most_messages)
+    keys = min(keys, 3)
+    borders = 2 * (4 if wide else 5)
+    body = max(height - borders - head - show - said - keys, 1)
+    return Rows(head, body, show, said, keys)
+
+
+def panel(title: str, content: RenderableType, style: str = "") -> Panel:
+    return Panel(content, title=title, title_align="left", box=box.ROUNDED, border_style=style or "blue", padding=(0, 1))
+
+
+def head_panel(status: ShowStatus, rows: int, wide: bool) -> Panel:
+    """State, position and time on the first line; the song, tempo and loop on the second; trouble in the title."""
+    playing = status.playing
+    label, style = STATES.get(playing.state, (playing.state.upper(), "bold"))
+    first = Text(no_wrap=True, overflow="ellipsis")
+    first.append(f" {label} ", style)
+    first.append(f"  {playing.bar}.{playing.beat}", "bold")
+    first.append(f"  {playing.section}", "cyan")
+    first.append(f"  {clock(playing.elapsed_s)}")
+    first.append(f" / {clock(playing.remaining_s)} left", "dim")
+    if playing.timecode:
+        first.append(f"  TC {playing.timecode}")
+    lines = [first, song_line(playing), *([Text(status.typing, "bold reverse")] if status.typing and wide else [])]
+    trouble = trouble_text(status)
+    return Panel(
+        Group(*lines[:rows]),
+        title=trouble or "showcontrol",
+        title_align="left",
+        box=box.HEAVY if trouble else box.ROUNDED,
+        border_style="red" if trouble else "blue",
+        padding=(0, 1),
+    )
+
+
+def song_line(playing: NowPlaying) -> Text:
+    line = Text(no_wrap=True, overflow="ellipsis")
+    line.append(playing.title or playing.song_id, "bold")
+    if playing.title and playing.title != playing.song_id:
+        line.append(f" ({playing.song_id})", "dim")
+    details = [f"tempo {playing.tempo_percent:g} %"]
+    if playing.speed != 1:
+        details.append(f"speed {playing.speed:g}×")
+    details.append(f"loop {playing.loop[0]}–{playing.loop[1]}" if playing.loop else "no loop")
+    if playing.state != "playing":
+        details.append(f"cued bar {playing.cued_bar}")
+    line.append("  " + " · ".join(details))
+    return line
+
+
+def trouble_text(status: ShowStatus) -> str:
+    """What is not ok, in a few words: `⚠ AUDIO SILENT (no device) · ⚠ down: monitors`."""
+    audio = status.audio
+    words = [] if audio.ok else [f"⚠ AUDIO {audio.text if audio.text != audio.health else audio.health.upper()}"]
+    by_health: dict[str, list[str]] = {}
+    for output in status.outputs:
+        if not output.ok:
+            by_health.setdefault(output.health, []).append(output.name)
+    words += [f"⚠ {health}: {' '.join(names)}" for health, names in by_health.items()]
+    return " · ".join(words)
+
+
+def clock(seconds: float) -> str:
+    """m:ss.s, to a tenth: what an eye takes in at a glance (the show log keeps the milliseconds)."""
+    tenths = round(abs(seconds) * 10)
+    return f"{'-' if seconds < 0 and tenths else ''}{tenths // 600}:{tenths % 600 / 10:04.1f}"
+
+
+def cue_table(cues: Sequence[NextCue], rows: int, wide: bool) -> RenderableType:
+    if not cues:
+        return Text("no more cues", "dim")
+    table = Table.grid(padding=(0, 1), expand=True)
+    table.add_column(justify="right", no_wrap=True)
+    table.add_column(no_wrap=True, style="cyan")
+    table.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
+    if wide:
+        table.add_column(no_wrap=True, overflow="ellipsis", style="dim")
+    for index, cue in enumerate(cues[:rows]):
+        countdown = Text(f"{cue.in_s:.1f} s", "bold" if index == 0 else "")
+        table.add_row(countdown, cue.at, cue.name, *([f"→ {cue.output}"] if wide else []))
+    return table
+
+
+def health_table(status: ShowStatus, rows: int, wide: bool) -> RenderableType:
+    """The audio, then every output, those not ok first; past `rows`, the ok ones are counted, never the others."""
+    table = Table.grid(padding=(0, 1), expand=True)
+    table.add_column(no_wrap=True)
+    table.add_column(no_wrap=True)
+    table.add_column(no_wrap=True, overflow="ellipsis", ratio=1, style="dim")
+    audio = status.audio
+    table.add_row("audio", Text(audio.text if not audio.ok else "ok", HEALTH_STYLES.get(audio.health, "bold red")), audio.driver)
+    trouble = [output for output in status.outputs if not output.ok]
+    fine = [output for output in status.outputs if output.ok]
+    room = rows - 1  # below the audio's line
+    if len(status.outputs) > room:  # one line says how many more are up
+        fine = fine[: max(room - 1 - len(trouble), 0)]
+    for output in trouble + fine:
+        table.add_row(output.name, Text(output.health, HEALTH_STYLES.get(output.health, "bold red")), output_detail(output, wide))
+    hidden = len(status.outputs) - len(trouble) - len(fine)
+    if hidden:
+        table.add_row(Text(f"+ {hidden} more up", "dim"), "", "")
+    return table
+
+
+def output_detail(output: OutputHealth, wide: bool) -> str:
+    if output.last_error and not output.ok:
+        return output.last_error
+    return f"{output.sent} sent" + (f", {output.errors} errors" if output.errors else "") if wide or output.ok else ""
+
+
+def set_list_line(entries: Sequence[SetListEntry], width: int) -> Text:
+    """The set list on one line, from the song playing (or standing by): `▶ 3 Title · STANDBY 4 Next · 5 …`."""
+    line = Text(no_wrap=True, overflow="ellipsis")
+    current = next((n for n, e in enumerate(entries) if e.playing or e.standby), 0)
+    for entry in entries[current:]:
+        if line.cell_len >= width:
+            break
+        if line:
+            line.append(" · ", "dim")
+        line.append_text(entry_text(entry))
+    return line
+
+
+def set_list_table(entries: Sequence[SetListEntry], rows: int) -> RenderableType:
+    """The set list, scrolled so that the songs playing and standing by are in view."""
+    marked = [n for n, e in enumerate(entries) if e.playing or e.standby] or [0]
+    first = max(min(marked[0] - 1, len(entries) - rows), 0)
+    return Group(*(entry_text(entry) for entry in entries[first : first + rows]))
+
+
+def entry_text(entry: SetListEntry) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if entry.playing:
+        text.append("▶ ", "bold green")
+    if entry.standby:
+        text.append("STANDBY", "bold black on yellow")
+        text.append(" ")
+    text.append(f"{entry.index} ", "dim")
+    text.append(entry.title or entry.song_id, "bold" if entry.playing or entry.standby else "")
+    return text
+
+
+def take_lines(takes: TakeLogStatus, rows: int) -> RenderableType:
+    if not takes.path:
+        return Text("no take log", "dim")
+    lines = [take_text(takes.last)]
+    if takes.lost:
+        lines.append(Text(f"⚠ {takes.lost} lines lost (disk full?)", "bold red"))
+    if rows > 1:
+        lines.append(Text(f"{takes.count} this run · {takes.path}", "dim", no_wrap=True, overflow="ellipsis"))
+    return Group(*lines[:rows])
+
+
+def take_text(last: LastTake | None) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if last is None:
+        text.append("no take yet: GO starts one", "dim")
+        return text
+    text.append(f"take {last.number} of {last.song_id} ")
+    text.append(last.status, "bold" if last.status == "open" else "")
+    text.append(f" · bar {last.from_bar}" + (f"–{last.to_bar}" if last.to_bar is not None else ""))
+    if last.good is not None:
+        text.append(" · ")
+        text.append("GOOD" if last.good else "NO GOOD", "bold green" if last.good else "bold red")
+    if last.note:
+        text.append(f" · “{last.note}”", "italic")
+    return text
+
+
+def message_lines(messages: Sequence[Message], rows: int) -> RenderableType:
+    if not messages:
+        return Text("—", "dim")
+    return Group(*(Text(m.text, LEVEL_STYLES[m.level], no_wrap=True, overflow="ellipsis") for m in messages[-rows:]))
+
+
+def wrap_keys(keys: Sequence[KeyHelp], typing: str, width: int) -> list[Text]:
+    """The keys as lines of at most `width` columns, a key never split from what it does; what is being typed first."""
+    lines: list[Text] = []
+    line = Text(no_wrap=True)
+    if typing:
+        line.append(typing, "bold reverse")
+    for key in keys:
+        item = Text.assemble((key.keys, "bold cyan"), " ", key.does)
+        if line and line.cell_len + len(KEY_GAP) + item.cell_len > width:
+            lines.append(line)
+            line = Text(no_wrap=True)
+        if line:
+            line.append(KEY_GAP)
+        line.append_text(item)
+    return [*lines, line]
