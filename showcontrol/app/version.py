@@ -116,6 +116,6 @@ def prepare_in_background(job: Preparation, make: Callable[[], SongVersion], the
             return
         job.ready_at = time.monotonic()
         job.version = version
-        log.info("%s at %g %% ready in %.1f s", job.song_id, float(job.tempo) * 100, job.ready_at - job.started)
+        log.debug("%s at %g %% ready in %.1f s", job.song_id, float(job.tempo) * 100, job.ready_at - job.started)
 
     threading.Thread(target=work, name=f"prepare-{job.song_id}", daemon=True).start()
