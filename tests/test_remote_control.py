@@ -138,6 +138,7 @@ def test_the_controller_answers_every_command_and_logs_it_with_its_source(runner
     status = controller.handle(Status(), "test")
     assert status.state["state"] == "playing" and status.state["song"] == "song1" and status.state["bar"] >= 5
     assert [s["name"] for s in status.state["sections"]] == ["intro", "verse"]
+    assert status.state["set_list"] == ["song1", "song2"] and status.state["standby"] == "song2"  # after song1
     assert controller.handle(parse_command("pause"), "keys").ok
     wait_until(lambda: runner.segment.state is State.PAUSED)
     assert controller.handle(parse_command("resume"), "keys").ok

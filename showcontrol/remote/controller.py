@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import fields
-from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from showcontrol.control.commands import (
@@ -35,6 +34,7 @@ from showcontrol.control.rate import RateLimit
 from showcontrol.engine.transport import State
 from showcontrol.errors import ShowControlError
 from showcontrol.model.position import BarBeat
+from showcontrol.status import snapshot
 from showcontrol.timeline.events import Kind
 from showcontrol.timeline.start import TOP, resolve_start, start_text
 
@@ -196,26 +196,26 @@ class Controller:
         return Reply(True, f"looping bars {first}-{last}")
 
     def status(self) -> dict[str, Any]:
-        """The state a status request is answered with."""
-        runner = self.runner
-        frame = runner.song_frame_now()
-        position = runner.timeline.tempo.position_at(Fraction(frame, runner.timeline.sample_rate))
+        """The state a status request is answered with: the operator's snapshot (showcontrol/status.py), as JSON."""
+        runner, now = self.runner, time.monotonic()
+        shown = snapshot(runner, now)
         state = self.state()
-        playing = state is not State.STOPPED
+        playing, song = state is not State.STOPPED, shown.playing
+        standby = next((entry for entry in shown.set_list if entry.standby), None)
         return {
             "state": state.value,
-            "song": runner.song.id,
-            "bar": position.bar if playing else runner.cue_bar,
-            "beat": position.beat if playing else 1,
-            "cued_bar": runner.cue_bar,
-            "tempo_percent": float(runner.tempo) * 100,
-            "loop": list(runner.loop_bars) if runner.loop_bars else None,
-            "audio": str(runner.link.health),
-            "outputs": {
-                name: {"health": str(out.status.health), "error": out.status.last_error[:120]} for name, out in runner.outputs.items()
-            },
-            "cues": self.cues_around(frame if playing else self._cued_frame()),
+            "song": song.song_id,
+            "bar": song.bar if playing else song.cued_bar,
+            "beat": song.beat if playing else 1,
+            "cued_bar": song.cued_bar,
+            "tempo_percent": song.tempo_percent,
+            "loop": list(song.loop) if song.loop else None,
+            "audio": shown.audio.health,
+            "outputs": {output.name: {"health": output.health, "error": output.last_error[:120]} for output in shown.outputs},
+            "cues": self.cues_around(runner.song_frame_now() if playing else self._cued_frame()),
             "sections": [{"name": section.name, "bar": section.bar} for section in runner.song.sections],
+            "standby": standby.song_id if standby is not None else None,
+            "set_list": [entry.song_id for entry in shown.set_list],
         }
 
     def _cued_frame(self) -> int:
