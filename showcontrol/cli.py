@@ -83,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--headless",
         action="store_true",
-        help="no status line or keys even on a terminal: play once and exit (with --loop: loop until SIGINT or SIGTERM)",
+        help="no screen or keys even on a terminal: play once and exit (with --loop: loop until SIGINT or SIGTERM)",
     )
     run.add_argument(
         "--count-in", type=whole_number(0, 8), metavar="BARS", help="bars of count-in when starting from a later bar (default: the song's)"

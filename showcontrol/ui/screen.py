@@ -32,6 +32,7 @@ from showcontrol.status import (
 )
 
 STATES = {"playing": ("▶ PLAYING", "bold black on green"), "paused": ("⏸ PAUSED", "bold black on yellow"), "stopped": ("■ STOPPED", "bold")}
+BIG_STYLES = {"playing": "bold green", "paused": "bold yellow"}  # the large digits: the state's colour, no background
 HEALTH_STYLES = {"up": "green", "ok": "green", "connecting": "yellow", "silent": "bold yellow", "down": "bold red"}
 LEVEL_STYLES = {Level.INFO: "", Level.QUESTION: "bold black on yellow", Level.WARNING: "yellow", Level.ERROR: "bold red"}
 WIDE = (120, 36)  # from this size on, the roomy layout
@@ -61,7 +62,7 @@ def render(status: ShowStatus, width: int, height: int) -> RenderableType:
     ]
     if not wide:
         songs = Text.assemble(("set  ", "dim"), set_list_line(status.set_list, width - 9), no_wrap=True, overflow="ellipsis")
-        take = Text.assemble(("take ", "dim"), take_text(status.takes.last), no_wrap=True, overflow="ellipsis")
+        take = Text.assemble(("     ", "dim"), take_text(status.takes.last), no_wrap=True, overflow="ellipsis")  # "take 3 of …"
         parts.append(Layout(panel("Set list and take log", Group(songs, take)), size=rows.show + 2))
     parts += [
         Layout(panel("Messages", message_lines(status.messages, rows.messages)), name="messages", size=rows.messages + 2),
@@ -122,7 +123,7 @@ def head_panel(status: ShowStatus, rows: int, wide: bool) -> Panel:
         upcoming = status.next_cues[0] if status.next_cues else None
         third = Text(status.typing, "bold reverse") if status.typing else next_text(upcoming)
         grid = Table.grid(padding=(0, 2), expand=True)
-        grid.add_column(no_wrap=True, style=style if playing.state != "stopped" else "bold")
+        grid.add_column(no_wrap=True, style=BIG_STYLES.get(playing.state, "bold"))
         grid.add_column(ratio=1, no_wrap=True)
         grid.add_column(no_wrap=True, justify="right")
         grid.add_row(
