@@ -87,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--headless",
         action="store_true",
-        help="no status line or keys even on a terminal: play the set through (with --song: that song once) and exit "
+        help="no screen or keys even on a terminal: play the set through (with --song: that song once) and exit "
         "(with --loop: loop until SIGINT or SIGTERM)",
     )
     run.add_argument(

@@ -25,7 +25,7 @@ from showcontrol.model.show import Section
 from showcontrol.takes.record import Take, last_take
 from showcontrol.timeline.events import Event, Kind, Timeline
 
-NEXT_CUES = 12  # the cues a screen may list; a small one shows fewer
+NEXT_CUES = 30  # the cues a screen may list; a small one shows fewer
 MESSAGES = 6  # the latest messages kept in a snapshot
 QUIT_AGAIN = "press q or Ctrl-C again to quit (3 s)"
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import re
 
 import pytest
@@ -24,6 +25,7 @@ from showcontrol.status import (
     TakeLogStatus,
     keys_now,
 )
+from showcontrol.ui.live import LogTap
 from showcontrol.ui.screen import clock, render, set_list_line
 
 
@@ -70,7 +72,7 @@ def test_what_an_operator_needs_is_on_the_screen_at_both_sizes(size: tuple[int, 
     assert QUIT_AGAIN in screen and "marked GOOD" in screen
     for key in ("space stop", "p pause", "g/x take good/no good", "n note on take", "q again: quit", "t tap tempo"):
         assert key in screen, key
-    cues = len(re.findall(r"keys pad in \d+", screen))
+    cues = len(re.findall(r"\d+\.\d s\s+\d+\.1\s+keys pad in \d+", screen))  # rows of the next cues
     assert cues == (5 if width == 80 else 12)  # more room, more cues
     if width == 200:
         assert "→ lights" in screen and "20 Song 20" in screen and "1 Song 1" in screen  # the whole set list
@@ -108,3 +110,23 @@ def test_the_set_list_line_starts_at_the_song_playing() -> None:
 
 def test_clock_is_to_a_tenth() -> None:
     assert [clock(s) for s in (0, 23.45, 70.21, -1.5, -0.01, 600)] == ["0:00.0", "0:23.4", "1:10.2", "-0:01.5", "0:00.0", "10:00.0"]
+
+
+def test_log_records_become_messages_and_are_held_back_until_the_screen_closes() -> None:
+    written = io.StringIO()
+    handler = logging.StreamHandler(written)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    tap = LogTap(hold=True, clock=lambda: 100.0)
+    try:
+        tap.attach()
+        logging.getLogger("showcontrol.io.output").warning("output lights is down: refused")
+        logging.getLogger("showcontrol.x").debug("not for the operator")
+        assert written.getvalue() == ""  # nothing written over the screen...
+        assert tap.messages() == [Message("output lights is down: refused", Level.WARNING, 130.0)]  # ...it is on it
+        tap.detach()
+        assert written.getvalue() == "output lights is down: refused\n"  # ...and written once the screen is gone
+        logging.getLogger("showcontrol.x").warning("after")
+        assert written.getvalue().endswith("after\n") and len(tap.messages()) == 1  # detached: as before
+    finally:
+        root.removeHandler(handler)

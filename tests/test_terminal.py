@@ -228,7 +228,7 @@ SILENT = "⚠ AUDIO SILENT (no device)"
 def test_the_screen_fits_the_terminal_and_says_what_is_true(tmp_path: Path, size: tuple[int, int]) -> None:
     width, height = size
     show = quiet_show(tmp_path)
-    run = f"{sys.executable} -m showcontrol run {show} --audio-driver dummy --log {tmp_path / 'log.jsonl'} 2>{tmp_path / 'err'}"
+    run = f"{sys.executable} -m showcontrol run {show} --audio-driver dummy --log {tmp_path / 'log.jsonl'}"  # stderr: the terminal
     command = f"cd {REPO} && stty -g >{tmp_path / 'before'} && {run}; echo $? >{tmp_path / 'rc'}; stty -g >{tmp_path / 'after'}"
     term = Tmux(width, height, command)
     try:
@@ -256,6 +256,7 @@ def test_the_screen_fits_the_terminal_and_says_what_is_true(tmp_path: Path, size
         after = term.run("capture-pane", "-p", "-S", "-", "-t", "t")  # with the lines scrolled off
     finally:
         term.kill()
+    screens = "\n".join((stopped, playing, asking, later, noted))
     for screen in (stopped, playing, asking, later, noted):
         lines = screen.splitlines()
         assert len(lines) <= height and all(len(line) <= width for line in lines), screen  # the screen, nothing wrapped
@@ -267,12 +268,15 @@ def test_the_screen_fits_the_terminal_and_says_what_is_true(tmp_path: Path, size
     assert "space stop" in playing and "p pause" in playing and "q quit (twice)" in playing
     assert "q again: quit" in asking and QUIT_AGAIN not in later and "q quit (twice)" in later  # gone after its 3 s
     assert re.search(r"take 1 of long open · bar 1 · GOOD · “cam 2 late”", noted), noted
-    cues = len(re.findall(r"keys pad in \d+", playing))
+    cues = len(re.findall(r"\d+\.\d s\s+\d+\.1\s+keys pad in \d+", playing))  # rows of the next cues
     assert cues >= (4 if width == 80 else 10), playing  # more room, more cues
     if width == 200:
         assert "→ lights" in playing and "Set list" in playing
     assert "Next cues" not in after and "long: fired" in after  # the screen is gone; the report is in the scrollback
-    assert (tmp_path / "rc").read_text().strip() == "0", (tmp_path / "err").read_text()
+    assert (tmp_path / "rc").read_text().strip() == "0", after
+    assert not any(re.search(r"^(INFO|WARNING|ERROR) ", s, re.M) for s in (stopped, playing, asking, later, noted))  # no log over it
+    assert "output lights is down" in screens  # ...on the screen as a message
+    assert re.search(r"WARNING showcontrol\.io\.\w+: output lights is down.*long: fired", after, re.S)  # then in the scrollback
     assert (tmp_path / "before").read_text() == (tmp_path / "after").read_text()  # the terminal as it was
 
 

@@ -32,6 +32,7 @@ from showcontrol.status import (
 )
 
 STATES = {"playing": ("▶ PLAYING", "bold black on green"), "paused": ("⏸ PAUSED", "bold black on yellow"), "stopped": ("■ STOPPED", "bold")}
+BIG_STYLES = {"playing": "bold green", "paused": "bold yellow"}  # the large digits: the state's colour, no background
 HEALTH_STYLES = {"up": "green", "ok": "green", "connecting": "yellow", "silent": "bold yellow", "down": "bold red"}
 LEVEL_STYLES = {Level.INFO: "", Level.QUESTION: "bold black on yellow", Level.WARNING: "yellow", Level.ERROR: "bold red"}
 WIDE = (120, 36)  # from this size on, the roomy layout
@@ -61,7 +62,7 @@ def render(status: ShowStatus, width: int, height: int) -> RenderableType:
     ]
     if not wide:
         songs = Text.assemble(("set  ", "dim"), set_list_line(status.set_list, width - 9), no_wrap=True, overflow="ellipsis")
-        take = Text.assemble(("take ", "dim"), take_text(status.takes.last), no_wrap=True, overflow="ellipsis")
+        take = Text.assemble(("     ", "dim"), take_text(status.takes.last), no_wrap=True, overflow="ellipsis")  # "take 3 of …"
         parts.append(Layout(panel("Set list and take log", Group(songs, take)), size=rows.show + 2))
     parts += [
         Layout(panel("Messages", message_lines(status.messages, rows.messages)), name="messages", size=rows.messages + 2),
@@ -90,7 +91,7 @@ def render(status: ShowStatus, width: int, height: int) -> RenderableType:
 
 def plan_rows(height: int, keys: int, messages: int, wide: bool) -> Rows:
     """Lines per part: the keys and the top panel whole, messages as many as there are (a few), the rest to the body."""
-    head = 3 if wide else 2
+    head = BIG_ROWS if wide else 2  # roomy: the height of the large digits
     show = 0 if wide else 2
     most_messages = 8 if wide else 2 if height < 30 else 4
     said = min(max(messages, 1), most_messages)
@@ -105,27 +106,78 @@ def panel(title: str, content: RenderableType, style: str = "") -> Panel:
 
 
 def head_panel(status: ShowStatus, rows: int, wide: bool) -> Panel:
-    """State, position and time on the first line; the song, tempo and loop on the second; trouble in the title."""
+    """State, position and time on the first line; the song, tempo and loop on the second; trouble in the title.
+    Roomy: bar.beat and the next cue's countdown in large digits either side, readable from across the room."""
     playing = status.playing
     label, style = STATES.get(playing.state, (playing.state.upper(), "bold"))
     first = Text(no_wrap=True, overflow="ellipsis")
     first.append(f" {label} ", style)
-    first.append(f"  {playing.bar}.{playing.beat}", "bold")
+    first.append(f"  {playing.bar}.{playing.beat}", "bold")  # also beside the large digits: what a test or a reader finds
     first.append(f"  {playing.section}", "cyan")
     first.append(f"  {clock(playing.elapsed_s)}")
     first.append(f" / {clock(playing.remaining_s)} left", "dim")
     if playing.timecode:
         first.append(f"  TC {playing.timecode}")
-    lines = [first, song_line(playing), *([Text(status.typing, "bold reverse")] if status.typing and wide else [])]
+    content: RenderableType = Group(first, song_line(playing))
+    if wide:
+        upcoming = status.next_cues[0] if status.next_cues else None
+        third = Text(status.typing, "bold reverse") if status.typing else next_text(upcoming)
+        grid = Table.grid(padding=(0, 2), expand=True)
+        grid.add_column(no_wrap=True, style=BIG_STYLES.get(playing.state, "bold"))
+        grid.add_column(ratio=1, no_wrap=True)
+        grid.add_column(no_wrap=True, justify="right")
+        grid.add_row(
+            Text(big(f"{playing.bar}.{playing.beat}")),
+            Group(first, song_line(playing), Text(), third),
+            Text(big(f"{upcoming.in_s:.1f}" if upcoming else ""), "bold"),
+        )
+        content = grid
     trouble = trouble_text(status)
     return Panel(
-        Group(*lines[:rows]),
+        content,
         title=trouble or "showcontrol",
         title_align="left",
         box=box.HEAVY if trouble else box.ROUNDED,
         border_style="red" if trouble else "blue",
         padding=(0, 1),
+        height=rows + 2,
     )
+
+
+def next_text(cue: NextCue | None) -> Text:
+    if cue is None:
+        return Text("no more cues", "dim")
+    return Text.assemble(
+        ("next ", "dim"),
+        (cue.name, "bold"),
+        f" at {cue.at} → {cue.output}",
+        ("   seconds to it →", "dim"),
+        no_wrap=True,
+        overflow="ellipsis",
+    )
+
+
+PIXELS = {  # a 3×5 pixel font, each pixel two cells wide: bar.beat and the next countdown from across the room
+    "0": ("###", "# #", "# #", "# #", "###"),
+    "1": (" # ", "## ", " # ", " # ", "###"),
+    "2": ("###", "  #", "###", "#  ", "###"),
+    "3": ("###", "  #", "###", "  #", "###"),
+    "4": ("# #", "# #", "###", "  #", "  #"),
+    "5": ("###", "#  ", "###", "  #", "###"),
+    "6": ("###", "#  ", "###", "# #", "###"),
+    "7": ("###", "  #", "  #", "  #", "  #"),
+    "8": ("###", "# #", "###", "# #", "###"),
+    "9": ("###", "# #", "###", "  #", "###"),
+    ".": (" ", " ", " ", " ", "#"),
+    "-": ("   ", "   ", "###", "   ", "   "),
+}
+BIG_ROWS = 5
+
+
+def big(text: str) -> str:
+    """`text` (digits, `.` and `-`) in five-line block digits; other characters are left out."""
+    glyphs = [PIXELS[c] for c in text if c in PIXELS]
+    return "\n".join(" ".join(glyph[row].replace("#", "██").replace(" ", "  ") for glyph in glyphs) for row in range(BIG_ROWS))
 
 
 def song_line(playing: NowPlaying) -> Text:
@@ -162,39 +214,54 @@ def clock(seconds: float) -> str:
 
 
 def cue_table(cues: Sequence[NextCue], rows: int, wide: bool) -> RenderableType:
-    if not cues:
+    """Countdown, bar.beat and name of each next cue, in columns (plain lines: a rich Table costs more to draw)."""
+    shown = cues[:rows]
+    if not shown:
         return Text("no more cues", "dim")
-    table = Table.grid(padding=(0, 1), expand=True)
-    table.add_column(justify="right", no_wrap=True)
-    table.add_column(no_wrap=True, style="cyan")
-    table.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
-    if wide:
-        table.add_column(no_wrap=True, overflow="ellipsis", style="dim")
-    for index, cue in enumerate(cues[:rows]):
-        countdown = Text(f"{cue.in_s:.1f} s", "bold" if index == 0 else "")
-        table.add_row(countdown, cue.at, cue.name, *([f"→ {cue.output}"] if wide else []))
-    return table
+    countdowns = [f"{cue.in_s:.1f} s" for cue in shown]
+    counts, ats = max(map(len, countdowns)), max(len(cue.at) for cue in shown)
+    lines = []
+    for index, (cue, countdown) in enumerate(zip(shown, countdowns, strict=True)):
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(countdown.rjust(counts), "bold" if index == 0 else "")
+        line.append(f" {cue.at.ljust(ats)} ", "cyan")
+        line.append(printable(cue.name))
+        if wide:
+            line.append(f"  → {cue.output}", "dim")
+        lines.append(line)
+    return Group(*lines)
 
 
 def health_table(status: ShowStatus, rows: int, wide: bool) -> RenderableType:
     """The audio, then every output, those not ok first; past `rows`, the ok ones are counted, never the others."""
-    table = Table.grid(padding=(0, 1), expand=True)
-    table.add_column(no_wrap=True)
-    table.add_column(no_wrap=True)
-    table.add_column(no_wrap=True, overflow="ellipsis", ratio=1, style="dim")
     audio = status.audio
-    table.add_row("audio", Text(audio.text if not audio.ok else "ok", HEALTH_STYLES.get(audio.health, "bold red")), audio.driver)
     trouble = [output for output in status.outputs if not output.ok]
     fine = [output for output in status.outputs if output.ok]
     room = rows - 1  # below the audio's line
     if len(status.outputs) > room:  # one line says how many more are up
         fine = fine[: max(room - 1 - len(trouble), 0)]
-    for output in trouble + fine:
-        table.add_row(output.name, Text(output.health, HEALTH_STYLES.get(output.health, "bold red")), output_detail(output, wide))
+    table = [("audio", audio.text if not audio.ok else "ok", audio.health, audio.driver)]
+    table += [(o.name, o.health, o.health, output_detail(o, wide)) for o in trouble + fine]
+    names, healths = max(len(row[0]) for row in table), max(len(row[1]) for row in table)
+    lines = [
+        Text.assemble(
+            f"{name.ljust(names)} ",
+            (said.ljust(healths), HEALTH_STYLES.get(health, "bold red")),
+            (f" {printable(detail)}", "dim"),
+            no_wrap=True,
+            overflow="ellipsis",
+        )
+        for name, said, health, detail in table
+    ]
     hidden = len(status.outputs) - len(trouble) - len(fine)
     if hidden:
-        table.add_row(Text(f"+ {hidden} more up", "dim"), "", "")
-    return table
+        lines.append(Text(f"+ {hidden} more up", "dim"))
+    return Group(*lines)
+
+
+def printable(text: str) -> str:
+    """What a network peer or a file said, with no control character left to move the terminal's cursor."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def output_detail(output: OutputHealth, wide: bool) -> str:
@@ -265,7 +332,7 @@ def take_text(last: LastTake | None) -> Text:
 def message_lines(messages: Sequence[Message], rows: int) -> RenderableType:
     if not messages:
         return Text("—", "dim")
-    return Group(*(Text(m.text, LEVEL_STYLES[m.level], no_wrap=True, overflow="ellipsis") for m in messages[-rows:]))
+    return Group(*(Text(printable(m.text), LEVEL_STYLES[m.level], no_wrap=True, overflow="ellipsis") for m in messages[-rows:]))
 
 
 def wrap_keys(keys: Sequence[KeyHelp], typing: str, width: int) -> list[Text]:
