@@ -3,7 +3,7 @@
     python bench/setlist.py [--songs 20] [--minutes 4] [--play-bars 3] [--format wav|flac]
 
 Writes `--songs` songs of `--minutes` each (48 kHz stereo tracks, a tone each, decoded for real when the
-show runs; an OSC cue on every eighth note to a UDP receiver) into a temporary folder and plays the whole
+show runs; an OSC cue on every eighth note of its last 8 bars to a UDP receiver) into a temporary folder and plays the whole
 show in process on SDL's dummy driver. To keep the run short each song is played from its last
 `--play-bars` bars only (GO from there as soon as it is ready); the next song is decoded, compiled and
 prepared in the background meanwhile, exactly as in a full-length set. Prints:
@@ -35,7 +35,6 @@ sys.path.insert(0, str(HERE.parent))
 from peers import UdpReceiver  # noqa: E402
 
 from showcontrol.app import RunOptions, ShowRunner  # noqa: E402
-from showcontrol.app.version import Preparation  # noqa: E402
 from showcontrol.load.show_file import load_show  # noqa: E402
 
 RATE = 48000
@@ -50,10 +49,11 @@ def write_show(folder: Path, songs: int, minutes: float, audio_format: str, osc_
     for number in range(1, songs + 1):
         tone = (0.1 * np.sin(2 * np.pi * (110 + 10 * number) * t)).astype(np.float32)
         soundfile.write(folder / f"song{number:02}.{audio_format}", np.stack([tone, tone], axis=1), RATE, subtype="PCM_16")
-        cues = "\n".join(
-            f"      - {{at: {bar}.{beat}, osc: {{to: lights, address: /cue, args: [{number}, {bar}, {beat}]}}}}"
+        cues = "\n".join(  # every eighth note of the last 8 bars
+            f"      - {{at: {bar}.{beat}.{tick}, osc: {{to: lights, address: /cue, args: [{number}, {bar}, {beat}, {tick}]}}}}"
             for bar in range(max(bars - 8, 1), bars + 1)
             for beat in range(1, 5)
+            for tick in (0, 240)
         )
         entries.append(
             f"  - id: song{number:02}\n    audio: song{number:02}.{audio_format}\n    end: {bars + 1}.1\n"
@@ -106,43 +106,43 @@ def main() -> None:
 
         before = rss_mb()
         threading.Thread(target=sample_rss, daemon=True).start()
-        jobs: dict[int, Preparation] = {}
+        windows: dict[int, tuple[float, float]] = {}  # each preparation's start and end (not the job: it holds its version)
+        at_go: list[float] = []  # RSS at each GO: bounded if only two songs stay in memory
         log_path = Path(folder) / "show.jsonl"
         wall_to_monotonic = time.monotonic() - time.time()
         with ShowRunner(loaded, RunOptions(None, audio_driver="dummy", log_path=log_path)) as runner:
             for number in range(args.songs):
                 while not (runner.ready_to_go and runner.index == number):
                     time.sleep(0.005)
+                at_go.append(rss_mb())
                 runner.locate(from_bar)
                 runner.play()
-                while not runner.player.finished:
-                    if (job := runner.standby_job) is not None:
-                        jobs[id(job)] = job
+                while runner.index == number and not runner.set_done:  # the next song comes in at once at the end
+                    if (job := runner.standby_job) is not None and job.ready_at is not None:
+                        windows[id(job)] = (job.started, job.ready_at)
                     time.sleep(0.005)
-                if (job := runner.standby_job) is not None:
-                    jobs[id(job)] = job
             changes = [s * 1000 for s in runner.song_changes_s]
         done.set()
         after = rss_mb()
         records = [json.loads(line) for line in log_path.read_text().splitlines()]
     receiver.close()
 
-    windows = [(job.started, job.ready_at) for job in jobs.values() if job.ready_at is not None]
     preparing, quiet = [], []
     for record in records:
         if record.get("kind") != "osc" or "late_ms" not in record:
             continue
         due = record["scheduled"] + wall_to_monotonic
-        (preparing if any(start <= due <= end for start, end in windows) else quiet).append(record["late_ms"])
+        (preparing if any(start <= due <= end for start, end in windows.values()) else quiet).append(record["late_ms"])
     song_mb = args.minutes * 60 * RATE * 2 * 4 / 2**20
     print(f"{args.songs} songs of {args.minutes:g} min, each played from bar {from_bar} of {bars} (its last {args.play_bars} bars)")
     print(f"end -> GO-ready (ms):                 {figures(changes)}")
-    print(f"next song prepared in background (s): {figures([end - start for start, end in windows])}")
+    print(f"next song prepared in background (s): {figures([end - start for start, end in windows.values()])}")
     print(f"dispatch late (ms), next preparing:   {figures(preparing)}")
     print(f"dispatch late (ms), nothing preparing: {figures(quiet)}")
     print(
         f"RSS (MB): before opening {before:.0f}, max over the set {max(samples, default=after):.0f}, at the end {after:.0f}; one song's track {song_mb:.0f}"
     )
+    print("RSS at each GO (MB): " + " ".join(f"{mb:.0f}" for mb in at_go))
     print("figures from a shared 2-core machine: noisy; compare the two dispatch lines of the same run, not across runs")
 
 

@@ -349,6 +349,8 @@ class ShowRunner:
     def play(self, at: BarBeat | int | None = None) -> StartPlan:
         """Play the standby song from `at`, a bar or bar.beat (default: the cued one), with the song's count-in as pre-roll."""
         with self._lock:
+            if self.standby is None and self.player.idle:
+                raise ShowControlError("the set has been played: choose a song with <, > or its number and #")
             self.apply_pending_tempo()
             if self.standby is not None and self.standby != self.index and self.player.idle and not self._install_standby():
                 job = self.standby_job
