@@ -7,6 +7,7 @@ every show thread, then installed while the transport is stopped.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -109,6 +110,7 @@ def prepare_in_background(job: Preparation, make: Callable[[], SongVersion], the
         background_priority()  # not the priority inherited from the operator's thread: seconds of CPU
         try:
             version = make()
+            gc.freeze()  # its objects out of the collector's reach, as the first song's are: no full collection walks them
             then(job, version)
         except Exception as error:  # whatever fails, the operator must see it, not a job stuck at 99 %
             job.error = str(error) or type(error).__name__
