@@ -9,6 +9,7 @@ import pytest
 
 from showcontrol.cli import main
 from showcontrol.engine.segue import SeguePlan, gap_frames, segue_plan
+from showcontrol.errors import ShowFileError
 from showcontrol.load.show_file import load_show
 from showcontrol.model.setlist import NO_GAP, GapBars, GapSeconds, Setlist, SetlistEntry
 
@@ -142,3 +143,13 @@ def test_no_segue_plan_where_the_operator_starts_the_next_song(show_dir) -> None
 def test_check_prints_the_set_list_with_its_segues(show_dir, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(show_dir("show.yaml", SEGUE_SHOW))]) == 0
     assert "set list: fast → 2 bars → lilt → 1.5 s → fast → lilt" in capsys.readouterr().out.splitlines()
+
+
+def test_a_set_list_longer_than_the_limit_is_one_problem(show_dir) -> None:
+    entries = "\n".join("  - a" for _ in range(1001))
+    show = show_dir("show.yaml", f"version: 1\nsongs: [{{id: a, end: 2.1, tempo: [{{bar: 1, bpm: 120}}]}}]\nsetlist:\n{entries}\n")
+    with pytest.raises(ShowFileError) as raised:
+        load_show(show)
+    assert [str(p) for p in raised.value.problems] == [
+        f"{show}:4:3: the set list has 1,001 entries; the limit is 1,000 — split the show into several shows"
+    ]
