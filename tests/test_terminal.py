@@ -232,7 +232,7 @@ def test_the_screen_fits_the_terminal_and_says_what_is_true(tmp_path: Path, size
     command = f"cd {REPO} && stty -g >{tmp_path / 'before'} && {run}; echo $? >{tmp_path / 'rc'}; stty -g >{tmp_path / 'after'}"
     term = Tmux(width, height, command)
     try:
-        wait_until(lambda: "cued bar 1" in term.screen(), timeout=30)
+        wait_until(lambda: "cued bar 1" in term.screen() and re.search(r"down: (lights )?monitors", term.screen()), timeout=30)
         stopped = term.screen()
         term.keys("Space")
         wait_until(lambda: "▶ PLAYING" in term.screen() and "2." in term.screen().split("PLAYING")[1][:12])
@@ -252,7 +252,6 @@ def test_the_screen_fits_the_terminal_and_says_what_is_true(tmp_path: Path, size
         noted = term.screen()
         term.keys("q", "q")
         wait_until(lambda: (tmp_path / "after").exists())
-        after = term.run("capture-pane", "-p", "-S", "-", "-t", "t")  # with the lines scrolled off
         after = term.run("capture-pane", "-p", "-S", "-", "-t", "t")  # with the lines scrolled off
     finally:
         term.kill()
