@@ -178,3 +178,35 @@ def test_a_play_at_a_device_frame_starts_there_to_the_frame_however_late_it_is_t
     end = late.end_frame
     late.next_block(20_000 + end, 256)
     assert late.ended_at == 20_000 + end and late.segment.state is State.STOPPED
+
+
+def test_each_song_of_a_set_plays_its_own_click_channel_and_its_own_output_opened_once(tmp_path: Path) -> None:
+    """Per-song patch differences at run time: the finale's click goes to the guest drummer's channel, and
+    its pyro output (opened with the rest, kept across songs) gets the finale's cue; the disk driver says
+    which channel sounded when."""
+    lights, pyro = UdpReceiver(), UdpReceiver()
+    (tmp_path / "venue.yaml").write_text(
+        "version: 1\naudio: {sample_rate: 48000, channels: 3, buffer_frames: 256, routes: {click: 2}}\n"
+        f"outputs:\n  lights: {{type: osc, host: 127.0.0.1, port: {lights.port}}}\n"
+        f"songs:\n  finale:\n    routes: {{click: 3}}\n    outputs:\n      pyro: {{type: osc, host: 127.0.0.1, port: {pyro.port}}}\n"
+    )
+    show = tmp_path / "show.yaml"
+    show.write_text(
+        "version: 1\npatch: venue.yaml\nsetlist:\n  - {song: opener, follow: true, gap: 0.5}\n  - finale\nsongs:\n"
+        "  - {id: opener, end: 3.1, tempo: [{bar: 1, bpm: 240}], cues: [{at: 1.1, osc: {to: lights, address: /opener}}]}\n"
+        "  - {id: finale, end: 3.1, tempo: [{bar: 1, bpm: 240}], cues: [{at: 2.1, osc: {to: pyro, address: /fire}}]}\n"
+    )
+    played = tmp_path / "played.raw"
+    try:
+        result = run_show_to_the_end(show, env={**os.environ, "SDL_DISKAUDIOFILE": str(played)}, driver="disk", log=tmp_path / "l.jsonl")
+        assert result.returncode == 0, result.stderr
+        wait_until(lambda: len(lights.datagrams) == 1 and len(pyro.datagrams) == 1, timeout=5)
+    finally:
+        lights.close()
+        pyro.close()
+    assert OscMessage(lights.datagrams[0][1]).address == "/opener" and OscMessage(pyro.datagrams[0][1]).address == "/fire"
+    audio = np.fromfile(played, np.float32).reshape(-1, 3)
+    on_2, on_3 = np.flatnonzero(audio[:, 1]), np.flatnonzero(audio[:, 2])
+    assert len(on_2) and len(on_3) and on_2[-1] < on_3[0]  # the opener clicks on channel 2, then the finale on channel 3 only
+    assert on_3[0] - on_2[0] == 2 * RATE + RATE // 2  # the finale's first click: the opener's 2 s and the 0.5 s gap later
+    assert "pyro: up, sent 1" in result.stdout and "lights: up, sent 1" in result.stdout
