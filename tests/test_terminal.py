@@ -224,6 +224,12 @@ class Tmux:
 SILENT = "⚠ AUDIO SILENT (no device)"
 
 
+def redrawn_at(screen: str, width: int, height: int) -> bool:
+    """Whether the screen was drawn for this size (tmux crops what was drawn wider; it never ends in a corner)."""
+    lines = screen.rstrip("\n").splitlines()
+    return len(lines) == height and lines[0].startswith("┏") and lines[-1].endswith("╯") and len(lines[-1]) == width
+
+
 @pytest.mark.parametrize("size", [(80, 24), (200, 50)], ids=["80x24", "200x50"])
 def test_the_screen_fits_the_terminal_and_says_what_is_true(tmp_path: Path, size: tuple[int, int]) -> None:
     width, height = size
@@ -250,6 +256,9 @@ def test_the_screen_fits_the_terminal_and_says_what_is_true(tmp_path: Path, size
         term.keys("Enter")
         wait_until(lambda: "“cam 2 late”" in term.screen(), timeout=10)
         noted = term.screen()
+        term.run("resize-window", "-t", "t", "-x", "60", "-y", "20")  # a window made smaller mid-song: drawn again to fit
+        wait_until(lambda: redrawn_at(term.screen(), 60, 20), timeout=10)
+        resized = term.screen()
         term.keys("q", "q")
         wait_until(lambda: (tmp_path / "after").exists())
         after = term.run("capture-pane", "-p", "-S", "-", "-t", "t")  # with the lines scrolled off
@@ -271,6 +280,7 @@ def test_the_screen_fits_the_terminal_and_says_what_is_true(tmp_path: Path, size
     assert cues >= (4 if width == 80 else 10), playing  # more room, more cues
     if width == 200:
         assert "→ lights" in playing and "Set list" in playing
+    assert "▶ PLAYING" in resized and re.search(r"⚠ down: (lights )?monitors", resized.splitlines()[0]), resized
     assert "Next cues" not in after and "long: fired" in after  # the screen is gone; the report is in the scrollback
     assert (tmp_path / "rc").read_text().strip() == "0", after
     assert not any(re.search(r"^(INFO|WARNING|ERROR) ", s, re.M) for s in (stopped, playing, asking, later, noted))  # no log over it

@@ -38,6 +38,7 @@ class FullScreen:
     """The alternate screen, redrawn when what it shows changes (or the terminal's size does)."""
 
     def __init__(self, screen: TextIO, hold_logs: bool) -> None:
+        self._screen = screen
         self.console = Console(file=screen)
         self._live = Live(
             console=self.console, screen=True, auto_refresh=False, redirect_stdout=False, redirect_stderr=False, transient=True
@@ -61,12 +62,22 @@ class FullScreen:
             self._tap.detach()
 
     def show(self, status: ShowStatus) -> None:
-        size = self.console.size
-        drawn = (replace(status, now=0.0), (size.width, size.height))
+        size = self._size()
+        drawn = (replace(status, now=0.0), size)
         if drawn == self._drawn:
             return  # nothing changed: a stopped show costs no drawing
         self._drawn = drawn
-        self._live.update(render(status, size.width, size.height), refresh=True)
+        self.console.size = size  # what Live's screen is drawn at
+        self._live.update(render(status, *size), refresh=True)
+
+    def _size(self) -> tuple[int, int]:
+        """The terminal's size now, asked of the terminal itself: COLUMNS and LINES in the environment (which
+        rich would prefer) are where the window was when the shell started, not after it was resized."""
+        try:
+            columns, lines = os.get_terminal_size(self._screen.fileno())
+        except (OSError, ValueError):
+            columns, lines = 0, 0
+        return (columns, lines) if columns and lines else (80, 24)
 
     def messages(self) -> list[Message]:
         return self._tap.messages()
