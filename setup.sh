@@ -20,8 +20,9 @@ cd "$(dirname "$0")"
 #   poppler-utils                pdftoppm, which turns the PDF cue sheet into the PNG its test looks at
 #   eyed3                        an independent ID3 reader that checks the chapters of practice packs' MP3s
 #   chromium                     the headless browser the web pages are tested in (driven by playwright, never downloaded)
+#   tmux                         a real terminal at 80×24 and 200×50 that `run`'s full screen is tested in (capture-pane)
 PACKAGES=(python3-venv espeak-ng jackd2 mosquitto mosquitto-clients liblo-tools fonts-dejavu-core
-  libltc11 openssl pipewire pipewire-pulse pipewire-jack wireplumber pulseaudio-utils dbus-daemon poppler-utils eyed3 chromium)
+  libltc11 openssl pipewire pipewire-pulse pipewire-jack wireplumber pulseaudio-utils dbus-daemon poppler-utils eyed3 chromium tmux)
 
 if command -v apt-get >/dev/null; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -24,9 +24,11 @@ from showcontrol.audio.speech import speech_available
 from showcontrol.control.counts import InputCounts
 from showcontrol.errors import AudioFileError, BadInputError, Problem, ShowControlError, ShowFileError, escaped
 from showcontrol.load.show_file import LoadedShow, load_show
+from showcontrol.model.position import BarBeat
 from showcontrol.model.show import Meter
 from showcontrol.report import check_summary, timeline_text
 from showcontrol.timeline.events import Kind
+from showcontrol.timeline.start import TOP, resolve_start, start_text
 
 log = logging.getLogger("showcontrol")
 
@@ -67,9 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--trace", type=Path, help="also write the event trace as JSON lines")
     render.add_argument("--rate", type=sample_rate, metavar="HZ", help="sample rate, 8000-384000 (default: the patch's)")
     render.add_argument("--subtype", help="sample format, e.g. PCM_24 (default) or FLOAT")
+    render.add_argument("--from", dest="start", metavar="POSITION", help=FROM_HELP)
+    render.add_argument("--count-in", type=whole_number(0, 8), metavar="BARS", help="bars of count-in before a later --from")
     run = show_command("run", "play a song through the audio interface and fire its cues, locked to the audio clock")
-    run.add_argument("--song", help="song id (default: the first song)")
-    run.add_argument("--from", dest="start", metavar="BAR|SECTION", help="start from this bar or section, with the count-in as pre-roll")
+    run.add_argument("--song", help="play only this song (default: the whole show, its set list with the first song standby)")
+    run.add_argument("--from", dest="start", metavar="POSITION", help=FROM_HELP)
     run.add_argument(
         "--audio-driver",
         help="SDL audio driver (pulseaudio, alsa, dummy, disk, ...); default: SDL's choice. "
@@ -85,7 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--headless",
         action="store_true",
-        help="no status line or keys even on a terminal: play once and exit (with --loop: loop until SIGINT or SIGTERM)",
+        help="no screen or keys even on a terminal: play the set through (with --song: that song once) and exit "
+        "(with --loop: loop until SIGINT or SIGTERM)",
     )
     run.add_argument(
         "--count-in", type=whole_number(0, 8), metavar="BARS", help="bars of count-in when starting from a later bar (default: the song's)"
@@ -275,6 +280,10 @@ def speed_factor(text: str) -> Fraction:
 
 
 TEMPO_HELP = "rehearsal tempo, 50-200 %%: the track is time-stretched with its pitch kept (cached on disk); click, cues and timecode follow"
+FROM_HELP = (
+    "start from a bar (13), bar.beat (13.3), section (chorus1), bar of a section (chorus1:2) or song time (1:30, 1:30.5: "
+    "the beat at or before it), with the count-in as pre-roll ending there"
+)
 
 
 def tempo_percent(text: str) -> Fraction:
@@ -372,7 +381,14 @@ def cmd_render(args: argparse.Namespace) -> ExitStatus:
     started = time.perf_counter()
     try:
         result = render_song(
-            loaded, song_id, args.output, args.trace, ProgressBar(f"render {song_id}", audio_rate=loaded.sample_rate), args.subtype
+            loaded,
+            song_id,
+            args.output,
+            args.trace,
+            ProgressBar(f"render {song_id}", audio_rate=loaded.sample_rate),
+            args.subtype,
+            _start(loaded, song_id, args.start),
+            args.count_in,
         )
     except OSError as error:
         raise ShowControlError(f"cannot write {args.output}: {error.strerror or error}") from None
@@ -397,7 +413,7 @@ def cmd_demo(args: argparse.Namespace) -> ExitStatus:
         print(f"{args.show}: every track exists; nothing synthesised")
     if args.output is None:
         return ExitStatus.OK
-    args.song, args.patch, args.trace, args.rate, args.subtype = None, None, None, None, None
+    args.song, args.patch, args.trace, args.rate, args.subtype, args.start, args.count_in = None, None, None, None, None, None, None
     return cmd_render(args)
 
 
@@ -408,10 +424,10 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.ui.console import StopSignals, run_headless, run_terminal
 
     loaded = _load(args)
-    song_id = _song_id(loaded, args.song)
+    song_id = _song_id(loaded, args.song)  # the song --from and --loop are about: --song's, or the set's first
     options = RunOptions(
-        song_id,
-        _start_bar(loaded, song_id, args.start),
+        song_id if args.song is not None else None,
+        _start(loaded, song_id, args.start),
         args.audio_driver,
         args.require_audio,
         args.midi_api,
@@ -433,10 +449,11 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
             if loop is not None:
                 runner.loop(*loop)
             log.info(
-                "%s %s from bar %d on audio driver %s (%s); show log %s",
+                "%s %s%s from %s on audio driver %s (%s); show log %s",
                 "cued (space to go):" if interactive else "waiting for a remote GO:" if any_enabled(inputs) else "playing",
                 song_id,
-                options.start_bar,
+                f" (1 of a set of {len(runner.setlist)})" if len(runner.setlist) > 1 else "",
+                start_text(options.start),
                 runner.driver,
                 runner.device.name,
                 runner.showlog.path if runner.showlog else "-",
@@ -503,18 +520,14 @@ def _remote_arguments(run: argparse.ArgumentParser) -> None:
     )
 
 
-def _start_bar(loaded: LoadedShow, song_id: str, start: str | None) -> int:
-    if start is None:
-        return 1
-    if start.isdigit():
-        last_bar = loaded.timelines[song_id].last_bar
-        if not 1 <= int(start) <= last_bar:
-            raise BadInputError(f"--from {start}: {song_id} has bars 1-{last_bar}")
-        return int(start)
-    sections = {s.name: s.bar for s in loaded.show.song(song_id).sections}
-    if start not in sections:
-        raise BadInputError(f"--from {start}: no such bar or section in {song_id}; sections: {', '.join(sections) or 'none'}")
-    return sections[start]
+def _start(loaded: LoadedShow, song_id: str, text: str | None) -> BarBeat:
+    """--from, resolved on the song's timeline; exit 2 saying what exists."""
+    if text is None:
+        return TOP
+    try:
+        return resolve_start(text, loaded.timelines[song_id], loaded.show.song(song_id).sections)
+    except ValueError as error:
+        raise BadInputError(f"--from {escaped(text[:80])}: {error}") from None
 
 
 def _loop_bars(loaded: LoadedShow, song_id: str, text: str) -> tuple[int, int]:
@@ -536,8 +549,10 @@ def run_report(runner: object, inputs: Mapping[str, InputCounts] | None = None) 
 
     assert isinstance(runner, ShowRunner)
     stats = runner.dispatcher.stats
+    played = list(dict.fromkeys(runner.played)) or [runner.song.id]
+    songs = played[0] if len(played) == 1 else f"{len(runner.played)} songs played ({', '.join(played)})"
     lines = [
-        f"{runner.song.id}: fired {stats.fired} events, {stats.late} late (> 1 ms), worst {stats.max_late_ns / 1e6:.2f} ms; "
+        f"{songs}: fired {stats.fired} events, {stats.late} late (> 1 ms), worst {stats.max_late_ns / 1e6:.2f} ms; "
         f"audio callbacks failed: {runner.device.callback_errors}",
         f"  audio: {runner.device.name} ({runner.driver}), now {health_text(runner.link.health)}"
         + "".join(f"; {incident}" for incident in runner.audio_incidents),
@@ -1000,7 +1015,6 @@ def cmd_merge(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.load.marks_file import read_marks
     from showcontrol.load.roundtrip import Merge, merge_markers
     from showcontrol.marks import fold_lyrics
-    from showcontrol.model.position import BarBeat
 
     loaded = _load(args)
     song_id, markers = read_marks(args.marks)

@@ -9,7 +9,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -24,10 +24,13 @@ from showcontrol.audio.ltc import render_ltc
 from showcontrol.audio.mix import Block, Stem, entry_exit_envelope, fit_channels, lay_track, mix_block
 from showcontrol.audio.speech import speak_all
 from showcontrol.describe import event_record
+from showcontrol.engine.plan import feed_count_ins, plan_start
 from showcontrol.load.show_file import LoadedShow
+from showcontrol.model.position import BarBeat
 from showcontrol.model.show import Song
 from showcontrol.timeline.compile import feeds
-from showcontrol.timeline.events import ClickHit, Kind, Timeline
+from showcontrol.timeline.events import ClickHit, Event, Kind, Timeline
+from showcontrol.timeline.start import TOP
 from showcontrol.timeline.tempo import Rate
 from showcontrol.timeline.tracks import TrackPlacement
 
@@ -50,7 +53,7 @@ def click_sounds(sample_rate: int) -> ClickSounds:
 
 
 def build_stems(
-    song: Song, timeline: Timeline, routes: dict[str, tuple[int, ...]], sounds: ClickSounds, keep_pitch_at: int | None = None
+    song: Song, timeline: Timeline, routes: Mapping[str, tuple[int, ...]], sounds: ClickSounds, keep_pitch_at: int | None = None
 ) -> dict[str, Stem]:
     """Decode the tracks and render click and LTC for the whole song, each only if the patch routes it.
 
@@ -147,33 +150,50 @@ def render_song(
     trace_path: Path | None = None,
     progress: Progress | None = None,
     subtype: str | None = None,
+    start: BarBeat = TOP,
+    count_in_bars: int | None = None,
 ) -> RenderResult:
+    """The song as `run` would play it from `start` (`timeline.start`): from a later beat, the count-in as
+    pre-roll (with LTC under it) and the song from that beat; the trace holds what that take sends."""
     song = loaded.show.song(song_id)
     timeline = loaded.timelines[song_id]
-    audio = loaded.show.patch.audio
+    audio = loaded.patch_for(song_id).audio
     routes = dict(audio.routes)
-    stems = build_stems(song, timeline, routes, click_sounds(loaded.sample_rate), loaded.sample_rate if loaded.keep_pitch else None)
-    total = timeline.length_frames
+    sounds = click_sounds(loaded.sample_rate)
+    stems = build_stems(song, timeline, routes, sounds, loaded.sample_rate if loaded.keep_pitch else None)
+    plan = plan_start(timeline, start, feed_count_ins(song, routes, count_in_bars), sounds)
+    first, song_from = plan.start_frame, plan.song_from_frame
+    preroll = {**({"ltc": stems["ltc"]} if "ltc" in stems else {}), **plan.count_in}
+    total = timeline.end_frame - first
 
     def blocks() -> Iterator[Block]:
         out = np.zeros((BLOCK_FRAMES, audio.channels), np.float32)
         for offset in range(0, total, BLOCK_FRAMES):
-            frames = min(BLOCK_FRAMES, total - offset)
-            mix_block(stems, routes, timeline.start_frame + offset, out[:frames])
+            frames, at = min(BLOCK_FRAMES, total - offset), first + offset
+            before = min(max(song_from - at, 0), frames)  # the pre-roll's part of this block
+            mix_block(preroll, routes, at, out[:before])
+            mix_block(stems, routes, at + before, out[before:frames])
             yield out[:frames]
             if progress:
                 progress(offset + frames, total)
 
     write_audio(out_path, blocks(), loaded.sample_rate, audio.channels, subtype)
+    events = (
+        timeline.events
+        if song_from == timeline.start_frame
+        else (*plan.count_in_events, *timeline.between(song_from, timeline.end_frame + 1))
+    )
     if trace_path is not None:
-        write_trace(trace_path, timeline)
-    return RenderResult(total, loaded.sample_rate, audio.channels, len(timeline.events))
+        write_trace(trace_path, timeline, events, first)
+    return RenderResult(total, loaded.sample_rate, audio.channels, len(events))
 
 
-def write_trace(path: Path, timeline: Timeline) -> None:
-    """JSON lines, one per event, frames counted from the start of the rendered file; written atomically."""
+def write_trace(path: Path, timeline: Timeline, events: Sequence[Event] | None = None, origin_frame: int | None = None) -> None:
+    """JSON lines, one per event (default: the timeline's), frames counted from `origin_frame` (the rendered file's
+    first; default: the timeline's start); written atomically."""
+    origin = timeline.start_frame if origin_frame is None else origin_frame
     with atomic_path(path) as temporary, temporary.open("w", encoding="utf-8") as file:
-        for event in timeline.events:
-            file.write(json.dumps(event_record(event, timeline.sample_rate, timeline.start_frame), ensure_ascii=False) + "\n")
+        for event in timeline.events if events is None else events:
+            file.write(json.dumps(event_record(event, timeline.sample_rate, origin), ensure_ascii=False) + "\n")
         file.flush()
         os.fsync(file.fileno())

@@ -25,6 +25,7 @@ import logging
 import os
 import struct
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -105,6 +106,18 @@ def normal_priority() -> None:
     """The calling thread back to ordinary scheduling (a thread inherits its creator's policy)."""
     with contextlib.suppress(OSError, AttributeError):
         os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
+BACKGROUND_NICE = 19  # the lowest nice: below every thread of the show, also the ones that got no real-time policy
+
+
+def background_priority() -> None:
+    """The calling thread below every show thread: ordinary scheduling at the lowest nice (Linux keeps a
+    nice per thread, and threads it starts inherit it). For work that takes seconds of CPU while a song
+    plays (decoding, stretching and compiling the next song), which must never take a core from it."""
+    normal_priority()
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterable
 from showcontrol.describe import clock_text, event_record, message_text
 from showcontrol.load.show_file import LoadedShow
 from showcontrol.model.patch import MidiOutput, MqttOutput, OscOutput, Output
+from showcontrol.model.setlist import NO_GAP, Setlist
 from showcontrol.model.show import ClickFeed
 from showcontrol.model.timecode import count_to_label
 from showcontrol.timeline.events import Kind, Timeline
@@ -90,7 +91,23 @@ def check_summary(loaded: LoadedShow) -> str:
         if timeline.ltc:
             start = count_to_label(timeline.ltc.start_count, timeline.ltc.rate).format(timeline.ltc.rate.drop)
             lines.append(f"    timecode: {timeline.ltc.rate.name} fps from {start}")
+        if (own := patch.songs.get(song.id)) is not None:
+            routed = ", ".join(f"{feed} {'+'.join(str(c + 1) for c in chans) or 'none'}" for feed, chans in own.routes.items())
+            lines.append(f"    patch for this song: {routed or 'routes as above'}; own outputs: {', '.join(own.outputs) or 'none'}")
+    lines.append(f"set list: {setlist_text(show.setlist)}")
     return "\n".join(lines)
+
+
+def setlist_text(setlist: Setlist) -> str:
+    """`intro, hit → 2 bars → finale`: the play order, an arrow where one song follows into the next by itself."""
+    text = ""
+    for index, entry in enumerate(setlist):
+        text += entry.song_id
+        if entry.follow:
+            text += f" → {entry.gap} → " if entry.gap != NO_GAP else " → "
+        elif setlist.after(index) is not None:
+            text += ", "
+    return text
 
 
 COLUMNS = ("position", "time", "frame", "kind", "output", "message")

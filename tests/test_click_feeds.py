@@ -82,7 +82,7 @@ def test_feeds_differ_as_the_show_says(rendered) -> None:
 def test_a_start_from_a_later_bar_counts_each_feed_in_its_own_way(tmp_path: Path) -> None:
     """From bar 7 Ava counts two bars aloud and the others one: the pre-roll is Ava's two bars, and the
     song's own click is silent in its first bar."""
-    runner = ShowRunner(load_show(SHOW), RunOptions("feeds", start_bar=7))
+    runner = ShowRunner(load_show(SHOW), RunOptions("feeds", start=BarBeat(7)))
     plan = runner.play()
     bar_7 = runner.timeline.tempo.frame(BarBeat(7), runner.timeline.sample_rate)
     assert plan.start_frame == bar_7 - 2 * 2 * 44100  # two 4/4 bars at 120 BPM

@@ -150,8 +150,8 @@ def test_a_loop_at_the_songs_end_wraps_on_the_frame_and_ends_the_song_once_in_a_
     bars wraps to the frame each pass; its first cue is due at the wrap and decided before its deadline;
     the song's end event fires once, when the released loop plays to the end, never at a wrap."""
     runner = ShowRunner(load_show(beat_show(tmp_path, 9, bars=3)), RunOptions("beats"))  # bars 1-3, the end at 4.1
-    runner._song_stems = build_stems(runner.song, runner.timeline, runner.routes, runner.sounds)  # what entering would build
-    click = runner._song_stems["click"].data[:, 0]
+    runner.player.stems = build_stems(runner.song, runner.timeline, runner.routes, runner.sounds)  # what entering would build
+    click = runner.player.stems["click"].data[:, 0]
     clock = ClockMap(0, 0.0, RATE, 1e9)  # device frame f is requested at f / 48000 s
     block = 256
     scheduler = Scheduler(
@@ -166,7 +166,7 @@ def test_a_loop_at_the_songs_end_wraps_on_the_frame_and_ends_the_song_once_in_a_
         if index * block <= 5.5 * RATE < (index + 1) * block:
             runner.release_loop()
         out = np.zeros((block, 2), np.float32)
-        runner._render(index * block, out)
+        runner.player.render(index * block, out)
         audio.append(out[:, 0].copy())
         next_block_ns = clock.time_of_frame((index + 1) * block)
         while ask_ns < next_block_ns:

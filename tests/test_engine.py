@@ -47,7 +47,7 @@ def test_reaching_the_end_stops() -> None:
 def test_start_from_a_bar_prerolls_a_count_in_at_that_bars_tempo() -> None:
     loaded = load_show(GOLDEN / "meters-and-ramp" / "show.yaml")
     timeline = loaded.timelines["meters"]
-    plan = plan_start(timeline, 4, [FeedCountIn("click", CountIn(1, True), 0.5, 1)], click_sounds(int(timeline.sample_rate)))
+    plan = plan_start(timeline, BarBeat(4), [FeedCountIn("click", CountIn(1, True), 0.5, 1)], click_sounds(int(timeline.sample_rate)))
     bar4 = timeline.tempo.frame(BarBeat(4), timeline.sample_rate)
     assert plan.song_from_frame == bar4
     assert plan.start_frame == bar4 - round(2.4 * 44100)  # 50 dotted quarters a minute is ♩=75: a 6/8 bar is 2.4 s

@@ -27,8 +27,8 @@ def test_stop_fades_the_track_and_cuts_the_click(tmp_path: Path) -> None:
         "version: 1\npatch: patch.yaml\nsongs:\n  - id: s\n    audio: tone.wav\n    tempo: [{bar: 1, bpm: 120}]\n"
     )
     runner = ShowRunner(load_show(tmp_path / "show.yaml"), RunOptions("s", stop_fade_s=0.25))
-    runner._song_stems = build_stems(runner.song, runner.timeline, runner.routes, runner.sounds)  # what entering would build
-    track = runner._song_stems["track"].data[:, 0]
+    runner.player.stems = build_stems(runner.song, runner.timeline, runner.routes, runner.sounds)  # what entering would build
+    track = runner.player.stems["track"].data[:, 0]
 
     blocks = []
     runner.play()
@@ -36,7 +36,7 @@ def test_stop_fades_the_track_and_cuts_the_click(tmp_path: Path) -> None:
         if index == 50:
             runner.stop()
         out = np.zeros((BLOCK, 3), np.float32)
-        runner._render(index * BLOCK, out)
+        runner.player.render(index * BLOCK, out)
         blocks.append(out)
     audio = np.concatenate(blocks)
     stop = 50 * BLOCK
@@ -59,8 +59,8 @@ def test_a_loop_wraps_to_the_frame_without_a_click_and_carries_on_when_released(
         "version: 1\npatch: patch.yaml\nsongs:\n  - id: s\n    audio: tone.wav\n    tempo: [{bar: 1, bpm: 240}]\n"
     )
     runner = ShowRunner(load_show(tmp_path / "show.yaml"), RunOptions("s"))
-    runner._song_stems = build_stems(runner.song, runner.timeline, runner.routes, runner.sounds)
-    track, click = runner._song_stems["track"].data[:, 0], runner._song_stems["click"].data[:, 0]
+    runner.player.stems = build_stems(runner.song, runner.timeline, runner.routes, runner.sounds)
+    track, click = runner.player.stems["track"].data[:, 0], runner.player.stems["click"].data[:, 0]
     start, end = 48000, 3 * 48000  # bars 2-3 at 240 bpm: a bar a second
 
     blocks = []
@@ -70,7 +70,7 @@ def test_a_loop_wraps_to_the_frame_without_a_click_and_carries_on_when_released(
         if index * BLOCK <= 5.5 * 48000 < (index + 1) * BLOCK:
             runner.release_loop()
         out = np.zeros((BLOCK, 3), np.float32)
-        runner._render(index * BLOCK, out)
+        runner.player.render(index * BLOCK, out)
         blocks.append(out)
     audio = np.concatenate(blocks)
     seam = round(0.005 * 48000)
@@ -90,7 +90,7 @@ def test_an_n_bar_count_in_at_the_target_bars_tempo(tmp_path: Path) -> None:
         "version: 1\nsongs:\n  - id: s\n    end: 9.1\n    count_in: {bars: 1, voice: true}\n"
         "    tempo: [{bar: 1, bpm: 120}, {bar: 5, bpm: 150, meter: 3/4}]\n"
     )
-    runner = ShowRunner(load_show(tmp_path / "show.yaml"), RunOptions("s", start_bar=6, count_in_bars=2))
+    runner = ShowRunner(load_show(tmp_path / "show.yaml"), RunOptions("s", start=BarBeat(6), count_in_bars=2))
     plan = runner.play()
     bar_6 = runner.timeline.tempo.frame(BarBeat(6), 48000)
     counts = [as_a(ClickHit, e.payload).count for e in plan.count_in_events]

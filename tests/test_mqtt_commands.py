@@ -54,7 +54,7 @@ inputs:
             answers = [json.loads(payload) for _, _, payload in replies.lines]
             assert answers[0] == {"ok": False, "error": "wrong or missing token: this show's remote needs its PIN", "id": "a"}
             assert answers[1] == {"ok": True, "text": "playing song1 from bar 1", "id": "b"}
-            assert answers[2]["id"] == "c" and answers[2]["error"].startswith("not in this run yet")
+            assert answers[2]["id"] == "c" and answers[2]["error"].startswith("this run plays song1 only (--song)")
             publish(broker, "show/command", "go!")
             wait_until(lambda: len(replies.lines) >= 4)
             assert json.loads(replies.lines[3][2])["error"].startswith("a command is JSON")

@@ -95,7 +95,7 @@ def test_quitting_at_the_terminal_mid_song_leaves_every_monitor_told(tmp_path: P
     os.close(terminal)
     screen = bytearray()
 
-    def read_screen() -> None:  # all the time: a terminal nobody reads would block the status line
+    def read_screen() -> None:  # all the time: a terminal nobody reads would block the screen
         with contextlib.suppress(OSError):  # EIO once the show has exited
             while chunk := os.read(controller, 65536):
                 screen.extend(chunk)
@@ -103,7 +103,7 @@ def test_quitting_at_the_terminal_mid_song_leaves_every_monitor_told(tmp_path: P
     reader = threading.Thread(target=read_screen, daemon=True)
     reader.start()
     try:
-        wait_until(lambda: b"space go/stop" in screen)
+        wait_until(lambda: b"cued bar 1" in screen)  # the screen is up
         os.write(controller, b" ")
         wait_until(lambda: "playing" in transports(subscriber))
         time.sleep(1.0)

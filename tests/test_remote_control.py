@@ -114,7 +114,7 @@ def test_the_rate_limit_takes_a_burst_then_one_per_tenth_of_a_second_per_source(
 # -- the controller on a running show ------------------------------------------------------------
 @pytest.fixture
 def runner(tmp_path: Path):
-    options = RunOptions("song1", audio_driver="dummy", log_path=tmp_path / "show.jsonl")
+    options = RunOptions(None, audio_driver="dummy", log_path=tmp_path / "show.jsonl")  # the whole show: song1, then song2
     with ShowRunner(load_show(write_show(tmp_path)), options) as running:
         yield running
 
@@ -124,11 +124,14 @@ def test_the_controller_answers_every_command_and_logs_it_with_its_source(runner
     controller = Controller(runner, clock=lambda: now[0])
     assert controller.handle(Locate(bar=40), "osc-udp:127.0.0.1:9").text == "bar 40 is not in song1"  # past the end
     assert controller.handle(Locate(section="bridge"), "test").text.startswith("no section 'bridge' in song1")
-    assert controller.handle(SelectSong("song2"), "test").text.startswith("not in this run yet")
-    assert controller.handle(SelectSong("2"), "test").text.startswith("not in this run yet")
-    assert controller.handle(SelectSong("next"), "test").text.startswith("not in this run yet")
-    assert controller.handle(SelectSong("nope"), "test").text == "no song 'nope' in the show; songs: song1, song2"
-    assert controller.handle(SelectSong("song1"), "test").ok
+    assert controller.handle(SelectSong("nope"), "test").text == "no song 'nope' in the set; songs: song1, song2"
+    assert controller.handle(SelectSong("3"), "test").text == "the set has songs 1-2"
+    assert controller.handle(SelectSong("previous"), "test").text == "the first song of the set is standby"
+    wait_until(lambda: ("song2", 1) in runner._versions, timeout=30)  # made ready in the background while song1 is open
+    assert controller.handle(SelectSong("next"), "test").text == "standby 2: song2" and runner.song.id == "song2"
+    assert controller.handle(SelectSong("1"), "test").text == "standby 1: song1"  # forgotten meanwhile: made ready again
+    wait_until(lambda: runner.song.id == "song1", timeout=30)
+    assert controller.handle(SelectSong("song1"), "test").text == "standby 1: song1"
     assert controller.handle(Locate(section="verse"), "test").text == "cued bar 5"
     assert controller.handle(parse_command("pause"), "test").text == "cannot pause: stopped"
     assert controller.handle(Go(), "osc-udp:127.0.0.1:9").text == "playing song1 from bar 5"
@@ -139,6 +142,7 @@ def test_the_controller_answers_every_command_and_logs_it_with_its_source(runner
     status = controller.handle(Status(), "test")
     assert status.state["state"] == "playing" and status.state["song"] == "song1" and status.state["bar"] >= 5
     assert [s["name"] for s in status.state["sections"]] == ["intro", "verse"]
+    assert status.state["set_list"] == ["song1", "song2"] and status.state["standby"] == "song2"  # after song1
     assert controller.handle(parse_command("pause"), "keys").ok
     wait_until(lambda: runner.segment.state is State.PAUSED)
     assert controller.handle(parse_command("resume"), "keys").ok
@@ -149,9 +153,19 @@ def test_the_controller_answers_every_command_and_logs_it_with_its_source(runner
     runner.showlog.__exit__(None, None, None)  # type: ignore[union-attr]  # flush: the fixture's exit finds it closed
     records = [json.loads(line) for line in (runner.showlog.path).read_text().splitlines()]  # type: ignore[union-attr]
     commands = [r for r in records if r.get("kind") == "command"]
-    assert {"source": "osc-udp:127.0.0.1:9", "command": "go", "result": "ok"}.items() <= commands[9].items()
-    assert commands[10]["result"] == "error: already playing: stop first" and commands[10]["source"] == "mqtt"
+    assert {"source": "osc-udp:127.0.0.1:9", "command": "go", "result": "ok"}.items() <= commands[10].items()
+    assert commands[11]["result"] == "error: already playing: stop first" and commands[11]["source"] == "mqtt"
     assert commands[0]["args"] == {"bar": "40"}
+
+
+def test_a_locate_takes_every_position_run_from_takes(runner: ShowRunner) -> None:
+    controller = Controller(runner)
+    assert controller.handle(Locate(section="verse:2.3"), "test").text == "cued bar 6 beat 3"
+    assert controller.handle(Locate(section="6.5"), "test").text == "bar 6 has 4 beats (4/4)"
+    assert controller.handle(Locate(section="0:01.9"), "test").text == "cued bar 2 beat 4"  # the beat at or before: 1.75 s
+    assert runner.cue_at == BarBeat(2, 4)
+    assert controller.handle(Go(), "test").text == "playing song1 from bar 2"
+    assert runner.cue_bar == 2 and runner.cue_at == BarBeat(2, 4)
 
 
 # -- OSC over real sockets -------------------------------------------------------------------------

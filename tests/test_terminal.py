@@ -1,6 +1,7 @@
 """`run` at a real terminal: stray input (arrows, function keys, Alt+key, a paste) never moves the show, Ctrl-C
-asks as `q` does and always leaves the terminal as it was, and the status line and key help fit the terminal's
-width, cut by whole fields with what is not ok kept. A pty or tmux drives a real `showcontrol run`."""
+asks as `q` does and always leaves the terminal as it was, and the full screen fits 80×24 and uses 200×50 with
+what is not ok in view, messages gone when no longer true, and the take keys. A pty or tmux drives a real
+`showcontrol run` on the dummy audio driver."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import sys
 import termios
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -21,8 +23,13 @@ from conftest import REPO
 from peers import free_port
 from test_transport_run import wait_until
 
+from showcontrol.app import RunOptions, ShowRunner
+from showcontrol.control.commands import Command, Reply
+from showcontrol.load.show_file import load_show
+from showcontrol.remote.controller import Controller
+from showcontrol.status import QUIT_AGAIN
+from showcontrol.ui.console import run_terminal
 from showcontrol.ui.keys import Parsed, parse_keys
-from showcontrol.ui.status import CUEING, DETAIL, ESSENTIAL, Field, fit
 
 DOWN, F5, ALT_P, F1_SS3 = b"\x1b[B", b"\x1b[15~", b"\x1bp", b"\x1bOP"
 PASTE = b"\x1b[200~p t 1520020199\r\x1b[201~"
@@ -50,23 +57,6 @@ def test_sequences_split_across_reads_are_kept_for_the_next() -> None:
     second = parse_keys(b"20 B\x1b[20", first.pasting)
     assert second == Parsed("", rest=b"\x1b[20", pasting=True)
     assert parse_keys(second.rest + b"1~ q", second.pasting) == Parsed(" q")
-
-
-def test_the_status_line_drops_whole_fields_last_ranked_first() -> None:
-    fields = [
-        Field("▶ s", ESSENTIAL),
-        Field("3.2", ESSENTIAL),
-        Field("⚠ down: keys", ESSENTIAL),
-        Field("verse", DETAIL),
-        Field("next x in 7.5s", CUEING),
-    ]
-    assert fit(fields, 200) == "▶ s | 3.2 | ⚠ down: keys | verse | next x in 7.5s"
-    assert fit(fields, 42) == "▶ s | 3.2 | ⚠ down: keys | next x in 7.5s"
-    assert fit(fields, 30) == "▶ s | 3.2 | ⚠ down: keys"
-    assert fit(fields, 12) == "▶ s | 3.2"  # narrower than the essentials: whole fields from the end
-    song = [Field("▶ slow-burn", CUEING, short="▶"), Field("1.2", ESSENTIAL), Field("verse", DETAIL), Field("next red in 16.0s", CUEING)]
-    assert fit(song, 40) == "▶ slow-burn | 1.2 | next red in 16.0s"  # whole while its rank stays
-    assert fit(song, 20) == "▶ | 1.2"  # then the song's name gives way, its state stays
 
 
 def quiet_show(folder: Path) -> Path:
@@ -104,12 +94,19 @@ class Terminal:
         termios.tcsetwinsize(self.terminal, (24, 120))
         self.cooked = termios.tcgetattr(self.terminal)
         self.process = subprocess.Popen(
-            command, stdin=self.terminal, stdout=self.terminal, stderr=subprocess.PIPE, text=True, cwd=REPO, start_new_session=True
+            command,
+            stdin=self.terminal,
+            stdout=self.terminal,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            start_new_session=True,
+            env={**os.environ, "TERM": "xterm-256color"},
         )
         self.screen = bytearray()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
-        wait_until(lambda: b"space go/stop" in self.screen and not termios.tcgetattr(self.terminal)[3] & termios.ICANON)
+        wait_until(lambda: b"cued bar 1" in self.screen and not termios.tcgetattr(self.terminal)[3] & termios.ICANON)
 
     def _read(self) -> None:
         with contextlib.suppress(OSError):
@@ -137,13 +134,13 @@ def test_stray_input_at_the_terminal_moves_nothing(tmp_path: Path) -> None:
     term = Terminal(show)
     try:
         term.type(b" ")
-        wait_until(lambda: "▶ long" in term.since(0))
+        wait_until(lambda: "▶ PLAYING" in term.since(0))
         mark = len(term.screen)
         term.type(DOWN + F5 + ALT_P + F1_SS3)
         term.type(PASTE)
         time.sleep(1.5)
         seen = term.since(mark)
-        assert "⏸" not in seen and "tap" not in seen and "not in" not in seen and "▶ long" in seen  # not paused, no tap, no locate
+        assert "PAUSED" not in seen and "tap 1" not in seen and "is not in" not in seen and "PLAYING" in seen  # no pause, tap, locate
         assert not marks.exists()  # no breath marker from Down's B
         term.type(b"c")  # a real key still works
         wait_until(marks.exists)
@@ -159,19 +156,18 @@ def test_stray_input_at_the_terminal_moves_nothing(tmp_path: Path) -> None:
 def test_ctrl_c_at_the_terminal_asks_while_playing_and_restores_the_terminal(tmp_path: Path, playing: bool) -> None:
     term = Terminal(quiet_show(tmp_path))
     try:
-        wait_until(lambda: b"cued bar 1" in term.screen)
         if playing:
             term.type(b" ")
-            wait_until(lambda: "▶ long" in term.since(0))
+            wait_until(lambda: "▶ PLAYING" in term.since(0))
             term.type(b"\x03")
-            wait_until(lambda: "press again to quit (3 s)" in term.since(0))
+            wait_until(lambda: QUIT_AGAIN in term.since(0))
             time.sleep(3.5)
             assert term.process.poll() is None  # one Ctrl-C did not end the show...
             mark = len(term.screen)
             time.sleep(0.5)
-            assert "press again" not in term.since(mark)  # ...and the question went when it stopped being true
+            assert "PLAYING" in term.since(mark) and QUIT_AGAIN not in term.since(mark)  # ...and the question went after 3 s
             term.type(b"\x03")
-            wait_until(lambda: "press again to quit (3 s)" in term.since(mark))
+            wait_until(lambda: QUIT_AGAIN in term.since(mark))
         term.type(b"\x03")
         term.process.wait(30)
         time.sleep(0.2)
@@ -180,52 +176,162 @@ def test_ctrl_c_at_the_terminal_asks_while_playing_and_restores_the_terminal(tmp
     assert term.process.returncode == 130, err  # as a SIGINT ends a headless run
     out = term.since(0)
     assert "long: fired" in out and "show log:" in out  # the whole report...
-    assert re.search(r"\| cued bar 1[^\n]*\r?\n", out) or re.search(r"▶ long[^\n]*\r?\n", out)  # ...below the status line
+    assert out.index(ALT_SCREEN_ON) < out.rindex(ALT_SCREEN_OFF) < out.index("long: fired")  # ...after the screen closed
+    assert out.rindex(SHOW_CURSOR) > out.rindex(HIDE_CURSOR)
     assert term.left == term.cooked  # the terminal as it was
 
 
-def tmux(socket: str, *args: str) -> str:
-    return subprocess.run(["tmux", "-L", socket, *args], capture_output=True, text=True, check=True).stdout
+ALT_SCREEN_ON, ALT_SCREEN_OFF, HIDE_CURSOR, SHOW_CURSOR = "\x1b[?1049h", "\x1b[?1049l", "\x1b[?25l", "\x1b[?25h"
+
+
+class Tmux:
+    """A tmux server of this test's own (a socket nobody else uses: a server killed by one test is never the next one's)."""
+
+    def __init__(self, width: int, height: int, command: str) -> None:
+        self.socket = f"sctest-{uuid.uuid4().hex[:12]}"
+        self.run(
+            "new-session",
+            "-d",
+            "-x",
+            str(width),
+            "-y",
+            str(height),
+            "-s",
+            "t",
+            command,
+            ";",
+            "set-option",
+            "-t",
+            "t",
+            "remain-on-exit",
+            "on",
+        )
+
+    def run(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args], capture_output=True, text=True, check=True).stdout
+
+    def screen(self, escapes: bool = False) -> str:
+        return self.run("capture-pane", "-p", "-t", "t", *(["-e"] if escapes else []))
+
+    def keys(self, *keys: str) -> None:
+        self.run("send-keys", "-t", "t", *keys)
+
+    def kill(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.run("kill-server")
 
 
 SILENT = "⚠ AUDIO SILENT (no device)"
 
 
-@pytest.mark.parametrize("width", [80, 200])
-def test_the_status_line_and_key_help_fit_the_terminal(tmp_path: Path, width: int) -> None:
+def redrawn_at(screen: str, width: int, height: int) -> bool:
+    """Whether the screen was drawn for this size (tmux crops what was drawn wider; it never ends in a corner)."""
+    lines = screen.rstrip("\n").splitlines()
+    return len(lines) == height and lines[0].startswith("┏") and lines[-1].endswith("╯") and len(lines[-1]) == width
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 50)], ids=["80x24", "200x50"])
+def test_the_screen_fits_the_terminal_and_says_what_is_true(tmp_path: Path, size: tuple[int, int]) -> None:
+    width, height = size
     show = quiet_show(tmp_path)
-    command = f"cd {REPO} && {sys.executable} -m showcontrol run {show} --audio-driver dummy --log {tmp_path / 'log.jsonl'} 2>/dev/null"
-    socket = f"sctest-terminal-{os.getpid()}-{width}"  # its own server: one being killed, or another run's, never answers
-    tmux(socket, "new-session", "-d", "-x", str(width), "-y", "24", "-s", "t", command)
+    run = f"{sys.executable} -m showcontrol run {show} --audio-driver dummy --log {tmp_path / 'log.jsonl'}"  # stderr: the terminal
+    command = f"cd {REPO} && stty -g >{tmp_path / 'before'} && {run}; echo $? >{tmp_path / 'rc'}; stty -g >{tmp_path / 'after'}"
+    term = Tmux(width, height, command)
     try:
-        screen = lambda: tmux(socket, "capture-pane", "-p", "-J", "-t", "t")  # noqa: E731  -J: a wrapped line comes back whole
-        wait_until(lambda: "down: " in screen(), timeout=20)
-        tmux(socket, "send-keys", "-t", "t", " ")
-        wait_until(lambda: f"{SILENT} | ▶" in screen())
-        time.sleep(1)
-        tmux(socket, "send-keys", "-t", "t", "q")
-        wait_until(lambda: "press again to quit (3 s)" in screen())
-        asking = screen()
+        wait_until(lambda: "cued bar 1" in term.screen() and re.search(r"down: (lights )?monitors", term.screen()), timeout=30)
+        stopped = term.screen()
+        term.keys("Space")
+        wait_until(lambda: "▶ PLAYING" in term.screen() and "2." in term.screen().split("PLAYING")[1][:12])
+        playing = term.screen()
+        (tmp_path / "playing.ansi").write_text(term.screen(escapes=True))  # for the docs' screenshots
+        term.keys("q")
+        wait_until(lambda: QUIT_AGAIN in term.screen())
+        asking = term.screen()
         time.sleep(3.5)
-        later = screen()
+        later = term.screen()
+        term.keys("g")
+        wait_until(lambda: "marked GOOD" in term.screen())
+        term.keys("n")
+        term.keys("-l", "cam 2 late")  # typed as it is, letters that are keys included
+        term.keys("Enter")
+        wait_until(lambda: "“cam 2 late”" in term.screen(), timeout=10)
+        noted = term.screen()
+        term.run("resize-window", "-t", "t", "-x", "60", "-y", "20")  # a window made smaller mid-song: drawn again to fit
+        wait_until(lambda: redrawn_at(term.screen(), 60, 20), timeout=10)
+        resized = term.screen()
+        term.keys("q", "q")
+        wait_until(lambda: (tmp_path / "after").exists())
+        after = term.run("capture-pane", "-p", "-S", "-", "-t", "t")  # with the lines scrolled off
     finally:
-        with contextlib.suppress(subprocess.CalledProcessError):
-            tmux(socket, "kill-server")
-    assert all(len(line) < width for line in asking.splitlines()), asking  # nothing wrapped
-    help_lines = [line for line in asking.splitlines() if "go/stop" in line or "tap tempo" in line]
-    assert len(help_lines) == (2 if width == 80 else 1), asking
-    question = [line for line in asking.splitlines() if "press again" in line][-1]
-    assert question.startswith("press again to quit (3 s) | ⚠ AUDIO SILENT") and "| ▶" in question and "⚠ down: " in question, asking
-    status = [line for line in later.splitlines() if line.startswith(f"{SILENT} | ▶")][-1]
-    fields = status.split(" | ")[1:]  # the dummy driver is heard by nobody, and the line leads with it
-    assert (
-        fields[0] in ("▶ long", "▶") and re.fullmatch(r"\d+\.\d", fields[1]) and re.fullmatch(r"⚠ down: (lights )?monitors", fields[2])
-    ), status
-    complete = r"slow-burn-intro|-?\d+:\d\d\.\d{3}|next keys pad in \d+ in \d+\.\ds|outputs ok \(\d\)"
-    assert all(re.fullmatch(complete, field) for field in fields[3:]), status  # whole fields, none cut
+        term.kill()
+    screens = "\n".join((stopped, playing, asking, later, noted))
+    for screen in (stopped, playing, asking, later, noted):
+        lines = screen.splitlines()
+        assert len(lines) <= height and all(len(line) <= width for line in lines), screen  # the screen, nothing wrapped
+        assert SILENT in lines[0] and re.search(r"⚠ down: (lights )?monitors", lines[0]), screen  # not ok: in the top line
+        assert re.search(r"audio\s+SILENT \(no device\)", screen) and re.search(r"monitors\s+down", screen), screen
+    assert "■ STOPPED" in stopped and "STANDBY 1 long" in stopped and "space go" in stopped and "q quit" in stopped
+    assert re.search(r"▶ PLAYING\s+\d+\.\d\s+slow-burn-intro\s+\d:\d\d\.\d / \d:\d\d\.\d left", playing), playing
+    assert re.search(r"\d+\.\d s\s+\d+\.1\s+keys pad in \d+", playing), playing  # the next cue's countdown
+    assert "space stop" in playing and "p pause" in playing and "q quit (twice)" in playing
+    assert "q again: quit" in asking and QUIT_AGAIN not in later and "q quit (twice)" in later  # gone after its 3 s
+    assert re.search(r"take 1 of long open · bar 1 · GOOD · “cam 2 late”", noted), noted
+    cues = len(re.findall(r"\d+\.\d s\s+\d+\.1\s+keys pad in \d+", playing))  # rows of the next cues
+    assert cues >= (4 if width == 80 else 10), playing  # more room, more cues
     if width == 200:
-        assert len(fields) == 6, status  # room for everything
-    assert "press again" not in later  # the question went after 3 s
+        assert "→ lights" in playing and "Set list" in playing
+    assert "▶ PLAYING" in resized and re.search(r"⚠ down: (lights )?monitors", resized.splitlines()[0]), resized
+    assert "Next cues" not in after and "long: fired" in after  # the screen is gone; the report is in the scrollback
+    assert (tmp_path / "rc").read_text().strip() == "0", after
+    assert not any(re.search(r"^(INFO|WARNING|ERROR) ", s, re.M) for s in (stopped, playing, asking, later, noted))  # no log over it
+    assert "output lights is down" in screens  # ...on the screen as a message
+    assert re.search(r"WARNING showcontrol\.io\.\w+: output lights is down.*long: fired", after, re.S)  # then in the scrollback
+    assert (tmp_path / "before").read_text() == (tmp_path / "after").read_text()  # the terminal as it was
+
+
+class Broken(Controller):
+    """A controller that fails on the first command: a bug under the screen, as a crash would be."""
+
+    def handle(self, command: Command | Reply, source: str) -> Reply:
+        raise RuntimeError("a bug under the screen")
+
+
+def test_a_crash_under_the_screen_leaves_the_terminal_as_it_was(tmp_path: Path) -> None:
+    options = RunOptions("long", audio_driver="dummy", log_path=tmp_path / "show.jsonl")
+    controller, terminal = pty.openpty()
+    cooked = termios.tcgetattr(terminal)
+    drawn = bytearray()
+
+    def read() -> None:
+        with contextlib.suppress(OSError):
+            while chunk := os.read(controller, 65536):
+                drawn.extend(chunk)
+
+    threading.Thread(target=read, daemon=True).start()
+    with ShowRunner(load_show(quiet_show(tmp_path)), options) as runner:
+        keys, screen = open(terminal, closefd=False), open(terminal, "w", closefd=False)  # noqa: SIM115
+        failed: list[BaseException] = []
+
+        def console() -> None:
+            try:
+                run_terminal(runner, keys, screen, controller=Broken(runner))
+            except RuntimeError as error:
+                failed.append(error)
+
+        thread = threading.Thread(target=console, daemon=True)
+        thread.start()
+        wait_until(lambda: b"cued bar 1" in drawn and not termios.tcgetattr(terminal)[3] & termios.ICANON, timeout=20)
+        os.write(controller, b" ")  # the first command: the controller raises
+        thread.join(10)
+        left = termios.tcgetattr(terminal)
+    assert [str(error) for error in failed] == ["a bug under the screen"]
+    time.sleep(0.2)
+    os.close(terminal)
+    os.close(controller)
+    out = drawn.decode(errors="replace")
+    assert "cued bar 1" in out  # the screen was drawn...
+    assert out.rindex(ALT_SCREEN_OFF) > out.rindex("cued bar 1") and out.rindex(SHOW_CURSOR) > out.rindex(HIDE_CURSOR)  # ...and closed
+    assert left == cooked
 
 
 def test_headless_with_a_loop_plays_it_until_a_signal(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from pythonosc.osc_message import OscMessage
 from showcontrol.app import RunOptions, ShowRunner
 from showcontrol.engine.transport import State
 from showcontrol.load.show_file import load_show
+from showcontrol.model.position import BarBeat
 
 
 def beat_show(folder: Path, osc_port: int, bars: int = 8, audio: str = "") -> Path:
@@ -158,7 +159,7 @@ def test_starting_at_a_bar_rebuilds_state_first_and_never_fires_once_cues(tmp_pa
         show.read_text().replace("    cues:\n", "    sections: {verse: 1, chorus: 5}\n    cues:\n      - {at: 2.1, name: haze, once: true, osc: {to: lights, address: /haze}}\n"
                                  "      - {at: 6.1, name: confetti, once: true, osc: {to: lights, address: /confetti}}\n")
     )  # fmt: skip
-    options = RunOptions("beats", start_bar=5, audio_driver="dummy", log_path=tmp_path / "show.jsonl")
+    options = RunOptions("beats", start=BarBeat(5), audio_driver="dummy", log_path=tmp_path / "show.jsonl")
     try:
         with ShowRunner(load_show(show), options) as running:
             running.play()

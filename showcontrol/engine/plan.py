@@ -51,23 +51,24 @@ def feed_count_ins(song: Song, routes: Mapping[str, tuple[int, ...]], count_in_b
     ]
 
 
-def plan_start(timeline: Timeline, bar: int, feeds: Sequence[FeedCountIn], sounds: ClickSounds) -> StartPlan:
-    """From the top, play as rendered (the track's pickup under the count-in); from bar N, each feed's
-    count-in at that bar's tempo as pre-roll, the longest deciding where playback starts."""
-    if bar <= 1:
+def plan_start(timeline: Timeline, start: BarBeat, feeds: Sequence[FeedCountIn], sounds: ClickSounds) -> StartPlan:
+    """From the top (bar 1 beat 1), play as rendered (the track's pickup under the count-in); from a later
+    beat (`timeline.start.resolve_start`), each feed's count-in at its bar's tempo as pre-roll, ending exactly
+    on that beat's frame, the longest deciding where playback starts."""
+    if start <= BarBeat(1):
         return StartPlan(timeline.start_frame, timeline.start_frame, {}, ())
-    song_from = timeline.tempo.frame(BarBeat(bar), timeline.sample_rate)
-    per_feed = {f.feed: count_in_events(timeline.tempo, bar, f.count_in, timeline.sample_rate, f.feed) for f in feeds}
+    song_from = timeline.tempo.frame(start, timeline.sample_rate)
+    per_feed = {f.feed: count_in_events(timeline.tempo, start, f.count_in, timeline.sample_rate, f.feed) for f in feeds}
     events = tuple(sorted((e for hits in per_feed.values() for e in hits), key=lambda e: e.at_frame))
     if not events:
         return StartPlan(song_from, song_from, {}, ())
-    start = events[0].at_frame
+    first = events[0].at_frame
     stems = {}
     for feed in (f for f in feeds if f.channels):
-        samples = np.zeros(song_from - start, np.float32)
-        render_click(per_feed[feed.feed], start, samples, sounds, feed.gain)
-        stems[feed.feed] = Stem(start, fit_channels(samples[:, None], feed.channels))
-    return StartPlan(start, song_from, stems, events)
+        samples = np.zeros(song_from - first, np.float32)
+        render_click(per_feed[feed.feed], first, samples, sounds, feed.gain)
+        stems[feed.feed] = Stem(first, fit_channels(samples[:, None], feed.channels))
+    return StartPlan(first, song_from, stems, events)
 
 
 STATE_KINDS = frozenset({Kind.SECTION, Kind.LYRIC, Kind.BREATH, Kind.BEAT, Kind.END})

@@ -42,10 +42,15 @@ class Segment:
 
 @dataclass(frozen=True, slots=True)
 class Play:
-    """Play from `start_frame` (the pre-roll's start); song audio and cues begin at `song_from_frame`."""
+    """Play from `start_frame` (the pre-roll's start); song audio and cues begin at `song_from_frame`.
+
+    With `at_device_frame`, `start_frame` sounds at that device frame, to the frame, however late in the
+    block before it the command is taken: silence until then (a segue's gap). Asked too late, it plays at once.
+    """
 
     start_frame: int
     song_from_frame: int
+    at_device_frame: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +102,12 @@ Command = Play | Stop | Pause | Resume | Loop
 class Transport:
     """Owned by the audio callback: `next_block` is the only method it calls."""
 
-    def __init__(self, end_frame: int) -> None:
+    def __init__(self, end_frame: int, generation: int = 0) -> None:
+        """`generation`: the last one of the transport this one replaces (another song, another tempo), so
+        that generations keep counting up across a show."""
         self.end_frame = end_frame
-        self.segment = Segment(0, State.STOPPED, 0, 0, 0)
+        self.segment = Segment(generation, State.STOPPED, 0, 0, 0)
+        self.ended_at: int | None = None  # the device frame where the song's end sounded, once it got there
         self.tail: Tail | None = None
         self.loop: tuple[int, int] | None = None
         self._commands: deque[Command] = deque()
@@ -120,6 +128,7 @@ class Transport:
                 self._publish(State.PLAYING, segment.device_frame_of(end), start, start, wrap_from=end)
                 segment = self.segment
         if segment.state is State.PLAYING and segment.song_frame_at(device_frame) >= self.end_frame:
+            self.ended_at = segment.device_frame_of(self.end_frame)
             self._publish(State.STOPPED, device_frame, self.end_frame, self.end_frame)
         return self.segment
 
@@ -128,7 +137,8 @@ class Transport:
         position = current.song_frame_at(device_frame)
         if isinstance(command, Play):
             self.tail = None
-            self._publish(State.PLAYING, device_frame, command.start_frame, command.song_from_frame)
+            wait = max(command.at_device_frame - device_frame, 0) if command.at_device_frame is not None else 0
+            self._publish(State.PLAYING, device_frame, command.start_frame - wait, command.song_from_frame)
         elif isinstance(command, Stop) and current.state is not State.STOPPED:
             if command.fade_frames and current.state is State.PLAYING and position >= current.song_from_frame:
                 self.tail = Tail(device_frame, position, command.fade_frames)

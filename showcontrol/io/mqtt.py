@@ -27,7 +27,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -96,6 +96,8 @@ class MqttPublisher(OutputOf[Publication]):
         self._ready = threading.Event()
         self.connections = 0
         self.cue_connections = 0
+        self._transport = wire.Transport()  # the latest transport state, republished with the next song
+        self._next_song: str | None = None
 
     @property
     def cue_connection_open(self) -> bool:
@@ -135,7 +137,18 @@ class MqttPublisher(OutputOf[Publication]):
         self._publish_state(message, qos=0, payload=beat)
 
     def transport(self, state: str, song_id: str, position: str, sync: SyncPoint) -> None:
-        self._publish_state(wire.Transport(state, song_id, position), qos=1)
+        self._transport = wire.Transport(state, song_id, position)
+        self._publish_transport()
+
+    def next_song(self, song_id: str, next_song: str | None) -> None:
+        if self._transport.song != song_id:  # another song open (installed while stopped): from its top
+            self._transport = wire.Transport("stopped", song_id, "0")
+        self._next_song = next_song
+        self._publish_transport()
+
+    def _publish_transport(self) -> None:
+        """With the set list's next song, which monitors show ("" after the last: none follows)."""
+        self._publish_state(replace(self._transport, next_song=self._next_song or ""), qos=1)
 
     def audio(self, health: str) -> None:
         self._publish_state(wire.Audio(health), qos=1)

@@ -134,6 +134,9 @@ class OutputOf(ABC, Generic[M]):
         """Transport changes (playing, paused, stopped) for outputs that publish or follow them; `sync` is
         where playback (re)starts, for MIDI song position and MTC."""
 
+    def next_song(self, song_id: str, next_song: str | None) -> None:
+        """The song open and the set list's next one (None: the last), for outputs that tell performers."""
+
     def audio(self, health: str) -> None:
         """The audio device's health (ok, lost, stalled) for outputs that publish it: performers must know
         when the track they follow is not heard."""

@@ -6,6 +6,7 @@ import ipaddress
 import os
 import re
 import ssl
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
@@ -27,6 +28,7 @@ from showcontrol.model.patch import (
     OscOutput,
     Output,
     Patch,
+    SongPatch,
     TlsSettings,
 )
 from showcontrol.model.profile import Profile
@@ -39,6 +41,9 @@ OUTPUT_KEYS = {
     "mqtt": (*COMMON_OUTPUT_KEYS, "host", "port", "username", "password_env", "tls", "client_id", "topic_prefix", "cue_connection"),
 }
 
+AUDIO_KEYS = ("device", "sample_rate", "channels", "routes", "output_latency_ms", "buffer_frames", "require", "backend", "ports")
+INTERFACE_KEYS = tuple(key for key in AUDIO_KEYS if key != "routes")  # one interface for the whole run: no song sets these
+
 DEFAULT_PATCH = Patch(None, "default (stereo track, no outputs)", AudioPatch(), {})
 
 
@@ -46,40 +51,69 @@ def load_patch(path: Path, reader: Reader | None = None) -> Patch | None:
     """Read a patch; problems go to `reader` (a fresh one for this file when not given). None if unusable."""
     root = compose_file(path, "patch file")
     reader = reader if reader is not None and reader.path == path else Reader(path)
-    top = reader.top(root, "a patch", "the patch", ("version", "name", "audio", "outputs", "inputs"), required=("version",))
+    top = reader.top(root, "a patch", "the patch", ("version", "name", "audio", "outputs", "inputs", "songs"), required=("version",))
     if top is None:
         return None
     if (version := top.get("version")) is not None:
         reader.version(version)
     name_node = top.get("name")
     name = (reader.text(name_node, "name") if name_node is not None else None) or path.stem
-    audio = _audio(reader, n) if (n := top.get("audio")) is not None else AudioPatch()
-    outputs: dict[str, Output] = {}
-    if (outputs_node := top.get("outputs")) is not None:
-        if isinstance(outputs_node, yaml.MappingNode):
-            named = reader.fields(outputs_node, "outputs", AnyKey())
-            for output_name, (key_node, value_node) in named.values.items() if named else ():
-                if not NAME.match(output_name) or output_name in CUE_KEYS:
-                    hint = (
-                        f"{output_name!r} is a key of cues: call it something else"
-                        if output_name in CUE_KEYS
-                        else "use letters, digits, '-' and '_', e.g. lights"
-                    )
-                    reader.problem(key_node, f"output name {quoted(output_name)} cannot be used in cues", hint)
-                elif (output := _output(reader, output_name, value_node)) is not None:
-                    outputs[output.name] = output
-        else:
-            reader.problem(
-                outputs_node, "outputs must map names to devices", "e.g. outputs: {lights: {type: osc, host: 127.0.0.1, port: 8000}}"
-            )
+    audio = (_audio(reader, n) if (n := top.get("audio")) is not None else None) or AudioPatch()
+    outputs = _outputs(reader, n, "outputs", {}) if (n := top.get("outputs")) is not None else {}
     inputs = read_inputs(reader, n, outputs) if (n := top.get("inputs")) is not None else Inputs()  # remote control: docs/remote.md
-    return Patch(path, name, audio or AudioPatch(), outputs, inputs)
+    songs = _song_patches(reader, n, audio, outputs) if (n := top.get("songs")) is not None else {}
+    return Patch(path, name, audio, outputs, inputs, songs)
+
+
+def _outputs(reader: Reader, node: Node, what: str, taken: Mapping[str, Output]) -> dict[str, Output]:
+    """Named outputs; a name already in `taken` (the patch's, another song's) is a problem: each is opened once."""
+    if not isinstance(node, yaml.MappingNode):
+        reader.problem(node, f"{what} must map names to devices", "e.g. outputs: {lights: {type: osc, host: 127.0.0.1, port: 8000}}")
+        return {}
+    outputs: dict[str, Output] = {}
+    named = reader.fields(node, what, AnyKey())
+    for output_name, (key_node, value_node) in named.values.items() if named else ():
+        if not NAME.match(output_name) or output_name in CUE_KEYS:
+            hint = (
+                f"{output_name!r} is a key of cues: call it something else"
+                if output_name in CUE_KEYS
+                else "use letters, digits, '-' and '_', e.g. lights"
+            )
+            reader.problem(key_node, f"output name {quoted(output_name)} cannot be used in cues", hint)
+        elif output_name in taken:
+            reader.problem(
+                key_node,
+                f"output {output_name!r} is already defined at {taken[output_name].mark}",
+                "an output is opened once for the whole run: define it once (under outputs: if several songs use it)",
+            )
+        elif (output := _output(reader, output_name, value_node)) is not None:
+            outputs[output.name] = output
+    return outputs
+
+
+def _song_patches(reader: Reader, node: Node, audio: AudioPatch, outputs: dict[str, Output]) -> dict[str, SongPatch]:
+    """`songs: {ID: {routes: ..., outputs: ...}}`: each song's own channels and outputs; the outputs join `outputs`."""
+    songs: dict[str, SongPatch] = {}
+    named = reader.fields(node, "songs", AnyKey())
+    for song_id, (key_node, value_node) in named.values.items() if named else ():
+        fields = reader.fields(value_node, f"songs: {song_id}", ("routes", "outputs", *INTERFACE_KEYS))
+        if fields is None:
+            continue
+        for key in (key for key in INTERFACE_KEYS if key in fields):
+            reader.problem(
+                fields.values[key][0],
+                f"song {song_id!r} cannot set its own {key}: the audio interface is opened once for the whole run",
+                "set it under audio: for every song; a song may change routes: and add outputs:",
+            )
+        routes = _routes(reader, n, audio.channels, f"songs.{song_id}.routes") if (n := fields.get("routes")) is not None else {}
+        own = _outputs(reader, n, f"songs: {song_id}: outputs", outputs) if (n := fields.get("outputs")) is not None else {}
+        outputs.update(own)
+        songs[song_id] = SongPatch(routes, tuple(own), reader.mark(key_node))
+    return songs
 
 
 def _audio(reader: Reader, node: Node) -> AudioPatch | None:
-    fields = reader.fields(
-        node, "audio", ("device", "sample_rate", "channels", "routes", "output_latency_ms", "buffer_frames", "require", "backend", "ports")
-    )
+    fields = reader.fields(node, "audio", AUDIO_KEYS)
     if fields is None:
         return None
     device = reader.text(n, "audio device") if (n := fields.get("device")) is not None else None
@@ -122,26 +156,26 @@ def _jack_ports(reader: Reader, node: Node, channels: int, backend: str) -> dict
     return ports
 
 
-def _routes(reader: Reader, node: Node, channels: int) -> dict[str, tuple[int, ...]]:
+def _routes(reader: Reader, node: Node, channels: int, what: str = "routes") -> dict[str, tuple[int, ...]]:
     """Feeds to 0-based channels; `clicks: {ava: 5}` gives performers' click feeds ("click:ava") their own."""
-    fields = reader.fields(node, "routes", (*AUDIO_FEEDS, "clicks"))
+    fields = reader.fields(node, what, (*AUDIO_FEEDS, "clicks"))
     routes: dict[str, tuple[int, ...]] = {}
     used: dict[int, str] = {}
     named = [(feed, value) for feed, (_, value) in fields.values.items() if feed != "clicks"] if fields else []
     if fields is not None and (clicks := fields.get("clicks")) is not None:
-        performers = reader.fields(clicks, "routes.clicks", AnyKey())
+        performers = reader.fields(clicks, f"{what}.clicks", AnyKey())
         named += [(f"{MAIN_CLICK}:{name}", value) for name, (_, value) in performers.values.items()] if performers else []
     for feed, value in named:
-        numbers = reader.items(value, f"routes.{feed}") if isinstance(value, yaml.SequenceNode) else [value]
+        numbers = reader.items(value, f"{what}.{feed}") if isinstance(value, yaml.SequenceNode) else [value]
         picked = []
         for number_node in numbers:
-            number = reader.integer(number_node, f"routes.{feed} channel", 1, 64)
+            number = reader.integer(number_node, f"{what}.{feed} channel", 1, 64)
             if number is None:
                 continue
             if number > channels:
                 reader.problem(
                     number_node,
-                    f"routes.{feed} uses channel {number}, but the interface has {channels}",
+                    f"{what}.{feed} uses channel {number}, but the interface has {channels}",
                     f"use channels 1 to {channels}, or raise audio.channels",
                 )
                 continue

@@ -18,10 +18,12 @@ from showcontrol.load.limits import MAX_CUES, MAX_EVENTS, MAX_LYRICS, MAX_SONG_I
 from showcontrol.load.patch_file import DEFAULT_PATCH, load_patch
 from showcontrol.load.reader import NAME, AnyKey, Fields, Node, Reader, collector_paused, compose_file, suggestion
 from showcontrol.load.rights_reader import read_rights
+from showcontrol.load.setlist_reader import read_setlist
 from showcontrol.load.tempo_reader import read_beat_unit, read_tempo
 from showcontrol.model.patch import MAIN_CLICK, OUTPUT_TYPES, MidiOutput, Patch
 from showcontrol.model.position import BarBeat, Position, Seconds, SectionOffset
 from showcontrol.model.profile import Profile
+from showcontrol.model.setlist import Setlist
 from showcontrol.model.show import (
     ClickSettings,
     CountIn,
@@ -41,7 +43,7 @@ from showcontrol.timeline.events import Kind, Timeline
 from showcontrol.timeline.sync import SyncStreams, with_sync
 from showcontrol.timeline.tempo import Rate, TempoMap
 
-SHOW_KEYS = ("version", "show", "patch", "ticks_per_beat", "demo", "songs")
+SHOW_KEYS = ("version", "show", "patch", "ticks_per_beat", "demo", "songs", "setlist")
 SONG_KEYS = (
     "id",
     "title",
@@ -78,6 +80,10 @@ class LoadedShow:
     speed: Fraction = Fraction(1)  # playback speed: timelines are compiled at sample_rate / speed
     keep_pitch: bool = False  # a rehearsal tempo (track time-stretched), not film varispeed (track resampled)
     realtime_timecode: bool = False  # at another speed, LTC and MTC still run at their nominal rate
+
+    def patch_for(self, song_id: str) -> Patch:
+        """The patch while `song_id` plays: its routes and the outputs it may use (`show.patch.outputs`: all, opened once)."""
+        return self.show.patch.for_song(song_id)
 
 
 def load_show(
@@ -145,8 +151,10 @@ def _load_show(
                 Problem(song.mark, f"song id {song.id!r} is used twice", f"give each song its own id; the first is at {seen[song.id].mark}")
             )
         seen.setdefault(song.id, song)
+    setlist = read_setlist(reader, n, [i for i in seen if i != "?"]) if (n := top.get("setlist")) is not None else Setlist()
     if not unread_patch:  # a patch that could not be read has no outputs to check the cues against
         _check_outputs(reader, songs, patch)
+        _warn_unknown_song_patches(reader, patch, list(seen))
     _warn_routes(reader, songs, patch, root)
 
     problems = [*patch_problems, *reader.problems]
@@ -184,7 +192,7 @@ def _load_show(
     if problems:
         unique = dict.fromkeys(problems)  # a tempo map can be reported by the reader and the compiler alike
         raise ShowFileError(sorted(unique, key=lambda p: (p not in causes, p.mark.path != str(path), p.mark.path, p.mark.line, p.mark.col)))
-    show = Show(path, title, patch, ticks, tuple(songs), demo)
+    show = Show(path, title, patch, ticks, tuple(songs), demo, setlist)
     return LoadedShow(show, device_rate, timelines, (*patch_warnings, *reader.warnings), speed, keep_pitch, realtime_timecode)
 
 
@@ -292,12 +300,12 @@ def compile_at_speed(loaded: LoadedShow, song_id: str, speed: Fraction) -> Timel
 
 
 def _compile(song: Song, ticks: int, rate: Rate, frames: list[int] | None, patch: Patch, timecode_rate: int | None) -> Timeline:
-    """A song's timeline at `rate`, with MIDI clock and MTC; timecode counts at `timecode_rate` if given
-    (real time at a rehearsal tempo) instead of following the song."""
+    """A song's timeline at `rate`, with MIDI clock and MTC (on the outputs the song may use); timecode counts
+    at `timecode_rate` if given (real time at a rehearsal tempo) instead of following the song."""
     compiled = compile_song(song, ticks, rate, frames)
     if timecode_rate is not None and compiled.ltc is not None and rate != timecode_rate:
         compiled = replace(compiled, ltc=replace(compiled.ltc, clock_rate=timecode_rate))
-    return with_sync(compiled, sync_streams(patch))
+    return with_sync(compiled, sync_streams(patch.for_song(song.id)))
 
 
 def sync_streams(patch: Patch) -> dict[str, SyncStreams]:
@@ -491,14 +499,19 @@ def _lyric(reader: Reader, node: Node) -> Lyric | None:
     return Lyric(at, text, breath, performer, reader.mark(node))
 
 
-def _check_outputs(reader: Reader, songs: list[Song], patch: Patch) -> None:
-    """Every action's `to` must be an output of the patch, of the action's type."""
+def _check_outputs(reader: Reader, songs: list[Song], whole: Patch) -> None:
+    """Every action's `to` must be an output the patch gives its song, of the action's type."""
     for song in songs:
+        patch = whole.for_song(song.id)
         for cue in song.cues:
             for action in cue.actions:
                 kind = ACTION_TYPE[type(action)]
                 output = patch.outputs.get(action.output)
-                if output is None:
+                if output is None and (owner := whole.owner_of(action.output)) is not None:
+                    message = f"output {action.output!r} is patched for song {owner!r} only"
+                    hint = f"move it from songs: {owner}: outputs: to outputs:, so that every song may send to it (in {whole.path})"
+                    reader.problems.append(Problem(action.mark, message, hint))
+                elif output is None:
                     message = f"output {action.output!r} is not in the patch {patch.name!r}"
                     reader.problems.append(Problem(action.mark, message, _unpatched_hint(action.output, patch)))
                 elif not isinstance(output, OUTPUT_TYPES[kind]):
@@ -515,26 +528,37 @@ def _unpatched_hint(name: str, patch: Patch) -> str:
     return f"{suggestion(name, patch.outputs)} (outputs are defined in {patch.path})"
 
 
+def _warn_unknown_song_patches(reader: Reader, patch: Patch, song_ids: list[str]) -> None:
+    """A patch may serve several shows, so a song it names that this show lacks is a warning, not an error."""
+    for song_id, song_patch in patch.songs.items():
+        if song_id not in song_ids:
+            message = f"the patch has settings for song {song_id!r}, which this show does not have"
+            reader.warnings.append(Problem(song_patch.mark, message, suggestion(song_id[:100], song_ids)))
+
+
 def _warn_routes(reader: Reader, songs: list[Song], patch: Patch, root: Node) -> None:
-    routes = patch.audio.routes
-    if any(s.click.enabled for s in songs) and not routes.get("click"):
+    """Feeds that no channel carries while their song plays (each song with its own routes from the patch)."""
+    routes = {song.id: patch.for_song(song.id).audio.routes for song in songs}
+    if any(s.click.enabled and not routes[s.id].get("click") for s in songs):
         reader.warn(
             root, "the patch routes no channel for the click, so performers hear none", "add routes: {click: N} to the patch's audio"
         )
     named = {f.feed: f for song in songs for f in song.click_feeds}
-    for feed, spec in named.items():
-        if not routes.get(feed):
-            reader.warnings.append(
-                Problem(
-                    spec.mark,
-                    f"click feed {spec.name!r} has no channel in the patch, so {spec.name} would hear nothing",
-                    f"add routes: {{clicks: {{{spec.name}: N}}}} to the patch's audio",
+    for song in songs:
+        for spec in song.click_feeds:
+            if not routes[song.id].get(spec.feed):
+                reader.warnings.append(
+                    Problem(
+                        spec.mark,
+                        f"click feed {spec.name!r} has no channel in the patch, so {spec.name} would hear nothing",
+                        f"add routes: {{clicks: {{{spec.name}: N}}}} to the patch's audio",
+                    )
                 )
-            )
-    for feed in routes:
+    routed = {*patch.audio.routes, *(feed for song in patch.songs.values() for feed in song.routes)}
+    for feed in routed:
         if feed.startswith(f"{MAIN_CLICK}:") and feed not in named:
             reader.warn(
                 root, f"the patch routes a click feed {feed.split(':', 1)[1]!r} that no song has", "add it under a song's click: feeds:"
             )
-    if any(s.timecode for s in songs) and not routes.get("ltc"):
+    if any(s.timecode and not routes[s.id].get("ltc") for s in songs):
         reader.warn(root, "songs have timecode but the patch routes no channel for LTC", "add routes: {ltc: N} to the patch's audio")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from showcontrol.errors import SourceMark
@@ -92,9 +92,38 @@ OUTPUT_TYPES: Mapping[str, type] = {"osc": OscOutput, "midi": MidiOutput, "mqtt"
 
 
 @dataclass(frozen=True, slots=True)
+class SongPatch:
+    """What differs while one song plays: the channels of some feeds (`routes`, over the audio's), and the
+    outputs only its cues send to. The device, rate and channel count are the run's: one interface, opened once."""
+
+    routes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    outputs: tuple[str, ...] = ()  # names in Patch.outputs
+    mark: SourceMark = field(default=NO_MARK, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Patch:
+    """A venue's devices. `outputs` holds every output of the run, each opened once and kept across songs,
+    also those only one song uses (`songs`); `for_song` is the patch as one song sees it."""
+
     path: Path | None
     name: str
     audio: AudioPatch
     outputs: Mapping[str, Output]
     inputs: Inputs = field(default_factory=Inputs)  # remote control, off unless the patch enables it
+    songs: Mapping[str, SongPatch] = field(default_factory=dict)  # by song id
+
+    def for_song(self, song_id: str) -> Patch:
+        """The audio routes while `song_id` plays, and the outputs its cues may send to (not another song's own)."""
+        own = self.songs.get(song_id, SongPatch())
+        others = {name for other_id, song in self.songs.items() if other_id != song_id for name in song.outputs}
+        return replace(
+            self,
+            audio=replace(self.audio, routes={**self.audio.routes, **own.routes}),
+            outputs={name: output for name, output in self.outputs.items() if name not in others},
+            songs={},
+        )
+
+    def owner_of(self, output: str) -> str | None:
+        """The song whose own output this is, or None for an output every song may use."""
+        return next((song_id for song_id, song in self.songs.items() if output in song.outputs), None)

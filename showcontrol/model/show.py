@@ -11,6 +11,7 @@ from showcontrol.errors import SourceMark
 from showcontrol.model.patch import MAIN_CLICK, Patch
 from showcontrol.model.position import BarBeat, Position, SectionOffset
 from showcontrol.model.rights import Rights
+from showcontrol.model.setlist import Setlist
 from showcontrol.model.timecode import Label, TimecodeRate
 
 NO_MARK = SourceMark("<none>", 0, 0)
@@ -238,6 +239,11 @@ class Show:
     ticks_per_beat: int
     songs: tuple[Song, ...]
     demo: bool = False  # tracks that are missing are synthesised from the tempo map (the shipped demo)
+    setlist: Setlist = field(default_factory=Setlist)  # the play order; left empty, every song once in file order, none following
+
+    def __post_init__(self) -> None:
+        if not self.setlist.entries:
+            object.__setattr__(self, "setlist", Setlist.in_order(song.id for song in self.songs))
 
     def song(self, song_id: str) -> Song:
         for song in self.songs:

@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import fields
-from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from showcontrol.control.commands import (
@@ -36,14 +35,15 @@ from showcontrol.control.rate import TOO_MANY, RateLimit
 from showcontrol.engine.transport import State
 from showcontrol.errors import ShowControlError
 from showcontrol.model.position import BarBeat
+from showcontrol.status import snapshot
 from showcontrol.timeline.events import Kind
+from showcontrol.timeline.start import TOP, resolve_start, start_text
 
 if TYPE_CHECKING:
     from showcontrol.app import ShowRunner
 
 log = logging.getLogger(__name__)
 CUE_KINDS = (Kind.OSC, Kind.MIDI, Kind.MQTT)
-NOT_YET = "not in this run yet: this run plays {open}; choosing another song comes with the set list"
 
 
 def section_bars(runner: ShowRunner, bar: int) -> tuple[int, int]:
@@ -161,29 +161,25 @@ class Controller:
         raise AssertionError(command)  # every command is matched above
 
     def _locate(self, command: Locate, state: State) -> Reply:
+        """A bar, or any text `run --from` takes (a section, chorus1:2, 13.3, 1:30), through the same parser."""
         runner = self.runner
-        bar = command.bar
+        at = BarBeat(command.bar if command.bar is not None else 1)
         if command.section is not None:
-            bars = {section.name: section.bar for section in runner.song.sections}
-            if command.section not in bars:
-                return error(f"no section {command.section[:40]!r} in {runner.song.id}; sections: {', '.join(bars) or 'none'}")
-            bar = bars[command.section]
-        assert bar is not None
-        runner.locate(bar)
+            try:
+                at = resolve_start(command.section, runner.timeline, runner.song.sections)
+            except ValueError as problem:
+                return error(str(problem))
+        runner.locate(at)
+        where = f"bar {at.bar}" if at == TOP else start_text(at)  # "cued bar 1", not "cued the top"
         if state is not State.STOPPED:
             runner.play()  # as the keys do: a locate while playing plays from there
             self._expected = (State.PLAYING, runner.segment.generation)
-            return Reply(True, f"playing from bar {bar}")
-        return Reply(True, f"cued bar {bar}")
+            return Reply(True, f"playing from {where}")
+        return Reply(True, f"cued {where}")
 
     def _select(self, song: str) -> Reply:
-        songs = [s.id for s in self.runner.loaded.show.songs]
-        chosen = songs[int(song) - 1] if song.isdigit() and 1 <= int(song) <= len(songs) else song
-        if chosen == self.runner.song.id:
-            return Reply(True, f"{chosen} is open")
-        if chosen in songs or chosen in ("next", "previous"):
-            return error(NOT_YET.format(open=self.runner.song.id))
-        return error(f"no song {song[:40]!r} in the show; songs: {', '.join(songs)}")
+        """The same path as the keys (>, <, NN#): the standby song; never interrupts the one playing."""
+        return Reply(True, self.runner.select(song))
 
     def _loop(self, command: SetLoop) -> Reply:
         runner = self.runner
@@ -202,26 +198,26 @@ class Controller:
         return Reply(True, f"looping bars {first}-{last}")
 
     def status(self) -> dict[str, Any]:
-        """The state a status request is answered with."""
-        runner = self.runner
-        frame = runner.song_frame_now()
-        position = runner.timeline.tempo.position_at(Fraction(frame, runner.timeline.sample_rate))
+        """The state a status request is answered with: the operator's snapshot (showcontrol/status.py), as JSON."""
+        runner, now = self.runner, time.monotonic()
+        shown = snapshot(runner, now)
         state = self.state()
-        playing = state is not State.STOPPED
+        playing, song = state is not State.STOPPED, shown.playing
+        standby = next((entry for entry in shown.set_list if entry.standby), None)
         return {
             "state": state.value,
-            "song": runner.song.id,
-            "bar": position.bar if playing else runner.cue_bar,
-            "beat": position.beat if playing else 1,
-            "cued_bar": runner.cue_bar,
-            "tempo_percent": float(runner.tempo) * 100,
-            "loop": list(runner.loop_bars) if runner.loop_bars else None,
-            "audio": str(runner.link.health),
-            "outputs": {
-                name: {"health": str(out.status.health), "error": out.status.last_error[:120]} for name, out in runner.outputs.items()
-            },
-            "cues": self.cues_around(frame if playing else self._cued_frame()),
+            "song": song.song_id,
+            "bar": song.bar if playing else song.cued_bar,
+            "beat": song.beat if playing else 1,
+            "cued_bar": song.cued_bar,
+            "tempo_percent": song.tempo_percent,
+            "loop": list(song.loop) if song.loop else None,
+            "audio": shown.audio.health,
+            "outputs": {output.name: {"health": output.health, "error": output.last_error[:120]} for output in shown.outputs},
+            "cues": self.cues_around(runner.song_frame_now() if playing else self._cued_frame()),
             "sections": [{"name": section.name, "bar": section.bar} for section in runner.song.sections],
+            "standby": standby.song_id if standby is not None else None,
+            "set_list": [entry.song_id for entry in shown.set_list],
         }
 
     def _cued_frame(self) -> int:

@@ -1,6 +1,7 @@
 """What `showcontrol run` tells the take log: a GO starts a take; a stop, the song's end, another GO, a
 quit or an error ends it. The runner calls four methods; this reads the rest (song, timeline, tempo,
-where the audio is) from it, so the runner's own code stays about playing.
+where the audio is) from it, so the runner's own code stays about playing. Takes are per song: a set
+list's songs each count their own.
 
 Marking a take good or no good, and noting on it, are `mark_last`/`note_last`, for the operator's keys.
 """
@@ -31,10 +32,18 @@ class Playing(Protocol):
     """The runner, as the take log sees it."""
 
     loaded: LoadedShow
-    song: Song
-    timeline: Timeline
-    tempo: Fraction
-    showlog: ShowLog | None
+
+    @property
+    def song(self) -> Song: ...
+
+    @property
+    def timeline(self) -> Timeline: ...
+
+    @property
+    def tempo(self) -> Fraction: ...
+
+    @property
+    def showlog(self) -> ShowLog | None: ...
 
     @property
     def segment(self) -> Segment: ...

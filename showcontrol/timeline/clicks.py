@@ -44,13 +44,15 @@ def beat_events(tempo: TempoMap, sample_rate: Rate, end_frame: int) -> Iterator[
             yield replace(event, kind=Kind.BEAT)
 
 
-def count_in_events(tempo: TempoMap, start_bar: int, count_in: CountIn, sample_rate: Rate, feed: str) -> list[Event]:
-    """`count_in.bars` bars ending at `start_bar`, in that bar's meter and tempo, counting its pulses aloud."""
+def count_in_events(tempo: TempoMap, start_at: BarBeat, count_in: CountIn, sample_rate: Rate, feed: str) -> list[Event]:
+    """`count_in.bars` bars ending exactly at `start_at` (a downbeat, or another beat of the bar), in its bar's
+    meter and tempo, counting their pulses aloud."""
     if count_in.bars <= 0:
         return []
+    start_bar = start_at.bar
     meter = tempo.meter_at(start_bar)
     seconds_per_quarter = 60 / tempo.quarter_bpm_at(start_bar)
-    start = tempo.seconds(BarBeat(start_bar))
+    start = tempo.seconds(start_at)
     events = []
     pulses = sorted(meter.pulse_beats)
     for bar_index in range(count_in.bars):

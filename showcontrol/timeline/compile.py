@@ -133,7 +133,7 @@ def compile_song(song: Song, ticks_per_beat: int, sample_rate: Rate, track_frame
             events.extend(call_events(tempo, song.sections, click.calls, sample_rate, feed))
         if click.enabled:
             events.extend(click_events(tempo, click, sample_rate, end_frame, feed))
-        count_in.extend(count_in_events(tempo, 1, feed_count_in, sample_rate, feed))
+        count_in.extend(count_in_events(tempo, BarBeat(1), feed_count_in, sample_rate, feed))
     events.extend(count_in)
     events.append(Event(end_frame, tempo.position_at(Fraction(end_frame, sample_rate)), Kind.END, "", None))
     events.sort(key=lambda e: (e.at_frame, ORDER_AT_SAME_FRAME[e.kind]))

@@ -1,8 +1,10 @@
-"""Running a song from a terminal (status line and keys) or headless (logs only, until the song ends).
+"""Running a show from a terminal (the full screen and its keys) or headless (logs only, until the set ends).
 
-Keys: space go/stop · p pause/resume · digits then Enter locate to a bar · s cue the next section ·
-l loop the section · - and + rehearsal tempo by 5 %, digits then % a tempo · q quit (press twice while playing).
-Marking (ui/marking.py): c, y, b a cue, lyric-line or breath marker at the playhead (C, Y, B unsnapped) · t tap tempo.
+Keys: space go/stop · p pause/resume · digits then Enter locate to a bar · s cue the next section (while
+stopped) · l loop the section · - and + rehearsal tempo by 5 %, digits then % a tempo · > and < the next and
+previous standby song, digits then # a song by its number in the set · q quit (press twice while playing).
+Take log: g the latest take good, x no good, n then a note then Enter. Marking (ui/marking.py): c, y, b a cue,
+lyric-line or breath marker at the playhead (C, Y, B unsnapped) · t tap tempo. The screen says which keys work now.
 """
 
 from __future__ import annotations
@@ -16,24 +18,31 @@ import termios
 import threading
 import time
 import tty
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from fractions import Fraction
 from typing import TextIO
 
 from showcontrol.app import ShowRunner
-from showcontrol.control.commands import Go, Locate, Pause, Resume, SetLoop, SetTempo, Stop
+from showcontrol.control.commands import Go, Locate, Pause, Resume, SelectSong, SetLoop, SetTempo, Stop
 from showcontrol.engine.transport import State
+from showcontrol.errors import ShowControlError
 from showcontrol.remote.controller import Controller, section_bars
+from showcontrol.status import MESSAGES, Cueing, Level, Message, OperatorInput, snapshot
+from showcontrol.takes.record import NOTE_LENGTH, clean_note
 from showcontrol.ui.keys import CTRL_C, parse_keys
-from showcontrol.ui.marking import HELP as MARK_HELP
+from showcontrol.ui.live import FullScreen, LineView, can_draw
 from showcontrol.ui.marking import MARK_KEYS, MarkKeys
-from showcontrol.ui.status import CUEING, ESSENTIAL, NOTICE, Cueing, Field, fit, status_fields
 
 log = logging.getLogger(__name__)
-HELP = "space go/stop · p pause · NN⏎ locate bar · s next section · l loop section · -/+ or NN% tempo · q quit"
 TEMPO_STEP = Fraction(5, 100)
-QUIT_AGAIN = "press again to quit (3 s)"
+REFRESH_S = 0.1  # the screen follows the show this often (and at once after a key)
+MESSAGE_S = 6.0  # how long what a key did stays on the screen
+QUIT_WINDOW_S = 3.0
+BACKSPACE = ("\x7f", "\b")
+CUE_WHILE_PLAYING = "s cues a section while stopped: stop first (space), or type its bar and Enter to jump there now"
 
 
 class StopSignals:
@@ -75,35 +84,21 @@ class StopSignals:
 
 
 def run_headless(runner: ShowRunner, stop: threading.Event) -> None:
-    """Play once from the cued bar and return when the song ends or `stop` is set (a signal)."""
-    if stop.is_set():
-        return
-    asked = runner.segment.generation
-    runner.play()
-    while not stop.wait(0.05):
-        segment = runner.segment  # the play, and the end, may come in one audio block: count, don't watch for it
-        if segment.generation > asked and segment.state is State.STOPPED:
+    """Play the set through from its standby song (one that follows starts by itself after its gap, any
+    other as soon as it is ready), or the one --song; return at the end or when `stop` is set (a signal)."""
+    while not stop.wait(0.02):
+        if runner.set_done:
             break
+        if runner.ready_to_go:
+            try:
+                runner.play()
+            except ShowControlError as refused:  # made ready a moment later than asked: GO again then
+                log.info("%s", refused)
 
 
 def change_tempo(controller: Controller, tempo: Fraction) -> str:
     """`-`, `+` and `NN%`: ask for a rehearsal tempo; say what happens next."""
     return controller.handle(SetTempo(tempo), "keys").text
-
-
-def tempo_fields(runner: ShowRunner, now: float) -> list[Field]:
-    """`tempo 75 %`, and a job's progress: `80 %: stretching ~40 %`, `ready`, or what went wrong."""
-    fields = [Field(f"tempo {float(runner.tempo) * 100:g} %", ESSENTIAL)] if runner.tempo != 1 else []
-    job = runner.tempo_job
-    if job is not None and job.tempo != runner.tempo:
-        target = f"{float(job.tempo) * 100:g} %"
-        if job.error:
-            fields.append(Field(f"{target} failed: {job.error}", NOTICE))
-        elif job.version is None:
-            fields.append(Field(f"{target}: stretching ~{job.progress(now) * 100:.0f} %", NOTICE))
-        else:
-            fields.append(Field(f"{target} ready: space plays it", NOTICE))
-    return fields
 
 
 def wanted_tempo(runner: ShowRunner) -> Fraction:
@@ -122,28 +117,8 @@ def toggle_loop(runner: ShowRunner, controller: Controller) -> str:
     return f"{reply.text} (l again to release)" if reply.ok else reply.text
 
 
-def wrapped(items: list[str], width: int, separator: str = " · ") -> list[str]:
-    """Items joined by `separator` into lines of at most `width` columns, an item never split (nor one with a
-    `separator` inside it: its parts are items too)."""
-    lines: list[str] = []
-    for item in (part for text in items for part in text.split(separator)):
-        if lines and len(lines[-1] + separator + item) <= width:
-            lines[-1] += separator + item
-        else:
-            lines.append(item)
-    return lines
-
-
-def columns(screen: TextIO) -> int:
-    """The columns to write in: one less than the terminal's, so the cursor never wraps to a new line."""
-    try:
-        return max(os.get_terminal_size(screen.fileno()).columns - 1, 20)
-    except (OSError, ValueError):
-        return 79
-
-
 @contextmanager
-def _cbreak(stream: TextIO, screen: TextIO) -> Iterator[None]:
+def _cbreak(stream: TextIO) -> Iterator[None]:
     """Keys as they are pressed, and Ctrl-C as a key (not SIGINT): while playing it asks to confirm, as `q` does.
     Ctrl-\\ still kills, and the terminal's own settings come back however the run ends."""
     fd = stream.fileno()
@@ -156,8 +131,6 @@ def _cbreak(stream: TextIO, screen: TextIO) -> Iterator[None]:
         yield
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-        screen.write("\n")  # the status line stays, and what follows starts below it
-        screen.flush()
 
 
 class KeyReader:
@@ -195,78 +168,137 @@ def run_terminal(
     stop: threading.Event | None = None,
     controller: Controller | None = None,
 ) -> signal.Signals | None:
-    """The operator's loop, until q (twice while playing) or `stop`; SIGINT if Ctrl-C quit it (the exit status says so)."""
-    controller = controller or Controller(runner)  # the keys send the same commands as every remote input
-    cueing = Cueing.of(runner.timeline)
-    sections = [(e.position.bar, e.payload) for e in cueing.sections]
-    typed = ""
-    confirm_quit_until = 0.0
-    message = HELP
-    marking = MarkKeys(runner)  # issue 17: marking while listening
+    """The operator's loop, until q (twice while playing) or `stop`; SIGINT if Ctrl-C quit it (the exit status says so).
+    On a terminal the full screen (ui/screen.py) shows the show; elsewhere each message is a line."""
+    operator = OperatorKeys(runner, controller or Controller(runner))  # the keys send the same commands as every remote input
     reader = KeyReader(keys)
-    quit_by: signal.Signals | None = None
-    width = columns(screen)
-    screen.write("\n".join(wrapped([f"{runner.song.title} — {HELP}", *MARK_HELP.split(" · ")], width)) + "\n")
-    with _cbreak(keys, screen):
+    view: FullScreen | LineView = FullScreen(screen, hold_logs=sys.stderr.isatty()) if can_draw(screen) else LineView(screen)
+    cueing = Cueing.of(runner.timeline)
+    with _cbreak(keys), view:
         while stop is None or not stop.is_set():
-            if runner.apply_pending_tempo() or cueing.timeline is not runner.timeline:
+            runner.apply_pending_tempo()
+            if cueing.timeline is not runner.timeline:
                 cueing = Cueing.of(runner.timeline)
-            if screen.isatty():
-                screen.write("\r\x1b[2K" + fit(status_fields_of(runner, cueing, typed, confirm_quit_until), columns(screen)))
-                screen.flush()
-            key = reader.next_key(0.1)
-            if key is None:
-                continue
-            playing = runner.segment.state is not State.STOPPED
+            operator.follow_the_set(time.monotonic())
+            now = time.monotonic()
+            view.show(snapshot(runner, now, operator.entered, [*operator.messages, *view.messages()], cueing))
+            key = reader.next_key(REFRESH_S)
+            if key is not None and operator.press(key, time.monotonic()):
+                break
+    return operator.quit_by
+
+
+class OperatorKeys:
+    """What each key does, and what the operator is in the middle of (digits, a take note, the quit question)."""
+
+    def __init__(self, runner: ShowRunner, controller: Controller) -> None:
+        self.runner = runner
+        self.controller = controller
+        self.entered = OperatorInput()
+        self.messages: deque[Message] = deque(maxlen=MESSAGES)
+        self.marking = MarkKeys(runner)  # issue 17: marking while listening
+        self.song = runner.song
+        self.quit_by: signal.Signals | None = None
+
+    def follow_the_set(self, now: float) -> None:
+        """Another song of the set came in: markers go to its marks file, and the screen says which it is."""
+        runner = self.runner
+        if runner.song is self.song:
+            return
+        self.song, self.marking = runner.song, MarkKeys(runner)
+        place = f" {runner.index + 1}/{len(runner.setlist)}" if len(runner.setlist) > 1 else ""
+        if runner.player.idle:
+            self.say(f"standby{place}: {runner.song.title} — space plays it", now)
+        else:
+            self.say(f"following{place}: {runner.song.title}", now)
+
+    def say(self, text: str, now: float, level: Level = Level.INFO) -> None:
+        self.messages.append(Message(text, level, now + MESSAGE_S))
+
+    def press(self, key: str, now: float) -> bool:
+        """Act on one key pressed at monotonic `now`; whether it quits."""
+        if key == CTRL_C or (key == "q" and self.entered.note is None):
+            return self._quit(key, now)
+        if self.entered.note is not None:
+            self._note_key(key, now)
+            return False
+        runner, controller, typed = self.runner, self.controller, self.entered.typed
+        playing = runner.segment.state is not State.STOPPED
+        reply = None
+        if key == " ":
+            reply = controller.handle(Stop() if playing else Go(), "keys")
+        elif key == "p":
+            reply = controller.handle(Resume() if runner.segment.state is State.PAUSED else Pause(), "keys")
+        elif key.isdigit():
+            self._type(typed + key)
+        elif key in ("\n", "\r") and typed:
+            reply = controller.handle(Locate(bar=int(typed)), "keys")
+            self._type("")
+        elif key == "%" and typed:
+            self.say(change_tempo(controller, Fraction(int(typed), 100)), now)
+            self._type("")
+        elif key in ("-", "+", "="):
+            self.say(change_tempo(controller, wanted_tempo(runner) + (TEMPO_STEP if key != "-" else -TEMPO_STEP)), now)
+        elif key in BACKSPACE:
+            self._type(typed[:-1])
+        elif key == "s" and runner.song.sections and playing:
+            self.say(CUE_WHILE_PLAYING, now, Level.WARNING)  # it used to move the cue point unseen: a GO then started elsewhere
+        elif key in (">", "<"):
+            reply = controller.handle(SelectSong("next" if key == ">" else "previous"), "keys")
+            self.say(reply.text, now, Level.INFO if reply.ok else Level.ERROR)
             reply = None
-            if key == " ":
-                reply = controller.handle(Stop() if playing else Go(), "keys")
-            elif key == "p":
-                reply = controller.handle(Resume() if runner.segment.state is State.PAUSED else Pause(), "keys")
-            elif key.isdigit():
-                typed += key
-            elif key in ("\n", "\r") and typed:
-                reply = controller.handle(Locate(bar=int(typed)), "keys")
-                typed = ""
-            elif key == "%" and typed:
-                message = change_tempo(controller, Fraction(int(typed), 100))
-                typed = ""
-            elif key in ("-", "+", "="):
-                message = change_tempo(controller, wanted_tempo(runner) + (TEMPO_STEP if key != "-" else -TEMPO_STEP))
-            elif key in ("\x7f", "\b"):
-                typed = typed[:-1]
-            elif key == "s" and sections:
-                later = [bar for bar, _ in sections if bar > runner.cue_bar]
-                reply = controller.handle(Locate(bar=later[0] if later else sections[0][0]), "keys")
-            elif key == "l":
-                message = toggle_loop(runner, controller)
-            elif key in MARK_KEYS:  # issue 17: marking while listening
-                message = marking.press(key, time.monotonic())
-            elif key in ("q", CTRL_C):
-                quit_by = signal.SIGINT if key == CTRL_C else None
-                if not playing or time.monotonic() < confirm_quit_until:
-                    break
-                confirm_quit_until = time.monotonic() + 3
-                if not screen.isatty():  # on a terminal the status line asks, as long as it is true
-                    message = QUIT_AGAIN
-            if reply is not None and not reply.ok:
-                message = reply.text
-            if message != HELP:
-                screen.write(f"\r\x1b[2K{message}\n")
-                message = HELP
-    return quit_by
+        elif key == "#" and typed:
+            reply = controller.handle(SelectSong(typed), "keys")
+            self.say(reply.text, now, Level.INFO if reply.ok else Level.ERROR)
+            self._type("")
+            reply = None
+        elif key == "s" and runner.song.sections:
+            later = [section.bar for section in runner.song.sections if section.bar > runner.cue_bar]
+            reply = controller.handle(Locate(bar=later[0] if later else runner.song.sections[0].bar), "keys")
+        elif key == "l":
+            self.say(toggle_loop(runner, controller), now)
+        elif key in ("g", "x"):
+            self._mark(key == "g", now)
+        elif key == "n":
+            self.entered = replace(self.entered, note="")
+        elif key in MARK_KEYS:  # issue 17: marking while listening
+            self.say(self.marking.press(key, now), now)
+        if reply is not None and not reply.ok:
+            self.say(reply.text, now, Level.ERROR)
+        return False
 
+    def _type(self, typed: str) -> None:
+        self.entered = replace(self.entered, typed=typed)
 
-def status_fields_of(runner: ShowRunner, cueing: Cueing, typed: str, confirm_quit_until: float) -> list[Field]:
-    """The status line's fields now: the runner's, its loop and tempo, the bar being typed, the quit question."""
-    now = time.monotonic()
-    fields = status_fields(
-        cueing, runner.song.id, runner.segment.state.value, runner.song_frame_now(), runner.outputs, runner.cue_bar, runner.link.health
-    )
-    if now < confirm_quit_until:
-        fields.insert(0, Field(QUIT_AGAIN, ESSENTIAL))
-    if typed:
-        fields.append(Field(f"bar {typed}_", ESSENTIAL))
-    if runner.loop_bars:
-        fields.append(Field(f"loop {runner.loop_bars[0]}-{runner.loop_bars[1]}", CUEING))
-    return fields + tempo_fields(runner, now)
+    def _quit(self, key: str, now: float) -> bool:
+        """q and Ctrl-C: at once while stopped; while playing, a second press within 3 s."""
+        self.quit_by = signal.SIGINT if key == CTRL_C else None
+        if self.runner.segment.state is State.STOPPED or now < self.entered.quit_until:
+            return True
+        self.entered = replace(self.entered, quit_until=now + QUIT_WINDOW_S)
+        return False
+
+    def _mark(self, good: bool, now: float) -> None:
+        """g and x: the latest take good or no good (the take log keeps the latest word)."""
+        take = self.runner.takes.mark_last(good)
+        if take is None:
+            self.say("no take to mark yet: GO starts one", now, Level.WARNING)
+        else:
+            self.say(f"take {take.number} of {take.song} marked {'GOOD' if good else 'NO GOOD'}", now)
+
+    def _note_key(self, key: str, now: float) -> None:
+        """n, then the note's keys: Enter saves it on the latest take, Backspace on an empty note drops it."""
+        note = self.entered.note or ""
+        if key in ("\n", "\r"):
+            self.entered = replace(self.entered, note=None)
+            if not note.strip():
+                return
+            take = self.runner.takes.note_last(note)
+            if take is None:
+                self.say("no take to note on yet: GO starts one", now, Level.WARNING)
+            else:
+                self.say(f"note on take {take.number} of {take.song}: {clean_note(note)}", now)
+        elif key in BACKSPACE:
+            self.entered = replace(self.entered, note=note[:-1] if note else None)
+        elif key.isprintable() and len(note) < NOTE_LENGTH:
+            self.entered = replace(self.entered, note=note + key)

@@ -11,7 +11,6 @@ from showcontrol.load.marks_file import marks_path, write_marks
 from showcontrol.marks import MARK_KINDS, Marker, TapTempo, marker_at
 
 MARK_KEYS = frozenset({*MARK_KINDS, *(k.upper() for k in MARK_KINDS), "t"})
-HELP = "c/y/b mark cue/lyric/breath (C/Y/B as heard) · t tap tempo"
 
 
 class MarkKeys:

@@ -1,0 +1,586 @@
+"""The operator's side of a run: the commands the keys and remote inputs send, the set list with its
+standby song, and what the screens read.
+
+A run opens a `ShowSession` once (show log, take log, outputs, audio) and plays its set inside it: one
+`SongPlayer` at a time, each on a `SongVersion` prepared in the background. The next song of the set is
+made ready while the current one plays; when it ends, the next one is installed at once (standby, or
+started by itself after its gap, placed on the audio's frames). Only the playing and the standby
+versions stay in memory. Commands come from any thread and are applied one at a time under a lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import replace
+from fractions import Fraction
+from types import TracebackType
+
+import numpy as np
+import numpy.typing as npt
+
+from showcontrol.app.options import RunOptions, default_log_path
+from showcontrol.app.player import Shapes, SongPlayer
+from showcontrol.app.session import ShowSession
+from showcontrol.app.version import Preparation, Routes, SongVersion, bare_version, prepare_in_background, prepare_version
+from showcontrol.audio.link import AudioHealth, AudioLink, Device
+from showcontrol.describe import clock_text
+from showcontrol.dispatcher import MAX_LEAD_S, Dispatcher, DispatcherConfig, DispatcherPorts
+from showcontrol.engine.plan import StartPlan, feed_count_ins, plan_start
+from showcontrol.engine.segue import gap_frames
+from showcontrol.engine.transport import Loop, Pause, Play, Resume, Segment, State, Stop, Transport
+from showcontrol.errors import ShowControlError
+from showcontrol.io.jack_midi import JackMidiOutput, SongRun
+from showcontrol.io.mqtt import MqttPublisher
+from showcontrol.io.output import Output
+from showcontrol.load.show_file import LoadedShow, compile_at_speed
+from showcontrol.model.position import BarBeat
+from showcontrol.model.setlist import Setlist, SetlistEntry
+from showcontrol.model.show import Song
+from showcontrol.offline import click_sounds, stems_seconds
+from showcontrol.showlog import ShowLog
+from showcontrol.takes.keeper import TakeKeeper
+from showcontrol.timeline.events import Timeline
+from showcontrol.timeline.start import TOP, start_text
+from showcontrol.timeline.sync import sync_point
+
+log = logging.getLogger(__name__)
+WATCH_EVERY_S = 0.01  # how often the set's watcher looks for a song's end: well inside a follow's gap
+
+
+class ShowRunner:
+    """A show, playing: `with ShowRunner(loaded, options) as runner: runner.play(); ...`."""
+
+    def __init__(self, loaded: LoadedShow, options: RunOptions) -> None:
+        self.loaded = loaded
+        self.options = options
+        self.audio = loaded.show.patch.audio
+        if options.audio_device is not None:
+            self.audio = replace(self.audio, device=options.audio_device)
+        self.sample_rate = loaded.sample_rate
+        self.sounds = click_sounds(self.sample_rate)
+        self.shapes = Shapes.make(self.sample_rate, options.stop_fade_s, self.audio.buffer_frames)
+        self.setlist = Setlist((SetlistEntry(options.song_id),)) if options.song_id is not None else loaded.show.setlist
+        self.one_song = options.song_id is not None  # --song: a run of that song only, taken as often as asked
+        self.base_tempo = loaded.speed if loaded.keep_pitch else Fraction(1)  # the run's rehearsal tempo (--tempo)
+        self.index = 0  # the set entry open on the player
+        self.standby: int | None = 0  # the set entry GO plays next (None: the set has been played)
+        self._standby_chosen = False  # moved by the operator while a song played: kept after a stop
+        first = self._song_of(0)
+        self.player = SongPlayer(bare_version(first, self.base_tempo, loaded.timelines[first.id], self._routes(first)), self.shapes)
+        self.cue_at = options.start
+        self.loop_bars: tuple[int, int] | None = None
+        self.tempo_job: Preparation | None = None  # another tempo of the song open, being made ready
+        self.standby_job: Preparation | None = None  # the standby song, being made ready
+        self._versions: dict[tuple[str, Fraction], SongVersion] = {}
+        self._pending: SongVersion | None = None  # a tempo of the open song, ready to install
+        self._lock = threading.RLock()
+        self._watching = threading.Event()
+        self._ended_seen: int | None = None  # the device frame of the last song end acted on
+        self.played: list[str] = []  # the songs GOne (or followed) in this run, in order, for the report
+        self.song_changes_s: list[float] = []  # from a song's end to the next one ready to GO (bench/setlist.py)
+        self.takes = TakeKeeper(self)  # every GO is a take: the take log
+        self.session = ShowSession(loaded.show.patch, self.audio, self.sample_rate, options, self.takes)
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def __enter__(self) -> ShowRunner:
+        session = self.session
+        name = self.options.song_id or loaded_name(self.loaded)
+        try:
+            session.open_logs_and_outputs(self.options.log_path or default_log_path(name), lambda: self.transport.segment)
+            version = self._make(self.index, self.base_tempo)
+            self._keep(version)
+            session.open_audio(self._render, lambda: self.player.quiet, self._audio_changed, self._song_runs)
+            self._install(version)
+            session.start(on_close=self._stop_watching_and_dispatching)
+        except BaseException:
+            session.close()
+            raise
+        self._publish_next()
+        threading.Thread(target=self._watch, name="setlist", daemon=True).start()
+        self._prepare_standby_after()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        self.takes.closing(error)
+        self._watching.set()
+        self.transport.request(Stop())
+        time.sleep(2 * self.audio.buffer_frames / self.sample_rate)
+        with self._lock:
+            self.player.stop_dispatcher()  # before the final word, so that nothing it sends comes after it
+            self._announce_final_stop()
+        self.session.close()
+
+    def _stop_watching_and_dispatching(self) -> None:
+        self._watching.set()
+        self.player.stop_dispatcher(0)
+
+    def _announce_final_stop(self) -> None:
+        """However the run ends (the song's end, a quit mid-song, a signal, an error) outputs and the show
+        log are told it stopped, where the dispatcher may not have had the time to: a retained "playing"
+        would freeze every monitor on a countdown, also monitors started later."""
+        if self.session.link is None or self.session.showlog is None:
+            return
+        frame = self.transport.segment.song_frame_at(self.device.frames_delivered)
+        for output in self.outputs.values():
+            output.transport(State.STOPPED.value, self.song.id, str(frame), sync_point(self.timeline, frame))
+        self.session.showlog.record({"song": self.song.id, "kind": "transport", "state": "stopped", "song_frame": frame, "final": True})
+
+    # -- versions: another tempo, another song --------------------------------------------
+    def _song_of(self, index: int) -> Song:
+        return self.loaded.show.song(self.setlist[index].song_id)
+
+    def _routes(self, song: Song) -> Routes:
+        """The feeds the song plays and their channels: the patch's, with the song's own differences."""
+        return {feed: channels for feed, channels in self.loaded.patch_for(song.id).audio.routes.items() if channels}
+
+    def _timeline_at(self, song_id: str, tempo: Fraction) -> Timeline:
+        return self.loaded.timelines[song_id] if tempo == self.base_tempo else compile_at_speed(self.loaded, song_id, tempo)
+
+    def _make(self, index: int, tempo: Fraction, timeline: Timeline | None = None) -> SongVersion:
+        """A set entry's song at `tempo`, ready to play (slow: any thread)."""
+        song = self._song_of(index)
+        timeline = timeline or self._timeline_at(song.id, tempo)
+        return prepare_version(song, tempo, timeline, self._routes(song), self.sounds, self.outputs, self._keep_pitch_at)
+
+    @property
+    def _keep_pitch_at(self) -> int | None:
+        """The device rate, where a timeline at another rate means a rehearsal tempo; None under a film --speed."""
+        return self.sample_rate if self.loaded.keep_pitch or self.loaded.speed == 1 else None
+
+    def _keep(self, version: SongVersion) -> None:
+        self._versions[version.key] = version
+
+    def _install(self, version: SongVersion) -> None:
+        """Make `version` the one playing (while stopped): a new player, transport and dispatcher on it."""
+        with self._lock:
+            previous = self.player
+            if previous.dispatcher is not None:
+                previous.stop_dispatcher()
+            player = SongPlayer(version, self.shapes, previous.transport.segment.generation + 1)
+            for output in self.outputs.values():
+                if isinstance(output, JackMidiOutput):  # the JACK client writes its events at their frames
+                    output.schedule(version.order, version.prepared)
+                if isinstance(output, MqttPublisher):
+                    output.set_beats(version.beats)
+            same_song = version.song.id == previous.version.song.id
+            looped, self.loop_bars = (self.loop_bars if same_song else None), None
+            assert self.session.showlog is not None
+            self.player = player  # the audio callback renders this one from its next block
+            player.start_dispatcher(
+                DispatcherConfig(
+                    song_id=version.song.id,
+                    timeline=version.timeline,
+                    order=version.order,
+                    prepared=version.prepared,
+                    device_latency_ns=int((self.audio.buffer_frames / self.sample_rate + self.audio.output_latency_ms / 1000) * 1e9),
+                    max_lead_frames=round(MAX_LEAD_S * self.sample_rate),
+                    max_latency_frames=version.max_latency_frames,
+                    on_locate={name: spec.on_locate for name, spec in self.loaded.show.patch.outputs.items()},
+                ),
+                DispatcherPorts(player.transport, self.link, self.outputs, self.session.showlog, self.session.firing),
+                previous.dispatcher,
+            )
+            self._forget_others()
+            if looped is not None:
+                self.loop(*looped)  # the same bars, on the new tempo's frames
+
+    def _forget_others(self) -> None:
+        """Only the version playing, the standby song's and a tempo waiting to be installed stay in memory."""
+        keep = {self.player.version.key}
+        if self._pending is not None:
+            keep.add(self._pending.key)
+        if self.standby is not None and self.standby != self.index:
+            keep.add((self.setlist[self.standby].song_id, self.base_tempo))
+        elif (after := self._after(self.index)) is not None:
+            keep.add((self.setlist[after].song_id, self.base_tempo))
+        for key in list(self._versions):  # a snapshot: a preparing thread inserts while we look
+            if key not in keep:
+                self._versions.pop(key, None)
+
+    def _after(self, index: int) -> int | None:
+        """The set entry after `index` (None at the set's end; a --song run takes its one song again)."""
+        if self.one_song:
+            return index
+        return index + 1 if index + 1 < len(self.setlist) else None
+
+    def _prepare(self, index: int) -> Preparation | None:
+        """Make set entry `index` ready in the background (None: it already is, or is being made)."""
+        key = (self.setlist[index].song_id, self.base_tempo)
+        if key in self._versions:
+            return None
+        job = self.standby_job
+        if job is not None and not job.done and (job.song_id, job.tempo) == key:
+            return job
+        estimate = stems_seconds(self.loaded.timelines[key[0]], self._keep_pitch_at)
+        job = Preparation(key[0], self.base_tempo, time.monotonic(), estimate)
+        self.standby_job = job
+        prepare_in_background(job, lambda: self._make(index, self.base_tempo), self._prepared)
+        return job
+
+    def _prepared(self, job: Preparation, version: SongVersion) -> None:
+        """A preparing thread's last word: keep the version if it is still wanted."""
+        with self._lock:
+            wanted = {self.setlist[i].song_id for i in (self.standby, self._after(self.index)) if i is not None}
+            if job.song_id in wanted:
+                self._keep(version)
+
+    def _prepare_standby_after(self) -> None:
+        """While a song is open, the one after it is made ready."""
+        after = self._after(self.index)
+        if after is not None and after != self.index:
+            self._prepare(after)
+
+    # -- the set's watcher: a song's end, a standby made ready ----------------------------------
+    def _watch(self) -> None:
+        while not self._watching.wait(WATCH_EVERY_S):
+            try:
+                self._look()
+            except Exception:  # the set must go on: a failure here is logged, and the next look tries again
+                log.exception("the set list's watcher failed")
+
+    def _look(self) -> None:
+        with self._lock:
+            transport = self.transport
+            ended = transport.ended_at
+            if ended is not None and ended != self._ended_seen and transport.segment.state is State.STOPPED:
+                self._ended_seen = ended
+                self._song_ended(ended)
+            elif self.player.idle and self.standby is not None and self.standby != self.index:
+                self._install_standby()
+
+    def _song_ended(self, ended_at: int) -> None:
+        """The open song played to its end: the standby one comes in, and starts by itself if it follows."""
+        follows = not self._standby_chosen and not self.one_song and self.standby == self.index + 1 and self.setlist.follows(self.index)
+        self._standby_chosen = False
+        if self.standby is None:
+            self._say("end of the set")
+            return
+        if not self._install_standby():
+            return  # not ready yet (chosen late): the watcher installs it when it is, and the operator GOes
+        self._record_change(ended_at)
+        if follows:
+            self._start_follow(self.setlist[self.index - 1], ended_at)
+
+    def _install_standby(self) -> bool:
+        """Install the standby song if it is ready; whether it was (else it is made ready first)."""
+        assert self.standby is not None
+        if self.standby == self.index:
+            return True
+        key = (self.setlist[self.standby].song_id, self.base_tempo)
+        version = self._versions.get(key)
+        if version is None:
+            self._prepare(self.standby)
+            return False
+        self.index, self.cue_at, self._pending, self.tempo_job = self.standby, TOP, None, None
+        self._install(version)
+        self._publish_next()
+        self._prepare_standby_after()
+        return True
+
+    def _start_follow(self, before: SetlistEntry, ended_at: int) -> None:
+        """Start the song just installed the gap of the entry `before` it after that one's end, on the audio's frames."""
+        gap = gap_frames(before.gap, self.timeline, self.sample_rate)
+        plan = self._plan(TOP)
+        self.takes.went(1, plan.song_from_frame)
+        self.player.went(self.segment.generation)
+        self.played.append(self.song.id)
+        self.standby = self._after(self.index)
+        self.transport.request(
+            Play(plan.start_frame, plan.song_from_frame, at_device_frame=ended_at + gap + plan.start_frame - plan.song_from_frame)
+        )
+        self.player.wake()
+        late_frames = self.device.frames_delivered - (ended_at + gap)
+        if self.session.showlog is not None:
+            self.session.showlog.record(
+                {"song": self.song.id, "kind": "song", "result": "follows", "gap_frames": gap, "ended_device_frame": ended_at}
+            )
+        self._say(f"{self.song.id} follows after {gap / self.sample_rate:g} s")
+        if late_frames > 0:
+            log.warning("%s followed %.0f ms late: it was not ready within its gap", self.song.id, late_frames / self.sample_rate * 1000)
+
+    def _record_change(self, ended_at: int) -> None:
+        clock = self.device.clock
+        if clock is None:
+            return
+        seconds = (time.monotonic_ns() - clock.time_of_frame(ended_at)) / 1e9
+        self.song_changes_s.append(seconds)
+        if self.session.showlog is not None:
+            self.session.showlog.record({"song": self.song.id, "kind": "song", "result": "standby", "ready_s": round(seconds, 4)})
+
+    def _publish_next(self) -> None:
+        """Monitors show the set's next song."""
+        after = self._after(self.index)
+        following = self.setlist[after].song_id if after is not None and not self.one_song else None
+        for output in self.outputs.values():
+            output.next_song(self.song.id, following)
+
+    def _say(self, text: str) -> None:
+        log.info("%s", text)
+
+    # -- the audio thread -----------------------------------------------------------------
+    def _render(self, device_frame: int, out: npt.NDArray[np.float32]) -> None:
+        self.player.render(device_frame, out)
+
+    def _song_runs(self, first_device_frame: int, frames: int) -> tuple[SongRun, ...]:
+        return self.player.song_runs(first_device_frame, frames)
+
+    def _audio_changed(self, health: AudioHealth, detail: str) -> None:
+        """The audio watcher's word (its own thread): where the song was, to the log, show log and report."""
+        segment, timeline = self.transport.segment, self.timeline
+        song_frame = segment.song_frame_at(self.device.frames_delivered)
+        seconds = Fraction(song_frame) / timeline.sample_rate
+        position = timeline.tempo.position_at(seconds)
+        self.session.incident(health, detail, f"{clock_text(float(seconds))} (bar {position.bar}.{position.beat})")
+        assert self.session.showlog is not None
+        self.session.showlog.record(
+            {"song": self.song.id, "kind": "audio", "result": str(health), "detail": detail, "song_frame": song_frame}
+        )
+
+    # -- operator commands (any thread) ------------------------------------------------------------
+    def _plan(self, at: BarBeat) -> StartPlan:
+        count_ins = feed_count_ins(self.song, self.routes, self.options.count_in_bars)
+        plan = plan_start(self.timeline, at, count_ins, self.sounds)
+        stems = self.player.stems
+        self.player.preroll_stems = {**({"ltc": stems["ltc"]} if "ltc" in stems else {}), **plan.count_in}
+        return plan
+
+    def play(self, at: BarBeat | int | None = None) -> StartPlan:
+        """Play the standby song from `at`, a bar or bar.beat (default: the cued one), with the song's count-in as pre-roll."""
+        with self._lock:
+            if self.standby is None and self.player.idle:
+                raise ShowControlError("the set has been played: choose a song with <, > or its number and #")
+            self.apply_pending_tempo()
+            if self.standby is not None and self.standby != self.index and self.player.idle and not self._install_standby():
+                job = self.standby_job
+                ready = f" ({job.progress(time.monotonic()) * 100:.0f} %)" if job is not None else ""
+                raise ShowControlError(f"{self.setlist[self.standby].song_id} is being made ready{ready}: GO again in a moment")
+            self.cue_at = self.cue_at if at is None else BarBeat(at) if isinstance(at, int) else at
+            plan = self._plan(self.cue_at)
+            self.takes.went(self.cue_at.bar, plan.song_from_frame)
+            self.player.went(self.segment.generation)
+            self.played.append(self.song.id)
+            self.transport.request(Play(plan.start_frame, plan.song_from_frame))
+            if not self._standby_chosen:
+                self.standby = self._after(self.index)
+            self.player.wake()
+            return plan
+
+    def stop(self) -> None:
+        """Interrupt: cues stop now, the track fades out (`stop_fade_s`), MIDI notes off, final state published.
+        The song stopped stays standby (unless another was chosen while it played)."""
+        with self._lock:
+            self.takes.stopped()
+            self.transport.request(Stop(self.shapes.fade_frames - self.audio.buffer_frames))
+            if not self._standby_chosen:
+                self.standby = self.index
+            self._standby_chosen = False
+            self.player.wake()
+            for output in self.outputs.values():
+                output.panic()
+
+    def loop(self, first_bar: int, last_bar: int) -> None:
+        """Loop bars first_bar..last_bar (inclusive) until `release_loop`; takes effect when playback reaches the end."""
+        tempo, rate = self.timeline.tempo, self.timeline.sample_rate
+        start, end = tempo.frame(BarBeat(first_bar), rate), tempo.frame(BarBeat(last_bar + 1), rate)
+        if first_bar < 1 or last_bar < first_bar or end > self.timeline.end_frame:
+            raise ShowControlError(f"cannot loop bars {first_bar}-{last_bar} of {self.song.id}")
+        self.loop_bars = (first_bar, last_bar)
+        self.transport.request(Loop(start, end))
+
+    def release_loop(self) -> None:
+        """The loop plays to its end once more, then the song carries on."""
+        self.loop_bars = None
+        self.transport.request(Loop(None, None))
+
+    def pause(self) -> None:
+        self.transport.request(Pause())
+        self.player.wake()
+
+    def resume(self) -> None:
+        self.transport.request(Resume())
+        self.player.wake()
+
+    def locate(self, at: BarBeat | int) -> None:
+        """Cue a bar or bar.beat to start from (takes effect at the next play)."""
+        at = BarBeat(at) if isinstance(at, int) else at
+        if at.bar < 1 or self.timeline.tempo.frame(at, self.timeline.sample_rate) >= self.timeline.end_frame:
+            raise ShowControlError(f"{start_text(at)} is not in {self.song.id}")
+        self.cue_at = at
+
+    @property
+    def cue_bar(self) -> int:
+        """The bar of the cued start, as the status line and remote state show it."""
+        return self.cue_at.bar
+
+    def select(self, choice: str) -> str:
+        """Choose the standby song: a song id, a set-list number (1-based), `next` or `previous`. Never
+        interrupts: while a song plays, the choice is what comes after it. What the screen says."""
+        with self._lock:
+            if self.one_song:
+                if choice in (self.song.id, "1"):
+                    return f"{self.song.id} is open"
+                raise ShowControlError(f"this run plays {self.song.id} only (--song): run without --song for the whole set")
+            index = self._choice(choice)
+            playing = not self.player.idle
+            self.standby = index
+            self._standby_chosen = playing
+            entry = self.setlist[index]
+            if not playing and index == self.index:
+                return f"standby {index + 1}: {entry.song_id}"
+            if not playing:
+                self._install_standby()
+            else:
+                self._prepare(index)
+            self._forget_others()
+            return f"{'after this song' if playing else 'standby'} {index + 1}: {entry.song_id}"
+
+    def _choice(self, choice: str) -> int:
+        current = self.standby if self.standby is not None else len(self.setlist)
+        if choice == "next":
+            if current + 1 >= len(self.setlist):
+                raise ShowControlError("the last song of the set is standby")
+            return current + 1
+        if choice == "previous":
+            if current == 0:
+                raise ShowControlError("the first song of the set is standby")
+            return current - 1
+        if choice.isdigit():
+            if not 1 <= int(choice) <= len(self.setlist):
+                raise ShowControlError(f"the set has songs 1-{len(self.setlist)}")
+            return int(choice) - 1
+        ids = [entry.song_id for entry in self.setlist]
+        if choice not in ids:
+            raise ShowControlError(f"no song {choice[:40]!r} in the set; songs: {', '.join(self.setlist.song_ids)}")
+        later = [i for i, song_id in enumerate(ids) if song_id == choice and i >= current]  # a repeated song: its next place
+        return later[0] if later else ids.index(choice)
+
+    def set_tempo(self, tempo: Fraction) -> Preparation | None:
+        """Rehearse the open song at `tempo` (0.5-2, pitch kept). A tempo still in memory switches at once
+        (when stopped); another is made ready in the background and played from the next start."""
+        if self.loaded.speed != 1 and not self.loaded.keep_pitch:
+            raise ShowControlError("this run plays at a film --speed; rehearsal tempos need a run without --speed")
+        if not Fraction(1, 2) <= tempo <= 2:
+            raise ShowControlError(f"tempo {float(tempo) * 100:g} % is outside 50-200 %")
+        with self._lock:
+            key = (self.song.id, tempo)
+            if key in self._versions:
+                self.tempo_job, self._pending = None, self._versions[key]
+                self.apply_pending_tempo()
+                return None
+            timeline = compile_at_speed(self.loaded, self.song.id, tempo)
+            job = Preparation(self.song.id, tempo, time.monotonic(), stems_seconds(timeline, self._keep_pitch_at))
+            self.tempo_job = job
+            index = self.index
+            prepare_in_background(job, lambda: self._make(index, tempo, timeline), self._tempo_ready)
+            return job
+
+    def _tempo_ready(self, job: Preparation, version: SongVersion) -> None:
+        with self._lock:
+            if self.tempo_job is job and job.song_id == self.song.id:
+                self._keep(version)
+                self._pending = version
+
+    def apply_pending_tempo(self) -> bool:
+        """While stopped: switch to a tempo made ready since; whether it did."""
+        with self._lock:
+            pending = self._pending
+            if pending is None or not self.player.idle or self.player.dispatcher is None:
+                return False
+            self._pending = None
+            if pending is not self.player.version:
+                self._install(pending)
+            return True
+
+    # -- what the operator sees -----------------------------------------------------------
+    @property
+    def song(self) -> Song:
+        return self.player.version.song
+
+    @property
+    def timeline(self) -> Timeline:
+        return self.player.version.timeline
+
+    @property
+    def tempo(self) -> Fraction:
+        return self.player.version.tempo
+
+    @property
+    def routes(self) -> Routes:
+        return self.player.routes
+
+    @property
+    def transport(self) -> Transport:
+        return self.player.transport
+
+    @property
+    def segment(self) -> Segment:
+        return self.player.transport.segment
+
+    @property
+    def ready_to_go(self) -> bool:
+        """Stopped on the standby song, not played since it came in: what a headless run GOes."""
+        with self._lock:
+            return self.standby == self.index and self.player.go_generation is None and self.player.quiet
+
+    @property
+    def set_done(self) -> bool:
+        """Stopped after the set's last song (or, with --song, after its one song): a headless run ends."""
+        with self._lock:
+            return self.player.finished and (self.standby is None or self.one_song)
+
+    @property
+    def standby_song(self) -> str | None:
+        return self.setlist[self.standby].song_id if self.standby is not None else None
+
+    def song_frame_now(self) -> int:
+        """The song frame leaving the device now (clock + latency), for displays."""
+        segment = self.transport.segment
+        device = self.session.link.device if self.session.link is not None else None
+        if device is None or device.clock is None or segment.state is not State.PLAYING:
+            return segment.song_frame
+        latency = self.audio.buffer_frames + self.audio.output_latency_ms * self.sample_rate / 1000
+        taken = min(device.clock.frame_at(time.monotonic_ns()), device.frames_delivered)  # a stalled device: where it stopped
+        return segment.song_frame_at(int(taken - latency))
+
+    @property
+    def outputs(self) -> dict[str, Output]:
+        return self.session.outputs
+
+    @property
+    def showlog(self) -> ShowLog | None:
+        return self.session.showlog
+
+    @property
+    def audio_incidents(self) -> list[str]:
+        return self.session.audio_incidents
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        assert self.player.dispatcher is not None
+        return self.player.dispatcher
+
+    @property
+    def link(self) -> AudioLink:
+        assert self.session.link is not None
+        return self.session.link
+
+    @property
+    def device(self) -> Device:
+        return self.link.device
+
+    @property
+    def audio_left_open(self) -> bool:
+        """Whether the audio device would not close (a hung sound server), also after a failed start."""
+        return self.session.left_open
+
+    @property
+    def driver(self) -> str:
+        return self.link.driver
+
+
+def loaded_name(loaded: LoadedShow) -> str:
+    """The show log's name for a whole show: its file's folder, or the file's name if that says more."""
+    path = loaded.show.path
+    return path.stem if path.stem != "show" else path.parent.name or "show"
