@@ -126,7 +126,7 @@ def stems_seconds(timeline: Timeline, keep_pitch_at: int | None) -> float:
 
 
 def _synthesised_stems(
-    song: Song, timeline: Timeline, routes: dict[str, tuple[int, ...]], sounds: ClickSounds, start: int, length: int
+    song: Song, timeline: Timeline, routes: Mapping[str, tuple[int, ...]], sounds: ClickSounds, start: int, length: int
 ) -> dict[str, Stem]:
     stems: dict[str, Stem] = {}
     clicks = [e for e in timeline.of_kind(Kind.CLICK) if routes.get(e.output)]
