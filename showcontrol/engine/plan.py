@@ -90,6 +90,7 @@ class Dispatch(Generic[M]):
 
 
 def no_message(event: Event) -> None:
+    """The order's default: nothing prepared (the engine's own use, a render, a test without outputs)."""
     return None
 
 
