@@ -83,8 +83,7 @@ class DispatcherConfig:
 
     song_id: str
     timeline: Timeline  # song time in the show log, where a take from the top begins, sync points
-    order: tuple[Dispatch, ...]
-    prepared: Mapping[int, object]  # each message's wire form, built at load time, by id() of its Dispatch
+    order: tuple[Dispatch[object], ...]  # each with its output's message, prepared before playback
     device_latency_ns: int  # beyond the device's own latency (AudioSource.latency_frames), to the frame sounding
     max_lead_frames: int  # device frames: see MAX_LEAD_S
     max_latency_frames: int = 0  # the largest output latency compensation in `order`
@@ -129,7 +128,7 @@ class Dispatcher:
         self.skipped_once: list[str] = []
         self.stats = DispatchStats()
         self.realtime = False
-        self._unlogged: list[tuple[Dispatch, int, int, str]] = []
+        self._unlogged: list[tuple[Dispatch[object], int, int, str]] = []
         self._fired_ns = 0
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -202,7 +201,7 @@ class Dispatcher:
         if sleep_ns > 0 and self._wake.wait(sleep_ns / 1e9):
             self._wake.clear()
 
-    def _fire(self, item: Dispatch, due_ns: int, rebuild: bool = False) -> None:
+    def _fire(self, item: Dispatch[object], due_ns: int, rebuild: bool = False) -> None:
         event = item.event
         if event.kind in STATE_KINDS:
             for listener in self.ports.outputs.values():
@@ -212,7 +211,7 @@ class Dispatcher:
         output = self.ports.outputs.get(event.output)
         result = "state"
         if event.kind in MESSAGE_KINDS and output is not None:
-            result = output.send(self.config.prepared[id(item)], event, due_ns)
+            result = output.send(item.message, event, due_ns)
         sent_ns = time.monotonic_ns()
         if sent_ns - due_ns > LATE_NS:
             self.stats.late += 1

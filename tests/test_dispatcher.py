@@ -22,7 +22,7 @@ from showcontrol.dispatcher import BURST_NS, GUARD_NS, Dispatcher, DispatcherCon
 from showcontrol.engine.plan import Dispatch, dispatch_order
 from showcontrol.engine.scheduler import Fire, Scheduler, SchedulerConfig, Seen, WaitUntil
 from showcontrol.engine.transport import Segment, State, Transport
-from showcontrol.io.output import SENT, Output, Result
+from showcontrol.io.output import SENT, OutputOf, Result
 from showcontrol.load.show_file import load_show
 from showcontrol.model.position import BarBeat
 from showcontrol.model.show import OscAction
@@ -54,18 +54,17 @@ def a_timeline(folder: Path) -> Timeline:
     return load_show(folder / "show.yaml").timelines["s"]
 
 
-class Recorder(Output):
+class Recorder(OutputOf[int]):
     """An output that keeps what it was given: the dispatcher's side of the contract, nothing else."""
 
     def __init__(self) -> None:
         super().__init__("lights", 0.0)
         self.sent: list[int] = []
 
-    def prepare(self, event: Event) -> object:
+    def prepare(self, event: Event) -> int:
         return event.at_frame
 
-    def send(self, message: object, event: Event, due_ns: int) -> Result:
-        assert isinstance(message, int)
+    def send(self, message: int, event: Event, due_ns: int) -> Result:
         self.sent.append(message)
         return SENT
 
@@ -77,22 +76,22 @@ def test_cues_are_sent_inside_the_firing_window_and_it_closes_between_them(tmp_p
     open_at_send: list[bool] = []
 
     class WindowWatcher(Recorder):
-        def send(self, message: object, event: Event, due_ns: int) -> Result:
+        def send(self, message: int, event: Event, due_ns: int) -> Result:
             open_at_send.append(window.closes_ns == due_ns + BURST_NS)  # opened for this cue (not a clock race)
             return super().send(message, event, due_ns)
 
     frames = (4800, 9600, 14400)
-    order = tuple(Dispatch(f, Event(f, BarBeat(1), Kind.OSC, "lights", OscAction("lights", "/cue", (f,)))) for f in frames)
     watcher = WindowWatcher()
+    events = (Event(f, BarBeat(1), Kind.OSC, "lights", OscAction("lights", "/cue", (f,))) for f in frames)
+    order = tuple(Dispatch(e.at_frame, e, watcher.prepare(e)) for e in events)
     start_ns = time.monotonic_ns() + 50_000_000
     transport = Transport(end_frame=48000)
     transport.segment = Segment(1, State.PLAYING, 0, 0, 0)
     link = Link(Device(ClockMap(0, start_ns, RATE, start_ns + 1e9)))
     closed_between: list[bool] = []
     with ShowLog(tmp_path / "show.jsonl") as showlog:
-        prepared = {id(item): watcher.prepare(item.event) for item in order}
         dispatcher = Dispatcher(
-            DispatcherConfig("s", a_timeline(tmp_path), order, prepared, device_latency_ns=0, max_lead_frames=4800),
+            DispatcherConfig("s", a_timeline(tmp_path), order, device_latency_ns=0, max_lead_frames=4800),
             DispatcherPorts(transport, link, {"lights": watcher}, showlog, window),
         )
         dispatcher.start()
@@ -109,6 +108,7 @@ def test_cues_are_sent_inside_the_firing_window_and_it_closes_between_them(tmp_p
         finally:
             dispatcher.stop()
     assert open_at_send == [True, True, True]
+    assert watcher.sent == list(frames)  # each cue's own prepared message, carried by its dispatch
     assert closed_between == [True]
     records = [json.loads(line) for line in (tmp_path / "show.jsonl").read_text().splitlines()]
     osc = [r for r in records if r.get("kind") == "osc"]

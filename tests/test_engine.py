@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 from conftest import as_a
 
-from showcontrol.engine.plan import FeedCountIn, dispatch_order, plan_start, start_index
+from showcontrol.engine.plan import FeedCountIn, dispatch_order, plan_start, start_index, state_rebuild
 from showcontrol.engine.transport import Pause, Play, Resume, State, Stop, Transport
 from showcontrol.load.show_file import load_show
 from showcontrol.model.position import BarBeat
 from showcontrol.model.show import CountIn
 from showcontrol.offline import click_sounds
-from showcontrol.timeline.events import ClickHit
+from showcontrol.timeline.events import ClickHit, Kind
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -67,6 +67,20 @@ def test_dispatch_order_applies_latency_and_skips_audio_only_events() -> None:
     assert order[index].event.at_frame >= 716625 - 441
 
 
+def test_each_dispatch_carries_the_message_prepared_for_its_own_event() -> None:
+    """What the dispatcher sends is the dispatch's own message: nothing to look up at send time, and a
+    state rebuild resends the very messages the song prepared."""
+    loaded = load_show(GOLDEN / "cues-and-lyrics" / "show.yaml")
+    timeline = loaded.timelines["cues"]
+    order = dispatch_order(timeline, {"lights": 441}, lambda e: (e.output, e.at_frame) if e.kind is Kind.OSC else None)
+    cues = [d for d in order if d.event.kind is Kind.OSC]
+    assert cues and all(d.message == (d.event.output, d.event.at_frame) for d in cues)
+    assert all(d.message is None for d in order if d.event.kind is not Kind.OSC)
+    assert all(d.message is None for d in dispatch_order(timeline, {}))  # nothing prepared: the engine's own order
+    rebuilt = state_rebuild(order, timeline.events[-1].at_frame, {"lights": "last"})
+    assert [d.message for d in rebuilt if d.event.kind is Kind.OSC] == [cues[-1].message]
+
+
 def test_on_one_frame_messages_go_before_monitor_state() -> None:
     from showcontrol.engine.plan import STATE_KINDS
 
@@ -89,7 +103,7 @@ def test_state_rebuild_keeps_the_latest_per_output_or_per_address_and_never_once
     def osc(frame: int, output: str, address: str, *args: int | float | str, once: bool = False) -> Dispatch:
         return Dispatch(frame, Event(frame, BarBeat(1), Kind.OSC, output, OscAction(output, address, tuple(args)), once=once))
 
-    order = (
+    order: tuple[Dispatch[object], ...] = (
         Dispatch(0, Event(0, BarBeat(1), Kind.SECTION, "", Section("intro", 1))),
         osc(10, "lights", "/eos/cue/1/1/fire"),
         osc(20, "mixer", "/ch/03/mix/on", 1),

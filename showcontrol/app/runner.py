@@ -161,7 +161,7 @@ class ShowRunner:
             player = SongPlayer(version, self.shapes, previous.transport.segment.generation + 1)
             for output in self.outputs.values():
                 if isinstance(output, JackMidiOutput):  # the JACK client writes its events at their frames
-                    output.schedule(version.order, version.prepared)
+                    output.schedule(version.order)
                 if isinstance(output, MqttPublisher):
                     output.set_beats(version.beats)
             same_song = version.song.id == previous.version.song.id
@@ -173,7 +173,6 @@ class ShowRunner:
                     song_id=version.song.id,
                     timeline=version.timeline,
                     order=version.order,
-                    prepared=version.prepared,
                     device_latency_ns=int((self.audio.buffer_frames / self.sample_rate + self.audio.output_latency_ms / 1000) * 1e9),
                     max_lead_frames=round(MAX_LEAD_S * self.sample_rate),
                     max_latency_frames=version.max_latency_frames,

@@ -1,4 +1,4 @@
-"""A song made ready to play: its timeline, audio and prepared messages, at one tempo.
+"""A song made ready to play: its timeline, audio and dispatch order with each output's messages, at one tempo.
 
 Another rehearsal tempo and the next song of the set are the same thing: a version prepared in the
 background (decoding, resampling, stretching and compiling take seconds of CPU) at a priority below
@@ -19,12 +19,13 @@ from showcontrol.audio.click import ClickSounds
 from showcontrol.audio.mix import Stem
 from showcontrol.beats import beat_states
 from showcontrol.codec.monitor import Position
+from showcontrol.dispatcher import MESSAGE_KINDS
 from showcontrol.engine.plan import Dispatch, dispatch_order
 from showcontrol.io.output import Output
 from showcontrol.model.show import Song
 from showcontrol.offline import build_stems
 from showcontrol.realtime import background_priority
-from showcontrol.timeline.events import Kind, Timeline
+from showcontrol.timeline.events import Event, Timeline
 
 log = logging.getLogger(__name__)
 Routes = Mapping[str, tuple[int, ...]]  # feed -> device channels
@@ -32,16 +33,15 @@ Routes = Mapping[str, tuple[int, ...]]  # feed -> device channels
 
 @dataclass(frozen=True)
 class SongVersion:
-    """One song ready to play at one tempo: its timeline, audio, dispatch order and prepared messages, and
-    the monitors' beat table. Installing it swaps all of this in at once, while stopped."""
+    """One song ready to play at one tempo: its timeline, audio, dispatch order (each message prepared by its
+    output), and the monitors' beat table. Installing it swaps all of this in at once, while stopped."""
 
     song: Song
     tempo: Fraction
     timeline: Timeline
     routes: Routes
     stems: Mapping[str, Stem]
-    order: tuple[Dispatch, ...]
-    prepared: Mapping[int, object]
+    order: tuple[Dispatch[object], ...]
     beats: Mapping[int, Position]
     max_latency_frames: int  # the earliest any output is fired, in this timeline's frames
 
@@ -63,20 +63,18 @@ def prepare_version(
     `outputs` nothing is prepared for them (a render's, or a test's, version)."""
     stems = build_stems(song, timeline, dict(routes), sounds, keep_pitch_at)
     latency_frames = {name: round(out.latency_ms * timeline.sample_rate / 1000) for name, out in outputs.items()}
-    order = dispatch_order(timeline, latency_frames)
-    prepared = {
-        id(item): outputs[item.event.output].prepare(item.event)
-        for item in order
-        if item.event.kind in (Kind.OSC, Kind.MIDI, Kind.MQTT, Kind.SYNC) and item.event.output in outputs
-    }
-    return SongVersion(
-        song, tempo, timeline, routes, stems, order, prepared, beat_states(timeline), max(latency_frames.values(), default=0)
-    )
+
+    def message(event: Event) -> object:
+        output = outputs.get(event.output)
+        return output.prepare(event) if output is not None and event.kind in MESSAGE_KINDS else None
+
+    order = dispatch_order(timeline, latency_frames, message)
+    return SongVersion(song, tempo, timeline, routes, stems, order, beat_states(timeline), max(latency_frames.values(), default=0))
 
 
 def bare_version(song: Song, tempo: Fraction, timeline: Timeline, routes: Routes) -> SongVersion:
     """A song with nothing decoded or prepared yet: what a runner holds before it opens."""
-    return SongVersion(song, tempo, timeline, routes, {}, (), {}, {}, 0)
+    return SongVersion(song, tempo, timeline, routes, {}, (), {}, 0)
 
 
 @dataclass

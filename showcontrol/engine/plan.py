@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Generic, TypeVar, overload
 
 import numpy as np
 
@@ -75,39 +76,58 @@ STATE_KINDS = frozenset({Kind.SECTION, Kind.LYRIC, Kind.BREATH, Kind.BEAT, Kind.
 REBUILT_STATE_KINDS = (Kind.SECTION, Kind.LYRIC, Kind.BREATH)  # what a located start puts back on monitors
 
 
+M = TypeVar("M", covariant=True)  # the message an output prepared; the engine never looks inside it
+
+
 @dataclass(frozen=True, slots=True)
-class Dispatch:
-    """An event with the song frame its output must be sent at, earlier by that output's latency."""
+class Dispatch(Generic[M]):
+    """An event with the song frame its output must be sent at, earlier by that output's latency, and the
+    message that output prepared for it once, before playback (None: nothing to send, as for state)."""
 
     send_frame: int
     event: Event
+    message: M | None = None
 
 
-def dispatch_order(timeline: Timeline, latency_frames: Mapping[str, int]) -> tuple[Dispatch, ...]:
-    """Every event, ordered by when it must be sent (per-output latency compensation applied).
+def no_message(event: Event) -> None:
+    """The order's default: nothing prepared (the engine's own use, a render, a test without outputs)."""
+    return None
+
+
+@overload
+def dispatch_order(timeline: Timeline, latency_frames: Mapping[str, int]) -> tuple[Dispatch[None], ...]: ...
+@overload
+def dispatch_order(
+    timeline: Timeline, latency_frames: Mapping[str, int], prepare: Callable[[Event], M | None]
+) -> tuple[Dispatch[M], ...]: ...
+def dispatch_order(
+    timeline: Timeline, latency_frames: Mapping[str, int], prepare: Callable[[Event], object] = no_message
+) -> tuple[Dispatch[object], ...]:
+    """Every event, ordered by when it must be sent (per-output latency compensation applied), with the
+    message `prepare` builds for it (app/version.py: its output's wire form).
 
     Clicks are in the audio already, so they are left out; beats are dispatched as state for monitors.
     On one frame, messages go before state: a console's cue is what a late message ruins, while a
     monitor's bar and lyric are shown for a beat or more (and each state event is a message per output).
     """
-    items = [Dispatch(e.at_frame - latency_frames.get(e.output, 0), e) for e in timeline.events if e.kind is not Kind.CLICK]
+    items = [Dispatch(e.at_frame - latency_frames.get(e.output, 0), e, prepare(e)) for e in timeline.events if e.kind is not Kind.CLICK]
     items.sort(key=lambda d: (d.send_frame, d.event.kind in STATE_KINDS))  # stable: otherwise in timeline order
     return tuple(items)
 
 
-def start_index(order: tuple[Dispatch, ...], song_from_frame: int, max_latency_frames: int) -> int:
+def start_index(order: tuple[Dispatch[object], ...], song_from_frame: int, max_latency_frames: int) -> int:
     """Where a cursor starting at `song_from_frame` begins; it must still skip events before that frame."""
     return bisect.bisect_left(order, song_from_frame - max_latency_frames, key=lambda d: d.send_frame)
 
 
-def state_rebuild(order: tuple[Dispatch, ...], begin_frame: int, on_locate: Mapping[str, str]) -> tuple[Dispatch, ...]:
+def state_rebuild(order: tuple[Dispatch[M], ...], begin_frame: int, on_locate: Mapping[str, str]) -> tuple[Dispatch[M], ...]:
     """What puts every output where it would be at `begin_frame` had the song played from the top.
 
     Monitors get the latest section, lyric and breath; an output whose policy is `last` gets its latest
     message (a console's current cue), `per_address` the latest on each address or topic (a mixer's
     mutes and faders). Never every trigger in between, and never a `once` cue.
     """
-    latest: dict[tuple[object, ...], Dispatch] = {}
+    latest: dict[tuple[object, ...], Dispatch[M]] = {}
     for item in order:
         event = item.event
         if event.at_frame >= begin_frame or event.once:

@@ -61,7 +61,7 @@ class Announce:
 class Rebuild:
     """Send these now, before a located take's audio: each output's state as at the take's first frame."""
 
-    dispatches: tuple[Dispatch, ...]
+    dispatches: tuple[Dispatch[object], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +75,7 @@ class SkipOnce:
 class Fire:
     """Send `dispatch` at `due_ns` (monotonic); it is the scheduler's no more."""
 
-    dispatch: Dispatch
+    dispatch: Dispatch[object]
     due_ns: int
 
 
@@ -93,7 +93,7 @@ Effect = Announce | Rebuild | SkipOnce | Fire | WaitUntil
 class SchedulerConfig:
     """One take's events and how they map onto the device's time."""
 
-    order: tuple[Dispatch, ...]  # engine/plan.py `dispatch_order`
+    order: tuple[Dispatch[object], ...]  # engine/plan.py `dispatch_order`
     max_lead_frames: int  # the furthest an event may be fired ahead of the audio the device has taken
     device_latency_ns: int = 0  # what the device's own latency leaves out, to the frame sounding (a calibration)
     max_latency_frames: int = 0  # the largest output latency compensation in `order`
@@ -101,7 +101,7 @@ class SchedulerConfig:
     on_locate: Mapping[str, str] = field(default_factory=dict)  # per output: what a located take rebuilds
 
 
-def heard_before(item: Dispatch, stop_frame: int, wrapping: bool) -> bool:
+def heard_before(item: Dispatch[object], stop_frame: int, wrapping: bool) -> bool:
     """Whether an event's frame was in the audio played before a stop or a loop's wrap.
 
     A song that stops at its end has played its `end` event's frame; a loop that wraps there has not
@@ -189,7 +189,7 @@ class Scheduler:
         else:
             effects.append(Announce(segment, segment.song_frame))
 
-    def _past_an_undecided_wrap(self, playing: Segment, seen: Seen, item: Dispatch) -> bool:
+    def _past_an_undecided_wrap(self, playing: Segment, seen: Seen, item: Dispatch[object]) -> bool:
         """Whether `item` lies at or past the end of a loop the audio callback has not reached yet.
 
         Only the callback decides, on reaching the loop's end, whether this pass wraps (loop still set) or

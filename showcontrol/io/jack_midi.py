@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from showcontrol.engine.plan import Dispatch
@@ -71,11 +71,12 @@ class JackMidiOutput(MidiPortOutput):
         self.port_name = str(port.name)
         self.mark(Health.UP)
 
-    def schedule(self, order: Sequence[Dispatch], prepared: Mapping[int, object]) -> None:
-        """This output's events of a tempo version, by frame (while stopped: the audio thread reads it)."""
+    def schedule(self, order: Sequence[Dispatch[Any]]) -> None:
+        """This output's events of a tempo version, by frame (while stopped: the audio thread reads it). Each
+        dispatch holds what its own output prepared: for this one, `prepare`'s MIDI bytes."""
         mine = sorted(
-            ((item.event.at_frame - self._latency_frames, bytes(prepared[id(item)]), item.event)  # type: ignore[call-overload]
-             for item in order if item.event.output == self.name and id(item) in prepared),
+            ((item.event.at_frame - self._latency_frames, bytes(item.message), item.event)
+             for item in order if item.event.output == self.name and item.message is not None),
             key=lambda entry: entry[0],
         )  # fmt: skip
         self._plan = ([frame for frame, _, _ in mine], [(message, event) for _, message, event in mine])  # whole, at once
@@ -84,11 +85,11 @@ class JackMidiOutput(MidiPortOutput):
     def maintain(self) -> None:
         """The audio client connects the port (see JackDevice.maintain)."""
 
-    def _send(self, message: object, event: Event, due_ns: int) -> Result:
+    def _send(self, message: list[int], event: Event, due_ns: int) -> Result:
         """The dispatcher's: the schedule writes the song's events; only a state rebuilt before the bar
         playback starts from is the dispatcher's to give."""
         if event.at_frame - self._latency_frames < self._segment().song_from_frame:
-            self._at_once.append(bytes(message))  # type: ignore[call-overload]
+            self._at_once.append(bytes(message))
         return ON_ITS_FRAME
 
     def transport(self, state: str, song_id: str, position: str, sync: SyncPoint) -> None:
