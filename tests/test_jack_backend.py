@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -417,6 +418,21 @@ np.savez(sys.argv[3], audio=np.concatenate(blocks), starts=np.array(starts), len
 """
 
 
+def run_or_show_where_it_hangs(command: list[str], env: dict[str, str], timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run a show to its end; one that hangs is made to print every thread's Python stack (faulthandler, on
+    SIGABRT) and fails with it, so a hang under pw-jack says where it waits."""
+    process = subprocess.Popen(
+        command, env={**env, "PYTHONFAULTHANDLER": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO
+    )
+    try:
+        out, err = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        out, err = process.communicate(timeout=30)
+        pytest.fail(f"the show hung for {timeout_s:g} s; its threads:\n{err[-8000:]}")
+    return subprocess.CompletedProcess(command, process.returncode, out, err)
+
+
 @pytest.mark.skipif(libltc.load() is None or shutil.which("pw-jack") is None, reason="needs libltc and pw-jack (pipewire-jack)")
 def test_on_pipewires_jack_each_channel_lands_on_its_port(sound_server, tmp_path: Path) -> None:
     """The same show through PipeWire's JACK (pw-jack), as on a current desktop: ports per channel, 1:1."""
@@ -430,7 +446,7 @@ def test_on_pipewires_jack_each_channel_lands_on_its_port(sound_server, tmp_path
     try:
         assert recorder.stdout is not None and recorder.stdout.readline().strip() == "ready"
         command = ["pw-jack", sys.executable, "-m", "showcontrol", "run", str(show), "--headless", "--log", str(tmp_path / "show.jsonl")]
-        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
+        result = run_or_show_where_it_hangs(command, env)
     finally:
         recorder.terminate()
         recorder.wait(10)
@@ -464,7 +480,7 @@ def test_on_pipewires_jack_midi_leaves_on_the_frame_of_its_beats_click(sound_ser
     try:
         assert recorder.stdout is not None and recorder.stdout.readline().strip() == "ready"
         command = ["pw-jack", sys.executable, "-m", "showcontrol", "run", str(show), "--headless", "--log", str(tmp_path / "show.jsonl")]
-        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
+        result = run_or_show_where_it_hangs(command, env)
     finally:
         recorder.terminate()
         recorder.wait(10)
