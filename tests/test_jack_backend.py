@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -284,26 +285,32 @@ def silence(_first_frame: int, out: np.ndarray) -> None:
     out.fill(0.0)
 
 
+def latency_seen(device) -> int:  # type: ignore[no-untyped-def]
+    device.maintain()  # what the audio watch does every 0.1 s: read again what a latency callback marked stale
+    return int(device.latency_frames)
+
+
 def test_the_latency_cues_take_is_the_one_the_server_reports_for_the_tracks_ports(jack) -> None:
     """jackd's dummy backend (async, as jackd runs by default) reports two periods from a cycle to its
     playback ports, not the one period assumed before; connected elsewhere (a recorder takes a port in the
-    same cycle: 0), the server recomputes latencies and the device follows on its latency callback."""
+    same cycle: 0), the server recomputes latencies, calls back, and the device reads the new figure."""
     from test_transport_run import wait_until
 
     from showcontrol.audio.jack_device import JackDevice
 
     recorder = Recorder(f"latrec{os.getpid()}", 2)
-    device = JackDevice(48000, 2, {"track": (0, 1)}, {0: ("system:playback_1",), 1: ("system:playback_2",)}, silence)
+    device = JackDevice(48000, 2, {"track": (0, 1)}, {}, silence)  # connected by hand here
     try:
         with device:
             device.start()
-            wait_until(lambda: server_latency("showcontrol:track L") > 0 and device.latency_frames > 0)
-            assert device.latency_frames == server_latency("showcontrol:track L") == 2 * PERIOD
+            assert latency_seen(device) == PERIOD  # connected nowhere: one period, as assumed before
+            for side, k in (("L", 1), ("R", 2)):
+                subprocess.run(["jack_connect", f"showcontrol:track {side}", f"system:playback_{k}"], check=True)
+            wait_until(lambda: latency_seen(device) == server_latency("showcontrol:track L") == 2 * PERIOD)
             for side, k in (("L", 1), ("R", 2)):
                 subprocess.run(["jack_disconnect", f"showcontrol:track {side}", f"system:playback_{k}"], check=True)
                 subprocess.run(["jack_connect", f"showcontrol:track {side}", f"latrec{os.getpid()}:in_{k}"], check=True)
-            wait_until(lambda: server_latency("showcontrol:track L") == 0)
-            wait_until(lambda: device.latency_frames == 0, timeout=5)  # the callback's doing: nothing polls it
+            wait_until(lambda: latency_seen(device) == server_latency("showcontrol:track L") == 0)
     finally:
         recorder.close()
 
@@ -319,7 +326,9 @@ with device:
     while "nullsink" not in subprocess.run(["jack_lsp", "-c", "showcontrol:track L"], capture_output=True, text=True).stdout:
         assert time.monotonic() < deadline, "never connected"
         time.sleep(0.05)
-    time.sleep(0.5)
+    for _ in range(5):  # the audio watch's turns: a latency callback's news is read on the next
+        time.sleep(0.1)
+        device.maintain()
     listing = subprocess.run(["jack_lsp", "-l", "showcontrol:track L"], capture_output=True, text=True).stdout
     print(device.latency_frames, listing.split("port playback latency = [ ")[1].split()[1], flush=True)
 """
@@ -411,6 +420,21 @@ np.savez(sys.argv[3], audio=np.concatenate(blocks), starts=np.array(starts), len
 """
 
 
+def run_or_show_where_it_hangs(command: list[str], env: dict[str, str], timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run a show to its end; one that hangs is made to print every thread's Python stack (faulthandler, on
+    SIGABRT) and fails with it, so a hang under pw-jack says where it waits."""
+    process = subprocess.Popen(
+        command, env={**env, "PYTHONFAULTHANDLER": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO
+    )
+    try:
+        out, err = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        out, err = process.communicate(timeout=30)
+        pytest.fail(f"the show hung for {timeout_s:g} s; its threads:\n{err[-8000:]}")
+    return subprocess.CompletedProcess(command, process.returncode, out, err)
+
+
 @pytest.mark.skipif(libltc.load() is None or shutil.which("pw-jack") is None, reason="needs libltc and pw-jack (pipewire-jack)")
 def test_on_pipewires_jack_each_channel_lands_on_its_port(sound_server, tmp_path: Path) -> None:
     """The same show through PipeWire's JACK (pw-jack), as on a current desktop: ports per channel, 1:1."""
@@ -424,7 +448,7 @@ def test_on_pipewires_jack_each_channel_lands_on_its_port(sound_server, tmp_path
     try:
         assert recorder.stdout is not None and recorder.stdout.readline().strip() == "ready"
         command = ["pw-jack", sys.executable, "-m", "showcontrol", "run", str(show), "--headless", "--log", str(tmp_path / "show.jsonl")]
-        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
+        result = run_or_show_where_it_hangs(command, env)
     finally:
         recorder.terminate()
         recorder.wait(10)
@@ -458,7 +482,7 @@ def test_on_pipewires_jack_midi_leaves_on_the_frame_of_its_beats_click(sound_ser
     try:
         assert recorder.stdout is not None and recorder.stdout.readline().strip() == "ready"
         command = ["pw-jack", sys.executable, "-m", "showcontrol", "run", str(show), "--headless", "--log", str(tmp_path / "show.jsonl")]
-        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
+        result = run_or_show_where_it_hangs(command, env)
     finally:
         recorder.terminate()
         recorder.wait(10)

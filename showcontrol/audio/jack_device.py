@@ -54,6 +54,7 @@ def jack_ports_text() -> str:
 
 
 PLAYBACK_LATENCY = 1  # jack_latency_callback_mode_t: JackPlaybackLatency
+LATENCY_SETTLE_S = 0.5  # at the start, how long the server's latency of the new connections is waited for
 
 
 class _LatencyRange(ctypes.Structure):
@@ -64,8 +65,10 @@ _LATENCY_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_void_p)
 
 
 class PlaybackLatency:
-    """The server's playback latency of some of our output ports, in frames, kept fresh by JACK's latency
-    callback (which runs on the client's notification thread, after the server has recomputed our ports').
+    """The server's playback latency of some of our output ports, in frames, read again after each of JACK's
+    latency callbacks (which come once the server has recomputed our ports'). The callback runs on a thread
+    of libjack's (of PipeWire's, under pw-jack) that may hold the library's locks: it only marks the figure
+    stale, and `refresh`, on the audio watch's thread, reads it.
 
     JACK-Client 0.5 binds no latency API, so libjack's `jack_port_get_latency_range` and
     `jack_set_latency_callback` are called through ctypes, on the library JACK-Client loaded and with the
@@ -87,6 +90,7 @@ class PlaybackLatency:
         self._ports = [lib.jack_port_by_name(handle, name.encode()) for name in port_names]
         self._fallback = fallback_frames
         self.frames = fallback_frames
+        self._stale = threading.Event()
         self._callback = _LATENCY_CALLBACK(self._on_latency)  # kept: libjack holds only its address
         if lib.jack_set_latency_callback(handle, self._callback, None) != 0:
             log.warning("JACK: no latency callback; assuming one period (%d frames) to the interface", fallback_frames)
@@ -101,12 +105,24 @@ class PlaybackLatency:
                 found.append(int(latency.max))
         return max(found, default=self._fallback)
 
+    def refresh(self) -> None:
+        """Read the latency again if the server has recomputed it since (the audio watch, every 0.1 s)."""
+        if self._stale.is_set():
+            self._stale.clear()
+            self.frames = self.read()
+
+    def settle(self, within_s: float) -> None:
+        """At the start, once the ports are connected: take the figure as soon as the server has called back
+        with it (the first cues must not wait for the audio watch); give up after `within_s` (connected nowhere)."""
+        deadline = time.monotonic() + within_s
+        while self._stale.wait(max(0.0, deadline - time.monotonic())):
+            self.refresh()
+            if self.frames != self._fallback or time.monotonic() >= deadline:
+                return
+
     def _on_latency(self, mode: int, _arg: object) -> None:
         if mode == PLAYBACK_LATENCY:
-            try:
-                self.frames = self.read()
-            except Exception:  # never into libjack's thread: the latency stays as it was
-                return
+            self._stale.set()  # no call back into libjack from its own thread
 
 
 class PeriodWriter(Protocol):
@@ -220,12 +236,16 @@ class JackDevice:
         client.activate()  # type: ignore[attr-defined]
         self._started = True
         self.maintain()
+        if self._latency is not None and self._destinations:
+            self._latency.settle(LATENCY_SETTLE_S)
 
     def maintain(self) -> None:
         """Connect each port to its destinations where they are (again): called by the audio watch."""
         client = self._client
         if client is None or self.gone:
             return
+        if self._latency is not None:
+            self._latency.refresh()
         wanted = [(self._ports[channel], destinations) for channel, destinations in self._destinations.items()]
         for writer, port in self._midi:
             if writer.destination:
