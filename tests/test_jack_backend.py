@@ -15,13 +15,16 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import libltc
 import numpy as np
 import pytest
 from conftest import REPO, start_show, write_tone
 from peers import _start_jack
+
+if TYPE_CHECKING:
+    from showcontrol.audio.jack_device import JackDevice
 
 jack = pytest.importorskip("jack")
 PERIOD = 1024  # the jack fixture's period
@@ -285,7 +288,7 @@ def silence(_first_frame: int, out: np.ndarray) -> None:
     out.fill(0.0)
 
 
-def latency_seen(device) -> int:  # type: ignore[no-untyped-def]
+def latency_seen(device: JackDevice) -> int:
     device.maintain()  # what the audio watch does every 0.1 s: read again what a latency callback marked stale
     return int(device.latency_frames)
 
