@@ -26,6 +26,7 @@ class MonitorView:
     transport: str = "stopped"
     song: str = ""
     next_song: str = ""  # the set list's next song, from an engine that plays one
+    set_list: wire.SetList | None = field(default=None, compare=False)  # the set, from an engine that publishes it
     section: str = ""
     bar: int | None = None
     beat: int | None = None
@@ -45,6 +46,15 @@ class MonitorView:
     def live(self) -> bool:
         """Whether what is shown comes from an engine that is running now (else it is the last thing it said)."""
         return self.connected and self.engine != "offline"
+
+    @property
+    def next_up(self) -> str:
+        """What comes next, as performers read it: the set's standby song (what GO plays: after the
+        playing one, or the one waiting while stopped) by number and title; else the next song's id."""
+        if self.set_list is None:
+            return self.next_song
+        standby = self.set_list.standby
+        return f"{standby.number}. {standby.title}" if standby is not None else ""
 
     def line(self, text: str, performer: str) -> str:
         """A lyric as shown: with who sings it on a shared monitor, plain on a performer's own."""
@@ -91,6 +101,8 @@ def _shown(view: MonitorView, message: wire.Message, now_s: float) -> MonitorVie
                 song=_or(message.song, view.song),
                 next_song=_or(message.next_song, view.next_song),
             )
+        case wire.SetList():
+            return replace(view, set_list=message)
         case wire.Section(name=name):
             return replace(view, section=name or "")
         case wire.Breath():
