@@ -91,7 +91,7 @@ def draw(screen: pygame.Surface, fonts: Fonts, view: MonitorView, now_s: float) 
     countdown = view.cue_countdown(now_s)
     if countdown:
         name, seconds = countdown
-        text(fonts.small, f"next: {name} in {seconds:.1f} s", GREY, height - margin, x=margin)
+        text(fonts.small, f"next cue: {name} in {seconds:.1f} s", GREY, height - margin, x=margin)
 
 
 AUDIO_WARNINGS = {
