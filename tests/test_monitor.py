@@ -277,6 +277,12 @@ def test_a_monitor_survives_hostile_retained_messages_and_shows_what_it_can(tmp_
         ("status", "x" * 2_000_000, "2000000 bytes, more than a monitor reads (1000000)"),
         ("status", "rebooting", "not online or offline"),
         ("state/section", "[1, 2]", "not a JSON object"),
+        ("state/setlist", '{"songs": "all of them"}', "songs is not a list"),
+        (
+            "state/setlist",
+            '{"songs": [7, {"number": 2, "id": "b", "standby": "yes"}]}',
+            "songs.0 is not an object; songs.1.standby is not true or false",
+        ),
     ],
 )
 def test_a_bad_field_is_flagged_and_the_rest_shown(topic: str, payload: str, problem: str) -> None:
@@ -286,6 +292,8 @@ def test_a_bad_field_is_flagged_and_the_rest_shown(topic: str, payload: str, pro
         assert (view.bar, view.beat, view.next_cue) == (3, 1, None)
     if topic == "state/lyric":
         assert view.lyric == "ab[31m"  # control characters left out: a NUL stops the renderer
+    if topic == "state/setlist" and "songs.1" in problem:
+        assert view.set_list == wire.SetList((wire.SetSong(2, "b", "b"),))  # the readable song kept, its title its id
 
 
 json_values = st.recursive(

@@ -26,7 +26,7 @@ class MonitorView:
     transport: str = "stopped"
     song: str = ""
     next_song: str = ""  # the set list's next song, from an engine that plays one
-    set_list: wire.SetList | None = field(default=None, compare=False)  # the set, from an engine that publishes it
+    set_list: wire.SetList | None = None  # the set, from an engine that publishes it (state/setlist)
     section: str = ""
     bar: int | None = None
     beat: int | None = None
