@@ -572,4 +572,4 @@ def test_next_up_is_the_sets_standby_song_and_the_set_end_says_nothing() -> None
     assert view.next_up == "2. Beta"
     assert MonitorView(next_song="b").next_up == "b"  # an engine without a set list topic: the id
     done = apply(view, "state/setlist", wire.encode(wire.SetList((wire.SetSong(1, "a", "Alpha"),))), 0.0)
-    assert done.next_up == ""
+    assert done.next_up == "end of the set" and done.set_played

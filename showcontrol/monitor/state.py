@@ -50,11 +50,16 @@ class MonitorView:
     @property
     def next_up(self) -> str:
         """What comes next, as performers read it: the set's standby song (what GO plays: after the
-        playing one, or the one waiting while stopped) by number and title; else the next song's id."""
+        playing one, or the one waiting while stopped) by number and title ("end of the set" once it has been played); else the next song's id."""
         if self.set_list is None:
             return self.next_song
         standby = self.set_list.standby
-        return f"{standby.number}. {standby.title}" if standby is not None else ""
+        return f"{standby.number}. {standby.title}" if standby is not None else "end of the set" if self.set_played else ""
+
+    @property
+    def set_played(self) -> bool:
+        """The engine's set has no standby song left: the show's last number has been played."""
+        return self.set_list is not None and bool(self.set_list.songs) and self.set_list.standby is None
 
     def line(self, text: str, performer: str) -> str:
         """A lyric as shown: with who sings it on a shared monitor, plain on a performer's own."""

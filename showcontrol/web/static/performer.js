@@ -37,7 +37,7 @@ function apply(topic, data, now) {
 function nextUp() {
   if (!view.setList) return view.nextSong || "";
   const standby = view.setList.find((song) => song.standby);
-  return standby ? `${standby.number}. ${standby.title || standby.id}` : "";
+  return standby ? `${standby.number}. ${standby.title || standby.id}` : view.setList.length ? "end of the set" : "";
 }
 
 function draw() {
@@ -65,8 +65,9 @@ function draw() {
   const next = nextUp(), between = view.transport === "stopped" && !!next;
   document.body.classList.toggle("between", between);  // between songs: which number is next, before the last lyric
   $("up-next").hidden = !between;
-  $("up-next").textContent = between ? `next: ${next}` : "";
-  $("next-song").textContent = !between && next ? `next song: ${next}` : "";
+  const played = next === "end of the set";
+  $("up-next").textContent = between ? (played ? next : `next: ${next}`) : "";
+  $("next-song").textContent = !between && next && !played ? `next song: ${next}` : "";
   requestAnimationFrame(draw);
 }
 
