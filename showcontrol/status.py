@@ -277,17 +277,7 @@ def now_playing(
 
 def set_list_of(runner: ShowRunner, playing: bool) -> tuple[SetListEntry, ...]:
     """The run's set: the entry open (playing, or standby while stopped) and the one GO plays next."""
-    titles = {song.id: song.title for song in runner.loaded.show.songs}
-    return tuple(
-        SetListEntry(
-            number + 1,
-            entry.song_id,
-            titles.get(entry.song_id, entry.song_id),
-            playing and number == runner.index,
-            number == runner.standby and not (playing and number == runner.index),
-        )
-        for number, entry in enumerate(runner.setlist)
-    )
+    return tuple(SetListEntry(song.number, song.id, song.title, song.playing, song.standby) for song in runner.set_songs(playing))
 
 
 def standby_messages(job: Preparation | None, standby: str | None, now: float) -> list[Message]:

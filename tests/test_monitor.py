@@ -277,6 +277,12 @@ def test_a_monitor_survives_hostile_retained_messages_and_shows_what_it_can(tmp_
         ("status", "x" * 2_000_000, "2000000 bytes, more than a monitor reads (1000000)"),
         ("status", "rebooting", "not online or offline"),
         ("state/section", "[1, 2]", "not a JSON object"),
+        ("state/setlist", '{"songs": "all of them"}', "songs is not a list"),
+        (
+            "state/setlist",
+            '{"songs": [7, {"number": 2, "id": "b", "standby": "yes"}]}',
+            "songs.0 is not an object; songs.1.standby is not true or false",
+        ),
     ],
 )
 def test_a_bad_field_is_flagged_and_the_rest_shown(topic: str, payload: str, problem: str) -> None:
@@ -286,6 +292,8 @@ def test_a_bad_field_is_flagged_and_the_rest_shown(topic: str, payload: str, pro
         assert (view.bar, view.beat, view.next_cue) == (3, 1, None)
     if topic == "state/lyric":
         assert view.lyric == "ab[31m"  # control characters left out: a NUL stops the renderer
+    if topic == "state/setlist" and "songs.1" in problem:
+        assert view.set_list == wire.SetList((wire.SetSong(2, "b", "b"),))  # the readable song kept, its title its id
 
 
 json_values = st.recursive(
@@ -416,6 +424,7 @@ def test_every_beat_of_a_show_reads_back_as_it_was_written(tmp_path: Path) -> No
 
 short_text = st.text(st.characters(exclude_categories=["C"]), max_size=20)
 counts = st.none() | st.integers(0, wire.MAX_COUNT)
+nonempty_text = st.text(st.characters(exclude_categories=["C"]), min_size=1, max_size=20)
 lines = st.builds(wire.Lines, short_text | st.none(), short_text | st.none(), short_text | st.none(), short_text | st.none(), counts)
 valid_messages = st.one_of(
     st.builds(wire.Presence, st.sampled_from([wire.ONLINE, wire.OFFLINE])),
@@ -424,6 +433,7 @@ valid_messages = st.one_of(
     st.builds(wire.Lyric, short_text | st.none(), short_text | st.none(), counts, counts),
     st.builds(wire.Breath, short_text | st.none(), short_text | st.none(), counts, counts),
     st.builds(wire.Audio, short_text | st.none()),
+    st.builds(wire.SetList, st.lists(st.builds(wire.SetSong, st.integers(0, 999), nonempty_text, nonempty_text, st.booleans(), st.booleans()), max_size=4).map(tuple)),
     st.builds(
         wire.Position, counts, counts, st.booleans(), short_text | st.none(), short_text | st.none(), lines,
         st.none() | st.builds(wire.NextCue, short_text, st.floats(0, 86_399, allow_nan=False)),
@@ -439,7 +449,16 @@ def test_any_message_the_engine_can_write_reads_back_unchanged(message: wire.Mes
     assert wire.decode(topic, wire.encode(message)) == wire.Reading(topic, message)
 
 
-MONITOR_TOPICS = ["status", "state/transport", "state/section", "state/position", "state/lyric", "state/breath", "state/audio"]
+MONITOR_TOPICS = [
+    "status",
+    "state/transport",
+    "state/section",
+    "state/position",
+    "state/lyric",
+    "state/breath",
+    "state/audio",
+    "state/setlist",
+]
 
 
 @settings(max_examples=1000, deadline=None)
@@ -487,3 +506,70 @@ def test_a_running_monitor_takes_hostile_messages_and_carries_on(tmp_path: Path,
     view = shown(process)
     assert (view["bar"], view["beat"], view["section"], view["song"]) == (15, 2, "chorus", "duet")
     assert view["connected"] and view["engine"] == "online" and dict(view["bad"]).keys() == {"state/section", "status"}
+
+
+SET = """version: 1
+patch: patch.yaml
+songs:
+  - id: opener
+    title: Opening Number
+    end: 17.1
+    tempo: [{bar: 1, bpm: 120}]
+    lyrics:
+      - {at: 2.1, text: "The first line"}
+  - id: ballad
+    title: The Slow One
+    end: 9.1
+    tempo: [{bar: 1, bpm: 90}]
+"""
+
+
+def amber(color: pygame.Color) -> bool:
+    return color.r > 200 and 150 < color.g < 220 and color.b < 100
+
+
+def pixels(image: pygame.Surface, test: Callable[[pygame.Color], bool], xs: range, ys: range) -> int:
+    return sum(1 for x in xs for y in ys if test(image.get_at((x, y))))
+
+
+def test_the_monitor_shows_the_sets_next_song_big_between_songs_and_small_while_playing(tmp_path: Path, broker: Broker) -> None:
+    """A real engine with a two-song set on the real broker: stopped, the monitor says in large amber type
+    which number GO plays; playing, the song after it in small type at the bottom, by number and title."""
+    from test_remote_control import wait_until
+
+    from showcontrol.app import RunOptions, ShowRunner
+    from showcontrol.engine.transport import State
+    from showcontrol.load.show_file import load_show
+
+    (tmp_path / "patch.yaml").write_text(
+        f"version: 1\noutputs:\n  monitors: {{type: mqtt, host: 127.0.0.1, port: {broker.port}, topic_prefix: {PREFIX}}}\n"
+    )
+    (tmp_path / "show.yaml").write_text(SET)
+    options = RunOptions(audio_driver="dummy", log_path=tmp_path / "show.jsonl")
+    with ShowRunner(load_show(tmp_path / "show.yaml"), options) as runner:
+        stopped = shown(monitor(broker.port, 1.5, tmp_path / "stopped.png"))
+        runner.play()
+        wait_until(lambda: runner.segment.state is State.PLAYING)
+        playing = shown(monitor(broker.port, 1.5, tmp_path / "playing.png"))
+    assert stopped["transport"] == "stopped" and stopped["song"] == "opener" and stopped["next_song"] == "ballad"
+    assert [(s["number"], s["title"], s["playing"], s["standby"]) for s in stopped["set_list"]["songs"]] == [
+        (1, "Opening Number", False, True),
+        (2, "The Slow One", False, False),
+    ]
+    assert playing["transport"] == "playing" and playing["next_song"] == "ballad"
+    assert [(s["playing"], s["standby"]) for s in playing["set_list"]["songs"]] == [(True, False), (False, True)]
+    big_row, bottom = range(100, 1180, 3), range(500, 780, 2)
+    image = pygame.image.load(str(tmp_path / "stopped.png"))
+    assert pixels(image, amber, big_row, range(390, 450, 3)) > 150  # "next: 1. Opening Number", large
+    image = pygame.image.load(str(tmp_path / "playing.png"))
+    assert pixels(image, amber, big_row, range(390, 450, 3)) == 0  # not in the way of the lyrics
+    assert pixels(image, lambda c: 120 < c.r < 160 and 120 < c.g < 160, bottom, range(676, 700)) > 40  # small, at the bottom
+
+
+def test_next_up_is_the_sets_standby_song_and_the_set_end_says_nothing() -> None:
+    songs = (wire.SetSong(1, "a", "Alpha", playing=True), wire.SetSong(2, "b", "Beta", standby=True))
+    view = apply(MonitorView(next_song="b"), "state/setlist", wire.encode(wire.SetList(songs)), 0.0)
+    assert view.next_up == "2. Beta"
+    assert MonitorView(next_song="b").next_up == "b"  # an engine without a set list topic: the id
+    done = apply(view, "state/setlist", wire.encode(wire.SetList((wire.SetSong(1, "a", "Alpha"),))), 0.0)
+    assert done.next_up == "end of the set" and done.set_played

@@ -78,9 +78,9 @@ def browser():
         launched.close()
 
 
-def test_the_performer_page_follows_the_show_and_the_remote_starts_it_with_its_pin(
-    browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def serve_show(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, show: str) -> tuple[Broker, subprocess.Popen[str], int]:
+    """A real broker with a WebSockets listener, the show's files (its remote's PIN is 471100) and
+    `showcontrol web` serving the pages: the broker, the server and its port."""
     if shutil.which("mosquitto") is None:
         pytest.skip("mosquitto is not installed")
     broker = Broker(tmp_path, websockets_port=free_port())
@@ -95,11 +95,17 @@ outputs:
 inputs:
   mqtt: {{output: monitors, token_env: SC_TEST_PIN}}
 """)
-    (tmp_path / "show.yaml").write_text(SHOW)
+    (tmp_path / "show.yaml").write_text(show)
     web_port = free_port()
     web = subprocess.Popen([sys.executable, "-m", "showcontrol", "web", "--broker", f"127.0.0.1:{broker.websockets_port}", "--prefix", "show/",
                             "--port", str(web_port), "--host", "127.0.0.1"], cwd=REPO, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    shots = Path(os.environ.get("SHOWCONTROL_SCREENSHOTS", tmp_path))
+    return broker, web, web_port
+
+
+def test_the_performer_page_follows_the_show_and_the_remote_starts_it_with_its_pin(
+    browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker, web, web_port = serve_show(tmp_path, monkeypatch, SHOW)
     try:
         wait_for_port(web_port)
         options = RunOptions("midnight", audio_driver="dummy", log_path=tmp_path / "show.jsonl")
@@ -134,10 +140,8 @@ inputs:
             assert "Headlights" not in performer.inner_text("body")  # Ben's line is not on Ava's page
             performer.wait_for_function("() => document.getElementById('cue').textContent.startsWith('confetti in')")
             performer.wait_for_function("() => document.getElementById('position').className === 'position'")  # between flashes
-            performer.screenshot(path=str(shots / "web-performer.png"))
             remote.wait_for_function("() => document.getElementById('state').textContent === 'playing'")
             remote.wait_for_function("() => document.querySelector('#cues li.next') !== null")
-            remote.screenshot(path=str(shots / "web-remote.png"))
             assert errors == []  # no script error, nothing the page's Content-Security-Policy blocked
             remote.click("#stop")
             wait_until(lambda: runner.segment.state is State.STOPPED)
@@ -155,3 +159,76 @@ inputs:
     gone = [(r["command"], r["result"]) for r in records if r.get("kind") == "command"]
     assert gone[0] == ("invalid", "error: wrong or missing token: this show's remote needs its PIN")  # the wrong PIN's status and GO
     assert [g for g in gone if g[1] == "ok"] == [("go", "ok"), ("stop", "ok")]
+
+
+SET = (
+    SHOW
+    + """  - id: harbour
+    title: Harbour Lights
+    end: 17.1
+    tempo: [{bar: 1, bpm: 120}]
+    sections: {intro: 1, verse: 3}
+    lyrics:
+      - {at: 3.1, text: "Harbour lights are calling"}
+      - {at: 5.1, text: "Bring the boats back home"}
+  - id: encore
+    title: The Encore
+    end: 9.1
+    tempo: [{bar: 1, bpm: 100}]
+"""
+)
+
+
+def test_the_pages_show_the_set_list_and_the_remote_chooses_what_goes_next(
+    browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A three-song set: the performer page says which number is next (large while stopped, small while
+    playing); the remote lists the set from the engine's retained state/setlist, and NEXT, PREVIOUS and a
+    tapped song move the engine's standby song (the `song` command, as the keys do); GO plays it."""
+    broker, web, web_port = serve_show(tmp_path, monkeypatch, SET)
+    shots = Path(os.environ.get("SHOWCONTROL_SCREENSHOTS", tmp_path))
+    setlist = "() => [...document.querySelectorAll('#setlist li')].map((li) => `${li.className}:${li.textContent}`).join('|')"
+    try:
+        wait_for_port(web_port)
+        options = RunOptions(audio_driver="dummy", log_path=tmp_path / "show.jsonl")
+        with ShowRunner(load_show(tmp_path / "show.yaml"), options) as runner, remote_inputs(runner):
+            performer = browser.new_page(viewport=PHONE, device_scale_factor=1)
+            performer.goto(f"http://127.0.0.1:{web_port}/performer")
+            performer.wait_for_function("() => document.getElementById('up-next').textContent === 'next: 1. Midnight Road'")
+            assert performer.is_visible("#up-next") and not performer.is_visible("#lyric")
+
+            remote = browser.new_page(viewport=PHONE, device_scale_factor=1)
+            remote.goto(f"http://127.0.0.1:{web_port}/remote")
+            remote.wait_for_function(f"() => ({setlist})() === 'standby:1Midnight Roadstandby|:2Harbour Lights|:3The Encore'")
+            remote.fill("#pin", "471100")
+            remote.click("#pin-form button")
+            remote.click("#next")
+            wait_until(lambda: runner.standby_song == "harbour" and runner.song.id == "harbour")  # stopped: it comes in
+            remote.wait_for_function(f"() => ({setlist})().startsWith(':1Midnight Road|standby:2Harbour Lights')")
+            performer.wait_for_function("() => document.getElementById('up-next').textContent === 'next: 2. Harbour Lights'")
+            remote.click("#setlist li:nth-child(3) button")
+            wait_until(lambda: runner.standby_song == "encore")
+            remote.click("#previous")
+            wait_until(lambda: runner.standby_song == "harbour" and runner.song.id == "harbour")
+            remote.wait_for_function("() => document.getElementById('reply').textContent === 'standby 2: harbour'")
+
+            remote.click("#go")
+            wait_until(lambda: runner.segment.state is State.PLAYING and runner.song.id == "harbour")
+            remote.wait_for_function(f"() => ({setlist})() === ':1Midnight Road|playing:2Harbour Lightsplaying|standby:3The Encorestandby'")
+            performer.wait_for_function("() => document.getElementById('next-song').textContent === 'next song: 3. The Encore'")
+            performer.wait_for_function(
+                "() => document.getElementById('lyric').textContent === 'Harbour lights are calling'", timeout=15000
+            )
+            assert not performer.is_visible("#up-next")
+            performer.wait_for_function("() => document.getElementById('position').className === 'position'")  # between flashes
+            performer.screenshot(path=str(shots / "web-performer.png"))
+            remote.wait_for_function("() => document.querySelectorAll('#outputs li').length >= 3")
+            remote.wait_for_function("() => document.getElementById('state').textContent === 'playing'")
+            remote.screenshot(path=str(shots / "web-remote.png"), full_page=True)
+    finally:
+        web.terminate()
+        web.wait(10)
+        broker.kill()
+    records = [json.loads(line) for line in (tmp_path / "show.jsonl").read_text().splitlines()]
+    done = [r["command"] for r in records if r.get("kind") == "command" and r["result"] == "ok" and r["command"] != "status"]
+    assert done == ["selectsong", "selectsong", "selectsong", "go"]  # next, a tapped song, previous; GO

@@ -1,9 +1,10 @@
 """The operator screen's pictures in docs/images/, taken from a real `showcontrol run` in tmux.
 
-    python tools/screenshots.py [--show cues/demo/show.yaml] [--song neon-nights] [--after 14]
+    python tools/screenshots.py [--show cues/demo/show.yaml] [--song ID] [--after 14]
 
-At 80×24 and at 200×50: the demo show on SDL's dummy audio driver (heard by nobody: the screen says
-SILENT), GO pressed, the pane captured with its colours (`tmux capture-pane -e`) `--after` seconds in.
+At 80×24 and at 200×50: the demo show's whole set list (or `--song`'s one song) on SDL's dummy audio
+driver (heard by nobody: the screen says SILENT), GO pressed on its first song (the set list panel shows
+the one playing and the standby one after it), the pane captured with its colours (`tmux capture-pane -e`) `--after` seconds in.
 The ANSI text goes through rich (Text.from_ansi, Console.export_svg) and headless chromium to a PNG,
 which ImageMagick shrinks to a small palette image. Needs tmux, chromium and ImageMagick's `convert`.
 """
@@ -24,12 +25,14 @@ from rich.text import Text
 
 REPO = Path(__file__).resolve().parent.parent
 IMAGES = REPO / "docs" / "images"
+DEMO = REPO / "cues" / "demo" / "show.yaml"
 
 
-def capture(show: Path, song: str, width: int, height: int, after_s: float, folder: Path) -> str:
+def capture(show: Path, song: str | None, width: int, height: int, after_s: float, folder: Path) -> str:
     """The pane's text with its colours, `after_s` seconds after GO."""
     server = ["tmux", "-L", f"shots-{uuid.uuid4().hex[:8]}", "-f", "/dev/null"]
-    run = f"{sys.executable} -m showcontrol run {show} --song {song} --audio-driver dummy --log {folder / f'{width}.jsonl'} 2>/dev/null"
+    one = f" --song {song}" if song else ""
+    run = f"{sys.executable} -m showcontrol run {show}{one} --audio-driver dummy --log {folder / f'{width}.jsonl'} 2>/dev/null"
     subprocess.run([*server, "new-session", "-d", "-x", str(width), "-y", str(height), "-s", "s", f"cd {REPO} && {run}"], check=True)
     try:
         deadline = time.monotonic() + 60
@@ -72,11 +75,13 @@ def to_png(ansi: str, width: int, height: int, png: Path, folder: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--show", type=Path, default=REPO / "cues" / "demo" / "show.yaml")
-    parser.add_argument("--song", default="neon-nights")
+    parser.add_argument("--show", type=Path, default=DEMO)
+    parser.add_argument("--song", help="one song only (default: the show's whole set list)")
     parser.add_argument("--after", type=float, default=14.0, help="seconds after GO (default 14)")
     args = parser.parse_args()
     IMAGES.mkdir(parents=True, exist_ok=True)
+    if args.show.resolve() == DEMO:  # its tracks are synthesised, not kept in git: made the first time
+        subprocess.run([sys.executable, "-m", "showcontrol", "demo", str(DEMO)], cwd=REPO, check=True, capture_output=True)
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         for width, height in ((80, 24), (200, 50)):

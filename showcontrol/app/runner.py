@@ -25,6 +25,7 @@ from showcontrol.app.player import Shapes, SongPlayer
 from showcontrol.app.session import ShowSession
 from showcontrol.app.version import Preparation, Routes, SongVersion, bare_version, prepare_in_background, prepare_version
 from showcontrol.audio.link import AudioHealth, AudioLink, Device
+from showcontrol.codec import monitor as wire
 from showcontrol.describe import clock_text
 from showcontrol.dispatcher import MAX_LEAD_S, Dispatcher, DispatcherConfig, DispatcherPorts
 from showcontrol.engine.plan import StartPlan, feed_count_ins, plan_start
@@ -254,9 +255,11 @@ class ShowRunner:
         follows = not self._standby_chosen and not self.one_song and self.standby == self.index + 1 and self.setlist.follows(self.index)
         self._standby_chosen = False
         if self.standby is None:
+            self._publish_next()
             self._say("end of the set")
             return
         if not self._install_standby():
+            self._publish_next()
             return  # not ready yet (chosen late): the watcher installs it when it is, and the operator GOes
         self._record_change(ended_at)
         if follows:
@@ -286,6 +289,7 @@ class ShowRunner:
         self.player.went(self.segment.generation)
         self.played.append(self.song.id)
         self.standby = self._after(self.index)
+        self._publish_next(playing=True)
         self.transport.request(
             Play(plan.start_frame, plan.song_from_frame, at_device_frame=ended_at + gap + plan.start_frame - plan.song_from_frame)
         )
@@ -308,12 +312,29 @@ class ShowRunner:
         if self.session.showlog is not None:
             self.session.showlog.record({"song": self.song.id, "kind": "song", "result": "standby", "ready_s": round(seconds, 4)})
 
-    def _publish_next(self) -> None:
-        """Monitors show the set's next song."""
-        after = self._after(self.index)
+    def _publish_next(self, playing: bool = False) -> None:
+        """Monitors and remotes show the set: the song after the open one (while it plays, the standby
+        song), and the whole set list with the playing and the standby song."""
+        after = self.standby if playing else self._after(self.index)
         following = self.setlist[after].song_id if after is not None and not self.one_song else None
+        songs = self.set_songs(playing)
         for output in self.outputs.values():
             output.next_song(self.song.id, following)
+            output.set_list(songs)
+
+    def set_songs(self, playing: bool) -> tuple[wire.SetSong, ...]:
+        """The run's set: the entry open (playing, or standby while stopped) and the one GO plays next."""
+        titles = {song.id: song.title for song in self.loaded.show.songs}
+        return tuple(
+            wire.SetSong(
+                number + 1,
+                entry.song_id,
+                titles.get(entry.song_id, entry.song_id),
+                playing and number == self.index,
+                number == self.standby and not (playing and number == self.index),
+            )
+            for number, entry in enumerate(self.setlist)
+        )
 
     def _say(self, text: str) -> None:
         log.info("%s", text)
@@ -363,6 +384,7 @@ class ShowRunner:
             self.transport.request(Play(plan.start_frame, plan.song_from_frame))
             if not self._standby_chosen:
                 self.standby = self._after(self.index)
+            self._publish_next(playing=True)
             self.player.wake()
             return plan
 
@@ -375,6 +397,7 @@ class ShowRunner:
             if not self._standby_chosen:
                 self.standby = self.index
             self._standby_chosen = False
+            self._publish_next()
             self.player.wake()
             for output in self.outputs.values():
                 output.panic()
@@ -427,12 +450,14 @@ class ShowRunner:
             self._standby_chosen = playing
             entry = self.setlist[index]
             if not playing and index == self.index:
+                self._publish_next()
                 return f"standby {index + 1}: {entry.song_id}"
             if not playing:
                 self._install_standby()
             else:
                 self._prepare(index)
             self._forget_others()
+            self._publish_next(playing)
             return f"{'after this song' if playing else 'standby'} {index + 1}: {entry.song_id}"
 
     def _choice(self, choice: str) -> int:

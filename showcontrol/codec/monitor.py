@@ -29,6 +29,7 @@ POSITION = "state/position"  # on every beat: where the song is, what is sung, t
 LYRIC = "state/lyric"
 BREATH = "state/breath"  # for other displays: the position topic carries the breath count on every beat
 AUDIO = "state/audio"
+SETLIST = "state/setlist"  # the set in play order, with the song playing and the standby one (what GO plays next)
 COMMAND, REPLY = "command", "reply"  # remote control (io/mqtt_in.py; docs/remote.md), not monitor state
 
 ONLINE, OFFLINE = "online", "offline"
@@ -38,6 +39,7 @@ MAX_PAYLOAD_BYTES = 1_000_000  # far above any state the engine publishes; past 
 TEXT_LIMIT = 200  # characters of one line on a monitor: longer would shrink to unreadable, and cost each frame
 MAX_COUNT = 1_000_000  # bars, beats and breath counts: anything larger is not a song position
 MAX_SECONDS = 86_400.0  # a cue more than a day away is not a countdown
+MAX_SET_SONGS = 500  # far above any set list; past it the rest is not read
 MAX_PROBLEMS = 8  # named per message; a message with a thousand bad fields says so in one line
 
 
@@ -80,6 +82,26 @@ class Audio:
 
 
 @dataclass(frozen=True, slots=True)
+class SetSong:
+    number: int  # 1-based place in the set, as the operator (and a remote's `song` command) names it
+    id: str
+    title: str
+    playing: bool = False
+    standby: bool = False  # what GO plays next: the song after the playing one, or the one waiting while stopped
+
+
+@dataclass(frozen=True, slots=True)
+class SetList:
+    """The whole set (on SETLIST): no song standby means the set has been played."""
+
+    songs: tuple[SetSong, ...] = ()
+
+    @property
+    def standby(self) -> SetSong | None:
+        return next((song for song in self.songs if song.standby), None)
+
+
+@dataclass(frozen=True, slots=True)
 class NextCue:
     name: str
     in_s: float  # from the beat it was published on
@@ -108,7 +130,7 @@ class Position:
     parts: Mapping[str, Lines] | None = field(default=None, hash=False)  # each performer's own lines, on a show that names them
 
 
-Message = Presence | Transport | Section | Lyric | Audio | Position
+Message = Presence | Transport | Section | Lyric | Audio | Position | SetList
 
 _TOPICS: dict[type[Any], str] = {
     Presence: STATUS,
@@ -118,6 +140,7 @@ _TOPICS: dict[type[Any], str] = {
     Breath: BREATH,
     Audio: AUDIO,
     Position: POSITION,
+    SetList: SETLIST,
 }
 
 
@@ -133,8 +156,10 @@ def encode(message: Message) -> bytes:
     return json.dumps(_plain(message), ensure_ascii=False).encode(errors="replace")
 
 
-def _plain(message: Transport | Section | Lyric | Audio | Position | Lines) -> dict[str, Any]:
+def _plain(message: Transport | Section | Lyric | Audio | Position | SetList | SetSong | Lines) -> dict[str, Any]:
     data: dict[str, Any] = {}
+    if isinstance(message, SetList):
+        return {"songs": [_plain(song) for song in message.songs]}
     for item in fields(message):
         value = getattr(message, item.name)
         if isinstance(value, Lines):
@@ -217,8 +242,8 @@ class _Fields:
         value: int | None = self.field(data, key, _is_count, "a count", where)
         return value
 
-    def flag(self, data: Mapping[str, Any], key: str) -> bool:
-        return self.field(data, key, lambda v: isinstance(v, bool), "true or false") is True
+    def flag(self, data: Mapping[str, Any], key: str, where: str = "") -> bool:
+        return self.field(data, key, lambda v: isinstance(v, bool), "true or false", where) is True
 
     def mapping(self, data: Mapping[str, Any], key: str, where: str = "") -> dict[str, Any] | None:
         value: dict[str, Any] | None = self.field(data, key, lambda v: isinstance(v, dict), "an object", where)
@@ -242,6 +267,26 @@ class _Fields:
             next_lyric_performer=self.text(data, "next_lyric_performer", where),
             breath_in_beats=self.count(data, "breath_in_beats", where),
         )
+
+    def songs(self, data: Mapping[str, Any]) -> tuple[SetSong, ...]:
+        listed = self.field(data, "songs", lambda v: isinstance(v, list), "a list")
+        if listed is None:
+            return ()
+        if len(listed) > MAX_SET_SONGS:
+            self.problems.append(f"songs cut to {MAX_SET_SONGS} of {len(listed)}")
+        read = []
+        for place, song in enumerate(listed[:MAX_SET_SONGS]):
+            where = f"songs.{place}."
+            if not isinstance(song, dict):
+                self.problems.append(f"{where[:-1]} is not an object")
+                continue
+            number, song_id = self.count(song, "number", where), self.text(song, "id", where)
+            if number is None or not song_id:
+                self.problems.append(f"{where[:-1]} has no number or id")
+                continue
+            title = self.text(song, "title", where) or song_id
+            read.append(SetSong(number, song_id, title, self.flag(song, "playing", where), self.flag(song, "standby", where)))
+        return tuple(read)
 
     def parts(self, data: Mapping[str, Any]) -> dict[str, Lines] | None:
         parts = self.mapping(data, "parts")
@@ -307,6 +352,10 @@ def _position(fields_: _Fields, data: Mapping[str, Any]) -> Position:
     )
 
 
+def _setlist(fields_: _Fields, data: Mapping[str, Any]) -> SetList:
+    return SetList(fields_.songs(data))
+
+
 _READERS: dict[str, Callable[[_Fields, Mapping[str, Any]], Message]] = {
     TRANSPORT: _transport,
     SECTION: _section,
@@ -314,4 +363,5 @@ _READERS: dict[str, Callable[[_Fields, Mapping[str, Any]], Message]] = {
     BREATH: _breath,
     AUDIO: _audio,
     POSITION: _position,
+    SETLIST: _setlist,
 }

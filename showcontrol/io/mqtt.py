@@ -9,7 +9,7 @@ connection drops is queued again, in order.
 
 Per output: a retained `{prefix}status` presence topic (`online`, with last will `offline`), retained
 state topics (`state/transport`, `state/section`, `state/position`, `state/lyric`, `state/breath`,
-`state/audio`; their payloads are codec/monitor.py's) that let a monitor join mid-song, and cue messages. While the broker is away the output reconnects with
+`state/audio`, `state/setlist`; their payloads are codec/monitor.py's) that let a monitor join mid-song, and cue messages. While the broker is away the output reconnects with
 backoff; cues queued meanwhile that are older than `max_delay_s` are dropped and logged rather than
 fired late (a confetti cue must not go off 30 s after its beat), and the latest retained state is
 republished on reconnect. A cue whose hand-over could not say how it ended ("queued (down)"), or that
@@ -149,6 +149,9 @@ class MqttPublisher(OutputOf[Publication]):
     def _publish_transport(self) -> None:
         """With the set list's next song, which monitors show ("" after the last: none follows)."""
         self._publish_state(replace(self._transport, next_song=self._next_song or ""), qos=1)
+
+    def set_list(self, songs: tuple[wire.SetSong, ...]) -> None:
+        self._publish_state(wire.SetList(songs), qos=1)
 
     def audio(self, health: str) -> None:
         self._publish_state(wire.Audio(health), qos=1)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
+from showcontrol.codec.monitor import SetSong
 from showcontrol.timeline.events import Event
 from showcontrol.timeline.sync import SyncPoint
 
@@ -136,6 +137,9 @@ class OutputOf(ABC, Generic[M]):
 
     def next_song(self, song_id: str, next_song: str | None) -> None:
         """The song open and the set list's next one (None: the last), for outputs that tell performers."""
+
+    def set_list(self, songs: tuple[SetSong, ...]) -> None:
+        """The whole set with the playing and the standby song, for outputs that tell remotes and performers."""
 
     def audio(self, health: str) -> None:
         """The audio device's health (ok, lost, stalled) for outputs that publish it: performers must know

@@ -26,6 +26,7 @@ class MonitorView:
     transport: str = "stopped"
     song: str = ""
     next_song: str = ""  # the set list's next song, from an engine that plays one
+    set_list: wire.SetList | None = None  # the set, from an engine that publishes it (state/setlist)
     section: str = ""
     bar: int | None = None
     beat: int | None = None
@@ -45,6 +46,20 @@ class MonitorView:
     def live(self) -> bool:
         """Whether what is shown comes from an engine that is running now (else it is the last thing it said)."""
         return self.connected and self.engine != "offline"
+
+    @property
+    def next_up(self) -> str:
+        """What comes next, as performers read it: the set's standby song (what GO plays: after the
+        playing one, or the one waiting while stopped) by number and title ("end of the set" once it has been played); else the next song's id."""
+        if self.set_list is None:
+            return self.next_song
+        standby = self.set_list.standby
+        return f"{standby.number}. {standby.title}" if standby is not None else "end of the set" if self.set_played else ""
+
+    @property
+    def set_played(self) -> bool:
+        """The engine's set has no standby song left: the show's last number has been played."""
+        return self.set_list is not None and bool(self.set_list.songs) and self.set_list.standby is None
 
     def line(self, text: str, performer: str) -> str:
         """A lyric as shown: with who sings it on a shared monitor, plain on a performer's own."""
@@ -91,6 +106,8 @@ def _shown(view: MonitorView, message: wire.Message, now_s: float) -> MonitorVie
                 song=_or(message.song, view.song),
                 next_song=_or(message.next_song, view.next_song),
             )
+        case wire.SetList():
+            return replace(view, set_list=message)
         case wire.Section(name=name):
             return replace(view, section=name or "")
         case wire.Breath():

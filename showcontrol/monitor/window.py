@@ -77,15 +77,21 @@ def draw(screen: pygame.Surface, fonts: Fonts, view: MonitorView, now_s: float) 
     else:
         position = f"{view.bar}.{view.beat}" if view.bar is not None and view.transport != "stopped" else view.transport.upper()
         text(fonts.huge, position, AMBER if view.downbeat and flash else WHITE, int(height * 0.33))
-    text(fonts.big, view.line(view.lyric, view.lyric_performer), WHITE, int(height * 0.58))
-    text(fonts.medium, view.line(view.next_lyric, view.next_lyric_performer), GREY, int(height * 0.67))
+    if view.transport == "stopped" and view.next_up:  # between songs: which number is next, before anything else
+        text(fonts.big, view.next_up if view.set_played else f"next: {view.next_up}", AMBER, int(height * 0.58))
+    else:
+        text(fonts.big, view.line(view.lyric, view.lyric_performer), WHITE, int(height * 0.58))
+        text(fonts.medium, view.line(view.next_lyric, view.next_lyric_performer), GREY, int(height * 0.67))
+    if view.transport != "stopped" and view.next_up and not view.set_played:
+        surface = fonts.small.render(_cut(f"next song: {view.next_up}", 50), True, GREY)
+        screen.blit(surface, surface.get_rect(center=(width // 2, height - margin)))
     if view.breath_in_beats is not None and view.transport == "playing":
         beats = view.breath_in_beats
         text(fonts.big, "BREATHE" if beats == 0 else f"breathe — {beats} beat{'s' if beats != 1 else ''}", CYAN, int(height * 0.78))
     countdown = view.cue_countdown(now_s)
     if countdown:
         name, seconds = countdown
-        text(fonts.small, f"next: {name} in {seconds:.1f} s", GREY, height - margin, x=margin)
+        text(fonts.small, f"next cue: {name} in {seconds:.1f} s", GREY, height - margin, x=margin)
 
 
 AUDIO_WARNINGS = {

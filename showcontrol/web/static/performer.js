@@ -5,7 +5,8 @@ import { connectLive, linkBanner } from "/static/live.js";
 const performer = new URLSearchParams(location.search).get("performer");
 const $ = (id) => document.getElementById(id);
 const view = { link: "connecting", engine: "unknown", transport: "stopped", song: "", section: "", bar: null, beat: null,
-  downbeat: false, beatAt: null, lyric: "", singer: "", nextLyric: "", nextSinger: "", breath: null, cue: null, audio: "ok" };
+  downbeat: false, beatAt: null, lyric: "", singer: "", nextLyric: "", nextSinger: "", breath: null, cue: null, audio: "ok",
+  nextSong: "", setList: null };
 
 function lines(data) {  // a performer's own lines where the engine sent them (state/position's parts)
   return performer && data.parts && data.parts[performer] ? data.parts[performer] : data;
@@ -14,7 +15,9 @@ function lines(data) {  // a performer's own lines where the engine sent them (s
 function apply(topic, data, now) {
   if (topic === "status") view.engine = data.value || "unknown";
   else if (topic === "state/audio") view.audio = data.health || "ok";
-  else if (topic === "state/transport") { view.transport = data.state || view.transport; view.song = data.song || view.song; }
+  else if (topic === "state/transport") {
+    view.transport = data.state || view.transport; view.song = data.song || view.song; view.nextSong = data.next_song ?? view.nextSong;
+  } else if (topic === "state/setlist") view.setList = Array.isArray(data.songs) ? data.songs : null;
   else if (topic === "state/section") view.section = data.name || "";
   else if (topic === "state/lyric") {
     const singer = data.performer || "";
@@ -27,6 +30,14 @@ function apply(topic, data, now) {
       nextLyric: own.next_lyric ?? view.nextLyric, nextSinger: own.next_lyric_performer || "",
       breath: own.breath_in_beats ?? null, cue: data.next_cue || null });
   }
+}
+
+// What comes next (as the monitor window says it, monitor/state.py next_up): the set's standby song by
+// number and title; from an engine without state/setlist, the next song's id.
+function nextUp() {
+  if (!view.setList) return view.nextSong || "";
+  const standby = view.setList.find((song) => song.standby);
+  return standby ? `${standby.number}. ${standby.title || standby.id}` : view.setList.length ? "end of the set" : "";
 }
 
 function draw() {
@@ -51,6 +62,12 @@ function draw() {
   const cue = view.cue && view.transport === "playing" ? view.cue : null;
   $("cue").textContent = cue ? `${cue.name} in ${Math.max(0, cue.in_s - (now - view.beatAt) / 1000).toFixed(1)} s` : "";
   $("audio").hidden = view.audio === "ok";
+  const next = nextUp(), between = view.transport === "stopped" && !!next;
+  document.body.classList.toggle("between", between);  // between songs: which number is next, before the last lyric
+  $("up-next").hidden = !between;
+  const played = next === "end of the set";
+  $("up-next").textContent = between ? (played ? next : `next: ${next}`) : "";
+  $("next-song").textContent = !between && next && !played ? `next song: ${next}` : "";
   requestAnimationFrame(draw);
 }
 

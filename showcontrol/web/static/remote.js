@@ -1,4 +1,5 @@
-// The operator remote: transport, cues around the playhead and every output's health. Commands go to
+// The operator remote: transport, the set list (tap a song, or NEXT/PREVIOUS, to make it standby: the
+// `song` command, as the keys > < NN# do), cues around the playhead and every output's health. Commands go to
 // the engine through the broker ({prefix}command) with the show's PIN; the engine checks it and answers.
 "use strict";
 import { connectLive, linkBanner } from "/static/live.js";
@@ -27,12 +28,29 @@ function apply(topic, data, now) {
   if (topic === "status") view.engine = data.value || "unknown";
   else if (topic === "state/transport") { view.transport = data.state || view.transport; view.song = data.song || view.song; }
   else if (topic === "state/position") Object.assign(view, { bar: data.bar, beat: data.beat, beatAt: now });
+  else if (topic === "state/setlist") drawSetList(Array.isArray(data.songs) ? data.songs : []);
   else if (topic === "reply" && mine.has(data.id)) {
     mine.delete(data.id);
     if (data.state) { view.status = data.state; view.statusAt = now; drawStatus(); }
     else say(data.ok, data.ok ? data.text : data.error);
     pinRefused = !data.ok && String(data.error).startsWith("wrong or missing token");
   }
+}
+
+function drawSetList(songs) {  // from the engine's retained state/setlist: every phone gets it from the broker
+  $("setlist").replaceChildren(...songs.map((song) => {
+    const item = document.createElement("li");
+    item.className = song.playing ? "playing" : song.standby ? "standby" : "";
+    const button = document.createElement("button");
+    const number = document.createElement("span"), title = document.createElement("span"), tag = document.createElement("span");
+    number.className = "number"; number.textContent = song.number;
+    title.textContent = song.title || song.id;
+    tag.className = "tag"; tag.textContent = song.playing ? "playing" : song.standby ? "standby" : "";
+    button.append(number, title, tag);
+    button.onclick = () => send("song", [String(song.number)]);
+    item.append(button);
+    return item;
+  }));
 }
 
 function drawStatus() {
@@ -85,6 +103,8 @@ function draw() {
 $("go").onclick = () => send("go");
 $("stop").onclick = () => send("stop");
 $("pause").onclick = () => send(view.transport === "paused" ? "resume" : "pause");
+$("next").onclick = () => send("song", ["next"]);
+$("previous").onclick = () => send("song", ["previous"]);
 $("locate").onclick = () => { if ($("bar").value) send("locate", [Number($("bar").value)]); };
 $("pin-form").onsubmit = (event) => {
   event.preventDefault();
