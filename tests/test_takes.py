@@ -21,7 +21,7 @@ from showcontrol.app import RunOptions, ShowRunner
 from showcontrol.cli import main
 from showcontrol.errors import ShowControlError
 from showcontrol.load.show_file import load_show
-from showcontrol.takes.log import TakeLog, default_take_log, read_lines, read_takes
+from showcontrol.takes.log import TakeLog, default_take_log, process_alive, process_started, read_lines, read_takes
 from showcontrol.takes.record import (
     Status,
     Take,
@@ -88,7 +88,19 @@ def test_only_open_takes_of_dead_processes_on_this_host_were_abandoned() -> None
         a_take("a", 4, pid=11, status=Status.COMPLETE),
         a_take("a", 5, pid=99),  # this process's pid, which has started no take yet: a restarted container's earlier run
     ]
-    assert [t.number for t in abandoned(takes, "here", 99, alive=lambda pid: pid in (12, 99))] == [1, 5]
+    assert [t.number for t in abandoned(takes, "here", 99, alive=lambda pid, started: pid in (12, 99))] == [1, 5]
+
+
+def test_a_pid_another_process_took_since_is_not_the_crashed_runs() -> None:
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        started = process_started(sleeper.pid)
+        assert started.isdigit() and process_alive(sleeper.pid, started) and process_alive(sleeper.pid)
+        assert not process_alive(sleeper.pid, str(int(started) - 1))  # the crashed run had it earlier: gone
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert not process_alive(sleeper.pid, started) and process_started(sleeper.pid) == ""
 
 
 def test_the_last_take_of_a_show_is_its_own_and_never_another_runs_open_one() -> None:

@@ -124,6 +124,7 @@ class TakeKeeper:
                 show_log=os.path.abspath(runner.showlog.path) if runner.showlog is not None else "",  # found from any folder
                 show=self._show,
                 pid=self._log.pid,
+                pid_started=self._log.pid_started,
                 host=self._log.host,
             )
             self._log.begin(take)

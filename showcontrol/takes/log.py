@@ -88,7 +88,19 @@ def read_takes(paths: Iterable[Path]) -> list[Take]:
     return sorted(takes, key=lambda t: t.started_at)
 
 
-def process_alive(pid: int) -> bool:
+def process_started(pid: int) -> str:
+    """When process `pid` started, in clock ticks since boot (/proc/PID/stat's 22nd field); "" where
+    there is no /proc or no such process. With the pid it names one process: a pid is reused, this is not."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    fields = stat.rpartition(")")[2].split()  # after the command name, which may hold spaces and parentheses
+    return fields[19] if len(fields) > 19 else ""
+
+
+def process_alive(pid: int, started: str = "") -> bool:
+    """Whether the process that had `pid` (and started at `started`, if known) still runs."""
     if pid <= 0:
         return False
     try:
@@ -96,8 +108,9 @@ def process_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # someone else's process: alive
-        return True
-    return True
+        pass
+    now = process_started(pid) if started else ""
+    return not now or now == started  # a start time that differs: another process took the pid since
 
 
 class TakeLog:
@@ -110,6 +123,7 @@ class TakeLog:
         self.path = path
         self.host = socket.gethostname()
         self.pid = os.getpid()
+        self.pid_started = process_started(self.pid)
         self.recovered: list[Take] = []  # takes a crash had left open, closed as this log opened
         self._takes: dict[str, Take] = {}  # every take of the file so far, by id: a GO never reads the file again
         self._lock = threading.Lock()

@@ -44,6 +44,7 @@ class Take:
     show_log: str
     show: str = ""
     pid: int = 0
+    pid_started: str = ""  # when that process started (/proc's clock ticks since boot; "" unknown): tells a reused pid
     host: str = ""
     status: Status = Status.OPEN
     to_bar: int | None = None
@@ -82,6 +83,7 @@ def start_record(take: Take) -> dict[str, Any]:
         "show_log": take.show_log,
         "show": take.show,
         "pid": take.pid,
+        "pid_started": take.pid_started,
         "host": take.host,
     }
 
@@ -173,6 +175,7 @@ def _started(line: Mapping[str, Any]) -> Take:
         show_log=str(line.get("show_log", "")),
         show=str(line.get("show", "")),
         pid=int(line.get("pid", 0)),
+        pid_started=str(line.get("pid_started", "")),
         host=str(line.get("host", "")),
     )
 
@@ -207,12 +210,13 @@ def last_of_show(takes: Iterable[Take], show: str, pid: int, host: str) -> Take 
     return last_take(t for t in takes if t.show == show and owned_by(t, pid, host))
 
 
-def abandoned(takes: Iterable[Take], host: str, pid: int, alive: Callable[[int], bool]) -> list[Take]:
-    """Open takes whose program is gone: started on this host by a process that no longer runs. An open
-    take of a live process (another run sharing the log) or of another machine is left alone. This
-    process (`pid`) has started none yet, so an open take under its pid is an earlier process's that had
-    the same pid (a container restarted after a crash numbers its processes the same)."""
-    return [t for t in takes if t.status is Status.OPEN and t.host == host and (t.pid == pid or not alive(t.pid))]
+def abandoned(takes: Iterable[Take], host: str, pid: int, alive: Callable[[int, str], bool]) -> list[Take]:
+    """Open takes whose program is gone: started on this host by a process that no longer runs
+    (`alive(pid, pid_started)`: a pid another process took since is gone too). An open take of a live
+    process (another run sharing the log) or of another machine is left alone. This process (`pid`) has
+    started none yet, so an open take under its pid is an earlier process's that had the same pid (a
+    container restarted after a crash numbers its processes the same)."""
+    return [t for t in takes if t.status is Status.OPEN and t.host == host and (t.pid == pid or not alive(t.pid, t.pid_started))]
 
 
 def aborted_end(take: Take, last_event: Mapping[str, Any] | None) -> dict[str, Any]:
