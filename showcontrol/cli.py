@@ -85,7 +85,12 @@ def _parser() -> argparse.ArgumentParser:
         "--midi-api", choices=("auto", "alsa", "jack"), default="auto", help="MIDI system (default: ALSA if present, else JACK)"
     )
     run.add_argument("--log", type=Path, help="show log (JSON lines; default showlogs/TIME-SONG.jsonl)")
-    run.add_argument("--takes", type=Path, metavar="FILE", help="take log (JSON lines; default takes.jsonl beside the show log)")
+    run.add_argument(
+        "--takes",
+        type=Path,
+        metavar="FILE",
+        help="take log (JSON lines; default the show's own beside the show log: showlogs/FOLDER-NAME.takes.jsonl)",
+    )
     run.add_argument(
         "--headless",
         action="store_true",
@@ -646,7 +651,13 @@ def _takes_and_cuesheet_parsers(commands: argparse._SubParsersAction[argparse.Ar
         description="List every take (GO) that `run` logged: song, take number, from and to bar, times, timecode in and out, "
         "tempo, status (complete, interrupted, aborted) and marks. With --good, --no-good or --note, mark a take of one log.",
     )
-    takes.add_argument("logs", nargs="+", type=Path, metavar="LOG", help="take log(s) (takes.jsonl beside the show logs)")
+    takes.add_argument(
+        "logs",
+        nargs="+",
+        type=Path,
+        metavar="LOG",
+        help="take log(s) (showlogs/FOLDER-NAME.takes.jsonl: each show's own, beside its show logs)",
+    )
     takes.add_argument("--format", choices=("table", "csv", "json"), default="table")
     takes.add_argument("--song", help="only this song's takes")
     verdict = takes.add_mutually_exclusive_group()
@@ -721,7 +732,9 @@ def cmd_cuesheet(args: argparse.Namespace) -> ExitStatus:
 def _existing_logs(paths: Sequence[Path]) -> list[Path]:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        raise BadInputError(f"no take log at {', '.join(missing)} (`run` writes takes.jsonl beside its show log, or --takes FILE)")
+        raise BadInputError(
+            f"no take log at {', '.join(missing)} (`run` writes FOLDER-NAME.takes.jsonl beside its show log, or --takes FILE)"
+        )
     return list(paths)
 
 

@@ -22,7 +22,7 @@ from showcontrol.engine.transport import State
 from showcontrol.io.output import Health, Output
 from showcontrol.model.position import BarBeat
 from showcontrol.model.show import Section
-from showcontrol.takes.record import Take, last_take
+from showcontrol.takes.record import Take
 from showcontrol.timeline.events import Event, Kind, Timeline
 
 NEXT_CUES = 30  # the cues a screen may list; a small one shows fewer
@@ -227,8 +227,7 @@ def snapshot(
     if asking:
         said.append(Message(QUIT_AGAIN, Level.QUESTION, entered.quit_until))
     keeper = runner.takes
-    take_log = keeper.log
-    last = last_take(take_log.takes()) if take_log is not None else None
+    last = keeper.last()
     return ShowStatus(
         now=now,
         playing=playing,

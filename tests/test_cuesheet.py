@@ -45,6 +45,22 @@ def test_the_chosen_takes_are_reported_each_source_of_a_mashup_for_the_time_it_i
     )
 
 
+def test_a_song_whose_good_take_never_ended_keeps_its_complete_takes(demo: LoadedShow, tmp_path: Path) -> None:
+    """An open take marked good (a log written before marking it was refused) must not hide its song."""
+    log = tmp_path / "takes.jsonl"
+    opened = {"record": "take-start", "take_id": "2026-12-01/slow-burn/4", "song": "slow-burn", "take": 4, "started_at": 1796117900.0}
+    log.write_text(
+        TAKES.read_text()
+        + json.dumps(opened)
+        + "\n"
+        + json.dumps({"record": "take-mark", "take_id": opened["take_id"], "good": True})
+        + "\n"
+    )
+    sheet = cue_sheet(demo, read_takes([log]), Header("Elastic Heart"))
+    assert [(u.rights.title, u.take.rsplit("/", 1)[-1]) for u in sheet.uses][1:3] == [("Slow Burn", "1"), ("Slow Burn", "3")]
+    assert "take 2026-12-01/slow-burn/4 is marked good but open, where it ended is not known: not used" in sheet.notes
+
+
 def test_without_takes_the_whole_show_is_reported(demo: LoadedShow) -> None:
     sheet = cue_sheet(demo, None, Header("demo"))
     assert [(u.cue, u.rights.title) for u in sheet.uses] == [

@@ -111,7 +111,7 @@ def test_a_five_song_set_plays_through_headless_with_follows_on_the_frame_and_ou
         ("s4", "s5"),
         ("s5", ""),
     }  # "" after the last: none follows
-    takes = [json.loads(line) for line in (tmp_path / "takes.jsonl").read_text().splitlines()]
+    takes = [json.loads(line) for line in (tmp_path / f"{show.parent.name}-show.takes.jsonl").read_text().splitlines()]
     assert [(t["song"], t["take"]) for t in takes if t["record"] == "take-start"] == [(song, 1) for song in LEVELS]  # per song
     assert [t["status"] for t in takes if t["record"] == "take-end"] == ["complete"] * 5
     assert "5 songs played (s1, s2, s3, s4, s5)" in result.stdout

@@ -21,7 +21,7 @@ from showcontrol.app import RunOptions, ShowRunner
 from showcontrol.cli import main
 from showcontrol.errors import ShowControlError
 from showcontrol.load.show_file import load_show
-from showcontrol.takes.log import TakeLog, read_lines, read_takes
+from showcontrol.takes.log import TakeLog, default_take_log, process_alive, process_started, read_lines, read_takes
 from showcontrol.takes.record import (
     Status,
     Take,
@@ -32,6 +32,7 @@ from showcontrol.takes.record import (
     end_record,
     fold,
     last_event_after,
+    last_of_show,
     mark_record,
     next_number,
     start_record,
@@ -85,8 +86,33 @@ def test_only_open_takes_of_dead_processes_on_this_host_were_abandoned() -> None
         a_take("a", 2, pid=12),  # still running (another run sharing the log)
         a_take("a", 3, pid=11, host="camera-cart"),  # another machine: cannot tell
         a_take("a", 4, pid=11, status=Status.COMPLETE),
+        a_take("a", 5, pid=99),  # this process's pid, which has started no take yet: a restarted container's earlier run
     ]
-    assert [t.number for t in abandoned(takes, "here", alive=lambda pid: pid == 12)] == [1]
+    assert [t.number for t in abandoned(takes, "here", 99, alive=lambda pid, started: pid in (12, 99))] == [1, 5]
+
+
+def test_a_pid_another_process_took_since_is_not_the_crashed_runs() -> None:
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        started = process_started(sleeper.pid)
+        assert started.isdigit() and process_alive(sleeper.pid, started) and process_alive(sleeper.pid)
+        assert not process_alive(sleeper.pid, str(int(started) - 1))  # the crashed run had it earlier: gone
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert not process_alive(sleeper.pid, started) and process_started(sleeper.pid) == ""
+
+
+def test_the_last_take_of_a_show_is_its_own_and_never_another_runs_open_one() -> None:
+    takes = [
+        a_take("a", 1, show="/mine.yaml", status=Status.COMPLETE),
+        a_take("a", 2, show="/mine.yaml", pid=10),  # this run's own, still playing
+        a_take("b", 1, show="/mine.yaml", pid=12),  # another run of this show, still playing
+        a_take("c", 1, show="/other.yaml", status=Status.COMPLETE),  # another show sharing the log
+    ]
+    assert last_of_show(takes, "/mine.yaml", 10, "here") == takes[1]
+    assert last_of_show(takes, "/mine.yaml", 11, "here") == takes[0]
+    assert last_of_show(takes, "/none.yaml", 10, "here") is None
 
 
 def test_a_crashed_take_ends_at_the_last_event_its_show_log_holds_after_its_go() -> None:
@@ -106,12 +132,21 @@ def test_a_crashed_take_ends_at_the_last_event_its_show_log_holds_after_its_go()
 def test_the_cue_sheet_takes_the_good_takes_else_every_complete_one_never_a_no_good() -> None:
     takes = [
         a_take("a", 1, status=Status.COMPLETE),
-        a_take("a", 2, status=Status.INTERRUPTED, good=True),  # the edit uses its first half
+        a_take("a", 2, status=Status.INTERRUPTED, good=True, to_s=16.0),  # the edit uses its first half
         a_take("b", 1, status=Status.COMPLETE),
         a_take("b", 2, status=Status.COMPLETE, good=False),
         a_take("b", 3, status=Status.ABORTED),
     ]
     assert [(t.song, t.number) for t in chosen(takes)] == [("a", 2), ("b", 1)]
+
+
+def test_a_good_take_the_cue_sheet_cannot_time_never_hides_the_songs_complete_takes() -> None:
+    takes = [
+        a_take("a", 1, status=Status.COMPLETE, to_s=33.0),
+        a_take("a", 2, good=True),  # still open
+        a_take("a", 3, status=Status.ABORTED, good=True),  # a crash that logged no event: no end
+    ]
+    assert [(t.song, t.number) for t in chosen(takes)] == [("a", 1)]
 
 
 def test_music_heard_leaves_out_the_count_in_and_follows_the_tempo() -> None:
@@ -131,18 +166,24 @@ def test_opening_a_take_log_closes_what_a_crash_left_open_and_only_that(tmp_path
     show_log = tmp_path / "show.jsonl"
     show_log.write_text(json.dumps({"song": "s", "position": "7.3.000", "time": 12.5, "sent": 1012.0}) + "\n")
     crashed = a_take("s", 1, pid=finished.pid, host=socket.gethostname(), show_log=str(show_log))
-    running = a_take("s", 2, pid=os.getpid(), host=socket.gethostname())
+    playing = subprocess.Popen(["sleep", "60"])  # another run, still playing its take
+    running = a_take("s", 2, pid=playing.pid, host=socket.gethostname())
     path = tmp_path / "takes.jsonl"
     path.write_text("".join(json.dumps(start_record(t)) + "\n" for t in (crashed, running)) + "not json\n")
-
-    with TakeLog(path) as take_log:
-        assert [t.take_id for t in take_log.recovered] == [crashed.take_id]
-    first, second = read_takes([path])
-    assert (first.status, first.to_bar, first.ended_at) == (Status.ABORTED, 7, 1012.0)
-    assert second.status is Status.OPEN
-    with TakeLog(path) as take_log:  # opened again: nothing more to close
-        assert take_log.recovered == []
-    assert len(read_lines(path)) == 3
+    try:
+        with TakeLog(path) as take_log:
+            assert [t.take_id for t in take_log.recovered] == [crashed.take_id]
+        first, second = read_takes([path])
+        assert (first.status, first.to_bar, first.ended_at) == (Status.ABORTED, 7, 1012.0)
+        assert second.status is Status.OPEN
+        with TakeLog(path) as take_log:  # opened again: nothing more to close
+            assert take_log.recovered == []
+            with pytest.raises(ShowControlError, match=r"take 2026-12-01/s/2 in .* is still open \(pid \d+ on .* plays it"):
+                take_log.mark(good=True)  # the other run's: what it is worth is not known yet
+        assert len(read_lines(path)) == 3
+    finally:
+        playing.kill()
+        playing.wait()
 
 
 def test_of_a_long_show_log_only_its_tail_is_read_and_whole_lines_only(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -191,10 +232,12 @@ def wait_until(condition: Callable[[], object], timeout: float = 30.0) -> None:
 
 def test_go_again_stop_and_the_song_end_each_end_a_take_and_marks_go_on_the_last(tmp_path: Path) -> None:
     receiver = UdpReceiver()
-    takes_path = tmp_path / "takes.jsonl"
+    show = beat_show(tmp_path, receiver.port)
+    takes_path = tmp_path / f"{tmp_path.name}-beats.takes.jsonl"  # the show's own, beside its show log
+    assert default_take_log(tmp_path, show) == takes_path
     options = RunOptions("beats", audio_driver="dummy", log_path=tmp_path / "show.jsonl")
     try:
-        with ShowRunner(load_show(beat_show(tmp_path, receiver.port)), options) as runner:
+        with ShowRunner(load_show(show), options) as runner:
             runner.play()
             wait_until(lambda: len(receiver.datagrams) >= 6)  # into bar 2
             runner.play(5)  # GO again from bar 5: the first take ends where it was
@@ -226,10 +269,11 @@ def test_a_song_that_ended_before_a_tempo_change_swapped_its_timeline_is_a_compl
     """Right after the end, before the runner's watcher has seen it, a rehearsal tempo is asked for: the
     runner swaps in that tempo's timeline (and transport) at once. The take is still complete, on its own timeline."""
     receiver = UdpReceiver()
-    takes_path = tmp_path / "takes.jsonl"
+    show = beat_show(tmp_path, receiver.port, bars=2)
+    takes_path = default_take_log(tmp_path, show)
     options = RunOptions("beats", audio_driver="dummy", log_path=tmp_path / "show.jsonl")
     try:
-        with ShowRunner(load_show(beat_show(tmp_path, receiver.port, bars=2)), options) as runner:
+        with ShowRunner(load_show(show), options) as runner:
             job = runner.set_tempo(Fraction(1, 2))
             assert job is not None
             wait_until(lambda: job.version is not None)
@@ -266,8 +310,9 @@ def test_a_take_log_on_a_full_disk_costs_its_lines_never_the_show(tmp_path: Path
 
 def test_a_take_killed_mid_song_is_closed_as_aborted_by_the_next_run(tmp_path: Path) -> None:
     receiver = UdpReceiver()
-    show, takes_path, first_log = beat_show(tmp_path, receiver.port), tmp_path / "day" / "takes.jsonl", tmp_path / "first.jsonl"
-    process = start_show(show, "--takes", str(takes_path), log=first_log)
+    show, first_log = beat_show(tmp_path, receiver.port), tmp_path / "first.jsonl"
+    takes_path = default_take_log(tmp_path, show)  # the show's own: its next run, logging to the same folder, finds it again
+    process = start_show(show, log=first_log)
     try:
         wait_until(lambda: len(receiver.datagrams) >= 10 and takes_path.exists() and "take-start" in takes_path.read_text())
         process.send_signal(signal.SIGKILL)  # kill -9: no handler, no cleanup, mid-take
@@ -279,7 +324,7 @@ def test_a_take_killed_mid_song_is_closed_as_aborted_by_the_next_run(tmp_path: P
     assert "take-end" not in takes_path.read_text()
     fired = [line for line in read_lines(first_log) if "position" in line]
 
-    second = run_show_to_the_end(show, "--takes", str(takes_path), "--from", "11", log=tmp_path / "second.jsonl")
+    second = run_show_to_the_end(show, "--from", "11", log=tmp_path / "second.jsonl")
     assert second.returncode == 0, second.stderr
     assert "take 1 of beats was left open by a crash; closed as aborted" in second.stderr
     assert f"take log: {takes_path} (1 take this run)" in second.stdout
@@ -287,6 +332,31 @@ def test_a_take_killed_mid_song_is_closed_as_aborted_by_the_next_run(tmp_path: P
     assert (crashed.number, crashed.status, crashed.from_bar) == (1, Status.ABORTED, 1)
     assert crashed.to_bar == int(fired[-1]["position"].split(".")[0]) and crashed.ended_at == fired[-1]["sent"]
     assert (then.number, then.status, then.from_bar, then.timecode_in) == (2, Status.COMPLETE, 11, "10:00:10:00")
+
+
+def test_two_shows_run_from_one_folder_never_see_nor_mark_each_others_takes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The new user's case: a demo plays headless while "My test show" opens, both logging to showlogs/."""
+    receiver = UdpReceiver()
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "mine").mkdir()
+    demo, mine, logs = beat_show(tmp_path / "demo", receiver.port), beat_show(tmp_path / "mine", receiver.port), tmp_path / "showlogs"
+    demo_takes = default_take_log(logs, demo)
+    process = start_show(demo, log=logs / "demo.jsonl")
+    try:
+        wait_until(lambda: demo_takes.exists() and "take-start" in demo_takes.read_text())
+        with ShowRunner(load_show(mine), RunOptions("beats", audio_driver="dummy", log_path=logs / "mine.jsonl")) as runner:
+            assert runner.takes.path == logs / "mine-beats.takes.jsonl" != demo_takes
+            assert runner.takes.last() is None and runner.takes.mark_last(good=True) is None  # the demo's take is not this show's
+        shared = RunOptions("beats", audio_driver="dummy", log_path=logs / "mine2.jsonl", takes_path=demo_takes)
+        with ShowRunner(load_show(mine), shared) as runner:  # even in one log (--takes): the demo's open take is left alone
+            assert runner.takes.last() is None and runner.takes.mark_last(good=False) is None
+        assert main(["takes", str(demo_takes), "--good"]) == 2  # from another process either: it is still playing
+        assert "is still open" in capsys.readouterr().err
+        assert "take-end" not in demo_takes.read_text() and "take-mark" not in demo_takes.read_text()
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+        receiver.close()
 
 
 # -- showcontrol takes -------------------------------------------------------------------------------
@@ -306,11 +376,15 @@ def test_takes_lists_a_shooting_day_exactly(fmt: str, capsys: pytest.CaptureFixt
 def test_takes_marks_the_last_take_or_one_by_id_from_another_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     log = tmp_path / "takes.jsonl"
     log.write_bytes((GOLDEN / "takes.jsonl").read_bytes())
-    assert main(["takes", str(log), "--no-good", "--note", "boom shadow in shot"]) == 0
+    before = log.read_bytes()
+    assert main(["takes", str(log), "--no-good"]) == 2  # the last take is still open (on stage-pc): its end is not known
+    assert "take 2026-12-01/neon-drive/2 in" in capsys.readouterr().err and log.read_bytes() == before
+    assert main(["takes", str(log), "--no-good", "--note", "boom shadow in shot", "--take", "2026-12-01/slow-burn/2"]) == 0
     assert main(["takes", str(log), "--good", "--take", "2026-12-01/slow-burn/3"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert "NG" in out[1] and "boom shadow in shot" in out[1] and "GOOD" in out[3]
     takes = {t.take_id: t for t in read_takes([log])}
-    assert takes["2026-12-01/neon-drive/2"].good is False and takes["2026-12-01/slow-burn/3"].good is True
+    assert takes["2026-12-01/slow-burn/2"].good is False and takes["2026-12-01/slow-burn/3"].good is True
+    assert takes["2026-12-01/neon-drive/2"].good is None
     assert main(["takes", str(log), "--good", "--take", "2026-12-01/nothing/1"]) == 2
     assert main(["takes", str(tmp_path / "missing.jsonl")]) == 2

@@ -22,7 +22,7 @@ class RunOptions:
     log_path: Path | None = None
     stop_fade_s: float = 0.5  # an interrupted number fades out over this long
     count_in_bars: int | None = None  # bars of count-in before a start from a later bar (None: the song's own)
-    takes_path: Path | None = None  # the take log (None: takes.jsonl beside the show log)
+    takes_path: Path | None = None  # the take log (None: the show's own beside the show log)
     audio_device: str | None = None  # --audio-device: this output instead of the patch's
 
 

@@ -27,7 +27,6 @@ from showcontrol.model.patch import AudioPatch, MidiOutput, MqttOutput, OscOutpu
 from showcontrol.realtime import HELPER_PRIORITY, FiringWindow, hold_cpu_wakeup_latency, raise_priority, shorten_gil_switch_interval
 from showcontrol.showlog import ShowLog
 from showcontrol.takes.keeper import TakeKeeper
-from showcontrol.takes.log import TAKE_LOG_NAME
 
 log = logging.getLogger(__name__)
 SUPERVISE_EVERY_S = 0.5  # MIDI port checks and keep-alives (X32 wants /xremote within every 10 s)
@@ -56,7 +55,7 @@ class ShowSession:
         """The show log, the take log and every output of the patch (each song's, once for the run)."""
         self._check_credentials()
         self.showlog = self._stack.enter_context(ShowLog(log_path))
-        self._stack.enter_context(self.takes.open(self.options.takes_path or self.showlog.path.parent / TAKE_LOG_NAME))
+        self._stack.enter_context(self.takes.open(self.options.takes_path, self.showlog.path))
         self._stack.callback(self._close_outputs)
         for name, spec in self.patch.outputs.items():
             self.outputs[name] = self._open_output(spec, segment_now)

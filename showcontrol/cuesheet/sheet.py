@@ -17,7 +17,7 @@ from showcontrol.load.show_file import LoadedShow
 from showcontrol.model.rights import Rights
 from showcontrol.model.show import Song
 from showcontrol.model.timecode import count_to_label
-from showcontrol.takes.record import Take, chosen
+from showcontrol.takes.record import Take, chosen, usable
 from showcontrol.timeline.events import Timeline
 
 
@@ -93,6 +93,9 @@ def _whole_show(loaded: LoadedShow) -> list[_Span]:
 def _chosen_spans(loaded: LoadedShow, takes: Sequence[Take], notes: list[str]) -> list[_Span]:
     order = {song.id: index for index, song in enumerate(loaded.show.songs)}
     picked = sorted(chosen(takes), key=lambda t: (order.get(t.song, len(order)), t.started_at))
+    notes.extend(
+        f"take {t.take_id} is marked good but {t.status}, where it ended is not known: not used" for t in takes if t.good and not usable(t)
+    )
     spans = []
     for take in picked:
         if take.song not in order:

@@ -3,7 +3,8 @@ quit or an error ends it. The runner calls four methods; this reads the rest (so
 where the audio is) from it, so the runner's own code stays about playing. Takes are per song: a set
 list's songs each count their own.
 
-Marking a take good or no good, and noting on it, are `mark_last`/`note_last`, for the operator's keys.
+Marking a take good or no good, and noting on it, are `mark_last`/`note_last`, for the operator's keys:
+they mark this show's latest take (`last`), never another show's, nor a take another run still plays.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from showcontrol.engine.transport import Segment, State
 from showcontrol.load.show_file import LoadedShow
 from showcontrol.model.show import Song
 from showcontrol.showlog import ShowLog
-from showcontrol.takes.log import TakeLog
-from showcontrol.takes.record import Status, Take, end_record, next_number
+from showcontrol.takes.log import TakeLog, default_take_log
+from showcontrol.takes.record import Status, Take, end_record, last_of_show, next_number
 from showcontrol.timeline.events import Timeline
 from showcontrol.timeline.sync import sync_point
 
@@ -70,7 +71,9 @@ class TakeKeeper:
         self.count = 0  # takes started by this run
 
     @contextmanager
-    def open(self, path: Path) -> Iterator[TakeLog]:
+    def open(self, path: Path | None, show_log: Path) -> Iterator[TakeLog]:
+        """The take log `path`, or (None) the show's own beside the show log `show_log`."""
+        path = path or default_take_log(show_log.parent, self._runner.loaded.show.path)
         with TakeLog(path) as take_log:
             self._log, self.path = take_log, path
             try:
@@ -82,6 +85,17 @@ class TakeKeeper:
     @property
     def log(self) -> TakeLog | None:
         return self._log
+
+    @property
+    def _show(self) -> str:
+        """The show file, as this show's takes name it: what tells them from another show's in one log."""
+        return os.path.abspath(self._runner.loaded.show.path)
+
+    def last(self) -> Take | None:
+        """This show's latest take that this run may mark (see `last_of_show`): the screen's "last take"."""
+        if self._log is None:
+            return None
+        return last_of_show(self._log.takes(), self._show, self._log.pid, self._log.host)
 
     def went(self, bar: int, song_from_frame: int) -> None:
         """GO from `bar`, whose music starts at `song_from_frame` (after its count-in). Call just before the
@@ -108,8 +122,9 @@ class TakeKeeper:
                 tempo_percent=round(float(runner.tempo) * 100, 3),
                 speed=round(float(speed), 6),
                 show_log=os.path.abspath(runner.showlog.path) if runner.showlog is not None else "",  # found from any folder
-                show=os.path.abspath(runner.loaded.show.path),
+                show=self._show,
                 pid=self._log.pid,
+                pid_started=self._log.pid_started,
                 host=self._log.host,
             )
             self._log.begin(take)
@@ -136,12 +151,14 @@ class TakeKeeper:
             self._close(Status.INTERRUPTED, "quit")
 
     def mark_last(self, good: bool) -> Take | None:
-        """The operator's verdict on the latest take: good (True) or no good (False)."""
-        return self._log.mark(good=good) if self._log is not None else None
+        """The operator's verdict on this show's latest take: good (True) or no good (False)."""
+        last = self.last()
+        return self._log.mark(good=good, take_id=last.take_id) if self._log is not None and last is not None else None
 
     def note_last(self, text: str) -> Take | None:
-        """A short note on the latest take ("camera 2 lost focus at the chorus")."""
-        return self._log.mark(note=text) if self._log is not None else None
+        """A short note on this show's latest take ("camera 2 lost focus at the chorus")."""
+        last = self.last()
+        return self._log.mark(note=text, take_id=last.take_id) if self._log is not None and last is not None else None
 
     # -- inside the lock -------------------------------------------------------------------
     def _close(self, status: Status, reason: str) -> None:

@@ -17,12 +17,33 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from showcontrol.errors import ShowControlError
+from showcontrol.errors import BadInputError, ShowControlError
 from showcontrol.showlog import ShowLog
-from showcontrol.takes.record import Take, abandoned, aborted_end, apply, fold, last_event_after, last_take, mark_record, start_record
+from showcontrol.takes.record import (
+    Take,
+    abandoned,
+    aborted_end,
+    apply,
+    fold,
+    last_event_after,
+    last_take,
+    mark_record,
+    owned_by,
+    start_record,
+)
 
 log = logging.getLogger(__name__)
-TAKE_LOG_NAME = "takes.jsonl"  # beside the show log, unless --takes names it
+TAKE_LOG_SUFFIX = ".takes.jsonl"
+
+
+def default_take_log(folder: Path, show: Path) -> Path:
+    """FOLDER/FOLDERNAME-STEM.takes.jsonl (showlogs/demo-show.takes.jsonl for cues/demo/show.yaml): one
+    take log per show file, which its next run finds again (to close a take its crash left open), and
+    which no other show run from the same folder writes to. Its records name their show file as well,
+    so two shows that share a log (--takes, or two show.yaml in folders of one name) keep apart."""
+    absolute = Path(os.path.abspath(show))
+    name = f"{absolute.parent.name}-{absolute.stem}" if absolute.parent.name else absolute.stem
+    return folder / f"{name}{TAKE_LOG_SUFFIX}"
 
 
 SHOW_LOG_TAIL = 1 << 20  # what is read of a crashed take's show log: its last MiB holds its last events
@@ -67,7 +88,19 @@ def read_takes(paths: Iterable[Path]) -> list[Take]:
     return sorted(takes, key=lambda t: t.started_at)
 
 
-def process_alive(pid: int) -> bool:
+def process_started(pid: int) -> str:
+    """When process `pid` started, in clock ticks since boot (/proc/PID/stat's 22nd field); "" where
+    there is no /proc or no such process. With the pid it names one process: a pid is reused, this is not."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    fields = stat.rpartition(")")[2].split()  # after the command name, which may hold spaces and parentheses
+    return fields[19] if len(fields) > 19 else ""
+
+
+def process_alive(pid: int, started: str = "") -> bool:
+    """Whether the process that had `pid` (and started at `started`, if known) still runs."""
     if pid <= 0:
         return False
     try:
@@ -75,8 +108,9 @@ def process_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # someone else's process: alive
-        return True
-    return True
+        pass
+    now = process_started(pid) if started else ""
+    return not now or now == started  # a start time that differs: another process took the pid since
 
 
 class TakeLog:
@@ -89,6 +123,7 @@ class TakeLog:
         self.path = path
         self.host = socket.gethostname()
         self.pid = os.getpid()
+        self.pid_started = process_started(self.pid)
         self.recovered: list[Take] = []  # takes a crash had left open, closed as this log opened
         self._takes: dict[str, Take] = {}  # every take of the file so far, by id: a GO never reads the file again
         self._lock = threading.Lock()
@@ -107,7 +142,7 @@ class TakeLog:
         for line in read_lines(self.path):
             apply(self._takes, line)
         self._writer = self._stack.enter_context(ShowLog(self.path))
-        for take in abandoned(list(self._takes.values()), self.host, process_alive):
+        for take in abandoned(list(self._takes.values()), self.host, self.pid, process_alive):
             show_log = read_lines(Path(take.show_log), SHOW_LOG_TAIL) if take.show_log else []
             self._append(aborted_end(take, last_event_after(show_log, take.song, take.started_at)))
             self.recovered.append(take)
@@ -133,10 +168,16 @@ class TakeLog:
 
     def mark(self, good: bool | None = None, note: str | None = None, take_id: str | None = None) -> Take | None:
         """Mark a take (the latest, or `take_id`) good (True) or no good (False), and/or note on it.
-        Returns that take as it was before, or None if there is no such take."""
+        Returns that take as it was before, or None if there is no such take. Another process's open
+        take is refused (BadInputError): it is still playing, so what it is worth is not known yet."""
         with self._lock:
             takes = list(self._takes.values())
             take = last_take(takes) if take_id is None else next((t for t in takes if t.take_id == take_id), None)
+            if take is not None and not owned_by(take, self.pid, self.host):
+                raise BadInputError(
+                    f"take {take.take_id} in {self.path} is still open (pid {take.pid} on {take.host} plays it, or crashed "
+                    "and its show has not started since): mark it once it has ended, or another with --take ID"
+                )
             if take is not None:
                 self._append(mark_record(take.take_id, good, note))
             return take

@@ -44,6 +44,7 @@ class Take:
     show_log: str
     show: str = ""
     pid: int = 0
+    pid_started: str = ""  # when that process started (/proc's clock ticks since boot; "" unknown): tells a reused pid
     host: str = ""
     status: Status = Status.OPEN
     to_bar: int | None = None
@@ -82,6 +83,7 @@ def start_record(take: Take) -> dict[str, Any]:
         "show_log": take.show_log,
         "show": take.show,
         "pid": take.pid,
+        "pid_started": take.pid_started,
         "host": take.host,
     }
 
@@ -173,6 +175,7 @@ def _started(line: Mapping[str, Any]) -> Take:
         show_log=str(line.get("show_log", "")),
         show=str(line.get("show", "")),
         pid=int(line.get("pid", 0)),
+        pid_started=str(line.get("pid_started", "")),
         host=str(line.get("host", "")),
     )
 
@@ -194,10 +197,26 @@ def last_take(takes: Iterable[Take]) -> Take | None:
     return max(takes, key=lambda t: t.started_at, default=None)
 
 
-def abandoned(takes: Iterable[Take], host: str, alive: Callable[[int], bool]) -> list[Take]:
-    """Open takes whose program is gone: started on this host by a process that no longer runs. An open
-    take of a live process (another run sharing the log) or of another machine is left alone."""
-    return [t for t in takes if t.status is Status.OPEN and t.host == host and not alive(t.pid)]
+def owned_by(take: Take, pid: int, host: str) -> bool:
+    """Whether this process (`pid` on `host`) may mark `take`: any ended take, and an open one only if it
+    is this process's own. Another run's open take is still playing (or its crash is not closed yet):
+    its end, and so what it is worth, is not known."""
+    return take.status is not Status.OPEN or (take.pid == pid and take.host == host)
+
+
+def last_of_show(takes: Iterable[Take], show: str, pid: int, host: str) -> Take | None:
+    """The latest take of the show file `show` that this process may mark: what the operator's screen
+    shows and its keys mark. Takes of other shows, and another run's open take, are not this show's to mark."""
+    return last_take(t for t in takes if t.show == show and owned_by(t, pid, host))
+
+
+def abandoned(takes: Iterable[Take], host: str, pid: int, alive: Callable[[int, str], bool]) -> list[Take]:
+    """Open takes whose program is gone: started on this host by a process that no longer runs
+    (`alive(pid, pid_started)`: a pid another process took since is gone too). An open take of a live
+    process (another run sharing the log) or of another machine is left alone. This process (`pid`) has
+    started none yet, so an open take under its pid is an earlier process's that had the same pid (a
+    container restarted after a crash numbers its processes the same)."""
+    return [t for t in takes if t.status is Status.OPEN and t.host == host and (t.pid == pid or not alive(t.pid, t.pid_started))]
 
 
 def aborted_end(take: Take, last_event: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -228,9 +247,17 @@ def last_event_after(lines: Iterable[Mapping[str, Any]], song: str, since: float
     return last
 
 
+def usable(take: Take) -> bool:
+    """Whether a cue sheet can time the take: it ended, and where is known (a crash before any event was logged is not)."""
+    return take.status is not Status.OPEN and take.to_s is not None
+
+
 def chosen(takes: Iterable[Take]) -> list[Take]:
-    """The takes a cue sheet reports: for each song, those marked good if any are; else every complete
-    take not marked no good."""
+    """The takes a cue sheet reports: for each song, those marked good that it can time, if any are;
+    else every complete take not marked no good. A good take it cannot time (still open, or a crash
+    that logged nothing) never hides the song's complete takes."""
     every = list(takes)
-    good_songs = {t.song for t in every if t.good}
-    return [t for t in every if (t.good if t.song in good_songs else t.status is Status.COMPLETE and t.good is not False)]
+    good_songs = {t.song for t in every if t.good and usable(t)}
+    return [
+        t for t in every if (t.good is True and usable(t) if t.song in good_songs else t.status is Status.COMPLETE and t.good is not False)
+    ]
