@@ -80,12 +80,12 @@ def test_cues_are_sent_inside_the_firing_window_and_it_closes_between_them(tmp_p
             open_at_send.append(window.closes_ns == due_ns + BURST_NS)  # opened for this cue (not a clock race)
             return super().send(message, event, due_ns)
 
-    frames = (4800, 9600, 14400)
+    frames = (9600, 57600, 105600)  # a second apart: a loaded machine still wakes this thread inside a gap
     watcher = WindowWatcher()
     events = (Event(f, BarBeat(1), Kind.OSC, "lights", OscAction("lights", "/cue", (f,))) for f in frames)
     order = tuple(Dispatch(e.at_frame, e, watcher.prepare(e)) for e in events)
-    start_ns = time.monotonic_ns() + 50_000_000
-    transport = Transport(end_frame=48000)
+    start_ns = time.monotonic_ns() + 200_000_000
+    transport = Transport(end_frame=144000)
     transport.segment = Segment(1, State.PLAYING, 0, 0, 0)
     link = Link(Device(ClockMap(0, start_ns, RATE, start_ns + 1e9)))
     closed_between: list[bool] = []
