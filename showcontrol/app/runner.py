@@ -295,7 +295,7 @@ class ShowRunner:
             self.session.showlog.record(
                 {"song": self.song.id, "kind": "song", "result": "follows", "gap_frames": gap, "ended_device_frame": ended_at}
             )
-        self._say(f"{self.song.id} follows after {gap / self.sample_rate:g} s")
+        self._say(f"{self.song.id} follows after {gap / self.sample_rate:.1f} s")
         if late_frames > 0:
             log.warning("%s followed %.0f ms late: it was not ready within its gap", self.song.id, late_frames / self.sample_rate * 1000)
 
@@ -349,7 +349,7 @@ class ShowRunner:
         """Play the standby song from `at`, a bar or bar.beat (default: the cued one), with the song's count-in as pre-roll."""
         with self._lock:
             if self.standby is None and self.player.idle:
-                raise ShowControlError("the set has been played: choose a song with <, > or its number and #")
+                raise ShowControlError("end of the set: choose a song with <, > or NN#")
             self.apply_pending_tempo()
             if self.standby is not None and self.standby != self.index and self.player.idle and not self._install_standby():
                 job = self.standby_job
