@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--subtype", help="sample format, e.g. PCM_24 (default) or FLOAT")
     render.add_argument("--from", dest="start", metavar="POSITION", help=FROM_HELP)
     render.add_argument("--count-in", type=whole_number(0, 8), metavar="BARS", help="bars of count-in before a later --from")
-    run = show_command("run", "play a song through the audio interface and fire its cues, locked to the audio clock")
+    run = show_command("run", "play the show's set list (or one --song) through the audio interface, cues locked to its clock")
     run.add_argument("--song", help="play only this song (default: the whole show, its set list with the first song standby)")
     run.add_argument("--from", dest="start", metavar="POSITION", help=FROM_HELP)
     run.add_argument(

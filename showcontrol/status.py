@@ -65,6 +65,7 @@ class NowPlaying:
     speed: float  # a film --speed (pitch follows), 1 when none
     loop: tuple[int, int] | None  # the bars looped, inclusive
     cued_bar: int  # where GO starts
+    cued_beat: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +157,8 @@ class ShowStatus:
     keys: tuple[KeyHelp, ...]  # the keys that do something now
     typing: str  # what the operator is typing, as shown ("bar 12_", "note: camera 2_"), else ""
 
+    set_done: bool = False  # the set has been played: GO has nothing to play until a song is chosen
+
     @property
     def trouble(self) -> bool:
         """Whether anything the operator must act on is not ok (the audio or any output)."""
@@ -216,9 +219,13 @@ def snapshot(
     cued_frame = timeline.tempo.frame(BarBeat(max(runner.cue_bar, 1)), timeline.sample_rate)
     speed = runner.loaded.speed if not runner.loaded.keep_pitch else Fraction(1)
     playing = now_playing(
-        cueing, runner.song.id, runner.song.title, state.value, frame, runner.cue_bar, runner.tempo, speed, runner.loop_bars
+        cueing, runner.song.id, runner.song.title, state.value, frame, runner.cue_at, runner.tempo, speed, runner.loop_bars
     )
+    set_done = runner.standby is None and state is State.STOPPED
+    outputs = output_health(runner.outputs)
+    audio = AudioStatus(str(runner.link.health), health_text(str(runner.link.health)), runner.driver, runner.device.name)
     said = [
+        *trouble_messages(audio, outputs),  # first: kept in view while there is room, never pushing a reply out
         *messages,
         *tempo_messages(runner.tempo_job, runner.tempo, now),
         *standby_messages(runner.standby_job, runner.standby_song, now),
@@ -233,12 +240,13 @@ def snapshot(
         playing=playing,
         next_cues=tuple(cueing.next_cues(frame if state is not State.STOPPED else cued_frame)),
         set_list=set_list_of(runner, state is not State.STOPPED),
-        outputs=output_health(runner.outputs),
-        audio=AudioStatus(str(runner.link.health), health_text(str(runner.link.health)), runner.driver, runner.device.name),
+        outputs=outputs,
+        audio=audio,
         takes=TakeLogStatus(str(keeper.path or ""), keeper.count, keeper.log.lost if keeper.log else 0, last_take_of(last)),
         messages=still_true(said, now),
-        keys=keys_now(state.value, entered, bool(cueing.sections), last is not None, asking, len(runner.setlist) > 1),
+        keys=keys_now(state.value, entered, bool(cueing.sections), last is not None, asking, len(runner.setlist) > 1, set_done),
         typing=typing_text(entered),
+        set_done=set_done,
     )
 
 
@@ -248,7 +256,7 @@ def now_playing(
     title: str,
     state: str,
     frame: int,
-    cued_bar: int,
+    cued: BarBeat,
     tempo: Fraction,
     speed: Fraction,
     loop: tuple[int, int] | None,
@@ -270,7 +278,8 @@ def now_playing(
         tempo_percent=float(tempo) * 100,
         speed=float(speed),
         loop=loop,
-        cued_bar=cued_bar,
+        cued_bar=cued.bar,
+        cued_beat=cued.beat,
     )
 
 
@@ -311,19 +320,39 @@ def last_take_of(take: Take | None) -> LastTake | None:
     return LastTake(take.song, take.number, str(take.status), take.from_bar, take.to_bar, take.good, take.note)
 
 
+def trouble_messages(audio: AudioStatus, outputs: Sequence[OutputHealth]) -> list[Message]:
+    """What is not ok and why, in words, while it is so (the outputs panel has no room for a whole reason)."""
+    said = (
+        [] if audio.ok else [Message(f"audio {audio.text}: nothing is heard", Level.ERROR if audio.health != "silent" else Level.WARNING)]
+    )
+    for output in outputs:
+        if not output.ok:
+            reason = f": {output.last_error}" if output.last_error else ""
+            said.append(Message(f"output {output.name} is {output.health}{reason}", Level.WARNING))
+    return said
+
+
 def still_true(messages: Sequence[Message], now: float, keep: int = MESSAGES) -> tuple[Message, ...]:
-    """The latest `keep` messages that are still true at `now`, oldest first."""
-    return tuple([m for m in messages if m.true_at(now)][-keep:])
+    """The latest `keep` messages that are still true at `now`, oldest first, each text once (its latest)."""
+    true = [m for m in messages if m.true_at(now)]
+    latest = {m.text: n for n, m in enumerate(true)}
+    return tuple([m for n, m in enumerate(true) if latest[m.text] == n][-keep:])
 
 
 def keys_now(
-    state: str, entered: OperatorInput, has_sections: bool, has_take: bool, asking: bool = False, has_set: bool = False
+    state: str,
+    entered: OperatorInput,
+    has_sections: bool,
+    has_take: bool,
+    asking: bool = False,
+    has_set: bool = False,
+    set_done: bool = False,
 ) -> tuple[KeyHelp, ...]:
     """The keys that do something in this state, most used first."""
     if entered.note is not None:
         return (KeyHelp("type", "the take's note"), KeyHelp("⏎", "save it"), KeyHelp("⌫ on empty", "cancel"))
     playing = state != State.STOPPED
-    keys = [KeyHelp("space", "stop" if playing else "go")]
+    keys = [] if set_done else [KeyHelp("space", "stop" if playing else "go")]
     if playing:
         keys.append(KeyHelp("p", "resume" if state == State.PAUSED else "pause"))
     if entered.typed:

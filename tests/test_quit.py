@@ -103,7 +103,7 @@ def test_quitting_at_the_terminal_mid_song_leaves_every_monitor_told(tmp_path: P
     reader = threading.Thread(target=read_screen, daemon=True)
     reader.start()
     try:
-        wait_until(lambda: b"cued bar 1" in screen)  # the screen is up
+        wait_until(lambda: b"GO from 1.1" in screen)  # the screen is up
         os.write(controller, b" ")
         wait_until(lambda: "playing" in transports(subscriber))
         time.sleep(1.0)

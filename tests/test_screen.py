@@ -96,7 +96,7 @@ def test_a_stopped_show_says_what_go_plays_and_what_is_typed() -> None:
         typing="bar 12_",
     )
     screen = "\n".join(drawn(stopped, 80, 24))
-    assert "■ STOPPED" in screen and "cued bar 5" in screen and "STANDBY 1 s" in screen
+    assert "■ STOPPED" in screen and "GO from 5.1  stopped at 1.1" in screen and "STANDBY 1 s" in screen
     assert "⚠" not in screen and "showcontrol" in screen.splitlines()[0]  # all ok: no warning anywhere
     assert "bar 12_" in screen and "⏎ locate bar 12" in screen and "% tempo 12 %" in screen
     assert "g/x" not in screen  # no take yet to mark
@@ -106,6 +106,26 @@ def test_the_set_list_line_starts_at_the_song_playing() -> None:
     entries = tuple(SetListEntry(n, f"s{n}", f"Song {n}", n == 7, n == 8) for n in range(1, 21))
     line = set_list_line(entries, 36).plain
     assert line.startswith("▶ 7 Song 7 · STANDBY 8 Song 8")
+
+
+def test_the_song_playing_chosen_again_is_marked_standby() -> None:
+    entries = (SetListEntry(1, "a", "Neon Nights", True, True), SetListEntry(2, "b", "Closer", False, False))
+    assert set_list_line(entries, 60).plain.startswith("▶ STANDBY 1 Neon Nights · 2 Closer")
+
+
+def test_a_count_in_is_no_negative_bar_and_repeated_cue_names_say_their_output() -> None:
+    counting = NowPlaying("s", "s", "playing", "-", -1, 3, -1.0, 16.0, "", 100.0, 1.0, None, 1)
+    cues = (NextCue("chorus look", "lights", "1.1", 1.0), NextCue("chorus look", "video", "1.1", 1.0))
+    screen = "\n".join(drawn(a_status(playing=counting, next_cues=cues), 80, 24))
+    assert "count-in" in screen and "-1.3" not in screen
+    assert "chorus look → lights" in screen and "chorus look → video" in screen
+
+
+def test_stopped_wide_the_large_digits_show_where_go_starts() -> None:
+    stopped = NowPlaying("s", "s", "stopped", "-", 12, 3, 0.0, 16.0, "", 100.0, 1.0, None, 5, 2)
+    screen = "\n".join(drawn(a_status(playing=stopped), 200, 50))
+    assert "GO from 5.2  stopped at 12.3" in screen
+    assert "██████    ██████" in screen  # the large 5 . 2 (not 12.3): its top row reads "5", gap, "2"
 
 
 def test_clock_is_to_a_tenth() -> None:
@@ -130,3 +150,12 @@ def test_log_records_become_messages_and_are_held_back_until_the_screen_closes()
         assert written.getvalue().endswith("after\n") and len(tap.messages()) == 1  # detached: as before
     finally:
         root.removeHandler(handler)
+
+
+def test_a_progress_line_goes_when_its_logger_says_how_it_went() -> None:
+    tap = LogTap(hold=False, clock=lambda: 100.0)
+    record = logging.LogRecord("showcontrol.offline", logging.INFO, "", 0, "time-stretching a.wav to 90 % (pitch kept)...", (), None)
+    tap.filter(record)
+    tap.filter(logging.LogRecord("showcontrol.other", logging.INFO, "", 0, "unrelated", (), None))
+    tap.filter(logging.LogRecord("showcontrol.offline", logging.INFO, "", 0, "a.wav at 90 %: from the cache in 0.0 s", (), None))
+    assert [m.text for m in tap.messages()] == ["unrelated", "a.wav at 90 %: from the cache in 0.0 s"]

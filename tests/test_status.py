@@ -12,6 +12,7 @@ from peers import free_port
 from showcontrol.app import RunOptions, ShowRunner
 from showcontrol.app.version import Preparation
 from showcontrol.load.show_file import load_show
+from showcontrol.model.position import BarBeat
 from showcontrol.status import (
     QUIT_AGAIN,
     AudioStatus,
@@ -58,12 +59,12 @@ def cueing(tmp_path_factory: pytest.TempPathFactory) -> Cueing:
 
 def test_now_playing_reads_the_position_in_the_operators_terms(cueing: Cueing) -> None:
     frame = 2 * 96000 + 24000  # bar 3, beat 2
-    playing = now_playing(cueing, "s", "Slow Burn", "playing", frame, 1, Fraction(3, 4), Fraction(1), (3, 4))
+    playing = now_playing(cueing, "s", "Slow Burn", "playing", frame, BarBeat(1), Fraction(3, 4), Fraction(1), (3, 4))
     assert (playing.bar, playing.beat, playing.section) == (3, 2, "chorus")
     assert playing.elapsed_s == 4.5 and playing.remaining_s == 16 - 4.5  # the song ends at 9.1: 16 s
     assert playing.timecode == "01:00:04:12"  # 4.5 s at 25 fps
     assert (playing.tempo_percent, playing.speed, playing.loop, playing.cued_bar) == (75, 1, (3, 4), 1)
-    assert now_playing(cueing, "s", "", "stopped", 0, 1, Fraction(1), Fraction(1), None).section == "intro"
+    assert now_playing(cueing, "s", "", "stopped", 0, BarBeat(1), Fraction(1), Fraction(1), None).section == "intro"
 
 
 def test_next_cues_count_down_from_the_frame_given(cueing: Cueing) -> None:
@@ -125,6 +126,16 @@ def test_the_keys_are_those_that_work_now() -> None:
     assert [k.keys for k in noting] == ["type", "⏎", "⌫ on empty"]  # while typing a note, letters are the note's
 
 
+def test_at_the_end_of_the_set_space_is_not_offered() -> None:
+    done = keys_now("stopped", OperatorInput(), False, False, has_set=True, set_done=True)
+    assert all(k.keys != "space" for k in done) and KeyHelp(">/< NN#", "standby song") in done
+
+
+def test_a_message_said_twice_is_shown_once() -> None:
+    said = [Message("output x is down: gone", Level.WARNING), Message("a"), Message("output x is down: gone", Level.WARNING, 99.0)]
+    assert [m.text for m in still_true(said, 10.0)] == ["a", "output x is down: gone"]
+
+
 def test_what_is_being_typed_is_shown() -> None:
     assert typing_text(OperatorInput()) == ""
     assert typing_text(OperatorInput(typed="12")) == "bar 12_"
@@ -143,6 +154,8 @@ def test_a_snapshot_of_a_real_runner_on_the_dummy_driver(tmp_path: Path) -> None
     assert isinstance(status.outputs[0], OutputHealth)
     assert status.audio == AudioStatus("silent", "SILENT (no device)", "dummy", status.audio.device) and not status.audio.ok
     assert status.trouble
-    assert [m.text for m in status.messages] == ["fresh"]  # stopped: q quits at once, nothing to ask
+    assert status.messages[0].text == "audio SILENT (no device): nothing is heard"  # why, while it is so
+    assert status.messages[1].text.startswith("output monitors is down: broker 127.0.0.1:")
+    assert [m.text for m in status.messages][2:] == ["fresh"]  # stopped: q quits at once, nothing to ask
     assert QUIT_AGAIN not in [m.text for m in status.messages]
     assert status.takes.count == 0 and status.takes.path.endswith("takes.jsonl") and status.takes.last is None

@@ -106,7 +106,7 @@ class Terminal:
         self.screen = bytearray()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
-        wait_until(lambda: b"cued bar 1" in self.screen and not termios.tcgetattr(self.terminal)[3] & termios.ICANON)
+        wait_until(lambda: b"GO from 1.1" in self.screen and not termios.tcgetattr(self.terminal)[3] & termios.ICANON)
 
     def _read(self) -> None:
         with contextlib.suppress(OSError):
@@ -238,7 +238,7 @@ def test_the_screen_fits_the_terminal_and_says_what_is_true(tmp_path: Path, size
     command = f"cd {REPO} && stty -g >{tmp_path / 'before'} && {run}; echo $? >{tmp_path / 'rc'}; stty -g >{tmp_path / 'after'}"
     term = Tmux(width, height, command)
     try:
-        wait_until(lambda: "cued bar 1" in term.screen() and re.search(r"down: (lights )?monitors", term.screen()), timeout=30)
+        wait_until(lambda: "GO from 1.1" in term.screen() and re.search(r"down: (lights )?monitors", term.screen()), timeout=30)
         stopped = term.screen()
         term.keys("Space")
         wait_until(lambda: "▶ PLAYING" in term.screen() and "2." in term.screen().split("PLAYING")[1][:12])
@@ -320,7 +320,7 @@ def test_a_crash_under_the_screen_leaves_the_terminal_as_it_was(tmp_path: Path) 
 
         thread = threading.Thread(target=console, daemon=True)
         thread.start()
-        wait_until(lambda: b"cued bar 1" in drawn and not termios.tcgetattr(terminal)[3] & termios.ICANON, timeout=20)
+        wait_until(lambda: b"GO from 1.1" in drawn and not termios.tcgetattr(terminal)[3] & termios.ICANON, timeout=20)
         os.write(controller, b" ")  # the first command: the controller raises
         thread.join(10)
         left = termios.tcgetattr(terminal)
@@ -329,8 +329,8 @@ def test_a_crash_under_the_screen_leaves_the_terminal_as_it_was(tmp_path: Path) 
     os.close(terminal)
     os.close(controller)
     out = drawn.decode(errors="replace")
-    assert "cued bar 1" in out  # the screen was drawn...
-    assert out.rindex(ALT_SCREEN_OFF) > out.rindex("cued bar 1") and out.rindex(SHOW_CURSOR) > out.rindex(HIDE_CURSOR)  # ...and closed
+    assert "GO from 1.1" in out  # the screen was drawn...
+    assert out.rindex(ALT_SCREEN_OFF) > out.rindex("GO from 1.1") and out.rindex(SHOW_CURSOR) > out.rindex(HIDE_CURSOR)  # ...and closed
     assert left == cooked
 
 

@@ -299,7 +299,7 @@ class ShowRunner:
             self.session.showlog.record(
                 {"song": self.song.id, "kind": "song", "result": "follows", "gap_frames": gap, "ended_device_frame": ended_at}
             )
-        self._say(f"{self.song.id} follows after {gap / self.sample_rate:g} s")
+        self._say(f"{self.song.id} follows after {gap / self.sample_rate:.1f} s")
         if late_frames > 0:
             log.warning("%s followed %.0f ms late: it was not ready within its gap", self.song.id, late_frames / self.sample_rate * 1000)
 
@@ -323,7 +323,8 @@ class ShowRunner:
             output.set_list(songs)
 
     def set_songs(self, playing: bool) -> tuple[wire.SetSong, ...]:
-        """The run's set: the entry open (playing, or standby while stopped) and the one GO plays next."""
+        """The run's set: the entry open (playing, or standby while stopped) and the one GO (or the end of
+        this song) plays next, which may be the playing song itself, chosen again."""
         titles = {song.id: song.title for song in self.loaded.show.songs}
         return tuple(
             wire.SetSong(
@@ -331,7 +332,7 @@ class ShowRunner:
                 entry.song_id,
                 titles.get(entry.song_id, entry.song_id),
                 playing and number == self.index,
-                number == self.standby and not (playing and number == self.index),
+                number == self.standby,
             )
             for number, entry in enumerate(self.setlist)
         )
@@ -370,7 +371,7 @@ class ShowRunner:
         """Play the standby song from `at`, a bar or bar.beat (default: the cued one), with the song's count-in as pre-roll."""
         with self._lock:
             if self.standby is None and self.player.idle:
-                raise ShowControlError("the set has been played: choose a song with <, > or its number and #")
+                raise ShowControlError("end of the set: choose a song with <, > or NN#")
             self.apply_pending_tempo()
             if self.standby is not None and self.standby != self.index and self.player.idle and not self._install_standby():
                 job = self.standby_job

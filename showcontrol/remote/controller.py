@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -101,8 +102,9 @@ class Controller:
         entry["result"] = "ok" if reply.ok else f"error: {reply.text}"
         if self.runner.showlog is not None and not isinstance(command, Status):
             self.runner.showlog.record(entry)
-        if not reply.ok:
-            log.info("%s from %s refused: %s", entry["command"], source, reply.text)
+        if not reply.ok and source != "keys":  # the keys' own reply is on the operator's screen already
+            words = "an invalid command" if isinstance(command, Reply) else re.sub(r"(?<!^)(?=[A-Z])", " ", type(command).__name__).lower()
+            log.info("%s (from %s) refused: %s", words, source, reply.text)
 
     def _apply(self, command: Command) -> Reply:
         runner, state = self.runner, self.state()

@@ -31,7 +31,7 @@ from showcontrol.engine.transport import State
 from showcontrol.errors import ShowControlError
 from showcontrol.remote.controller import Controller, section_bars
 from showcontrol.status import MESSAGES, Cueing, Level, Message, OperatorInput, snapshot
-from showcontrol.takes.record import NOTE_LENGTH, clean_note
+from showcontrol.takes.record import NOTE_LENGTH, clean_note, last_take
 from showcontrol.ui.keys import CTRL_C, parse_keys
 from showcontrol.ui.live import FullScreen, LineView, can_draw
 from showcontrol.ui.marking import MARK_KEYS, MarkKeys
@@ -199,16 +199,22 @@ class OperatorKeys:
         self.marking = MarkKeys(runner)  # issue 17: marking while listening
         self.song = runner.song
         self.quit_by: signal.Signals | None = None
+        self._standby_said: Message | None = None  # "standby N: X — space plays it", until GO plays it
 
     def follow_the_set(self, now: float) -> None:
         """Another song of the set came in: markers go to its marks file, and the screen says which it is."""
         runner = self.runner
+        if self._standby_said is not None and not runner.player.idle:  # GO played it: no longer true
+            if self._standby_said in self.messages:
+                self.messages.remove(self._standby_said)
+            self._standby_said = None
         if runner.song is self.song:
             return
         self.song, self.marking = runner.song, MarkKeys(runner)
         place = f" {runner.index + 1}/{len(runner.setlist)}" if len(runner.setlist) > 1 else ""
         if runner.player.idle:
             self.say(f"standby{place}: {runner.song.title} — space plays it", now)
+            self._standby_said = self.messages[-1]
         else:
             self.say(f"following{place}: {runner.song.title}", now)
 
@@ -259,6 +265,8 @@ class OperatorKeys:
             self.say(toggle_loop(runner, controller), now)
         elif key in ("g", "x"):
             self._mark(key == "g", now)
+        elif key == "n" and not self._has_take():
+            self.say("no take to note on yet: GO starts one", now, Level.WARNING)  # refused before a word is typed
         elif key == "n":
             self.entered = replace(self.entered, note="")
         elif key in MARK_KEYS:  # issue 17: marking while listening
@@ -266,6 +274,10 @@ class OperatorKeys:
         if reply is not None and not reply.ok:
             self.say(reply.text, now, Level.ERROR)
         return False
+
+    def _has_take(self) -> bool:
+        take_log = self.runner.takes.log
+        return take_log is not None and last_take(take_log.takes()) is not None
 
     def _type(self, typed: str) -> None:
         self.entered = replace(self.entered, typed=typed)

@@ -125,6 +125,7 @@ class LogTap(logging.Filter):
         self._lock = threading.Lock()
         self._held: deque[logging.LogRecord] = deque(maxlen=HELD_RECORDS)
         self._messages: deque[Message] = deque(maxlen=MESSAGES)
+        self._senders: deque[str] = deque(maxlen=MESSAGES)  # the logger of each message
         self._last: logging.LogRecord | None = None  # a record passes every handler: one message for it
         self._handlers: list[logging.Handler] = []
 
@@ -135,10 +136,19 @@ class LogTap(logging.Filter):
                 level = (
                     Level.ERROR if record.levelno >= logging.ERROR else Level.WARNING if record.levelno >= logging.WARNING else Level.INFO
                 )
+                self._supersede(record.name)
                 self._messages.append(Message(record.getMessage(), level, self._clock() + LIFETIMES_S[level]))
+                self._senders.append(record.name)
                 if self.hold:
                     self._held.append(record)
         return not self.hold
+
+    def _supersede(self, sender: str) -> None:
+        """A line ending in "..." says something is under way ("time-stretching x to 90 %..."): the next
+        record of the same logger says how it went, so the progress line goes when that one comes."""
+        kept = [(m, s) for m, s in zip(self._messages, self._senders, strict=True) if not (s == sender and m.text.endswith("..."))]
+        self._messages = deque((m for m, _ in kept), maxlen=MESSAGES)
+        self._senders = deque((s for _, s in kept), maxlen=MESSAGES)
 
     def attach(self) -> None:
         self._handlers = list(logging.getLogger().handlers)

@@ -112,7 +112,12 @@ def head_panel(status: ShowStatus, rows: int, wide: bool) -> Panel:
     label, style = STATES.get(playing.state, (playing.state.upper(), "bold"))
     first = Text(no_wrap=True, overflow="ellipsis")
     first.append(f" {label} ", style)
-    first.append(f"  {playing.bar}.{playing.beat}", "bold")  # also beside the large digits: what a test or a reader finds
+    stopped = playing.state == "stopped"
+    if stopped:  # what GO does first, where the song stopped after it
+        first.append(f"  GO from {playing.cued_bar}.{playing.cued_beat}", "bold")
+        first.append(f"  stopped at {position_text(playing)}", "dim")
+    else:
+        first.append(f"  {position_text(playing)}", "bold")  # also beside the large digits: what a test or a reader finds
     first.append(f"  {playing.section}", "cyan")
     first.append(f"  {clock(playing.elapsed_s)}")
     first.append(f" / {clock(playing.remaining_s)} left", "dim")
@@ -126,8 +131,9 @@ def head_panel(status: ShowStatus, rows: int, wide: bool) -> Panel:
         grid.add_column(no_wrap=True, style=BIG_STYLES.get(playing.state, "bold"))
         grid.add_column(ratio=1, no_wrap=True)
         grid.add_column(no_wrap=True, justify="right")
+        shown = f"{playing.cued_bar}.{playing.cued_beat}" if stopped else f"{playing.bar}.{playing.beat}" if playing.bar >= 1 else "-"
         grid.add_row(
-            Text(big(f"{playing.bar}.{playing.beat}")),
+            Text(big(shown)),
             Group(first, song_line(playing), Text(), third),
             Text(big(f"{upcoming.in_s:.1f}" if upcoming else ""), "bold"),
         )
@@ -180,6 +186,11 @@ def big(text: str) -> str:
     return "\n".join(" ".join(glyph[row].replace("#", "██").replace(" ", "  ") for glyph in glyphs) for row in range(BIG_ROWS))
 
 
+def position_text(playing: NowPlaying) -> str:
+    """bar.beat, or "count-in" before bar 1 (a count-in or a gap before the song), never a negative bar."""
+    return f"{playing.bar}.{playing.beat}" if playing.bar >= 1 else "count-in"
+
+
 def song_line(playing: NowPlaying) -> Text:
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append(playing.title or playing.song_id, "bold")
@@ -189,7 +200,7 @@ def song_line(playing: NowPlaying) -> Text:
     if playing.speed != 1:
         details.append(f"speed {playing.speed:g}×")
     details.append(f"loop {playing.loop[0]}–{playing.loop[1]}" if playing.loop else "no loop")
-    if playing.state != "playing":
+    if playing.state == "paused":
         details.append(f"cued bar {playing.cued_bar}")
     line.append("  " + " · ".join(details))
     return line
@@ -220,14 +231,16 @@ def cue_table(cues: Sequence[NextCue], rows: int, wide: bool) -> RenderableType:
         return Text("no more cues", "dim")
     countdowns = [f"{cue.in_s:.1f} s" for cue in shown]
     counts, ats = max(map(len, countdowns)), max(len(cue.at) for cue in shown)
+    names = [cue.name for cue in shown]
+    repeated = len(set(names)) < len(names)  # the same name on two outputs: say which is which
     lines = []
     for index, (cue, countdown) in enumerate(zip(shown, countdowns, strict=True)):
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(countdown.rjust(counts), "bold" if index == 0 else "")
         line.append(f" {cue.at.ljust(ats)} ", "cyan")
         line.append(printable(cue.name))
-        if wide:
-            line.append(f"  → {cue.output}", "dim")
+        if wide or repeated:
+            line.append(f"{'  ' if wide else ' '}→ {cue.output}", "dim")
         lines.append(line)
     return Group(*lines)
 
