@@ -45,6 +45,8 @@ def test_a_burst_of_cues_and_state_arrives_whole_and_in_order(broker: Broker) ->
             output.send(output.prepare(cue(n)), cue(n), time.monotonic_ns())
             output.state(beat(n + 1))
         wait_until(lambda: sum(t == PREFIX + "cue" for _, t, _ in subscriber.lines) == 300)
+        # State travels on its own connection (cues have a line of their own): it may come in after the cues
+        wait_until(lambda: sum(t == PREFIX + "state/position" for _, t, _ in subscriber.lines) >= 300)
     finally:
         output.close()
         subscriber.close()
