@@ -204,11 +204,12 @@ def test_a_loop_at_the_songs_end_ends_the_song_once_in_a_run(tmp_path: Path) -> 
             wait_until(lambda: [OscMessage(d).params for _, d in receiver.datagrams].count([2, 1]) >= 3)  # into the third pass
             running.release_loop()
             wait_until(lambda: running.segment.state is State.STOPPED)
-            running.dispatcher.wait_for_drain(1.0)
+            running.dispatcher.wait_for_drain(10.0)  # a loaded machine may take a while
     finally:
         receiver.close()
     beats = [tuple(OscMessage(d).params) for _, d in receiver.datagrams]
-    assert beats == [(bar, beat) for bar in (1, 2, 3, 2, 3, 2, 3) for beat in range(1, 5)]
+    passes = (len(beats) - 4) // 8  # three, or one more when a loaded machine releases the loop after the wrap
+    assert passes >= 3 and beats == [(bar, beat) for bar in (1, *(2, 3) * passes) for beat in range(1, 5)], beats
     records = [json.loads(line) for line in (tmp_path / "show.jsonl").read_text().splitlines()]
     assert [r["song_frame"] for r in records if r.get("kind") == "end"] == [3 * RATE]
     assert [r["state"] for r in records if r.get("kind") == "transport"][-1] == "stopped"
