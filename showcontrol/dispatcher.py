@@ -136,8 +136,12 @@ class Dispatcher:
 
     @property
     def draining(self) -> bool:
-        """After a stop, events still in the device's buffers are being sent."""
-        return self.scheduler.draining
+        """After a stop, events still in the device's buffers are to be sent: also while this thread has not
+        woken up to the stop yet (a loaded machine holds it off for tens of ms; a quit or the next song's
+        install that came first lost the song's `end`)."""
+        if self._stop.is_set() or not self._thread.is_alive():
+            return False
+        return not self.scheduler.caught_up(self.ports.transport.segment)
 
     def start(self) -> None:
         self._thread.start()
@@ -149,6 +153,7 @@ class Dispatcher:
     def wait_for_drain(self, timeout_s: float) -> None:
         """Let the events still due from the audio already rendered go out (a quit right after a stop)."""
         deadline = time.monotonic() + timeout_s
+        self.wake()  # to the transport's latest segment now, not at its next deadline
         while self.draining and time.monotonic() < deadline:
             time.sleep(0.005)
 

@@ -213,3 +213,91 @@ def test_a_loop_at_the_songs_end_ends_the_song_once_in_a_run(tmp_path: Path) -> 
     records = [json.loads(line) for line in (tmp_path / "show.jsonl").read_text().splitlines()]
     assert [r["song_frame"] for r in records if r.get("kind") == "end"] == [3 * RATE]
     assert [r["state"] for r in records if r.get("kind") == "transport"][-1] == "stopped"
+
+
+class HeldDevice:
+    """A device whose dispatcher thread a loaded machine holds off: while held, the thread's first read
+    of each turn (the frames taken) waits, as a thread does that is not scheduled."""
+
+    def __init__(self, clock: ClockMap) -> None:
+        self.clock: ClockMap | None = clock
+        self.latency_frames = 0
+        self.taken = 0
+        self.held = threading.Event()  # the thread is waiting at its read
+        self._running = threading.Event()
+        self._running.set()
+
+    @property
+    def frames_delivered(self) -> int:
+        if not self._running.is_set():
+            self.held.set()
+            self._running.wait()
+        return self.taken
+
+    @frames_delivered.setter
+    def frames_delivered(self, frames: int) -> None:
+        self.taken = frames
+
+    def hold(self) -> None:
+        self._running.clear()
+
+    def let_go(self) -> None:
+        self._running.set()
+
+
+@dataclass
+class HeldLink:
+    device: HeldDevice
+
+
+class StateRecorder(Recorder):
+    """The show state and transport changes the dispatcher told this output, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.told: list[str] = []
+
+    def state(self, event: Event) -> None:
+        self.told.append(event.kind.value)
+
+    def transport(self, state: str, song_id: str, position: str, sync: object) -> None:
+        self.told.append(state)
+
+
+def test_a_song_stopped_at_its_end_is_draining_until_the_dispatcher_has_sent_its_end(tmp_path: Path) -> None:
+    """Found under load (a run's show log without its `end`): a run quitting at a song's end, or a set list
+    installing the next song, asked the dispatcher whether it was still draining before its thread had
+    woken up to the stop: "no", it said, was stopped, and the song's end went unsent and unlogged. Here
+    the thread is held off as a loaded machine holds it, while the audio plays to the end and stops."""
+    timeline = a_timeline(tmp_path)
+    end = timeline.end_frame
+    start_ns = time.monotonic_ns() + 10 * 10**9 - end * 10**9 // RATE  # playing: the end is ten seconds away
+    device = HeldDevice(ClockMap(0, start_ns, RATE, start_ns + 1e9))
+    transport = Transport(end_frame=end)
+    transport.segment = Segment(1, State.PLAYING, 0, 0, 0)
+    lights = StateRecorder()
+    with ShowLog(tmp_path / "show.jsonl") as showlog:
+        dispatcher = Dispatcher(
+            DispatcherConfig("s", timeline, dispatch_order(timeline, {}), device_latency_ns=0, max_lead_frames=4800),
+            DispatcherPorts(transport, HeldLink(device), {"lights": lights}, showlog),
+        )
+        dispatcher.start()
+        try:
+            wait_until(lambda: lights.told == ["playing"])  # it follows the song, waiting for its first beat
+            device.hold()
+            assert device.held.wait(30)
+            now_ns = time.monotonic_ns()  # meanwhile the audio played to the end and the transport stopped there
+            played_from_ns = now_ns - 10**9 - end * 10**9 // RATE  # the end a second ago
+            device.clock = ClockMap(0, played_from_ns, RATE, played_from_ns + 1e9)
+            device.taken = end + 1024
+            assert transport.next_block(end + 1024, 256).state is State.STOPPED
+            threading.Timer(1.0, device.let_go).start()
+            dispatcher.wait_for_drain(30.0)
+            told_when_drained = list(lights.told)
+        finally:
+            device.let_go()
+            dispatcher.stop()
+    assert told_when_drained[-2:] == ["end", "stopped"] and told_when_drained.count("beat") == 8
+    records = [json.loads(line) for line in (tmp_path / "show.jsonl").read_text().splitlines()]
+    assert [r["song_frame"] for r in records if r.get("kind") == "end"] == [end]
+    assert [r["state"] for r in records if r.get("kind") == "transport"] == ["playing", "stopped"]

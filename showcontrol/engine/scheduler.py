@@ -133,9 +133,9 @@ class Scheduler:
         """What to do now: effects to perform in order, the last a `Fire` or a `WaitUntil`."""
         effects: list[Effect] = []
         if seen.segment.generation != self._generation:
-            self._generation = seen.segment.generation
             self._follow(seen.segment, effects)
             self._previous = seen.segment.state
+            self._generation = seen.segment.generation  # last: `caught_up` never sees it before `draining`
         order = self.config.order
         while True:
             playing, clock = self._playing, seen.clock
@@ -165,6 +165,13 @@ class Scheduler:
             self.next_index += 1
             effects.append(Fire(item, due_ns))
             return effects
+
+    def caught_up(self, segment: Segment) -> bool:
+        """Whether the last `advance` followed `segment` (the transport's latest) and has nothing left to drain.
+
+        Any thread. `draining` alone is not enough: until the dispatcher's thread wakes up to a stop, it is
+        not draining yet, though the audio before the stop (the song's `end`) still has events due."""
+        return segment.generation == self._generation and not self.draining
 
     def _follow(self, segment: Segment, effects: list[Effect]) -> None:
         """A new segment from the audio callback: start, resume, finish a loop's pass, or drain after a stop."""
