@@ -52,7 +52,7 @@ def write_show(folder: Path, patch_extra: str = "", songs: int = 2) -> Path:
     return show
 
 
-def wait_until(condition: Callable[[], object], timeout: float = 20) -> None:
+def wait_until(condition: Callable[[], object], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
