@@ -169,7 +169,13 @@ class Dispatcher:
         while not self._stop.is_set():
             device = self.ports.audio.device
             taken = device.frames_delivered  # read before the segment: never newer than it
-            seen = Seen(transport.segment, taken, device.clock, time.monotonic_ns(), transport.loop, device.latency_frames)
+            # The loop read on both sides of the segment, and one seen on either side counts: between two reads the
+            # callback may wrap and then take a release (read after the segment only, the loop's end looked played
+            # through), or take a new loop. A loop seen a turn too long only holds its end's events one more turn.
+            loop_before = transport.loop
+            segment = transport.segment
+            loop = loop_before if loop_before is not None else transport.loop
+            seen = Seen(segment, taken, device.clock, time.monotonic_ns(), loop, device.latency_frames)
             for effect in self.scheduler.advance(seen):
                 self._perform(effect)
 
