@@ -114,6 +114,7 @@ class Broker:
             "persistence false",
             "set_tcp_nodelay true",  # as docs/hardware.md says a show's broker should run
             "log_dest stderr",
+            *(f"log_type {kind}" for kind in ("error", "warning", "notice", "information", "subscribe")),  # `subscribed` reads it
         ]
         if self.websockets_port is not None:
             lines += [f"listener {self.websockets_port}", "protocol websockets"]
@@ -146,6 +147,13 @@ class Broker:
             self.process = None
             raise
         self.started_once = True
+
+    def subscribed(self, topic_filter: str) -> int:
+        """How many times a client subscribed to `topic_filter` here (restarts included): a test knows from it
+        that a monitor listens, where a sleep would only guess."""
+        log_path = self.folder / "broker.log"
+        lines = log_path.read_text(errors="replace").splitlines() if log_path.exists() else []
+        return sum(line.endswith(f" {topic_filter}") for line in lines)
 
     @staticmethod
     def _runs_logged(log_path: Path) -> int:
