@@ -13,6 +13,7 @@ from conftest import REPO
 
 from showcontrol.cli import main
 from showcontrol.cuesheet.sheet import Header, cue_sheet, duration_text, iso_duration, timing_text
+from showcontrol.demo import make_demo_tracks
 from showcontrol.load.show_file import LoadedShow, load_show
 from showcontrol.takes.log import read_takes
 
@@ -25,7 +26,7 @@ EPISODE += ["--date", "2026-12-01", "--company", "Lantern Pictures Ltd"]
 
 @pytest.fixture(scope="module")
 def demo() -> LoadedShow:
-    main(["check", str(DEMO)])  # synthesises the demo's tracks the first time
+    make_demo_tracks(DEMO)  # the demo's tracks, where setup.sh has not made them (`check` only says they are missing)
     return load_show(DEMO)
 
 
@@ -74,7 +75,7 @@ def test_times_are_written_as_cue_sheets_and_ddex_write_them(demo: LoadedShow) -
     assert (duration_text(44.4), duration_text(3725), iso_duration(64.5), iso_duration(33.0)) == ("00:44", "1:02:05", "PT1M4.5S", "PT33S")
 
 
-def test_the_csv_is_exactly_the_golden_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_csv_is_exactly_the_golden_one(demo: LoadedShow, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cuesheet.csv"
     assert main(["cuesheet", str(DEMO), "--takes", str(TAKES), *EPISODE, "-o", str(out)]) == 0
     assert out.read_bytes() == (GOLDEN / "expected.csv").read_bytes()
@@ -82,7 +83,9 @@ def test_the_csv_is_exactly_the_golden_one(tmp_path: Path, capsys: pytest.Captur
     assert not list(tmp_path.glob(".*partial"))
 
 
-def test_a_wrong_output_or_a_missing_take_log_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_wrong_output_or_a_missing_take_log_is_a_clear_error(
+    demo: LoadedShow, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["cuesheet", str(DEMO), "-o", str(tmp_path / "sheet.txt")]) == 2
     assert main(["cuesheet", str(DEMO), "--takes", str(tmp_path / "none.jsonl"), "-o", str(tmp_path / "sheet.csv")]) == 2
     err = capsys.readouterr().err
@@ -91,7 +94,7 @@ def test_a_wrong_output_or_a_missing_take_log_is_a_clear_error(tmp_path: Path, c
 
 
 @pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils (pdftoppm, pdftotext) is not installed")
-def test_the_pdf_reads_as_a_cue_sheet_and_breaks_across_pages(tmp_path: Path) -> None:
+def test_the_pdf_reads_as_a_cue_sheet_and_breaks_across_pages(demo: LoadedShow, tmp_path: Path) -> None:
     out = tmp_path / "cuesheet.pdf"
     assert main(["cuesheet", str(DEMO), "--takes", str(TAKES), *EPISODE, "-o", str(out)]) == 0
     text = subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True, check=True).stdout
