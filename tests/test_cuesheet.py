@@ -13,7 +13,6 @@ from conftest import REPO
 
 from showcontrol.cli import main
 from showcontrol.cuesheet.sheet import Header, cue_sheet, duration_text, iso_duration, timing_text
-from showcontrol.demo import make_demo_tracks
 from showcontrol.load.show_file import LoadedShow, load_show
 from showcontrol.takes.log import read_takes
 
@@ -25,9 +24,8 @@ EPISODE += ["--date", "2026-12-01", "--company", "Lantern Pictures Ltd"]
 
 
 @pytest.fixture(scope="module")
-def demo() -> LoadedShow:
-    make_demo_tracks(DEMO)  # the demo's tracks, where setup.sh has not made them (`check` only says they are missing)
-    return load_show(DEMO)
+def demo(demo_show: Path) -> LoadedShow:
+    return load_show(demo_show)
 
 
 def test_the_chosen_takes_are_reported_each_source_of_a_mashup_for_the_time_it_is_heard(demo: LoadedShow) -> None:
