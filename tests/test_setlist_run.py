@@ -204,6 +204,29 @@ def test_a_follow_disarmed_by_a_stop_just_before_the_end_does_not_start(tmp_path
     assert {r["song"] for r in records if r.get("kind") == "transport"} == {"s1"}
 
 
+def test_another_standby_chosen_while_armed_disarms_the_follow_and_waits_for_go(tmp_path: Path) -> None:
+    """s1 is armed to follow into s2; the operator chooses s3 while s1 plays: at s1's end s3 is standby and
+    waits for GO (a choice is never started by itself), nothing followed."""
+    receiver = UdpReceiver()
+    show = five_songs(tmp_path, receiver.port, free_port(), bars=4, setlist=SEGUES)
+    (tmp_path / "patch.yaml").write_text(
+        "version: 1\naudio: {sample_rate: 48000, channels: 2, buffer_frames: 256, routes: {track: 1, click: 2}}\n"
+        f"outputs:\n  lights: {{type: osc, host: 127.0.0.1, port: {receiver.port}}}\n"
+    )
+    try:
+        with ShowRunner(load_show(show), RunOptions(audio_driver="dummy", log_path=tmp_path / "show.jsonl")) as runner:
+            runner.play()
+            wait_until(lambda: runner.armed_follow == "s2")
+            assert runner.select("3") == "after this song 3: s3"
+            assert runner.armed_follow is None
+            wait_until(lambda: runner.song.id == "s3" and runner.ready_to_go)  # s1 ended; s3 came in, stopped
+            assert runner.played == ["s1"] and runner.segment.state is State.STOPPED and runner.armed_follow is None
+    finally:
+        receiver.close()
+    records = [json.loads(line) for line in (tmp_path / "show.jsonl").read_text().splitlines()]
+    assert not [r for r in records if r.get("result") == "follows"]
+
+
 def test_jack_midi_of_both_songs_leaves_on_its_frames_across_a_hand_over_inside_a_period(jack, tmp_path: Path) -> None:
     """On the JACK client (jackd's dummy backend, 1024-frame periods) a follows into b with no gap; a's end falls
     640 frames into a period, where a's last note (100 frames before its end) and b's first (on its first
