@@ -48,6 +48,7 @@ MAX_WAIT_NS = 50_000_000  # wake at least this often, whatever the scheduler sai
 # machine (cues keep the clock through that); past this, the audio has stopped, and so do the cues.
 MAX_LEAD_S = 0.1
 MESSAGE_KINDS = frozenset({Kind.OSC, Kind.MIDI, Kind.MQTT, Kind.SYNC})
+FOLLOW_WAIT_S = 1.0  # the longest a song handed over waits for the one before to tell its stop (a stuck output)
 
 
 @dataclass
@@ -111,7 +112,11 @@ def _spin_until(deadline_ns: int) -> None:
 
 
 class Dispatcher:
-    def __init__(self, config: DispatcherConfig, ports: DispatcherPorts) -> None:
+    def __init__(self, config: DispatcherConfig, ports: DispatcherPorts, follows: Dispatcher | None = None) -> None:
+        """`follows`: the dispatcher of the song that this one's song is armed to follow on the frame. Until this
+        transport plays nothing is told (that song is the one playing), and its first word waits for that
+        dispatcher to have told its own song's stop, after its last cues: two dispatchers are alive across
+        the hand-over, and monitors must never get the song before's "stopped" after this one's "playing"."""
         self.config = config
         self.ports = ports
         self.sample_rate: Rate = config.timeline.sample_rate
@@ -123,8 +128,12 @@ class Dispatcher:
                 config.max_latency_frames,
                 config.timeline.start_frame,
                 config.on_locate,
-            )
+            ),
+            ports.transport.segment.generation if follows is not None else -1,
         )
+        self._follows = follows
+        self._told = threading.Condition()
+        self._told_generation = -1  # the latest transport segment told to the outputs
         self.skipped_once: list[str] = []
         self.stats = DispatchStats()
         self.realtime = False
@@ -156,6 +165,13 @@ class Dispatcher:
         self.wake()  # to the transport's latest segment now, not at its next deadline
         while self.draining and time.monotonic() < deadline:
             time.sleep(0.005)
+
+    def wait_until_told(self, generation: int, timeout_s: float) -> bool:
+        """Until the outputs have been told the transport's segment `generation` (or a later one); whether
+        they were within `timeout_s`."""
+        self.wake()
+        with self._told:
+            return self._told.wait_for(lambda: self._told_generation >= generation, timeout_s)
 
     def stop(self) -> None:
         self._stop.set()
@@ -261,9 +277,17 @@ class Dispatcher:
 
     def _announce(self, announce: Announce) -> None:
         segment = announce.segment
+        before, self._follows = self._follows, None
+        if before is not None:  # the song this one follows: its last cues and its stop are told first
+            final = before.ports.transport.segment.generation  # that transport's last: the callback ended it before this one played
+            if not before.wait_until_told(final, FOLLOW_WAIT_S):
+                log.warning("%s: the song before did not tell its stop within %.0f s", self.config.song_id, FOLLOW_WAIT_S)
         sync = sync_point(self.config.timeline, announce.begin_frame)
         for output in self.ports.outputs.values():
             output.transport(segment.state.value, self.config.song_id, str(segment.song_frame), sync)
+        with self._told:
+            self._told_generation = segment.generation
+            self._told.notify_all()
         self.ports.showlog.record(
             {"song": self.config.song_id, "kind": "transport", "state": segment.state.value, "song_frame": segment.song_frame}
         )

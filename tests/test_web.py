@@ -166,7 +166,7 @@ def test_the_performer_page_follows_the_show_and_the_remote_starts_it_with_its_p
 
 
 SET = (
-    SHOW
+    SHOW.replace("songs:\n", "setlist:\n  - midnight\n  - {song: harbour, follow: true}\n  - encore\nsongs:\n", 1)
     + """  - id: harbour
     title: Harbour Lights
     end: 17.1
@@ -186,8 +186,9 @@ SET = (
 def test_the_pages_show_the_set_list_and_the_remote_chooses_what_goes_next(
     browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A three-song set: the performer page says which number is next (large while stopped, small while
-    playing); the remote lists the set from the engine's retained state/setlist, and NEXT, PREVIOUS and a
+    """A three-song set, the encore following the second song by itself: the performer page says which number
+    is next (large while stopped, small while playing, marked where it will follow); the remote lists the
+    set from the engine's retained state/setlist, the encore marked as following, and NEXT, PREVIOUS and a
     tapped song move the engine's standby song (the `song` command, as the keys do); GO plays it."""
     broker, web, web_port = serve_show(tmp_path, monkeypatch, SET)
     shots = Path(os.environ.get("SHOWCONTROL_SCREENSHOTS", tmp_path))
@@ -203,7 +204,7 @@ def test_the_pages_show_the_set_list_and_the_remote_chooses_what_goes_next(
 
             remote = browser.new_page(viewport=PHONE, device_scale_factor=1)
             remote.goto(f"http://127.0.0.1:{web_port}/remote")
-            remote.wait_for_function(f"() => ({setlist})() === 'standby:1Midnight Roadstandby|:2Harbour Lights|:3The Encore'")
+            remote.wait_for_function(f"() => ({setlist})() === 'standby:1Midnight Roadstandby|:2Harbour Lights|:3The Encore→ follows'")
             remote.fill("#pin", "471100")
             remote.click("#pin-form button")
             remote.click("#next")
@@ -218,8 +219,10 @@ def test_the_pages_show_the_set_list_and_the_remote_chooses_what_goes_next(
 
             remote.click("#go")
             wait_until(lambda: runner.segment.state is State.PLAYING and runner.song.id == "harbour")
-            remote.wait_for_function(f"() => ({setlist})() === ':1Midnight Road|playing:2Harbour Lightsplaying|standby:3The Encorestandby'")
-            performer.wait_for_function("() => document.getElementById('next-song').textContent === 'next song: 3. The Encore'")
+            remote.wait_for_function(
+                f"() => ({setlist})() === ':1Midnight Road|playing:2Harbour Lightsplaying|standby:3The Encore→ followsstandby'"
+            )
+            performer.wait_for_function("() => document.getElementById('next-song').textContent === 'next song: 3. The Encore → follows'")
             performer.wait_for_function(
                 "() => document.getElementById('lyric').textContent === 'Harbour lights are calling'", timeout=60000
             )

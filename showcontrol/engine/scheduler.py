@@ -116,11 +116,13 @@ class Scheduler:
     Owned by the dispatcher thread: `advance` is the only method it calls; `draining` may be read anywhere.
     """
 
-    def __init__(self, config: SchedulerConfig) -> None:
+    def __init__(self, config: SchedulerConfig, told_generation: int = -1) -> None:
+        """`told_generation`: a segment the outputs are not to be told about (a follow armed ahead: its
+        transport stands stopped while the song before it plays, and monitors show that one)."""
         self.config = config
         self.next_index = len(config.order)
         self.draining = False  # after a stop, the events still in the device's buffers are being sent
-        self._generation = -1
+        self._generation = told_generation
         self._previous = State.STOPPED
         self._playing: Segment | None = None  # the segment events are fired by
         self._drain_until: int | None = None  # fire only the events the audio had reached (a stop, or a loop's end)...
