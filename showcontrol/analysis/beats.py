@@ -203,12 +203,12 @@ def attack_times(onsets: Onsets, peaks: Curve) -> Curve:
     if _attack_start(typical) is None:  # decided before aligning, which would line up any waveform's ripples into a rise
         return peaks + FLUX_LEAD_SECONDS
     inner = offsets[reach:-reach]  # compared at every shift without leaving the window
+    around = _attack_segments(onsets, origin, np.arange(offsets[0] - reach, offsets[-1] + reach + 1))
     for round_ in range(ATTACK_ROUNDS):
         if round_:
             typical = np.median(_attack_segments(onsets, blocks, offsets), axis=0)
         template = typical[reach:-reach] - typical[reach:-reach].mean()
         template /= float(np.linalg.norm(template)) or 1.0
-        around = _attack_segments(onsets, origin, np.arange(offsets[0] - reach, offsets[-1] + reach + 1))
         scores = np.empty((len(origin), len(shifts)))
         for column, shift in enumerate(shifts):
             part = around[:, inner - offsets[0] + reach + shift]
