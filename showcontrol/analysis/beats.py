@@ -199,14 +199,12 @@ def attack_times(onsets: Onsets, peaks: Curve) -> Curve:
     shifts = np.arange(-reach, reach + 1)
     origin = np.round(peaks * rate).astype(np.int64)
     blocks = origin.copy()
-    typical = np.median(_attack_segments(onsets, origin, offsets), axis=0)
-    if _attack_start(typical) is None:  # decided before aligning, which would line up any waveform's ripples into a rise
-        return peaks + FLUX_LEAD_SECONDS
+    if _attack_start(np.median(_attack_segments(onsets, origin, offsets), axis=0)) is None:
+        return peaks + FLUX_LEAD_SECONDS  # decided before aligning, which would line up any waveform's ripples into a rise
     inner = offsets[reach:-reach]  # compared at every shift without leaving the window
     around = _attack_segments(onsets, origin, np.arange(offsets[0] - reach, offsets[-1] + reach + 1))
-    for round_ in range(ATTACK_ROUNDS):
-        if round_:
-            typical = np.median(_attack_segments(onsets, blocks, offsets), axis=0)
+    for _ in range(ATTACK_ROUNDS):
+        typical = np.median(_attack_segments(onsets, blocks, offsets), axis=0)
         template = typical[reach:-reach] - typical[reach:-reach].mean()
         template /= float(np.linalg.norm(template)) or 1.0
         scores = np.empty((len(origin), len(shifts)))
