@@ -4,7 +4,9 @@ Ellis's dynamic programme ("Beat tracking by dynamic programming", JNMR 2007, th
 `beat_track`), with one change that a live recording needs: the period it expects is the local one,
 measured by autocorrelation in overlapping windows, so the beats follow tempo changes and drift instead
 of being pulled towards one tempo for the whole song. Each beat is then moved to the nearest peak of
-the flux, between frames, so a beat lands within a few milliseconds of the attack.
+the flux, between frames, and from there to where its notes start (`attack_times`): the flux peaks where
+an attack's bulk arrives, a few milliseconds before a click's first sample but 5-15 ms after a plucked
+bass or a soft piano starts, so a constant lead would leave a drumless recording's beats late.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from showcontrol.analysis.onsets import Curve, Onsets
 
@@ -19,7 +22,15 @@ WINDOW_SECONDS = 8.0
 WINDOW_STEP_SECONDS = 1.0
 TIGHTNESS = 200.0  # how strongly a beat interval is held to the local period (librosa's default is 100)
 PRIOR_OCTAVES = 0.9  # width of the preference for ~110 BPM when nothing else decides between half and double
-FLUX_LEAD_SECONDS = 0.004  # the flux peaks this long before the first audible sample (clicks: 7.5 ms; the bench's instruments: 3-4 ms)
+FLUX_LEAD_SECONDS = 0.004  # where no attack is heard (a pad): the flux peaks about this long before a note's first sample
+ATTACK_REACH_SECONDS = 0.010  # how far the attack alignment may move a beat from its flux peak
+ATTACK_WINDOW_SECONDS = (-0.030, 0.020)  # around a beat, where its attack is compared with the recording's typical one
+ATTACK_BEFORE_SECONDS = 0.015  # the level before the window: what was still ringing
+ATTACK_ROUNDS = 3  # align to the typical attack, measure it again from the aligned beats, align again
+ATTACK_MIN_RISE_DB = 6.0  # a typical attack rising less than this is none (pads, a held organ, whose waveform alone
+# makes a half-millisecond envelope waver by ±4 dB); a soft piano's rises 8-10 dB, a drum's 20-27 dB
+ATTACK_START = 0.3  # a note starts where its attack is this far up, in dB: a drum's rise is so steep that it hardly matters,
+# a soft piano's is not, and lower than this the typical attack's wavering level before (±1 dB) decides
 
 
 @dataclass(frozen=True)
@@ -147,6 +158,67 @@ def refine(onsets: Onsets, frames: Curve, periods: Curve) -> Curve:
     return refined
 
 
+def _attack_segments(onsets: Onsets, blocks: npt.NDArray[np.int64], offsets: npt.NDArray[np.int64]) -> Curve:
+    """The attack envelope around each beat's block (rows), in dB above the median level just before the window."""
+    before = np.arange(-round(ATTACK_BEFORE_SECONDS * onsets.attack_rate), 0) + offsets[0]
+    last = len(onsets.attack) - 1
+    segments = onsets.attack[np.clip(blocks[:, None] + offsets[None, :], 0, last)]
+    level = np.median(onsets.attack[np.clip(blocks[:, None] + before[None, :], 0, last)], axis=1)
+    return segments - level[:, None]  # type: ignore[no-any-return]
+
+
+def _attack_start(typical: Curve) -> float | None:
+    """Where a typical attack (dB above the level before it) first gets ATTACK_START of the way up to its peak,
+    in blocks from the window's start, between blocks; None if it hardly rises."""
+    peak = int(np.argmax(typical))
+    if typical[peak] < ATTACK_MIN_RISE_DB:
+        return None
+    level = typical[peak] * ATTACK_START
+    below = np.flatnonzero(typical[: peak + 1] < level)
+    if not len(below):
+        return 0.0
+    low = int(below[-1])
+    return low + float((level - typical[low]) / (typical[low + 1] - typical[low]))
+
+
+def attack_times(onsets: Onsets, peaks: Curve) -> Curve:
+    """Beats (seconds) where their notes start, from the flux peaks (seconds).
+
+    The recording's typical attack is the median over its beats of the attack envelope around them. Each
+    beat is moved (within ATTACK_REACH_SECONDS of its flux peak) to where its own envelope best matches that
+    attack, which is then measured again from the moved beats; the beats are then placed where the typical
+    attack has started to rise (ATTACK_START of the way up, in dB from what was ringing before): a drum's at
+    its first sample, a piano's and a bass's where they start rather than where their bulk arrives. One
+    attack for the whole recording, so a beat whose notes are faint is placed by its shape, never by a
+    threshold it may not reach. Where the beats have no attack in common (a pad), the flux peaks stand,
+    FLUX_LEAD_SECONDS later.
+    """
+    rate = onsets.attack_rate
+    offsets = np.arange(round(ATTACK_WINDOW_SECONDS[0] * rate), round(ATTACK_WINDOW_SECONDS[1] * rate))
+    reach = round(ATTACK_REACH_SECONDS * rate)
+    shifts = np.arange(-reach, reach + 1)
+    origin = np.round(peaks * rate).astype(np.int64)
+    blocks = origin.copy()
+    if _attack_start(np.median(_attack_segments(onsets, origin, offsets), axis=0)) is None:
+        return peaks + FLUX_LEAD_SECONDS  # decided before aligning, which would line up any waveform's ripples into a rise
+    inner = offsets[reach:-reach]  # compared at every shift without leaving the window
+    around = _attack_segments(onsets, origin, np.arange(offsets[0] - reach, offsets[-1] + reach + 1))
+    for _ in range(ATTACK_ROUNDS):
+        typical = np.median(_attack_segments(onsets, blocks, offsets), axis=0)
+        template = typical[reach:-reach] - typical[reach:-reach].mean()
+        template /= float(np.linalg.norm(template)) or 1.0
+        scores = np.empty((len(origin), len(shifts)))
+        for column, shift in enumerate(shifts):
+            part = around[:, inner - offsets[0] + reach + shift]
+            part = part - part.mean(axis=1, keepdims=True)
+            scores[:, column] = (part @ template) / np.maximum(np.linalg.norm(part, axis=1), 1e-9)
+        blocks = origin + shifts[np.argmax(scores, axis=1)]
+    start = _attack_start(np.median(_attack_segments(onsets, blocks, offsets), axis=0))
+    if start is None:
+        return peaks + FLUX_LEAD_SECONDS
+    return (blocks + offsets[0] + start + 0.5) / rate  # type: ignore[no-any-return]
+
+
 def pulse(onsets: Onsets, bpm_range: tuple[float, float] = (60.0, 200.0), centre_bpm: float = 110.0) -> Pulse:
     """Track the pulse: beats in seconds with their local periods and onset strengths."""
     periods, global_lag, alternatives = local_periods(onsets, bpm_range, centre_bpm)
@@ -154,5 +226,5 @@ def pulse(onsets: Onsets, bpm_range: tuple[float, float] = (60.0, 200.0), centre
     at = np.clip(np.round(frames).astype(np.int64), 0, len(onsets.flux) - 1)
     typical = float(np.median(onsets.flux[at])) or 1.0  # a beat as strong as the song's usual one is 1
     strength = np.clip(onsets.flux[at] / typical, 0, 1)
-    times = frames / onsets.frame_rate + FLUX_LEAD_SECONDS
+    times = attack_times(onsets, frames / onsets.frame_rate)
     return Pulse(times, periods[at] / onsets.frame_rate, strength, global_lag / onsets.frame_rate, alternatives)

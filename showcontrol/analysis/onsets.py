@@ -3,6 +3,8 @@
 Log-compressed energies in 40 log-spaced bands; the flux sums their increases from one frame to the next,
 so an attack in any instrument shows, and the lowest bands (kick and bass) give a second curve that
 marks where bars begin. Computed in chunks so a 4-minute song never holds its whole spectrogram.
+The flux finds the beats but peaks where an attack's bulk arrives, which for a plucked bass or a soft
+piano is 5-15 ms after the note starts; a finer curve, the attack envelope, says where notes start.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ CHUNK_FRAMES = 4096
 CHROMA_FFT = 4096  # 5 Hz bins: pitch classes down to ~80 Hz
 CHROMA_HOP = 1024
 CHROMA_RANGE_HZ = (80.0, 2000.0)
+ATTACK_BLOCK = 11  # 0.5 ms at ANALYSIS_RATE: the attack envelope's resolution
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class Onsets:
     low_flux: Curve
     chroma: Curve  # (chroma frames, 12) log energy per pitch class, CHROMA_HOP apart: harmony changes at bar lines
     chroma_rate: float
+    attack: Curve  # high-frequency content in dB per ATTACK_BLOCK samples (see `attack_envelope`)
+    attack_rate: float
 
 
 def band_matrix(sample_rate: int) -> tuple[npt.NDArray[np.float32], int]:
@@ -75,6 +80,17 @@ def chroma(mono: npt.NDArray[np.float32], sample_rate: int) -> Curve:
     return logged / np.maximum(np.linalg.norm(logged, axis=1, keepdims=True), 1e-9)  # type: ignore[no-any-return]
 
 
+def attack_envelope(mono: npt.NDArray[np.float32]) -> Curve:
+    """The energy of the signal's second difference per ATTACK_BLOCK samples, in dB (block k is samples
+    k * ATTACK_BLOCK onwards). The second difference weights each partial by its frequency squared
+    (Masri's high-frequency content), so a note's first noise and upper partials stand out from the low
+    notes still ringing, and the blocks resolve where a note starts to half a millisecond."""
+    curvature = np.diff(mono.astype(np.float32), n=2, prepend=np.zeros(2, np.float32))
+    blocks = len(curvature) // ATTACK_BLOCK
+    energy = np.square(curvature[: blocks * ATTACK_BLOCK].reshape(blocks, ATTACK_BLOCK), dtype=np.float64).mean(axis=1)
+    return 10 * np.log10(energy + 1e-12)  # type: ignore[no-any-return]
+
+
 def onset_curves(mono: npt.NDArray[np.float32], sample_rate: int = ANALYSIS_RATE) -> Onsets:
     """Band energies and their flux for a mono recording at `sample_rate` (the caller resamples)."""
     matrix, low_bands = band_matrix(sample_rate)
@@ -89,5 +105,11 @@ def onset_curves(mono: npt.NDArray[np.float32], sample_rate: int = ANALYSIS_RATE
     log_bands = np.log1p(1e4 * bands.astype(np.float64))
     rises = np.clip(np.diff(log_bands, axis=0, prepend=log_bands[:1]), 0, None)
     return Onsets(
-        sample_rate / HOP, rises.sum(axis=1), rises[:, :low_bands].sum(axis=1), chroma(mono, sample_rate), sample_rate / CHROMA_HOP
+        sample_rate / HOP,
+        rises.sum(axis=1),
+        rises[:, :low_bands].sum(axis=1),
+        chroma(mono, sample_rate),
+        sample_rate / CHROMA_HOP,
+        attack_envelope(mono),
+        sample_rate / ATTACK_BLOCK,
     )

@@ -20,7 +20,7 @@ import numpy.typing as npt
 from showcontrol.analysis.onsets import Curve
 from showcontrol.model.show import Meter, TempoChange
 
-TOLERANCE_SECONDS = 0.010
+TOLERANCE_SECONDS = 0.008  # the beats heard are placed at their attacks within ~4 ms (sd) of live truth: a map may follow them this close
 BPM_DECIMALS = 2
 RAMP_RANGE = (0.75, 1.33)  # a ramp may end at this fraction of the tempo it starts from
 GIVE_UP_FACTOR = 4  # once a stretch misses by this many tolerances, longer ones will not fit
