@@ -23,6 +23,14 @@ def write_tone(path: Path, seconds: float, rate: int = 48000, channels: int = 2,
     return path
 
 
+def mostly_at(samples: np.ndarray, hz: float, rate: int = 48000, within_hz: float = 20) -> bool:
+    """Whether most of a recording's energy is within `within_hz` of `hz`: a tone, told from clicks, however a
+    loaded machine's capture broke it up (dropped buffers jump its phase, and its peak bin off by a few Hz)."""
+    spectrum = np.abs(np.fft.rfft(samples)) ** 2
+    near = np.abs(np.fft.rfftfreq(len(samples), 1 / rate) - hz) < within_hz
+    return bool(spectrum[near].sum() > 0.5 * spectrum.sum())
+
+
 BURST_FRAMES = 240  # a 5 ms tone burst at 48 kHz: its energy centroid is its centre
 
 

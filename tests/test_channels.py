@@ -19,7 +19,7 @@ import libltc
 import numpy as np
 import pytest
 import soundfile
-from conftest import run_show_to_the_end, showcontrol, write_tone
+from conftest import mostly_at, run_show_to_the_end, showcontrol, write_tone
 
 AUX = "AUX0,AUX1,AUX2,AUX3,AUX4,AUX5,AUX6,AUX7"
 LAYOUTS = {  # sink -> (its positions, the patch's routes, the 1-based channels it cannot take 1:1)
@@ -68,9 +68,7 @@ def feed_of(channel: np.ndarray, ltc: list[libltc.DecodedFrame]) -> str:
         return "silence"
     if len(ltc) > 10:
         return "ltc"
-    played = channel[sounding[0] : sounding[-1] + 1]
-    peak_hz = np.argmax(np.abs(np.fft.rfft(played))) * 48000 / len(played)
-    return "track" if abs(peak_hz - 220) < 2 else "click"
+    return "track" if mostly_at(channel[sounding[0] : sounding[-1] + 1], 220) else "click"
 
 
 @pytest.mark.skipif(shutil.which("pw-record") is None or libltc.load() is None, reason="needs pw-record (pipewire-bin) and libltc")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import libltc
 import numpy as np
 import pytest
-from conftest import REPO, start_show, write_tone
+from conftest import REPO, mostly_at, start_show, write_tone
 from peers import _start_jack
 
 if TYPE_CHECKING:
@@ -76,9 +76,7 @@ def feed_of(channel: np.ndarray, lib: ctypes.CDLL | None) -> str:
         return "silence"
     if len(libltc.decode(lib, channel, 48000 / 25)) > 10:
         return "ltc"
-    played = channel[sounding[0] : sounding[-1] + 1]
-    peak_hz = np.argmax(np.abs(np.fft.rfft(played))) * 48000 / len(played)
-    return "track" if abs(peak_hz - 220) < 2 else "click"
+    return "track" if mostly_at(channel[sounding[0] : sounding[-1] + 1], 220) else "click"
 
 
 @pytest.mark.skipif(libltc.load() is None, reason="needs libltc (libltc11)")
