@@ -45,6 +45,15 @@ def write_show(folder: Path, recorder: str, period: int = PERIOD) -> Path:
     return show
 
 
+def restore_jack_env(before: dict[str, str]) -> None:
+    """The JACK variables of this process as they were `before` a server of a test's own was started."""
+    for key in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER", "JACK_NO_AUDIO_RESERVATION"):
+        if key in before:
+            os.environ[key] = before[key]
+        else:
+            os.environ.pop(key, None)
+
+
 class Recorder:
     """A JACK client with an input port per channel, keeping all it is given."""
 
@@ -108,11 +117,7 @@ def test_each_channel_is_a_named_port_connected_where_the_patch_says(jack, tmp_p
 def test_a_jack_server_that_dies_mid_song_is_reported_and_the_show_keeps_time(tmp_path: Path) -> None:
     before = dict(os.environ)
     server = _start_jack(f"scdie{os.getpid()}", "-r")  # a server of its own: this one is killed
-    for name in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER", "JACK_NO_AUDIO_RESERVATION"):  # it steered this process
-        if name in before:
-            os.environ[name] = before[name]
-        else:
-            os.environ.pop(name, None)
+    restore_jack_env(before)  # _start_jack steered this process to its server
     if server is None:
         pytest.skip("jackd cannot start here")
     env = {**os.environ, **server.env}
@@ -394,11 +399,7 @@ def test_a_jack_server_restarted_while_stopped_is_played_on_again(tmp_path: Path
         receiver.close()
         if server is not None:
             server.stop()
-        for key in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER", "JACK_NO_AUDIO_RESERVATION"):
-            if key in before:
-                os.environ[key] = before[key]
-            else:
-                os.environ.pop(key, None)
+        restore_jack_env(before)
 
 
 RECORDER_SCRIPT = """
@@ -495,3 +496,71 @@ def test_on_pipewires_jack_midi_leaves_on_the_frame_of_its_beats_click(sound_ser
     onsets = click_onsets(recorded["audio"][:, 0], list(recorded["starts"]), list(recorded["lengths"]))
     notes = [int(n) for n in recorded["notes"]]
     assert len(notes) == 8 and len(onsets) == 8 and [n - o for n, o in zip(notes, onsets, strict=True)] == [0] * 8, (notes, onsets)
+
+
+def jack_module_client(name: str, port: str) -> Any:
+    """A JACK client of the test's with one audio input port, active."""
+    client = jack.Client(name, no_start_server=True)
+    client.inports.register(port)
+    client.activate()
+    return client
+
+
+def test_devices_shows_the_jack_servers_period_ports_and_their_latency(jack) -> None:
+    """`devices` on jackd's dummy backend: the server's rate and period, each playback port with the latency
+    range the server reports for it (`jack_lsp -l`), the latency cues would wait there (two periods, as the
+    backend takes it: test_the_latency_cues_take_...), how to connect; a port name is never printed raw."""
+    from conftest import showcontrol
+
+    hostile = jack_module_client(f"evil{os.getpid()}", "in\x1b[2J\x07")
+    try:
+        result = showcontrol("devices")
+    finally:
+        hostile.deactivate()
+        hostile.close()
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert f"JACK server: 48000 Hz, period {PERIOD} frames (21.33 ms)" in out and f"buffer_frames: {PERIOD}" in out, out
+    for k in (1, 2):
+        reported = server_latency(f"system:playback_{k}")
+        assert reported == 2 * PERIOD
+        assert f"    system:playback_{k} (physical): {reported}..{reported} frames ({reported * 1000 / 48000:.2f} ms)\n" in out, out
+    assert f"output_latency_ms: 42.67 ms ({2 * PERIOD} frames) on system:playback_1, system:playback_2" in out, out
+    assert "jack_connect 'showcontrol:track L' system:playback_1" in out
+    assert f"evil{os.getpid()}:in\\x1b[2J\\x07" in out and "\x1b" not in out and "\x07" not in out
+
+
+def test_devices_with_no_jack_server_says_none_runs_and_how_to_start_one(tmp_path: Path) -> None:
+    """No server of that name, and autostarting allowed by the environment: `devices` says so in one line,
+    starts none (JackNoStartServer) and does not wait."""
+    from conftest import showcontrol
+
+    name = f"nobody{os.getpid()}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")} | {"JACK_DEFAULT_SERVER": name}
+    result = showcontrol("devices", env=env)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("JACK")]
+    assert len(lines) == 1 and lines[0].startswith("JACK: no server is running (nothing was started)"), result.stdout
+    assert "jackd -d dummy" in lines[0] and "pw-jack" in lines[0]
+    assert subprocess.run(["jack_lsp"], env=env | {"JACK_NO_START_SERVER": "1"}, capture_output=True).returncode != 0  # none started
+
+
+def test_devices_with_a_stopped_jack_server_says_it_does_not_answer_and_does_not_hang(tmp_path: Path) -> None:
+    """A server that is there but stopped (SIGSTOP): `devices` says so after its bounded wait, asks it
+    nothing more (rtmidi's JACK client would wait for it forever) and exits."""
+    from conftest import showcontrol
+
+    before = dict(os.environ)
+    server = _start_jack(f"scstop{os.getpid()}", "-r")
+    restore_jack_env(before)  # _start_jack steered this process to its server
+    if server is None:
+        pytest.skip("jackd cannot start here")
+    try:
+        server.process.send_signal(signal.SIGSTOP)
+        result = showcontrol("devices", env={**os.environ, **server.env})
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+        server.stop()
+    assert result.returncode == 0, result.stderr
+    assert "JACK: a server is there but did not answer within" in result.stdout, result.stdout
+    assert "MIDI outputs (jack): not asked (the JACK server does not answer)" in result.stdout

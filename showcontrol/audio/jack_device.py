@@ -1,4 +1,5 @@
-"""The JACK backend: the only module that touches JACK (through the JACK-Client package, MIT, cffi).
+"""The JACK backend: the show's JACK client (through the JACK-Client package, MIT, cffi; beside it only
+audio/jack_server.py, which asks the server for `devices`, and audio/jack_latency.py, libjack's latency API).
 
 A JACK client with one output port per patch channel, named after what it carries (`track L`, `click ava`,
 `ltc`), connected to the patch's destination ports and connected again whenever one comes back. It takes the
@@ -15,8 +16,6 @@ recomputes latencies (a connection made or undone, a new quantum).
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
 import threading
@@ -29,100 +28,12 @@ import numpy as np
 
 from showcontrol.audio.clock import ClockMap, DelayLockedLoop
 from showcontrol.audio.device import AudioDeviceError, Render
+from showcontrol.audio.jack_latency import LATENCY_SETTLE_S, PlaybackLatency
 from showcontrol.model.patch import MAIN_CLICK
 from showcontrol.realtime import FiringWindow
 
 log = logging.getLogger(__name__)
 CLIENT_NAME = "showcontrol"
-
-
-def jack_ports_text() -> str:
-    """For `devices`: the running JACK server's audio destinations (what a patch's `ports:` names), or why none."""
-    try:
-        import jack
-
-        client = jack.Client(f"{CLIENT_NAME}-probe", no_start_server=True)
-    except Exception as error:  # no libjack (OSError), no server (jack.JackError)
-        return (
-            f"JACK: no server ({str(error).strip() or type(error).__name__}); the patch's backend: jack needs jackd, or PipeWire's pw-jack"
-        )
-    try:
-        ports = [p.name for p in client.get_ports(is_audio=True, is_input=True)]
-        return f"JACK ({client.samplerate} Hz, period {client.blocksize}): audio destinations {', '.join(ports) or 'none'}"
-    finally:
-        client.close()
-
-
-PLAYBACK_LATENCY = 1  # jack_latency_callback_mode_t: JackPlaybackLatency
-LATENCY_SETTLE_S = 0.5  # at the start, how long the server's latency of the new connections is waited for
-
-
-class _LatencyRange(ctypes.Structure):
-    _fields_ = (("min", ctypes.c_uint32), ("max", ctypes.c_uint32))
-
-
-_LATENCY_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_void_p)
-
-
-class PlaybackLatency:
-    """The server's playback latency of some of our output ports, in frames, read again after each of JACK's
-    latency callbacks (which come once the server has recomputed our ports'). The callback runs on a thread
-    of libjack's (of PipeWire's, under pw-jack) that may hold the library's locks: it only marks the figure
-    stale, and `refresh`, on the audio watch's thread, reads it.
-
-    JACK-Client 0.5 binds no latency API, so libjack's `jack_port_get_latency_range` and
-    `jack_set_latency_callback` are called through ctypes, on the library JACK-Client loaded and with the
-    client's handle: its `_ptr`, the one private attribute of JACK-Client read anywhere. Register before
-    the client is activated."""
-
-    def __init__(self, client: Any, port_names: Sequence[str], fallback_frames: int) -> None:
-        import cffi
-
-        lib = ctypes.CDLL(ctypes.util.find_library("jack"))  # the one JACK-Client opened: same name, same handle
-        lib.jack_port_by_name.restype = ctypes.c_void_p
-        lib.jack_port_by_name.argtypes = (ctypes.c_void_p, ctypes.c_char_p)
-        lib.jack_port_get_latency_range.restype = None
-        lib.jack_port_get_latency_range.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(_LatencyRange))
-        lib.jack_port_connected.argtypes = (ctypes.c_void_p,)
-        lib.jack_set_latency_callback.argtypes = (ctypes.c_void_p, _LATENCY_CALLBACK, ctypes.c_void_p)
-        self._lib = lib
-        handle = ctypes.c_void_p(int(cffi.FFI().cast("uintptr_t", client._ptr)))
-        self._ports = [lib.jack_port_by_name(handle, name.encode()) for name in port_names]
-        self._fallback = fallback_frames
-        self.frames = fallback_frames
-        self._stale = threading.Event()
-        self._callback = _LATENCY_CALLBACK(self._on_latency)  # kept: libjack holds only its address
-        if lib.jack_set_latency_callback(handle, self._callback, None) != 0:
-            log.warning("JACK: no latency callback; assuming one period (%d frames) to the interface", fallback_frames)
-
-    def read(self) -> int:
-        """The largest playback latency of the ports that are connected (none connected: one period)."""
-        latency = _LatencyRange()
-        found: list[int] = []
-        for port in self._ports:
-            if port and self._lib.jack_port_connected(port) > 0:
-                self._lib.jack_port_get_latency_range(port, PLAYBACK_LATENCY, ctypes.byref(latency))
-                found.append(int(latency.max))
-        return max(found, default=self._fallback)
-
-    def refresh(self) -> None:
-        """Read the latency again if the server has recomputed it since (the audio watch, every 0.1 s)."""
-        if self._stale.is_set():
-            self._stale.clear()
-            self.frames = self.read()
-
-    def settle(self, within_s: float) -> None:
-        """At the start, once the ports are connected: take the figure as soon as the server has called back
-        with it (the first cues must not wait for the audio watch); give up after `within_s` (connected nowhere)."""
-        deadline = time.monotonic() + within_s
-        while self._stale.wait(max(0.0, deadline - time.monotonic())):
-            self.refresh()
-            if self.frames != self._fallback or time.monotonic() >= deadline:
-                return
-
-    def _on_latency(self, mode: int, _arg: object) -> None:
-        if mode == PLAYBACK_LATENCY:
-            self._stale.set()  # no call back into libjack from its own thread
 
 
 class PeriodWriter(Protocol):
