@@ -108,7 +108,7 @@ def test_each_feed_lands_on_its_channel_and_nowhere_else(sound_server, tmp_path:
     for output in (checked.stderr, result.stderr):  # the operator is told before the show, and when it opens
         assert ("will not be heard" in output) == bool(cannot), output
         if cannot:
-            assert "Pro Audio profile" in output and "backend: jack" in output
+            assert "Pro Audio profile" in output and "JACK, which is 1:1 by port" in output and "backend: jack, ports:" in output
 
 
 def test_devices_shows_each_outputs_layout(sound_server) -> None:
@@ -145,4 +145,5 @@ def test_the_warning_names_the_feeds_that_would_not_be_heard() -> None:
     quad = ("front-left", "front-right", "rear-left", "rear-right")
     warning = layout_warning("Scarlett", quad, {"track": (0, 1), "click": (2,), "ltc": (3,)}, 4)
     assert warning is not None and "click on 3, ltc on 4 will not be heard" in warning and "reaches only 2" in warning
+    assert "JACK, which is 1:1 by port: set the patch's `audio: {backend: jack, ports: {3: PORT, 4: PORT, ...}}`" in warning
     assert layout_warning("Scarlett", quad, {"track": (0, 1)}, 4) is None  # nothing routed to 3-4
