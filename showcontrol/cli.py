@@ -609,7 +609,7 @@ def cmd_monitor(args: argparse.Namespace) -> ExitStatus:
 def cmd_devices(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.audio.channel_map import one_to_one_up_to
     from showcontrol.audio.device import AudioDeviceError, available_drivers, output_devices, start_audio_driver, stop_audio_driver
-    from showcontrol.audio.jack_server import NoServer, ask_server, server_lines
+    from showcontrol.audio.jack_server import JackServer, NoServer, ask_server, server_lines
     from showcontrol.audio.pulse_sinks import sink_layouts
     from showcontrol.io.midi import output_port_names
 
@@ -647,7 +647,9 @@ def cmd_devices(args: argparse.Namespace) -> ExitStatus:
             midi_systems += 1
         except Exception as error:  # rtmidi raises assorted errors when a MIDI system is absent
             say(f"MIDI outputs ({api}): unavailable ({str(error).strip() or type(error).__name__})")
-    if not midi_systems and not jack_hung:
+    if not midi_systems and isinstance(server, JackServer):
+        say(JACK_MIDI_HINT)
+    elif not midi_systems and not jack_hung:
         say(MIDI_HINT)
     return ExitStatus.OK
 
@@ -775,6 +777,11 @@ MIDI_HINT = (
     "no MIDI system here (no /dev/snd/seq, no JACK server). MIDI ports, virtual ones too, come with a JACK server: "
     "`jackd -d dummy` needs no sound card (`--midi-api auto` then finds it); on PipeWire, give the patch audio backend: "
     "jack and run under `pw-jack`: the JACK client carries the MIDI outputs too"
+)
+
+JACK_MIDI_HINT = (
+    "the JACK server answers, but rtmidi's own libjack does not reach it (PipeWire's JACK): give the patch audio backend: "
+    "jack, and the show's JACK client carries the MIDI outputs"
 )
 
 

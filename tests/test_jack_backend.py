@@ -281,9 +281,9 @@ def test_midi_on_both_sides_of_a_loops_wrap_inside_a_period_leaves_on_its_frame(
     assert [frame - song_start for frame, _ in heard] == expected, heard
 
 
-def server_latency(port: str, env: dict[str, str] | None = None) -> int:
-    """The playback latency the server reports for a port (`jack_lsp -l`): the top of its range, in frames."""
-    listing = subprocess.run(["jack_lsp", "-l", port], env=env, capture_output=True, text=True).stdout
+def server_latency(port: str, env: dict[str, str] | None = None, under: tuple[str, ...] = ()) -> int:
+    """The playback latency the server reports for a port (`jack_lsp -l`, run `under` pw-jack for PipeWire's): the top of its range, in frames."""
+    listing = subprocess.run([*under, "jack_lsp", "-l", port], env=env, capture_output=True, text=True, timeout=60).stdout
     found = re.search(r"port playback latency = \[ (\d+) (\d+) \]", listing)
     assert found is not None, listing
     return int(found.group(2))
@@ -564,3 +564,20 @@ def test_devices_with_a_stopped_jack_server_says_it_does_not_answer_and_does_not
     assert result.returncode == 0, result.stderr
     assert "JACK: a server is there but did not answer within" in result.stdout, result.stdout
     assert "MIDI outputs (jack): not asked (the JACK server does not answer)" in result.stdout
+
+
+@pytest.mark.skipif(shutil.which("pw-jack") is None, reason="needs pw-jack (pipewire-jack)")
+def test_under_pw_jack_devices_shows_pipewires_jack_ports_and_where_midi_goes(sound_server) -> None:
+    """`pw-jack showcontrol devices`: PipeWire's JACK, its null sink's ports with the latency it reports
+    (`jack_lsp -l` under pw-jack), and, as rtmidi's own libjack cannot reach it, where MIDI goes instead."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")} | sound_server.env
+    result = subprocess.run(
+        ["pw-jack", sys.executable, "-m", "showcontrol", "devices"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert re.search(r"^JACK server: 48000 Hz, period \d+ frames", out, re.MULTILINE), out
+    for side in ("FL", "FR"):
+        reported = server_latency(f"nullsink:playback_{side}", env, under=("pw-jack",))
+        assert re.search(rf"^    nullsink:playback_{side} \(physical\): \d+\.\.{reported} frames ", out, re.MULTILINE), out
+    assert "rtmidi's own libjack does not reach it (PipeWire's JACK)" in out and "no JACK server" not in out
