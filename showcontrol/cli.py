@@ -186,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         listener.stop()
     status = _flushed(status)
-    if getattr(args, "exit_at_once", False):  # an audio device left open: SDL's teardown would wait for its hung server
+    if getattr(args, "exit_at_once", False):  # an audio device left open (a hung server, PipeWire's JACK): no teardown waits on it
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)

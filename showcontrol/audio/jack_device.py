@@ -34,6 +34,9 @@ from showcontrol.realtime import FiringWindow
 
 log = logging.getLogger(__name__)
 CLIENT_NAME = "showcontrol"
+# Devices whose client PipeWire's JACK still runs after they closed (JackDevice.__exit__): kept from the collector
+# until the process ends, as libjack calls their callbacks until then and JACK-Client's __del__ would close the client.
+_RUN_TO_THE_END: list[JackDevice] = []
 
 
 class PeriodWriter(Protocol):
@@ -96,6 +99,9 @@ class JackDevice:
         self._mix = np.zeros((0, channels), np.float32)
         self._shut_down = threading.Event()
         self._started = False
+        self._on_pipewire = False  # PipeWire's JACK (pw-jack), whose deactivation cancels the process thread
+        self._released = False  # closed by us: the process callback plays silence (PipeWire's, until the process ends)
+        self.left_running = False  # still active on PipeWire's JACK: the process must end without teardown (os._exit)
         self._midi: list[tuple[PeriodWriter, Any]] = []
         self._song_runs: SongRuns = lambda _first, _frames: ()
         self._latency_channels = [c for c in routes.get("track", ()) if c < channels] or list(range(channels))  # what the audience hears
@@ -130,6 +136,7 @@ class JackDevice:
             client.close()
             raise AudioDeviceError(f"the JACK server runs at {client.samplerate} Hz, the patch at {self.sample_rate} Hz: make them agree")
         self._client = client
+        self._on_pipewire = "PipeWire" in jack.version_string()
         self.name = f"JACK {client.name}"
         self.buffer_frames = client.blocksize
         self._dll = DelayLockedLoop(self.sample_rate, self.buffer_frames)
@@ -178,20 +185,28 @@ class JackDevice:
         """Whether the JACK server shut down under the show (killed, restarted)."""
         return self._shut_down.is_set()
 
-    def stop(self) -> None:
-        if self._client is not None and self._started and not self.gone:
-            self._client.deactivate()  # type: ignore[attr-defined]
-            self._started = False
-
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            try:
-                if not self.gone:
-                    client.deactivate()  # type: ignore[attr-defined]
-                client.close()  # type: ignore[attr-defined]
-            except Exception as failure:  # a server that died takes the client with it
-                log.debug("JACK client close: %s", failure)
+        """Deactivate and close the client; but one that PipeWire's JACK still runs is left to play silence
+        until the process ends (`left_running`): its deactivation pthread_cancels the thread of our process
+        callback wherever that thread is, and in Python it is often waiting for the GIL; cancelled there, it
+        dies holding the GIL's mutex and pw-jack's own process lock, and every thread of the process hangs
+        (seen: the main thread waiting for the GIL, libjack's loop for that lock, jack_deactivate for the loop)."""
+        client = self._client
+        if client is None or self.left_running:
+            return
+        self._released = True
+        if self._started and self._on_pipewire and not self.gone:
+            self.left_running = True
+            _RUN_TO_THE_END.append(self)
+            log.debug("JACK: PipeWire's client left to the end of the process (its deactivation would cancel our callback's thread)")
+            return
+        self._client = None
+        try:
+            if not self.gone:
+                client.deactivate()  # type: ignore[attr-defined]  # jackd takes us out of its graph before it stops the thread
+            client.close()  # type: ignore[attr-defined]
+        except Exception as failure:  # a server that died takes the client with it
+            log.debug("JACK client close: %s", failure)
 
     def _process(self, frames: int) -> None:
         """JACK's thread: fill every port, never raise, never block, never log. A period that is a multiple
@@ -200,6 +215,12 @@ class JackDevice:
         now = time.monotonic_ns()
         client, dll = self._client, self._dll
         if client is None or dll is None:
+            return
+        if self._released:  # closed by us, run on by PipeWire's JACK until the process ends
+            for port in self._ports:
+                port.get_array().fill(0.0)  # type: ignore[attr-defined]
+            for writer, _ in self._midi:
+                writer.write_period(())  # what is still to go (all notes off), then nothing
             return
         if self._window is not None and self._window.closes_ns > now:
             self._window.stand_aside(frames * 250_000_000 // self.sample_rate)
