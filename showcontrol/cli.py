@@ -144,8 +144,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser(
         "devices",
-        help="list audio drivers and output devices, and MIDI ports",
-        description="List SDL audio drivers, the output devices of the default driver with channel counts, and MIDI ports.",
+        help="list audio drivers and output devices, the JACK server's ports, and MIDI ports",
+        description="List SDL audio drivers, the output devices of the default driver with channel counts and layouts, "
+        "the running JACK server's rate, period and audio ports with their playback latency (and how to start one if none runs), "
+        "and MIDI ports.",
     )
     demo = commands.add_parser(
         "demo",
@@ -187,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         listener.stop()
     status = _flushed(status)
-    if getattr(args, "exit_at_once", False):  # an audio device left open: SDL's teardown would wait for its hung server
+    if getattr(args, "exit_at_once", False):  # an audio device left open (a hung server, PipeWire's JACK): no teardown waits on it
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)
@@ -610,37 +612,48 @@ def cmd_monitor(args: argparse.Namespace) -> ExitStatus:
 def cmd_devices(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.audio.channel_map import one_to_one_up_to
     from showcontrol.audio.device import AudioDeviceError, available_drivers, output_devices, start_audio_driver, stop_audio_driver
-    from showcontrol.audio.jack_device import jack_ports_text
+    from showcontrol.audio.jack_server import JackServer, NoServer, ask_server, server_lines
     from showcontrol.audio.pulse_sinks import sink_layouts
     from showcontrol.io.midi import output_port_names
 
-    print(f"audio drivers: {', '.join(available_drivers())}")
+    def say(line: str) -> None:
+        print(escaped(line))  # device and port names come from drivers and servers: no raw terminal escapes
+
+    say(f"audio drivers: {', '.join(available_drivers())}")
     try:
         driver = start_audio_driver(None)
-        print(f"audio outputs ({driver}):")
+        say(f"audio outputs ({driver}):")
         devices = output_devices()
         layouts = sink_layouts() if driver == "pulseaudio" else {}
         if not devices:
-            print(f"  none: {SILENT_FALLBACK}")
+            say(f"  none: {SILENT_FALLBACK}")
         for device in devices:
             channels = f"{device.channels} channels" if device.channels else "channels unknown"
             layout = layouts.get(device.name)
             laid_out = f"; {','.join(layout)}: streams of up to {one_to_one_up_to(layout)} channels land 1:1" if layout else ""
-            print(f"  {device.name} ({channels}{f', {device.sample_rate} Hz' if device.sample_rate else ''}{laid_out})")
+            say(f"  {device.name} ({channels}{f', {device.sample_rate} Hz' if device.sample_rate else ''}{laid_out})")
         stop_audio_driver()
     except AudioDeviceError as error:
-        print(f"audio outputs: none ({error}): {SILENT_FALLBACK}")
-    print(jack_ports_text())
+        say(f"audio outputs: none ({error}): {SILENT_FALLBACK}")
+    server = ask_server()
+    for line in server_lines(server):
+        say(line)
+    jack_hung = isinstance(server, NoServer) and server.hung  # rtmidi's own client would wait for it forever
     midi_systems = 0
     for api in ("alsa", "jack"):
+        if api == "jack" and jack_hung:
+            say("MIDI outputs (jack): not asked (the JACK server does not answer)")
+            continue
         try:
             names = output_port_names(api)
-            print(f"MIDI outputs ({api}): {', '.join(names) if names else 'none'}")
+            say(f"MIDI outputs ({api}): {', '.join(names) if names else 'none'}")
             midi_systems += 1
         except Exception as error:  # rtmidi raises assorted errors when a MIDI system is absent
-            print(f"MIDI outputs ({api}): unavailable ({str(error).strip() or type(error).__name__})")
-    if not midi_systems:
-        print(MIDI_HINT)
+            say(f"MIDI outputs ({api}): unavailable ({str(error).strip() or type(error).__name__})")
+    if not midi_systems and isinstance(server, JackServer):
+        say(JACK_MIDI_HINT)
+    elif not midi_systems and not jack_hung:
+        say(MIDI_HINT)
     return ExitStatus.OK
 
 
@@ -767,6 +780,11 @@ MIDI_HINT = (
     "no MIDI system here (no /dev/snd/seq, no JACK server). MIDI ports, virtual ones too, come with a JACK server: "
     "`jackd -d dummy` needs no sound card (`--midi-api auto` then finds it); on PipeWire, give the patch audio backend: "
     "jack and run under `pw-jack`: the JACK client carries the MIDI outputs too"
+)
+
+JACK_MIDI_HINT = (
+    "the JACK server answers, but rtmidi's own libjack does not reach it (PipeWire's JACK): give the patch audio backend: "
+    "jack, and the show's JACK client carries the MIDI outputs"
 )
 
 

@@ -106,7 +106,7 @@ def test_each_feed_lands_on_its_channel_and_nowhere_else(sound_server, tmp_path:
     for output in (checked.stderr, result.stderr):  # the operator is told before the show, and when it opens
         assert ("will not be heard" in output) == bool(cannot), output
         if cannot:
-            assert "Pro Audio profile" in output and "backend: jack" in output
+            assert "Pro Audio profile" in output and "JACK, which is 1:1 by port" in output and "backend: jack, ports:" in output
 
 
 def test_devices_shows_each_outputs_layout(sound_server) -> None:
@@ -143,4 +143,49 @@ def test_the_warning_names_the_feeds_that_would_not_be_heard() -> None:
     quad = ("front-left", "front-right", "rear-left", "rear-right")
     warning = layout_warning("Scarlett", quad, {"track": (0, 1), "click": (2,), "ltc": (3,)}, 4)
     assert warning is not None and "click on 3, ltc on 4 will not be heard" in warning and "reaches only 2" in warning
+    assert "JACK, which is 1:1 by port: set the patch's `audio: {backend: jack, ports: {3: PORT, 4: PORT, ...}}`" in warning
     assert layout_warning("Scarlett", quad, {"track": (0, 1)}, 4) is None  # nothing routed to 3-4
+
+
+@pytest.mark.skipif(
+    shutil.which("pw-record") is None or shutil.which("pw-jack") is None or libltc.load() is None,
+    reason="needs pw-record (pipewire-bin), pw-jack (pipewire-jack) and libltc",
+)
+def test_the_fix_the_warning_gives_jack_takes_a_quad_device_1_to_1(sound_server, tmp_path: Path) -> None:
+    """The fix the layout warning names, with the patch lines docs/audio.md gives: the same 4 channels into
+    a 4.0 device, through PipeWire's JACK with each channel's port named, land 1:1 (click and LTC on the rear
+    outputs SDL could not reach), and `check` no longer warns."""
+    from test_jack_backend import PERIOD, run_or_show_where_it_hangs
+
+    positions, routes, _ = LAYOUTS["quad"]
+    name = f"quadjack{os.getpid()}"
+    make_sink(sound_server, name, positions)
+    show = write_show(tmp_path, name, 4, routes)
+    ports = {k + 1: f"{name}:playback_{position}" for k, position in enumerate(positions.split(","))}
+    (tmp_path / "patch.yaml").write_text(
+        f"version: 1\naudio: {{backend: jack, sample_rate: 48000, channels: 4, buffer_frames: {PERIOD}, "
+        f"routes: {json.dumps(routes)}, ports: {json.dumps(ports)}}}\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")} | sound_server.env
+    subprocess.run(["pw-metadata", "-n", "settings", "0", "clock.force-quantum", str(PERIOD)], env=env, capture_output=True, timeout=30)
+    capture = tmp_path / "capture.wav"
+    recorder = subprocess.Popen(
+        ["pw-record", "--target", name, "-P", "{ stream.capture.sink=true }", "--channels", "4",
+         "--channel-map", positions, "--format", "f32", "--rate", "48000", str(capture)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        checked = showcontrol("check", str(show), env=env)
+        command = ["pw-jack", sys.executable, "-m", "showcontrol", "run", str(show), "--headless", "--log", str(tmp_path / "show.jsonl")]
+        result = run_or_show_where_it_hangs(command, env)
+        time.sleep(0.3)
+    finally:
+        recorder.send_signal(signal.SIGINT)
+        recorder.wait(10)
+        subprocess.run(["pw-metadata", "-n", "settings", "0", "clock.force-quantum", "0"], env=env, capture_output=True, timeout=30)
+    assert checked.returncode == 0 and result.returncode == 0, checked.stderr + result.stderr
+    assert "will not be heard" not in checked.stderr + result.stderr
+    audio, _ = soundfile.read(capture, dtype="float32", always_2d=True)
+    lib = libltc.load()
+    assert lib is not None
+    assert [feed_of(audio[:, k], libltc.decode(lib, audio[:, k], 48000 / 25)) for k in range(4)] == ["track", "track", "click", "ltc"]

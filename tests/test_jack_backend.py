@@ -45,6 +45,15 @@ def write_show(folder: Path, recorder: str, period: int = PERIOD) -> Path:
     return show
 
 
+def restore_jack_env(before: dict[str, str]) -> None:
+    """The JACK variables of this process as they were `before` a server of a test's own was started."""
+    for key in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER", "JACK_NO_AUDIO_RESERVATION"):
+        if key in before:
+            os.environ[key] = before[key]
+        else:
+            os.environ.pop(key, None)
+
+
 class Recorder:
     """A JACK client with an input port per channel, keeping all it is given."""
 
@@ -106,11 +115,7 @@ def test_each_channel_is_a_named_port_connected_where_the_patch_says(jack, tmp_p
 def test_a_jack_server_that_dies_mid_song_is_reported_and_the_show_keeps_time(tmp_path: Path) -> None:
     before = dict(os.environ)
     server = _start_jack(f"scdie{os.getpid()}", "-r")  # a server of its own: this one is killed
-    for name in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER", "JACK_NO_AUDIO_RESERVATION"):  # it steered this process
-        if name in before:
-            os.environ[name] = before[name]
-        else:
-            os.environ.pop(name, None)
+    restore_jack_env(before)  # _start_jack steered this process to its server
     if server is None:
         pytest.skip("jackd cannot start here")
     env = {**os.environ, **server.env}
@@ -274,9 +279,9 @@ def test_midi_on_both_sides_of_a_loops_wrap_inside_a_period_leaves_on_its_frame(
     assert [frame - song_start for frame, _ in heard] == expected, heard
 
 
-def server_latency(port: str, env: dict[str, str] | None = None) -> int:
-    """The playback latency the server reports for a port (`jack_lsp -l`): the top of its range, in frames."""
-    listing = subprocess.run(["jack_lsp", "-l", port], env=env, capture_output=True, text=True).stdout
+def server_latency(port: str, env: dict[str, str] | None = None, under: tuple[str, ...] = ()) -> int:
+    """The playback latency the server reports for a port (`jack_lsp -l`, run `under` pw-jack for PipeWire's): the top of its range, in frames."""
+    listing = subprocess.run([*under, "jack_lsp", "-l", port], env=env, capture_output=True, text=True, timeout=60).stdout
     found = re.search(r"port playback latency = \[ (\d+) (\d+) \]", listing)
     assert found is not None, listing
     return int(found.group(2))
@@ -317,7 +322,7 @@ def test_the_latency_cues_take_is_the_one_the_server_reports_for_the_tracks_port
 
 
 LATENCY_SCRIPT = """
-import subprocess, sys, time
+import os, subprocess, sys, time
 import numpy as np
 from showcontrol.audio.jack_device import JackDevice
 device = JackDevice(48000, 2, {"track": (0, 1)}, {0: (sys.argv[1],), 1: (sys.argv[2],)}, lambda _f, out: out.fill(0.0))
@@ -332,6 +337,7 @@ with device:
         device.maintain()
     listing = subprocess.run(["jack_lsp", "-l", "showcontrol:track L"], capture_output=True, text=True).stdout
     print(device.latency_frames, listing.split("port playback latency = [ ")[1].split()[1], flush=True)
+os._exit(0)  # as `run` ends: PipeWire's JACK still runs the client (JackDevice.__exit__), no teardown may wait on it
 """
 
 
@@ -392,20 +398,18 @@ def test_a_jack_server_restarted_while_stopped_is_played_on_again(tmp_path: Path
         receiver.close()
         if server is not None:
             server.stop()
-        for key in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER", "JACK_NO_AUDIO_RESERVATION"):
-            if key in before:
-                os.environ[key] = before[key]
-            else:
-                os.environ.pop(key, None)
+        restore_jack_env(before)
 
 
 RECORDER_SCRIPT = """
-import signal, sys, threading, numpy as np, jack
+import os, signal, sys, threading, numpy as np, jack
 client = jack.Client(sys.argv[1], no_start_server=True)
 ports = [client.inports.register(f"in_{k + 1}") for k in range(int(sys.argv[2]))]
 midi_in = client.midi_inports.register("midi_in")
 blocks, starts, notes = [], [], []
 def process(frames):
+    if done.is_set():
+        return
     start = client.last_frame_time
     starts.append(start)
     notes.extend(start + offset for offset, data in midi_in.incoming_midi_events() if bytes(data)[0] & 0xF0 == 0x90)
@@ -416,8 +420,9 @@ signal.signal(signal.SIGTERM, lambda *_: done.set())
 client.activate()
 print("ready", flush=True)
 done.wait()
-client.deactivate()
-np.savez(sys.argv[3], audio=np.concatenate(blocks), starts=np.array(starts), lengths=np.array([len(b) for b in blocks]), notes=np.array(notes))
+kept = blocks[: len(blocks)]  # a callback already under way may still add one: not to these
+np.savez(sys.argv[3], audio=np.concatenate(kept), starts=np.array(starts[: len(kept)]), lengths=np.array([len(b) for b in kept]), notes=np.array(notes))
+os._exit(0)  # never deactivated: PipeWire's JACK would cancel the process thread, maybe waiting for the GIL (JackDevice.__exit__)
 """
 
 
@@ -493,3 +498,123 @@ def test_on_pipewires_jack_midi_leaves_on_the_frame_of_its_beats_click(sound_ser
     onsets = click_onsets(recorded["audio"][:, 0], list(recorded["starts"]), list(recorded["lengths"]))
     notes = [int(n) for n in recorded["notes"]]
     assert len(notes) == 8 and len(onsets) == 8 and [n - o for n, o in zip(notes, onsets, strict=True)] == [0] * 8, (notes, onsets)
+
+
+def jack_module_client(name: str, port: str) -> Any:
+    """A JACK client of the test's with one audio input port, active."""
+    client = jack.Client(name, no_start_server=True)
+    client.inports.register(port)
+    client.activate()
+    return client
+
+
+def test_devices_shows_the_jack_servers_period_ports_and_their_latency(jack) -> None:
+    """`devices` on jackd's dummy backend: the server's rate and period, each playback port with the latency
+    range the server reports for it (`jack_lsp -l`), the latency cues would wait there (two periods, as the
+    backend takes it: test_the_latency_cues_take_...), how to connect; a port name is never printed raw."""
+    from conftest import showcontrol
+
+    hostile = jack_module_client(f"evil{os.getpid()}", "in\x1b[2J\x07")
+    try:
+        result = showcontrol("devices")
+    finally:
+        hostile.deactivate()
+        hostile.close()
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert f"JACK server: 48000 Hz, period {PERIOD} frames (21.33 ms)" in out and f"buffer_frames: {PERIOD}" in out, out
+    for k in (1, 2):
+        reported = server_latency(f"system:playback_{k}")
+        assert reported == 2 * PERIOD
+        assert f"    system:playback_{k} (physical): {reported}..{reported} frames ({reported * 1000 / 48000:.2f} ms)\n" in out, out
+    assert f"output_latency_ms: 42.67 ms ({2 * PERIOD} frames) on system:playback_1, system:playback_2" in out, out
+    assert "jack_connect 'showcontrol:track L' system:playback_1" in out
+    assert f"evil{os.getpid()}:in\\x1b[2J\\x07" in out and "\x1b" not in out and "\x07" not in out
+
+
+def test_devices_with_no_jack_server_says_none_runs_and_how_to_start_one(tmp_path: Path) -> None:
+    """No server of that name, and autostarting allowed by the environment: `devices` says so in one line,
+    starts none (JackNoStartServer) and does not wait."""
+    from conftest import showcontrol
+
+    name = f"nobody{os.getpid()}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")} | {"JACK_DEFAULT_SERVER": name}
+    result = showcontrol("devices", env=env)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("JACK")]
+    assert len(lines) == 1 and lines[0].startswith("JACK: no server is running (nothing was started)"), result.stdout
+    assert "jackd -d dummy" in lines[0] and "pw-jack" in lines[0]
+    assert subprocess.run(["jack_lsp"], env=env | {"JACK_NO_START_SERVER": "1"}, capture_output=True).returncode != 0  # none started
+
+
+def test_devices_with_a_stopped_jack_server_says_it_does_not_answer_and_does_not_hang(tmp_path: Path) -> None:
+    """A server that is there but stopped (SIGSTOP): `devices` says so after its bounded wait, asks it
+    nothing more (rtmidi's JACK client would wait for it forever) and exits."""
+    from conftest import showcontrol
+
+    before = dict(os.environ)
+    server = _start_jack(f"scstop{os.getpid()}", "-r")
+    restore_jack_env(before)  # _start_jack steered this process to its server
+    if server is None:
+        pytest.skip("jackd cannot start here")
+    try:
+        server.process.send_signal(signal.SIGSTOP)
+        result = showcontrol("devices", env={**os.environ, **server.env})
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+        server.stop()
+    assert result.returncode == 0, result.stderr
+    assert "JACK: a server is there but did not answer within" in result.stdout, result.stdout
+    assert "MIDI outputs (jack): not asked (the JACK server does not answer)" in result.stdout
+
+
+@pytest.mark.skipif(shutil.which("pw-jack") is None, reason="needs pw-jack (pipewire-jack)")
+def test_under_pw_jack_devices_shows_pipewires_jack_ports_and_where_midi_goes(sound_server) -> None:
+    """`pw-jack showcontrol devices`: PipeWire's JACK, its null sink's ports with the latency it reports
+    (`jack_lsp -l` under pw-jack), and, as rtmidi's own libjack cannot reach it, where MIDI goes instead."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")} | sound_server.env
+    result = subprocess.run(
+        ["pw-jack", sys.executable, "-m", "showcontrol", "devices"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert re.search(r"^JACK server: 48000 Hz, period \d+ frames", out, re.MULTILINE), out
+    for side in ("FL", "FR"):
+        reported = server_latency(f"nullsink:playback_{side}", env, under=("pw-jack",))
+        assert re.search(rf"^    nullsink:playback_{side} \(physical\): \d+\.\.{reported} frames ", out, re.MULTILINE), out
+    assert "rtmidi's own libjack does not reach it (PipeWire's JACK)" in out and "no JACK server" not in out
+
+
+CLOSE_SCRIPT = """
+import os, sys, threading, time
+from showcontrol.audio.jack_device import JackDevice
+done = threading.Event()
+def want_the_gil():  # as a show's other threads do, whenever the process callback wants it too
+    while not done.is_set():
+        sum(range(2000))
+for _ in range(2):
+    threading.Thread(target=want_the_gil, daemon=True).start()
+for cycle in range(int(sys.argv[1])):
+    device = JackDevice(48000, 2, {"track": (0, 1)}, {}, lambda _f, out: out.fill(0.0))
+    with device:
+        device.start()
+        deadline = time.monotonic() + 30
+        while device.frames_delivered < 4 * device.buffer_frames:  # playing: its callback takes the GIL each period
+            assert time.monotonic() < deadline, "no callbacks"
+            time.sleep(0.01)
+    print("closed", device.left_running, flush=True)
+done.set()
+os._exit(0)  # as `run` ends a process whose client PipeWire's JACK still runs
+"""
+
+
+@pytest.mark.skipif(shutil.which("pw-jack") is None, reason="needs pw-jack (pipewire-jack)")
+def test_on_pipewires_jack_closing_a_playing_client_never_hangs_the_process(sound_server) -> None:
+    """pw-jack's jack_deactivate pthread_cancels the thread of the process callback; in Python that thread is
+    often waiting for the GIL, and cancelled there it took the GIL's mutex with it: the whole show hung at its
+    end (2 runs in 40 loaded). Twelve clients opened, played and closed while other threads want the GIL: each
+    is left to the process's end instead, and the process ends (before: a hang, about one close in ten)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")} | sound_server.env | {"PYTHONPATH": str(REPO)}
+    result = run_or_show_where_it_hangs(["pw-jack", sys.executable, "-c", CLOSE_SCRIPT, "12"], env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["closed True"] * 12, result.stdout

@@ -51,11 +51,15 @@ def one_to_one_up_to(layout: tuple[str, ...]) -> int:
 def layout_warning(device: str, layout: tuple[str, ...], routes: dict[str, tuple[int, ...]], channels: int) -> str | None:
     """What the operator must know where the patch's feeds would not land where it says, or None."""
     lost = set(undelivered(layout, channels))
+    unheard = sorted({k + 1 for chans in routes.values() for k in chans if k + 1 in lost})
     feeds = sorted(f"{feed} on {k + 1}" for feed, chans in routes.items() for k in chans if k + 1 in lost)
     if not feeds:
         return None
+    ports = ", ".join(f"{k}: PORT" for k in unheard)
     return (
         f"the audio device {device!r} is laid out {','.join(layout)}: a {channels}-channel stream reaches only "
         f"{one_to_one_up_to(layout)} of its outputs 1:1, so {', '.join(feeds)} will not be heard; switch the interface "
-        "to its Pro Audio profile (AUX channels), or play through JACK (the patch's audio backend: jack)"
+        "to its Pro Audio profile (AUX channels), or play through JACK, which is 1:1 by port: set the patch's "
+        f"`audio: {{backend: jack, ports: {{{ports}, ...}}}}` with each channel's port as `pw-jack showcontrol devices` "
+        "lists it, and run under pw-jack (docs/audio.md)"
     )

@@ -1,4 +1,5 @@
-"""The JACK backend: the only module that touches JACK (through the JACK-Client package, MIT, cffi).
+"""The JACK backend: the show's JACK client (through the JACK-Client package, MIT, cffi; beside it only
+audio/jack_server.py, which asks the server for `devices`, and audio/jack_latency.py, libjack's latency API).
 
 A JACK client with one output port per patch channel, named after what it carries (`track L`, `click ava`,
 `ltc`), connected to the patch's destination ports and connected again whenever one comes back. It takes the
@@ -15,8 +16,6 @@ recomputes latencies (a connection made or undone, a new quantum).
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
 import threading
@@ -29,100 +28,15 @@ import numpy as np
 
 from showcontrol.audio.clock import ClockMap, DelayLockedLoop
 from showcontrol.audio.device import AudioDeviceError, Render
+from showcontrol.audio.jack_latency import LATENCY_SETTLE_S, PlaybackLatency
 from showcontrol.model.patch import MAIN_CLICK
 from showcontrol.realtime import FiringWindow
 
 log = logging.getLogger(__name__)
 CLIENT_NAME = "showcontrol"
-
-
-def jack_ports_text() -> str:
-    """For `devices`: the running JACK server's audio destinations (what a patch's `ports:` names), or why none."""
-    try:
-        import jack
-
-        client = jack.Client(f"{CLIENT_NAME}-probe", no_start_server=True)
-    except Exception as error:  # no libjack (OSError), no server (jack.JackError)
-        return (
-            f"JACK: no server ({str(error).strip() or type(error).__name__}); the patch's backend: jack needs jackd, or PipeWire's pw-jack"
-        )
-    try:
-        ports = [p.name for p in client.get_ports(is_audio=True, is_input=True)]
-        return f"JACK ({client.samplerate} Hz, period {client.blocksize}): audio destinations {', '.join(ports) or 'none'}"
-    finally:
-        client.close()
-
-
-PLAYBACK_LATENCY = 1  # jack_latency_callback_mode_t: JackPlaybackLatency
-LATENCY_SETTLE_S = 0.5  # at the start, how long the server's latency of the new connections is waited for
-
-
-class _LatencyRange(ctypes.Structure):
-    _fields_ = (("min", ctypes.c_uint32), ("max", ctypes.c_uint32))
-
-
-_LATENCY_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_void_p)
-
-
-class PlaybackLatency:
-    """The server's playback latency of some of our output ports, in frames, read again after each of JACK's
-    latency callbacks (which come once the server has recomputed our ports'). The callback runs on a thread
-    of libjack's (of PipeWire's, under pw-jack) that may hold the library's locks: it only marks the figure
-    stale, and `refresh`, on the audio watch's thread, reads it.
-
-    JACK-Client 0.5 binds no latency API, so libjack's `jack_port_get_latency_range` and
-    `jack_set_latency_callback` are called through ctypes, on the library JACK-Client loaded and with the
-    client's handle: its `_ptr`, the one private attribute of JACK-Client read anywhere. Register before
-    the client is activated."""
-
-    def __init__(self, client: Any, port_names: Sequence[str], fallback_frames: int) -> None:
-        import cffi
-
-        lib = ctypes.CDLL(ctypes.util.find_library("jack"))  # the one JACK-Client opened: same name, same handle
-        lib.jack_port_by_name.restype = ctypes.c_void_p
-        lib.jack_port_by_name.argtypes = (ctypes.c_void_p, ctypes.c_char_p)
-        lib.jack_port_get_latency_range.restype = None
-        lib.jack_port_get_latency_range.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(_LatencyRange))
-        lib.jack_port_connected.argtypes = (ctypes.c_void_p,)
-        lib.jack_set_latency_callback.argtypes = (ctypes.c_void_p, _LATENCY_CALLBACK, ctypes.c_void_p)
-        self._lib = lib
-        handle = ctypes.c_void_p(int(cffi.FFI().cast("uintptr_t", client._ptr)))
-        self._ports = [lib.jack_port_by_name(handle, name.encode()) for name in port_names]
-        self._fallback = fallback_frames
-        self.frames = fallback_frames
-        self._stale = threading.Event()
-        self._callback = _LATENCY_CALLBACK(self._on_latency)  # kept: libjack holds only its address
-        if lib.jack_set_latency_callback(handle, self._callback, None) != 0:
-            log.warning("JACK: no latency callback; assuming one period (%d frames) to the interface", fallback_frames)
-
-    def read(self) -> int:
-        """The largest playback latency of the ports that are connected (none connected: one period)."""
-        latency = _LatencyRange()
-        found: list[int] = []
-        for port in self._ports:
-            if port and self._lib.jack_port_connected(port) > 0:
-                self._lib.jack_port_get_latency_range(port, PLAYBACK_LATENCY, ctypes.byref(latency))
-                found.append(int(latency.max))
-        return max(found, default=self._fallback)
-
-    def refresh(self) -> None:
-        """Read the latency again if the server has recomputed it since (the audio watch, every 0.1 s)."""
-        if self._stale.is_set():
-            self._stale.clear()
-            self.frames = self.read()
-
-    def settle(self, within_s: float) -> None:
-        """At the start, once the ports are connected: take the figure as soon as the server has called back
-        with it (the first cues must not wait for the audio watch); give up after `within_s` (connected nowhere)."""
-        deadline = time.monotonic() + within_s
-        while self._stale.wait(max(0.0, deadline - time.monotonic())):
-            self.refresh()
-            if self.frames != self._fallback or time.monotonic() >= deadline:
-                return
-
-    def _on_latency(self, mode: int, _arg: object) -> None:
-        if mode == PLAYBACK_LATENCY:
-            self._stale.set()  # no call back into libjack from its own thread
+# Devices whose client PipeWire's JACK still runs after they closed (JackDevice.__exit__): kept from the collector
+# until the process ends, as libjack calls their callbacks until then and JACK-Client's __del__ would close the client.
+_RUN_TO_THE_END: list[JackDevice] = []
 
 
 class PeriodWriter(Protocol):
@@ -185,6 +99,9 @@ class JackDevice:
         self._mix = np.zeros((0, channels), np.float32)
         self._shut_down = threading.Event()
         self._started = False
+        self._on_pipewire = False  # PipeWire's JACK (pw-jack), whose deactivation cancels the process thread
+        self._released = False  # closed by us: the process callback plays silence (PipeWire's, until the process ends)
+        self.left_running = False  # still active on PipeWire's JACK: the process must end without teardown (os._exit)
         self._midi: list[tuple[PeriodWriter, Any]] = []
         self._song_runs: SongRuns = lambda _first, _frames: ()
         self._latency_channels = [c for c in routes.get("track", ()) if c < channels] or list(range(channels))  # what the audience hears
@@ -219,6 +136,7 @@ class JackDevice:
             client.close()
             raise AudioDeviceError(f"the JACK server runs at {client.samplerate} Hz, the patch at {self.sample_rate} Hz: make them agree")
         self._client = client
+        self._on_pipewire = "PipeWire" in jack.version_string()
         self.name = f"JACK {client.name}"
         self.buffer_frames = client.blocksize
         self._dll = DelayLockedLoop(self.sample_rate, self.buffer_frames)
@@ -267,20 +185,28 @@ class JackDevice:
         """Whether the JACK server shut down under the show (killed, restarted)."""
         return self._shut_down.is_set()
 
-    def stop(self) -> None:
-        if self._client is not None and self._started and not self.gone:
-            self._client.deactivate()  # type: ignore[attr-defined]
-            self._started = False
-
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            try:
-                if not self.gone:
-                    client.deactivate()  # type: ignore[attr-defined]
-                client.close()  # type: ignore[attr-defined]
-            except Exception as failure:  # a server that died takes the client with it
-                log.debug("JACK client close: %s", failure)
+        """Deactivate and close the client; but one that PipeWire's JACK still runs is left to play silence
+        until the process ends (`left_running`): its deactivation pthread_cancels the thread of our process
+        callback wherever that thread is, and in Python it is often waiting for the GIL; cancelled there, it
+        dies holding the GIL's mutex and pw-jack's own process lock, and every thread of the process hangs
+        (seen: the main thread waiting for the GIL, libjack's loop for that lock, jack_deactivate for the loop)."""
+        client = self._client
+        if client is None or self.left_running:
+            return
+        self._released = True
+        if self._started and self._on_pipewire and not self.gone:
+            self.left_running = True
+            _RUN_TO_THE_END.append(self)
+            log.debug("JACK: PipeWire's client left to the end of the process (its deactivation would cancel our callback's thread)")
+            return
+        self._client = None
+        try:
+            if not self.gone:
+                client.deactivate()  # type: ignore[attr-defined]  # jackd takes us out of its graph before it stops the thread
+            client.close()  # type: ignore[attr-defined]
+        except Exception as failure:  # a server that died takes the client with it
+            log.debug("JACK client close: %s", failure)
 
     def _process(self, frames: int) -> None:
         """JACK's thread: fill every port, never raise, never block, never log. A period that is a multiple
@@ -289,6 +215,12 @@ class JackDevice:
         now = time.monotonic_ns()
         client, dll = self._client, self._dll
         if client is None or dll is None:
+            return
+        if self._released:  # closed by us, run on by PipeWire's JACK until the process ends
+            for port in self._ports:
+                port.get_array().fill(0.0)  # type: ignore[attr-defined]
+            for writer, _ in self._midi:
+                writer.write_period(())  # what is still to go (all notes off), then nothing
             return
         if self._window is not None and self._window.closes_ns > now:
             self._window.stand_aside(frames * 250_000_000 // self.sample_rate)

@@ -120,7 +120,7 @@ class AudioLink:
         self._started_ns = 0
         self.fell_back = False  # on the dummy driver because no device was there (not because it was asked for)
         self._midi: tuple[Sequence[PeriodWriter], SongRuns] | None = None  # MIDI the JACK client carries
-        self.left_open = False  # a device that would not close: SDL's own teardown at exit would wait on it too
+        self.left_open = False  # a device that would not close, or one that must not (PipeWire's JACK): end without teardown
         self._done = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="audio-watch", daemon=True)
 
@@ -216,7 +216,8 @@ class AudioLink:
 
     def _close(self) -> None:
         """Close the device and the driver, giving up after CLOSE_WITHIN_S: a show must be able to quit
-        while its sound server hangs (the device is then left to the end of the process)."""
+        while its sound server hangs (the device is then left to the end of the process, as a client of
+        PipeWire's JACK always is)."""
         device = self._device
 
         def close() -> None:
@@ -227,7 +228,9 @@ class AudioLink:
         closer = threading.Thread(target=close, name="audio-close", daemon=True)
         closer.start()
         closer.join(CLOSE_WITHIN_S)
-        if closer.is_alive():
+        if isinstance(device, JackDevice) and device.left_running:  # PipeWire's JACK: see JackDevice.__exit__
+            self.left_open = True
+        elif closer.is_alive():
             self.left_open = True
             log.warning(
                 "the audio device %r did not close within %g s (its sound server hangs); left open", device and device.name, CLOSE_WITHIN_S
