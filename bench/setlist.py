@@ -12,12 +12,14 @@ prepared in the background meanwhile, exactly as in a full-length set. Prints:
   - how long each next song took to prepare in the background;
   - dispatch lateness of the playing song's cues (sent minus due, from the show log) while the next song
     was being prepared, and while nothing was, p50 / p99 / max;
-  - the process's RSS: before opening, its maximum over the set, at the end, beside one song's audio.
+  - memory: the process's RSS with its children's and the shared stems it maps, before opening, its
+    maximum over the set, at the end, at each GO, beside one song's audio.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -69,8 +71,21 @@ def write_show(folder: Path, songs: int, minutes: float, audio_format: str, osc_
 
 
 def rss_mb() -> float:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * 4096 / 2**20
+    """This process's RSS, its children's (the stem maker's), and the whole of the shared stems it maps
+    (only the pages it has touched count in its RSS; the others are in memory all the same)."""
+    total = 0
+    with open("/proc/self/smaps") as smaps:
+        shared = False
+        for line in smaps:
+            if "-" in line.split(" ", 1)[0]:  # a mapping's first line
+                shared = "showcontrol-stem-" in line
+            elif line.startswith("Size:" if shared else "Rss:"):
+                total += int(line.split()[1]) * 1024
+    for children in Path("/proc/self/task").glob("*/children"):
+        for pid in children.read_text().split():
+            with contextlib.suppress(OSError, IndexError):  # gone meanwhile
+                total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * 4096
+    return total / 2**20
 
 
 def figures(values: list[float]) -> str:

@@ -20,10 +20,20 @@ from types import TracebackType
 import numpy as np
 import numpy.typing as npt
 
+from showcontrol.app.decoding import StemMaker
 from showcontrol.app.options import RunOptions, default_log_path
 from showcontrol.app.player import Shapes, SongPlayer
 from showcontrol.app.session import ShowSession
-from showcontrol.app.version import Preparation, Routes, SongVersion, bare_version, prepare_in_background, prepare_version
+from showcontrol.app.version import (
+    Cues,
+    Preparation,
+    Routes,
+    SongVersion,
+    bare_version,
+    prepare_cues,
+    prepare_in_background,
+    prepare_version,
+)
 from showcontrol.audio.link import AudioHealth, AudioLink, Device
 from showcontrol.codec import monitor as wire
 from showcontrol.describe import clock_text
@@ -39,7 +49,7 @@ from showcontrol.load.show_file import LoadedShow, compile_at_speed
 from showcontrol.model.position import BarBeat
 from showcontrol.model.setlist import Setlist, SetlistEntry
 from showcontrol.model.show import Song
-from showcontrol.offline import click_sounds, stems_seconds
+from showcontrol.offline import build_stems, click_sounds, stems_seconds
 from showcontrol.showlog import ShowLog
 from showcontrol.takes.keeper import TakeKeeper
 from showcontrol.timeline.events import Timeline
@@ -75,6 +85,8 @@ class ShowRunner:
         self.tempo_job: Preparation | None = None  # another tempo of the song open, being made ready
         self.standby_job: Preparation | None = None  # the standby song, being made ready
         self._versions: dict[tuple[str, Fraction], SongVersion] = {}
+        self._cues: dict[str, Cues] = {}  # each song of the set at the run's tempo, made as the run opens
+        self._stem_maker = StemMaker()  # the audio of a song made ready while another plays, in a process of its own
         self._pending: SongVersion | None = None  # a tempo of the open song, ready to install
         self._lock = threading.RLock()
         self._watching = threading.Event()
@@ -90,7 +102,9 @@ class ShowRunner:
         name = self.options.song_id or loaded_name(self.loaded)
         try:
             session.open_logs_and_outputs(self.options.log_path or default_log_path(name), lambda: self.transport.segment)
-            version = self._make(self.index, self.base_tempo)
+            for song_id in dict.fromkeys(entry.song_id for entry in self.setlist):  # before anything plays: see Cues
+                self._cues[song_id] = prepare_cues(self.loaded.timelines[song_id], self.outputs)
+            version = self._make(self.index, self.base_tempo, beside_a_song=False)  # nothing plays yet
             self._keep(version)
             session.open_audio(self._render, lambda: self.player.quiet, self._audio_changed, self._song_runs)
             self._install(version)
@@ -112,6 +126,7 @@ class ShowRunner:
             self.player.stop_dispatcher()  # before the final word, so that nothing it sends comes after it
             self._announce_final_stop()
         self.session.close()
+        self._stem_maker.close()
 
     def _stop_watching_and_dispatching(self) -> None:
         self._watching.set()
@@ -139,11 +154,15 @@ class ShowRunner:
     def _timeline_at(self, song_id: str, tempo: Fraction) -> Timeline:
         return self.loaded.timelines[song_id] if tempo == self.base_tempo else compile_at_speed(self.loaded, song_id, tempo)
 
-    def _make(self, index: int, tempo: Fraction, timeline: Timeline | None = None) -> SongVersion:
-        """A set entry's song at `tempo`, ready to play (slow: any thread)."""
+    def _make(self, index: int, tempo: Fraction, timeline: Timeline | None = None, beside_a_song: bool = True) -> SongVersion:
+        """A set entry's song at `tempo`, ready to play (slow: any thread); `beside_a_song`, its audio is
+        made in the stem maker's process, away from the show's GIL."""
         song = self._song_of(index)
         timeline = timeline or self._timeline_at(song.id, tempo)
-        return prepare_version(song, tempo, timeline, self._routes(song), self.sounds, self.outputs, self._keep_pitch_at)
+        make_stems = self._stem_maker.stems if beside_a_song else build_stems
+        made = self._cues.get(song.id) if timeline is self.loaded.timelines[song.id] else None
+        cues = made or prepare_cues(timeline, self.outputs)  # another tempo's, asked while a song may play
+        return prepare_version(song, tempo, timeline, self._routes(song), self.sounds, cues, self._keep_pitch_at, make_stems)
 
     @property
     def _keep_pitch_at(self) -> int | None:

@@ -29,6 +29,7 @@ from showcontrol.timeline.events import Event, Timeline
 
 log = logging.getLogger(__name__)
 Routes = Mapping[str, tuple[int, ...]]  # feed -> device channels
+MakeStems = Callable[[Song, Timeline, Routes, ClickSounds, int | None], Mapping[str, Stem]]  # build_stems, here or elsewhere
 
 
 @dataclass(frozen=True)
@@ -50,18 +51,20 @@ class SongVersion:
         return self.song.id, self.tempo
 
 
-def prepare_version(
-    song: Song,
-    tempo: Fraction,
-    timeline: Timeline,
-    routes: Routes,
-    sounds: ClickSounds,
-    outputs: Mapping[str, Output],
-    keep_pitch_at: int | None,
-) -> SongVersion:
-    """Everything playback needs (any thread; slow where a track must be decoded or stretched). With no
-    `outputs` nothing is prepared for them (a render's, or a test's, version)."""
-    stems = build_stems(song, timeline, dict(routes), sounds, keep_pitch_at)
+@dataclass(frozen=True)
+class Cues:
+    """What the dispatcher and the monitors need of one timeline: its dispatch order with each output's
+    message, the monitors' beat table, and the earliest any output is fired (in the timeline's frames).
+    Pure Python work: made while nothing plays where it can be (a set's songs, when the run opens), as
+    the interpreter it holds is the one the dispatcher waits for."""
+
+    order: tuple[Dispatch[object], ...]
+    beats: Mapping[int, Position]
+    max_latency_frames: int
+
+
+def prepare_cues(timeline: Timeline, outputs: Mapping[str, Output]) -> Cues:
+    """The timeline's cues, each message prepared by its output (none without `outputs`: a render's)."""
     latency_frames = {name: round(out.latency_ms * timeline.sample_rate / 1000) for name, out in outputs.items()}
 
     def message(event: Event) -> object:
@@ -69,7 +72,24 @@ def prepare_version(
         return output.prepare(event) if output is not None and event.kind in MESSAGE_KINDS else None
 
     order = dispatch_order(timeline, latency_frames, message)
-    return SongVersion(song, tempo, timeline, routes, stems, order, beat_states(timeline), max(latency_frames.values(), default=0))
+    return Cues(order, beat_states(timeline), max(latency_frames.values(), default=0))
+
+
+def prepare_version(
+    song: Song,
+    tempo: Fraction,
+    timeline: Timeline,
+    routes: Routes,
+    sounds: ClickSounds,
+    cues: Cues,
+    keep_pitch_at: int | None,
+    make_stems: MakeStems = build_stems,
+) -> SongVersion:
+    """Everything playback needs (any thread; slow where a track must be decoded or stretched), with the
+    timeline's `cues`. `make_stems` builds the audio: in this process, or in another while a song plays
+    (app/decoding.py)."""
+    stems = make_stems(song, timeline, routes, sounds, keep_pitch_at)
+    return SongVersion(song, tempo, timeline, routes, stems, cues.order, cues.beats, cues.max_latency_frames)
 
 
 def bare_version(song: Song, tempo: Fraction, timeline: Timeline, routes: Routes) -> SongVersion:
