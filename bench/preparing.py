@@ -36,7 +36,7 @@ sys.path.insert(0, str(HERE.parent))
 from peers import UdpReceiver  # noqa: E402
 from setlist import figures, write_show  # noqa: E402
 
-import showcontrol.app.decoding as decoding_module  # noqa: E402
+import showcontrol.app.stem_maker as stem_maker_module  # noqa: E402
 import showcontrol.app.version as version_module  # noqa: E402
 import showcontrol.offline as offline_module  # noqa: E402
 from showcontrol.app import RunOptions, ShowRunner  # noqa: E402
@@ -125,8 +125,8 @@ def main() -> None:
     steps.wrap(offline_module, "lay_track", "lay_track")
     steps.wrap(offline_module, "_synthesised_stems", "click and LTC stems")
     steps.wrap(offline_module, "build_stems", "build_stems (rest)")
-    steps.wrap(decoding_module.StemMaker, "stems", "stems: the maker's process, and mapping")
-    steps.wrap(decoding_module, "_mapped", "stems: mapping shared memory")
+    steps.wrap(stem_maker_module.StemMaker, "stems", "stems: the maker's process, and mapping")
+    steps.wrap(stem_maker_module.StemMaker, "_taken", "stems: mapping (or reading) the files")
     steps.wrap(version_module, "dispatch_order", "dispatch order + messages")
     steps.wrap(version_module, "beat_states", "beat states")
     steps.wrap(version_module, "prepare_version", "prepare_version (rest)")

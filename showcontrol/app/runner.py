@@ -20,10 +20,10 @@ from types import TracebackType
 import numpy as np
 import numpy.typing as npt
 
-from showcontrol.app.decoding import StemMaker
 from showcontrol.app.options import RunOptions, default_log_path
 from showcontrol.app.player import Shapes, SongPlayer
 from showcontrol.app.session import ShowSession
+from showcontrol.app.stem_maker import StemMaker, remove_left_behind
 from showcontrol.app.version import (
     Cues,
     Preparation,
@@ -58,6 +58,7 @@ from showcontrol.timeline.sync import sync_point
 
 log = logging.getLogger(__name__)
 WATCH_EVERY_S = 0.01  # how often the set's watcher looks for a song's end: well inside a follow's gap
+RETRY_FAILED_S = 5.0  # a song that could not be made ready is tried again after this by itself (at once on a GO)
 
 
 class ShowRunner:
@@ -101,6 +102,7 @@ class ShowRunner:
         session = self.session
         name = self.options.song_id or loaded_name(self.loaded)
         try:
+            remove_left_behind()  # what a killed run left in shared memory
             session.open_logs_and_outputs(self.options.log_path or default_log_path(name), lambda: self.transport.segment)
             for song_id in dict.fromkeys(entry.song_id for entry in self.setlist):  # before anything plays: see Cues
                 self._cues[song_id] = prepare_cues(self.loaded.timelines[song_id], self.outputs)
@@ -111,6 +113,7 @@ class ShowRunner:
             session.start(on_close=self._stop_watching_and_dispatching)
         except BaseException:
             session.close()
+            self._stem_maker.close()
             raise
         self._publish_next()
         threading.Thread(target=self._watch, name="setlist", daemon=True).start()
@@ -122,11 +125,13 @@ class ShowRunner:
         self._watching.set()
         self.transport.request(Stop())
         time.sleep(2 * self.audio.buffer_frames / self.sample_rate)
-        with self._lock:
-            self.player.stop_dispatcher()  # before the final word, so that nothing it sends comes after it
-            self._announce_final_stop()
-        self.session.close()
-        self._stem_maker.close()
+        try:
+            with self._lock:
+                self.player.stop_dispatcher()  # before the final word, so that nothing it sends comes after it
+                self._announce_final_stop()
+            self.session.close()
+        finally:
+            self._stem_maker.close()  # however the run ends: no maker outlives it
 
     def _stop_watching_and_dispatching(self) -> None:
         self._watching.set()
@@ -224,14 +229,17 @@ class ShowRunner:
             return index
         return index + 1 if index + 1 < len(self.setlist) else None
 
-    def _prepare(self, index: int) -> Preparation | None:
-        """Make set entry `index` ready in the background (None: it already is, or is being made)."""
+    def _prepare(self, index: int, again: bool = False) -> Preparation | None:
+        """Make set entry `index` ready in the background (None: it already is, or is being made). One that
+        failed is tried again `again` (the operator asks) or RETRY_FAILED_S after, not at every look."""
         key = (self.setlist[index].song_id, self.base_tempo)
         if key in self._versions:
             return None
         job = self.standby_job
-        if job is not None and not job.done and (job.song_id, job.tempo) == key:
-            return job
+        if job is not None and (job.song_id, job.tempo) == key:
+            failed_lately = job.error is not None and time.monotonic() - job.started < RETRY_FAILED_S
+            if not job.done or (failed_lately and not again):
+                return job
         estimate = stems_seconds(self.loaded.timelines[key[0]], self._keep_pitch_at)
         job = Preparation(key[0], self.base_tempo, time.monotonic(), estimate)
         self.standby_job = job
@@ -284,15 +292,15 @@ class ShowRunner:
         if follows:
             self._start_follow(self.setlist[self.index - 1], ended_at)
 
-    def _install_standby(self) -> bool:
-        """Install the standby song if it is ready; whether it was (else it is made ready first)."""
+    def _install_standby(self, again: bool = False) -> bool:
+        """Install the standby song if it is ready; whether it was (else it is made ready first, see _prepare)."""
         assert self.standby is not None
         if self.standby == self.index:
             return True
         key = (self.setlist[self.standby].song_id, self.base_tempo)
         version = self._versions.get(key)
         if version is None:
-            self._prepare(self.standby)
+            self._prepare(self.standby, again)
             return False
         self.index, self.cue_at, self._pending, self.tempo_job = self.standby, TOP, None, None
         self._install(version)
@@ -392,7 +400,7 @@ class ShowRunner:
             if self.standby is None and self.player.idle:
                 raise ShowControlError("end of the set: choose a song with <, > or NN#")
             self.apply_pending_tempo()
-            if self.standby is not None and self.standby != self.index and self.player.idle and not self._install_standby():
+            if self.standby is not None and self.standby != self.index and self.player.idle and not self._install_standby(again=True):
                 job = self.standby_job
                 ready = f" ({job.progress(time.monotonic()) * 100:.0f} %)" if job is not None else ""
                 raise ShowControlError(f"{self.setlist[self.standby].song_id} is being made ready{ready}: GO again in a moment")
@@ -473,9 +481,9 @@ class ShowRunner:
                 self._publish_next()
                 return f"standby {index + 1}: {entry.song_id}"
             if not playing:
-                self._install_standby()
+                self._install_standby(again=True)
             else:
-                self._prepare(index)
+                self._prepare(index, again=True)
             self._forget_others()
             self._publish_next(playing)
             return f"{'after this song' if playing else 'standby'} {index + 1}: {entry.song_id}"
@@ -613,6 +621,11 @@ class ShowRunner:
     @property
     def device(self) -> Device:
         return self.link.device
+
+    @property
+    def preparation_notes(self) -> list[str]:
+        """How songs were made ready where the stem maker could not do it as designed, for the report."""
+        return [f"{text} ({count}x)" for text, count in self._stem_maker.notes.items()]
 
     @property
     def audio_left_open(self) -> bool:

@@ -21,6 +21,7 @@ from showcontrol.beats import beat_states
 from showcontrol.codec.monitor import Position
 from showcontrol.dispatcher import MESSAGE_KINDS
 from showcontrol.engine.plan import Dispatch, dispatch_order
+from showcontrol.errors import ShowControlError
 from showcontrol.io.output import Output
 from showcontrol.model.show import Song
 from showcontrol.offline import build_stems
@@ -30,6 +31,10 @@ from showcontrol.timeline.events import Event, Timeline
 log = logging.getLogger(__name__)
 Routes = Mapping[str, tuple[int, ...]]  # feed -> device channels
 MakeStems = Callable[[Song, Timeline, Routes, ClickSounds, int | None], Mapping[str, Stem]]  # build_stems, here or elsewhere
+
+
+class PreparationCancelled(ShowControlError):
+    """The run ends while a version is being made: nothing to report."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,7 @@ def prepare_version(
 ) -> SongVersion:
     """Everything playback needs (any thread; slow where a track must be decoded or stretched), with the
     timeline's `cues`. `make_stems` builds the audio: in this process, or in another while a song plays
-    (app/decoding.py)."""
+    (app/stem_maker.py)."""
     stems = make_stems(song, timeline, routes, sounds, keep_pitch_at)
     return SongVersion(song, tempo, timeline, routes, stems, cues.order, cues.beats, cues.max_latency_frames)
 
@@ -130,6 +135,9 @@ def prepare_in_background(job: Preparation, make: Callable[[], SongVersion], the
             version = make()
             gc.freeze()  # its objects out of the collector's reach, as the first song's are: no full collection walks them
             then(job, version)
+        except PreparationCancelled:
+            job.error = "cancelled: the run is ending"
+            return
         except Exception as error:  # whatever fails, the operator must see it, not a job stuck at 99 %
             job.error = str(error) or type(error).__name__
             log.error("%s at %g %% could not be made ready: %s", job.song_id, float(job.tempo) * 100, error)
