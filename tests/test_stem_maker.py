@@ -111,6 +111,8 @@ def test_a_maker_killed_mid_set_is_started_again_and_every_song_plays(tmp_path: 
         show = start_show(set_show(tmp_path, receiver.port), env=show_env(tmp_path, memory))
         wait_until(lambda: makers(show.pid), timeout=60)  # started for s2 as s1 opens, and asked at once
         first = makers(show.pid)[0]
+        oom_score = Path(f"/proc/{first}/oom_score_adj")
+        wait_until(lambda: oom_score.read_text().strip() == "1000", timeout=60)  # serving: the kernel's first pick when short of memory
         os.kill(first, signal.SIGKILL)
         out, err = finished(show)
         started = set(makers(show.pid))
@@ -363,7 +365,7 @@ def test_only_the_playing_and_the_standby_songs_stay_mapped_and_a_closed_run_lea
     assert stem_files(memory) == []
 
 
-def test_check_render_and_a_song_run_never_start_a_maker(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_check_timeline_render_practice_and_a_song_run_never_start_a_maker(tmp_path: Path, monkeypatch, capsys) -> None:
     import multiprocessing
 
     receiver = UdpReceiver()
@@ -373,7 +375,9 @@ def test_check_render_and_a_song_run_never_start_a_maker(tmp_path: Path, monkeyp
     show = set_show(tmp_path, receiver.port, ("s1", "s2"))
     try:
         assert main(["check", str(show)]) == 0
+        assert main(["timeline", str(show), "--song", "s2"]) == 0
         assert main(["render", str(show), "--song", "s2", "-o", str(tmp_path / "s2.wav")]) == 0
+        assert main(["practice", str(show), "--song", "s1", "--tempo", "100", "-o", str(tmp_path / "practice")]) == 0
         assert multiprocessing.active_children() == []
         loaded = load_show(show)
         with ShowRunner(loaded, RunOptions("s2", audio_driver="dummy", log_path=tmp_path / "show.jsonl")) as runner:
@@ -385,5 +389,6 @@ def test_check_render_and_a_song_run_never_start_a_maker(tmp_path: Path, monkeyp
     assert cues_received(receiver) == every_cue(("s2",))
     rendered, rate = soundfile.read(tmp_path / "s2.wav")
     assert rate == RATE and np.abs(rendered[:, 0]).max() > 0.1  # the track, made in this process
+    assert list((tmp_path / "practice").glob("*.mp3"))
     assert stem_files(memory) == []
     assert json.loads((tmp_path / "show.jsonl").read_text().splitlines()[0])  # the run's show log, written

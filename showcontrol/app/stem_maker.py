@@ -22,11 +22,13 @@ The folder comes from SHOWCONTROL_SHARED_MEMORY (default /dev/shm), which tests 
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import mmap
 import multiprocessing
 import multiprocessing.connection
 import os
+import pickle
 import queue
 import signal
 import tempfile
@@ -57,6 +59,7 @@ DEFAULT_MEMORY_FOLDER = Path("/dev/shm")
 PREFIX = "showcontrol-stem-"  # then the pid of the show that maps it
 MAX_STARTS = 3  # the maker started again after it died, up to this many times in a run
 UNLINK_AFTER_S = 1.0  # after a mapping is closed, before its file is unlinked (which frees the pages)
+OOM_SCORE_ADJ = 1000  # the maker first in line for the kernel's out-of-memory killer
 KILLED_JOIN_S = 5.0  # a killed maker is gone within this (SIGKILL cannot be caught)
 Request = tuple[Song, Timeline, dict[str, tuple[int, ...]], ClickSounds, int | None]  # build_stems's arguments
 
@@ -69,8 +72,16 @@ class StemFolders:
 
 def stem_folders() -> StemFolders:
     memory = Path(os.environ.get(MEMORY_FOLDER_VARIABLE) or DEFAULT_MEMORY_FOLDER)
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return StemFolders(memory, cache / "showcontrol" / "stems")
+    return StemFolders(memory, _cache_home() / "showcontrol" / "stems")
+
+
+def _cache_home() -> Path:
+    if cache := os.environ.get("XDG_CACHE_HOME"):
+        return Path(cache)
+    try:
+        return Path.home() / ".cache"
+    except RuntimeError:  # a service with no home
+        return Path(tempfile.gettempdir())
 
 
 @dataclass(frozen=True)
@@ -155,7 +166,14 @@ class StemMaker:
                 self._give_up(f"the stem maker could not start ({error.strerror or error})")
                 break
             try:
-                connection.send(request)
+                connection.send(request)  # pickled whole before a byte is sent: a failure leaves the connection usable
+            except (pickle.PicklingError, TypeError, AttributeError) as error:
+                self._note(f"songs made in the show's process: one could not be sent to the stem maker ({error})")
+                return None
+            except OSError:
+                self._ended()
+                continue
+            try:
                 reply = connection.recv()
             except (EOFError, OSError):
                 self._ended()
@@ -205,7 +223,7 @@ class StemMaker:
             process.join(KILLED_JOIN_S)
             code = process.exitcode
             how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit status {code}"
-        self._remove_files(keep=set(self._handed))
+        self._remove_files(keep=self._handed.copy())
         if self._closed:
             raise PreparationCancelled("the run is ending")
         self.notes["stem maker ended and was started again"] += 1
@@ -321,6 +339,8 @@ def serve(connection: Connection, owner: int, folders: StemFolders) -> None:
     """The maker: one request at a time until its connection closes; it never outlives the show."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C at the terminal reaches the whole group: the show decides
     background_priority()
+    with contextlib.suppress(OSError):  # short of memory, the kernel kills the maker (restarted), not the show
+        Path("/proc/self/oom_score_adj").write_text(str(OOM_SCORE_ADJ))
     threading.Thread(target=_exit_with_parent, name="parent-watch", daemon=True).start()
     while True:
         try:
