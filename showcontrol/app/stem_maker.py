@@ -30,6 +30,7 @@ import multiprocessing.connection
 import os
 import pickle
 import queue
+import secrets
 import signal
 import tempfile
 import threading
@@ -56,7 +57,7 @@ log = logging.getLogger(__name__)
 
 MEMORY_FOLDER_VARIABLE = "SHOWCONTROL_SHARED_MEMORY"
 DEFAULT_MEMORY_FOLDER = Path("/dev/shm")
-PREFIX = "showcontrol-stem-"  # then the pid of the show that maps it
+PREFIX = "showcontrol-stem-"  # then the pid of the show that maps it, and its maker's token (one show, one maker each)
 MAX_STARTS = 3  # the maker started again after it died, up to this many times in a run
 UNLINK_AFTER_S = 1.0  # after a mapping is closed, before its file is unlinked (which frees the pages)
 OOM_SCORE_ADJ = 1000  # the maker first in line for the kernel's out-of-memory killer
@@ -127,6 +128,7 @@ class StemMaker:
         self._handed: set[Path] = set()  # mapped files handed over, not yet unlinked
         self._dropped: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
         self._unlinker: threading.Thread | None = None
+        self._owner = f"{os.getpid()}-{secrets.token_hex(4)}"  # what this maker's files are named after
 
     @property
     def pid(self) -> int | None:
@@ -197,7 +199,7 @@ class StemMaker:
                 raise PreparationCancelled("the run is ending")
             context = multiprocessing.get_context("spawn")  # a fresh interpreter: no copy of the show's threads and locks
             ours, theirs = context.Pipe()
-            process = context.Process(target=serve, args=(theirs, os.getpid(), self.folders), name="stem-maker", daemon=True)
+            process = context.Process(target=serve, args=(theirs, self._owner, self.folders), name="stem-maker", daemon=True)
             try:
                 process.start()  # from a preparing thread, so the interpreter starts at its nice 19 too
             except BaseException:
@@ -220,16 +222,17 @@ class StemMaker:
             connection.close()
         how = "its connection broke"
         if process is not None:
+            process.kill()  # a connection broken on a maker still alive: it goes too
             process.join(KILLED_JOIN_S)
             code = process.exitcode
             how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit status {code}"
         self._remove_files(keep=self._handed.copy())
         if self._closed:
             raise PreparationCancelled("the run is ending")
-        self.notes["stem maker ended and was started again"] += 1
         if self._starts >= MAX_STARTS:
             self._give_up(f"the stem maker ended {self._starts} times (last: {how})")
         else:
+            self.notes["stem maker ended and was started again"] += 1
             log.warning("the stem maker (pid %s) ended (%s): starting another", process.pid if process else "?", how)
 
     def _give_up(self, why: str) -> None:
@@ -277,7 +280,7 @@ class StemMaker:
     def _remove_files(self, keep: set[Path]) -> None:
         """This run's files but those in `keep` (handed over and mapped)."""
         for folder in (self.folders.memory, self.folders.disk):
-            for path in _files_of(folder, os.getpid()):
+            for path in _files_of(folder, self._owner):
                 if path not in keep:
                     path.unlink(missing_ok=True)
 
@@ -303,7 +306,7 @@ def remove_left_behind(folders: StemFolders | None = None) -> int:
     return removed
 
 
-def _files_of(folder: Path, owner: int) -> list[Path]:
+def _files_of(folder: Path, owner: str) -> list[Path]:
     try:
         return list(folder.glob(f"{PREFIX}{owner}-*"))
     except OSError:
@@ -335,7 +338,7 @@ def _read(path: Path, shape: tuple[int, int]) -> Block:
 
 
 # -- the maker's process ----------------------------------------------------------------------
-def serve(connection: Connection, owner: int, folders: StemFolders) -> None:
+def serve(connection: Connection, owner: str, folders: StemFolders) -> None:
     """The maker: one request at a time until its connection closes; it never outlives the show."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C at the terminal reaches the whole group: the show decides
     background_priority()
@@ -347,7 +350,10 @@ def serve(connection: Connection, owner: int, folders: StemFolders) -> None:
             request: Request = connection.recv()
         except (EOFError, OSError):
             return
-        connection.send(_made(owner, folders, request))
+        try:
+            connection.send(_made(owner, folders, request))
+        except OSError:  # the show went meanwhile (its files are the next run's to remove)
+            return
 
 
 def _exit_with_parent() -> None:
@@ -359,7 +365,7 @@ def _exit_with_parent() -> None:
         os._exit(0)
 
 
-def _made(owner: int, folders: StemFolders, request: Request) -> Made | Failed:
+def _made(owner: str, folders: StemFolders, request: Request) -> Made | Failed:
     try:
         built = build_stems(*request)
     except Exception as error:  # the song's own failure: the operator sees it, the maker goes on
@@ -384,7 +390,7 @@ def _made(owner: int, folders: StemFolders, request: Request) -> Made | Failed:
     return Made(tuple(shared), refused)
 
 
-def _written(owner: int, folders: StemFolders, data: Block) -> tuple[Path, bool, str | None]:
+def _written(owner: str, folders: StemFolders, data: Block) -> tuple[Path, bool, str | None]:
     """`data` in a file of the memory folder, or of the disk folder where that has no room: (file, in
     memory, why not in memory). The space is reserved first, so a full tmpfs refuses now (ENOSPC)
     rather than kill a process on a page it cannot give (SIGBUS)."""
