@@ -293,6 +293,7 @@ def test_sigterm_while_the_next_song_is_made_ready_ends_the_show_cleanly(tmp_pat
     signalled(tmp_path, signal.SIGTERM, to_the_group=False)
 
 
+@pytest.mark.peers  # a show in a process of its own, at a tmux terminal
 def test_q_at_the_terminal_while_the_next_song_is_made_ready_quits_cleanly(tmp_path: Path) -> None:
     receiver = UdpReceiver()
     memory = tmp_path / "shm"
