@@ -26,6 +26,7 @@ from test_transport_run import wait_until
 from showcontrol.app import RunOptions, ShowRunner
 from showcontrol.app.stem_maker import MEMORY_FOLDER_VARIABLE, PREFIX
 from showcontrol.cli import main
+from showcontrol.errors import ShowControlError
 from showcontrol.load.show_file import load_show
 
 RATE = 48000
@@ -364,6 +365,37 @@ def test_only_the_playing_and_the_standby_songs_stay_mapped_and_a_closed_run_lea
     assert cues_received(receiver) == every_cue(songs)
     assert maker is not None and gone(maker)
     assert stem_files(memory) == []
+
+
+def test_a_song_that_cannot_be_made_ready_is_tried_again_at_go_not_at_every_look(tmp_path: Path) -> None:
+    """The maker's own failure (s2's track gone) reaches the operator; the set's watcher does not start it over
+    every 10 ms; a GO asks again, and once the track is back s2 plays."""
+    receiver = UdpReceiver()
+    songs = ("s1", "s2")
+    loaded = load_show(set_show(tmp_path, receiver.port, songs))
+    track = tmp_path / "s2.wav"
+    kept = track.read_bytes()
+    track.unlink()
+    try:
+        with ShowRunner(loaded, RunOptions(None, audio_driver="dummy", log_path=tmp_path / "show.jsonl")) as runner:
+            wait_until(lambda: runner.standby_job is not None and runner.standby_job.error is not None, timeout=60)
+            assert runner.standby_job is not None and "s2.wav" in str(runner.standby_job.error)
+            runner.play()
+            wait_until(lambda: runner.player.finished, timeout=60)  # s1 ended; s2 is standby and not ready
+            jobs = set()
+            for _ in range(50):  # 50 looks of the watcher: at most one more try (RETRY_FAILED_S)
+                jobs.add(id(runner.standby_job))
+                threading.Event().wait(0.01)
+            assert len(jobs) <= 2
+            track.write_bytes(kept)
+            with pytest.raises(ShowControlError, match="s2 is being made ready"):
+                runner.play()  # GO: asked again
+            wait_until(lambda: runner.ready_to_go and runner.song.id == "s2", timeout=60)
+            runner.play()
+            wait_until(lambda: runner.set_done, timeout=60)
+    finally:
+        receiver.close()
+    assert cues_received(receiver) == every_cue(songs)
 
 
 def test_check_timeline_render_practice_and_a_song_run_never_start_a_maker(tmp_path: Path, monkeypatch, capsys) -> None:
