@@ -17,6 +17,8 @@ What can go wrong while a show runs, and what happens then (never a crash, never
 - the show is killed: its maker sees its parent's sentinel close and exits; the files, named after
   the show's pid, are removed by the next run that finds that pid gone.
 The folder comes from SHOWCONTROL_SHARED_MEMORY (default /dev/shm), which tests point elsewhere.
+The maker is started by multiprocessing's spawn, which imports the main script again in the maker: a
+script that opens a ShowRunner keeps its work under `if __name__ == "__main__":` (bench/ does).
 """
 
 from __future__ import annotations
