@@ -222,12 +222,12 @@ class StemMaker:
         self._process = self._connection = None
         if connection is not None:
             connection.close()
-        how = "its connection broke"
+        code = None
         if process is not None:
             process.kill()  # a connection broken on a maker still alive: it goes too
             process.join(KILLED_JOIN_S)
             code = process.exitcode
-            how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit status {code}"
+        how = _ending(code)
         self._remove_files(keep=self._handed.copy())
         if self._closed:
             raise PreparationCancelled("the run is ending")
@@ -285,6 +285,17 @@ class StemMaker:
             for path in _files_of(folder, self._owner):
                 if path not in keep:
                     path.unlink(missing_ok=True)
+
+
+def _ending(code: int | None) -> str:
+    if code is None:
+        return "its connection broke"
+    if code >= 0:
+        return f"exit status {code}"
+    try:
+        return f"killed by {signal.Signals(-code).name}"
+    except ValueError:  # a signal without a name (real-time ones)
+        return f"killed by signal {-code}"
 
 
 def remove_left_behind(folders: StemFolders | None = None) -> int:
