@@ -59,7 +59,18 @@ def every_cue(songs: tuple[str, ...] = SONGS, bars: int = 2) -> list[tuple[objec
     return [(song, bar, beat) for song in songs for bar in range(1, bars + 1) for beat in range(1, 5)]
 
 
-def cues_received(receiver: UdpReceiver) -> list[tuple[object, ...]]:
+@pytest.fixture
+def receiver():
+    """The lights: a UDP receiver, closed after the test (after its cues were read)."""
+    lights = UdpReceiver()
+    yield lights
+    lights.close()
+
+
+def cues_received(receiver: UdpReceiver, expected: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
+    """What the receiver got, once as many cues as expected came (or 30 s passed: then the comparison says what is missing)."""
+    with contextlib.suppress(TimeoutError):
+        wait_until(lambda: len(receiver.datagrams) >= len(expected), timeout=30)
     return [tuple(OscMessage(datagram).params) for _, datagram in receiver.datagrams]
 
 
@@ -98,38 +109,50 @@ def show_env(tmp_path: Path, memory: Path) -> dict[str, str]:
     return {**os.environ, MEMORY_FOLDER_VARIABLE: str(memory), "XDG_CACHE_HOME": str(tmp_path / "cache")}
 
 
+@pytest.fixture
+def reaped():
+    """The shows a test starts (append them), killed at its end if a failing assertion left one running."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
 def finished(process: subprocess.Popen[str]) -> tuple[str, str]:
     out, err = process.communicate(timeout=180)
     return out, err
 
 
 # -- the maker dies ------------------------------------------------------------------------------------
-def test_a_maker_killed_mid_set_is_started_again_and_every_song_plays(tmp_path: Path) -> None:
-    receiver = UdpReceiver()
+def test_a_maker_killed_mid_set_is_started_again_and_every_song_plays(
+    receiver: UdpReceiver, reaped: list[subprocess.Popen[str]], tmp_path: Path
+) -> None:
     memory = tmp_path / "shm"
     memory.mkdir()
-    try:
-        show = start_show(set_show(tmp_path, receiver.port), env=show_env(tmp_path, memory))
-        wait_until(lambda: makers(show.pid), timeout=60)  # started for s2 as s1 opens, and asked at once
-        first = makers(show.pid)[0]
-        oom_score = Path(f"/proc/{first}/oom_score_adj")
-        wait_until(lambda: oom_score.read_text().strip() == "1000", timeout=60)  # serving: the kernel's first pick when short of memory
-        os.kill(first, signal.SIGKILL)
-        out, err = finished(show)
-        started = set(makers(show.pid))
-    finally:
-        receiver.close()
+    show = start_show(set_show(tmp_path, receiver.port), env=show_env(tmp_path, memory))
+    reaped.append(show)
+    wait_until(lambda: makers(show.pid), timeout=60)  # started for s2 as s1 opens, and asked at once
+    first = makers(show.pid)[0]
+    oom_score = Path(f"/proc/{first}/oom_score_adj")
+    wait_until(lambda: oom_score.read_text().strip() == "1000", timeout=60)  # serving: the kernel's first pick when short of memory
+    os.kill(first, signal.SIGKILL)
+    wait_until(lambda: [pid for pid in makers(show.pid) if pid != first], timeout=60)  # another, asked for s2 again
+    second = next(pid for pid in makers(show.pid) if pid != first)
+    out, err = finished(show)
     assert show.returncode == 0, err
-    assert cues_received(receiver) == every_cue()
+    assert cues_received(receiver, every_cue()) == every_cue()
     assert "ended (killed by SIGKILL): starting another" in err
     assert "preparing: stem maker ended and was started again (1x)" in out
     assert "made in the show's process" not in out  # the second maker made the rest
-    assert gone(first) and all(gone(pid) for pid in started)
+    assert gone(first) and gone(second)
     assert stem_files(memory) == []
 
 
-def test_a_maker_that_keeps_dying_leaves_the_songs_to_the_show_s_own_process(tmp_path: Path) -> None:
-    receiver = UdpReceiver()
+def test_a_maker_that_keeps_dying_leaves_the_songs_to_the_show_s_own_process(
+    receiver: UdpReceiver, reaped: list[subprocess.Popen[str]], tmp_path: Path
+) -> None:
     memory = tmp_path / "shm"
     memory.mkdir()
     killed: set[int] = set()
@@ -144,14 +167,14 @@ def test_a_maker_that_keeps_dying_leaves_the_songs_to_the_show_s_own_process(tmp
 
     try:
         show = start_show(set_show(tmp_path, receiver.port), env=show_env(tmp_path, memory))
+        reaped.append(show)
         killer = threading.Thread(target=kill_every_maker, args=(show.pid,), daemon=True)
         killer.start()
         out, err = finished(show)
     finally:
         done.set()
-        receiver.close()
     assert show.returncode == 0, err
-    assert cues_received(receiver) == every_cue()
+    assert cues_received(receiver, every_cue()) == every_cue()
     assert len(killed) == 3 and all(gone(pid) for pid in killed)
     gave_up = "songs made in the show's process: the stem maker ended 3 times (last: killed by SIGKILL)"
     assert err.count(gave_up) == 1  # said once
@@ -190,10 +213,9 @@ def can_mount_a_tmpfs(tmp_path: Path) -> bool:
         ("too small", "No space left on device"),
     ],
 )
-def test_without_room_in_shared_memory_the_stems_go_to_a_file_on_disk(tmp_path: Path, case: str, said: str) -> None:
+def test_without_room_in_shared_memory_the_stems_go_to_a_file_on_disk(receiver: UdpReceiver, tmp_path: Path, case: str, said: str) -> None:
     """Docker's 64 MB /dev/shm, a read-only or missing one: said once, every song made ready, nothing left behind.
     The small and read-only ones are real tmpfs mounts (in a user and mount namespace of the test's own)."""
-    receiver = UdpReceiver()
     memory = tmp_path / "shm"
     disk = tmp_path / "cache" / "showcontrol" / "stems"
     show = set_show(tmp_path, receiver.port)
@@ -202,15 +224,11 @@ def test_without_room_in_shared_memory_the_stems_go_to_a_file_on_disk(tmp_path: 
     if case != "absent":
         memory.mkdir()
         if not can_mount_a_tmpfs(tmp_path):
-            receiver.close()
             pytest.skip("no unprivileged mount namespace here (unshare --user --mount) to mount a small or read-only tmpfs")
         command = mounted("ro" if case == "read-only" else "size=256k", memory, command)  # a 2-s song's track is 768 KB
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=show_env(tmp_path, memory), timeout=180)
-    finally:
-        receiver.close()
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=show_env(tmp_path, memory), timeout=180)
     assert result.returncode == 0, result.stderr
-    assert cues_received(receiver) == every_cue()
+    assert cues_received(receiver, every_cue()) == every_cue()
     note = f"stems on disk in {disk}, not in shared memory ({memory}: {said})"
     assert result.stderr.count(note) == 1, result.stderr
     assert f"preparing: {note} (3x)" in result.stdout  # s2, s3, s4 (s1 is made as the run opens, before anything plays)
@@ -218,67 +236,65 @@ def test_without_room_in_shared_memory_the_stems_go_to_a_file_on_disk(tmp_path: 
     assert stem_files(memory, disk) == []
 
 
-def test_with_no_room_anywhere_the_songs_are_made_in_the_show_s_process(tmp_path: Path) -> None:
-    receiver = UdpReceiver()
+def test_with_no_room_anywhere_the_songs_are_made_in_the_show_s_process(
+    receiver: UdpReceiver, reaped: list[subprocess.Popen[str]], tmp_path: Path
+) -> None:
     (tmp_path / "cache").write_text("a file where the cache folder should be\n")  # the disk folder cannot be made either
-    try:
-        show = start_show(set_show(tmp_path, receiver.port), env=show_env(tmp_path, tmp_path / "none"))
-        out, err = finished(show)
-    finally:
-        receiver.close()
+    show = start_show(set_show(tmp_path, receiver.port), env=show_env(tmp_path, tmp_path / "none"))
+    reaped.append(show)
+    out, err = finished(show)
     assert show.returncode == 0, err
-    assert cues_received(receiver) == every_cue()
+    assert cues_received(receiver, every_cue()) == every_cue()
     assert err.count("songs made in the show's process: no room for their stems") == 1, err
     assert "preparing: songs made in the show's process: no room for their stems" in out and "(3x)" in out
 
 
 # -- the show ends: killed, or by a signal while the next song is made ready ----------------------------
-def test_a_show_killed_leaves_no_maker_and_the_next_run_removes_its_files(tmp_path: Path) -> None:
-    receiver = UdpReceiver()
+def test_a_show_killed_leaves_no_maker_and_the_next_run_removes_its_files(
+    receiver: UdpReceiver, reaped: list[subprocess.Popen[str]], tmp_path: Path
+) -> None:
     memory = tmp_path / "shm"
     memory.mkdir()
     mine = memory / f"{PREFIX}{os.getpid()}-kept"  # a live show's file: never another run's to remove
     mine.write_bytes(b"\0" * 4096)
     show_file = set_show(tmp_path, receiver.port, bars=6)
     env = show_env(tmp_path, memory)
-    try:
-        show = start_show(show_file, env=env)
-        wait_until(lambda: any(path.name.startswith(f"{PREFIX}{show.pid}-") for path in stem_files(memory)), timeout=60)
-        wait_until(lambda: makers(show.pid), timeout=60)
-        left = children(show.pid)  # the maker, and multiprocessing's resource tracker
-        show.kill()
-        show.communicate(timeout=60)
-        wait_until(lambda: all(gone(pid) for pid in left), timeout=60)
-        assert any(path.name.startswith(f"{PREFIX}{show.pid}-") for path in stem_files(memory))  # what the next run removes
-        again = start_show(show_file, "--song", "s1", env=env)
-        _, err = finished(again)
-    finally:
-        receiver.close()
+    show = start_show(show_file, env=env)
+    reaped.append(show)
+    wait_until(lambda: any(path.name.startswith(f"{PREFIX}{show.pid}-") for path in stem_files(memory)), timeout=60)
+    wait_until(lambda: makers(show.pid), timeout=60)
+    left = children(show.pid)  # the maker, and multiprocessing's resource tracker
+    show.kill()
+    show.communicate(timeout=60)
+    wait_until(lambda: all(gone(pid) for pid in left), timeout=60)
+    assert any(path.name.startswith(f"{PREFIX}{show.pid}-") for path in stem_files(memory))  # what the next run removes
+    again = start_show(show_file, "--song", "s1", env=env)
+    reaped.append(again)
+    _, err = finished(again)
     assert again.returncode == 0, err
     assert stem_files(memory) == [mine]
 
 
-def signalled(tmp_path: Path, signal_number: signal.Signals, to_the_group: bool) -> None:
-    receiver = UdpReceiver()
+def signalled(
+    receiver: UdpReceiver, reaped: list[subprocess.Popen[str]], tmp_path: Path, signal_number: signal.Signals, to_the_group: bool
+) -> None:
     memory = tmp_path / "shm"
     memory.mkdir()
     show = set_show(tmp_path, receiver.port, bars=6)
     command = [sys.executable, "-m", "showcontrol", "run", str(show), "--headless", "--audio-driver", "dummy"]
     command += ["--log", str(tmp_path / "show.jsonl")]
     env = show_env(tmp_path, memory)
-    try:
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env, start_new_session=True
-        )
-        wait_until(lambda: makers(process.pid), timeout=60)  # s2 being made ready
-        started = children(process.pid)
-        if to_the_group:
-            os.killpg(process.pid, signal_number)  # what Ctrl-C at a terminal does: every process of the group
-        else:
-            process.send_signal(signal_number)
-        _, err = finished(process)
-    finally:
-        receiver.close()
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env, start_new_session=True
+    )
+    reaped.append(process)
+    wait_until(lambda: makers(process.pid), timeout=60)  # s2 being made ready
+    started = children(process.pid)
+    if to_the_group:
+        os.killpg(process.pid, signal_number)  # what Ctrl-C at a terminal does: every process of the group
+    else:
+        process.send_signal(signal_number)
+    _, err = finished(process)
     assert process.returncode == 128 + signal_number, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     assert f"stopped by {signal_number.name}" in err
@@ -286,17 +302,20 @@ def signalled(tmp_path: Path, signal_number: signal.Signals, to_the_group: bool)
     assert stem_files(memory) == []
 
 
-def test_ctrl_c_while_the_next_song_is_made_ready_ends_the_show_cleanly(tmp_path: Path) -> None:
-    signalled(tmp_path, signal.SIGINT, to_the_group=True)
+def test_ctrl_c_while_the_next_song_is_made_ready_ends_the_show_cleanly(
+    receiver: UdpReceiver, reaped: list[subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    signalled(receiver, reaped, tmp_path, signal.SIGINT, to_the_group=True)
 
 
-def test_sigterm_while_the_next_song_is_made_ready_ends_the_show_cleanly(tmp_path: Path) -> None:
-    signalled(tmp_path, signal.SIGTERM, to_the_group=False)
+def test_sigterm_while_the_next_song_is_made_ready_ends_the_show_cleanly(
+    receiver: UdpReceiver, reaped: list[subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    signalled(receiver, reaped, tmp_path, signal.SIGTERM, to_the_group=False)
 
 
 @pytest.mark.peers  # a show in a process of its own, at a tmux terminal
-def test_q_at_the_terminal_while_the_next_song_is_made_ready_quits_cleanly(tmp_path: Path) -> None:
-    receiver = UdpReceiver()
+def test_q_at_the_terminal_while_the_next_song_is_made_ready_quits_cleanly(receiver: UdpReceiver, tmp_path: Path) -> None:
     memory = tmp_path / "shm"
     memory.mkdir()
     show = set_show(tmp_path, receiver.port, bars=6)
@@ -315,7 +334,6 @@ def test_q_at_the_terminal_while_the_next_song_is_made_ready_quits_cleanly(tmp_p
         wait_until(lambda: "EXITED 0" in term.screen(), timeout=60)
     finally:
         term.kill()
-        receiver.close()
     assert "Traceback" not in err.read_text()
     wait_until(lambda: all(gone(pid) for pid in started), timeout=60)
     assert stem_files(memory) == []
@@ -332,94 +350,84 @@ def mapped_stems() -> dict[int, str]:
     return mapped
 
 
-def test_only_the_playing_and_the_standby_songs_stay_mapped_and_a_closed_run_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
-    receiver = UdpReceiver()
+def test_only_the_playing_and_the_standby_songs_stay_mapped_and_a_closed_run_leaves_nothing(
+    receiver: UdpReceiver, tmp_path: Path, monkeypatch
+) -> None:
     memory = tmp_path / "shm"
     memory.mkdir()
     monkeypatch.setenv(MEMORY_FOLDER_VARIABLE, str(memory))
     songs = ("s1", "s2", "s3", "s4", "s5")
     loaded = load_show(set_show(tmp_path, receiver.port, songs))
-    try:
-        with ShowRunner(loaded, RunOptions(None, audio_driver="dummy", log_path=tmp_path / "show.jsonl")) as runner:
+    with ShowRunner(loaded, RunOptions(None, audio_driver="dummy", log_path=tmp_path / "show.jsonl")) as runner:
 
-            def held() -> set[int]:
-                """The start of every stem array the runner holds: the playing version's, and those kept."""
-                with runner._lock:
-                    versions = [runner.player.version, *runner._versions.values()]
-                return {stem.data.ctypes.data for version in versions for stem in version.stems.values() if stem.data.size}
+        def held() -> set[int]:
+            """The start of every stem array the runner holds: the playing version's, and those kept."""
+            with runner._lock:
+                versions = [runner.player.version, *runner._versions.values()]
+            return {stem.data.ctypes.data for version in versions for stem in version.stems.values() if stem.data.size}
 
-            for number, song in enumerate(songs):
-                wait_until(lambda song=song: runner.ready_to_go and runner.song.id == song, timeout=60)
-                runner.play()
-                wait_until(lambda song=song: runner.song.id != song or runner.set_done, timeout=60)
-                if number == 1:  # s2 plays: made by the maker, mapped
-                    assert mapped_stems()
-                if number >= 2:  # s3 on: an older song's mapping must have gone as it went
-                    wait_until(lambda: set(mapped_stems()) <= held(), timeout=30)
-                    versions = {runner.player.version.song.id, *(key[0] for key in runner._versions)}
-                    assert len(versions) <= 2, versions
-            maker = runner._stem_maker.pid
-            wait_until(lambda: runner.set_done, timeout=60)
-    finally:
-        receiver.close()
-    assert cues_received(receiver) == every_cue(songs)
+        for number, song in enumerate(songs):
+            wait_until(lambda song=song: runner.ready_to_go and runner.song.id == song, timeout=60)
+            runner.play()
+            wait_until(lambda song=song: runner.song.id != song or runner.set_done, timeout=60)
+            if number == 1:  # s2 plays: made by the maker, mapped
+                assert mapped_stems()
+            if number >= 2:  # s3 on: an older song's mapping must have gone as it went
+                wait_until(lambda: set(mapped_stems()) <= held(), timeout=30)
+                versions = {runner.player.version.song.id, *(key[0] for key in runner._versions)}
+                assert len(versions) <= 2, versions
+        maker = runner._stem_maker.pid
+        wait_until(lambda: runner.set_done, timeout=60)
+    assert cues_received(receiver, every_cue(songs)) == every_cue(songs)
     assert maker is not None and gone(maker)
     assert stem_files(memory) == []
 
 
-def test_a_song_that_cannot_be_made_ready_is_tried_again_at_go_not_at_every_look(tmp_path: Path) -> None:
+def test_a_song_that_cannot_be_made_ready_is_tried_again_at_go_not_at_every_look(receiver: UdpReceiver, tmp_path: Path) -> None:
     """The maker's own failure (s2's track gone) reaches the operator; the set's watcher does not start it over
     every 10 ms; a GO asks again, and once the track is back s2 plays."""
-    receiver = UdpReceiver()
     songs = ("s1", "s2")
     loaded = load_show(set_show(tmp_path, receiver.port, songs))
     track = tmp_path / "s2.wav"
     kept = track.read_bytes()
     track.unlink()
-    try:
-        with ShowRunner(loaded, RunOptions(None, audio_driver="dummy", log_path=tmp_path / "show.jsonl")) as runner:
-            wait_until(lambda: runner.standby_job is not None and runner.standby_job.error is not None, timeout=60)
-            assert runner.standby_job is not None and "s2.wav" in str(runner.standby_job.error)
-            runner.play()
-            wait_until(lambda: runner.player.finished, timeout=60)  # s1 ended; s2 is standby and not ready
-            jobs = set()
-            for _ in range(50):  # 50 looks of the watcher: at most one more try (RETRY_FAILED_S)
-                jobs.add(id(runner.standby_job))
-                threading.Event().wait(0.01)
-            assert len(jobs) <= 2
-            track.write_bytes(kept)
-            with pytest.raises(ShowControlError, match="s2 is being made ready"):
-                runner.play()  # GO: asked again
-            wait_until(lambda: runner.ready_to_go and runner.song.id == "s2", timeout=60)
-            runner.play()
-            wait_until(lambda: runner.set_done, timeout=60)
-    finally:
-        receiver.close()
-    assert cues_received(receiver) == every_cue(songs)
+    with ShowRunner(loaded, RunOptions(None, audio_driver="dummy", log_path=tmp_path / "show.jsonl")) as runner:
+        wait_until(lambda: runner.standby_job is not None and runner.standby_job.error is not None, timeout=60)
+        assert runner.standby_job is not None and "s2.wav" in str(runner.standby_job.error)
+        runner.play()
+        wait_until(lambda: runner.player.finished, timeout=60)  # s1 ended; s2 is standby and not ready
+        jobs = set()
+        for _ in range(50):  # 50 looks of the watcher: at most one more try (RETRY_FAILED_S)
+            jobs.add(id(runner.standby_job))
+            threading.Event().wait(0.01)
+        assert len(jobs) <= 2
+        track.write_bytes(kept)
+        with pytest.raises(ShowControlError, match="s2 is being made ready"):
+            runner.play()  # GO: asked again
+        wait_until(lambda: runner.ready_to_go and runner.song.id == "s2", timeout=60)
+        runner.play()
+        wait_until(lambda: runner.set_done, timeout=60)
+    assert cues_received(receiver, every_cue(songs)) == every_cue(songs)
 
 
-def test_check_timeline_render_practice_and_a_song_run_never_start_a_maker(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_check_timeline_render_practice_and_a_song_run_never_start_a_maker(receiver: UdpReceiver, tmp_path: Path, monkeypatch) -> None:
     import multiprocessing
 
-    receiver = UdpReceiver()
     memory = tmp_path / "shm"
     memory.mkdir()
     monkeypatch.setenv(MEMORY_FOLDER_VARIABLE, str(memory))
     show = set_show(tmp_path, receiver.port, ("s1", "s2"))
-    try:
-        assert main(["check", str(show)]) == 0
-        assert main(["timeline", str(show), "--song", "s2"]) == 0
-        assert main(["render", str(show), "--song", "s2", "-o", str(tmp_path / "s2.wav")]) == 0
-        assert main(["practice", str(show), "--song", "s1", "--tempo", "100", "-o", str(tmp_path / "practice")]) == 0
-        assert multiprocessing.active_children() == []
-        loaded = load_show(show)
-        with ShowRunner(loaded, RunOptions("s2", audio_driver="dummy", log_path=tmp_path / "show.jsonl")) as runner:
-            runner.play()
-            wait_until(lambda: runner.player.finished, timeout=60)
-            assert runner._stem_maker.pid is None and multiprocessing.active_children() == []
-    finally:
-        receiver.close()
-    assert cues_received(receiver) == every_cue(("s2",))
+    assert main(["check", str(show)]) == 0
+    assert main(["timeline", str(show), "--song", "s2"]) == 0
+    assert main(["render", str(show), "--song", "s2", "-o", str(tmp_path / "s2.wav")]) == 0
+    assert main(["practice", str(show), "--song", "s1", "--tempo", "100", "-o", str(tmp_path / "practice")]) == 0
+    assert multiprocessing.active_children() == []
+    loaded = load_show(show)
+    with ShowRunner(loaded, RunOptions("s2", audio_driver="dummy", log_path=tmp_path / "show.jsonl")) as runner:
+        runner.play()
+        wait_until(lambda: runner.player.finished, timeout=60)
+        assert runner._stem_maker.pid is None and multiprocessing.active_children() == []
+    assert cues_received(receiver, every_cue(("s2",))) == every_cue(("s2",))
     rendered, rate = soundfile.read(tmp_path / "s2.wav")
     assert rate == RATE and np.abs(rendered[:, 0]).max() > 0.1  # the track, made in this process
     assert list((tmp_path / "practice").glob("*.mp3"))
