@@ -137,6 +137,7 @@ def main() -> None:
                         windows[id(job)] = (job.started, job.ready_at)
                     time.sleep(0.005)
             changes = [s * 1000 for s in runner.song_changes_s]
+            fallbacks = runner.preparation_notes  # the stem maker's: figures with one are not the maker's
         done.set()
         after = rss_mb()
         records = [json.loads(line) for line in log_path.read_text().splitlines()]
@@ -159,6 +160,8 @@ def main() -> None:
         f"RSS (MB): before opening {before:.0f}, max over the set {max(samples, default=after):.0f}, at the end {after:.0f}; one song's track {song_mb:.0f}"
     )
     print("RSS at each GO (MB): " + " ".join(f"{mb:.0f}" for mb in at_go))
+    for note in fallbacks:
+        print(f"preparing: {note}")
     print("figures from a shared 2-core machine: noisy; compare the two dispatch lines of the same run, not across runs")
 
 
