@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import threading
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -433,3 +435,21 @@ def test_check_timeline_render_practice_and_a_song_run_never_start_a_maker(recei
     assert list((tmp_path / "practice").glob("*.mp3"))
     assert stem_files(memory) == []
     assert json.loads((tmp_path / "show.jsonl").read_text().splitlines()[0])  # the run's show log, written
+
+
+def test_what_the_maker_says_while_it_makes_a_song_is_in_the_show_s_log(
+    receiver: UdpReceiver, tmp_path: Path, monkeypatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A rehearsal tempo is stretched in the maker; its "time-stretching ..." reaches the operator as before."""
+    monkeypatch.setenv(MEMORY_FOLDER_VARIABLE, str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # nothing stretched before
+    loaded = load_show(set_show(tmp_path, receiver.port, ("s1",)))
+    caplog.set_level(logging.INFO, logger="showcontrol")
+    with ShowRunner(loaded, RunOptions("s1", audio_driver="dummy", log_path=tmp_path / "show.jsonl")) as runner:
+        job = runner.set_tempo(Fraction(4, 5))
+        assert job is not None
+        wait_until(lambda: job.done, timeout=60)
+        assert job.error is None and runner._stem_maker.pid is not None
+    said = [(record.name, record.getMessage()) for record in caplog.records]
+    assert ("showcontrol.offline", "time-stretching s1.wav to 80 % (pitch kept)...") in said
+    assert ("showcontrol.offline", "s1.wav at 80 %: stretched and cached") in [(name, text.partition(" in ")[0]) for name, text in said]

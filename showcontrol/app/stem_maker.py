@@ -108,6 +108,15 @@ class Failed:
     no_room: bool  # nowhere to put the stems (else the song itself failed: a track unreadable, ...)
 
 
+@dataclass(frozen=True)
+class Logged:
+    """A log record of the maker's ("time-stretching ..."), logged again by the show: its screen, its log."""
+
+    level: int
+    name: str
+    message: str
+
+
 class NoRoom(OSError):
     """Neither folder took a stem."""
 
@@ -179,6 +188,9 @@ class StemMaker:
                 continue
             try:
                 reply = connection.recv()
+                while isinstance(reply, Logged):  # said while the song is made
+                    logging.getLogger(reply.name).log(reply.level, "%s", reply.message)
+                    reply = connection.recv()
             except (EOFError, OSError):
                 self._ended()
                 continue
@@ -355,6 +367,11 @@ def serve(connection: Connection, owner: str, folders: StemFolders) -> None:
     """The maker: one request at a time until its connection closes; it never outlives the show."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C at the terminal reaches the whole group: the show decides
     background_priority()
+    to_the_show = _ToTheShow(connection)
+    logger = logging.getLogger("showcontrol")
+    logger.addHandler(to_the_show)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # never on the show's terminal, under its screen
     with contextlib.suppress(OSError):  # short of memory, the kernel kills the maker (restarted), not the show
         Path("/proc/self/oom_score_adj").write_text(str(OOM_SCORE_ADJ))
     threading.Thread(target=_exit_with_parent, name="parent-watch", daemon=True).start()
@@ -363,10 +380,30 @@ def serve(connection: Connection, owner: str, folders: StemFolders) -> None:
             request: Request = connection.recv()
         except (EOFError, OSError):
             return
+        reply = _made(owner, folders, request)
         try:
-            connection.send(_made(owner, folders, request))
+            with to_the_show.sending:
+                connection.send(reply)
         except OSError:  # the show went meanwhile (its files are the next run's to remove)
             return
+
+
+class _ToTheShow(logging.Handler):
+    """The maker's records, sent to the show as they happen (from any of the maker's threads)."""
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(logging.INFO)
+        self.connection = connection
+        self.sending = threading.Lock()  # a record and a reply never interleave on the connection
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            with self.sending:
+                self.connection.send(Logged(record.levelno, record.name, record.getMessage()))
+        except OSError:  # the show gone: the maker ends with it
+            return
+        except Exception:  # a record that cannot be formatted: logging's usual word, never the maker's end
+            self.handleError(record)
 
 
 def _exit_with_parent() -> None:
