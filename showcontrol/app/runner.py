@@ -103,6 +103,8 @@ class ShowRunner:
         name = self.options.song_id or loaded_name(self.loaded)
         try:
             remove_left_behind()  # what a killed run left in shared memory
+            if self._after(self.index) not in (None, self.index):  # a set: its maker starts up beside the first song's making
+                self._stem_maker.start()
             session.open_logs_and_outputs(self.options.log_path or default_log_path(name), lambda: self.transport.segment)
             for song_id in dict.fromkeys(entry.song_id for entry in self.setlist):  # before anything plays: see Cues
                 self._cues[song_id] = prepare_cues(self.loaded.timelines[song_id], self.outputs)

@@ -157,6 +157,17 @@ class StemMaker:
             return build_stems(*request)
         return self._received(made)
 
+    def start(self) -> None:
+        """The maker started now (as a set opens, while nothing plays: its interpreter starts up at the caller's
+        priority and lowers itself to the lowest before it makes a song), not at its first song, where its
+        start-up would run at nice 19 too, which a busy machine starves for seconds."""
+        with self._asking:
+            if self._connection is None and self._given_up is None:
+                try:
+                    self._start()
+                except OSError as error:
+                    self._give_up(f"the stem maker could not start ({error.strerror or error})")
+
     def close(self) -> None:
         """The maker killed, busy or not (nothing it makes is wanted now); this run's files unlinked (their
         pages go when this process unmaps them, at the latest when it exits)."""
@@ -215,7 +226,7 @@ class StemMaker:
             ours, theirs = context.Pipe()
             process = context.Process(target=serve, args=(theirs, self._owner, self.folders), name="stem-maker", daemon=True)
             try:
-                process.start()  # from a preparing thread, so the interpreter starts at its nice 19 too
+                process.start()  # at the caller's priority: the run's opening, or a preparing thread's nice 19
             except BaseException:
                 ours.close()
                 raise
@@ -225,7 +236,7 @@ class StemMaker:
             self._process, self._connection = process, ours
         if self._unlinker is None:
             self._unlinker = threading.Thread(target=self._unlink_dropped, name="stem-unlinker", daemon=True)
-            self._unlinker.start()  # from a preparing thread: at its priority
+            self._unlinker.start()
         return ours
 
     def _ended(self) -> None:
@@ -286,6 +297,7 @@ class StemMaker:
         return np.frombuffer(memory, np.float32).reshape(shared.shape)
 
     def _unlink_dropped(self) -> None:
+        background_priority()  # freeing the pages is the kernel's work, on this thread's time
         while (path := self._dropped.get()) is not None:
             time.sleep(UNLINK_AFTER_S)
             path.unlink(missing_ok=True)
