@@ -13,7 +13,10 @@ prepared in the background meanwhile, exactly as in a full-length set. Prints:
   - dispatch lateness of the playing song's cues (sent minus due, from the show log) while the next song
     was being prepared, and while nothing was, p50 / p99 / max;
   - memory: the process's RSS with its children's and the shared stems it maps, before opening, its
-    maximum over the set, at the end, at each GO, beside one song's audio.
+    maximum over the set, at the end, at each GO, beside one song's audio;
+  - a follow with no gap: `--follows` more songs of 2 s, each following the one before with no gap, played
+    headless on SDL's disk driver at its real-time pace (the audio the callback delivered, to the frame):
+    frames from one song's last sample to the next one's first (0: on the frame), p50 / p99 / max.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -70,6 +75,29 @@ def write_show(folder: Path, songs: int, minutes: float, audio_format: str, osc_
     return show
 
 
+def follow_lateness(folder: Path, songs: int) -> list[int]:
+    """Frames between each song's last sample and the next one's first, in a set where each follows the one
+    before with no gap (0: the hand-over was on the frame), from what SDL's disk driver was given."""
+    levels = [(k + 1) / (songs + 1) for k in range(songs)]  # each track one constant level: its samples say whose they are
+    entries, setlist = [], []
+    for number, level in enumerate(levels, 1):
+        soundfile.write(folder / f"f{number}.wav", np.full((2 * RATE, 1), level, np.float32), RATE, subtype="FLOAT")
+        entries.append(f"  - {{id: f{number}, audio: f{number}.wav, click: false, end: 2.1, tempo: [{{bar: 1, bpm: {BPM}}}]}}\n")
+        setlist.append(f"  - {{song: f{number}, follow: true}}\n" if number < songs else f"  - f{number}\n")
+    (folder / "patch.yaml").write_text("version: 1\naudio: {sample_rate: 48000, channels: 1, buffer_frames: 256, routes: {track: 1}}\n")
+    show = folder / "follows.yaml"
+    show.write_text("version: 1\npatch: patch.yaml\nsetlist:\n" + "".join(setlist) + "songs:\n" + "".join(entries))
+    played = folder / "follows.raw"
+    command = [sys.executable, "-m", "showcontrol", "run", str(show), "--headless", "--audio-driver", "disk"]
+    env = {**os.environ, "SDL_DISKAUDIOFILE": str(played)}  # at the driver's real-time pace: the watcher arms as in a show
+    subprocess.run([*command, "--log", str(folder / "f.jsonl")], check=True, capture_output=True, env=env, timeout=60 + 4 * songs)
+    audio = np.fromfile(played, np.float32)
+    edges = np.flatnonzero(np.diff(audio)) + 1
+    starts = {round(float(audio[e]) * (songs + 1)): int(e) for e in edges if audio[e] != 0}  # each level's first frame
+    ends = {round(float(audio[e - 1]) * (songs + 1)): int(e) for e in edges if audio[e - 1] != 0}  # and the frame after its last
+    return [starts[k + 1] - ends[k] for k in range(1, songs)]
+
+
 def rss_mb() -> float:
     """This process's RSS, its children's (the stem maker's), and the whole of the shared stems it maps
     (only the pages it has touched count in its RSS; the others are in memory all the same)."""
@@ -102,6 +130,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=4.0)
     parser.add_argument("--play-bars", type=int, default=3)
     parser.add_argument("--format", choices=("wav", "flac"), default="wav")
+    parser.add_argument("--follows", type=int, default=8, help="songs of the no-gap follow run (0: none)")
     args = parser.parse_args()
 
     receiver = UdpReceiver()
@@ -141,6 +170,7 @@ def main() -> None:
         done.set()
         after = rss_mb()
         records = [json.loads(line) for line in log_path.read_text().splitlines()]
+        late_frames = follow_lateness(Path(folder), args.follows) if args.follows > 1 else []
     receiver.close()
 
     preparing: list[float] = []
@@ -160,6 +190,8 @@ def main() -> None:
         f"RSS (MB): before opening {before:.0f}, max over the set {max(samples, default=after):.0f}, at the end {after:.0f}; one song's track {song_mb:.0f}"
     )
     print("RSS at each GO (MB): " + " ".join(f"{mb:.0f}" for mb in at_go))
+    if late_frames:
+        print(f"follow with no gap, frames late:      {figures([float(f) for f in late_frames])}  (0: on the frame after the last)")
     for note in fallbacks:
         print(f"preparing: {note}")
     print("figures from a shared 2-core machine: noisy; compare the two dispatch lines of the same run, not across runs")

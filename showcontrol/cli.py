@@ -137,7 +137,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     monitor.add_argument("--screenshot", type=Path, help="save what the window shows to this PNG when exiting (with --exit-after)")
     monitor.add_argument(
-        "--exit-after", type=decimal_number(0, 86400), metavar="SECONDS", help="close after this long (for tests and screenshots)"
+        "--exit-after",
+        type=decimal_number(0, 86400),
+        metavar="SECONDS",
+        help="close this long after the broker first answered, or after the start if it never does (for tests and screenshots)",
     )
     commands.add_parser(
         "devices",

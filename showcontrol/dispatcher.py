@@ -48,6 +48,7 @@ MAX_WAIT_NS = 50_000_000  # wake at least this often, whatever the scheduler sai
 # machine (cues keep the clock through that); past this, the audio has stopped, and so do the cues.
 MAX_LEAD_S = 0.1
 MESSAGE_KINDS = frozenset({Kind.OSC, Kind.MIDI, Kind.MQTT, Kind.SYNC})
+FOLLOW_WAIT_S = 1.0  # the longest a song handed over waits for the one before to tell its stop (a stuck output)
 
 
 @dataclass
@@ -111,7 +112,11 @@ def _spin_until(deadline_ns: int) -> None:
 
 
 class Dispatcher:
-    def __init__(self, config: DispatcherConfig, ports: DispatcherPorts) -> None:
+    def __init__(self, config: DispatcherConfig, ports: DispatcherPorts, follows: Dispatcher | None = None) -> None:
+        """`follows`: the dispatcher of the song that this one's song is armed to follow on the frame. Until this
+        transport plays nothing is told (that song is the one playing), and its first word waits for that
+        dispatcher to have told its own song's stop, after its last cues: two dispatchers are alive across
+        the hand-over, and monitors must never get the song before's "stopped" after this one's "playing"."""
         self.config = config
         self.ports = ports
         self.sample_rate: Rate = config.timeline.sample_rate
@@ -123,8 +128,12 @@ class Dispatcher:
                 config.max_latency_frames,
                 config.timeline.start_frame,
                 config.on_locate,
-            )
+            ),
+            ports.transport.segment.generation if follows is not None else -1,
         )
+        self._follows = follows
+        self._told = threading.Condition()
+        self._told_generation = -1  # the latest transport segment told to the outputs
         self.skipped_once: list[str] = []
         self.stats = DispatchStats()
         self.realtime = False
@@ -136,8 +145,12 @@ class Dispatcher:
 
     @property
     def draining(self) -> bool:
-        """After a stop, events still in the device's buffers are being sent."""
-        return self.scheduler.draining
+        """After a stop, events still in the device's buffers are to be sent: also while this thread has not
+        woken up to the stop yet (a loaded machine holds it off for tens of ms; a quit or the next song's
+        install that came first lost the song's `end`)."""
+        if self._stop.is_set() or not self._thread.is_alive():
+            return False
+        return not self.scheduler.caught_up(self.ports.transport.segment)
 
     def start(self) -> None:
         self._thread.start()
@@ -149,8 +162,16 @@ class Dispatcher:
     def wait_for_drain(self, timeout_s: float) -> None:
         """Let the events still due from the audio already rendered go out (a quit right after a stop)."""
         deadline = time.monotonic() + timeout_s
+        self.wake()  # to the transport's latest segment now, not at its next deadline
         while self.draining and time.monotonic() < deadline:
             time.sleep(0.005)
+
+    def wait_until_told(self, generation: int, timeout_s: float) -> bool:
+        """Until the outputs have been told the transport's segment `generation` (or a later one); whether
+        they were within `timeout_s`."""
+        self.wake()
+        with self._told:
+            return self._told.wait_for(lambda: self._told_generation >= generation, timeout_s)
 
     def stop(self) -> None:
         self._stop.set()
@@ -164,7 +185,13 @@ class Dispatcher:
         while not self._stop.is_set():
             device = self.ports.audio.device
             taken = device.frames_delivered  # read before the segment: never newer than it
-            seen = Seen(transport.segment, taken, device.clock, time.monotonic_ns(), transport.loop, device.latency_frames)
+            # The loop read on both sides of the segment, and one seen on either side counts: between two reads the
+            # callback may wrap and then take a release (read after the segment only, the loop's end looked played
+            # through), or take a new loop. A loop seen a turn too long only holds its end's events one more turn.
+            loop_before = transport.loop
+            segment = transport.segment
+            loop = loop_before if loop_before is not None else transport.loop
+            seen = Seen(segment, taken, device.clock, time.monotonic_ns(), loop, device.latency_frames)
             for effect in self.scheduler.advance(seen):
                 self._perform(effect)
 
@@ -250,9 +277,17 @@ class Dispatcher:
 
     def _announce(self, announce: Announce) -> None:
         segment = announce.segment
+        before, self._follows = self._follows, None
+        if before is not None:  # the song this one follows: its last cues and its stop are told first
+            final = before.ports.transport.segment.generation  # that transport's last: the callback ended it before this one played
+            if not before.wait_until_told(final, FOLLOW_WAIT_S):
+                log.warning("%s: the song before did not tell its stop within %.0f s", self.config.song_id, FOLLOW_WAIT_S)
         sync = sync_point(self.config.timeline, announce.begin_frame)
         for output in self.ports.outputs.values():
             output.transport(segment.state.value, self.config.song_id, str(segment.song_frame), sync)
+        with self._told:
+            self._told_generation = segment.generation
+            self._told.notify_all()
         self.ports.showlog.record(
             {"song": self.config.song_id, "kind": "transport", "state": segment.state.value, "song_frame": segment.song_frame}
         )

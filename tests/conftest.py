@@ -58,6 +58,18 @@ def as_a(kind: type[T], value: object) -> T:
     return value
 
 
+DEMO = REPO / "cues" / "demo" / "show.yaml"
+
+
+@pytest.fixture(scope="session")
+def demo_show() -> Path:
+    """The demo show with its synthesised tracks, made here where setup.sh has not (`check` only says they are missing)."""
+    from showcontrol.demo import make_demo_tracks
+
+    make_demo_tracks(DEMO)
+    return DEMO
+
+
 @pytest.fixture
 def show_dir(tmp_path: Path):
     """Returns write(name, yaml_text) -> path, writing dedented YAML into a temporary show folder."""

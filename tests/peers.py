@@ -20,15 +20,26 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
+def wait_for_port(port: int, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Until something listens on `port` (generous: a loaded machine starts a daemon slowly); with `process`,
+    that it is still running then, so that a port another program took meanwhile is not mistaken for it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise PortTaken(f"exited with {process.returncode} before listening on {port}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                pass
         except OSError:
             time.sleep(0.05)
+            continue
+        if process is None or process.poll() is None:
+            return
     raise TimeoutError(f"nothing listening on {port}")
+
+
+class PortTaken(OSError):
+    """A daemon that could not listen on the free port picked for it: another program took it first."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,7 @@ class Broker:
     tls: TlsFiles | None = None
     users: dict[str, str] = field(default_factory=dict)
     websockets_port: int | None = None  # a second listener for browsers (Mosquitto binds it on every interface)
+    started_once: bool = False  # clients know its port from then on: a restart keeps it
 
     @property
     def client_args(self) -> list[str]:
@@ -80,6 +92,21 @@ class Broker:
         return args
 
     def start(self) -> None:
+        """Start (or restart, on the same port). A first start whose port another program took between
+        `free_port` and mosquitto's bind (tests run beside other suites) moves to another free port."""
+        for _ in range(3):
+            try:
+                self._start()
+                return
+            except PortTaken:
+                if self.started_once:
+                    raise
+                self.port = free_port()
+                if self.websockets_port is not None:
+                    self.websockets_port = free_port()
+        self._start()
+
+    def _start(self) -> None:
         config = self.folder / "mosquitto.conf"
         lines = [
             f"listener {self.port} 127.0.0.1",
@@ -87,6 +114,7 @@ class Broker:
             "persistence false",
             "set_tcp_nodelay true",  # as docs/hardware.md says a show's broker should run
             "log_dest stderr",
+            *(f"log_type {kind}" for kind in ("error", "warning", "notice", "information", "subscribe")),  # `subscribed` reads it
         ]
         if self.websockets_port is not None:
             lines += [f"listener {self.websockets_port}", "protocol websockets"]
@@ -101,9 +129,35 @@ class Broker:
         if os.geteuid() == 0:
             lines.append("user root")
         config.write_text("\n".join(lines) + "\n")
-        with open(self.folder / "broker.log", "ab") as broker_log:
+        log_path = self.folder / "broker.log"
+        runs_before = self._runs_logged(log_path)
+        with open(log_path, "ab") as broker_log:
             self.process = subprocess.Popen(["mosquitto", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=broker_log)
-        wait_for_port(self.port)
+        try:
+            wait_for_port(self.port, process=self.process)
+            # Something listens: mosquitto says it runs (all its listeners bound) only once it is itself.
+            deadline = time.monotonic() + 30
+            while self._runs_logged(log_path) == runs_before:
+                if self.process.poll() is not None:
+                    raise PortTaken(f"mosquitto exited: {log_path.read_text(errors='replace')[-500:]}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"mosquitto never said it runs: {log_path.read_text(errors='replace')[-500:]}")
+                time.sleep(0.05)
+        except PortTaken:
+            self.process = None
+            raise
+        self.started_once = True
+
+    def subscribed(self, topic_filter: str) -> int:
+        """How many times a client subscribed to `topic_filter` here (restarts included): a test knows from it
+        that a monitor listens, where a sleep would only guess."""
+        log_path = self.folder / "broker.log"
+        lines = log_path.read_text(errors="replace").splitlines() if log_path.exists() else []
+        return sum(line.endswith(f" {topic_filter}") for line in lines)
+
+    @staticmethod
+    def _runs_logged(log_path: Path) -> int:
+        return log_path.read_text(errors="replace").count(" running\n") if log_path.exists() else 0
 
     def kill(self) -> None:
         if self.process is not None:
@@ -130,12 +184,12 @@ class Subscriber:
 
     def _wait_until_subscribed(self, port: int) -> None:
         """Publish to a probe topic until it comes back: only then is the subscription live (no fixed sleep)."""
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while not self._probed.is_set():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"mosquitto_sub on port {port} never subscribed")
             publish = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), *self._client_args, "-t", self._probe, "-m", "probe"]
-            subprocess.run(publish, capture_output=True)
+            subprocess.run(publish, capture_output=True, timeout=60)
             self._probed.wait(0.2)
 
     def _read(self) -> None:
@@ -149,8 +203,11 @@ class Subscriber:
             self.lines.append((int(seconds) * 10**9 + int(fraction.ljust(9, "0")[:9] or 0), topic, payload))
 
     def close(self) -> None:
+        """Stop subscribing; every line mosquitto_sub printed is in `lines` when this returns (its reader
+        reads the pipe to its end), however far behind a loaded machine left the reader."""
         self.process.terminate()
-        self.process.wait(5)
+        self.process.wait(30)
+        self._reader.join(30)
 
 
 class UdpReceiver:
@@ -177,8 +234,14 @@ class UdpReceiver:
             self.datagrams.append((time.monotonic_ns(), data))
 
     def close(self) -> None:
+        """Stop receiving; what the socket already holds is taken first, so a datagram that came in before
+        this call is in `datagrams` however far behind a loaded machine left the reading thread."""
         self._stop.set()
-        self._thread.join(2)
+        self._thread.join(30)
+        self.socket.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                self.datagrams.append((time.monotonic_ns(), self.socket.recv(65536)))
         self.socket.close()
 
 
@@ -225,7 +288,7 @@ def _start_jack(name: str, scheduling: str) -> Jack | None:
         stderr=subprocess.DEVNULL,
     )
     jack = Jack(name, process)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             return None
@@ -245,7 +308,7 @@ class TcpOscServer:
         from showcontrol.codec.osc_framing import StreamDecoder
 
         self._decoder_for = lambda: StreamDecoder(framing)
-        self.port = port or free_port()
+        self.port = port or 0  # 0: the kernel's pick at the first start (a port picked first could be taken meanwhile)
         self.packets: list[tuple[int, bytes]] = []
         self.connections = 0
         self._listener: socket.socket | None = None
@@ -257,6 +320,7 @@ class TcpOscServer:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
+        self.port = int(listener.getsockname()[1])  # a restart takes the same port again
         listener.listen()
         listener.settimeout(0.1)
         self._listener, self._stop = listener, threading.Event()
@@ -319,12 +383,12 @@ class PipeWire:
         return subprocess.Popen(command, env={**os.environ, **self.env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def pactl(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["pactl", *args], env={**os.environ, **self.env}, capture_output=True, text=True, timeout=10)
+        return subprocess.run(["pactl", *args], env={**os.environ, **self.env}, capture_output=True, text=True, timeout=60)
 
     def start_pulse(self) -> None:
         """Start the pulse server (again) and wait until it offers the null sink."""
         self.pulse = self._spawn("pipewire-pulse")
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.pactl("info").returncode == 0 and "nullsink" in self.pactl("list", "short", "sinks").stdout:
                 return
@@ -337,7 +401,7 @@ class PipeWire:
         properties = (
             "{ factory.name=support.null-audio-sink node.name=nullsink media.class=Audio/Sink object.linger=true audio.position=[FL FR] }"
         )
-        subprocess.run(["pw-cli", "create-node", "adapter", properties], env={**os.environ, **self.env}, capture_output=True, timeout=10)
+        subprocess.run(["pw-cli", "create-node", "adapter", properties], env={**os.environ, **self.env}, capture_output=True, timeout=60)
 
     def kill_pulse(self) -> None:
         assert self.pulse is not None
@@ -376,15 +440,22 @@ def start_pipewire(folder: Path) -> PipeWire | None:
     runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
     sound = PipeWire(runtime)
     sound.daemons.append(sound._spawn("dbus-daemon", "--session", f"--address={sound.env['DBUS_SESSION_BUS_ADDRESS']}", "--nofork"))
-    time.sleep(0.3)
-    sound.daemons.append(sound._spawn("pipewire"))
-    time.sleep(0.3)
-    sound.daemons.append(sound._spawn("wireplumber"))
-    time.sleep(0.3)
-    sound.add_null_sink()
     try:
+        _wait_for_socket(runtime / "bus")  # each daemon finds the one before it: waited for, not slept on
+        sound.daemons.append(sound._spawn("pipewire"))
+        _wait_for_socket(runtime / "pipewire-0")
+        sound.daemons.append(sound._spawn("wireplumber"))
+        sound.add_null_sink()
         sound.start_pulse()
     except TimeoutError:
         sound.stop()
         return None
     return sound
+
+
+def _wait_for_socket(path: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.is_socket():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} never appeared")
+        time.sleep(0.05)

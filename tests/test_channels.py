@@ -53,9 +53,9 @@ def make_sink(sound_server, name: str, positions: str) -> None:
         f"audio.channels={count} audio.position=[{positions.replace(',', ' ')}] }}"
     )
     subprocess.run(
-        ["pw-cli", "create-node", "adapter", properties], env={**os.environ, **sound_server.env}, capture_output=True, timeout=10
+        ["pw-cli", "create-node", "adapter", properties], env={**os.environ, **sound_server.env}, capture_output=True, timeout=60
     )
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while name not in sound_server.pactl("list", "short", "sinks").stdout:
         assert time.monotonic() < deadline, f"sink {name} did not appear"
         time.sleep(0.1)

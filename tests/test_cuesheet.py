@@ -24,9 +24,8 @@ EPISODE += ["--date", "2026-12-01", "--company", "Lantern Pictures Ltd"]
 
 
 @pytest.fixture(scope="module")
-def demo() -> LoadedShow:
-    main(["check", str(DEMO)])  # synthesises the demo's tracks the first time
-    return load_show(DEMO)
+def demo(demo_show: Path) -> LoadedShow:
+    return load_show(demo_show)
 
 
 def test_the_chosen_takes_are_reported_each_source_of_a_mashup_for_the_time_it_is_heard(demo: LoadedShow) -> None:
@@ -74,7 +73,7 @@ def test_times_are_written_as_cue_sheets_and_ddex_write_them(demo: LoadedShow) -
     assert (duration_text(44.4), duration_text(3725), iso_duration(64.5), iso_duration(33.0)) == ("00:44", "1:02:05", "PT1M4.5S", "PT33S")
 
 
-def test_the_csv_is_exactly_the_golden_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_csv_is_exactly_the_golden_one(demo: LoadedShow, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cuesheet.csv"
     assert main(["cuesheet", str(DEMO), "--takes", str(TAKES), *EPISODE, "-o", str(out)]) == 0
     assert out.read_bytes() == (GOLDEN / "expected.csv").read_bytes()
@@ -82,7 +81,9 @@ def test_the_csv_is_exactly_the_golden_one(tmp_path: Path, capsys: pytest.Captur
     assert not list(tmp_path.glob(".*partial"))
 
 
-def test_a_wrong_output_or_a_missing_take_log_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_wrong_output_or_a_missing_take_log_is_a_clear_error(
+    demo: LoadedShow, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["cuesheet", str(DEMO), "-o", str(tmp_path / "sheet.txt")]) == 2
     assert main(["cuesheet", str(DEMO), "--takes", str(tmp_path / "none.jsonl"), "-o", str(tmp_path / "sheet.csv")]) == 2
     err = capsys.readouterr().err
@@ -91,7 +92,7 @@ def test_a_wrong_output_or_a_missing_take_log_is_a_clear_error(tmp_path: Path, c
 
 
 @pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils (pdftoppm, pdftotext) is not installed")
-def test_the_pdf_reads_as_a_cue_sheet_and_breaks_across_pages(tmp_path: Path) -> None:
+def test_the_pdf_reads_as_a_cue_sheet_and_breaks_across_pages(demo: LoadedShow, tmp_path: Path) -> None:
     out = tmp_path / "cuesheet.pdf"
     assert main(["cuesheet", str(DEMO), "--takes", str(TAKES), *EPISODE, "-o", str(out)]) == 0
     text = subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True, check=True).stdout

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from showcontrol.audio.clock import ClockMap
 from showcontrol.dispatcher import BURST_NS, GUARD_NS, Dispatcher, DispatcherConfig, DispatcherPorts
 from showcontrol.engine.plan import Dispatch, dispatch_order
 from showcontrol.engine.scheduler import Fire, Scheduler, SchedulerConfig, Seen, WaitUntil
-from showcontrol.engine.transport import Segment, State, Transport
+from showcontrol.engine.transport import Loop, Segment, State, Transport
 from showcontrol.io.output import SENT, OutputOf, Result
 from showcontrol.load.show_file import load_show
 from showcontrol.model.position import BarBeat
@@ -213,3 +214,160 @@ def test_a_loop_at_the_songs_end_ends_the_song_once_in_a_run(tmp_path: Path) -> 
     records = [json.loads(line) for line in (tmp_path / "show.jsonl").read_text().splitlines()]
     assert [r["song_frame"] for r in records if r.get("kind") == "end"] == [3 * RATE]
     assert [r["state"] for r in records if r.get("kind") == "transport"][-1] == "stopped"
+
+
+class HeldDevice:
+    """A device whose dispatcher thread a loaded machine holds off: while held, the thread's first read
+    of each turn (the frames taken) waits, as a thread does that is not scheduled."""
+
+    def __init__(self, clock: ClockMap) -> None:
+        self.clock: ClockMap | None = clock
+        self.latency_frames = 0
+        self.taken = 0
+        self.held = threading.Event()  # the thread is waiting at its read
+        self._running = threading.Event()
+        self._running.set()
+
+    @property
+    def frames_delivered(self) -> int:
+        if not self._running.is_set():
+            self.held.set()
+            self._running.wait()
+        return self.taken
+
+    @frames_delivered.setter
+    def frames_delivered(self, frames: int) -> None:
+        self.taken = frames
+
+    def hold(self) -> None:
+        self._running.clear()
+
+    def let_go(self) -> None:
+        self._running.set()
+
+
+@dataclass
+class HeldLink:
+    device: HeldDevice
+
+
+class StateRecorder(Recorder):
+    """The show state and transport changes the dispatcher told this output, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.told: list[str] = []
+
+    def state(self, event: Event) -> None:
+        self.told.append(event.kind.value)
+
+    def transport(self, state: str, song_id: str, position: str, sync: object) -> None:
+        self.told.append(state)
+
+
+def test_a_song_stopped_at_its_end_is_draining_until_the_dispatcher_has_sent_its_end(tmp_path: Path) -> None:
+    """Found under load (a run's show log without its `end`): a run quitting at a song's end, or a set list
+    installing the next song, asked the dispatcher whether it was still draining before its thread had
+    woken up to the stop: "no", it said, was stopped, and the song's end went unsent and unlogged. Here
+    the thread is held off as a loaded machine holds it, while the audio plays to the end and stops."""
+    timeline = a_timeline(tmp_path)
+    end = timeline.end_frame
+    start_ns = time.monotonic_ns() + 10 * 10**9 - end * 10**9 // RATE  # playing: the end is ten seconds away
+    device = HeldDevice(ClockMap(0, start_ns, RATE, start_ns + 1e9))
+    transport = Transport(end_frame=end)
+    transport.segment = Segment(1, State.PLAYING, 0, 0, 0)
+    lights = StateRecorder()
+    with ShowLog(tmp_path / "show.jsonl") as showlog:
+        dispatcher = Dispatcher(
+            DispatcherConfig("s", timeline, dispatch_order(timeline, {}), device_latency_ns=0, max_lead_frames=4800),
+            DispatcherPorts(transport, HeldLink(device), {"lights": lights}, showlog),
+        )
+        dispatcher.start()
+        try:
+            wait_until(lambda: lights.told == ["playing"])  # it follows the song, waiting for its first beat
+            device.hold()
+            assert device.held.wait(30)
+            now_ns = time.monotonic_ns()  # meanwhile the audio played to the end and the transport stopped there
+            played_from_ns = now_ns - 10**9 - end * 10**9 // RATE  # the end a second ago
+            device.clock = ClockMap(0, played_from_ns, RATE, played_from_ns + 1e9)
+            device.taken = end + 1024
+            assert transport.next_block(end + 1024, 256).state is State.STOPPED
+            threading.Timer(1.0, device.let_go).start()
+            dispatcher.wait_for_drain(30.0)
+            told_when_drained = list(lights.told)
+        finally:
+            device.let_go()
+            dispatcher.stop()
+    assert told_when_drained[-2:] == ["end", "stopped"] and told_when_drained.count("beat") == 8
+    records = [json.loads(line) for line in (tmp_path / "show.jsonl").read_text().splitlines()]
+    assert [r["song_frame"] for r in records if r.get("kind") == "end"] == [end]
+    assert [r["state"] for r in records if r.get("kind") == "transport"] == ["playing", "stopped"]
+
+
+class RacingTransport(Transport):
+    """A transport whose audio callback runs while the dispatcher's thread is reading it: once `race` is
+    set, the thread's next read of the segment gets the segment of before, and `race` runs meanwhile."""
+
+    def __init__(self, end_frame: int) -> None:
+        self.race: Callable[[], None] | None = None
+        super().__init__(end_frame)
+
+    @property
+    def segment(self) -> Segment:
+        segment = self._segment
+        if self.race is not None and threading.current_thread().name == "dispatcher":
+            race, self.race = self.race, None
+            race()
+        return segment
+
+    @segment.setter
+    def segment(self, segment: Segment) -> None:
+        self._segment = segment
+
+
+def test_a_loop_released_as_it_wraps_never_ends_the_song_at_the_wrap(tmp_path: Path) -> None:
+    """The operator releases a loop that ends at the song's end just as the audio wraps: between the
+    dispatcher reading the segment (still the pass before the wrap) and reading the loop (released since),
+    the callback wrapped and then took the release. Read that way, the song's `end` looked due at the wrap
+    and went out there, and again at the real end. Now a loop seen on either side of the segment holds it."""
+    timeline = a_timeline(tmp_path)
+    end = timeline.end_frame
+    start = end // 2  # bar 2: the loop is bars 2-3, to the song's end
+    transport = RacingTransport(end)
+    transport.request(Loop(start, end))
+    transport.next_block(0, 256)
+    transport.segment = Segment(transport.segment.generation + 1, State.PLAYING, 0, 0, 0)
+    played_from_ns = time.monotonic_ns() - (end - 4800) * 10**9 // RATE  # a tenth of a second before the loop's end
+    device = HeldDevice(ClockMap(0, played_from_ns, RATE, played_from_ns + 1e9))
+    device.taken = end - 4800
+    lights = StateRecorder()
+
+    def callback_wraps_then_takes_the_release() -> None:
+        assert transport.next_block(end - 128, 256).wrap_from == end  # the block with the loop's end: it wraps
+        transport.request(Loop(None, None))
+        transport.next_block(end + 128, 256)
+        device.taken = end + 384
+        now_ns = time.monotonic_ns()  # the audio went on meanwhile: the loop's end was requested just now
+        device.clock = ClockMap(0, now_ns - end * 10**9 // RATE, RATE, now_ns - end * 10**9 // RATE + 1e9)
+
+    with ShowLog(tmp_path / "show.jsonl") as showlog:
+        dispatcher = Dispatcher(
+            DispatcherConfig("s", timeline, dispatch_order(timeline, {}), device_latency_ns=0, max_lead_frames=4800),
+            DispatcherPorts(transport, HeldLink(device), {"lights": lights}, showlog),
+        )
+        dispatcher.start()
+        try:
+            wait_until(lambda: lights.told.count("beat") == 8)  # the beats before the loop's end, late: it waits at the end now
+            transport.race = callback_wraps_then_takes_the_release
+            wait_until(lambda: transport.race is None and dispatcher.scheduler.caught_up(transport.segment))  # on the new pass
+            pass_from_ns = time.monotonic_ns() - (2 * end - start) * 10**9 // RATE  # the released pass played to the end
+            device.clock = ClockMap(0, pass_from_ns, RATE, pass_from_ns + 1e9)
+            device.taken = 2 * end - start + 512
+            assert transport.next_block(2 * end - start + 256, 256).state is State.STOPPED
+            dispatcher.wait_for_drain(30.0)
+        finally:
+            dispatcher.stop()
+    assert lights.told.count("end") == 1 and lights.told[-2:] == ["end", "stopped"], lights.told
+    assert lights.told.count("beat") == 8 + 4  # bars 1-2, then the released pass's bar 2
+    records = [json.loads(line) for line in (tmp_path / "show.jsonl").read_text().splitlines()]
+    assert [r["song_frame"] for r in records if r.get("kind") == "end"] == [end]

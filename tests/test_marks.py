@@ -73,7 +73,7 @@ def test_run_keys_drop_markers_saved_as_they_happen(tmp_path: Path) -> None:
     with ShowRunner(load_show(show), options) as runner, os.fdopen(terminal, "r") as keys:
         console = threading.Thread(target=run_terminal, args=(runner, keys, screen), daemon=True)
         console.start()
-        wait_until(lambda: not termios.tcgetattr(keys.fileno())[3] & termios.ICANON, timeout=10)
+        wait_until(lambda: not termios.tcgetattr(keys.fileno())[3] & termios.ICANON)
         os.write(controller, b" ")
         wait_until(lambda: runner.segment.state is State.PLAYING)
         os.write(controller, b"c")

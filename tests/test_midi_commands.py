@@ -98,14 +98,14 @@ def test_an_msc_cue_that_is_not_a_bar_is_answered_with_an_error() -> None:
 
 def drive(runner: ShowRunner, pedal: rtmidi.MidiOut) -> None:
     pedal.send_message([0x90, 36, 100])
-    wait_until(lambda: runner.segment.state is State.PLAYING, timeout=10)
+    wait_until(lambda: runner.segment.state is State.PLAYING)
     pedal.send_message([0xB0, 64, 127])
-    wait_until(lambda: runner.segment.state is State.STOPPED, timeout=10)
+    wait_until(lambda: runner.segment.state is State.STOPPED)
     pedal.send_message(list(msc("go", cue="5", device_id=2)))  # not ours
     time.sleep(0.5)
     assert runner.segment.state is State.STOPPED
     pedal.send_message(list(msc("go", cue="5", device_id=1)))
-    wait_until(lambda: runner.segment.state is State.PLAYING, timeout=10)
+    wait_until(lambda: runner.segment.state is State.PLAYING)
     assert runner.cue_bar == 5
 
 
@@ -126,7 +126,7 @@ def test_a_foot_switch_and_an_msc_console_on_jack_ports_drive_the_show(jack, tmp
             spec = runner.loaded.show.patch.inputs.midi
             assert spec is not None and spec.msc_device == 1
             with MidiCommandInput(spec, Controller(runner).handle, "jack") as midi_in:
-                assert midi_in.wait_connected(10)
+                assert midi_in.wait_connected(60)
                 drive(runner, pedal)
                 wait_until(lambda: midi_in.counts.taken == 3)  # go, stop, and MSC GO 5: nothing refused or dropped
                 assert midi_in.counts.text() == "taken 3, refused 0, dropped 0"

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from peers import Broker, free_port
 from test_run import wait_for_line
+from test_transport_run import wait_until
 
 from showcontrol.codec import monitor as wire
 from showcontrol.model.position import BarBeat
@@ -109,13 +110,13 @@ def test_a_monitor_started_mid_song_shows_where_the_song_is(tmp_path: Path, brok
 
 
 def test_the_monitor_reconnects_by_itself_when_the_broker_comes_back(broker) -> None:
-    view = monitor(broker.port, 7.0)
-    time.sleep(2.0)
+    view = monitor(broker.port, 10.0)
+    wait_until(lambda: broker.subscribed(PREFIX + "#") == 1)  # it listens (however long a loaded machine took to start it)
     broker.kill()
-    time.sleep(1.5)
+    time.sleep(1.5)  # away for a while
     broker.start()
-    subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-r", "-t", PREFIX + "state/section", "-m", '{"name": "bridge"}'], check=True)
-    subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-r", "-t", PREFIX + "status", "-m", "online"], check=True)
+    publish_at_once(broker, [("state/section", b'{"name": "bridge"}'), ("status", b"online")], retain=True)
+    wait_until(lambda: broker.subscribed(PREFIX + "#") == 2)  # back by itself
     final = shown(view)
     assert final["connected"] and final["section"] == "bridge" and final["engine"] == "online"
 
@@ -231,6 +232,23 @@ def test_monitors_count_beats_when_no_click_sounds(tmp_path: Path) -> None:
 def publish_retained(broker: Broker, messages: dict[str, str]) -> None:
     for topic, payload in messages.items():
         subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-r", "-t", PREFIX + topic, "-s"], input=payload.encode(), check=True)
+
+
+def publish_at_once(broker: Broker, messages: list[tuple[str, bytes]], retain: bool = False) -> None:
+    """Each message in order on one connection, all handed to the broker when this returns: a process per
+    message takes seconds on a loaded machine, longer than a monitor timed to show them runs."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    try:
+        for info in [client.publish(PREFIX + topic, payload, qos=1, retain=retain) for topic, payload in messages]:
+            info.wait_for_publish(60)
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 NESTED = "[" * 200_000 + "]" * 200_000
@@ -497,15 +515,13 @@ def test_a_running_monitor_takes_hostile_messages_and_carries_on(tmp_path: Path,
     """Not retained this time: hostile messages arrive while the monitor runs, then a good one it shows."""
     publish_retained(broker, NORMAL)
     process = monitor(broker.port, 6.0, tmp_path / "carried-on.png")
-    time.sleep(2.5)  # it has started and drawn the normal state
-    for payload in LIVE_HOSTILE:
-        for topic in ("state/position", "state/section", "status"):
-            subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-t", PREFIX + topic, "-s"], input=payload, check=True)
-    good = {
-        "state/position": json.dumps({"bar": 15, "beat": 2, "section": "chorus"}),
-        "state/transport": '{"state": "playing", "song": "duet"}',
-    }
-    publish_retained(broker, good)
+    wait_until(lambda: broker.subscribed(PREFIX + "#") == 1)  # it listens, and has the normal state (retained)
+    publish_at_once(broker, [(topic, payload) for payload in LIVE_HOSTILE for topic in ("state/position", "state/section", "status")])
+    good = [
+        ("state/position", json.dumps({"bar": 15, "beat": 2, "section": "chorus"}).encode()),
+        ("state/transport", b'{"state": "playing", "song": "duet"}'),
+    ]
+    publish_at_once(broker, good, retain=True)
     view = shown(process)
     assert (view["bar"], view["beat"], view["section"], view["song"]) == (15, 2, "chorus", "duet")
     assert view["connected"] and view["engine"] == "online" and dict(view["bad"]).keys() == {"state/section", "status"}

@@ -89,9 +89,9 @@ def test_a_cue_connection_the_broker_drops_hands_its_cues_to_the_main_one_and_op
         output._loop.call_soon_threadsafe(time.sleep, 1.0)
         # ...while another client taking the cue line's identifier makes the broker drop the line.
         intruder = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-i", f"{CLIENT_ID}-cues", "-t", "x", "-m", "x"]
-        subprocess.run(intruder, check=True, capture_output=True, timeout=10)
+        subprocess.run(intruder, check=True, capture_output=True, timeout=60)
         results = []
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         n = 0
         while (n < 20 or output.cue_connections < 2 or not output.cue_connection_open) and time.monotonic() < deadline:
             results.append(send(output, cue(n)))
@@ -132,10 +132,10 @@ def test_after_a_broker_restart_cues_go_on_a_new_cue_connection(broker: Broker) 
     try:
         wait_until(lambda: output.cue_connection_open)
         broker.kill()
-        wait_until(lambda: not output.cue_connection_open, timeout=10)
+        wait_until(lambda: not output.cue_connection_open)
         broker.start()
         subscriber = Subscriber(broker.port, PREFIX + "#")
-        wait_until(lambda: output.cue_connection_open, timeout=10)
+        wait_until(lambda: output.cue_connection_open)
         result = send(output, cue(1))
         wait_until(lambda: cue_payloads(subscriber) == ["1"])
         subscriber.close()

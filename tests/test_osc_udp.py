@@ -58,7 +58,7 @@ def test_a_console_that_comes_back_is_sent_to_and_shown_up_once_after_the_hold_o
         console.bind(("127.0.0.1", port))
         up_after = time.monotonic_ns() + RECOVER_NS
         while output.status.health is not Health.UP:
-            assert time.monotonic_ns() < up_after + 1_000_000_000, "never up again"
+            assert time.monotonic_ns() < up_after + 30_000_000_000, "never up again"  # a hang, not a slow machine
             results.append(output.send_now(b"/cue"))
             time.sleep(0.1)
         assert time.monotonic_ns() >= up_after  # not before the hold-off

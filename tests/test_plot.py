@@ -15,9 +15,8 @@ DEMO = REPO / "cues" / "demo" / "show.yaml"
 
 
 @pytest.fixture(scope="module")
-def demo():
-    showcontrol("check", str(DEMO))  # synthesises the demo's tracks the first time
-    return load_show(DEMO)
+def demo(demo_show: Path):
+    return load_show(demo_show)
 
 
 def test_the_chart_holds_the_grid_sections_lyrics_and_each_outputs_cues(demo) -> None:
@@ -43,7 +42,7 @@ def test_a_bar_range_shows_only_those_bars_and_what_falls_in_them(demo) -> None:
         bar_range("30-40", timeline.last_bar)
 
 
-def test_plot_writes_a_png_of_the_demo(tmp_path: Path) -> None:
+def test_plot_writes_a_png_of_the_demo(demo_show: Path, tmp_path: Path) -> None:
     pytest.importorskip("matplotlib", reason="plot needs the optional extra: pip install -e '.[plot]'")
     output = tmp_path / "song.png"
     result = showcontrol("plot", str(DEMO), "--song", "neon-drive", "--bars", "5-12", "-o", str(output))

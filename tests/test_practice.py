@@ -32,9 +32,8 @@ def test_id3_sizes_are_syncsafe_and_frames_are_laid_out_as_the_spec_says() -> No
 
 
 @pytest.fixture(scope="module")
-def demo():
-    showcontrol("check", str(DEMO))  # synthesises the demo's tracks the first time
-    return load_show(DEMO, None, 44100)
+def demo(demo_show: Path):
+    return load_show(demo_show, None, 44100)
 
 
 def test_chapters_and_lyrics_are_timed_in_the_file_at_a_rehearsal_tempo(demo) -> None:
@@ -56,7 +55,7 @@ def test_chapters_and_lyrics_are_timed_in_the_file_at_a_rehearsal_tempo(demo) ->
     ]  # Ava's lines only
 
 
-def test_practice_renders_a_pack_a_phone_plays(tmp_path: Path) -> None:
+def test_practice_renders_a_pack_a_phone_plays(demo_show: Path, tmp_path: Path) -> None:
     result = showcontrol("practice", str(DEMO), "--song", "neon-drive", "--performer", "ben", "--tempo", "90", "-o", str(tmp_path / "pack"))
     assert result.returncode == 0, result.stderr
     mp3, flac, lrc = (tmp_path / "pack" / f"neon-drive-ben-90pct.{suffix}" for suffix in ("mp3", "flac", "lrc"))
@@ -84,7 +83,7 @@ def test_practice_renders_a_pack_a_phone_plays(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("output", ["/dev/null", "a-file", "a-file/pack", "fifo"])
-def test_practice_into_something_that_is_not_a_folder_is_a_clear_error(tmp_path: Path, output: str) -> None:
+def test_practice_into_something_that_is_not_a_folder_is_a_clear_error(demo_show: Path, tmp_path: Path, output: str) -> None:
     """`-o` names the pack's folder: a device, a file, a path through a file or a FIFO is exit 2 at once with
     what it is (it was exit 1 "File exists" after loading the show), and nothing is written or replaced."""
     (tmp_path / "a-file").write_text("mine")

@@ -118,18 +118,30 @@ def test_an_x32_hears_xremote_at_least_every_10_s_while_the_show_runs(tmp_path: 
         "version: 1\npatch: patch.yaml\nsongs:\n  - id: s\n    end: 23.1\n    tempo: [{bar: 1, bpm: 240}]\n"
         "    cues:\n      - {at: 1.1, mixer: {unmute: 3}}\n      - {at: 22.1, mixer: {mute: 3}}\n"
     )
-    started = time.monotonic_ns()
     try:
         _, err = start_show(show).communicate(timeout=120)
-        ended = time.monotonic_ns()
     finally:
         mixer.close()
-    received = [(at, OscMessage(d).address) for at, d in mixer.datagrams]
-    keepalives = [at for at, address in received if address == "/xremote"]
-    assert [a for _, a in received if a != "/xremote"] == ["/ch/03/mix/on", "/ch/03/mix/on"], err
-    assert len(keepalives) >= 3
-    gaps = [b - a for a, b in zip([started, *keepalives], [*keepalives, ended], strict=True)][1:-1]
-    assert max(gaps) < 10e9  # the desk drops us after 10 s without one
+    received = [OscMessage(d).address for _, d in mixer.datagrams]
+    # Sent while the show runs, again and again, beside the cues. How often is the timer's (below): gaps
+    # measured here would be the loaded machine's, which can hold any thread for a while.
+    assert [a for a in received if a != "/xremote"] == ["/ch/03/mix/on", "/ch/03/mix/on"], err
+    assert received.count("/xremote") >= 2 and received[0] == "/xremote", received
+
+
+def test_keep_alives_are_due_every_period_from_the_last_one_due_however_late_each_is_sent() -> None:
+    from showcontrol.io.osc import KeepaliveTimer
+    from showcontrol.model.patch import OscOutput
+    from showcontrol.model.profile import Keepalive, Profile
+
+    x32 = Profile("behringer-x32", "osc", Path("x32.yaml"), keepalive=Keepalive("/xremote", 9.0))
+    timer = KeepaliveTimer(OscOutput(name="mixer", host="127.0.0.1", port=10023, profile=x32))
+    s = 10**9
+    asked = sorted([k * s // 2 for k in range(80) if k not in (18, 19)] + [s * 97 // 10])  # every 0.5 s; the turn at 9 s held to 9.7 s
+    sent = [now / s for now in asked if timer.due(now)]
+    assert sent == [0.0, 9.7, 18.0, 27.0, 36.0]  # late once, then on the 9 s grid again (not 9.7, 19, 28...: drifting)
+    stalled = KeepaliveTimer(OscOutput(name="mixer", host="127.0.0.1", port=10023, profile=x32))
+    assert [stalled.due(now * s) for now in (0, 30, 31, 39, 40)] == [True, True, False, True, False]  # after a stall: at once
 
 
 def test_an_eos_on_tcp_3032_framing_gets_profile_cues(tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ def write_show(folder: Path, patch_extra: str = "", songs: int = 2) -> Path:
     return show
 
 
-def wait_until(condition: Callable[[], object], timeout: float = 20) -> None:
+def wait_until(condition: Callable[[], object], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -302,7 +302,7 @@ def test_the_run_report_counts_what_each_input_took_refused_and_dropped(tmp_path
                 desk.sendto(osc("/showcontrol/status"), show_port)
                 with contextlib.suppress(TimeoutError):
                     receive()
-            desk.settimeout(10)
+            desk.settimeout(30)  # an answer a loaded machine is slow to send is still awaited
             ask(osc("/showcontrol/go"), "go")
             ask(osc("/showcontrol/go"), "go")  # already playing: refused
             ask(osc("/showcontrol/locate", "nowhere"), "locate")  # no such section: refused
@@ -310,12 +310,11 @@ def test_the_run_report_counts_what_each_input_took_refused_and_dropped(tmp_path
             stranger.bind(("127.0.0.2", 0))
             for _ in range(2):
                 stranger.sendto(osc("/showcontrol/stop"), show_port)
+            statuses_before = sum(verb == "status" for verb, _ in answered)  # every earlier answer came before the go's
             for _ in range(40):  # a stuck button: far over 10 a second
                 desk.sendto(osc("/showcontrol/status"), show_port)
-            desk.settimeout(1.0)
-            with contextlib.suppress(TimeoutError):
-                while True:
-                    receive()
+            while sum(verb == "status" for verb, _ in answered) < statuses_before + 40:  # each answered, however slowly
+                receive()
             stranger.settimeout(0.1)
             with pytest.raises(TimeoutError):
                 stranger.recv(65536)  # dropped unanswered

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,13 @@ class MidiCollector:
         self.port.close()
 
 
+def settle(condition: Callable[[], bool], timeout: float = 30) -> None:
+    """Wait until `condition` holds, or the timeout passed: the asserts after it then say what came instead."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def run_show(show: Path, patch: Path, song: str, log: Path, jack_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return run_show_to_the_end(show, "--patch", str(patch), "--song", song, "--midi-api", "jack", env={**os.environ, **jack_env}, log=log)
 
@@ -71,9 +79,13 @@ def test_the_demo_show_fires_every_cue_in_order(tmp_path: Path, broker, jack) ->
     subscriber = Subscriber(broker.port, PREFIX + "#")
     patch = write_patch(tmp_path, osc.port, "sc-test-keys", broker.port)
     log = tmp_path / "show.jsonl"
+    want = expected(show, patch, "neon-nights")
     try:
         result = run_show(show, patch, "neon-nights", log, jack.env)
-        time.sleep(0.5)
+        # What the show sent before it exited, as the peers hand it on: every note and its all-notes-off (16 channels,
+        # pedal and notes), and the broker's last message, the status the show closed with
+        settle(lambda: len(midi.messages) >= len(want["midi"]) + 32)
+        settle(lambda: [p for _, t, p in subscriber.lines if t == PREFIX + "status"][-1:] == ["offline"])
     finally:
         osc.close()
         midi.close()
@@ -82,7 +94,6 @@ def test_the_demo_show_fires_every_cue_in_order(tmp_path: Path, broker, jack) ->
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     fired = [line for line in lines if line.get("kind") in ("osc", "midi", "mqtt")]
     assert all(f["result"] in ("sent", "queued") for f in fired), [f for f in fired if f["result"] not in ("sent", "queued")]
-    want = expected(show, patch, "neon-nights")
     received_osc = [(m.address, list(m.params)) for m in (OscMessage(d) for _, d in osc.datagrams)]
     assert received_osc == want["osc"]
     assert [m.bytes() for _, m in midi.messages if m.type != "control_change" or m.control not in (64, 123)] == want["midi"]
@@ -152,6 +163,8 @@ def test_output_failures_never_stop_the_show(tmp_path: Path, broker, jack) -> No
         time.sleep(1)
         second_midi = MidiCollector("sc-fault-keys")  # 8 s in: and so is the MIDI port
         out, err = process.communicate(timeout=60)
+        settle(lambda: any(m.type == "note_on" and m.note == 36 for _, m in second_midi.messages))  # the last beat's note
+        settle(lambda: any(p == "64" for _, t, p in second_subscriber.lines))  # and its MQTT cue
     finally:
         if process.poll() is None:
             process.kill()
@@ -232,7 +245,7 @@ def test_midi_clock_mtc_and_msc_reach_a_real_port(tmp_path: Path, jack) -> None:
     desk = MidiCollector("sc-sync-desk")
     try:
         result = run_show(show, tmp_path / "patch.yaml", "sync", tmp_path / "show.jsonl", jack.env)
-        time.sleep(0.5)
+        settle(lambda: any(m.type == "stop" for _, m in desk.messages))  # the last the show sent, as the port hands it on
     finally:
         desk.close()
     assert result.returncode == 0, result.stderr

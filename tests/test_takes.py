@@ -301,7 +301,7 @@ def test_a_take_log_on_a_full_disk_costs_its_lines_never_the_show(tmp_path: Path
             asked = runner.segment.generation
             runner.play()
             wait_until(lambda: runner.segment.generation > asked and runner.segment.state.value == "stopped")
-        wait_until(lambda: len(receiver.datagrams) >= 8, timeout=5)  # every cue of the song
+        wait_until(lambda: len(receiver.datagrams) >= 8)  # every cue of the song
     finally:
         receiver.close()
     assert len(receiver.datagrams) == 8

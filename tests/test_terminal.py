@@ -16,6 +16,7 @@ import termios
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,12 @@ def quiet_show(folder: Path) -> Path:
         f"    sections: {{slow-burn-intro: 1}}\n    cues:\n{cues}\n"
     )
     return show
+
+
+def frames(drawn: str) -> list[str]:
+    """The whole screens drawn in `drawn`: rich draws each from the cursor's home, down to the bottom
+    border (a screen still being written is left out)."""
+    return [frame for frame in drawn.split("\x1b[H")[1:] if "╯" in frame]
 
 
 class Terminal:
@@ -138,7 +145,8 @@ def test_stray_input_at_the_terminal_moves_nothing(tmp_path: Path) -> None:
         mark = len(term.screen)
         term.type(DOWN + F5 + ALT_P + F1_SS3)
         term.type(PASTE)
-        time.sleep(1.5)
+        time.sleep(1.5)  # time for a key taken wrongly to show
+        wait_until(lambda: any("PLAYING" in frame for frame in frames(term.since(mark))))
         seen = term.since(mark)
         assert "PAUSED" not in seen and "tap 1" not in seen and "is not in" not in seen and "PLAYING" in seen  # no pause, tap, locate
         assert not marks.exists()  # no breath marker from Down's B
@@ -159,18 +167,18 @@ def test_ctrl_c_at_the_terminal_asks_while_playing_and_restores_the_terminal(tmp
         if playing:
             term.type(b" ")
             wait_until(lambda: "▶ PLAYING" in term.since(0))
+            asked = len(term.screen)
             term.type(b"\x03")
-            wait_until(lambda: QUIT_AGAIN in term.since(0))
-            time.sleep(3.5)
-            assert term.process.poll() is None  # one Ctrl-C did not end the show...
+            wait_until(lambda: QUIT_AGAIN in term.since(asked))
+            # One Ctrl-C did not end the show, and the question goes by itself (after its 3 s: the screen's clock, not this test's)
+            wait_until(lambda: any("PLAYING" in frame and QUIT_AGAIN not in frame for frame in frames(term.since(asked))))
+            assert term.process.poll() is None
             mark = len(term.screen)
-            time.sleep(0.5)
-            assert "PLAYING" in term.since(mark) and QUIT_AGAIN not in term.since(mark)  # ...and the question went after 3 s
             term.type(b"\x03")
             wait_until(lambda: QUIT_AGAIN in term.since(mark))
         term.type(b"\x03")
         term.process.wait(30)
-        time.sleep(0.2)
+        wait_until(lambda: "show log:" in term.since(0))  # the report, read off the pty by its reader
     finally:
         err = term.close()
     assert term.process.returncode == 130, err  # as a SIGINT ends a headless run
@@ -224,6 +232,16 @@ class Tmux:
 SILENT = "⚠ AUDIO SILENT (no device)"
 
 
+def screen_when(term: Tmux, condition: Callable[[str], object], timeout: float = 30) -> str:
+    """The first screen captured that meets `condition` (a capture taken again could be one being redrawn)."""
+    deadline = time.monotonic() + timeout
+    while not condition(screen := term.screen()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never on the screen:\n{screen}")
+        time.sleep(0.05)
+    return screen
+
+
 def redrawn_at(screen: str, width: int, height: int) -> bool:
     """Whether the screen was drawn for this size (tmux crops what was drawn wider; it never ends in a corner)."""
     lines = screen.rstrip("\n").splitlines()
@@ -238,27 +256,21 @@ def test_the_screen_fits_the_terminal_and_says_what_is_true(tmp_path: Path, size
     command = f"cd {REPO} && stty -g >{tmp_path / 'before'} && {run}; echo $? >{tmp_path / 'rc'}; stty -g >{tmp_path / 'after'}"
     term = Tmux(width, height, command)
     try:
-        wait_until(lambda: "GO from 1.1" in term.screen() and re.search(r"down: (lights )?monitors", term.screen()), timeout=30)
-        stopped = term.screen()
+        stopped = screen_when(term, lambda screen: "GO from 1.1" in screen and re.search(r"down: (lights )?monitors", screen))
         term.keys("Space")
-        wait_until(lambda: "▶ PLAYING" in term.screen() and "2." in term.screen().split("PLAYING")[1][:12])
-        playing = term.screen()
+        playing = screen_when(term, lambda screen: "▶ PLAYING" in screen and "2." in screen.split("PLAYING")[1][:12])
         (tmp_path / "playing.ansi").write_text(term.screen(escapes=True))  # for the docs' screenshots
         term.keys("q")
-        wait_until(lambda: QUIT_AGAIN in term.screen())
-        asking = term.screen()
-        time.sleep(3.5)
-        later = term.screen()
+        asking = screen_when(term, lambda screen: QUIT_AGAIN in screen)
+        later = screen_when(term, lambda screen: QUIT_AGAIN not in screen and "q quit (twice)" in screen)  # gone by itself
         term.keys("g")
         wait_until(lambda: "marked GOOD" in term.screen())
         term.keys("n")
         term.keys("-l", "cam 2 late")  # typed as it is, letters that are keys included
         term.keys("Enter")
-        wait_until(lambda: "“cam 2 late”" in term.screen(), timeout=10)
-        noted = term.screen()
+        noted = screen_when(term, lambda screen: "“cam 2 late”" in screen)
         term.run("resize-window", "-t", "t", "-x", "60", "-y", "20")  # a window made smaller mid-song: drawn again to fit
-        wait_until(lambda: redrawn_at(term.screen(), 60, 20), timeout=10)
-        resized = term.screen()
+        resized = screen_when(term, lambda screen: redrawn_at(screen, 60, 20))
         term.keys("q", "q")
         wait_until(lambda: (tmp_path / "after").exists())
         after = term.run("capture-pane", "-p", "-S", "-", "-t", "t")  # with the lines scrolled off
@@ -325,7 +337,7 @@ def test_a_crash_under_the_screen_leaves_the_terminal_as_it_was(tmp_path: Path) 
         thread.join(10)
         left = termios.tcgetattr(terminal)
     assert [str(error) for error in failed] == ["a bug under the screen"]
-    time.sleep(0.2)
+    wait_until(lambda: drawn.rfind(ALT_SCREEN_OFF.encode()) > drawn.rfind(b"GO from 1.1"))  # read off the pty by its reader
     os.close(terminal)
     os.close(controller)
     out = drawn.decode(errors="replace")

@@ -51,6 +51,20 @@ def wait_until(condition, timeout: float = 30) -> None:
         time.sleep(0.01)
 
 
+def received_at_least(receiver: UdpReceiver, count: int, timeout: float = 30) -> list[tuple[int, int]]:
+    """The cues received once `count` have come in (or the timeout passed: the caller's assert then says
+    what came): a loaded machine delivers the last ones some time after the song stopped."""
+    deadline = time.monotonic() + timeout
+    while len(receiver.datagrams) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return received(receiver)
+
+
+def beat_frame(bar: int, beat: int) -> int:
+    """The song frame of a beat of `beat_show` (240 bpm: 12000 frames a beat at 48 kHz)."""
+    return ((bar - 1) * 4 + beat - 1) * 12000
+
+
 @pytest.fixture
 def runner(tmp_path: Path):
     receiver = UdpReceiver()
@@ -67,13 +81,13 @@ def test_pause_holds_every_cue_and_resume_carries_on(runner) -> None:
     wait_until(lambda: len(receiver.datagrams) >= 6)
     show.pause()
     wait_until(lambda: show.segment.state is State.PAUSED)
-    held = len(receiver.datagrams)
+    paused_at = show.segment.song_frame
     time.sleep(1.5)  # six beats' worth of wall time: nothing may fire while paused
-    assert len(receiver.datagrams) == held
+    while_paused = received(receiver)  # the cues of the audio played before the pause may still be arriving...
+    assert all(beat_frame(*cue) < paused_at for cue in while_paused), (paused_at, while_paused)  # ...none after it
     show.resume()
     wait_until(lambda: show.segment.state is State.STOPPED)  # plays to the end
-    time.sleep(0.2)
-    assert received(receiver) == [(bar, beat) for bar in range(1, 9) for beat in range(1, 5)]  # each once, in order
+    assert received_at_least(receiver, 32) == [(bar, beat) for bar in range(1, 9) for beat in range(1, 5)]  # each once, in order
 
 
 def test_stop_silences_and_a_locate_plays_from_the_new_bar(runner) -> None:
@@ -82,15 +96,18 @@ def test_stop_silences_and_a_locate_plays_from_the_new_bar(runner) -> None:
     wait_until(lambda: len(receiver.datagrams) >= 3)
     show.stop()
     wait_until(lambda: show.segment.state is State.STOPPED)
-    time.sleep(0.5)
-    stopped_at = len(receiver.datagrams)
-    assert received(receiver) == [(1, beat) for beat in range(1, 5)][:stopped_at]
+    stopped_at = show.segment.song_frame
     show.locate(6)
     show.play()
     wait_until(lambda: show.segment.state is State.PLAYING)
     wait_until(lambda: show.segment.state is State.STOPPED)
-    time.sleep(0.2)
-    assert received(receiver)[stopped_at:] == [(bar, beat) for bar in range(6, 9) for beat in range(1, 5)]
+    # Told apart by content, not by when they came: the first take's last cues may arrive after the stop
+    cues = received_at_least(receiver, 12 + 3)
+    first_take, second_take = cues[: cues.index((6, 1))], cues[cues.index((6, 1)) :]
+    top = [(bar, beat) for bar in range(1, 9) for beat in range(1, 5)]
+    assert len(first_take) >= 3 and first_take == top[: len(first_take)]  # from the top, each once...
+    assert all(beat_frame(*cue) < stopped_at for cue in first_take), (stopped_at, first_take)  # ...none after the stop
+    assert second_take == [(bar, beat) for bar in range(6, 9) for beat in range(1, 5)]
 
 
 def test_without_any_interface_the_show_runs_silent_and_says_so(tmp_path: Path, broker) -> None:
@@ -111,7 +128,7 @@ def test_without_any_interface_the_show_runs_silent_and_says_so(tmp_path: Path, 
     assert result.returncode == 3, result.stderr  # ExitStatus.SILENT
     assert "NO AUDIO DEVICE" in result.stderr and "--require-audio" in result.stderr and "3-4 %" in result.stderr
     assert "now SILENT (no device)" in result.stdout and "now ok" not in result.stdout
-    assert len(receiver.datagrams) == 8  # the cues still ran, on the dummy driver's clock
+    assert len(receiver.datagrams) == 8  # the cues still ran, on the dummy driver's clock (all in: closed after the run)
 
 
 @pytest.mark.parametrize("how", ["patch", "--audio-device"])
@@ -165,7 +182,7 @@ def test_starting_at_a_bar_rebuilds_state_first_and_never_fires_once_cues(tmp_pa
             running.play()
             wait_until(lambda: running.segment.state is State.PLAYING)
             wait_until(lambda: running.segment.state is State.STOPPED)
-            time.sleep(0.2)
+            received_at_least(receiver, 1 + 16)  # the look at bar 5, then bars 5-8
     finally:
         receiver.close()
     messages = [OscMessage(d) for _, d in receiver.datagrams]
@@ -197,13 +214,14 @@ def test_a_loop_re_arms_its_cues_each_pass_and_the_song_carries_on_when_released
             wait_until(lambda: [OscMessage(d).params for _, d in receiver.datagrams].count([2, 1]) >= 3)  # into the third pass
             running.release_loop()  # that pass plays to its end, then bars 4 and 5
             wait_until(lambda: running.segment.state is State.STOPPED)
-            time.sleep(0.2)
+            wait_until(lambda: [OscMessage(d).params for _, d in receiver.datagrams][-1:] == [[5, 4]])  # the song's last beat
     finally:
         receiver.close()
     messages = [OscMessage(d) for _, d in receiver.datagrams]
     beats = [tuple(m.params) for m in messages if m.address == "/beat"]
     loop_pass = [(bar, beat) for bar in (2, 3) for beat in range(1, 5)]
-    assert beats == [(1, b) for b in range(1, 5)] + loop_pass * 3 + [(bar, b) for bar in (4, 5) for b in range(1, 5)]
+    passes = beats.count((2, 1))  # three, or one more when a loaded machine releases the loop after the wrap
+    assert passes >= 3 and beats == [(1, b) for b in range(1, 5)] + loop_pass * passes + [(bar, b) for bar in (4, 5) for b in range(1, 5)]
     assert [m.address for m in messages].count("/confetti") == 1  # fired on the way in, never again in a loop pass
 
 

@@ -55,8 +55,11 @@ class SongPlayer:
         self.dispatcher: Dispatcher | None = None
         self.go_generation: int | None = None  # the transport's generation at the last GO (None: not played yet)
 
-    def start_dispatcher(self, config: DispatcherConfig, ports: DispatcherPorts, previous: Dispatcher | None) -> Dispatcher:
-        dispatcher = Dispatcher(config, ports)
+    def start_dispatcher(
+        self, config: DispatcherConfig, ports: DispatcherPorts, previous: Dispatcher | None, follows: bool = False
+    ) -> Dispatcher:
+        """`follows`: this player is armed to follow the one `previous` dispatches for (see Dispatcher)."""
+        dispatcher = Dispatcher(config, ports, previous if follows else None)
         if previous is not None:
             dispatcher.stats, dispatcher.skipped_once = previous.stats, previous.skipped_once  # one report for the whole run
         self.dispatcher = dispatcher
@@ -97,7 +100,7 @@ class SongPlayer:
     # -- the audio thread -----------------------------------------------------------------
     def song_runs(self, first_device_frame: int, frames: int) -> tuple[SongRun, ...]:
         """The song frames of the period just rendered (JACK MIDI's period), as the transport ended it."""
-        return period_runs(self.transport.segment, first_device_frame, frames)
+        return period_runs(self.transport.segment, first_device_frame, frames, self.version.key)
 
     def render(self, device_frame: int, out: npt.NDArray[np.float32]) -> None:
         segment = self.transport.next_block(device_frame, len(out))

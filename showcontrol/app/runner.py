@@ -4,12 +4,15 @@ standby song, and what the screens read.
 A run opens a `ShowSession` once (show log, take log, outputs, audio) and plays its set inside it: one
 `SongPlayer` at a time, each on a `SongVersion` prepared in the background. The next song of the set is
 made ready while the current one plays; when it ends, the next one is installed at once (standby, or
-started by itself after its gap, placed on the audio's frames). Only the playing and the standby
-versions stay in memory. Commands come from any thread and are applied one at a time under a lock.
+started by itself after its gap, placed on the audio's frames). A song that follows by itself is armed
+before the end (app/follow.py) and handed over by the audio callback on the frame; one that could not be
+armed is installed after the end and started on its frame if its gap leaves the time. Only the playing and
+the standby versions stay in memory. Commands come from any thread and are applied one at a time under a lock.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -20,6 +23,7 @@ from types import TracebackType
 import numpy as np
 import numpy.typing as npt
 
+from showcontrol.app.follow import ArmedFollow, Handover
 from showcontrol.app.options import RunOptions, default_log_path
 from showcontrol.app.player import Shapes, SongPlayer
 from showcontrol.app.session import ShowSession
@@ -42,7 +46,7 @@ from showcontrol.engine.plan import StartPlan, feed_count_ins, plan_start
 from showcontrol.engine.segue import gap_frames
 from showcontrol.engine.transport import Loop, Pause, Play, Resume, Segment, State, Stop, Transport
 from showcontrol.errors import ShowControlError
-from showcontrol.io.jack_midi import JackMidiOutput, SongRun
+from showcontrol.io.jack_midi import JackMidiOutput, SongRun, period_runs, runs_from
 from showcontrol.io.mqtt import MqttPublisher
 from showcontrol.io.output import Output
 from showcontrol.load.show_file import LoadedShow, compile_at_speed
@@ -58,6 +62,11 @@ from showcontrol.timeline.sync import sync_point
 
 log = logging.getLogger(__name__)
 WATCH_EVERY_S = 0.01  # how often the set's watcher looks for a song's end: well inside a follow's gap
+HANDOVER_WAIT_S = 1.0  # a disarm that came as the callback took the follow waits this long at most for it (one block)
+SCRATCH_BLOCKS = 4  # the armed song's block in the callback: this many of the patch's buffers, for a device that asks more
+# A follow is armed this long before the end at most (the watcher looks every 10 ms): its dispatcher, idle
+# until the hand-over, wakes every few ms meanwhile, and the song playing keeps the machine to itself until then.
+ARM_AHEAD_S = 3.0
 RETRY_FAILED_S = 5.0  # a song that could not be made ready is tried again after this by itself (at once on a GO)
 
 
@@ -92,6 +101,8 @@ class ShowRunner:
         self._lock = threading.RLock()
         self._watching = threading.Event()
         self._ended_seen: int | None = None  # the device frame of the last song end acted on
+        self._armed: ArmedFollow | None = None  # the next song, ready to be handed over by the callback at this one's end
+        self._handed: Handover | None = None  # the latest hand-over: JACK MIDI's period reads both songs from it
         self.played: list[str] = []  # the songs GOne (or followed) in this run, in order, for the report
         self.song_changes_s: list[float] = []  # from a song's end to the next one ready to GO (bench/setlist.py)
         self.takes = TakeKeeper(self)  # every GO is a take: the take log
@@ -123,8 +134,10 @@ class ShowRunner:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        with self._lock:
+            self._watching.set()
+            self._disarm()  # a follow handed over just now is the song playing, whose take the quit ends
         self.takes.closing(error)
-        self._watching.set()
         self.transport.request(Stop())
         time.sleep(2 * self.audio.buffer_frames / self.sample_rate)
         try:
@@ -137,7 +150,9 @@ class ShowRunner:
 
     def _stop_watching_and_dispatching(self) -> None:
         self._watching.set()
-        self.player.stop_dispatcher(0)
+        armed = self._armed
+        for player in {self.player, *((armed.before, armed.after) if armed is not None else ())}:
+            player.stop_dispatcher(0)
 
     def _announce_final_stop(self) -> None:
         """However the run ends (the song's end, a quit mid-song, a signal, an error) outputs and the show
@@ -186,31 +201,42 @@ class ShowRunner:
             if previous.dispatcher is not None:
                 previous.stop_dispatcher()
             player = SongPlayer(version, self.shapes, previous.transport.segment.generation + 1)
-            for output in self.outputs.values():
-                if isinstance(output, JackMidiOutput):  # the JACK client writes its events at their frames
-                    output.schedule(version.order)
-                if isinstance(output, MqttPublisher):
-                    output.set_beats(version.beats)
+            self._hand_outputs(version)
             same_song = version.song.id == previous.version.song.id
             looped, self.loop_bars = (self.loop_bars if same_song else None), None
-            assert self.session.showlog is not None
             self.player = player  # the audio callback renders this one from its next block
-            player.start_dispatcher(
-                DispatcherConfig(
-                    song_id=version.song.id,
-                    timeline=version.timeline,
-                    order=version.order,
-                    device_latency_ns=int((self.audio.buffer_frames / self.sample_rate + self.audio.output_latency_ms / 1000) * 1e9),
-                    max_lead_frames=round(MAX_LEAD_S * self.sample_rate),
-                    max_latency_frames=version.max_latency_frames,
-                    on_locate={name: spec.on_locate for name, spec in self.loaded.show.patch.outputs.items()},
-                ),
-                DispatcherPorts(player.transport, self.link, self.outputs, self.session.showlog, self.session.firing),
-                previous.dispatcher,
-            )
+            self._start_dispatcher(player, previous.dispatcher)
             self._forget_others()
             if looped is not None:
                 self.loop(*looped)  # the same bars, on the new tempo's frames
+
+    def _hand_outputs(self, version: SongVersion, playing: SongVersion | None = None) -> None:
+        """The outputs that read a version themselves get it: the JACK client writes its events at their
+        frames, MQTT its beats' monitor states; beside the version `playing` while it is armed to follow it."""
+        keep = playing.key if playing is not None else None
+        for output in self.outputs.values():
+            if isinstance(output, JackMidiOutput):
+                output.schedule(version.key, version.order, keep=(keep,) if keep is not None else ())
+            if isinstance(output, MqttPublisher):
+                output.set_beats(version.song.id, version.beats, keep=playing.song.id if playing is not None else None)
+
+    def _start_dispatcher(self, player: SongPlayer, previous: Dispatcher | None, follows: bool = False) -> None:
+        version = player.version
+        assert self.session.showlog is not None
+        player.start_dispatcher(
+            DispatcherConfig(
+                song_id=version.song.id,
+                timeline=version.timeline,
+                order=version.order,
+                device_latency_ns=int((self.audio.buffer_frames / self.sample_rate + self.audio.output_latency_ms / 1000) * 1e9),
+                max_lead_frames=round(MAX_LEAD_S * self.sample_rate),
+                max_latency_frames=version.max_latency_frames,
+                on_locate={name: spec.on_locate for name, spec in self.loaded.show.patch.outputs.items()},
+            ),
+            DispatcherPorts(player.transport, self.link, self.outputs, self.session.showlog, self.session.firing),
+            previous,
+            follows,
+        )
 
     def _forget_others(self) -> None:
         """Only the version playing, the standby song's and a tempo waiting to be installed stay in memory."""
@@ -271,6 +297,9 @@ class ShowRunner:
 
     def _look(self) -> None:
         with self._lock:
+            armed = self._armed
+            if armed is not None and (armed.handover is not None or self._to_arm() is not armed.after.version):
+                self._disarm()  # handed over by the callback: its books; else what it was armed on has changed
             transport = self.transport
             ended = transport.ended_at
             if ended is not None and ended != self._ended_seen and transport.segment.state is State.STOPPED:
@@ -278,10 +307,90 @@ class ShowRunner:
                 self._song_ended(ended)
             elif self.player.idle and self.standby is not None and self.standby != self.index:
                 self._install_standby()
+            elif self._armed is None and (version := self._to_arm()) is not None:
+                self._arm(version)
+
+    def _follows_next(self) -> bool:
+        """Whether the standby song starts by itself when the open one ends (a follow, not another choice)."""
+        return not self._standby_chosen and not self.one_song and self.standby == self.index + 1 and self.setlist.follows(self.index)
+
+    def _to_arm(self) -> SongVersion | None:
+        """The version to arm to follow the song playing on the frame (None: nothing, or not now). Only near
+        the end, and where nothing but a command can move it: playing after its GO, nothing queued, no loop."""
+        player, transport = self.player, self.transport
+        segment = transport.segment
+        if self._watching.is_set() or segment.state is not State.PLAYING or transport.pending or transport.loop is not None:
+            return None
+        if self.loop_bars is not None or player.go_generation is None or segment.generation <= player.go_generation:
+            return None
+        if self.standby is None or not self._follows_next():
+            return None
+        if self.timeline.end_frame - self.song_frame_now() > ARM_AHEAD_S * self.sample_rate:
+            return None
+        version = self._versions.get((self.setlist[self.standby].song_id, self.base_tempo))
+        if version is None or (version.song.id == self.song.id and version is not player.version):
+            return None  # not ready yet; or the same song at another tempo, whose beats the monitors' tables would confuse
+        return version
+
+    def _arm(self, version: SongVersion) -> None:
+        """The next song on a player of its own, its dispatcher idle and its count-in planned, for the callback
+        to hand over at this song's end (app/follow.py)."""
+        before = self.player
+        player = SongPlayer(version, self.shapes, before.transport.segment.generation)
+        plan = self._plan(TOP, player)
+        gap = gap_frames(self.setlist[self.index].gap, version.timeline, self.sample_rate)
+        self._hand_outputs(version, playing=before.version)
+        player.went(player.transport.segment.generation)
+        self._start_dispatcher(player, before.dispatcher, follows=True)
+        frames = SCRATCH_BLOCKS * max(self.audio.buffer_frames, self.device.buffer_frames)
+        self._armed = ArmedFollow(before, player, gap, plan, np.zeros((frames, self.audio.channels), np.float32))
+        gc.freeze()  # what the callback touches, out of the collector's reach (as session.start does)
+        log.debug("%s armed to follow %s after %d frames", version.song.id, before.version.song.id, gap)
+
+    def _disarm(self) -> None:
+        """Before a command that moves the song playing or changes what follows it, and when the watcher finds
+        what a follow was armed on changed: cancel it. One the callback took (just now, or in this very block)
+        gets its books first, so that the command applies to the song playing now."""
+        armed = self._armed
+        if armed is None:
+            return
+        self._armed = None
+        if armed.cancel():
+            armed.after.stop_dispatcher(0)
+            self._keep_schedules(self.player.version)
+            return
+        handover = armed.wait_handed_over(HANDOVER_WAIT_S)
+        if handover is None:  # the callback took it and never finished: nothing is played from it
+            log.error("the follow into %s was taken by the audio callback and not handed over", armed.after.version.song.id)
+            armed.after.stop_dispatcher(0)
+            return
+        self._adopt(armed, handover)
+
+    def _keep_schedules(self, version: SongVersion) -> None:
+        for output in self.outputs.values():
+            if isinstance(output, JackMidiOutput):
+                output.keep_only((version.key,))
+
+    def _adopt(self, armed: ArmedFollow, handover: Handover) -> None:
+        """The books of a follow the callback handed over, as `_song_ended` and `_start_follow` keep them for
+        one installed after the end: the song before's last cues and stop have gone out, then the next one's
+        start; it is the open song, its take begins, the set and the next standby are told."""
+        before, after = armed.before, armed.after
+        self._ended_seen, self._standby_chosen = handover.ended_at, False
+        assert before.dispatcher is not None and after.dispatcher is not None and self.standby is not None
+        before.dispatcher.wait_until_told(handover.playing_generation - 1, HANDOVER_WAIT_S)  # its last cues, then its stop
+        before.stop_dispatcher()
+        after.dispatcher.wait_until_told(handover.playing_generation, HANDOVER_WAIT_S)  # its start: the set's news come after it
+        self.index, self.cue_at, self._pending, self.tempo_job, self.loop_bars = self.standby, TOP, None, None, None
+        self._keep_schedules(after.version)
+        self._forget_others()
+        self._record_change(None)
+        self._prepare_standby_after()
+        self._followed(self.setlist[self.index - 1], armed.gap_frames, armed.song_from_frame, handover.ended_at)
 
     def _song_ended(self, ended_at: int) -> None:
         """The open song played to its end: the standby one comes in, and starts by itself if it follows."""
-        follows = not self._standby_chosen and not self.one_song and self.standby == self.index + 1 and self.setlist.follows(self.index)
+        follows = self._follows_next()
         self._standby_chosen = False
         if self.standby is None:
             self._publish_next()
@@ -311,32 +420,38 @@ class ShowRunner:
         return True
 
     def _start_follow(self, before: SetlistEntry, ended_at: int) -> None:
-        """Start the song just installed the gap of the entry `before` it after that one's end, on the audio's frames."""
+        """Start the song just installed (not armed in time) the gap of the entry `before` it after that one's
+        end, on the audio's frames if the gap leaves the time."""
         gap = gap_frames(before.gap, self.timeline, self.sample_rate)
         plan = self._plan(TOP)
-        self.takes.went(1, plan.song_from_frame)
         self.player.went(self.segment.generation)
-        self.played.append(self.song.id)
-        self.standby = self._after(self.index)
-        self._publish_next(playing=True)
         self.transport.request(
             Play(plan.start_frame, plan.song_from_frame, at_device_frame=ended_at + gap + plan.start_frame - plan.song_from_frame)
         )
         self.player.wake()
         late_frames = self.device.frames_delivered - (ended_at + gap)
+        self._followed(before, gap, plan.song_from_frame, ended_at)
+        if late_frames > 0:
+            log.warning("%s followed %.0f ms late: it was not ready within its gap", self.song.id, late_frames / self.sample_rate * 1000)
+
+    def _followed(self, before: SetlistEntry, gap: int, song_from_frame: int, ended_at: int) -> None:
+        """A follow's books, however it started: its take, the songs played, the next standby, the show log."""
+        self.takes.went(1, song_from_frame)
+        self.played.append(self.song.id)
+        self.standby = self._after(self.index)
+        self._publish_next(playing=True)
         if self.session.showlog is not None:
             self.session.showlog.record(
                 {"song": self.song.id, "kind": "song", "result": "follows", "gap_frames": gap, "ended_device_frame": ended_at}
             )
-        self._say(f"{self.song.id} follows after {gap / self.sample_rate:.1f} s")
-        if late_frames > 0:
-            log.warning("%s followed %.0f ms late: it was not ready within its gap", self.song.id, late_frames / self.sample_rate * 1000)
+        self._say(f"{self.song.id} follows {before.song_id} after {gap / self.sample_rate:.1f} s")
 
-    def _record_change(self, ended_at: int) -> None:
+    def _record_change(self, ended_at: int | None) -> None:
+        """From the song's `ended_at` to the next one ready to GO (None: it was ready at the end, armed to follow)."""
         clock = self.device.clock
         if clock is None:
             return
-        seconds = (time.monotonic_ns() - clock.time_of_frame(ended_at)) / 1e9
+        seconds = (time.monotonic_ns() - clock.time_of_frame(ended_at)) / 1e9 if ended_at is not None else 0.0
         self.song_changes_s.append(seconds)
         if self.session.showlog is not None:
             self.session.showlog.record({"song": self.song.id, "kind": "song", "result": "standby", "ready_s": round(seconds, 4)})
@@ -362,19 +477,37 @@ class ShowRunner:
                 titles.get(entry.song_id, entry.song_id),
                 playing and number == self.index,
                 number == self.standby,
+                self._segue_into(number),
             )
             for number, entry in enumerate(self.setlist)
         )
+
+    def _segue_into(self, index: int) -> bool:
+        """Whether set entry `index` starts by itself when the one before it ends: the set list's follow,
+        unless the operator chose it while that one plays (a song chosen waits for its GO)."""
+        chosen = index == self.standby and self._standby_chosen
+        return not self.one_song and not chosen and self.setlist.follows(index - 1)
 
     def _say(self, text: str) -> None:
         log.info("%s", text)
 
     # -- the audio thread -----------------------------------------------------------------
     def _render(self, device_frame: int, out: npt.NDArray[np.float32]) -> None:
-        self.player.render(device_frame, out)
+        player = self.player
+        player.render(device_frame, out)
+        armed = self._armed  # one reference check a block while nothing is armed
+        if armed is not None and armed.before is player and (handover := armed.hand_over(device_frame, len(out))) is not None:
+            self.player, self._handed = armed.after, handover  # commands, screens and the next block: the next song
+            armed.handover = handover
+            armed.mix(handover, device_frame, out)
 
     def _song_runs(self, first_device_frame: int, frames: int) -> tuple[SongRun, ...]:
-        return self.player.song_runs(first_device_frame, frames)
+        runs = self.player.song_runs(first_device_frame, frames)
+        handed = self._handed
+        if handed is None or not first_device_frame < handed.ended_at <= first_device_frame + frames:
+            return runs
+        offset = handed.ended_at - first_device_frame  # the period of a hand-over: the song before to its end, then the next
+        return period_runs(handed.segment, first_device_frame, offset, handed.schedule) + runs_from(runs, offset)
 
     def _audio_changed(self, health: AudioHealth, detail: str) -> None:
         """The audio watcher's word (its own thread): where the song was, to the log, show log and report."""
@@ -389,16 +522,19 @@ class ShowRunner:
         )
 
     # -- operator commands (any thread) ------------------------------------------------------------
-    def _plan(self, at: BarBeat) -> StartPlan:
-        count_ins = feed_count_ins(self.song, self.routes, self.options.count_in_bars)
-        plan = plan_start(self.timeline, at, count_ins, self.sounds)
-        stems = self.player.stems
-        self.player.preroll_stems = {**({"ltc": stems["ltc"]} if "ltc" in stems else {}), **plan.count_in}
+    def _plan(self, at: BarBeat, player: SongPlayer | None = None) -> StartPlan:
+        """Where a start from `at` begins, its count-in pre-roll handed to `player` (the one playing)."""
+        player = player or self.player
+        count_ins = feed_count_ins(player.version.song, player.routes, self.options.count_in_bars)
+        plan = plan_start(player.version.timeline, at, count_ins, self.sounds)
+        stems = player.stems
+        player.preroll_stems = {**({"ltc": stems["ltc"]} if "ltc" in stems else {}), **plan.count_in}
         return plan
 
     def play(self, at: BarBeat | int | None = None) -> StartPlan:
         """Play the standby song from `at`, a bar or bar.beat (default: the cued one), with the song's count-in as pre-roll."""
         with self._lock:
+            self._disarm()
             if self.standby is None and self.player.idle:
                 raise ShowControlError("end of the set: choose a song with <, > or NN#")
             self.apply_pending_tempo()
@@ -422,6 +558,7 @@ class ShowRunner:
         """Interrupt: cues stop now, the track fades out (`stop_fade_s`), MIDI notes off, final state published.
         The song stopped stays standby (unless another was chosen while it played)."""
         with self._lock:
+            self._disarm()
             self.takes.stopped()
             self.transport.request(Stop(self.shapes.fade_frames - self.audio.buffer_frames))
             if not self._standby_chosen:
@@ -434,25 +571,33 @@ class ShowRunner:
 
     def loop(self, first_bar: int, last_bar: int) -> None:
         """Loop bars first_bar..last_bar (inclusive) until `release_loop`; takes effect when playback reaches the end."""
-        tempo, rate = self.timeline.tempo, self.timeline.sample_rate
-        start, end = tempo.frame(BarBeat(first_bar), rate), tempo.frame(BarBeat(last_bar + 1), rate)
-        if first_bar < 1 or last_bar < first_bar or end > self.timeline.end_frame:
-            raise ShowControlError(f"cannot loop bars {first_bar}-{last_bar} of {self.song.id}")
-        self.loop_bars = (first_bar, last_bar)
-        self.transport.request(Loop(start, end))
+        with self._lock:
+            self._disarm()  # a loop that reaches the end: the song does not end
+            tempo, rate = self.timeline.tempo, self.timeline.sample_rate
+            start, end = tempo.frame(BarBeat(first_bar), rate), tempo.frame(BarBeat(last_bar + 1), rate)
+            if first_bar < 1 or last_bar < first_bar or end > self.timeline.end_frame:
+                raise ShowControlError(f"cannot loop bars {first_bar}-{last_bar} of {self.song.id}")
+            self.loop_bars = (first_bar, last_bar)
+            self.transport.request(Loop(start, end))
 
     def release_loop(self) -> None:
-        """The loop plays to its end once more, then the song carries on."""
-        self.loop_bars = None
-        self.transport.request(Loop(None, None))
+        """The loop plays to its end once more, then the song carries on (a follow is armed again once it is released)."""
+        with self._lock:
+            self._disarm()
+            self.loop_bars = None
+            self.transport.request(Loop(None, None))
 
     def pause(self) -> None:
-        self.transport.request(Pause())
-        self.player.wake()
+        with self._lock:
+            self._disarm()
+            self.transport.request(Pause())
+            self.player.wake()
 
     def resume(self) -> None:
-        self.transport.request(Resume())
-        self.player.wake()
+        with self._lock:
+            self._disarm()
+            self.transport.request(Resume())
+            self.player.wake()
 
     def locate(self, at: BarBeat | int) -> None:
         """Cue a bar or bar.beat to start from (takes effect at the next play)."""
@@ -474,6 +619,7 @@ class ShowRunner:
                 if choice in (self.song.id, "1"):
                     return f"{self.song.id} is open"
                 raise ShowControlError(f"this run plays {self.song.id} only (--song): run without --song for the whole set")
+            self._disarm()  # another standby: not the follow armed
             index = self._choice(choice)
             playing = not self.player.idle
             self.standby = index
@@ -518,6 +664,7 @@ class ShowRunner:
         if not Fraction(1, 2) <= tempo <= 2:
             raise ShowControlError(f"tempo {float(tempo) * 100:g} % is outside 50-200 %")
         with self._lock:
+            self._disarm()  # the song open is the one the tempo is for
             key = (self.song.id, tempo)
             if key in self._versions:
                 self.tempo_job, self._pending = None, self._versions[key]
@@ -583,6 +730,12 @@ class ShowRunner:
         """Stopped after the set's last song (or, with --song, after its one song): a headless run ends."""
         with self._lock:
             return self.player.finished and (self.standby is None or self.one_song)
+
+    @property
+    def armed_follow(self) -> str | None:
+        """The song armed to follow the one playing on the frame of its end (None: none is, or not yet)."""
+        armed = self._armed
+        return armed.after.version.song.id if armed is not None and armed.handover is None else None
 
     @property
     def standby_song(self) -> str | None:

@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -135,11 +135,11 @@ class PeriodWriter(Protocol):
 
     def attached(self, port: Any) -> None: ...
 
-    def write_period(self, runs: Sequence[tuple[int, int, int]]) -> None: ...
+    def write_period(self, runs: Sequence[tuple[int, int, int, Hashable]]) -> None: ...
 
 
-# The song frames a period played, from its first device frame and length: (offset, song frame, frames) runs
-SongRuns = Callable[[int, int], Sequence[tuple[int, int, int]]]
+# The song frames a period played, from its first device frame and length: (offset, song frame, frames, schedule) runs
+SongRuns = Callable[[int, int], Sequence[tuple[int, int, int, Hashable]]]
 
 
 def port_names(routes: Mapping[str, tuple[int, ...]], channels: int) -> list[str]:

@@ -88,6 +88,7 @@ class SetSong:
     title: str
     playing: bool = False
     standby: bool = False  # what GO plays next: the song after the playing one, or the one waiting while stopped
+    follows: bool = False  # starts by itself when the song before it ends (a segue: the set list's `follow`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +286,8 @@ class _Fields:
                 self.problems.append(f"{where[:-1]} has no number or id")
                 continue
             title = self.text(song, "title", where) or song_id
-            read.append(SetSong(number, song_id, title, self.flag(song, "playing", where), self.flag(song, "standby", where)))
+            flags = (self.flag(song, name, where) for name in ("playing", "standby", "follows"))
+            read.append(SetSong(number, song_id, title, *flags))
         return tuple(read)
 
     def parts(self, data: Mapping[str, Any]) -> dict[str, Lines] | None:

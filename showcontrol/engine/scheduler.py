@@ -116,11 +116,13 @@ class Scheduler:
     Owned by the dispatcher thread: `advance` is the only method it calls; `draining` may be read anywhere.
     """
 
-    def __init__(self, config: SchedulerConfig) -> None:
+    def __init__(self, config: SchedulerConfig, told_generation: int = -1) -> None:
+        """`told_generation`: a segment the outputs are not to be told about (a follow armed ahead: its
+        transport stands stopped while the song before it plays, and monitors show that one)."""
         self.config = config
         self.next_index = len(config.order)
         self.draining = False  # after a stop, the events still in the device's buffers are being sent
-        self._generation = -1
+        self._generation = told_generation
         self._previous = State.STOPPED
         self._playing: Segment | None = None  # the segment events are fired by
         self._drain_until: int | None = None  # fire only the events the audio had reached (a stop, or a loop's end)...
@@ -133,9 +135,9 @@ class Scheduler:
         """What to do now: effects to perform in order, the last a `Fire` or a `WaitUntil`."""
         effects: list[Effect] = []
         if seen.segment.generation != self._generation:
-            self._generation = seen.segment.generation
             self._follow(seen.segment, effects)
             self._previous = seen.segment.state
+            self._generation = seen.segment.generation  # last: `caught_up` never sees it before `draining`
         order = self.config.order
         while True:
             playing, clock = self._playing, seen.clock
@@ -165,6 +167,13 @@ class Scheduler:
             self.next_index += 1
             effects.append(Fire(item, due_ns))
             return effects
+
+    def caught_up(self, segment: Segment) -> bool:
+        """Whether the last `advance` followed `segment` (the transport's latest) and has nothing left to drain.
+
+        Any thread. `draining` alone is not enough: until the dispatcher's thread wakes up to a stop, it is
+        not draining yet, though the audio before the stop (the song's `end`) still has events due."""
+        return segment.generation == self._generation and not self.draining
 
     def _follow(self, segment: Segment, effects: list[Effect]) -> None:
         """A new segment from the audio callback: start, resume, finish a loop's pass, or drain after a stop."""

@@ -46,11 +46,14 @@ class Play:
 
     With `at_device_frame`, `start_frame` sounds at that device frame, to the frame, however late in the
     block before it the command is taken: silence until then (a segue's gap). Asked too late, it plays at once.
+    With `after_generation` (a follow handed over in the audio callback, on a transport made while another
+    song played) its segments count on from that generation, the last of the song before, never below it.
     """
 
     start_frame: int
     song_from_frame: int
     at_device_frame: int | None = None
+    after_generation: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +119,11 @@ class Transport:
         """Any thread: queue a command for the next audio block."""
         self._commands.append(command)
 
+    @property
+    def pending(self) -> bool:
+        """Whether a command waits for the next audio block."""
+        return bool(self._commands)
+
     def next_block(self, device_frame: int, frames: int) -> Segment:
         """Apply queued commands at `device_frame`, advance over `frames`, and return the segment to render."""
         while self._commands:
@@ -128,9 +136,27 @@ class Transport:
                 self._publish(State.PLAYING, segment.device_frame_of(end), start, start, wrap_from=end)
                 segment = self.segment
         if segment.state is State.PLAYING and segment.song_frame_at(device_frame) >= self.end_frame:
-            self.ended_at = segment.device_frame_of(self.end_frame)
-            self._publish(State.STOPPED, device_frame, self.end_frame, self.end_frame)
+            self._end(device_frame)
         return self.segment
+
+    def end_in_block(self, device_frame: int, frames: int) -> int | None:
+        """After the block of `frames` at `device_frame` was rendered: the device frame where the song's end
+        sounds, if it falls in that block and the next block would end the song there (nothing queued, no
+        loop reaching the end). A follow is handed over on it; None: the song does not end in this block."""
+        segment = self.segment
+        if segment.state is not State.PLAYING or self._commands or (self.loop is not None and self.loop[1] >= self.end_frame):
+            return None
+        end = segment.device_frame_of(self.end_frame)
+        return end if device_frame < end <= device_frame + frames else None
+
+    def end_now(self, next_device_frame: int) -> None:
+        """End the song as the block at `next_device_frame` would (after `end_in_block` said it ends): the
+        callback renders the song that follows instead, and this transport is not advanced again."""
+        self._end(next_device_frame)
+
+    def _end(self, device_frame: int) -> None:
+        self.ended_at = self.segment.device_frame_of(self.end_frame)
+        self._publish(State.STOPPED, device_frame, self.end_frame, self.end_frame)
 
     def _apply(self, command: Command, device_frame: int) -> None:
         current = self.segment
@@ -138,7 +164,7 @@ class Transport:
         if isinstance(command, Play):
             self.tail = None
             wait = max(command.at_device_frame - device_frame, 0) if command.at_device_frame is not None else 0
-            self._publish(State.PLAYING, device_frame, command.start_frame - wait, command.song_from_frame)
+            self._publish(State.PLAYING, device_frame, command.start_frame - wait, command.song_from_frame, after=command.after_generation)
         elif isinstance(command, Stop) and current.state is not State.STOPPED:
             if command.fade_frames and current.state is State.PLAYING and position >= current.song_from_frame:
                 self.tail = Tail(device_frame, position, command.fade_frames)
@@ -150,5 +176,9 @@ class Transport:
         elif isinstance(command, Resume) and current.state is State.PAUSED:
             self._publish(State.PLAYING, device_frame, position, current.song_from_frame)
 
-    def _publish(self, state: State, device_frame: int, song_frame: int, song_from_frame: int, wrap_from: int | None = None) -> None:
-        self.segment = Segment(self.segment.generation + 1, state, device_frame, song_frame, song_from_frame, wrap_from)
+    def _publish(
+        self, state: State, device_frame: int, song_frame: int, song_from_frame: int, wrap_from: int | None = None, after: int | None = None
+    ) -> None:
+        """One new segment, whole: readers see the one before or this one, never half of it."""
+        generation = max(self.segment.generation, after if after is not None else -1) + 1
+        self.segment = Segment(generation, state, device_frame, song_frame, song_from_frame, wrap_from)

@@ -5,9 +5,11 @@ like the click (rtmidi's JACK output puts everything at the start of the next cy
 The audio thread reads the events of each period from the output's schedule (the compiled dispatch
 order, handed over with each tempo version): no hand-over from the dispatcher can be late, not even for
 a cue on the very frame playback starts. A period is one or two runs of consecutive song frames (two where a
-loop's wrap falls inside it: the end of the pass, then the next pass from the loop's start), each
-written at its own offset. A jump (a start, a locate, a loop's wrap) is noticed as a run that does not
-follow the last one, and the schedule is found again at its frame. What the dispatcher
+loop's wrap falls inside it: the end of the pass, then the next pass from the loop's start; or a follow's
+hand-over: the end of one song, then the start of the next), each written at its own offset from the
+schedule of its own song version (the song playing and the one armed to follow it are both kept). A jump
+(a start, a locate, a loop's wrap) is noticed as a run that does not follow the last one of its schedule,
+and the schedule is found again at its frame. What the dispatcher
 sends is written only where the schedule cannot know it: the state rebuilt before the bar a start plays
 from, transport messages and all notes off go at the start of the next period.
 """
@@ -16,7 +18,8 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from showcontrol.engine.plan import Dispatch
@@ -28,17 +31,35 @@ from showcontrol.timeline.events import Event
 from showcontrol.timeline.sync import SyncPoint
 
 ON_ITS_FRAME = Result(Outcome.SENT, "on its frame")  # the audio client writes it into the period, at its frame
-SongRun = tuple[int, int, int]  # (offset into the period, first song frame, frames): consecutive song frames
+# (offset into the period, first song frame, frames, the schedule's key): consecutive song frames of one song version
+SongRun = tuple[int, int, int, Hashable]
 
 
-def period_runs(segment: Segment, first_device_frame: int, frames: int) -> tuple[SongRun, ...]:
+def period_runs(segment: Segment, first_device_frame: int, frames: int, schedule: Hashable) -> tuple[SongRun, ...]:
     """The song frames a period played, as the segment the audio callback ended it on says: none while not
-    playing; the end of the previous pass, then the loop's start, when a wrap falls inside the period."""
+    playing; the end of the previous pass, then the loop's start, when a wrap falls inside the period.
+    Each run is read from the schedule of `schedule` (its song version's key)."""
     if segment.state is not State.PLAYING:
         return ()
     offset = min(max(segment.device_frame - first_device_frame, 0), frames)  # where the segment began, in this period
-    before: tuple[SongRun, ...] = ((0, segment.wrap_from - offset, offset),) if offset and segment.wrap_from is not None else ()
-    return before + (((offset, segment.song_frame_at(first_device_frame + offset), frames - offset),) if offset < frames else ())
+    before: tuple[SongRun, ...] = ((0, segment.wrap_from - offset, offset, schedule),) if offset and segment.wrap_from is not None else ()
+    return before + (((offset, segment.song_frame_at(first_device_frame + offset), frames - offset, schedule),) if offset < frames else ())
+
+
+def runs_from(runs: Sequence[SongRun], offset: int) -> tuple[SongRun, ...]:
+    """`runs` from `offset` into the period on: a song that follows another in the period starts where that
+    one ended, so that the period's events are written in time order."""
+    return tuple((max(o, offset), first + max(offset - o, 0), n - max(offset - o, 0), key) for o, first, n, key in runs if o + n > offset)
+
+
+@dataclass
+class _Schedule:
+    """One song version's events for this output, by frame, and where the audio thread reads in them."""
+
+    frames_at: list[int] = field(default_factory=list)
+    messages: list[tuple[bytes, Event]] = field(default_factory=list)
+    cursor: int = 0
+    next_frame: int | None = None  # where its next run should start, if nothing jumped
 
 
 class JackMidiOutput(MidiPortOutput):
@@ -50,9 +71,7 @@ class JackMidiOutput(MidiPortOutput):
         self._latency_frames = round(spec.latency_ms * sample_rate / 1000)  # sent this much before its frame
         self._segment = segment  # the transport's, now
         self._at_once: deque[bytes] = deque()  # what goes at the start of the next period
-        self._plan: tuple[list[int], list[tuple[bytes, Event]]] = ([], [])  # the schedule: frames, what goes there
-        self._cursor = 0
-        self._next_frame: int | None = None  # where the next period should start, if nothing jumped
+        self._schedules: Mapping[Hashable, _Schedule] = {}  # by song version: replaced whole, never changed in place
         self._once_sent: set[int] = set()
         self.port: Any = None  # the JACK port, once the audio client registers it
 
@@ -71,16 +90,22 @@ class JackMidiOutput(MidiPortOutput):
         self.port_name = str(port.name)
         self.mark(Health.UP)
 
-    def schedule(self, order: Sequence[Dispatch[Any]]) -> None:
-        """This output's events of a tempo version, by frame (while stopped: the audio thread reads it). Each
-        dispatch holds what its own output prepared: for this one, `prepare`'s MIDI bytes."""
+    def schedule(self, key: Hashable, order: Sequence[Dispatch[Any]], keep: Sequence[Hashable] = ()) -> None:
+        """This output's events of song version `key`, by frame, beside those of the versions in `keep` (the
+        song playing, while the one that follows it is armed); the others are forgotten. Each dispatch holds
+        what its own output prepared: for this one, `prepare`'s MIDI bytes."""
         mine = sorted(
             ((item.event.at_frame - self._latency_frames, bytes(item.message), item.event)
              for item in order if item.event.output == self.name and item.message is not None),
             key=lambda entry: entry[0],
         )  # fmt: skip
-        self._plan = ([frame for frame, _, _ in mine], [(message, event) for _, message, event in mine])  # whole, at once
-        self._next_frame = None
+        schedule = _Schedule([frame for frame, _, _ in mine], [(message, event) for _, message, event in mine])
+        kept = {k: self._schedules[k] for k in keep if k in self._schedules and k != key}
+        self._schedules = {**kept, key: schedule}  # whole, at once: the audio thread reads the one before or this
+
+    def keep_only(self, keys: Sequence[Hashable]) -> None:
+        """Forget the schedules of every version but `keys` (a follow disarmed, or handed over)."""
+        self._schedules = {k: v for k, v in self._schedules.items() if k in keys}
 
     def maintain(self) -> None:
         """The audio client connects the port (see JackDevice.maintain)."""
@@ -115,22 +140,25 @@ class JackMidiOutput(MidiPortOutput):
             while self._at_once:
                 port.write_midi_event(0, self._at_once[0])
                 self._at_once.popleft()
+            schedules = self._schedules
             if not runs:
-                self._next_frame = None
-            for offset, song_frame, count in runs:
-                self._write_run(port, offset, song_frame, count)
+                for stopped in schedules.values():
+                    stopped.next_frame = None
+            for offset, song_frame, count, key in runs:
+                if (schedule := schedules.get(key)) is not None:
+                    self._write_run(port, schedule, offset, song_frame, count)
         except Exception:  # a full buffer (jack.JackError): counted; what is left waits for the next period
             self.status.counters.errors += 1
 
-    def _write_run(self, port: Any, offset: int, song_frame: int, frames: int) -> None:
-        frames_at, messages = self._plan
-        if song_frame != self._next_frame:  # a start, a locate or a wrap: find the schedule again
-            self._cursor = bisect.bisect_left(frames_at, song_frame)
-        end = self._next_frame = song_frame + frames
-        while self._cursor < len(frames_at) and frames_at[self._cursor] < end:
-            message, event = messages[self._cursor]
+    def _write_run(self, port: Any, schedule: _Schedule, offset: int, song_frame: int, frames: int) -> None:
+        frames_at, messages = schedule.frames_at, schedule.messages
+        if song_frame != schedule.next_frame:  # a start, a locate or a wrap: find the schedule again
+            schedule.cursor = bisect.bisect_left(frames_at, song_frame)
+        end = schedule.next_frame = song_frame + frames
+        while schedule.cursor < len(frames_at) and frames_at[schedule.cursor] < end:
+            message, event = messages[schedule.cursor]
             if not (event.once and id(event) in self._once_sent):
-                port.write_midi_event(offset + frames_at[self._cursor] - song_frame, message)
+                port.write_midi_event(offset + frames_at[schedule.cursor] - song_frame, message)
                 if event.once:
                     self._once_sent.add(id(event))
-            self._cursor += 1
+            schedule.cursor += 1

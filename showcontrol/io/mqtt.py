@@ -71,12 +71,10 @@ class MqttPublisher(OutputOf[Publication]):
         report: Report | None = None,
         max_delay_s: float = 2.0,
         queue_size: int = 1000,
-        beats: Mapping[int, wire.Position] | None = None,
     ) -> None:
         super().__init__(spec.name, spec.latency_ms)
         self.spec = spec
-        self._beat_payloads: dict[int, bytes] = {}
-        self.set_beats(beats or {})
+        self._beat_payloads: Mapping[str, Mapping[int, bytes]] = {}  # by song: replaced whole, never changed in place
         self.prefix = spec.topic_prefix
         self.max_delay_ns = int(max_delay_s * 1e9)
         self._report = report or (lambda record: None)
@@ -104,10 +102,13 @@ class MqttPublisher(OutputOf[Publication]):
         """Whether QoS-0 cues are written straight to the broker now (else they take the main connection)."""
         return self._line is not None
 
-    def set_beats(self, beats: Mapping[int, wire.Position]) -> None:
-        """What monitors show from each beat on (showcontrol.beats), by song frame: encoded now, as the
-        dispatcher sends it right after the beat's cues."""
-        self._beat_payloads = {frame: wire.encode(position) for frame, position in beats.items()}
+    def set_beats(self, song_id: str, beats: Mapping[int, wire.Position], keep: str | None = None) -> None:
+        """What monitors show from each beat of `song_id` on (showcontrol.beats), by song frame: encoded now,
+        as the dispatcher sends it right after the beat's cues. The table of `keep` (the song playing, while
+        the one that follows it is armed) is kept beside it; each beat reads the table of the song whose
+        transport was told last, which the song before's stop and this one's start keep in order."""
+        kept = {keep: self._beat_payloads[keep]} if keep is not None and keep != song_id and keep in self._beat_payloads else {}
+        self._beat_payloads = {**kept, song_id: {frame: wire.encode(position) for frame, position in beats.items()}}
 
     # -- dispatcher side -------------------------------------------------------------------
     def prepare(self, event: Event) -> Publication:
@@ -133,7 +134,8 @@ class MqttPublisher(OutputOf[Publication]):
         message = state_message(event)
         if message is None:
             return
-        beat = self._beat_payloads.get(event.at_frame) if isinstance(message, wire.Position) else None
+        beats = self._beat_payloads.get(self._transport.song or "")
+        beat = beats.get(event.at_frame) if beats is not None and isinstance(message, wire.Position) else None
         self._publish_state(message, qos=0, payload=beat)
 
     def transport(self, state: str, song_id: str, position: str, sync: SyncPoint) -> None:

@@ -36,18 +36,23 @@ RECOVER_NS = 2_000_000_000
 
 
 class KeepaliveTimer:
-    """When a profile's keep-alive (X32 `/xremote`) is due; the supervisor asks about twice a second."""
+    """When a profile's keep-alive (X32 `/xremote`) is due; the supervisor asks about twice a second.
+
+    Each is due `every_s` after the one before was due, not after it was sent: the supervisor's lateness
+    (up to its 0.5 s turn, more on a loaded machine) does not add up, so an X32's 10 s never runs out
+    between keep-alives due every 9 s. After a stall longer than that, the next one goes at once."""
 
     def __init__(self, spec: OscOutput) -> None:
         keepalive = spec.profile.keepalive if spec.profile else None
         self.packet = message(keepalive.address) if keepalive else b""
         self._every_ns = int(keepalive.every_s * 1e9) if keepalive else 0
-        self._next_ns = 0
+        self._next_ns: int | None = None
 
     def due(self, now_ns: int) -> bool:
-        if not self.packet or now_ns < self._next_ns:
+        if not self.packet or (self._next_ns is not None and now_ns < self._next_ns):
             return False
-        self._next_ns = now_ns + self._every_ns
+        after_the_last = self._next_ns + self._every_ns if self._next_ns is not None else now_ns + self._every_ns
+        self._next_ns = after_the_last if after_the_last > now_ns else now_ns + self._every_ns
         return True
 
 

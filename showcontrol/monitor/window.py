@@ -131,7 +131,9 @@ def run_window(
     exit_after_s: float | None = None,
     performer: str | None = None,
 ) -> MonitorView:
-    """Run until closed (or `exit_after_s`); returns what was on screen last."""
+    """Run until closed (or `exit_after_s` after it first had the broker, or after the start if it never
+    does: a screenshot shows the show's state, however long the broker took to answer); returns what was on
+    screen last."""
     pygame.display.init()
     pygame.font.init()
     try:
@@ -139,6 +141,7 @@ def run_window(
         pygame.display.set_caption("showcontrol monitor")
         fonts = Fonts(screen.get_height())
         view, started, clock = MonitorView(performer=performer), time.monotonic(), pygame.time.Clock()
+        live_since: float | None = None  # when the broker first answered
         while True:
             now = time.monotonic()
             while not subscriber.messages.empty():
@@ -146,13 +149,15 @@ def run_window(
                 view = apply(view, topic, payload, now)
             if view.connected != subscriber.connected:
                 view = replace(view, connected=subscriber.connected)
+            if live_since is None and view.connected and now - started < (exit_after_s or 0):
+                live_since = now
             if any(
                 e.type == pygame.QUIT or (e.type == pygame.KEYDOWN and e.key in (pygame.K_ESCAPE, pygame.K_q)) for e in pygame.event.get()
             ):
                 return view
             draw(screen, fonts, view, now)
             pygame.display.flip()
-            if exit_after_s is not None and now - started >= exit_after_s:
+            if exit_after_s is not None and now - (live_since or started) >= exit_after_s:
                 if screenshot is not None:
                     save_png(screen, screenshot)
                 return view

@@ -33,11 +33,15 @@ function apply(topic, data, now) {
 }
 
 // What comes next (as the monitor window says it, monitor/state.py next_up): the set's standby song by
-// number and title; from an engine without state/setlist, the next song's id.
+// number and title, marked while the song before it plays where it follows by itself (a segue: no GO, no
+// pause between); from an engine without state/setlist, the next song's id.
 function nextUp() {
   if (!view.setList) return view.nextSong || "";
   const standby = view.setList.find((song) => song.standby);
-  return standby ? `${standby.number}. ${standby.title || standby.id}` : view.setList.length ? "end of the set" : "";
+  if (!standby) return view.setList.length ? "end of the set" : "";
+  const playing = view.setList.find((song) => song.playing);
+  const segue = standby.follows && playing && playing.number + 1 === standby.number;
+  return `${standby.number}. ${standby.title || standby.id}${segue ? " → follows" : ""}`;
 }
 
 function draw() {

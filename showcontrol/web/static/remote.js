@@ -46,7 +46,13 @@ function drawSetList(songs) {  // from the engine's retained state/setlist: ever
     number.className = "number"; number.textContent = song.number;
     title.textContent = song.title || song.id;
     tag.className = "tag"; tag.textContent = song.playing ? "playing" : song.standby ? "standby" : "";
-    button.append(number, title, tag);
+    button.append(number, title);
+    if (song.follows) {  // a segue: it starts by itself when the song before it ends
+      const follows = document.createElement("span");
+      follows.className = "follows"; follows.textContent = "→ follows"; follows.title = "starts by itself when the song before it ends";
+      button.append(follows);
+    }
+    button.append(tag);
     button.onclick = () => send("song", [String(song.number)]);
     item.append(button);
     return item;
