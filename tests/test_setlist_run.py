@@ -26,7 +26,7 @@ from test_transport_run import wait_until
 from showcontrol.app import RunOptions, ShowRunner
 from showcontrol.app.follow import ArmedFollow, Handover
 from showcontrol.app.player import Shapes, SongPlayer
-from showcontrol.app.version import bare_version, prepare_version
+from showcontrol.app.version import bare_version, prepare_cues, prepare_version
 from showcontrol.codec import monitor as wire
 from showcontrol.engine.plan import StartPlan
 from showcontrol.engine.transport import Loop, Pause, Play, Segment, State, Transport
@@ -369,7 +369,15 @@ def follow_players(tmp_path: Path) -> tuple[SongPlayer, SongPlayer]:
     loaded = load_show(five_songs(tmp_path, 9, 9))  # nothing is opened: the outputs' ports are never used
     sounds, shapes = click_sounds(RATE), Shapes.make(RATE, 0.0, 256)
     versions = [
-        prepare_version(loaded.show.song(song_id), Fraction(1), loaded.timelines[song_id], {"track": (0,)}, sounds, {}, RATE)
+        prepare_version(
+            loaded.show.song(song_id),
+            Fraction(1),
+            loaded.timelines[song_id],
+            {"track": (0,)},
+            sounds,
+            prepare_cues(loaded.timelines[song_id], {}),
+            RATE,
+        )
         for song_id in ("s1", "s2")
     ]
     return SongPlayer(versions[0], shapes), SongPlayer(versions[1], shapes)
