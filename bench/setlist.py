@@ -12,7 +12,8 @@ prepared in the background meanwhile, exactly as in a full-length set. Prints:
   - how long each next song took to prepare in the background;
   - dispatch lateness of the playing song's cues (sent minus due, from the show log) while the next song
     was being prepared, and while nothing was, p50 / p99 / max;
-  - the process's RSS: before opening, its maximum over the set, at the end, beside one song's audio;
+  - memory: the process's RSS with its children's and the shared stems it maps, before opening, its
+    maximum over the set, at the end, at each GO, beside one song's audio;
   - a follow with no gap: `--follows` more songs of 2 s, each following the one before with no gap, played
     headless on SDL's disk driver at its real-time pace (the audio the callback delivered, to the frame):
     frames from one song's last sample to the next one's first (0: on the frame), p50 / p99 / max.
@@ -21,6 +22,7 @@ prepared in the background meanwhile, exactly as in a full-length set. Prints:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -97,8 +99,21 @@ def follow_lateness(folder: Path, songs: int) -> list[int]:
 
 
 def rss_mb() -> float:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * 4096 / 2**20
+    """This process's RSS, its children's (the stem maker's), and the whole of the shared stems it maps
+    (only the pages it has touched count in its RSS; the others are in memory all the same)."""
+    total = 0
+    with open("/proc/self/smaps") as smaps:
+        shared = False
+        for line in smaps:
+            if "-" in line.split(" ", 1)[0]:  # a mapping's first line
+                shared = "showcontrol-stem-" in line
+            elif line.startswith("Size:" if shared else "Rss:"):
+                total += int(line.split()[1]) * 1024
+    for children in Path("/proc/self/task").glob("*/children"):
+        for pid in children.read_text().split():
+            with contextlib.suppress(OSError, IndexError):  # gone meanwhile
+                total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * 4096
+    return total / 2**20
 
 
 def figures(values: list[float]) -> str:
@@ -151,6 +166,7 @@ def main() -> None:
                         windows[id(job)] = (job.started, job.ready_at)
                     time.sleep(0.005)
             changes = [s * 1000 for s in runner.song_changes_s]
+            fallbacks = runner.preparation_notes  # the stem maker's: figures with one are not the maker's
         done.set()
         after = rss_mb()
         records = [json.loads(line) for line in log_path.read_text().splitlines()]
@@ -176,6 +192,8 @@ def main() -> None:
     print("RSS at each GO (MB): " + " ".join(f"{mb:.0f}" for mb in at_go))
     if late_frames:
         print(f"follow with no gap, frames late:      {figures([float(f) for f in late_frames])}  (0: on the frame after the last)")
+    for note in fallbacks:
+        print(f"preparing: {note}")
     print("figures from a shared 2-core machine: noisy; compare the two dispatch lines of the same run, not across runs")
 
 

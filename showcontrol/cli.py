@@ -454,8 +454,8 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
     signals = StopSignals()
     quit_by: signal.Signals | None = None  # Ctrl-C at the terminal: a key there, the exit status of a SIGINT
     try:
+        signals.catch()  # from here on a signal ends the show in order (also one while it opens: SDL then leaves both to us)
         with runner, remote_inputs(runner, args.osc_in) as controller:
-            signals.catch()  # from here on a signal ends the show in order: final state, show log, report
             if loop is not None:
                 runner.loop(*loop)
             log.info(
@@ -575,6 +575,7 @@ def run_report(runner: object, inputs: Mapping[str, InputCounts] | None = None) 
         )
     for name, counts in (inputs or {}).items():  # what the remote inputs were sent: commands taken, refused, dropped
         lines.append(f"  {name}: {counts.text()}")
+    lines += [f"  preparing: {note}" for note in runner.preparation_notes]  # the stem maker's fallbacks
     if (showlog := runner.showlog) is not None:
         lost = f" ({showlog.lost} lines could not be written: {showlog.last_error})" if showlog.lost else ""
         lines.append(f"show log: {showlog.path}{lost}")

@@ -26,7 +26,7 @@ from test_transport_run import wait_until
 from showcontrol.app import RunOptions, ShowRunner
 from showcontrol.app.follow import ArmedFollow, Handover
 from showcontrol.app.player import Shapes, SongPlayer
-from showcontrol.app.version import bare_version, prepare_version
+from showcontrol.app.version import bare_version, prepare_cues, prepare_version
 from showcontrol.codec import monitor as wire
 from showcontrol.engine.plan import StartPlan
 from showcontrol.engine.transport import Loop, Pause, Play, Segment, State, Transport
@@ -290,13 +290,14 @@ def test_the_standby_song_moves_with_the_keys_and_over_osc_and_never_interrupts(
     term = Tmux(200, 50, f"cd {REPO} && {run}")
     err = tmp_path / "err"
     try:
-        wait_for_screen(term, "STANDBY 1 s1", err, timeout=30)
+        wait_for_screen(term, "STANDBY 1 s1", err, timeout=60)
         for keys, standby in ((">", 2), (">", 3), ("<", 2), ("5#", 5)):
             term.keys("-l", keys)
             wait_for_screen(term, f"STANDBY {standby} s{standby}", err)  # the set list panel
             wait_for_screen(term, f"s{standby}  tempo", err)  # and it is the song open
         assert osc_ask(osc_in, "/showcontrol/song", "previous") == {"ok": True, "text": "standby 4: s4"}
         wait_for_screen(term, "STANDBY 4 s4", err)
+        wait_for_screen(term, "s4  tempo", err)  # made ready and open: a GO before would be refused
         term.keys("Space")  # GO: s4 plays
         wait_for_screen(term, "▶ PLAYING", err)
         assert osc_ask(osc_in, "/showcontrol/song", "next") == {"ok": False, "error": "the last song of the set is standby"}  # s5
@@ -368,7 +369,15 @@ def follow_players(tmp_path: Path) -> tuple[SongPlayer, SongPlayer]:
     loaded = load_show(five_songs(tmp_path, 9, 9))  # nothing is opened: the outputs' ports are never used
     sounds, shapes = click_sounds(RATE), Shapes.make(RATE, 0.0, 256)
     versions = [
-        prepare_version(loaded.show.song(song_id), Fraction(1), loaded.timelines[song_id], {"track": (0,)}, sounds, {}, RATE)
+        prepare_version(
+            loaded.show.song(song_id),
+            Fraction(1),
+            loaded.timelines[song_id],
+            {"track": (0,)},
+            sounds,
+            prepare_cues(loaded.timelines[song_id], {}),
+            RATE,
+        )
         for song_id in ("s1", "s2")
     ]
     return SongPlayer(versions[0], shapes), SongPlayer(versions[1], shapes)

@@ -27,7 +27,17 @@ from showcontrol.app.follow import ArmedFollow, Handover
 from showcontrol.app.options import RunOptions, default_log_path
 from showcontrol.app.player import Shapes, SongPlayer
 from showcontrol.app.session import ShowSession
-from showcontrol.app.version import Preparation, Routes, SongVersion, bare_version, prepare_in_background, prepare_version
+from showcontrol.app.stem_maker import StemMaker, remove_left_behind
+from showcontrol.app.version import (
+    Cues,
+    Preparation,
+    Routes,
+    SongVersion,
+    bare_version,
+    prepare_cues,
+    prepare_in_background,
+    prepare_version,
+)
 from showcontrol.audio.link import AudioHealth, AudioLink, Device
 from showcontrol.codec import monitor as wire
 from showcontrol.describe import clock_text
@@ -43,7 +53,7 @@ from showcontrol.load.show_file import LoadedShow, compile_at_speed
 from showcontrol.model.position import BarBeat
 from showcontrol.model.setlist import Setlist, SetlistEntry
 from showcontrol.model.show import Song
-from showcontrol.offline import click_sounds, stems_seconds
+from showcontrol.offline import build_stems, click_sounds, stems_seconds
 from showcontrol.showlog import ShowLog
 from showcontrol.takes.keeper import TakeKeeper
 from showcontrol.timeline.events import Timeline
@@ -57,6 +67,7 @@ SCRATCH_BLOCKS = 4  # the armed song's block in the callback: this many of the p
 # A follow is armed this long before the end at most (the watcher looks every 10 ms): its dispatcher, idle
 # until the hand-over, wakes every few ms meanwhile, and the song playing keeps the machine to itself until then.
 ARM_AHEAD_S = 3.0
+RETRY_FAILED_S = 5.0  # a song that could not be made ready is tried again after this by itself (at once on a GO)
 
 
 class ShowRunner:
@@ -84,6 +95,8 @@ class ShowRunner:
         self.tempo_job: Preparation | None = None  # another tempo of the song open, being made ready
         self.standby_job: Preparation | None = None  # the standby song, being made ready
         self._versions: dict[tuple[str, Fraction], SongVersion] = {}
+        self._cues: dict[str, Cues] = {}  # each song of the set at the run's tempo, made as the run opens
+        self._stem_maker = StemMaker()  # the audio of a song made ready while another plays, in a process of its own
         self._pending: SongVersion | None = None  # a tempo of the open song, ready to install
         self._lock = threading.RLock()
         self._watching = threading.Event()
@@ -100,14 +113,20 @@ class ShowRunner:
         session = self.session
         name = self.options.song_id or loaded_name(self.loaded)
         try:
+            remove_left_behind()  # what a killed run left in shared memory
+            if self._after(self.index) not in (None, self.index):  # a set: its maker starts up beside the first song's making
+                self._stem_maker.start()
             session.open_logs_and_outputs(self.options.log_path or default_log_path(name), lambda: self.transport.segment)
-            version = self._make(self.index, self.base_tempo)
+            for song_id in dict.fromkeys(entry.song_id for entry in self.setlist):  # before anything plays: see Cues
+                self._cues[song_id] = prepare_cues(self.loaded.timelines[song_id], self.outputs)
+            version = self._make(self.index, self.base_tempo, beside_a_song=False)  # nothing plays yet
             self._keep(version)
             session.open_audio(self._render, lambda: self.player.quiet, self._audio_changed, self._song_runs)
             self._install(version)
             session.start(on_close=self._stop_watching_and_dispatching)
         except BaseException:
             session.close()
+            self._stem_maker.close()
             raise
         self._publish_next()
         threading.Thread(target=self._watch, name="setlist", daemon=True).start()
@@ -121,10 +140,13 @@ class ShowRunner:
         self.takes.closing(error)
         self.transport.request(Stop())
         time.sleep(2 * self.audio.buffer_frames / self.sample_rate)
-        with self._lock:
-            self.player.stop_dispatcher()  # before the final word, so that nothing it sends comes after it
-            self._announce_final_stop()
-        self.session.close()
+        try:
+            with self._lock:
+                self.player.stop_dispatcher()  # before the final word, so that nothing it sends comes after it
+                self._announce_final_stop()
+            self.session.close()
+        finally:
+            self._stem_maker.close()  # however the run ends: no maker outlives it
 
     def _stop_watching_and_dispatching(self) -> None:
         self._watching.set()
@@ -154,11 +176,15 @@ class ShowRunner:
     def _timeline_at(self, song_id: str, tempo: Fraction) -> Timeline:
         return self.loaded.timelines[song_id] if tempo == self.base_tempo else compile_at_speed(self.loaded, song_id, tempo)
 
-    def _make(self, index: int, tempo: Fraction, timeline: Timeline | None = None) -> SongVersion:
-        """A set entry's song at `tempo`, ready to play (slow: any thread)."""
+    def _make(self, index: int, tempo: Fraction, timeline: Timeline | None = None, beside_a_song: bool = True) -> SongVersion:
+        """A set entry's song at `tempo`, ready to play (slow: any thread); `beside_a_song`, its audio is
+        made in the stem maker's process, away from the show's GIL."""
         song = self._song_of(index)
         timeline = timeline or self._timeline_at(song.id, tempo)
-        return prepare_version(song, tempo, timeline, self._routes(song), self.sounds, self.outputs, self._keep_pitch_at)
+        make_stems = self._stem_maker.stems if beside_a_song else build_stems
+        made = self._cues.get(song.id) if timeline is self.loaded.timelines[song.id] else None
+        cues = made or prepare_cues(timeline, self.outputs)  # another tempo's, asked while a song may play
+        return prepare_version(song, tempo, timeline, self._routes(song), self.sounds, cues, self._keep_pitch_at, make_stems)
 
     @property
     def _keep_pitch_at(self) -> int | None:
@@ -231,14 +257,17 @@ class ShowRunner:
             return index
         return index + 1 if index + 1 < len(self.setlist) else None
 
-    def _prepare(self, index: int) -> Preparation | None:
-        """Make set entry `index` ready in the background (None: it already is, or is being made)."""
+    def _prepare(self, index: int, again: bool = False) -> Preparation | None:
+        """Make set entry `index` ready in the background (None: it already is, or is being made). One that
+        failed is tried again `again` (the operator asks) or RETRY_FAILED_S after, not at every look."""
         key = (self.setlist[index].song_id, self.base_tempo)
         if key in self._versions:
             return None
         job = self.standby_job
-        if job is not None and not job.done and (job.song_id, job.tempo) == key:
-            return job
+        if job is not None and (job.song_id, job.tempo) == key:
+            failed_lately = job.error is not None and time.monotonic() - job.started < RETRY_FAILED_S
+            if not job.done or (failed_lately and not again):
+                return job
         estimate = stems_seconds(self.loaded.timelines[key[0]], self._keep_pitch_at)
         job = Preparation(key[0], self.base_tempo, time.monotonic(), estimate)
         self.standby_job = job
@@ -374,15 +403,15 @@ class ShowRunner:
         if follows:
             self._start_follow(self.setlist[self.index - 1], ended_at)
 
-    def _install_standby(self) -> bool:
-        """Install the standby song if it is ready; whether it was (else it is made ready first)."""
+    def _install_standby(self, again: bool = False) -> bool:
+        """Install the standby song if it is ready; whether it was (else it is made ready first, see _prepare)."""
         assert self.standby is not None
         if self.standby == self.index:
             return True
         key = (self.setlist[self.standby].song_id, self.base_tempo)
         version = self._versions.get(key)
         if version is None:
-            self._prepare(self.standby)
+            self._prepare(self.standby, again)
             return False
         self.index, self.cue_at, self._pending, self.tempo_job = self.standby, TOP, None, None
         self._install(version)
@@ -509,7 +538,7 @@ class ShowRunner:
             if self.standby is None and self.player.idle:
                 raise ShowControlError("end of the set: choose a song with <, > or NN#")
             self.apply_pending_tempo()
-            if self.standby is not None and self.standby != self.index and self.player.idle and not self._install_standby():
+            if self.standby is not None and self.standby != self.index and self.player.idle and not self._install_standby(again=True):
                 job = self.standby_job
                 ready = f" ({job.progress(time.monotonic()) * 100:.0f} %)" if job is not None else ""
                 raise ShowControlError(f"{self.setlist[self.standby].song_id} is being made ready{ready}: GO again in a moment")
@@ -600,9 +629,9 @@ class ShowRunner:
                 self._publish_next()
                 return f"standby {index + 1}: {entry.song_id}"
             if not playing:
-                self._install_standby()
+                self._install_standby(again=True)
             else:
-                self._prepare(index)
+                self._prepare(index, again=True)
             self._forget_others()
             self._publish_next(playing)
             return f"{'after this song' if playing else 'standby'} {index + 1}: {entry.song_id}"
@@ -747,6 +776,11 @@ class ShowRunner:
     @property
     def device(self) -> Device:
         return self.link.device
+
+    @property
+    def preparation_notes(self) -> list[str]:
+        """How songs were made ready where the stem maker could not do it as designed, for the report."""
+        return [f"{text} ({count}x)" for text, count in self._stem_maker.notes.items()]
 
     @property
     def audio_left_open(self) -> bool:

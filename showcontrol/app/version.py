@@ -21,6 +21,7 @@ from showcontrol.beats import beat_states
 from showcontrol.codec.monitor import Position
 from showcontrol.dispatcher import MESSAGE_KINDS
 from showcontrol.engine.plan import Dispatch, dispatch_order
+from showcontrol.errors import ShowControlError
 from showcontrol.io.output import Output
 from showcontrol.model.show import Song
 from showcontrol.offline import build_stems
@@ -29,6 +30,11 @@ from showcontrol.timeline.events import Event, Timeline
 
 log = logging.getLogger(__name__)
 Routes = Mapping[str, tuple[int, ...]]  # feed -> device channels
+MakeStems = Callable[[Song, Timeline, Routes, ClickSounds, int | None], Mapping[str, Stem]]  # build_stems, here or elsewhere
+
+
+class PreparationCancelled(ShowControlError):
+    """The run ends while a version is being made: nothing to report."""
 
 
 @dataclass(frozen=True)
@@ -50,18 +56,20 @@ class SongVersion:
         return self.song.id, self.tempo
 
 
-def prepare_version(
-    song: Song,
-    tempo: Fraction,
-    timeline: Timeline,
-    routes: Routes,
-    sounds: ClickSounds,
-    outputs: Mapping[str, Output],
-    keep_pitch_at: int | None,
-) -> SongVersion:
-    """Everything playback needs (any thread; slow where a track must be decoded or stretched). With no
-    `outputs` nothing is prepared for them (a render's, or a test's, version)."""
-    stems = build_stems(song, timeline, dict(routes), sounds, keep_pitch_at)
+@dataclass(frozen=True)
+class Cues:
+    """What the dispatcher and the monitors need of one timeline: its dispatch order with each output's
+    message, the monitors' beat table, and the earliest any output is fired (in the timeline's frames).
+    Pure Python work: made while nothing plays where it can be (a set's songs, when the run opens), as
+    the interpreter it holds is the one the dispatcher waits for."""
+
+    order: tuple[Dispatch[object], ...]
+    beats: Mapping[int, Position]
+    max_latency_frames: int
+
+
+def prepare_cues(timeline: Timeline, outputs: Mapping[str, Output]) -> Cues:
+    """The timeline's cues, each message prepared by its output (none without `outputs`: a render's)."""
     latency_frames = {name: round(out.latency_ms * timeline.sample_rate / 1000) for name, out in outputs.items()}
 
     def message(event: Event) -> object:
@@ -69,7 +77,24 @@ def prepare_version(
         return output.prepare(event) if output is not None and event.kind in MESSAGE_KINDS else None
 
     order = dispatch_order(timeline, latency_frames, message)
-    return SongVersion(song, tempo, timeline, routes, stems, order, beat_states(timeline), max(latency_frames.values(), default=0))
+    return Cues(order, beat_states(timeline), max(latency_frames.values(), default=0))
+
+
+def prepare_version(
+    song: Song,
+    tempo: Fraction,
+    timeline: Timeline,
+    routes: Routes,
+    sounds: ClickSounds,
+    cues: Cues,
+    keep_pitch_at: int | None,
+    make_stems: MakeStems = build_stems,
+) -> SongVersion:
+    """Everything playback needs (any thread; slow where a track must be decoded or stretched), with the
+    timeline's `cues`. `make_stems` builds the audio: in this process, or in another while a song plays
+    (app/stem_maker.py)."""
+    stems = make_stems(song, timeline, routes, sounds, keep_pitch_at)
+    return SongVersion(song, tempo, timeline, routes, stems, cues.order, cues.beats, cues.max_latency_frames)
 
 
 def bare_version(song: Song, tempo: Fraction, timeline: Timeline, routes: Routes) -> SongVersion:
@@ -110,6 +135,9 @@ def prepare_in_background(job: Preparation, make: Callable[[], SongVersion], the
             version = make()
             gc.freeze()  # its objects out of the collector's reach, as the first song's are: no full collection walks them
             then(job, version)
+        except PreparationCancelled:
+            job.error = "cancelled: the run is ending"
+            return
         except Exception as error:  # whatever fails, the operator must see it, not a job stuck at 99 %
             job.error = str(error) or type(error).__name__
             log.error("%s at %g %% could not be made ready: %s", job.song_id, float(job.tempo) * 100, error)
