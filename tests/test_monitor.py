@@ -592,3 +592,14 @@ def test_next_up_is_the_sets_standby_song_and_the_set_end_says_nothing() -> None
     assert MonitorView(next_song="b").next_up == "b"  # an engine without a set list topic: the id
     done = apply(view, "state/setlist", wire.encode(wire.SetList((wire.SetSong(1, "a", "Alpha"),))), 0.0)
     assert done.next_up == "end of the set" and done.set_played
+
+
+def test_a_song_that_follows_is_marked_while_the_song_before_it_plays() -> None:
+    """A segue: performers must know the next number starts by itself, with no GO and no pause between."""
+    segue = (wire.SetSong(1, "a", "Alpha", playing=True), wire.SetSong(2, "b", "Beta", standby=True, follows=True))
+    view = apply(MonitorView(), "state/setlist", wire.encode(wire.SetList(segue)), 0.0)
+    assert view.next_up == "2. Beta — follows"
+    stopped = (wire.SetSong(1, "a", "Alpha"), wire.SetSong(2, "b", "Beta", standby=True, follows=True))  # GOne to by hand
+    assert apply(view, "state/setlist", wire.encode(wire.SetList(stopped)), 0.0).next_up == "2. Beta"
+    chosen = (wire.SetSong(1, "a", "Alpha", playing=True), wire.SetSong(3, "c", "Gamma", standby=True, follows=True))
+    assert apply(view, "state/setlist", wire.encode(wire.SetList(chosen)), 0.0).next_up == "3. Gamma"  # not the one after

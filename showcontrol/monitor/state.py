@@ -50,11 +50,17 @@ class MonitorView:
     @property
     def next_up(self) -> str:
         """What comes next, as performers read it: the set's standby song (what GO plays: after the
-        playing one, or the one waiting while stopped) by number and title ("end of the set" once it has been played); else the next song's id."""
+        playing one, or the one waiting while stopped) by number and title, marked "— follows" while the
+        song before it plays where it starts by itself (a segue: no GO, no pause between; as the performer
+        page says it, but in a dash the window's font has); "end of the set" once it has been played; else the next song's id."""
         if self.set_list is None:
             return self.next_song
         standby = self.set_list.standby
-        return f"{standby.number}. {standby.title}" if standby is not None else "end of the set" if self.set_played else ""
+        if standby is None:
+            return "end of the set" if self.set_played else ""
+        playing = next((song for song in self.set_list.songs if song.playing), None)
+        segue = standby.follows and playing is not None and playing.number + 1 == standby.number
+        return f"{standby.number}. {standby.title}{' — follows' if segue else ''}"
 
     @property
     def set_played(self) -> bool:
