@@ -563,7 +563,8 @@ def run_report(runner: object, inputs: Mapping[str, InputCounts] | None = None) 
     songs = played[0] if len(played) == 1 else f"{len(runner.played)} songs played ({', '.join(played)})"
     lines = [
         f"{songs}: fired {stats.fired} events, {stats.late} late (> 1 ms), worst {stats.max_late_ns / 1e6:.2f} ms; "
-        f"audio callbacks failed: {runner.device.callback_errors}",
+        f"audio callbacks failed: {runner.device.callback_errors}"
+        + (f"; JACK xruns: {runner.device.xruns}" if runner.device.xruns is not None else ""),
         f"  audio: {runner.device.name} ({runner.driver}), now {health_text(runner.link.health)}"
         + "".join(f"; {incident}" for incident in runner.audio_incidents),
     ]

@@ -112,6 +112,28 @@ def test_each_channel_is_a_named_port_connected_where_the_patch_says(jack, tmp_p
     assert [feed_of(audio[:, k], lib) for k in range(4)] == ["track", "track", "click", "ltc"]
 
 
+def test_periods_the_server_ran_without_the_shows_audio_are_counted_in_the_report(jack, tmp_path: Path) -> None:
+    """An xrun is a gap the audience heard: the server's count of them for our client is in the run's
+    report. The show is stopped (SIGSTOP) for 0.3 s mid-song, a few hundred periods of jackd's at 1024."""
+    show = write_show(tmp_path, f"rec{os.getpid()}")
+    process = start_show(show, driver=None)
+    try:
+        deadline = time.monotonic() + 30
+        while "showcontrol:ltc" not in subprocess.run(["jack_lsp"], capture_output=True, text=True).stdout:
+            assert time.monotonic() < deadline and process.poll() is None, process.stderr.read() if process.stderr else ""
+            time.sleep(0.05)
+        time.sleep(1.0)
+        process.send_signal(signal.SIGSTOP)
+        time.sleep(0.3)
+        process.send_signal(signal.SIGCONT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    found = re.search(r"JACK xruns: (\d+)", out)
+    assert found is not None, out + err
+    assert int(found.group(1)) >= 1, out
+
+
 def test_a_jack_server_that_dies_mid_song_is_reported_and_the_show_keeps_time(tmp_path: Path) -> None:
     before = dict(os.environ)
     server = _start_jack(f"scdie{os.getpid()}", "-r")  # a server of its own: this one is killed

@@ -156,6 +156,7 @@ class AudioDevice:
         self.last_callback_ns = 0  # monotonic ns of the latest callback: a hung sound server stops them
         self.clock: ClockMap | None = None
         self.callback_errors = 0
+        self.xruns: int | None = None  # SDL does not say when the server ran dry (JACK's device counts them)
         self.name = ""
         self._started = False
         self._prioritised = False

@@ -91,6 +91,7 @@ class JackDevice:
         self.last_callback_ns = 0
         self.clock: ClockMap | None = None
         self.callback_errors = 0
+        self.xruns = 0  # periods the server ran without our audio in time (its xrun callback): the audience heard a gap
         self.name = ""
         self.buffer_frames = 0
         self._client: object | None = None
@@ -146,6 +147,7 @@ class JackDevice:
         self._latency = PlaybackLatency(client, [ports[c].name for c in self._latency_channels], self.buffer_frames)
         client.set_process_callback(self._process)
         client.set_shutdown_callback(lambda _status, _reason: self._shut_down.set())
+        client.set_xrun_callback(self._on_xrun)
         return self
 
     def start(self) -> None:
@@ -207,6 +209,10 @@ class JackDevice:
             client.close()  # type: ignore[attr-defined]
         except Exception as failure:  # a server that died takes the client with it
             log.debug("JACK client close: %s", failure)
+
+    def _on_xrun(self, _delayed_usecs: float) -> None:
+        """libjack's notification thread, once per period the server reports late: counted, nothing more."""
+        self.xruns += 1
 
     def _process(self, frames: int) -> None:
         """JACK's thread: fill every port, never raise, never block, never log. A period that is a multiple
