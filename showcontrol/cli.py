@@ -178,16 +178,29 @@ def _log_through_a_queue(verbose: bool) -> logging.handlers.QueueListener:
     return listener
 
 
+_log_listener: logging.handlers.QueueListener | None = None  # main's: see _log_written
+
+
+def _log_written() -> None:
+    """Return once every record logged so far is on stderr (the listener, stopped, writes what is queued;
+    then it is started again): before `run`'s full screen takes the terminal, so that no line lands on it."""
+    if _log_listener is not None:
+        _log_listener.stop()
+        _log_listener.start()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    global _log_listener
     try:
         args = _parser().parse_args(argv)
     except SystemExit as done:  # --help, --version or a usage error: their text is output too
         return _flushed(done.code if isinstance(done.code, int) else ExitStatus.BAD_INPUT)
-    listener = _log_through_a_queue(args.verbose)
+    listener = _log_listener = _log_through_a_queue(args.verbose)
     try:
         status = _dispatch(args)
     finally:
         listener.stop()
+        _log_listener = None
     status = _flushed(status)
     if getattr(args, "exit_at_once", False):  # an audio device left open (a hung server, PipeWire's JACK): no teardown waits on it
         sys.stdout.flush()
@@ -470,7 +483,7 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
             )
             with helper_priority():  # after opening (which may stretch audio for seconds): see realtime.py
                 if interactive:
-                    quit_by = run_terminal(runner, stop=signals.stop, controller=controller)
+                    quit_by = run_terminal(runner, stop=signals.stop, controller=controller, log_written=_log_written)
                 elif any_enabled(inputs):
                     while not signals.stop.wait(0.2):  # a show machine driven remotely waits for its GO
                         pass

@@ -25,7 +25,7 @@ from showcontrol.status import (
     TakeLogStatus,
     keys_now,
 )
-from showcontrol.ui.live import LogTap
+from showcontrol.ui.live import FullScreen, LogTap
 from showcontrol.ui.screen import clock, render, set_list_line
 
 
@@ -159,3 +159,19 @@ def test_a_progress_line_goes_when_its_logger_says_how_it_went() -> None:
     tap.filter(logging.LogRecord("showcontrol.other", logging.INFO, "", 0, "unrelated", (), None))
     tap.filter(logging.LogRecord("showcontrol.offline", logging.INFO, "", 0, "a.wav at 90 %: from the cache in 0.0 s", (), None))
     assert [m.text for m in tap.messages()] == ["unrelated", "a.wav at 90 %: from the cache in 0.0 s"]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_full_screen_lets_the_log_already_queued_out_before_it_takes_the_terminal() -> None:
+    """A record still in the log's queue when the screen starts would be written over it (seen in CI: an
+    INFO line across the bottom of the operator's screen): the screen waits for the log first, tapped."""
+    terminal = Terminal()
+    written_when_the_log_went: list[str] = []
+    with FullScreen(terminal, True, lambda: written_when_the_log_went.append(terminal.getvalue())):
+        logging.getLogger("showcontrol.test").warning("output lights is down")  # from here on: a message
+    assert written_when_the_log_went == [""]  # nothing of the screen yet
+    assert "\x1b[?1049h" in terminal.getvalue()  # then the alternate screen

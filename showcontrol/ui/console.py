@@ -19,7 +19,7 @@ import threading
 import time
 import tty
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from fractions import Fraction
@@ -167,12 +167,14 @@ def run_terminal(
     screen: TextIO = sys.stdout,
     stop: threading.Event | None = None,
     controller: Controller | None = None,
+    log_written: Callable[[], None] = lambda: None,
 ) -> signal.Signals | None:
     """The operator's loop, until q (twice while playing) or `stop`; SIGINT if Ctrl-C quit it (the exit status says so).
-    On a terminal the full screen (ui/screen.py) shows the show; elsewhere each message is a line."""
+    On a terminal the full screen (ui/screen.py) shows the show; elsewhere each message is a line. `log_written`
+    returns once the log records already logged are written, before the screen takes the terminal."""
     operator = OperatorKeys(runner, controller or Controller(runner))  # the keys send the same commands as every remote input
     reader = KeyReader(keys)
-    view: FullScreen | LineView = FullScreen(screen, hold_logs=sys.stderr.isatty()) if can_draw(screen) else LineView(screen)
+    view: FullScreen | LineView = FullScreen(screen, sys.stderr.isatty(), log_written) if can_draw(screen) else LineView(screen)
     cueing = Cueing.of(runner.timeline)
     with _cbreak(keys), view:
         while stop is None or not stop.is_set():

@@ -37,8 +37,9 @@ def can_draw(screen: TextIO) -> bool:
 class FullScreen:
     """The alternate screen, redrawn when what it shows changes (or the terminal's size does)."""
 
-    def __init__(self, screen: TextIO, hold_logs: bool) -> None:
+    def __init__(self, screen: TextIO, hold_logs: bool, log_written: Callable[[], None] = lambda: None) -> None:
         self._screen = screen
+        self._log_written = log_written  # returns once every record logged so far is written (cli's log queue)
         self.console = Console(file=screen)
         self._live = Live(
             console=self.console, screen=True, auto_refresh=False, redirect_stdout=False, redirect_stderr=False, transient=True
@@ -47,11 +48,14 @@ class FullScreen:
         self._drawn: tuple[ShowStatus, tuple[int, int]] | None = None
 
     def __enter__(self) -> FullScreen:
-        self._live.start()
+        """Tap the log, let what was logged before it reach the terminal, and only then take the screen:
+        a record still queued would otherwise be written over it (a loaded machine holds the writer off)."""
+        self._tap.attach()
         try:
-            self._tap.attach()
+            self._log_written()
+            self._live.start()
         except BaseException:
-            self._live.stop()
+            self._tap.detach()
             raise
         return self
 
