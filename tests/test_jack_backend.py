@@ -89,15 +89,20 @@ def feed_of(channel: np.ndarray, lib: ctypes.CDLL | None) -> str:
 
 
 @pytest.mark.skipif(libltc.load() is None, reason="needs libltc (libltc11)")
+def wait_for_the_shows_ports(process: subprocess.Popen[str]) -> None:
+    """Until the show's JACK client has registered its ports on the fixture's server (or it died: said)."""
+    deadline = time.monotonic() + 30
+    while "showcontrol:ltc" not in subprocess.run(["jack_lsp"], capture_output=True, text=True).stdout:
+        assert time.monotonic() < deadline and process.poll() is None, process.stderr.read() if process.stderr else ""
+        time.sleep(0.05)
+
+
 def test_each_channel_is_a_named_port_connected_where_the_patch_says(jack, tmp_path: Path) -> None:
     recorder_name = f"rec{os.getpid()}"
     show = write_show(tmp_path, recorder_name)
     process = start_show(show, driver=None)
     try:
-        deadline = time.monotonic() + 30
-        while "showcontrol:ltc" not in subprocess.run(["jack_lsp"], capture_output=True, text=True).stdout:
-            assert time.monotonic() < deadline and process.poll() is None, process.stderr.read() if process.stderr else ""
-            time.sleep(0.05)
+        wait_for_the_shows_ports(process)
         ports = subprocess.run(["jack_lsp"], capture_output=True, text=True).stdout.splitlines()
         recorder = Recorder(recorder_name, 4)  # it comes after the show opened: connected when it appears
         out, err = process.communicate(timeout=60)
@@ -118,10 +123,7 @@ def test_periods_the_server_ran_without_the_shows_audio_are_counted_in_the_repor
     show = write_show(tmp_path, f"rec{os.getpid()}")
     process = start_show(show, driver=None)
     try:
-        deadline = time.monotonic() + 30
-        while "showcontrol:ltc" not in subprocess.run(["jack_lsp"], capture_output=True, text=True).stdout:
-            assert time.monotonic() < deadline and process.poll() is None, process.stderr.read() if process.stderr else ""
-            time.sleep(0.05)
+        wait_for_the_shows_ports(process)
         time.sleep(1.0)
         process.send_signal(signal.SIGSTOP)
         time.sleep(0.3)
