@@ -26,7 +26,7 @@ from test_terminal import Tmux
 from test_transport_run import wait_until
 
 from showcontrol.app import RunOptions, ShowRunner
-from showcontrol.app.stem_maker import MEMORY_FOLDER_VARIABLE, PREFIX
+from showcontrol.app.stem_maker import MAKER_COMMAND, MEMORY_FOLDER_VARIABLE, PREFIX
 from showcontrol.cli import main
 from showcontrol.errors import ShowControlError
 from showcontrol.load.show_file import load_show
@@ -85,11 +85,11 @@ def children(pid: int) -> list[int]:
 
 
 def makers(pid: int) -> list[int]:
-    """The show's stem makers: its children started by multiprocessing's spawn (not its resource tracker)."""
+    """The show's stem makers: its children running the maker's command."""
     found = []
     for child in children(pid):
         with contextlib.suppress(OSError):
-            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+            if MAKER_COMMAND.encode() in Path(f"/proc/{child}/cmdline").read_bytes():
                 found.append(child)
     return found
 
@@ -265,7 +265,7 @@ def test_a_show_killed_leaves_no_maker_and_the_next_run_removes_its_files(
     reaped.append(show)
     wait_until(lambda: any(path.name.startswith(f"{PREFIX}{show.pid}-") for path in stem_files(memory)), timeout=60)
     wait_until(lambda: makers(show.pid), timeout=60)
-    left = children(show.pid)  # the maker, and multiprocessing's resource tracker
+    left = children(show.pid)
     show.kill()
     show.communicate(timeout=60)
     wait_until(lambda: all(gone(pid) for pid in left), timeout=60)
@@ -413,23 +413,21 @@ def test_a_song_that_cannot_be_made_ready_is_tried_again_at_go_not_at_every_look
 
 
 def test_check_timeline_render_practice_and_a_song_run_never_start_a_maker(receiver: UdpReceiver, tmp_path: Path, monkeypatch) -> None:
-    import multiprocessing
-
     memory = tmp_path / "shm"
     memory.mkdir()
     monkeypatch.setenv(MEMORY_FOLDER_VARIABLE, str(memory))
     show = set_show(tmp_path, receiver.port, ("s1", "s2"))
-    before = multiprocessing.active_children()  # another test's, if any
+    before = makers(os.getpid())  # another test's, if any
     assert main(["check", str(show)]) == 0
     assert main(["timeline", str(show), "--song", "s2"]) == 0
     assert main(["render", str(show), "--song", "s2", "-o", str(tmp_path / "s2.wav")]) == 0
     assert main(["practice", str(show), "--song", "s1", "--tempo", "100", "-o", str(tmp_path / "practice")]) == 0
-    assert multiprocessing.active_children() == before
+    assert makers(os.getpid()) == before
     loaded = load_show(show)
     with ShowRunner(loaded, RunOptions("s2", audio_driver="dummy", log_path=tmp_path / "show.jsonl")) as runner:
         runner.play()
         wait_until(lambda: runner.player.finished, timeout=60)
-        assert runner._stem_maker.pid is None and multiprocessing.active_children() == before
+        assert runner._stem_maker.pid is None and makers(os.getpid()) == before
     assert cues_received(receiver, every_cue(("s2",))) == every_cue(("s2",))
     rendered, rate = soundfile.read(tmp_path / "s2.wav")
     assert rate == RATE and np.abs(rendered[:, 0]).max() > 0.1  # the track, made in this process

@@ -17,8 +17,10 @@ What can go wrong while a show runs, and what happens then (never a crash, never
 - the show is killed: its maker sees its parent's sentinel close and exits; the files, named after
   the show's pid, are removed by the next run that finds that pid gone.
 The folder comes from SHOWCONTROL_SHARED_MEMORY (default /dev/shm), which tests point elsewhere.
-The maker is started by multiprocessing's spawn, which imports the main script again in the maker: a
-script that opens a ShowRunner keeps its work under `if __name__ == "__main__":` (bench/ does).
+The maker is a fresh interpreter (no copy of the show's threads and locks) in a process group of its
+own: a Ctrl-C at the terminal reaches the whole foreground group, and one that reached the maker as its
+interpreter starts up (before any handler of ours) ended it with a traceback on the operator's screen.
+The show decides when its maker ends.
 """
 
 from __future__ import annotations
@@ -27,13 +29,14 @@ import collections
 import contextlib
 import logging
 import mmap
-import multiprocessing
-import multiprocessing.connection
 import os
 import pickle
 import queue
 import secrets
 import signal
+import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -41,7 +44,6 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import numpy as np
@@ -131,7 +133,8 @@ class StemMaker:
         self.notes: collections.Counter[str] = collections.Counter()  # what fell back -> how many times
         self._asking = threading.Lock()  # one request at a time on the connection
         self._starting = threading.Lock()  # a start and close() never cross
-        self._process: BaseProcess | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lifeline: tuple[int, int] | None = None  # a pipe: its write end closing tells the makers the show is gone
         self._connection: Connection | None = None
         self._starts = 0
         self._given_up: str | None = None  # why songs are now made in this process
@@ -175,8 +178,11 @@ class StemMaker:
             self._closed = True
             process = self._process
         if process is not None:
-            process.kill()
-            process.join(KILLED_JOIN_S)
+            _end(process)
+        with self._starting:
+            lifeline, self._lifeline = self._lifeline, None
+        for end in lifeline or ():
+            os.close(end)
         self._dropped.put(None)
         self._remove_files(keep=set())
 
@@ -222,11 +228,13 @@ class StemMaker:
         with self._starting:
             if self._closed:
                 raise PreparationCancelled("the run is ending")
-            context = multiprocessing.get_context("spawn")  # a fresh interpreter: no copy of the show's threads and locks
-            ours, theirs = context.Pipe()
-            process = context.Process(target=serve, args=(theirs, self._owner, self.folders), name="stem-maker", daemon=True)
+            if self._lifeline is None:  # its write end closes when this process ends, however it ends
+                self._lifeline = os.pipe()
+            mine, theirs = socket.socketpair()
+            ours = Connection(mine.detach())
             try:
-                process.start()  # at the caller's priority: the run's opening, or a preparing thread's nice 19
+                process = _spawn(theirs.fileno(), self._lifeline[0])  # at the caller's priority: the opening, or nice 19
+                ours.send((self._owner, self.folders))
             except BaseException:
                 ours.close()
                 raise
@@ -247,9 +255,7 @@ class StemMaker:
             connection.close()
         code = None
         if process is not None:
-            process.kill()  # a connection broken on a maker still alive: it goes too
-            process.join(KILLED_JOIN_S)
-            code = process.exitcode
+            code = _end(process)  # a connection broken on a maker still alive: it goes too
         how = _ending(code)
         self._remove_files(keep=self._handed.copy())
         if self._closed:
@@ -374,11 +380,42 @@ def _read(path: Path, shape: tuple[int, int]) -> Block:
     return data
 
 
+def _spawn(connection: int, lifeline: int) -> subprocess.Popen[bytes]:
+    """A maker started: this interpreter with the show's import path, in a process group of its own."""
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(path or os.curdir for path in sys.path))
+    command = [sys.executable, "-c", MAKER_COMMAND, str(connection), str(lifeline)]
+    return subprocess.Popen(command, pass_fds=(connection, lifeline), env=environment, stdin=subprocess.DEVNULL, process_group=0)
+
+
+def _end(process: subprocess.Popen[bytes]) -> int | None:
+    """A maker killed and reaped (within KILLED_JOIN_S): its exit status, negative for a signal."""
+    with contextlib.suppress(OSError):
+        process.kill()
+    try:
+        return process.wait(KILLED_JOIN_S)
+    except subprocess.TimeoutExpired:
+        return None
+
+
 # -- the maker's process ----------------------------------------------------------------------
-def serve(connection: Connection, owner: str, folders: StemFolders) -> None:
+MAKER_COMMAND = "import sys; from showcontrol.app.stem_maker import main; main(sys.argv[1:])"
+
+
+def main(arguments: list[str]) -> None:
+    """The maker's entry: its connection and the show's lifeline, as file descriptors it was given."""
+    connection, lifeline = (int(argument) for argument in arguments)
+    serve(Connection(connection), lifeline)
+
+
+def serve(connection: Connection, lifeline: int) -> None:
     """The maker: one request at a time until its connection closes; it never outlives the show."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C at the terminal reaches the whole group: the show decides
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C sent to its group by hand: the show decides
     background_priority()
+    threading.Thread(target=_exit_with_parent, args=(lifeline,), name="parent-watch", daemon=True).start()
+    try:
+        owner, folders = connection.recv()
+    except (EOFError, OSError):
+        return
     to_the_show = _ToTheShow(connection)
     logger = logging.getLogger("showcontrol")
     logger.addHandler(to_the_show)
@@ -386,7 +423,6 @@ def serve(connection: Connection, owner: str, folders: StemFolders) -> None:
     logger.propagate = False  # never on the show's terminal, under its screen
     with contextlib.suppress(OSError):  # short of memory, the kernel kills the maker (restarted), not the show
         Path("/proc/self/oom_score_adj").write_text(str(OOM_SCORE_ADJ))
-    threading.Thread(target=_exit_with_parent, name="parent-watch", daemon=True).start()
     while True:
         try:
             request: Request = connection.recv()
@@ -418,13 +454,13 @@ class _ToTheShow(logging.Handler):
             self.handleError(record)
 
 
-def _exit_with_parent() -> None:
-    """The show killed (kill -9 included): its end of the sentinel pipe closes, and the maker goes at once,
+def _exit_with_parent(lifeline: int) -> None:
+    """The show killed (kill -9 included): the write end of its lifeline closes, and the maker goes at once,
     even mid-song (what it wrote is removed by the next run)."""
-    parent = multiprocessing.parent_process()
-    if parent is not None:
-        multiprocessing.connection.wait([parent.sentinel])
-        os._exit(0)
+    with contextlib.suppress(OSError):
+        while os.read(lifeline, 1):
+            pass
+    os._exit(0)
 
 
 def _made(owner: str, folders: StemFolders, request: Request) -> Made | Failed:
