@@ -16,7 +16,9 @@ then taken off both codes' errors. The engine is stopped (SIGSTOP) for each of `
 The same show is then played by the code of `--baseline` (default: the commit before the clock re-lock),
 extracted to a temporary folder, in the same run; and by this code through PipeWire's JACK (`pw-jack`,
 the patch's `backend: jack`, its ports connected to the null sink), unless `--no-jack`. Printed per output: p50/p99/max of |error| in ms over the
-first 2 s after play, in the 0.5 s after each stall, and over the rest. Needs pipewire, pipewire-pulse,
+first 2 s after play; for cues heard while the engine was stopped (due while it could not run: late by
+what is left of the stall, whatever the code); in the 0.5 s after each stall (the re-lock); from 0.5 to 5 s
+after (where the re-locked clock must be right); and over the rest. Needs pipewire, pipewire-pulse,
 wireplumber, pw-record, dbus-daemon and mosquitto.
 """
 
@@ -132,7 +134,7 @@ class Take:
 
     heard_ns: dict[int, float]  # a cue's song frame (the ramp) -> monotonic ns at which the server mixed it
     arrivals: dict[str, dict[int, int]]  # output -> cue number -> monotonic ns
-    stalls_end_ns: list[int]
+    stalls_ns: list[tuple[int, int]]  # (stopped, continued), monotonic ns
     late_writes_p99_ms: float
     gaps: int  # places where the mixed audio does not go on from the frame before (an underrun: silence or a skip)
 
@@ -226,10 +228,11 @@ def play(
         first = time.monotonic()
         for index, stall in enumerate(stalls_ms):
             time.sleep(max(0.0, first + (index + 1) * seconds / (len(stalls_ms) + 1) - time.monotonic()))
+            stopped = time.monotonic_ns()
             engine.send_signal(signal.SIGSTOP)
             time.sleep(stall / 1000)
             engine.send_signal(signal.SIGCONT)
-            ends.append(time.monotonic_ns())
+            ends.append((stopped, time.monotonic_ns()))
         _, err = engine.communicate(timeout=seconds + 60)
     finally:
         engine.kill()
@@ -258,7 +261,7 @@ def play(
     return Take(heard, arrivals, ends, residual, ramp_gaps(values[playing[0] : playing[-1] + 1]))
 
 
-WINDOWS = ("first 2 s", "0-0.5 s after a stall", "0.5-5 s after a stall", "steady")
+WINDOWS = ("first 2 s", "heard while stopped", "0-0.5 s after a stall", "0.5-5 s after a stall", "steady")
 
 
 def ramp_gaps(values: np.ndarray) -> int:
@@ -278,10 +281,21 @@ def windows(take: Take, cue_frames: list[int], output: str, latency: float | Non
     found: dict[str, list[float]] = {key: [] for key in WINDOWS}
     keys = []
     for _, heard in errors:
-        since = min((heard - end for end in take.stalls_end_ns if heard >= end), default=float("inf"))
-        keys.append(WINDOWS[0] if heard - play_ns < 2e9 else WINDOWS[1] if since < 0.5e9 else WINDOWS[2] if since < 5e9 else WINDOWS[3])
+        since = min((heard - end for _, end in take.stalls_ns if heard >= end), default=float("inf"))
+        stopped = any(start <= heard < end for start, end in take.stalls_ns)  # its cue was due while the engine could not run
+        keys.append(
+            WINDOWS[0]
+            if heard - play_ns < 2e9
+            else WINDOWS[1]
+            if stopped
+            else WINDOWS[2]
+            if since < 0.5e9
+            else WINDOWS[3]
+            if since < 5e9
+            else WINDOWS[4]
+        )
     if latency is None:
-        latency = float(np.median([e for (e, _), key in zip(errors, keys, strict=True) if key == WINDOWS[3]]))
+        latency = float(np.median([e for (e, _), key in zip(errors, keys, strict=True) if key == WINDOWS[4]]))
     for (error, _), key in zip(errors, keys, strict=True):
         found[key].append(abs(error - latency))
     return found, latency
@@ -320,9 +334,11 @@ def main() -> None:
         mqtt = Subscriber(broker.port, "heard/cue")
         try:
             show, cue_frames = write_show(folder, args.seconds, osc.port, broker.port)
-            old = baseline_code(args.baseline, Path(tempfile.mkdtemp(prefix="heard-baseline-")))
+            codes = [("this code", REPO)]
+            if not args.no_baseline:
+                codes.append((f"baseline {args.baseline}", baseline_code(args.baseline, Path(tempfile.mkdtemp(prefix="heard-baseline-")))))
             takes = {}
-            for label, code in (("this code", REPO), (f"baseline {args.baseline}", old))[: 1 if args.no_baseline else 2]:
+            for label, code in codes:
                 sound.ensure_pulse()
                 takes[label] = play(code, show, folder, sound, osc, mqtt, stalls, args.seconds, cue_frames)
             if not args.no_jack:

@@ -45,14 +45,18 @@ def test_restarts_after_skipped_frames() -> None:
 
 def test_a_dropout_restarts_the_loop_on_the_audio_that_follows() -> None:
     """A sound server that hangs for 2 s and resumes: the same frames come 2 s later. The loop follows
-    the audio that actually plays from the first callback after, instead of slewing for seconds."""
+    the audio that actually plays from the second callback after (the first could be jitter: its map
+    is stale, and the cues wait), instead of slewing for seconds."""
     period_ns = 256 / 48000 * 1e9
     dll = DelayLockedLoop(48000, 256)
     for index in range(2000):  # settled on a steady device
         dll.update(index * 256, round(index * period_ns))
     hang_ns = 2_000_000_000
-    for index in range(2000, 2005):
+    dll.update(2000 * 256, round(2000 * period_ns + hang_ns))
+    assert dll.mapping.stale_at(2000 * period_ns + hang_ns)  # the first callback after: where the audio went is not known yet
+    for index in range(2001, 2005):
         dll.update(index * 256, round(index * period_ns + hang_ns))
+        assert not dll.mapping.stale_at(index * period_ns + hang_ns)
         assert abs(dll.time_of_frame(index * 256) - (index * period_ns + hang_ns)) < 0.2e6
 
 
@@ -150,3 +154,39 @@ def test_a_late_callback_that_comes_back_is_jitter_and_leaves_the_clock_alone() 
         dll.update(index * PERIOD, round(index * period_ns))
     assert not dll.relocking and dll.relocks == 0
     assert dll.time_of_frame(2100 * PERIOD) == pytest.approx(before, abs=1e3)
+
+
+@pytest.mark.parametrize("stall_ms", [20, 50, 90, 200, 2000])
+@pytest.mark.parametrize("keeps_delay", [True, False], ids=["delayed", "skipped"])
+def test_a_map_that_is_not_stale_is_right_and_a_stall_makes_it_stale_until_the_audio_is_found(stall_ms: int, keeps_delay: bool) -> None:
+    """What the scheduler relies on: cues wait while the map is stale, so a map not stale when a cue could
+    go must be on the audio; and a stall makes it stale from two periods in (the cues due meanwhile wait)
+    until the first callback after the burst says where the audio went."""
+    callbacks, truths = server_callbacks(12, {8.0: stall_ms / 1000}, keeps_delay)
+    dll = DelayLockedLoop(RATE, PERIOD)
+    fresh_again_ns = stale_from_ns = None
+    resumed = after(callbacks, 8.0 + stall_ms / 1000)
+    for index, ((frames, now), truth) in enumerate(zip(callbacks, truths, strict=True)):
+        dll.update(frames, now)
+        mapping = dll.mapping
+        if index == resumed - 1:  # the last callback before the stall
+            stale_from_ns = mapping.stale_after_ns - now
+        if index >= resumed and fresh_again_ns is None and not mapping.stale_at(now):
+            fresh_again_ns = now - callbacks[resumed][1]
+        if now - callbacks[0][1] > 1e9 and not mapping.stale_at(now):
+            assert abs(mapping.time_of_frame(frames) - truth) < 2e6, (index, (now - callbacks[0][1]) / 1e9)
+    assert stale_from_ns is not None and stale_from_ns <= 2 * PERIOD * FRAME_NS + 1e6
+    settled = next(i for i in range(resumed + 1, len(callbacks)) if callbacks[i][1] - callbacks[i - 1][1] > PERIOD * FRAME_NS / 2)
+    assert fresh_again_ns is not None and fresh_again_ns <= callbacks[settled][1] - callbacks[resumed][1]  # the burst's end
+
+
+def test_a_driver_on_a_timer_of_its_own_never_goes_stale() -> None:
+    """SDL's dummy driver lags its own clock by tens of ms on a loaded machine, with no audio to be late for."""
+    dll = DelayLockedLoop(RATE, PERIOD, timed_by_the_audio=False)
+    dll.update(0, 0)
+    dll.update(PERIOD, round(PERIOD * FRAME_NS))
+    assert not dll.mapping.stale_at(10e9)
+    timed = DelayLockedLoop(RATE, PERIOD)
+    timed.update(0, 0)
+    timed.update(PERIOD, round(PERIOD * FRAME_NS))
+    assert timed.mapping.stale_at(0.1e9) and not timed.mapping.stale_at(2 * PERIOD * FRAME_NS)

@@ -35,8 +35,13 @@ FAR = 10**9  # frames taken: the audio is far ahead (the max-lead rule stays out
 
 @dataclass(frozen=True)
 class MillisecondClock:
+    stale_after_ms: float = float("inf")
+
     def time_of_frame(self, frame: int) -> float:
         return frame * MS
+
+    def stale_at(self, now_ns: float) -> bool:
+        return now_ns > self.stale_after_ms * MS
 
 
 CLOCK = MillisecondClock()
@@ -136,6 +141,29 @@ def test_an_event_waits_for_audio_the_device_has_not_taken() -> None:
     held = until(scheduler, segment, 1000, taken=160)  # every cue overdue by the clock
     assert fired(held) == [100, 200] and held[-1] == WaitUntil(1000 * MS + POLL_NS)
     assert fired(until(scheduler, segment, 1001, taken=260)) == [300]
+
+
+def test_an_event_waits_while_the_clock_is_stale_and_goes_on_the_map_of_the_callback_after() -> None:
+    """The process stopped (or the server hung) past the map's allowance: the cues due meanwhile are not
+    sent on the old timeline the moment the dispatcher runs again; each waits for the callback that says
+    where the audio went, and goes by its map (late ones at once, the others at their time)."""
+    order = [cue(100), cue(130)]
+    scheduler = Scheduler(config(order))
+    segment = playing(1, 0, 0)
+    stale = MillisecondClock(stale_after_ms=95)
+    scheduler.advance(Seen(segment, FAR, stale, 0))
+    assert scheduler.advance(Seen(segment, FAR, stale, 120 * MS)) == [WaitUntil(120 * MS + POLL_NS)]  # both overdue by it
+    moved = ShiftedClock(shift_ms=15, stale_after_ms=130)  # the audio plays on 15 ms later than it did
+    assert scheduler.advance(Seen(segment, FAR, moved, 121 * MS)) == [Fire(order[0], 115 * MS)]  # late by then: at once
+    assert scheduler.advance(Seen(segment, FAR, moved, 121 * MS)) == [WaitUntil(145 * MS - COMMIT_NS)]  # on the new map
+
+
+@dataclass(frozen=True)
+class ShiftedClock(MillisecondClock):
+    shift_ms: float = 0.0
+
+    def time_of_frame(self, frame: int) -> float:
+        return (frame + self.shift_ms) * MS
 
 
 def test_a_stop_drains_what_the_audio_played_then_announces_the_stop() -> None:

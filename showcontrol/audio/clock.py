@@ -12,10 +12,17 @@ stall: it asks for several buffers at once until its own buffer is full again (a
 into its pace. So a callback far from where the loop expects it starts a *re-lock*: the loop stops
 integrating, callbacks of the burst (coming faster than half a period apart) are left out, and the
 offset of the audio's new timeline from the old one is measured on the callbacks that follow:
-published as the median of the latest once three are in, and taken as the median of
-`RELOCK_CALLBACKS` of them, when the loop resumes on the new timeline with the rate it had measured. A
-single late callback (jitter, not a dropout) comes back to the old timeline, which is then kept.
-The first callbacks of a stream are re-locked the same way, so the first cues after a start are right.
+published as the median of the latest from the first one on (a period after the burst), and taken as
+the median of `RELOCK_CALLBACKS` of them, when the loop resumes on the new timeline with the rate it
+had measured. A single late callback (jitter, not a dropout) comes back to the old timeline, which is
+then kept. The first callbacks of a stream are re-locked the same way, so the first cues after a start
+are right.
+
+Until the audio's new timeline is measured, no map tells when a frame will play: a map says how long it
+holds (`ClockMap.stale_after_ns`, the next callback's time and the allowance past which the loop would
+call it a dropout), and cues wait while it does not. Firing them on the old timeline sent the cues due
+in a stall the moment the process ran again, up to 31 ms before their audio (bench/heard.py). A driver
+that calls back on a timer of its own (SDL's dummy) has no audio to be late for: its maps never go stale.
 Pure: time is passed in, never read.
 """
 
@@ -31,8 +38,6 @@ from dataclasses import dataclass, field
 RELOCK_AFTER_NS = 1_500_000
 RELOCK_JITTER_FACTOR = 4.0
 RELOCK_CALLBACKS = 6  # settled callbacks measured before the loop resumes (32 ms at 256 frames, 48 kHz)
-# A callback this far off cannot be jitter: its own time is published at once, before the ones that follow.
-RESTART_AFTER_NS = 100_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,11 @@ class ClockMap:
     t0: float
     n1: int
     t1: float
+    stale_after_ns: float = math.inf  # no callback by then: the audio may have stopped, the map may be wrong
+
+    def stale_at(self, now_ns: float) -> bool:
+        """Whether the map no longer tells when the audio plays (its callback overdue): cues wait for the next."""
+        return now_ns > self.stale_after_ns
 
     def time_of_frame(self, frame: int) -> float:
         """Monotonic ns at which the device requests (not plays) `frame`; extrapolates beyond the period."""
@@ -56,18 +66,16 @@ class ClockMap:
 class Relock:
     """Measuring where the audio's timeline went, relative to the loop's held prediction."""
 
-    trigger_offset_ns: float  # the callback that started it: included only when it cannot be jitter
     last_ns: int  # when the latest callback came, to tell a burst
     settled: list[float] = field(default_factory=list)  # offsets of the callbacks after the burst
 
     def shift_ns(self) -> float:
-        """The offset to publish now: the median of the latest settled ones, once three tell it (one late
-        callback may follow another) and it is more than jitter."""
+        """The offset to publish now: the median of the latest settled ones, once one tells it (one late
+        callback that comes back is the old timeline), where it is more than jitter. Before that, none: after
+        a real stall the old timeline's map is stale already, and holds the cues until a callback settles."""
         recent = self.settled[-RELOCK_CALLBACKS:]
-        if len(recent) >= 3:
-            shift = statistics.median(recent)
-            return shift if abs(shift) > RELOCK_AFTER_NS else 0.0
-        return self.trigger_offset_ns if abs(self.trigger_offset_ns) > RESTART_AFTER_NS else 0.0
+        shift = statistics.median(recent) if recent else 0.0
+        return shift if abs(shift) > RELOCK_AFTER_NS else 0.0
 
 
 @dataclass
@@ -80,6 +88,7 @@ class DelayLockedLoop:
 
     sample_rate: int
     period_frames: int
+    timed_by_the_audio: bool = True  # False: a driver calling back on a timer of its own (SDL's dummy): never stale
     bandwidth_hz: float = 0.1
     settle_bandwidth_hz: float = 1.0
     settle_seconds: float = 2.0
@@ -122,7 +131,7 @@ class DelayLockedLoop:
         if self._relock is not None:
             self._measure(self._relock, error, now_ns)
         elif abs(error) > max(RELOCK_AFTER_NS, RELOCK_JITTER_FACTOR * self._jitter_ns):
-            self._relock = Relock(error, now_ns)
+            self._relock = Relock(now_ns)
         else:
             self._filter(error)
 
@@ -169,12 +178,15 @@ class DelayLockedLoop:
         self._jitter_ns = 0.0
         self._settling = int(self.settle_seconds * self.sample_rate / self.period_frames)
         self._use_bandwidth(self.settle_bandwidth_hz)
-        self._relock = Relock(0.0, now_ns)
+        self._relock = Relock(now_ns)
 
     @property
     def mapping(self) -> ClockMap:
         shift = self._relock.shift_ns() if self._relock is not None else 0.0
-        return ClockMap(self._n0, self._t0 + shift, self._n1, self._t1 + shift)
+        t1 = self._t1 + shift
+        # The next callback is late past this: a dropout (the loop's own threshold), or at least a period.
+        allowance = max(RELOCK_AFTER_NS, RELOCK_JITTER_FACTOR * self._jitter_ns, self._e2)
+        return ClockMap(self._n0, self._t0 + shift, self._n1, t1, t1 + allowance if self.timed_by_the_audio else math.inf)
 
     def time_of_frame(self, frame: int) -> float:
         return self.mapping.time_of_frame(frame)

@@ -141,6 +141,7 @@ class AudioDevice:
         render: Render,
         window: FiringWindow | None = None,
         first_frame: int = 0,
+        timed_by_the_audio: bool = True,
     ) -> None:
         self.sample_rate = sample_rate
         self.channels = channels
@@ -151,7 +152,7 @@ class AudioDevice:
         self._requested = device
         self._lib = _sdl()
         self._device: Any = None
-        self._dll = DelayLockedLoop(sample_rate, buffer_frames)
+        self._dll = DelayLockedLoop(sample_rate, buffer_frames, timed_by_the_audio)
         self.frames_delivered = first_frame
         self.last_callback_ns = 0  # monotonic ns of the latest callback: a hung sound server stops them
         self.clock: ClockMap | None = None

@@ -199,7 +199,14 @@ class AudioLink:
         silent = self.driver in SILENT_DRIVERS  # they have one device whatever the patch names
         patch = self.patch
         return AudioDevice(
-            None if silent else patch.device, self.sample_rate, patch.channels, patch.buffer_frames, self._render, self._window, first_frame
+            None if silent else patch.device,
+            self.sample_rate,
+            patch.channels,
+            patch.buffer_frames,
+            self._render,
+            self._window,
+            first_frame,
+            timed_by_the_audio=not silent,
         )
 
     def start(self) -> None:
@@ -301,7 +308,14 @@ class AudioLink:
         self.driver = start_audio_driver("dummy")
         self._standing_in = True
         return AudioDevice(
-            None, self.sample_rate, self.patch.channels, self.patch.buffer_frames, self._render, self._window, frames
+            None,
+            self.sample_rate,
+            self.patch.channels,
+            self.patch.buffer_frames,
+            self._render,
+            self._window,
+            frames,
+            timed_by_the_audio=False,
         ).__enter__()
 
     def _start(self, device: Device, errors: int) -> None:

@@ -34,6 +34,10 @@ class FrameClock(Protocol):
 
     def time_of_frame(self, frame: int) -> float: ...
 
+    def stale_at(self, now_ns: float) -> bool:
+        """Whether, at `now_ns`, the map no longer tells when the audio plays (its next callback overdue)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Seen:
@@ -161,8 +165,10 @@ class Scheduler:
             if due_ns - seen.now_ns > COMMIT_NS:
                 effects.append(WaitUntil(due_ns - COMMIT_NS))  # asked again then: the transport may have moved
                 return effects
-            if device_frame - seen.taken > self.config.max_lead_frames:
-                effects.append(WaitUntil(seen.now_ns + POLL_NS))  # the audio has stopped short of this event: it waits
+            if clock.stale_at(seen.now_ns) or device_frame - seen.taken > self.config.max_lead_frames:
+                # The audio stopped short of this event, or may have (its callback is overdue): it waits for
+                # the callback that says where the audio went, never goes out on the old timeline.
+                effects.append(WaitUntil(seen.now_ns + POLL_NS))
                 return effects
             self.next_index += 1
             effects.append(Fire(item, due_ns))
