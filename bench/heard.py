@@ -18,7 +18,9 @@ extracted to a temporary folder, in the same run; and by this code through PipeW
 the patch's `backend: jack`, its ports connected to the null sink), unless `--no-jack`. Printed per output: p50/p99/max of |error| in ms over the
 first 2 s after play; for cues heard while the engine was stopped (due while it could not run: late by
 what is left of the stall, whatever the code); in the 0.5 s after each stall (the re-lock); from 0.5 to 5 s
-after (where the re-locked clock must be right); and over the rest. Needs pipewire, pipewire-pulse,
+after (where the re-locked clock must be right); and over the rest. Gaps in the mixed audio (underruns,
+skips) are counted and told apart: in the engine's stalls, or while a probe process that does nothing
+but sleep 1 ms at a time ran late too (the machine stalled, not the engine). Needs pipewire, pipewire-pulse,
 wireplumber, pw-record, dbus-daemon and mosquitto.
 """
 
@@ -137,6 +139,8 @@ class Take:
     stalls_ns: list[tuple[int, int]]  # (stopped, continued), monotonic ns
     late_writes_p99_ms: float
     gaps: int  # places where the mixed audio does not go on from the frame before (an underrun: silence or a skip)
+    gaps_in_stalls: int  # of them, while the bench had the engine stopped
+    gaps_in_machine_stalls: int  # of the others, while a process of nothing but a 1 ms sleep loop stalled too
 
 
 def capture_clock(growth: list[tuple[int, int]], header_bytes: int, channels: int) -> tuple[np.ndarray, np.ndarray, float]:
@@ -197,6 +201,8 @@ def play(
     )
     while not capture.exists():
         time.sleep(0.001)
+    probe_file = folder / "machine-stalls.txt"
+    probe = subprocess.Popen([sys.executable, "-c", MACHINE_PROBE, str(probe_file)])
     growth = FileGrowth(capture).start()
     time.sleep(0.5)
     osc.datagrams.clear()
@@ -239,6 +245,8 @@ def play(
     time.sleep(0.5)
     recorder.send_signal(signal.SIGINT)
     recorder.wait(10)
+    probe.kill()
+    probe.wait(10)
     growth.stop()
     audio, _ = soundfile.read(capture, dtype="float32", always_2d=True)
     header = capture.stat().st_size - audio.size * 4
@@ -258,16 +266,43 @@ def play(
     }
     if engine.returncode not in (0, 1):
         print(f"  note: the engine exited {engine.returncode}: {err[-500:]}")
-    return Take(heard, arrivals, ends, residual, ramp_gaps(values[playing[0] : playing[-1] + 1]))
+    gaps_ns = np.interp(ramp_gaps(values[playing[0] : playing[-1] + 1]) + playing[0], written, mixed_ns)
+    in_stalls = [near(at, ends) for at in gaps_ns]
+    machine = machine_stalls(probe_file)
+    in_machine = [near(at, machine) for at, ours in zip(gaps_ns, in_stalls, strict=True) if not ours]
+    return Take(heard, arrivals, ends, residual, len(gaps_ns), sum(in_stalls), sum(in_machine))
 
 
 WINDOWS = ("first 2 s", "heard while stopped", "0-0.5 s after a stall", "0.5-5 s after a stall", "steady")
 
 
-def ramp_gaps(values: np.ndarray) -> int:
-    """How often the captured ramp does not step by one frame (mod its turn): each is an underrun or a skip."""
+def ramp_gaps(values: np.ndarray) -> np.ndarray:
+    """Where the captured ramp stops stepping by one frame (mod its turn): each an underrun or a skip."""
     irregular = (np.diff(values) % (RAMP_STEPS // 2)) != 1  # silence (0) in between, or a jump
-    return int(np.count_nonzero(irregular[1:] & ~irregular[:-1]) + (1 if len(irregular) and irregular[0] else 0))
+    starts = np.flatnonzero(irregular[1:] & ~irregular[:-1]) + 1
+    return np.concatenate([[0], starts]) if len(irregular) and irregular[0] else starts
+
+
+MACHINE_PROBE = """
+import sys, time
+out, last = open(sys.argv[1], "w", buffering=1), time.monotonic_ns()
+while True:
+    time.sleep(0.001)
+    now = time.monotonic_ns()
+    if now - last > 8_000_000:
+        out.write(f"{last} {now}\\n")
+    last = now
+"""
+NEAR_NS = 50_000_000  # a gap this close to a stall is the stall's (the server's buffer, the capture's clock)
+
+
+def near(at_ns: float, spans: list[tuple[int, int]]) -> bool:
+    return any(start - NEAR_NS <= at_ns <= end + NEAR_NS for start, end in spans)
+
+
+def machine_stalls(path: Path) -> list[tuple[int, int]]:
+    """When the probe, a process of nothing but a 1 ms sleep loop, ran 8 ms late or more: the machine's stalls."""
+    return [(int(a), int(b)) for a, b in (line.split() for line in path.read_text().splitlines() if line.count(" ") == 1)]
 
 
 def windows(take: Take, cue_frames: list[int], output: str, latency: float | None = None) -> tuple[dict[str, list[float]], float]:
@@ -360,7 +395,8 @@ def main() -> None:
             found, latencies[path] = windows(take, cue_frames, output, latencies.get(path))
             print(f"{label + ' ' + output:32}" + "".join(row(found[key]) for key in WINDOWS) + f"   {latencies[path]:6.2f}")
         print(
-            f"{'':32}(audio gaps: {take.gaps}; capture writes after the mix, p99 {take.late_writes_p99_ms:.2f} ms; cues found: {len(take.heard_ns) and sum(f in take.heard_ns for f in cue_frames)})"
+            f"{'':32}(audio gaps: {take.gaps}, {take.gaps_in_stalls} in the engine's stalls, {take.gaps_in_machine_stalls} of the rest "
+            f"in the machine's; capture writes after the mix, p99 {take.late_writes_p99_ms:.2f} ms; cues found: {len(take.heard_ns) and sum(f in take.heard_ns for f in cue_frames)})"
         )
 
 
