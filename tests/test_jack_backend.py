@@ -592,6 +592,27 @@ def test_devices_with_a_stopped_jack_server_says_it_does_not_answer_and_does_not
     assert "MIDI outputs (jack): not asked (the JACK server does not answer)" in result.stdout
 
 
+def test_a_show_on_a_stopped_jack_server_says_it_does_not_answer_and_does_not_hang(tmp_path: Path) -> None:
+    """A server that is there but stopped (SIGSTOP) as the show opens: libjack would wait for it forever;
+    the run says the server does not answer, after its bounded wait, and exits."""
+    before = dict(os.environ)
+    server = _start_jack(f"scstoprun{os.getpid()}", "-r")
+    restore_jack_env(before)  # _start_jack steered this process to its server
+    if server is None:
+        pytest.skip("jackd cannot start here")
+    show = write_show(tmp_path, "nobody")
+    try:
+        server.process.send_signal(signal.SIGSTOP)
+        process = start_show(show, driver=None, env={**os.environ, **server.env})
+        _, err = process.communicate(timeout=120)
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+        server.stop()
+    assert process.returncode == 1, err
+    assert "the JACK server did not answer within 5 s (stopped or hung?): restart it" in err.splitlines()[-1], err
+    assert "Traceback" not in err
+
+
 @pytest.mark.skipif(shutil.which("pw-jack") is None, reason="needs pw-jack (pipewire-jack)")
 def test_under_pw_jack_devices_shows_pipewires_jack_ports_and_where_midi_goes(sound_server) -> None:
     """`pw-jack showcontrol devices`: PipeWire's JACK, its null sink's ports with the latency it reports

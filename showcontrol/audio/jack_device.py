@@ -34,6 +34,7 @@ from showcontrol.realtime import FiringWindow
 
 log = logging.getLogger(__name__)
 CLIENT_NAME = "showcontrol"
+OPEN_WITHIN_S = 5.0  # a server that has not let us in by then is stopped or hung: said, never waited for
 # Devices whose client PipeWire's JACK still runs after they closed (JackDevice.__exit__): kept from the collector
 # until the process ends, as libjack calls their callbacks until then and JACK-Client's __del__ would close the client.
 _RUN_TO_THE_END: list[JackDevice] = []
@@ -66,6 +67,46 @@ def port_names(routes: Mapping[str, tuple[int, ...]], channels: int) -> list[str
             if channel < channels:
                 carried[channel].append(name + side)
     return [" + ".join(names) if names else f"out {k + 1}" for k, names in enumerate(carried)]
+
+
+_opening = threading.Lock()
+_still_opening: threading.Thread | None = None  # an open the server never answered: nothing more is asked of it
+
+
+def _open_client(jack: Any, within_s: float) -> Any:
+    """Our client, given up after `within_s`: libjack has no timeout, and a stopped or hung server blocks
+    jack_client_open forever. The thread is left blocked (a daemon); a client it opens too late is closed
+    there, and while it waits no other open is tried (the audio watch retries every few seconds)."""
+    global _still_opening
+    found: list[Any] = []
+
+    def open_client() -> None:
+        global _still_opening
+        try:
+            client: Any = jack.Client(CLIENT_NAME, no_start_server=True)
+        except jack.JackError as error:
+            client = error
+        with _opening:
+            if threading.current_thread() is _still_opening:  # given up on: nobody takes it
+                if not isinstance(client, Exception):
+                    client.close()
+                _still_opening = None
+                return
+            found.append(client)
+
+    with _opening:
+        if _still_opening is not None:
+            raise AudioDeviceError("the JACK server has not answered our last call yet (stopped or hung?): restart it")
+    opener = threading.Thread(target=open_client, name="jack-open", daemon=True)
+    opener.start()
+    opener.join(within_s)
+    with _opening:
+        if not found:
+            _still_opening = opener
+            raise AudioDeviceError(f"the JACK server did not answer within {within_s:g} s (stopped or hung?): restart it")
+    if isinstance(found[0], jack.JackError):
+        raise AudioDeviceError(f"no JACK server to play on ({found[0]}); start jackd, or PipeWire with pw-jack")
+    return found[0]
 
 
 class JackDevice:
@@ -129,10 +170,7 @@ class JackDevice:
         except OSError as error:  # the package loads libjack when imported
             raise AudioDeviceError(f"no JACK library here ({error}): apt-get install libjack-jackd2-0 (or pipewire-jack)") from None
         os.environ.setdefault("JACK_NO_START_SERVER", "1")  # a show never starts a server of its own by surprise
-        try:
-            client = jack.Client(CLIENT_NAME, no_start_server=True)
-        except jack.JackError as error:
-            raise AudioDeviceError(f"no JACK server to play on ({error}); start jackd, or PipeWire with pw-jack") from None
+        client = _open_client(jack, OPEN_WITHIN_S)
         if client.samplerate != self.sample_rate:
             client.close()
             raise AudioDeviceError(f"the JACK server runs at {client.samplerate} Hz, the patch at {self.sample_rate} Hz: make them agree")
