@@ -167,6 +167,24 @@ def test_a_required_audio_device_that_is_missing_is_a_clear_error(tmp_path: Path
     assert last.startswith("showcontrol: ") and "a real audio device is required" in last and "Traceback" not in result.stderr
 
 
+def test_the_devices_own_latency_is_waited_once_and_the_patchs_calibration_on_top(tmp_path: Path) -> None:
+    """The device says its latency live (a buffer on SDL, the ports' on JACK) and the scheduler adds it to
+    every deadline; the dispatcher is given only the patch's calibration. Both, before, put every cue a
+    buffer late (5.3 ms at 256 frames: bench/heard.py, SDL and JACK alike)."""
+    receiver = UdpReceiver()
+    show = beat_show(tmp_path, receiver.port, bars=2, audio=", output_latency_ms: 2.5")
+    options = RunOptions("beats", audio_driver="dummy", log_path=tmp_path / "show.jsonl")
+    try:
+        with ShowRunner(load_show(show), options) as running:
+            running.play()
+            wait_until(lambda: running.player.dispatcher is not None)
+            dispatcher = running.player.dispatcher
+            assert dispatcher is not None and dispatcher.config.device_latency_ns == 2_500_000
+            assert running.session.link is not None and running.session.link.device.latency_frames == 256
+    finally:
+        receiver.close()
+
+
 def test_starting_at_a_bar_rebuilds_state_first_and_never_fires_once_cues(tmp_path: Path) -> None:
     receiver = UdpReceiver()
     show = beat_show(tmp_path, receiver.port)

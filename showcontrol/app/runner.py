@@ -228,7 +228,7 @@ class ShowRunner:
                 song_id=version.song.id,
                 timeline=version.timeline,
                 order=version.order,
-                device_latency_ns=int((self.audio.buffer_frames / self.sample_rate + self.audio.output_latency_ms / 1000) * 1e9),
+                device_latency_ns=int(self.audio.output_latency_ms * 1e6),  # the device's own latency: its word, live (Seen)
                 max_lead_frames=round(MAX_LEAD_S * self.sample_rate),
                 max_latency_frames=version.max_latency_frames,
                 on_locate={name: spec.on_locate for name, spec in self.loaded.show.patch.outputs.items()},
@@ -747,7 +747,7 @@ class ShowRunner:
         device = self.session.link.device if self.session.link is not None else None
         if device is None or device.clock is None or segment.state is not State.PLAYING:
             return segment.song_frame
-        latency = self.audio.buffer_frames + self.audio.output_latency_ms * self.sample_rate / 1000
+        latency = device.latency_frames + self.audio.output_latency_ms * self.sample_rate / 1000
         taken = min(device.clock.frame_at(time.monotonic_ns()), device.frames_delivered)  # a stalled device: where it stopped
         return segment.song_frame_at(int(taken - latency))
 
