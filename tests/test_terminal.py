@@ -256,7 +256,12 @@ def test_the_screen_fits_the_terminal_and_says_what_is_true(tmp_path: Path, size
     command = f"cd {REPO} && stty -g >{tmp_path / 'before'} && {run}; echo $? >{tmp_path / 'rc'}; stty -g >{tmp_path / 'after'}"
     term = Tmux(width, height, command)
     try:
-        stopped = screen_when(term, lambda screen: "GO from 1.1" in screen and re.search(r"down: (lights )?monitors", screen))
+        stopped = screen_when(
+            term,
+            lambda screen: (
+                "GO from 1.1" in screen and re.search(r"down: (lights )?monitors", screen) and "q quit" in screen
+            ),  # drawn to its last line: a capture can catch the screen half redrawn
+        )
         term.keys("Space")
         playing = screen_when(term, lambda screen: "▶ PLAYING" in screen and "2." in screen.split("PLAYING")[1][:12])
         (tmp_path / "playing.ansi").write_text(term.screen(escapes=True))  # for the docs' screenshots
