@@ -60,6 +60,15 @@ def burst_centroids(signal: np.ndarray, expected: list[float], reach: int = 2400
 T = TypeVar("T")
 
 
+def beat_cue_lines(song: str, bars: int) -> str:
+    """A show file's cue lines, one OSC cue on every beat of `bars` 4/4 bars, each saying its song, bar and beat."""
+    return "\n".join(
+        f"      - {{at: {bar}.{beat}, osc: {{to: lights, address: /cue, args: [{song}, {bar}, {beat}]}}}}"
+        for bar in range(1, bars + 1)
+        for beat in range(1, 5)
+    )
+
+
 def as_a(kind: type[T], value: object) -> T:
     """`value`, which the test knows to be a `kind`: asserted, so that a reader and the type checker know it too."""
     assert isinstance(value, kind), f"{value!r} is not a {kind.__name__}"

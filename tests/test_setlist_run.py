@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from conftest import REPO, run_show_to_the_end, start_show
+from conftest import REPO, beat_cue_lines, run_show_to_the_end, start_show
 from peers import Broker, Subscriber, UdpReceiver, free_port
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
@@ -58,11 +58,7 @@ def five_songs(folder: Path, osc_port: int, broker_port: int, bars: int = 2, set
     for song, level in LEVELS.items():
         bpm = 120 if song == "s5" else 240
         soundfile.write(folder / f"{song}.wav", np.full((bars * 4 * 60 * RATE // bpm, 1), level, np.float32), RATE, subtype="FLOAT")
-        cues = "\n".join(
-            f"      - {{at: {bar}.{beat}, osc: {{to: lights, address: /cue, args: [{song}, {bar}, {beat}]}}}}"
-            for bar in range(1, bars + 1)
-            for beat in range(1, 5)
-        )
+        cues = beat_cue_lines(song, bars)
         songs.append(
             f"  - id: {song}\n    audio: {song}.wav\n    click: false\n    end: {bars + 1}.1\n    tempo: [{{bar: 1, bpm: {bpm}}}]\n"
             f"    sections: {{a: 1, b: 2}}\n    cues:\n{cues}\n"

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from conftest import REPO, start_show, write_tone
+from conftest import REPO, beat_cue_lines, start_show, write_tone
 from peers import UdpReceiver
 from pythonosc.osc_message import OscMessage
 from test_terminal import Tmux
@@ -44,11 +44,7 @@ def set_show(folder: Path, osc_port: int, songs: tuple[str, ...] = SONGS, bars: 
     entries = []
     for song in songs:
         write_tone(folder / f"{song}.wav", bars + 0.5, rate=44100)  # resampled to the device's rate: real work to make
-        cues = "\n".join(
-            f"      - {{at: {bar}.{beat}, osc: {{to: lights, address: /cue, args: [{song}, {bar}, {beat}]}}}}"
-            for bar in range(1, bars + 1)
-            for beat in range(1, 5)
-        )
+        cues = beat_cue_lines(song, bars)
         entries.append(
             f"  - id: {song}\n    audio: {song}.wav\n    end: {bars + 1}.1\n    tempo: [{{bar: 1, bpm: 240}}]\n    cues:\n{cues}\n"
         )
