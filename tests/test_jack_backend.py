@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,8 @@ import libltc
 import numpy as np
 import pytest
 from conftest import REPO, mostly_at, start_show, write_tone
-from peers import _start_jack
+from peers import Jack, _start_jack
+from test_transport_run import wait_until
 
 if TYPE_CHECKING:
     from showcontrol.audio.jack_device import JackDevice
@@ -259,8 +261,6 @@ def test_midi_on_both_sides_of_a_loops_wrap_inside_a_period_leaves_on_its_frame(
     """A loop over bars 2-3 at 240 BPM wraps 640 frames into a 1024-frame period: the note 100 frames before
     the loop's end leaves in that period before the seam, the note on the loop's start at the seam, each
     pass; the note 100 frames before the loop's start is played once, in the first pass only."""
-    from test_transport_run import wait_until
-
     from showcontrol.app import RunOptions, ShowRunner
     from showcontrol.engine.transport import State
     from showcontrol.load.show_file import load_show
@@ -324,8 +324,6 @@ def test_the_latency_cues_take_is_the_one_the_server_reports_for_the_tracks_port
     """jackd's dummy backend (async, as jackd runs by default) reports two periods from a cycle to its
     playback ports, not the one period assumed before; connected elsewhere (a recorder takes a port in the
     same cycle: 0), the server recomputes latencies, calls back, and the device reads the new figure."""
-    from test_transport_run import wait_until
-
     from showcontrol.audio.jack_device import JackDevice
 
     recorder = Recorder(f"latrec{os.getpid()}", 2)
@@ -588,7 +586,7 @@ def test_devices_with_a_stopped_jack_server_says_it_does_not_answer_and_does_not
         server.process.send_signal(signal.SIGCONT)
         server.stop()
     assert result.returncode == 0, result.stderr
-    assert "JACK: a server is there but did not answer within" in result.stdout, result.stdout
+    assert "JACK: the JACK server did not answer within 20 s (stopped or hung?): restart it" in result.stdout, result.stdout
     assert "MIDI outputs (jack): not asked (the JACK server does not answer)" in result.stdout
 
 
@@ -611,6 +609,80 @@ def test_a_show_on_a_stopped_jack_server_says_it_does_not_answer_and_does_not_ha
     assert process.returncode == 1, err
     assert "the JACK server did not answer within 5 s (stopped or hung?): restart it" in err.splitlines()[-1], err
     assert "Traceback" not in err
+
+
+@pytest.fixture
+def own_jack() -> Iterator[Jack]:
+    """A jackd of the test's own (it is stopped with SIGSTOP), which this process's clients open on."""
+    before = dict(os.environ)
+    server = _start_jack(f"scown{os.getpid()}", "-r")
+    if server is None:
+        restore_jack_env(before)
+        pytest.skip("jackd cannot start here")
+    try:
+        yield server
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+        server.stop()
+        restore_jack_env(before)
+
+
+def test_a_server_that_stops_answering_before_the_show_joins_its_graph_is_said_and_the_client_closed_later(own_jack: Jack) -> None:
+    """The server let the client in, then stopped (SIGSTOP) before jack_activate, which libjack would wait
+    on forever: start says it does not answer; once the server answers, the client nobody plays is closed."""
+    from showcontrol.audio.device import AudioDeviceError
+    from showcontrol.audio.jack_device import JackDevice
+
+    device = JackDevice(48000, 2, {"track": (0, 1)}, {}, silence).__enter__()
+    ports = lambda: subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=30).stdout  # noqa: E731
+    assert "showcontrol:track L" in ports()
+    own_jack.process.send_signal(signal.SIGSTOP)
+    said: list[BaseException] = []
+    try:
+
+        def start() -> None:
+            try:
+                device.start()
+            except AudioDeviceError as error:
+                said.append(error)
+
+        starting = threading.Thread(target=start, daemon=True)
+        starting.start()
+        starting.join(60)
+        assert not starting.is_alive(), "start waited on the stopped server"
+        assert str(said[0]) == "the JACK server did not answer within 5 s (stopped or hung?): restart it"
+        device.__exit__(None, None, None)  # what the show does next: nothing asked of the server
+    finally:
+        own_jack.process.send_signal(signal.SIGCONT)
+    wait_until(lambda: "showcontrol:" not in ports())  # closed by the late answer's handler
+    assert device.frames_delivered == 0  # nothing rendered for a client given up on
+
+
+def test_the_audio_watch_goes_on_while_a_connection_it_asked_for_is_unanswered(own_jack: Jack) -> None:
+    """A destination appears, and the server stops before the connection is made: maintain (the audio
+    watch's turn) gives up on it after CONNECT_WITHIN_S, asks nothing more while it is unanswered, and the
+    connection is there once the server answers."""
+    from showcontrol.audio.jack_device import JackDevice
+
+    name = f"conrec{os.getpid()}"
+    device = JackDevice(48000, 2, {"track": (0, 1)}, {0: (f"{name}:in_1",)}, silence).__enter__()
+    recorder = None
+    try:
+        device.start()  # its destination is not there yet
+        recorder = Recorder(name, 1)
+        own_jack.process.send_signal(signal.SIGSTOP)
+        for _ in range(2):  # the second turn asks nothing: the first call is still unanswered
+            turn = threading.Thread(target=device.maintain, daemon=True)
+            turn.start()
+            turn.join(60)
+            assert not turn.is_alive(), "maintain waited on the stopped server"
+        own_jack.process.send_signal(signal.SIGCONT)
+        wait_until(lambda: "showcontrol:track L" in {p.name for p in recorder.ports[0].connections})
+    finally:
+        own_jack.process.send_signal(signal.SIGCONT)
+        if recorder is not None:
+            recorder.close()
+        device.__exit__(None, None, None)
 
 
 @pytest.mark.skipif(shutil.which("pw-jack") is None, reason="needs pw-jack (pipewire-jack)")

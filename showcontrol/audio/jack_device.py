@@ -28,13 +28,15 @@ import numpy as np
 
 from showcontrol.audio.clock import ClockMap, DelayLockedLoop
 from showcontrol.audio.device import AudioDeviceError, Render
+from showcontrol.audio.jack_calls import ServerSilent, within
 from showcontrol.audio.jack_latency import LATENCY_SETTLE_S, PlaybackLatency
 from showcontrol.model.patch import MAIN_CLICK
 from showcontrol.realtime import FiringWindow
 
 log = logging.getLogger(__name__)
 CLIENT_NAME = "showcontrol"
-OPEN_WITHIN_S = 5.0  # a server that has not let us in by then is stopped or hung: said, never waited for
+OPEN_WITHIN_S = 5.0  # a server that has not let us in, or not taken us into its graph, by then is stopped or hung
+CONNECT_WITHIN_S = 2.0  # connections the audio watch makes: past this it goes on watching (and reporting) without them
 # Devices whose client PipeWire's JACK still runs after they closed (JackDevice.__exit__): kept from the collector
 # until the process ends, as libjack calls their callbacks until then and JACK-Client's __del__ would close the client.
 _RUN_TO_THE_END: list[JackDevice] = []
@@ -69,44 +71,20 @@ def port_names(routes: Mapping[str, tuple[int, ...]], channels: int) -> list[str
     return [" + ".join(names) if names else f"out {k + 1}" for k, names in enumerate(carried)]
 
 
-_opening = threading.Lock()
-_still_opening: threading.Thread | None = None  # an open the server never answered: nothing more is asked of it
+def _open_client(jack: Any) -> Any:
+    """Our client, or why not: a server that has not let us in within OPEN_WITHIN_S is stopped or hung
+    (a client it lets in later is closed at once; the audio watch retries every few seconds)."""
 
+    def close_late(client: object) -> None:
+        if isinstance(client, jack.Client):
+            client.close()
 
-def _open_client(jack: Any, within_s: float) -> Any:
-    """Our client, given up after `within_s`: libjack has no timeout, and a stopped or hung server blocks
-    jack_client_open forever. The thread is left blocked (a daemon); a client it opens too late is closed
-    there, and while it waits no other open is tried (the audio watch retries every few seconds)."""
-    global _still_opening
-    found: list[Any] = []
-
-    def open_client() -> None:
-        global _still_opening
-        try:
-            client: Any = jack.Client(CLIENT_NAME, no_start_server=True)
-        except jack.JackError as error:
-            client = error
-        with _opening:
-            if threading.current_thread() is _still_opening:  # given up on: nobody takes it
-                if not isinstance(client, Exception):
-                    client.close()
-                _still_opening = None
-                return
-            found.append(client)
-
-    with _opening:
-        if _still_opening is not None:
-            raise AudioDeviceError("the JACK server has not answered our last call yet (stopped or hung?): restart it")
-    opener = threading.Thread(target=open_client, name="jack-open", daemon=True)
-    opener.start()
-    opener.join(within_s)
-    with _opening:
-        if not found:
-            _still_opening = opener
-            raise AudioDeviceError(f"the JACK server did not answer within {within_s:g} s (stopped or hung?): restart it")
-    if isinstance(found[0], jack.JackError):
-        raise AudioDeviceError(f"no JACK server to play on ({found[0]}); start jackd, or PipeWire with pw-jack")
-    return found[0]
+    try:
+        return within(lambda: jack.Client(CLIENT_NAME, no_start_server=True), OPEN_WITHIN_S, late=close_late)
+    except ServerSilent as silent:
+        raise AudioDeviceError(f"{silent}: restart it") from None
+    except jack.JackError as error:
+        raise AudioDeviceError(f"no JACK server to play on ({error}); start jackd, or PipeWire with pw-jack") from None
 
 
 class JackDevice:
@@ -141,6 +119,7 @@ class JackDevice:
         self._mix = np.zeros((0, channels), np.float32)
         self._shut_down = threading.Event()
         self._started = False
+        self._given_up = False  # its activation went unanswered: closed when (if) the server answers it
         self._on_pipewire = False  # PipeWire's JACK (pw-jack), whose deactivation cancels the process thread
         self._released = False  # closed by us: the process callback plays silence (PipeWire's, until the process ends)
         self.left_running = False  # still active on PipeWire's JACK: the process must end without teardown (os._exit)
@@ -170,7 +149,7 @@ class JackDevice:
         except OSError as error:  # the package loads libjack when imported
             raise AudioDeviceError(f"no JACK library here ({error}): apt-get install libjack-jackd2-0 (or pipewire-jack)") from None
         os.environ.setdefault("JACK_NO_START_SERVER", "1")  # a show never starts a server of its own by surprise
-        client = _open_client(jack, OPEN_WITHIN_S)
+        client = _open_client(jack)
         if client.samplerate != self.sample_rate:
             client.close()
             raise AudioDeviceError(f"the JACK server runs at {client.samplerate} Hz, the patch at {self.sample_rate} Hz: make them agree")
@@ -189,16 +168,29 @@ class JackDevice:
         return self
 
     def start(self) -> None:
+        """Join the server's graph (within OPEN_WITHIN_S, or AudioDeviceError), connect, and wait for the latency."""
         client = self._client
         assert client is not None
-        client.activate()  # type: ignore[attr-defined]
+        try:
+            within(client.activate, OPEN_WITHIN_S, late=self._activated_too_late)  # type: ignore[attr-defined]
+        except ServerSilent as silent:
+            self._given_up = True  # closed by _activated_too_late, if the server ever answers
+            raise AudioDeviceError(f"{silent}: restart it") from None
         self._started = True
         self.maintain()
         if self._latency is not None and self._destinations:
             self._latency.settle(LATENCY_SETTLE_S)
 
+    def _activated_too_late(self, outcome: object) -> None:
+        """An activation the server answered after it was given up: nobody plays this client (its process
+        callback plays silence, as it did before), so it is closed."""
+        self._released = True
+        self._started = not isinstance(outcome, BaseException)
+        self._close()
+
     def maintain(self) -> None:
-        """Connect each port to its destinations where they are (again): called by the audio watch."""
+        """Connect each port to its destinations where they are (again): called by the audio watch. The graph
+        is read locally; only a missing connection asks the server, within CONNECT_WITHIN_S."""
         client = self._client
         if client is None or self.gone:
             return
@@ -209,16 +201,27 @@ class JackDevice:
             if writer.destination:
                 found = client.get_ports(is_midi=True, is_input=True)  # type: ignore[attr-defined]
                 wanted.append((port, tuple(p.name for p in found if writer.destination.lower() in p.name.lower())))
-        for port, destinations in wanted:
-            connected = {p.name for p in port.connections}  # type: ignore[attr-defined]
-            for destination in destinations:
-                if destination in connected:
-                    continue
-                try:
-                    client.connect(port, destination)  # type: ignore[attr-defined]
-                    log.info("JACK: %s connected to %s", port.name, destination)  # type: ignore[attr-defined]
-                except Exception as error:  # jack.JackError: the destination is not (yet) there
-                    log.debug("JACK: %s not connected to %s: %s", port.name, destination, error)  # type: ignore[attr-defined]
+        there = {p.name for p in client.get_ports(is_input=True)}  # type: ignore[attr-defined]
+        missing = [
+            (port, destination)
+            for port, destinations in wanted
+            for destination in destinations
+            if destination in there and destination not in {p.name for p in port.connections}  # type: ignore[attr-defined]
+        ]
+        if missing:
+            try:
+                within(lambda: self._connect(client, missing), CONNECT_WITHIN_S)
+            except ServerSilent as silent:
+                log.debug("JACK: not connected (%s)", silent)
+
+    @staticmethod
+    def _connect(client: Any, missing: Sequence[tuple[Any, str]]) -> None:
+        for port, destination in missing:
+            try:
+                client.connect(port, destination)
+                log.info("JACK: %s connected to %s", port.name, destination)
+            except Exception as error:  # jack.JackError: the destination went again meanwhile
+                log.debug("JACK: %s not connected to %s: %s", port.name, destination, error)
 
     @property
     def gone(self) -> bool:
@@ -226,6 +229,11 @@ class JackDevice:
         return self._shut_down.is_set()
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        """Deactivate and close the client (see _close)."""
+        if not self._given_up:  # else closed when the server answers the activation, by _activated_too_late
+            self._close()
+
+    def _close(self) -> None:
         """Deactivate and close the client; but one that PipeWire's JACK still runs is left to play silence
         until the process ends (`left_running`): its deactivation pthread_cancels the thread of our process
         callback wherever that thread is, and in Python it is often waiting for the GIL; cancelled there, it
@@ -260,7 +268,7 @@ class JackDevice:
         client, dll = self._client, self._dll
         if client is None or dll is None:
             return
-        if self._released:  # closed by us, run on by PipeWire's JACK until the process ends
+        if self._released or not self._started:  # closed by us (run on by PipeWire's JACK until the process ends), or not ours yet
             for port in self._ports:
                 port.get_array().fill(0.0)  # type: ignore[attr-defined]
             for writer, _ in self._midi:

@@ -2,16 +2,16 @@
 `showcontrol devices`: its rate and period, the audio ports a patch's `ports:` can feed with the playback
 latency the server reports for each, the latency cues would wait there, and how the ports get connected.
 
-The server is asked by a short-lived client that never starts one (JackNoStartServer), on a thread given
-`ASK_WITHIN_S`: a stopped or hung server is reported, not waited for.
+The server is asked by a short-lived client that never starts one (JackNoStartServer), given
+`ASK_WITHIN_S` (audio/jack_calls.py): a stopped or hung server is reported, not waited for.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from showcontrol.audio.jack_calls import ServerSilent, within
 from showcontrol.audio.jack_latency import cue_latency_frames, playback_ranges
 
 PROBE_NAME = "showcontrol-devices"
@@ -48,13 +48,10 @@ class JackServer:
 
 def ask_server(within_s: float = ASK_WITHIN_S) -> JackServer | NoServer:
     """The running server's view, or why there is none (never starts a server)."""
-    answer: list[JackServer | NoServer] = []
-    asking = threading.Thread(target=lambda: answer.append(_ask()), name="jack-devices", daemon=True)
-    asking.start()
-    asking.join(within_s)
-    if not answer:
-        return NoServer(f"JACK: a server is there but did not answer within {within_s:g} s (stopped or hung?): restart it", hung=True)
-    return answer[0]
+    try:
+        return within(_ask, within_s)
+    except ServerSilent as silent:
+        return NoServer(f"JACK: {silent}: restart it", hung=True)
 
 
 def _ask() -> JackServer | NoServer:

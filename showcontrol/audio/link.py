@@ -291,11 +291,14 @@ class AudioLink:
             else:
                 self.driver = start_audio_driver(self._show_driver)
                 device = self._make(frames).__enter__()
+            self._start(device, errors)
             self._standing_in = False
+            return
         except AudioDeviceError as error:
             log.debug("audio device not back yet: %s", error)
-            device = self._dummy(frames)
-        self._start(device, errors)
+        if self._device is not old:  # opened, but would not start (a JACK server that let us in, then stopped answering)
+            self._close()
+        self._start(self._dummy(frames), errors)
 
     def _stand_in(self, lost: JackDevice) -> None:
         """A JACK server that went away: the dummy driver takes over the frame count until it is back."""
