@@ -54,6 +54,7 @@ from showcontrol.model.position import BarBeat
 from showcontrol.model.setlist import Setlist, SetlistEntry
 from showcontrol.model.show import Song
 from showcontrol.offline import build_stems, click_sounds, stems_seconds
+from showcontrol.realtime import HELPER_PRIORITY, raise_priority
 from showcontrol.showlog import ShowLog
 from showcontrol.takes.keeper import TakeKeeper
 from showcontrol.timeline.events import Timeline
@@ -289,6 +290,7 @@ class ShowRunner:
 
     # -- the set's watcher: a song's end, a standby made ready ----------------------------------
     def _watch(self) -> None:
+        raise_priority(HELPER_PRIORITY, warn=False)  # it takes the GIL 100 times a second: see realtime.py
         while not self._watching.wait(WATCH_EVERY_S):
             try:
                 self._look()
