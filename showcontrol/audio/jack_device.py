@@ -201,14 +201,14 @@ class JackDevice:
             if writer.destination:
                 found = client.get_ports(is_midi=True, is_input=True)  # type: ignore[attr-defined]
                 wanted.append((port, tuple(p.name for p in found if writer.destination.lower() in p.name.lower())))
+        unconnected = []
+        for port, destinations in wanted:
+            connected = {p.name for p in port.connections}  # type: ignore[attr-defined]
+            unconnected += [(port, destination) for destination in destinations if destination not in connected]
+        if not unconnected:
+            return
         there = {p.name for p in client.get_ports(is_input=True)}  # type: ignore[attr-defined]
-        missing = [
-            (port, destination)
-            for port, destinations in wanted
-            for destination in destinations
-            if destination in there and destination not in {p.name for p in port.connections}  # type: ignore[attr-defined]
-        ]
-        if missing:
+        if missing := [(port, destination) for port, destination in unconnected if destination in there]:
             try:
                 within(lambda: self._connect(client, missing), CONNECT_WITHIN_S)
             except ServerSilent as silent:
