@@ -5,8 +5,8 @@ cases of 256 ms; with SCHED_FIFO alone, 4-6 ms (bench/timing.py). The rest was p
 through the GIL: the dispatcher woke on time, then waited for the GIL held by one of our own
 normal-priority threads that another program had preempted. So every thread of ours that takes the
 GIL during a show runs real-time too, strictly below the dispatcher so none competes with it (at the
-same priority, tried earlier, p99 rose to 20-28 ms): audio callback, then the network, show-log and
-supervisor threads and the operator's. Measured: p99 0.36-0.57 ms, max 0.53-0.78 ms. Each policy
+same priority, tried earlier, p99 rose to 20-28 ms): audio callback, then the network, show-log,
+supervisor, audio-watch and set-list threads and the operator's. Measured: p99 0.36-0.57 ms, max 0.53-0.78 ms. Each policy
 resets on fork, so programs we start (espeak-ng) run normally.
 
 Except the MQTT network thread: real-time, it kept the CPU after each write while the broker, an
