@@ -463,24 +463,33 @@ def run_or_show_where_it_hangs(command: list[str], env: dict[str, str], timeout_
     return subprocess.CompletedProcess(command, process.returncode, out, err)
 
 
+def played_under_pw_jack(show: Path, recorder: str, channels: int, env: dict[str, str], folder: Path) -> subprocess.CompletedProcess[str]:
+    """`run` of `show` under pw-jack at the fixture's period, while a recorder named `recorder` with
+    `channels` inputs keeps what it is sent (folder/rec.npz)."""
+    subprocess.run(["pw-metadata", "-n", "settings", "0", "clock.force-quantum", str(PERIOD)], env=env, capture_output=True, check=True)
+    recording = subprocess.Popen(
+        ["pw-jack", sys.executable, "-c", RECORDER_SCRIPT, recorder, str(channels), str(folder / "rec.npz")],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert recording.stdout is not None and recording.stdout.readline().strip() == "ready"
+        command = ["pw-jack", sys.executable, "-m", "showcontrol", "run", str(show), "--headless", "--log", str(folder / "show.jsonl")]
+        return run_or_show_where_it_hangs(command, env)
+    finally:
+        recording.terminate()
+        recording.wait(10)
+        subprocess.run(["pw-metadata", "-n", "settings", "0", "clock.force-quantum", "0"], env=env, capture_output=True)
+
+
 @pytest.mark.skipif(libltc.load() is None or shutil.which("pw-jack") is None, reason="needs libltc and pw-jack (pipewire-jack)")
 def test_on_pipewires_jack_each_channel_lands_on_its_port(sound_server, tmp_path: Path) -> None:
     """The same show through PipeWire's JACK (pw-jack), as on a current desktop: ports per channel, 1:1."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")} | sound_server.env
-    subprocess.run(["pw-metadata", "-n", "settings", "0", "clock.force-quantum", str(PERIOD)], env=env, capture_output=True, check=True)
     name = f"pwrec{os.getpid()}"
     show = write_show(tmp_path, name)
-    recorder = subprocess.Popen(
-        ["pw-jack", sys.executable, "-c", RECORDER_SCRIPT, name, "4", str(tmp_path / "rec.npz")], env=env, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert recorder.stdout is not None and recorder.stdout.readline().strip() == "ready"
-        command = ["pw-jack", sys.executable, "-m", "showcontrol", "run", str(show), "--headless", "--log", str(tmp_path / "show.jsonl")]
-        result = run_or_show_where_it_hangs(command, env)
-    finally:
-        recorder.terminate()
-        recorder.wait(10)
-        subprocess.run(["pw-metadata", "-n", "settings", "0", "clock.force-quantum", "0"], env=env, capture_output=True)
+    result = played_under_pw_jack(show, name, 4, env, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "(jack), now ok" in result.stdout
     audio = np.load(tmp_path / "rec.npz")["audio"]
@@ -491,7 +500,6 @@ def test_on_pipewires_jack_each_channel_lands_on_its_port(sound_server, tmp_path
 @pytest.mark.skipif(shutil.which("pw-jack") is None, reason="needs pw-jack (pipewire-jack)")
 def test_on_pipewires_jack_midi_leaves_on_the_frame_of_its_beats_click(sound_server, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")} | sound_server.env
-    subprocess.run(["pw-metadata", "-n", "settings", "0", "clock.force-quantum", str(PERIOD)], env=env, capture_output=True, check=True)
     name = f"pwmidi{os.getpid()}"
     (tmp_path / "patch.yaml").write_text(
         f"version: 1\naudio: {{backend: jack, sample_rate: 48000, channels: 1, buffer_frames: {PERIOD}, routes: {{click: 1}}, "
@@ -504,17 +512,7 @@ def test_on_pipewires_jack_midi_leaves_on_the_frame_of_its_beats_click(sound_ser
     show.write_text(
         f"version: 1\npatch: patch.yaml\nsongs:\n  - id: s\n    end: 3.1\n    tempo: [{{bar: 1, bpm: 240}}]\n    cues:\n{cues}\n"
     )
-    recorder = subprocess.Popen(
-        ["pw-jack", sys.executable, "-c", RECORDER_SCRIPT, name, "1", str(tmp_path / "rec.npz")], env=env, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert recorder.stdout is not None and recorder.stdout.readline().strip() == "ready"
-        command = ["pw-jack", sys.executable, "-m", "showcontrol", "run", str(show), "--headless", "--log", str(tmp_path / "show.jsonl")]
-        result = run_or_show_where_it_hangs(command, env)
-    finally:
-        recorder.terminate()
-        recorder.wait(10)
-        subprocess.run(["pw-metadata", "-n", "settings", "0", "clock.force-quantum", "0"], env=env, capture_output=True)
+    result = played_under_pw_jack(show, name, 1, env, tmp_path)
     assert result.returncode == 0, result.stderr
     recorded = np.load(tmp_path / "rec.npz")
     onsets = click_onsets(recorded["audio"][:, 0], list(recorded["starts"]), list(recorded["lengths"]))
