@@ -19,11 +19,20 @@ Late = Callable[[object], None]  # what a given-up call returned, or the excepti
 
 
 class ServerSilent(Exception):
-    """The server did not answer a call within its deadline, or has not answered an earlier one yet."""
+    """The server did not answer a call within `within_s`, or (`within_s` None) the call was not made: an
+    earlier one is still unanswered."""
+
+    def __init__(self, within_s: float | None) -> None:
+        self.within_s = within_s
+        super().__init__(
+            f"the JACK server did not answer within {within_s:g} s (stopped or hung?)"
+            if within_s is not None
+            else "the JACK server has not answered our last call yet (stopped or hung?)"
+        )
 
 
 _lock = threading.Lock()
-_unanswered: threading.Thread | None = None  # a call given up on: nothing more is asked of the server
+_unanswered: set[threading.Thread] = set()  # calls given up on: nothing more is asked of the server while any waits
 
 
 def _ignore(_outcome: object) -> None:
@@ -32,36 +41,42 @@ def _ignore(_outcome: object) -> None:
 
 def within(call: Callable[[], T], within_s: float, late: Late = _ignore) -> T:
     """`call()`'s result (or its exception, raised here) if the server answers within `within_s`; else ServerSilent."""
-    global _unanswered
     outcome: list[T | BaseException] = []
 
     def run() -> None:
-        global _unanswered
         result: T | BaseException
         try:
             result = call()
         except BaseException as error:  # the caller's to see (jack.JackError), or the late handler's
             result = error
         with _lock:
-            given_up = threading.current_thread() is _unanswered
-            if given_up:
-                _unanswered = None
-            else:
+            given_up = threading.current_thread() in _unanswered
+            if not given_up:
                 outcome.append(result)
         if given_up:
-            late(result)
+            try:
+                late(result)  # before the server is asked anything else: a client closed there is gone before the next opens
+            finally:
+                with _lock:
+                    _unanswered.discard(threading.current_thread())
 
     with _lock:
-        if _unanswered is not None:
-            raise ServerSilent("the JACK server has not answered our last call yet (stopped or hung?)")
+        if _unanswered:
+            raise ServerSilent(None)
     caller = threading.Thread(target=run, name="jack-call", daemon=True)
     caller.start()
     caller.join(within_s)
     with _lock:
         if not outcome:
-            _unanswered = caller
-            raise ServerSilent(f"the JACK server did not answer within {within_s:g} s (stopped or hung?)")
+            _unanswered.add(caller)
+            raise ServerSilent(within_s)
     result = outcome[0]
     if isinstance(result, BaseException):
         raise result
     return result
+
+
+def unanswered() -> int:
+    """How many calls still wait for the server (tests: none may be left to the next)."""
+    with _lock:
+        return len(_unanswered)

@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -34,12 +34,21 @@ from showcontrol.model.patch import MAIN_CLICK
 from showcontrol.realtime import FiringWindow
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 CLIENT_NAME = "showcontrol"
 OPEN_WITHIN_S = 5.0  # a server that has not let us in, or not taken us into its graph, by then is stopped or hung
 CONNECT_WITHIN_S = 2.0  # connections the audio watch makes: past this it goes on watching (and reporting) without them
 # Devices whose client PipeWire's JACK still runs after they closed (JackDevice.__exit__): kept from the collector
 # until the process ends, as libjack calls their callbacks until then and JACK-Client's __del__ would close the client.
 _RUN_TO_THE_END: list[JackDevice] = []
+
+
+def _port_named(client: Any, name: str) -> str | None:
+    """The port `name` (or alias) finds in the graph the client sees, by its own name; None if not there."""
+    try:
+        return str(client.get_port_by_name(name).name)
+    except Exception:  # jack.JackError: no such port (yet)
+        return None
 
 
 class PeriodWriter(Protocol):
@@ -119,7 +128,8 @@ class JackDevice:
         self._mix = np.zeros((0, channels), np.float32)
         self._shut_down = threading.Event()
         self._started = False
-        self._given_up = False  # its activation went unanswered: closed when (if) the server answers it
+        self._given_up = False  # a call went unanswered: the client is closed when (if) the server answers it
+        self._connecting = threading.Lock()  # held by the audio watch's connections (on a thread of their own)
         self._on_pipewire = False  # PipeWire's JACK (pw-jack), whose deactivation cancels the process thread
         self._released = False  # closed by us: the process callback plays silence (PipeWire's, until the process ends)
         self.left_running = False  # still active on PipeWire's JACK: the process must end without teardown (os._exit)
@@ -138,8 +148,8 @@ class JackDevice:
         client = self._client
         assert client is not None
         self._song_runs = song_runs
-        for writer in writers:
-            port = client.midi_outports.register(writer.name)  # type: ignore[attr-defined]
+        ports = self._ask(lambda: [client.midi_outports.register(writer.name) for writer in writers])  # type: ignore[attr-defined]
+        for writer, port in zip(writers, ports, strict=True):
             writer.attached(port)
             self._midi.append((writer, port))
 
@@ -150,16 +160,16 @@ class JackDevice:
             raise AudioDeviceError(f"no JACK library here ({error}): apt-get install libjack-jackd2-0 (or pipewire-jack)") from None
         os.environ.setdefault("JACK_NO_START_SERVER", "1")  # a show never starts a server of its own by surprise
         client = _open_client(jack)
-        if client.samplerate != self.sample_rate:
-            client.close()
-            raise AudioDeviceError(f"the JACK server runs at {client.samplerate} Hz, the patch at {self.sample_rate} Hz: make them agree")
         self._client = client
         self._on_pipewire = "PipeWire" in jack.version_string()
+        if client.samplerate != self.sample_rate:
+            self._close()
+            raise AudioDeviceError(f"the JACK server runs at {client.samplerate} Hz, the patch at {self.sample_rate} Hz: make them agree")
         self.name = f"JACK {client.name}"
         self.buffer_frames = client.blocksize
         self._dll = DelayLockedLoop(self.sample_rate, self.buffer_frames)
         self._mix = np.zeros((self.buffer_frames, self.channels), np.float32)
-        ports = [client.outports.register(name) for name in self._names]
+        ports = self._ask(lambda: [client.outports.register(name) for name in self._names])
         self._ports = ports
         self._latency = PlaybackLatency(client, [ports[c].name for c in self._latency_channels], self.buffer_frames)
         client.set_process_callback(self._process)
@@ -168,24 +178,36 @@ class JackDevice:
         return self
 
     def start(self) -> None:
-        """Join the server's graph (within OPEN_WITHIN_S, or AudioDeviceError), connect, and wait for the latency."""
+        """Join the server's graph (or AudioDeviceError), connect, and wait for the latency."""
         client = self._client
         assert client is not None
-        try:
-            within(client.activate, OPEN_WITHIN_S, late=self._activated_too_late)  # type: ignore[attr-defined]
-        except ServerSilent as silent:
-            self._given_up = True  # closed by _activated_too_late, if the server ever answers
-            raise AudioDeviceError(f"{silent}: restart it") from None
+        self._ask(client.activate)  # type: ignore[attr-defined]
         self._started = True
         self.maintain()
         if self._latency is not None and self._destinations:
             self._latency.settle(LATENCY_SETTLE_S)
 
-    def _activated_too_late(self, outcome: object) -> None:
-        """An activation the server answered after it was given up: nobody plays this client (its process
-        callback plays silence, as it did before), so it is closed."""
+    def _ask(self, call: Callable[[], T]) -> T:
+        """`call` on the server within OPEN_WITHIN_S (audio/jack_calls.py); a refusal is an AudioDeviceError.
+        One it has not answered by then gives this device up, and its client is closed once it does."""
+        import jack
+
+        try:
+            return within(call, OPEN_WITHIN_S, late=self._answered_too_late)
+        except ServerSilent as silent:
+            if silent.within_s is not None:  # asked: the late answer's handler closes the client, not __exit__
+                self._given_up = True
+                if self._on_pipewire:  # activated late, PipeWire's JACK would run it: no teardown may wait on it (_close)
+                    self.left_running = True
+                    _RUN_TO_THE_END.append(self)
+            raise AudioDeviceError(f"{silent}: restart it") from None
+        except jack.JackError as error:
+            raise AudioDeviceError(f"the JACK server refused the show's client ({error}): see the server's log, or restart it") from None
+
+    def _answered_too_late(self, _outcome: object) -> None:
+        """A call the server answered after it was given up: nobody plays this client (its process callback
+        plays silence), so it is closed (or, on PipeWire's JACK, left running to the end: see _close)."""
         self._released = True
-        self._started = not isinstance(outcome, BaseException)
         self._close()
 
     def maintain(self) -> None:
@@ -201,27 +223,27 @@ class JackDevice:
             if writer.destination:
                 found = client.get_ports(is_midi=True, is_input=True)  # type: ignore[attr-defined]
                 wanted.append((port, tuple(p.name for p in found if writer.destination.lower() in p.name.lower())))
-        unconnected = []
+        missing = []
         for port, destinations in wanted:
             connected = {p.name for p in port.connections}  # type: ignore[attr-defined]
-            unconnected += [(port, destination) for destination in destinations if destination not in connected]
-        if not unconnected:
-            return
-        there = {p.name for p in client.get_ports(is_input=True)}  # type: ignore[attr-defined]
-        if missing := [(port, destination) for port, destination in unconnected if destination in there]:
+            for destination in destinations:
+                there = _port_named(client, destination)  # by its name or an alias, as jack_connect finds it
+                if there is not None and there not in connected:
+                    missing.append((port.name, there))  # type: ignore[attr-defined]
+        if missing:
             try:
                 within(lambda: self._connect(client, missing), CONNECT_WITHIN_S)
             except ServerSilent as silent:
                 log.debug("JACK: not connected (%s)", silent)
 
-    @staticmethod
-    def _connect(client: Any, missing: Sequence[tuple[Any, str]]) -> None:
-        for port, destination in missing:
-            try:
-                client.connect(port, destination)
-                log.info("JACK: %s connected to %s", port.name, destination)
-            except Exception as error:  # jack.JackError: the destination went again meanwhile
-                log.debug("JACK: %s not connected to %s: %s", port.name, destination, error)
+    def _connect(self, client: Any, missing: Sequence[tuple[str, str]]) -> None:
+        with self._connecting:  # the client is not closed under a connection being made
+            for port, destination in missing:
+                try:
+                    client.connect(port, destination)
+                    log.info("JACK: %s connected to %s", port, destination)
+                except Exception as error:  # jack.JackError: the destination went again meanwhile
+                    log.debug("JACK: %s not connected to %s: %s", port, destination, error)
 
     @property
     def gone(self) -> bool:
@@ -230,7 +252,7 @@ class JackDevice:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
         """Deactivate and close the client (see _close)."""
-        if not self._given_up:  # else closed when the server answers the activation, by _activated_too_late
+        if not self._given_up:  # else closed when the server answers, by _answered_too_late
             self._close()
 
     def _close(self) -> None:
@@ -249,12 +271,13 @@ class JackDevice:
             log.debug("JACK: PipeWire's client left to the end of the process (its deactivation would cancel our callback's thread)")
             return
         self._client = None
-        try:
-            if not self.gone:
-                client.deactivate()  # type: ignore[attr-defined]  # jackd takes us out of its graph before it stops the thread
-            client.close()  # type: ignore[attr-defined]
-        except Exception as failure:  # a server that died takes the client with it
-            log.debug("JACK client close: %s", failure)
+        with self._connecting:  # never under a connection the audio watch is making
+            try:
+                if not self.gone:
+                    client.deactivate()  # type: ignore[attr-defined]  # jackd takes us out of its graph before it stops the thread
+                client.close()  # type: ignore[attr-defined]
+            except Exception as failure:  # a server that died takes the client with it
+                log.debug("JACK client close: %s", failure)
 
     def _on_xrun(self, _delayed_usecs: float) -> None:
         """libjack's notification thread, once per period the server reports late: counted, nothing more."""

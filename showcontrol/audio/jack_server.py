@@ -51,7 +51,8 @@ def ask_server(within_s: float = ASK_WITHIN_S) -> JackServer | NoServer:
     try:
         return within(_ask, within_s)
     except ServerSilent as silent:
-        return NoServer(f"JACK: {silent}: restart it", hung=True)
+        why = f"did not answer within {silent.within_s:g} s" if silent.within_s is not None else "has not answered our last call yet"
+        return NoServer(f"JACK: a server is there but {why} (stopped or hung?): restart it", hung=True)
 
 
 def _ask() -> JackServer | NoServer:

@@ -184,15 +184,18 @@ class AudioLink:
         device = JackDevice(
             self.sample_rate, patch.channels, patch.routes, patch.ports, self._render, self._window, first_frame
         ).__enter__()
-        if device.buffer_frames != patch.buffer_frames:
+        try:
+            if device.buffer_frames != patch.buffer_frames:
+                raise AudioDeviceError(
+                    f"the JACK server's period is {device.buffer_frames} frames, the patch's buffer_frames {patch.buffer_frames}: "
+                    f"set audio.buffer_frames: {device.buffer_frames} (or start the server with -p {patch.buffer_frames})"
+                )
+            if self._midi is not None:
+                device.attach_midi(*self._midi)
+        except AudioDeviceError:
             device.__exit__(None, None, None)
-            raise AudioDeviceError(
-                f"the JACK server's period is {device.buffer_frames} frames, the patch's buffer_frames {patch.buffer_frames}: "
-                f"set audio.buffer_frames: {device.buffer_frames} (or start the server with -p {patch.buffer_frames})"
-            )
+            raise
         self.driver = "jack"
-        if self._midi is not None:
-            device.attach_midi(*self._midi)
         return device
 
     def _make(self, first_frame: int) -> AudioDevice:
@@ -246,21 +249,32 @@ class AudioLink:
     # -- watching ---------------------------------------------------------------------------------
     def _watch(self) -> None:
         raise_priority(HELPER_PRIORITY, warn=False)  # it takes the GIL the dispatcher waits for: see realtime.py
-        reopen_at = 0.0
+        reopen_at, failed = 0.0, ""
         while not self._done.wait(WATCH_EVERY_S):
-            device = self.device
-            silent_ns = time.monotonic_ns() - max(device.last_callback_ns, self._started_ns)  # since it last called back
-            health = AudioHealth.LOST if self._standing_in else audio_health(device.gone, silent_ns, self.driver in SILENT_DRIVERS)
-            if health is not self.health:
-                self._report(health, device, silent_ns)
-            if isinstance(device, JackDevice):
-                if health is AudioHealth.LOST:  # a JACK server gone calls back no more: stand in at once, so the show keeps time
-                    self._stand_in(device)
-                else:
-                    device.maintain()  # destinations that came back are connected again
-            elif health is AudioHealth.LOST and self._is_stopped() and time.monotonic() >= reopen_at:
-                reopen_at = time.monotonic() + REOPEN_EVERY_S
-                self._reopen()
+            try:
+                reopen_at, failed = self._look(reopen_at), ""
+            except Exception as error:  # the watch must go on: the next turn tries again; logged once, not every turn
+                if repr(error) != failed:
+                    log.exception("the audio watch failed (it goes on)")
+                failed = repr(error)
+
+    def _look(self, reopen_at: float) -> float:
+        """One turn of the watch: report a change of health, keep JACK's connections, reopen a lost device
+        while stopped (no sooner than `reopen_at`); the time of the next reopen."""
+        device = self.device
+        silent_ns = time.monotonic_ns() - max(device.last_callback_ns, self._started_ns)  # since it last called back
+        health = AudioHealth.LOST if self._standing_in else audio_health(device.gone, silent_ns, self.driver in SILENT_DRIVERS)
+        if health is not self.health:
+            self._report(health, device, silent_ns)
+        if isinstance(device, JackDevice):
+            if health is AudioHealth.LOST:  # a JACK server gone calls back no more: stand in at once, so the show keeps time
+                self._stand_in(device)
+            else:
+                device.maintain()  # destinations that came back are connected again
+        elif health is AudioHealth.LOST and self._is_stopped() and time.monotonic() >= reopen_at:
+            reopen_at = time.monotonic() + REOPEN_EVERY_S
+            self._reopen()
+        return reopen_at
 
     def _report(self, health: AudioHealth, device: Device, silent_ns: int) -> None:
         where = f"{device.name!r} ({self.driver})"
