@@ -629,7 +629,12 @@ def test_a_destination_named_by_its_alias_is_connected(jack) -> None:
     try:
         with device:
             device.start()
-            wait_until(lambda: (device.maintain(), "showcontrol:track L" in {p.name for p in recorder.ports[0].connections})[1])
+
+            def connected() -> bool:
+                device.maintain()  # the audio watch's turn
+                return "showcontrol:track L" in {p.name for p in recorder.ports[0].connections}
+
+            wait_until(connected)
     finally:
         recorder.close()
 
