@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
+import re
 import signal
 import struct
 import subprocess
@@ -141,6 +142,7 @@ class Take:
     gaps: int  # places where the mixed audio does not go on from the frame before (an underrun: silence or a skip)
     gaps_in_stalls: int  # of them, while the bench had the engine stopped
     gaps_in_machine_stalls: int  # of the others, while a process of nothing but a 1 ms sleep loop stalled too
+    cycles_missed: str | None  # the run's report: how much of the JACK server's cycles our client never ran for (None on SDL)
 
 
 def capture_clock(growth: list[tuple[int, int]], header_bytes: int, channels: int) -> tuple[np.ndarray, np.ndarray, float]:
@@ -208,6 +210,8 @@ def play(
     osc.datagrams.clear()
     mqtt.lines.clear()
     how = ("--patch", str(folder / "patch-jack.yaml")) if jack else SDL_ARGS
+    report_file = folder / "report.txt"
+    report = report_file.open("w")  # a file, not a pipe: nothing the engine writes can block it
     engine = subprocess.Popen(
         [
             *(JACK_ENGINE if jack else ()),
@@ -223,10 +227,11 @@ def play(
         ],
         env={**{k: v for k, v in env.items() if not k.startswith("JACK_")}, "PYTHONPATH": str(code)},
         cwd=code,
-        stdout=subprocess.DEVNULL,
+        stdout=report,
         stderr=subprocess.PIPE,
         text=True,
     )
+    report.close()  # the engine has its own
     ends = []
     try:
         while not osc.datagrams:
@@ -270,7 +275,8 @@ def play(
     in_stalls = [near(at, ends) for at in gaps_ns]
     machine = machine_stalls(probe_file)
     in_machine = [near(at, machine) for at, ours in zip(gaps_ns, in_stalls, strict=True) if not ours]
-    return Take(heard, arrivals, ends, residual, len(gaps_ns), sum(in_stalls), sum(in_machine))
+    missed = re.search(r"cycles missed: (none|[\d.]+ ms)", report_file.read_text())
+    return Take(heard, arrivals, ends, residual, len(gaps_ns), sum(in_stalls), sum(in_machine), missed and missed.group(1))
 
 
 WINDOWS = ("first 2 s", "heard while stopped", "0-0.5 s after a stall", "0.5-5 s after a stall", "steady")
@@ -396,7 +402,7 @@ def main() -> None:
             print(f"{label + ' ' + output:32}" + "".join(row(found[key]) for key in WINDOWS) + f"   {latencies[path]:6.2f}")
         print(
             f"{'':32}(audio gaps: {take.gaps}, {take.gaps_in_stalls} in the engine's stalls, {take.gaps_in_machine_stalls} of the rest "
-            f"in the machine's; capture writes after the mix, p99 {take.late_writes_p99_ms:.2f} ms; cues found: {len(take.heard_ns) and sum(f in take.heard_ns for f in cue_frames)})"
+            f"in the machine's{'' if take.cycles_missed is None else f'; JACK cycles the engine missed: {take.cycles_missed}'}; capture writes after the mix, p99 {take.late_writes_p99_ms:.2f} ms; cues found: {len(take.heard_ns) and sum(f in take.heard_ns for f in cue_frames)})"
         )
 
 

@@ -566,6 +566,11 @@ def _loop_bars(loaded: LoadedShow, song_id: str, text: str) -> tuple[int, int]:
     raise BadInputError(f"--loop {text}: give bars like 9-16 or a section of {song_id} ({', '.join(n for _, n in starts) or 'none'})")
 
 
+def missed_text(frames: int, sample_rate: int) -> str:
+    """The audio of the cycles the show's JACK callback never ran for: a gap the audience heard, and ours."""
+    return f"{frames * 1000 / sample_rate:.1f} ms" if frames else "none"
+
+
 def run_report(runner: object, inputs: Mapping[str, InputCounts] | None = None) -> str:
     from showcontrol.app import ShowRunner
     from showcontrol.audio.link import health_text
@@ -577,7 +582,12 @@ def run_report(runner: object, inputs: Mapping[str, InputCounts] | None = None) 
     lines = [
         f"{songs}: fired {stats.fired} events, {stats.late} late (> 1 ms), worst {stats.max_late_ns / 1e6:.2f} ms; "
         f"audio callbacks failed: {runner.device.callback_errors}"
-        + (f"; JACK xruns: {runner.device.xruns}" if runner.device.xruns is not None else ""),
+        + (f"; JACK xruns: {runner.device.xruns}" if runner.device.xruns is not None else "")
+        + (
+            f", cycles missed: {missed_text(runner.device.missed_frames, runner.sample_rate)}"
+            if runner.device.missed_frames is not None
+            else ""
+        ),
         f"  audio: {runner.device.name} ({runner.driver}), now {health_text(runner.link.health)}"
         + "".join(f"; {incident}" for incident in runner.audio_incidents),
     ]

@@ -133,9 +133,10 @@ def test_periods_the_server_ran_without_the_shows_audio_are_counted_in_the_repor
         out, err = process.communicate(timeout=60)
     finally:
         process.kill()
-    found = re.search(r"JACK xruns: (\d+)", out)
+    found = re.search(r"JACK xruns: (\d+), cycles missed: ([\d.]+) ms", out)
     assert found is not None, out + err
     assert int(found.group(1)) >= 1, out
+    assert float(found.group(2)) >= 300 - 2 * PERIOD / 48, out  # the cycles of the stop, less the two it may have begun in
 
 
 def test_a_jack_server_that_dies_mid_song_is_reported_and_the_show_keeps_time(tmp_path: Path) -> None:
@@ -492,6 +493,7 @@ def test_on_pipewires_jack_each_channel_lands_on_its_port(sound_server, tmp_path
     result = played_under_pw_jack(show, name, 4, env, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "(jack), now ok" in result.stdout
+    assert re.search(r"JACK xruns: \d+, cycles missed: (none|[\d.]+ ms)", result.stdout), result.stdout
     audio = np.load(tmp_path / "rec.npz")["audio"]
     lib = libltc.load()
     assert [feed_of(audio[:, k], lib) for k in range(4)] == ["track", "track", "click", "ltc"]

@@ -158,6 +158,7 @@ class AudioDevice:
         self.clock: ClockMap | None = None
         self.callback_errors = 0
         self.xruns: int | None = None  # SDL does not say when the server ran dry (JACK's device counts them)
+        self.missed_frames: int | None = None  # nor which cycles it missed (JACK's device does)
         self.name = ""
         self._started = False
         self._prioritised = False

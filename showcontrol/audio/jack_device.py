@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 CLIENT_NAME = "showcontrol"
 OPEN_WITHIN_S = 5.0  # a server that has not let us in, or not taken us into its graph, by then is stopped or hung
+FRAME_TIME_WRAP = 1 << 32  # JACK's frame time is a jack_nframes_t (32 bits: a day at 48 kHz)
 CONNECT_WITHIN_S = 2.0  # connections the audio watch makes: past this it goes on watching (and reporting) without them
 # Devices whose client PipeWire's JACK still runs after they closed (JackDevice.__exit__): kept from the collector
 # until the process ends, as libjack calls their callbacks until then and JACK-Client's __del__ would close the client.
@@ -119,7 +120,9 @@ class JackDevice:
         self.last_callback_ns = 0
         self.clock: ClockMap | None = None
         self.callback_errors = 0
-        self.xruns = 0  # periods the server ran without our audio in time (its xrun callback): the audience heard a gap
+        self.xruns = 0  # the server's xrun callbacks: on jackd, ours or the device's; PipeWire's JACK says only the device's
+        self.missed_frames = 0  # frames of cycles our callback never ran for (the cycle's frame time jumped past them): gaps of ours
+        self._cycle: tuple[int, int] | None = None  # the last cycle's (frame time, frames)
         self.name = ""
         self.buffer_frames = 0
         self._client: object | None = None
@@ -300,6 +303,10 @@ class JackDevice:
         if self._window is not None and self._window.closes_ns > now:
             self._window.stand_aside(frames * 250_000_000 // self.sample_rate)
         cycle_start_ns = now - client.frames_since_cycle_start * 1_000_000_000 // self.sample_rate  # type: ignore[attr-defined]
+        cycle_frame = client.last_frame_time  # type: ignore[attr-defined]
+        if self._cycle is not None and (skipped := (cycle_frame - self._cycle[0]) % FRAME_TIME_WRAP - self._cycle[1]) > 0:
+            self.missed_frames += skipped
+        self._cycle = (cycle_frame, frames)
         block = self.buffer_frames
         arrays = [port.get_array() for port in self._ports]  # type: ignore[attr-defined]
         if frames % block:
