@@ -122,7 +122,7 @@ class JackDevice:
         self.callback_errors = 0
         self.xruns = 0  # the server's xrun callbacks: on jackd, ours or the device's; PipeWire's JACK says only the device's
         self.missed_frames = 0  # frames of cycles our callback never ran for (the cycle's frame time jumped past them): gaps of ours
-        self._cycle: tuple[int, int] | None = None  # the last cycle's (frame time, frames)
+        self._cycle_end: int | None = None  # the frame time the next cycle starts at, if none is missed
         self.name = ""
         self.buffer_frames = 0
         self._client: object | None = None
@@ -230,6 +230,8 @@ class JackDevice:
         for port, destinations in wanted:
             connected = {p.name for p in port.connections}  # type: ignore[attr-defined]
             for destination in destinations:
+                if destination in connected:
+                    continue
                 there = _port_named(client, destination)  # by its name or an alias, as jack_connect finds it
                 if there is not None and there not in connected:
                     missing.append((port.name, there))  # type: ignore[attr-defined]
@@ -304,9 +306,9 @@ class JackDevice:
             self._window.stand_aside(frames * 250_000_000 // self.sample_rate)
         cycle_start_ns = now - client.frames_since_cycle_start * 1_000_000_000 // self.sample_rate  # type: ignore[attr-defined]
         cycle_frame = client.last_frame_time  # type: ignore[attr-defined]
-        if self._cycle is not None and (skipped := (cycle_frame - self._cycle[0]) % FRAME_TIME_WRAP - self._cycle[1]) > 0:
-            self.missed_frames += skipped
-        self._cycle = (cycle_frame, frames)
+        if self._cycle_end is not None and 0 < (skipped := (cycle_frame - self._cycle_end) % FRAME_TIME_WRAP) < FRAME_TIME_WRAP // 2:
+            self.missed_frames += skipped  # a jump forward (a cycle run again, as jackd may after a stall, is a step back)
+        self._cycle_end = cycle_frame + frames
         block = self.buffer_frames
         arrays = [port.get_array() for port in self._ports]  # type: ignore[attr-defined]
         if frames % block:
