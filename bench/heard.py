@@ -1,6 +1,6 @@
 """Cue arrival against the audio as the sound server mixed it, through dropouts: this code against an older one.
 
-    python bench/heard.py [--seconds 40] [--baseline COMMIT] [--stalls 20,50,90,200]
+    python bench/heard.py [--seconds 40] [--baseline COMMIT | --no-baseline | --only-jack] [--stalls 20,50,90,200]
 
 A song with a cue every 0.25 s (OSC over UDP and MQTT through Mosquitto) is played by `showcontrol run`
 through SDL's pulseaudio driver into a PipeWire null sink, while `pw-record` captures what the server mixed
@@ -20,8 +20,11 @@ first 2 s after play; for cues heard while the engine was stopped (due while it 
 what is left of the stall, whatever the code); in the 0.5 s after each stall (the re-lock); from 0.5 to 5 s
 after (where the re-locked clock must be right); and over the rest. Gaps in the mixed audio (underruns,
 skips) are counted and told apart: in the engine's stalls, or while a probe process that does nothing
-but sleep 1 ms at a time ran late too (the machine stalled, not the engine). Needs pipewire, pipewire-pulse,
-wireplumber, pw-record, dbus-daemon and mosquitto.
+but sleep 1 ms at a time, at a real-time priority above every thread of the show, ran late too (the
+machine stalled, not the engine); each take prints how often the probe stalled, the run's noise, and
+what PipeWire's own profiler (pw-profiler) saw of each graph cycle: the driver late, the show's node not
+woken or not done, the capture not done. Needs pipewire, pipewire-pulse, wireplumber, pw-record,
+pw-profiler, dbus-daemon and mosquitto.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests"))
 from peers import Broker, PipeWire, Subscriber, UdpReceiver, start_pipewire  # noqa: E402
+
+from showcontrol.realtime import DISPATCHER_PRIORITY  # noqa: E402
 
 WALL_TO_MONOTONIC_NS = time.monotonic_ns() - time.time_ns()
 RATE = 48000
@@ -142,6 +147,8 @@ class Take:
     gaps: int  # places where the mixed audio does not go on from the frame before (an underrun: silence or a skip)
     gaps_in_stalls: int  # of them, while the bench had the engine stopped
     gaps_in_machine_stalls: int  # of the others, while a process of nothing but a 1 ms sleep loop stalled too
+    machine_stalled: list[tuple[int, int]]  # when that probe was 8 ms late or more, the play's whole length
+    cycles: ServerCycles
     cycles_missed: str | None  # the run's report: how much of the JACK server's cycles our client never ran for (None on SDL)
 
 
@@ -203,8 +210,12 @@ def play(
     )
     while not capture.exists():
         time.sleep(0.001)
+    profile = folder / "profiler.log"
+    profiler = subprocess.Popen(  # cwd: it leaves its plot scripts where it runs
+        ["pw-profiler", "-o", str(profile)], env=env, cwd=folder, stdout=(folder / "profiler.out").open("w"), stderr=subprocess.DEVNULL
+    )
     probe_file = folder / "machine-stalls.txt"
-    probe = subprocess.Popen([sys.executable, "-c", MACHINE_PROBE, str(probe_file)])
+    probe = subprocess.Popen([sys.executable, "-c", MACHINE_PROBE, str(probe_file), str(PROBE_PRIORITY)])
     growth = FileGrowth(capture).start()
     time.sleep(0.5)
     osc.datagrams.clear()
@@ -248,6 +259,8 @@ def play(
     finally:
         engine.kill()
     time.sleep(0.5)
+    profiler.send_signal(signal.SIGINT)
+    profiler.wait(10)
     recorder.send_signal(signal.SIGINT)
     recorder.wait(10)
     probe.kill()
@@ -276,7 +289,53 @@ def play(
     machine = machine_stalls(probe_file)
     in_machine = [near(at, machine) for at, ours in zip(gaps_ns, in_stalls, strict=True) if not ours]
     missed = re.search(r"cycles missed: (none|[\d.]+ ms)", report_file.read_text())
-    return Take(heard, arrivals, ends, residual, len(gaps_ns), sum(in_stalls), sum(in_machine), missed and missed.group(1))
+    cycles = server_cycles(profile, (folder / "profiler.out").read_text())
+    return Take(heard, arrivals, ends, residual, len(gaps_ns), sum(in_stalls), sum(in_machine), machine, cycles, missed and missed.group(1))
+
+
+@dataclass
+class ServerCycles:
+    """What PipeWire's own profiler (pw-profiler) saw of each graph cycle: whose lateness a gap may be."""
+
+    cycles: int = 0
+    driver_late: int = 0  # the null sink's timer started the cycle 30 % of a period late or more: the server or the machine
+    show_not_woken: int = 0  # the show's node was signalled but its thread had not woken by the cycle's end
+    show_not_done: int = 0  # it woke but had not finished (a callback too slow, or stopped in it)
+    capture_not_done: int = 0  # pw-record, the bench's own capture, had not finished: a gap in the capture only
+
+    def __str__(self) -> str:
+        return (
+            f"PipeWire's profiler, of {self.cycles} cycles: the driver late in {self.driver_late}; the show's node not woken in "
+            f"{self.show_not_woken}, not done in {self.show_not_done}; the capture not done in {self.capture_not_done}"
+        )
+
+
+FINISHED = "3"  # a follower's activation status at the cycle's end (PipeWire: triggered 1, awake 2, finished 3)
+
+
+def server_cycles(profile: Path, printed: str) -> ServerCycles:
+    """Count the profile's cycles by who was late. Each line is a cycle: the driver's period (us since the last,
+    written as 1.4 periods when over 1.3), its end, its delay and its nominal period; then 8 columns per follower
+    (id, signal, awake, finish, latency, duration, status, 0), in the order `logging follower ID ("NAME")` says."""
+    names = dict(re.findall(r'logging follower (\d+) \("([^"]*)"\)', printed))
+    found = ServerCycles()
+    for line in profile.read_text().splitlines() if profile.exists() else ():
+        columns = line.split("\t")
+        if len(columns) < 4 or not columns[0].strip().isdigit():
+            continue
+        found.cycles += 1
+        found.driver_late += int(columns[0]) >= 1.3 * int(columns[3])
+        for at in range(4, len(columns) - 7, 8):
+            ident, status = columns[at].strip(), columns[at + 6].strip()
+            if not ident or status == FINISHED:
+                continue
+            if names.get(ident) == "pw-record":
+                found.capture_not_done += 1
+            elif status == "1":
+                found.show_not_woken += 1
+            else:
+                found.show_not_done += 1
+    return found
 
 
 WINDOWS = ("first 2 s", "heard while stopped", "0-0.5 s after a stall", "0.5-5 s after a stall", "steady")
@@ -290,7 +349,11 @@ def ramp_gaps(values: np.ndarray) -> np.ndarray:
 
 
 MACHINE_PROBE = """
-import sys, time
+import os, sys, time
+try:  # above every thread of the show: late only when the machine (or the sound server) stalled, never for us
+    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(int(sys.argv[2])))
+except OSError:
+    print("  note: the machine probe runs at normal priority (no real-time privilege): the show's own threads can delay it")
 out, last = open(sys.argv[1], "w", buffering=1), time.monotonic_ns()
 while True:
     time.sleep(0.001)
@@ -299,6 +362,7 @@ while True:
         out.write(f"{last} {now}\\n")
     last = now
 """
+PROBE_PRIORITY = DISPATCHER_PRIORITY + 1
 NEAR_NS = 50_000_000  # a gap this close to a stall is the stall's (the server's buffer, the capture's clock)
 
 
@@ -307,7 +371,8 @@ def near(at_ns: float, spans: list[tuple[int, int]]) -> bool:
 
 
 def machine_stalls(path: Path) -> list[tuple[int, int]]:
-    """When the probe, a process of nothing but a 1 ms sleep loop, ran 8 ms late or more: the machine's stalls."""
+    """When the probe, a process of nothing but a 1 ms sleep loop at a real-time priority above the show's
+    threads, ran 8 ms late or more: the machine's stalls (on this VM the host's: both vCPUs at once)."""
     return [(int(a), int(b)) for a, b in (line.split() for line in path.read_text().splitlines() if line.count(" ") == 1)]
 
 
@@ -362,6 +427,7 @@ def main() -> None:
     parser.add_argument("--baseline", default=BASELINE, help="the commit to compare with (default: before the re-lock)")
     parser.add_argument("--no-jack", action="store_true", help="skip the third take, this code through PipeWire's JACK (pw-jack)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the baseline's take (e.g. a 10-minute run for underruns)")
+    parser.add_argument("--only-jack", action="store_true", help="only the JACK take (no SDL takes)")
     args = parser.parse_args()
     stalls = [int(s) for s in args.stalls.split(",") if s.strip()]
     with tempfile.TemporaryDirectory() as name:
@@ -376,10 +442,10 @@ def main() -> None:
         try:
             show, cue_frames = write_show(folder, args.seconds, osc.port, broker.port)
             codes = [("this code", REPO)]
-            if not args.no_baseline:
+            if not args.no_baseline and not args.only_jack:
                 codes.append((f"baseline {args.baseline}", baseline_code(args.baseline, Path(tempfile.mkdtemp(prefix="heard-baseline-")))))
             takes = {}
-            for label, code in codes:
+            for label, code in [] if args.only_jack else codes:
                 sound.ensure_pulse()
                 takes[label] = play(code, show, folder, sound, osc, mqtt, stalls, args.seconds, cue_frames)
             if not args.no_jack:
@@ -404,6 +470,11 @@ def main() -> None:
             f"{'':32}(audio gaps: {take.gaps}, {take.gaps_in_stalls} in the engine's stalls, {take.gaps_in_machine_stalls} of the rest "
             f"in the machine's{'' if take.cycles_missed is None else f'; JACK cycles the engine missed: {take.cycles_missed}'}; capture writes after the mix, p99 {take.late_writes_p99_ms:.2f} ms; cues found: {len(take.heard_ns) and sum(f in take.heard_ns for f in cue_frames)})"
         )
+        stalled = [(b - a) / 1e6 for a, b in take.machine_stalled]
+        print(
+            f"{'':32}(the machine stalled {len(stalled)} times by 8 ms or more, {sum(stalled):.0f} ms in all, worst {max(stalled, default=0):.1f} ms)"
+        )
+        print(f"{'':32}({take.cycles})")
 
 
 if __name__ == "__main__":
