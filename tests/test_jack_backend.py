@@ -688,6 +688,34 @@ def test_a_server_that_stops_answering_before_the_show_joins_its_graph_is_said_a
     assert device.frames_delivered == 0  # nothing rendered for a client given up on
 
 
+def test_a_client_the_server_runs_before_the_show_starts_it_plays_silence_and_renders_nothing(jack) -> None:
+    """An activation answered after the show gave it up runs the client nobody plays: until `start`, its
+    process callback must write silence and never call the show's render (nor move its clock)."""
+    from showcontrol.audio.jack_device import JackDevice
+
+    rendered: list[int] = []
+
+    def loud(first_frame: int, out: np.ndarray) -> None:
+        rendered.append(first_frame)
+        out.fill(0.5)
+
+    recorder = Recorder(f"early{os.getpid()}", 2)
+    try:
+        with JackDevice(48000, 2, {"track": (0, 1)}, {}, loud) as device:
+            device._client.activate()  # type: ignore[attr-defined]  # the server running it before the show's start
+            for k, port in enumerate(device._ports, 1):
+                subprocess.run(["jack_connect", port.name, f"early{os.getpid()}:in_{k}"], check=True)  # type: ignore[attr-defined]
+            heard = len(recorder.audio())
+            wait_until(lambda: len(recorder.audio()) > heard + 8 * PERIOD)  # eight periods run, connected
+            assert not rendered and device.frames_delivered == 0 and device.clock is None
+            assert not np.any(recorder.audio())
+            device.start()  # the same client, now the show's: it plays (so the recorder would have heard it)
+            wait_until(lambda: bool(np.any(recorder.audio() == 0.5)))
+            assert rendered and device.frames_delivered > 0
+    finally:
+        recorder.close()
+
+
 def test_the_audio_watch_goes_on_while_a_connection_it_asked_for_is_unanswered(own_jack: Jack) -> None:
     """A destination appears, and the server stops before the connection is made: maintain (the audio
     watch's turn) gives up on it after CONNECT_WITHIN_S, asks nothing more while it is unanswered, and the
