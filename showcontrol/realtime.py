@@ -15,14 +15,16 @@ the usual setup). bench/mqtt_path.py, other core busy: publish->receive p50 1.3-
 real-time; 0.58 ms and 1.5 ms at normal priority. It holds the GIL only just after the dispatcher's
 bursts, while the dispatcher sleeps, so the inversion above costs little there. Refusal (no privilege, no rtprio
 limit) is fine: the show runs, with worse tails. SHOWCONTROL_NO_REALTIME=1 turns it off for comparisons,
-with the CPU wake-up latency a show holds (hold_cpu_wakeup_latency).
+with the CPU wake-up latency a show holds (hold_cpu_wakeup_latency) and its memory lock (lock_memory).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
+import resource
 import struct
 import sys
 import threading
@@ -100,6 +102,57 @@ def hold_cpu_wakeup_latency(path: Path = CPU_WAKEUP_LATENCY) -> int | None:
         os.close(descriptor)
         return None
     return descriptor
+
+
+MEMORY_LOCK = 1 | 2 | 4  # MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT (Linux 4.4+; these values on all but alpha, powerpc, sparc)
+OTHER_LOCK_FLAGS = ("alpha", "ppc", "powerpc", "sparc")
+CAP_IPC_LOCK = 14  # the capability that lifts RLIMIT_MEMLOCK (root has it)
+
+
+def lock_memory() -> bool:
+    """Keep every page the show has touched, or will, in RAM until `unlock_memory`, as JACK, Ardour and
+    PipeWire (mem.mlock-all) do: under memory pressure the kernel otherwise drops pages that can be read
+    back (the interpreter's and libraries' code, even without swap) and pages out the rest where there is
+    swap, and the audio callback that next touches one waits for the disk: an audible gap, mid-song.
+
+    MCL_ONFAULT locks pages as they are first touched instead of filling every mapping at once: a new
+    thread's 8 MB stack is not written out in full while its creator holds the GIL the callback needs.
+    Only where the lock is unlimited (root, or `memlock unlimited` as Debian's jackd2 gives the audio group):
+    under a finite limit every allocation past it would fail (mmap's EAGAIN), which a show must never meet.
+    False, with a warning, where the lock is not taken; the show runs on."""
+    if os.environ.get("SHOWCONTROL_NO_REALTIME") or os.uname().machine.startswith(OTHER_LOCK_FLAGS):
+        return False
+    soft, _ = resource.getrlimit(resource.RLIMIT_MEMLOCK)
+    if soft != resource.RLIM_INFINITY and not _has_capability(CAP_IPC_LOCK):
+        log.warning(
+            "the show's memory is not locked (this user may lock %d kB): under memory pressure a page the audio "
+            "needs can be dropped and read back mid-song, a gap; give the user 'memlock unlimited' in "
+            "/etc/security/limits.d/ (docs/operating.md)",
+            soft // 1024,
+        )
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.mlockall(MEMORY_LOCK) != 0:
+        log.warning("the show's memory is not locked (mlockall: %s): the show runs on", os.strerror(ctypes.get_errno()))
+        return False
+    return True
+
+
+def unlock_memory() -> None:
+    """Undo `lock_memory` (a show run inside a longer-lived process, as the tests do)."""
+    ctypes.CDLL(None, use_errno=True).munlockall()
+
+
+def _has_capability(number: int) -> bool:
+    """Whether the calling process holds capability `number` (Linux: CapEff in /proc/self/status)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return False
+    for line in status.splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) >> number & 1)
+    return False
 
 
 def normal_priority() -> None:

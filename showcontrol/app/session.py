@@ -24,7 +24,15 @@ from showcontrol.io.osc import OscUdpOutput
 from showcontrol.io.osc_tcp import OscTcpOutput
 from showcontrol.io.output import Output
 from showcontrol.model.patch import AudioPatch, MidiOutput, MqttOutput, OscOutput, Patch
-from showcontrol.realtime import HELPER_PRIORITY, FiringWindow, hold_cpu_wakeup_latency, raise_priority, shorten_gil_switch_interval
+from showcontrol.realtime import (
+    HELPER_PRIORITY,
+    FiringWindow,
+    hold_cpu_wakeup_latency,
+    lock_memory,
+    raise_priority,
+    shorten_gil_switch_interval,
+    unlock_memory,
+)
 from showcontrol.showlog import ShowLog
 from showcontrol.takes.keeper import TakeKeeper
 
@@ -93,6 +101,8 @@ class ShowSession:
         shorten_gil_switch_interval()
         if (awake := hold_cpu_wakeup_latency()) is not None:
             self._stack.callback(os.close, awake)
+        if lock_memory():
+            self._stack.callback(unlock_memory)
         self.link.start()
         for output in self.outputs.values():
             output.audio(str(self.link.health))  # replaces what an earlier run left retained
