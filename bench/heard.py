@@ -53,7 +53,6 @@ from peers import Broker, PipeWire, Subscriber, UdpReceiver, start_pipewire  # n
 
 from showcontrol.realtime import DISPATCHER_PRIORITY  # noqa: E402
 
-WALL_TO_MONOTONIC_NS = time.monotonic_ns() - time.time_ns()
 RATE = 48000
 BUFFER_FRAMES = 256
 CUE_EVERY_S = 0.25
@@ -61,6 +60,39 @@ RAMP_STEPS = 1 << 21  # the ramp's step: frame numbers up to 2**20 (21.8 s) are 
 BASELINE = "9dd062c"  # the code before the clock re-locked after dropouts
 IN_MODIFY = 0x2
 ENVELOPE_S = 0.25  # the capture's clock: the earliest write within this much either side
+
+
+class WallClock:
+    """The wall clock's offset from the monotonic one, sampled every 50 ms: mosquitto_sub stamps arrivals
+    in wall time, and this VM's wall clock is stepped now and then (seen: 4.6 s in mid-take), which one
+    offset taken at the start would have put on every MQTT cue after the step."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[int, int]] = []  # (wall ns, wall minus monotonic ns)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            monotonic, wall = time.monotonic_ns(), time.time_ns()
+            self.samples.append((wall, wall - monotonic))
+            time.sleep(0.05)
+
+    def monotonic_ns(self, wall_ns: int) -> int:
+        """A wall time as monotonic ns, by the offset sampled last before it."""
+        at = max(0, int(np.searchsorted([w for w, _ in self.samples], wall_ns, side="right")) - 1)
+        return wall_ns - self.samples[at][1]
+
+    def steps_ms(self) -> list[float]:
+        """Each change of the offset by more than a millisecond between two samples."""
+        offsets = np.array([o for _, o in self.samples], dtype=np.float64)
+        jumps = np.abs(np.diff(offsets)) / 1e6
+        return [float(j) for j in jumps[jumps > 1.0]]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(1)
 
 
 @dataclass
@@ -179,6 +211,7 @@ def play(
     stalls_ms: list[int],
     seconds: float,
     wanted: list[int],
+    wall: WallClock,
     jack: bool = False,
 ) -> Take:
     capture = Path(tempfile.mkstemp(dir="/dev/shm", suffix=".wav")[1])
@@ -280,7 +313,7 @@ def play(
     heard = dict(zip(song_frames[cues].tolist(), mixed_at.tolist(), strict=True))
     arrivals = {
         "osc": {struct.unpack(">i", data[-4:])[0]: t for t, data in osc.datagrams},
-        "mqtt": {int(payload): t + WALL_TO_MONOTONIC_NS for t, _, payload in mqtt.lines},
+        "mqtt": {int(payload): wall.monotonic_ns(t) for t, _, payload in mqtt.lines},
     }
     if engine.returncode not in (0, 1):
         print(f"  note: the engine exited {engine.returncode}: {err[-500:]}")
@@ -439,6 +472,7 @@ def main() -> None:
         broker.start()
         osc = UdpReceiver()
         mqtt = Subscriber(broker.port, "heard/cue")
+        wall = WallClock()
         try:
             show, cue_frames = write_show(folder, args.seconds, osc.port, broker.port)
             codes = [("this code", REPO)]
@@ -447,10 +481,11 @@ def main() -> None:
             takes = {}
             for label, code in [] if args.only_jack else codes:
                 sound.ensure_pulse()
-                takes[label] = play(code, show, folder, sound, osc, mqtt, stalls, args.seconds, cue_frames)
+                takes[label] = play(code, show, folder, sound, osc, mqtt, stalls, args.seconds, cue_frames, wall)
             if not args.no_jack:
-                takes["this code, JACK"] = play(REPO, show, folder, sound, osc, mqtt, stalls, args.seconds, cue_frames, jack=True)
+                takes["this code, JACK"] = play(REPO, show, folder, sound, osc, mqtt, stalls, args.seconds, cue_frames, wall, jack=True)
         finally:
+            wall.stop()
             mqtt.close()
             osc.close()
             broker.kill()
@@ -459,6 +494,10 @@ def main() -> None:
         f"{len(cue_frames)} cues every {CUE_EVERY_S} s; engine stopped for {args.stalls} ms; PipeWire null sink via SDL pulseaudio, "
         f"{BUFFER_FRAMES}-frame buffer; |error| in ms against the mixed audio, after the steady latency; noisy shared VM"
     )
+    if steps := wall.steps_ms():
+        print(
+            f"(the wall clock was stepped {len(steps)} times, by up to {max(steps):.1f} ms: MQTT arrivals taken by the offset of their moment)"
+        )
     print(f"{'p50/p99/max':32}" + "".join(f"{key:>24}" for key in WINDOWS) + "   latency")
     latencies: dict[str, float] = {}  # each path's latency, measured on this code's steady part, taken off both codes'
     for label, take in takes.items():
