@@ -24,6 +24,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import re
 import resource
 import struct
 import sys
@@ -31,6 +32,8 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +109,9 @@ def hold_cpu_wakeup_latency(path: Path = CPU_WAKEUP_LATENCY) -> int | None:
 
 MEMORY_LOCK = 1 | 2 | 4  # MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT (Linux 4.4+; these values on all but alpha, powerpc, sparc)
 OTHER_LOCK_FLAGS = ("alpha", "ppc", "powerpc", "sparc")
-CAP_IPC_LOCK = 14  # the capability that lifts RLIMIT_MEMLOCK (root has it)
+CAP_IPC_LOCK = 14  # the capability that lifts RLIMIT_MEMLOCK
+_memory = threading.Lock()
+_memory_locks = 0  # the sessions holding the lock: the last one to close unlocks (munlockall is the process's)
 
 
 def lock_memory() -> bool:
@@ -116,43 +121,78 @@ def lock_memory() -> bool:
     swap, and the audio callback that next touches one waits for the disk: an audible gap, mid-song.
 
     MCL_ONFAULT locks pages as they are first touched instead of filling every mapping at once: a new
-    thread's 8 MB stack is not written out in full while its creator holds the GIL the callback needs.
-    Only where the lock is unlimited (root, or `memlock unlimited` as Debian's jackd2 gives the audio group):
-    under a finite limit every allocation past it would fail (mmap's EAGAIN), which a show must never meet.
-    False, with a warning, where the lock is not taken; the show runs on."""
+    thread's 8 MB stack is not written out in full while its creator holds the GIL the callback needs
+    (the audio a song maps is loaded ahead instead: `keep_in_ram`). Only where the lock can be unlimited
+    (CAP_IPC_LOCK, or `memlock unlimited` as Debian's jackd2 gives the audio group): under a finite limit every
+    allocation past it would fail (mmap's EAGAIN), which a show must never meet. False where the lock is
+    not taken (with a warning, but on an architecture whose flags differ); the show runs on."""
+    global _memory_locks
     if os.environ.get("SHOWCONTROL_NO_REALTIME") or os.uname().machine.startswith(OTHER_LOCK_FLAGS):
         return False
-    soft, _ = resource.getrlimit(resource.RLIMIT_MEMLOCK)
-    if soft != resource.RLIM_INFINITY and not _has_capability(CAP_IPC_LOCK):
-        log.warning(
-            "the show's memory is not locked (this user may lock %d kB): under memory pressure a page the audio "
-            "needs can be dropped and read back mid-song, a gap; give the user 'memlock unlimited' in "
-            "/etc/security/limits.d/ (docs/operating.md)",
-            soft // 1024,
-        )
-        return False
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.mlockall(MEMORY_LOCK) != 0:
-        log.warning("the show's memory is not locked (mlockall: %s): the show runs on", os.strerror(ctypes.get_errno()))
-        return False
-    return True
+    with _memory:
+        if _memory_locks:
+            _memory_locks += 1
+            return True
+        if (limit := _unlimited_lock()) is not None:
+            log.warning(
+                "the show's memory is not locked (this user may lock %d kB): under memory pressure a page the audio "
+                "needs can be dropped and read back mid-song, a gap; give the user 'memlock unlimited' in "
+                "/etc/security/limits.d/ (docs/operating.md)",
+                limit // 1024,
+            )
+            return False
+        try:
+            failed = ctypes.CDLL(None, use_errno=True).mlockall(MEMORY_LOCK) != 0
+        except (OSError, AttributeError) as error:  # no C library to ask (a static interpreter)
+            log.warning("the show's memory is not locked (%s): the show runs on", error)
+            return False
+        if failed:
+            log.warning("the show's memory is not locked (mlockall: %s): the show runs on", os.strerror(ctypes.get_errno()))
+            return False
+        _memory_locks = 1
+        return True
 
 
 def unlock_memory() -> None:
-    """Undo `lock_memory` (a show run inside a longer-lived process, as the tests do)."""
-    ctypes.CDLL(None, use_errno=True).munlockall()
+    """Undo `lock_memory` (a show run inside a longer-lived process, as the tests do); the last one unlocks."""
+    global _memory_locks
+    with _memory:
+        _memory_locks -= 1
+        if not _memory_locks:
+            ctypes.CDLL(None, use_errno=True).munlockall()
 
 
-def _has_capability(number: int) -> bool:
-    """Whether the calling process holds capability `number` (Linux: CapEff in /proc/self/status)."""
+def keep_in_ram(array: np.ndarray) -> None:
+    """Where the show's memory is locked: load and lock `array`'s pages now (a song's audio mapped from
+    the stem maker), on the calling thread, without the GIL (ctypes lets it go), so the audio callback's
+    first touch of a page is not a fault that may wait for the disk. Nothing where it is not locked."""
+    if _memory_locks:
+        ctypes.CDLL(None, use_errno=True).mlock(ctypes.c_void_p(array.ctypes.data), ctypes.c_size_t(array.nbytes))
+
+
+def _unlimited_lock() -> int | None:
+    """None where this process may lock without limit: none is set, it holds CAP_IPC_LOCK, or it may lift
+    its limit (the hard limit is unlimited, or CAP_SYS_RESOURCE); else the limit."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_MEMLOCK)
+    if soft == resource.RLIM_INFINITY or _holds_lock_capability():
+        return None
+    try:
+        resource.setrlimit(resource.RLIMIT_MEMLOCK, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    except (ValueError, OSError):
+        return soft
+    return None
+
+
+def _holds_lock_capability() -> bool:
+    """CAP_IPC_LOCK, which lifts the lock limit, counted only in the first user namespace: the kernel checks
+    it there, so the capabilities a container's own user namespace shows (rootless podman) do not lift it."""
     try:
         status = Path("/proc/self/status").read_text()
+        first_namespace = Path("/proc/self/uid_map").read_text().split() == ["0", "0", "4294967295"]
     except OSError:
         return False
-    for line in status.splitlines():
-        if line.startswith("CapEff:"):
-            return bool(int(line.split()[1], 16) >> number & 1)
-    return False
+    found = re.search(r"^CapEff:\s+([0-9a-f]+)", status, re.M)
+    return first_namespace and found is not None and bool(int(found.group(1), 16) >> CAP_IPC_LOCK & 1)
 
 
 def normal_priority() -> None:

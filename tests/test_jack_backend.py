@@ -691,6 +691,7 @@ def test_a_server_that_stops_answering_before_the_show_joins_its_graph_is_said_a
 def test_a_client_the_server_runs_before_the_show_starts_it_plays_silence_and_renders_nothing(jack) -> None:
     """An activation answered after the show gave it up runs the client nobody plays: until `start`, its
     process callback must write silence and never call the show's render (nor move its clock)."""
+    from showcontrol.audio.jack_calls import within
     from showcontrol.audio.jack_device import JackDevice
 
     rendered: list[int] = []
@@ -702,7 +703,7 @@ def test_a_client_the_server_runs_before_the_show_starts_it_plays_silence_and_re
     recorder = Recorder(f"early{os.getpid()}", 2)
     try:
         with JackDevice(48000, 2, {"track": (0, 1)}, {}, loud) as device:
-            device._client.activate()  # type: ignore[attr-defined]  # the server running it before the show's start
+            within(device._client.activate, 10, late=lambda _: None)  # type: ignore[attr-defined]  # the server running it before the show's start
             for k, port in enumerate(device._ports, 1):
                 subprocess.run(["jack_connect", port.name, f"early{os.getpid()}:in_{k}"], check=True)  # type: ignore[attr-defined]
             heard = len(recorder.audio())

@@ -54,7 +54,7 @@ from showcontrol.audio.mix import Block, Stem
 from showcontrol.errors import ShowControlError
 from showcontrol.model.show import Song
 from showcontrol.offline import build_stems
-from showcontrol.realtime import background_priority
+from showcontrol.realtime import background_priority, keep_in_ram
 from showcontrol.timeline.events import Timeline
 
 log = logging.getLogger(__name__)
@@ -300,7 +300,9 @@ class StemMaker:
             memory = mmap.mmap(file.fileno(), shared.shape[0] * shared.shape[1] * 4, access=mmap.ACCESS_READ)
         self._handed.add(path)
         weakref.finalize(memory, self._dropped.put, path)  # when the last array on it goes: the mapping is closed
-        return np.frombuffer(memory, np.float32).reshape(shared.shape)
+        audio = np.frombuffer(memory, np.float32).reshape(shared.shape)
+        keep_in_ram(audio)  # loaded here, off the audio thread, where the show's memory is locked
+        return audio
 
     def _unlink_dropped(self) -> None:
         background_priority()  # freeing the pages is the kernel's work, on this thread's time
