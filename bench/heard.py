@@ -51,8 +51,6 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests"))
 from peers import Broker, PipeWire, Subscriber, UdpReceiver, start_pipewire  # noqa: E402
 
-from showcontrol.realtime import DISPATCHER_PRIORITY  # noqa: E402
-
 RATE = 48000
 BUFFER_FRAMES = 256
 CUE_EVERY_S = 0.25
@@ -67,22 +65,26 @@ class WallClock:
     in wall time, and this VM's wall clock is stepped now and then (seen: 4.6 s in mid-take), which one
     offset taken at the start would have put on every MQTT cue after the step."""
 
+    SPREAD_NS = 100_000  # a sample whose two monotonic reads are further apart was preempted: taken again
+
     def __init__(self) -> None:
-        self.samples: list[tuple[int, int]] = []  # (wall ns, wall minus monotonic ns)
+        self.samples: list[tuple[int, int]] = []  # (monotonic ns, wall minus monotonic ns), in monotonic order
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
 
     def _sample(self) -> None:
         while not self._stop.is_set():
-            monotonic, wall = time.monotonic_ns(), time.time_ns()
-            self.samples.append((wall, wall - monotonic))
-            time.sleep(0.05)
+            before, wall, after = time.monotonic_ns(), time.time_ns(), time.monotonic_ns()
+            if after - before < self.SPREAD_NS:
+                self.samples.append((after, wall - (before + after) // 2))
+                time.sleep(0.05)
 
-    def monotonic_ns(self, wall_ns: int) -> int:
-        """A wall time as monotonic ns, by the offset sampled last before it."""
-        at = max(0, int(np.searchsorted([w for w, _ in self.samples], wall_ns, side="right")) - 1)
-        return wall_ns - self.samples[at][1]
+    def to_monotonic(self, stamps: list[int], read_ns: list[int]) -> list[int]:
+        """Wall-time stamps as monotonic ns, each by the offset sampled last before its line was read."""
+        samples = np.array(self.samples, dtype=np.int64)
+        at = np.maximum(np.searchsorted(samples[:, 0], np.array(read_ns, dtype=np.int64), side="right") - 1, 0)
+        return (np.array(stamps, dtype=np.int64) - samples[at, 1]).tolist()
 
     def steps_ms(self) -> list[float]:
         """Each change of the offset by more than a millisecond between two samples."""
@@ -244,15 +246,15 @@ def play(
     while not capture.exists():
         time.sleep(0.001)
     profile = folder / "profiler.log"
-    profiler = subprocess.Popen(  # cwd: it leaves its plot scripts where it runs
-        ["pw-profiler", "-o", str(profile)], env=env, cwd=folder, stdout=(folder / "profiler.out").open("w"), stderr=subprocess.DEVNULL
-    )
+    with (folder / "profiler.out").open("w") as printed:  # cwd: it leaves its plot scripts where it runs
+        profiler = subprocess.Popen(["pw-profiler", "-o", str(profile)], env=env, cwd=folder, stdout=printed, stderr=subprocess.DEVNULL)
     probe_file = folder / "machine-stalls.txt"
     probe = subprocess.Popen([sys.executable, "-c", MACHINE_PROBE, str(probe_file), str(PROBE_PRIORITY)])
     growth = FileGrowth(capture).start()
     time.sleep(0.5)
     osc.datagrams.clear()
     mqtt.lines.clear()
+    mqtt.read_ns.clear()
     how = ("--patch", str(folder / "patch-jack.yaml")) if jack else SDL_ARGS
     report_file = folder / "report.txt"
     report = report_file.open("w")  # a file, not a pipe: nothing the engine writes can block it
@@ -311,9 +313,12 @@ def play(
     cues = np.isin(song_frames, wanted)
     mixed_at = np.interp(playing[first_mixed[cues]] + 1, written, mixed_ns)
     heard = dict(zip(song_frames[cues].tolist(), mixed_at.tolist(), strict=True))
+    lines = list(mqtt.lines)  # its reader notes the read time first: read_ns is never the shorter
     arrivals = {
         "osc": {struct.unpack(">i", data[-4:])[0]: t for t, data in osc.datagrams},
-        "mqtt": {int(payload): wall.monotonic_ns(t) for t, _, payload in mqtt.lines},
+        "mqtt": dict(
+            zip((int(p) for _, _, p in lines), wall.to_monotonic([t for t, _, _ in lines], mqtt.read_ns[: len(lines)]), strict=True)
+        ),
     }
     if engine.returncode not in (0, 1):
         print(f"  note: the engine exited {engine.returncode}: {err[-500:]}")
@@ -322,7 +327,8 @@ def play(
     machine = machine_stalls(probe_file)
     in_machine = [near(at, machine) for at, ours in zip(gaps_ns, in_stalls, strict=True) if not ours]
     missed = re.search(r"cycles missed: (none|[\d.]+ ms)", report_file.read_text())
-    cycles = server_cycles(profile, (folder / "profiler.out").read_text())
+    node = "the show's node" if jack else "the show's stream (pipewire-pulse's thread)"
+    cycles = server_cycles(profile, (folder / "profiler.out").read_text(), node)
     return Take(heard, arrivals, ends, residual, len(gaps_ns), sum(in_stalls), sum(in_machine), machine, cycles, missed and missed.group(1))
 
 
@@ -330,44 +336,49 @@ def play(
 class ServerCycles:
     """What PipeWire's own profiler (pw-profiler) saw of each graph cycle: whose lateness a gap may be."""
 
+    show_node: str  # whose thread the show's node runs on: the show's own (JACK) or pipewire-pulse's (SDL's stream)
     cycles: int = 0
-    driver_late: int = 0  # the null sink's timer started the cycle 30 % of a period late or more: the server or the machine
+    cycle_late: int = 0  # the sink's timer started the cycle, or the graph ended it, 30 % of a period late or more
     show_not_woken: int = 0  # the show's node was signalled but its thread had not woken by the cycle's end
-    show_not_done: int = 0  # it woke but had not finished (a callback too slow, or stopped in it)
+    show_not_done: int = 0  # it woke but had not finished (a callback too slow, or stopped in it: --stalls count here)
     capture_not_done: int = 0  # pw-record, the bench's own capture, had not finished: a gap in the capture only
 
     def __str__(self) -> str:
         return (
-            f"PipeWire's profiler, of {self.cycles} cycles: the driver late in {self.driver_late}; the show's node not woken in "
+            f"PipeWire's profiler, of {self.cycles} cycles: late in {self.cycle_late}; {self.show_node} not woken in "
             f"{self.show_not_woken}, not done in {self.show_not_done}; the capture not done in {self.capture_not_done}"
         )
 
-
-FINISHED = "3"  # a follower's activation status at the cycle's end (PipeWire: triggered 1, awake 2, finished 3)
-
-
-def server_cycles(profile: Path, printed: str) -> ServerCycles:
-    """Count the profile's cycles by who was late. Each line is a cycle: the driver's period (us since the last,
-    written as 1.4 periods when over 1.3), its end, its delay and its nominal period; then 8 columns per follower
-    (id, signal, awake, finish, latency, duration, status, 0), in the order `logging follower ID ("NAME")` says."""
-    names = dict(re.findall(r'logging follower (\d+) \("([^"]*)"\)', printed))
-    found = ServerCycles()
-    for line in profile.read_text().splitlines() if profile.exists() else ():
-        columns = line.split("\t")
+    def add(self, columns: list[str], names: dict[str, str]) -> None:
+        """One cycle's line: whose node had not finished when it ended (a follower's status: 3 is finished)."""
         if len(columns) < 4 or not columns[0].strip().isdigit():
-            continue
-        found.cycles += 1
-        found.driver_late += int(columns[0]) >= 1.3 * int(columns[3])
+            return
+        self.cycles += 1
+        self.cycle_late += int(columns[0]) >= 1.3 * int(columns[3])
         for at in range(4, len(columns) - 7, 8):
             ident, status = columns[at].strip(), columns[at + 6].strip()
             if not ident or status == FINISHED:
                 continue
             if names.get(ident) == "pw-record":
-                found.capture_not_done += 1
+                self.capture_not_done += 1
             elif status == "1":
-                found.show_not_woken += 1
+                self.show_not_woken += 1
             else:
-                found.show_not_done += 1
+                self.show_not_done += 1
+
+
+FINISHED = "3"  # a follower's activation status at the cycle's end (PipeWire: triggered 1, awake 2, finished 3)
+
+
+def server_cycles(profile: Path, printed: str, show_node: str) -> ServerCycles:
+    """Count the profile's cycles by who was late. Each line is a cycle: the driver's period (us since the last;
+    1.4 periods where it or the cycle's end came over 1.3 late), its end, its delay and its nominal period; then 8 columns per follower
+    (id, signal, awake, finish, latency, duration, status, 0), in the order `logging follower ID ("NAME")` says."""
+    names = dict(re.findall(r'logging follower (\d+) \("([^"]*)"\)', printed))
+    found = ServerCycles(show_node)
+    with profile.open() if profile.exists() else open(os.devnull) as lines:  # ~1 kB a cycle: read as it goes
+        for line in lines:
+            found.add(line.rstrip("\n").split("\t"), names)
     return found
 
 
@@ -383,7 +394,7 @@ def ramp_gaps(values: np.ndarray) -> np.ndarray:
 
 MACHINE_PROBE = """
 import os, sys, time
-try:  # above every thread of the show: late only when the machine (or the sound server) stalled, never for us
+try:  # above every thread of the show and the server: late only when the machine stalled
     os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(int(sys.argv[2])))
 except OSError:
     print("  note: the machine probe runs at normal priority (no real-time privilege): the show's own threads can delay it")
@@ -395,7 +406,7 @@ while True:
         out.write(f"{last} {now}\\n")
     last = now
 """
-PROBE_PRIORITY = DISPATCHER_PRIORITY + 1
+PROBE_PRIORITY = os.sched_get_priority_max(os.SCHED_FIFO)  # above the show's and the server's threads (pw-jack's: 88)
 NEAR_NS = 50_000_000  # a gap this close to a stall is the stall's (the server's buffer, the capture's clock)
 
 
@@ -458,9 +469,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=40.0, help="song length")
     parser.add_argument("--stalls", default="20,50,90,200", help="SIGSTOP lengths, ms, spread over the song")
     parser.add_argument("--baseline", default=BASELINE, help="the commit to compare with (default: before the re-lock)")
-    parser.add_argument("--no-jack", action="store_true", help="skip the third take, this code through PipeWire's JACK (pw-jack)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--no-jack", action="store_true", help="skip the third take, this code through PipeWire's JACK (pw-jack)")
+    which.add_argument("--only-jack", action="store_true", help="only the JACK take (no SDL takes, no baseline)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the baseline's take (e.g. a 10-minute run for underruns)")
-    parser.add_argument("--only-jack", action="store_true", help="only the JACK take (no SDL takes)")
     args = parser.parse_args()
     stalls = [int(s) for s in args.stalls.split(",") if s.strip()]
     with tempfile.TemporaryDirectory() as name:
@@ -491,7 +503,8 @@ def main() -> None:
             broker.kill()
             sound.stop()
     print(
-        f"{len(cue_frames)} cues every {CUE_EVERY_S} s; engine stopped for {args.stalls} ms; PipeWire null sink via SDL pulseaudio, "
+        f"{len(cue_frames)} cues every {CUE_EVERY_S} s; engine stopped for {args.stalls} ms; PipeWire null sink via "
+        f"{'its JACK' if args.only_jack else 'SDL pulseaudio' + ('' if args.no_jack else ' and its JACK')}, "
         f"{BUFFER_FRAMES}-frame buffer; |error| in ms against the mixed audio, after the steady latency; noisy shared VM"
     )
     if steps := wall.steps_ms():

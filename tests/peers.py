@@ -171,6 +171,7 @@ class Subscriber:
 
     def __init__(self, port: int, topic: str = "#", client_args: list[str] | None = None) -> None:
         self.lines: list[tuple[int, str, str]] = []
+        self.read_ns: list[int] = []  # monotonic ns at which each line of `lines` was read (stamps are wall time)
         self._probe = f"sctest-probe/{os.getpid()}/{id(self)}"
         self._probed = threading.Event()
         self._client_args = client_args or []
@@ -200,6 +201,7 @@ class Subscriber:
                 self._probed.set()
                 continue
             seconds, _, fraction = stamp.partition(".")
+            self.read_ns.append(time.monotonic_ns())
             self.lines.append((int(seconds) * 10**9 + int(fraction.ljust(9, "0")[:9] or 0), topic, payload))
 
     def close(self) -> None:
