@@ -22,7 +22,7 @@ after (where the re-locked clock must be right); and over the rest. Gaps in the 
 skips) are counted and told apart: in the engine's stalls, or while a probe process that does nothing
 but sleep 1 ms at a time, at a real-time priority above every thread of the show, ran late too (the
 machine stalled, not the engine); each take prints how often the probe stalled, the run's noise, and
-what PipeWire's own profiler (pw-profiler) saw of each graph cycle: the driver late, the show's node not
+what PipeWire's own profiler (pw-profiler) saw of each graph cycle: cycles late, the show's node not
 woken or not done, the capture not done. Needs pipewire, pipewire-pulse, wireplumber, pw-record,
 pw-profiler, dbus-daemon and mosquitto.
 """
@@ -376,7 +376,9 @@ def server_cycles(profile: Path, printed: str, show_node: str) -> ServerCycles:
     (id, signal, awake, finish, latency, duration, status, 0), in the order `logging follower ID ("NAME")` says."""
     names = dict(re.findall(r'logging follower (\d+) \("([^"]*)"\)', printed))
     found = ServerCycles(show_node)
-    with profile.open() if profile.exists() else open(os.devnull) as lines:  # ~1 kB a cycle: read as it goes
+    if not profile.exists():  # pw-profiler could not attach: nothing seen
+        return found
+    with profile.open() as lines:  # ~1 kB a cycle: read as it goes
         for line in lines:
             found.add(line.rstrip("\n").split("\t"), names)
     return found

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import logging
 import os
 import re
@@ -32,8 +33,10 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +145,7 @@ def lock_memory() -> bool:
             )
             return False
         try:
-            failed = ctypes.CDLL(None, use_errno=True).mlockall(MEMORY_LOCK) != 0
+            failed = _libc().mlockall(MEMORY_LOCK) != 0
         except (OSError, AttributeError) as error:  # no C library to ask (a static interpreter)
             log.warning("the show's memory is not locked (%s): the show runs on", error)
             return False
@@ -159,7 +162,7 @@ def unlock_memory() -> None:
     with _memory:
         _memory_locks -= 1
         if not _memory_locks:
-            ctypes.CDLL(None, use_errno=True).munlockall()
+            _libc().munlockall()
 
 
 def keep_in_ram(array: np.ndarray) -> None:
@@ -167,7 +170,13 @@ def keep_in_ram(array: np.ndarray) -> None:
     the stem maker), on the calling thread, without the GIL (ctypes lets it go), so the audio callback's
     first touch of a page is not a fault that may wait for the disk. Nothing where it is not locked."""
     if _memory_locks:
-        ctypes.CDLL(None, use_errno=True).mlock(ctypes.c_void_p(array.ctypes.data), ctypes.c_size_t(array.nbytes))
+        _libc().mlock(ctypes.c_void_p(array.ctypes.data), ctypes.c_size_t(array.nbytes))
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    """The C library this interpreter runs on (mlockall, munlockall, mlock), loaded once."""
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def _unlimited_lock() -> int | None:
