@@ -90,7 +90,6 @@ def feed_of(channel: np.ndarray, lib: ctypes.CDLL | None) -> str:
     return "track" if mostly_at(channel[sounding[0] : sounding[-1] + 1], 220) else "click"
 
 
-@pytest.mark.skipif(libltc.load() is None, reason="needs libltc (libltc11)")
 def wait_for_the_shows_ports(process: subprocess.Popen[str]) -> None:
     """Until the show's JACK client has registered its ports on the fixture's server (or it died: said)."""
     deadline = time.monotonic() + 30
@@ -99,6 +98,7 @@ def wait_for_the_shows_ports(process: subprocess.Popen[str]) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.skipif(libltc.load() is None, reason="needs libltc (libltc11)")
 def test_each_channel_is_a_named_port_connected_where_the_patch_says(jack, tmp_path: Path) -> None:
     recorder_name = f"rec{os.getpid()}"
     show = write_show(tmp_path, recorder_name)
@@ -609,6 +609,40 @@ def test_a_show_on_a_stopped_jack_server_says_it_does_not_answer_and_does_not_ha
     assert process.returncode == 1, err
     assert "the JACK server did not answer within 5 s (stopped or hung?): restart it" in err.splitlines()[-1], err
     assert "Traceback" not in err
+
+
+def test_a_show_whose_server_stops_as_it_lets_the_client_in_says_so_and_exits(own_jack: Jack, tmp_path: Path) -> None:
+    """The server registers the show's client, then stops (SIGSTOP), told by another client's registration
+    callback: the show's next call (a port, its activation) is unanswered. The run says the server does not
+    answer, after its bounded wait, and exits with that call's thread still blocked in libjack; the server,
+    continued, has no client of the show's left."""
+    show = write_show(tmp_path, "nobody")
+    patch = tmp_path / "patch.yaml"  # 64 channels: 64 ports to register after the open, each a call the stop can land on
+    patch.write_text(patch.read_text().replace("channels: 5,", "channels: 64,"))
+    stopped = threading.Event()
+
+    def on_client(name: str, registered: bool) -> None:
+        if registered and name.startswith("showcontrol") and not stopped.is_set():
+            own_jack.process.send_signal(signal.SIGSTOP)
+            stopped.set()
+
+    watcher = jack.Client(f"watch{os.getpid()}", no_start_server=True)
+    watcher.set_client_registration_callback(on_client)
+    watcher.activate()
+    try:
+        process = start_show(show, driver=None, env=dict(os.environ))
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+        own_jack.process.send_signal(signal.SIGCONT)
+    assert stopped.is_set(), err
+    assert process.returncode == 1, err
+    assert "the JACK server did not answer within 5 s (stopped or hung?): restart it" in err.splitlines()[-1], err
+    assert "Traceback" not in err
+    clients = lambda: subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=30).stdout  # noqa: E731
+    wait_until(lambda: "showcontrol:" not in clients())
+    watcher.deactivate()
+    watcher.close()
 
 
 @pytest.fixture(autouse=True)
