@@ -90,10 +90,15 @@ def feed_of(channel: np.ndarray, lib: ctypes.CDLL | None) -> str:
     return "track" if mostly_at(channel[sounding[0] : sounding[-1] + 1], 220) else "click"
 
 
+def jack_ports() -> str:
+    """The ports of the server this process's clients open on, as `jack_lsp` lists them (one per line)."""
+    return subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=30).stdout
+
+
 def wait_for_the_shows_ports(process: subprocess.Popen[str]) -> None:
     """Until the show's JACK client has registered its ports on the fixture's server (or it died: said)."""
     deadline = time.monotonic() + 30
-    while "showcontrol:ltc" not in subprocess.run(["jack_lsp"], capture_output=True, text=True).stdout:
+    while "showcontrol:ltc" not in jack_ports():
         assert time.monotonic() < deadline and process.poll() is None, process.stderr.read() if process.stderr else ""
         time.sleep(0.05)
 
@@ -105,7 +110,7 @@ def test_each_channel_is_a_named_port_connected_where_the_patch_says(jack, tmp_p
     process = start_show(show, driver=None)
     try:
         wait_for_the_shows_ports(process)
-        ports = subprocess.run(["jack_lsp"], capture_output=True, text=True).stdout.splitlines()
+        ports = jack_ports().splitlines()
         recorder = Recorder(recorder_name, 4)  # it comes after the show opened: connected when it appears
         out, err = process.communicate(timeout=60)
         recorder.close()
@@ -629,20 +634,19 @@ def test_a_show_whose_server_stops_as_it_lets_the_client_in_says_so_and_exits(ow
     watcher = jack.Client(f"watch{os.getpid()}", no_start_server=True)
     watcher.set_client_registration_callback(on_client)
     watcher.activate()
+    process = start_show(show, driver=None)  # on own_jack's server, which it steered this process's environment to
     try:
-        process = start_show(show, driver=None, env=dict(os.environ))
         _, err = process.communicate(timeout=120)
     finally:
         process.kill()
         own_jack.process.send_signal(signal.SIGCONT)
+        watcher.deactivate()
+        watcher.close()
     assert stopped.is_set(), err
     assert process.returncode == 1, err
     assert "the JACK server did not answer within 5 s (stopped or hung?): restart it" in err.splitlines()[-1], err
     assert "Traceback" not in err
-    clients = lambda: subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=30).stdout  # noqa: E731
-    wait_until(lambda: "showcontrol:" not in clients())
-    watcher.deactivate()
-    watcher.close()
+    wait_until(lambda: "showcontrol:" not in jack_ports())
 
 
 @pytest.fixture(autouse=True)
@@ -698,8 +702,7 @@ def test_a_server_that_stops_answering_before_the_show_joins_its_graph_is_said_a
     from showcontrol.audio.jack_device import JackDevice
 
     device = JackDevice(48000, 2, {"track": (0, 1)}, {}, silence).__enter__()
-    ports = lambda: subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=30).stdout  # noqa: E731
-    assert "showcontrol:track L" in ports()
+    assert "showcontrol:track L" in jack_ports()
     own_jack.process.send_signal(signal.SIGSTOP)
     said: list[BaseException] = []
     try:
@@ -718,7 +721,7 @@ def test_a_server_that_stops_answering_before_the_show_joins_its_graph_is_said_a
         device.__exit__(None, None, None)  # what the show does next: nothing asked of the server
     finally:
         own_jack.process.send_signal(signal.SIGCONT)
-    wait_until(lambda: "showcontrol:" not in ports())  # closed by the late answer's handler
+    wait_until(lambda: "showcontrol:" not in jack_ports())  # closed by the late answer's handler
     assert device.frames_delivered == 0  # nothing rendered for a client given up on
 
 
