@@ -33,6 +33,7 @@ import argparse
 import ctypes
 import os
 import re
+import shutil
 import signal
 import struct
 import subprocess
@@ -191,15 +192,19 @@ def capture_clock(growth: list[tuple[int, int]], header_bytes: int, channels: in
 
     Each write comes when its block is mixed, or later (the recorder's wake-up, on a loaded machine tens of
     ms): the mix is the lower envelope. The null sink's clock runs at the nominal rate on a monotonic timer,
-    but jumps by a quantum or more when the graph is reconfigured (a stream joining, leaving or underrunning):
-    so the envelope is a running minimum over ENVELOPE_S of the writes' offsets from the nominal rate, not
-    one line. Also returned: how far, at p99, writes came after the envelope (ms)."""
+    but jumps by a quantum or more when the graph is reconfigured or runs late (a stream joining, leaving
+    or underrunning): so the envelope is not one line but the highest one made of flat pieces 2 * ENVELOPE_S
+    long that no write falls below (a morphological opening of the writes' offsets from the nominal rate).
+    It steps where the sink's clock steps. A running minimum, as before, carried the lower offset up to
+    ENVELOPE_S past each step up, and put the cue after each one-cycle step 5.3 ms off (the engine's
+    own schedule had the step). Also returned: how far, at p99, writes came after the envelope (ms)."""
     points = np.array([(t, (size - header_bytes) // (4 * channels)) for t, size in growth], dtype=np.float64)
     frames, times = points[:, 1], points[:, 0]
     offsets = times - frames * 1e9 / RATE
-    reach = max(1, int(ENVELOPE_S * RATE / max(1.0, float(np.median(np.diff(frames))))))
-    padded = np.pad(offsets, reach, mode="edge")
-    envelope = np.lib.stride_tricks.sliding_window_view(padded, 2 * reach + 1).min(axis=1)
+    width = 2 * max(1, int(ENVELOPE_S * RATE / max(1.0, float(np.median(np.diff(frames)))))) + 1
+    windows = np.lib.stride_tricks.sliding_window_view
+    lowest = windows(np.pad(offsets, (0, width - 1), mode="edge"), width).min(axis=1)  # of the piece starting at each write
+    envelope = windows(np.pad(lowest, (width - 1, 0), mode="edge"), width).max(axis=1)  # the highest piece under each write
     return frames, envelope + frames * 1e9 / RATE, float(np.percentile(offsets - envelope, 99) / 1e6)
 
 
@@ -215,6 +220,7 @@ def play(
     wanted: list[int],
     wall: WallClock,
     jack: bool = False,
+    keep: Path | None = None,
 ) -> Take:
     capture = Path(tempfile.mkstemp(dir="/dev/shm", suffix=".wav")[1])
     capture.unlink()
@@ -329,7 +335,44 @@ def play(
     missed = re.search(r"cycles missed: (none|[\d.]+ ms)", report_file.read_text())
     node = "the show's node" if jack else "the show's stream (pipewire-pulse's thread)"
     cycles = server_cycles(profile, (folder / "profiler.out").read_text(), node)
+    if keep is not None:
+        keep_take(keep, folder, wanted, heard, arrivals, gaps_ns, ends)
+        np.savez_compressed(
+            keep / "capture.npz", ramp=values.astype(np.int32), writes=np.array(growth.samples), header=header, channels=audio.shape[1]
+        )
     return Take(heard, arrivals, ends, residual, len(gaps_ns), sum(in_stalls), sum(in_machine), machine, cycles, missed and missed.group(1))
+
+
+KEPT = ("profiler.log", "profiler.out", "show.jsonl", "report.txt", "machine-stalls.txt")
+
+
+def keep_take(
+    into: Path,
+    folder: Path,
+    wanted: list[int],
+    heard: dict[int, float],
+    arrivals: dict[str, dict[int, int]],
+    gaps_ns: np.ndarray,
+    ends: list[tuple[int, int]],
+) -> None:
+    """A take's raw witnesses, for a look cycle by cycle later (--keep): the server's profile, the show's log
+    and report, the probe's stalls; on the monotonic clock, each cue's mix and arrivals, each gap, each stall;
+    and (capture.npz, beside) the captured ramp and the capture's writes, to work out the mix's clock again."""
+    into.mkdir(parents=True)
+    for name in KEPT:
+        if (folder / name).exists():
+            shutil.copy2(folder / name, into / name)
+    lines = ["cue\tsong_frame\tmixed_ns\tosc_ns\tmqtt_ns"]
+    for n, frame in enumerate(wanted):
+        mixed = heard.get(frame)
+        lines.append(
+            "\t".join(
+                str(v) for v in (n, frame, "" if mixed is None else int(mixed), arrivals["osc"].get(n, ""), arrivals["mqtt"].get(n, ""))
+            )
+        )
+    (into / "cues.tsv").write_text("\n".join(lines) + "\n")
+    (into / "gaps.txt").write_text("".join(f"{int(at)}\n" for at in gaps_ns))
+    (into / "stalls.txt").write_text("".join(f"{a} {b}\n" for a, b in ends))
 
 
 @dataclass
@@ -466,6 +509,10 @@ def baseline_code(commit: str, into: Path) -> Path:
     return into
 
 
+def kept(keep: Path | None, label: str) -> Path | None:
+    return None if keep is None else keep / re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=40.0, help="song length")
@@ -475,6 +522,7 @@ def main() -> None:
     which.add_argument("--no-jack", action="store_true", help="skip the third take, this code through PipeWire's JACK (pw-jack)")
     which.add_argument("--only-jack", action="store_true", help="only the JACK take (no SDL takes, no baseline)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the baseline's take (e.g. a 10-minute run for underruns)")
+    parser.add_argument("--keep", type=Path, help="a new folder to keep each take's profile, log, cues and gaps in (one folder a take)")
     args = parser.parse_args()
     stalls = [int(s) for s in args.stalls.split(",") if s.strip()]
     with tempfile.TemporaryDirectory() as name:
@@ -495,9 +543,13 @@ def main() -> None:
             takes = {}
             for label, code in [] if args.only_jack else codes:
                 sound.ensure_pulse()
-                takes[label] = play(code, show, folder, sound, osc, mqtt, stalls, args.seconds, cue_frames, wall)
+                takes[label] = play(
+                    code, show, folder, sound, osc, mqtt, stalls, args.seconds, cue_frames, wall, keep=kept(args.keep, label)
+                )
             if not args.no_jack:
-                takes["this code, JACK"] = play(REPO, show, folder, sound, osc, mqtt, stalls, args.seconds, cue_frames, wall, jack=True)
+                takes["this code, JACK"] = play(
+                    REPO, show, folder, sound, osc, mqtt, stalls, args.seconds, cue_frames, wall, jack=True, keep=kept(args.keep, "jack")
+                )
         finally:
             wall.stop()
             mqtt.close()
