@@ -58,7 +58,7 @@ CUE_EVERY_S = 0.25
 RAMP_STEPS = 1 << 21  # the ramp's step: frame numbers up to 2**20 (21.8 s) are exact in float32 in [0, 0.5)
 BASELINE = "9dd062c"  # the code before the clock re-locked after dropouts
 IN_MODIFY = 0x2
-ENVELOPE_S = 0.25  # the capture's clock: the earliest write within this much either side
+ENVELOPE_S = 0.25  # the capture's clock: flat pieces twice this long under its writes (capture_clock)
 
 
 class WallClock:
