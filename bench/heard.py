@@ -194,17 +194,18 @@ def capture_clock(growth: list[tuple[int, int]], header_bytes: int, channels: in
     ms): the mix is the lower envelope. The null sink's clock runs at the nominal rate on a monotonic timer,
     but jumps by a quantum or more when the graph is reconfigured or runs late (a stream joining, leaving
     or underrunning): so the envelope is not one line but the highest one made of flat pieces 2 * ENVELOPE_S
-    long that no write falls below (a morphological opening of the writes' offsets from the nominal rate).
-    It steps where the sink's clock steps. A running minimum, as before, carried the lower offset up to
+    long that no write falls below, whole pieces only, at the capture's ends too (a morphological opening
+    of the writes' offsets from the nominal rate). It steps where the sink's clock steps up, and where it
+    steps down at least 2 * ENVELOPE_S after the last step. A running minimum, as before, carried the lower offset up to
     ENVELOPE_S past each step up, and put the cue after each one-cycle step 5.3 ms off (the engine's
     own schedule had the step). Also returned: how far, at p99, writes came after the envelope (ms)."""
     points = np.array([(t, (size - header_bytes) // (4 * channels)) for t, size in growth], dtype=np.float64)
     frames, times = points[:, 1], points[:, 0]
     offsets = times - frames * 1e9 / RATE
-    width = 2 * max(1, int(ENVELOPE_S * RATE / max(1.0, float(np.median(np.diff(frames)))))) + 1
+    width = min(len(offsets), 2 * max(1, int(ENVELOPE_S * RATE / max(1.0, float(np.median(np.diff(frames)))))) + 1)
     windows = np.lib.stride_tricks.sliding_window_view
-    lowest = windows(np.pad(offsets, (0, width - 1), mode="edge"), width).min(axis=1)  # of the piece starting at each write
-    envelope = windows(np.pad(lowest, (width - 1, 0), mode="edge"), width).max(axis=1)  # the highest piece under each write
+    lowest = windows(offsets, width).min(axis=1)  # of each whole piece, by its first write
+    envelope = windows(np.pad(lowest, width - 1, mode="edge"), width).max(axis=1)  # the highest whole piece under each write
     return frames, envelope + frames * 1e9 / RATE, float(np.percentile(offsets - envelope, 99) / 1e6)
 
 
