@@ -18,7 +18,9 @@ extracted to a temporary folder, in the same run; and by this code through PipeW
 the patch's `backend: jack`, its ports connected to the null sink), unless `--no-jack`. Printed per output: p50/p99/max of |error| in ms over the
 first 2 s after play; for cues heard while the engine was stopped (due while it could not run: late by
 what is left of the stall, whatever the code); in the 0.5 s after each stall (the re-lock); from 0.5 to 5 s
-after (where the re-locked clock must be right); and over the rest. Gaps in the mixed audio (underruns,
+after (where the re-locked clock must be right); and over the rest. A third row per take, "schedule",
+sets when the show meant each cue to go (its log) against the mix: the clock's error alone, without the
+send path's, the receivers' or the dispatcher's lateness. Gaps in the mixed audio (underruns,
 skips) are counted and told apart: in the engine's stalls, or while a probe process that does nothing
 but sleep 1 ms at a time, at a real-time priority above every thread of the show, ran late too (the
 machine stalled, not the engine); each take prints how often the probe stalled, the run's noise, and
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import json
 import os
 import re
 import shutil
@@ -326,6 +329,7 @@ def play(
         "mqtt": dict(
             zip((int(p) for _, _, p in lines), wall.to_monotonic([t for t, _, _ in lines], mqtt.read_ns[: len(lines)]), strict=True)
         ),
+        "schedule": scheduled_cues(folder / "show.jsonl"),
     }
     if engine.returncode not in (0, 1):
         print(f"  note: the engine exited {engine.returncode}: {err[-500:]}")
@@ -342,6 +346,20 @@ def play(
             keep / "capture.npz", ramp=values.astype(np.int32), writes=np.array(growth.samples), header=header, channels=audio.shape[1]
         )
     return Take(heard, arrivals, ends, residual, len(gaps_ns), sum(in_stalls), sum(in_machine), machine, cycles, missed and missed.group(1))
+
+
+def scheduled_cues(show_log: Path) -> dict[int, int]:
+    """When the show meant each OSC cue to go, from its log (`scheduled`: wall ns, at a fixed offset from the
+    monotonic clock in one run, which the take's own median takes off). Against the mix, that is the clock's
+    error alone: none of the send path's, the receivers' or the dispatcher's lateness. An older code's log
+    may not have it: then nothing."""
+    found = {}
+    with show_log.open() as lines:
+        for line in lines:
+            event = json.loads(line)
+            if event.get("kind") == "osc" and "scheduled" in event:
+                found[int(event["message"]["args"][0])] = round(event["scheduled"] * 1e9)
+    return found
 
 
 KEPT = ("profiler.log", "profiler.out", "show.jsonl", "report.txt", "machine-stalls.txt")
@@ -573,6 +591,9 @@ def main() -> None:
             path = f"{output} {'jack' if 'JACK' in label else 'pulse'}"
             found, latencies[path] = windows(take, cue_frames, output, latencies.get(path))
             print(f"{label + ' ' + output:32}" + "".join(row(found[key]) for key in WINDOWS) + f"   {latencies[path]:6.2f}")
+        if take.arrivals["schedule"]:  # its own latency: the wall offset of its run's log
+            found, _ = windows(take, cue_frames, "schedule")
+            print(f"{label + ' schedule':32}" + "".join(row(found[key]) for key in WINDOWS) + "   (the clock alone)")
         print(
             f"{'':32}(audio gaps: {take.gaps}, {take.gaps_in_stalls} in the engine's stalls, {take.gaps_in_machine_stalls} of the rest "
             f"in the machine's{'' if take.cycles_missed is None else f'; JACK cycles the engine missed: {take.cycles_missed}'}; capture writes after the mix, p99 {take.late_writes_p99_ms:.2f} ms; cues found: {len(take.heard_ns) and sum(f in take.heard_ns for f in cue_frames)})"
