@@ -187,6 +187,20 @@ def test_the_beat_table_gives_each_performer_their_own_lines(tmp_path: Path) -> 
     assert bar_4_beat_2 is not None and bar_4_beat_2["Ben"].breath_in_beats == 2 and bar_4_beat_2["Ava"].breath_in_beats is None
 
 
+def test_at_one_frame_the_monitors_position_goes_before_the_section_and_the_lyric_it_carries(tmp_path: Path) -> None:
+    """A page or monitor draws between two messages: the lyric's own message first showed the line beside
+    the bar before it. The position carries the beat's section and lyric, so it goes first (after the cues)."""
+    from showcontrol.load.show_file import load_show
+    from showcontrol.timeline.events import Kind
+
+    (tmp_path / "show.yaml").write_text(DUET.replace("    lyrics:", "    sections: {intro: 1, verse: 2, bridge: 4}\n    lyrics:"))
+    timeline = load_show(tmp_path / "show.yaml").timelines["duet"]
+    for bar in (2, 4):  # a section, a lyric and a beat on one frame
+        frame = timeline.tempo.frame(BarBeat(bar), 48000)
+        kinds = [e.kind for e in timeline.events if e.at_frame == frame and e.kind in (Kind.BEAT, Kind.SECTION, Kind.LYRIC)]
+        assert kinds == [Kind.BEAT, Kind.SECTION, Kind.LYRIC], (bar, kinds)
+
+
 def test_a_performers_monitor_ignores_the_others_lines() -> None:
     ava = MonitorView(performer="Ava")
     assert apply(ava, "state/lyric", b'{"text": "Ben answers", "performer": "Ben"}', 0).lyric == ""

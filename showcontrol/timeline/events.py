@@ -15,18 +15,21 @@ from showcontrol.timeline.tracks import TrackPlacement
 
 
 class Kind(StrEnum):
-    SECTION = "section"
-    LYRIC = "lyric"
-    BREATH = "breath"
     SYNC = "sync"  # MIDI clock and MTC quarter frames: sent before cues at the same frame
     OSC = "osc"
     MIDI = "midi"
     MQTT = "mqtt"
     BEAT = "beat"  # a pulse of the grid, for monitors; there whether or not a click sounds
+    SECTION = "section"
+    LYRIC = "lyric"
+    BREATH = "breath"
     CLICK = "click"  # audio only: a hit in an earpiece feed
     END = "end"
 
 
+# At one frame: the clocks, then the cues, then the monitors' position (which carries the section, the
+# lyric and the breath count of its beat), then those on topics of their own. A page that drew the lyric's
+# own message before the position's showed a line beside the bar before it (seen in tests/test_web.py).
 ORDER_AT_SAME_FRAME = {kind: rank for rank, kind in enumerate(Kind)}
 
 
