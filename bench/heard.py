@@ -16,8 +16,8 @@ then taken off both codes' errors. The engine is stopped (SIGSTOP) for each of `
 The same show is then played by the code of `--baseline` (default: the commit before the clock re-lock),
 extracted to a temporary folder, in the same run; and by this code through PipeWire's JACK (`pw-jack`,
 the patch's `backend: jack`, its ports connected to the null sink), unless `--no-jack`. Printed per output: p50/p99/max of |error| in ms over the
-first 2 s after play; for cues heard while the engine was stopped (due while it could not run: late by
-what is left of the stall, whatever the code); in the 0.5 s after each stall (the re-lock); from 0.5 to 5 s
+first 2 s after play; for cues due to leave while the engine was stopped (late by what is left of the
+stall, whatever the code); in the 0.5 s after each stall (the re-lock); from 0.5 to 5 s
 after (where the re-locked clock must be right); and over the rest. A third row per take, "schedule",
 sets when the show meant each cue to go (its log) against the mix: the clock's error alone, without the
 send path's, the receivers' or the dispatcher's lateness. Gaps in the mixed audio (underruns,
@@ -446,7 +446,7 @@ def server_cycles(profile: Path, printed: str, show_node: str) -> ServerCycles:
     return found
 
 
-WINDOWS = ("first 2 s", "heard while stopped", "0-0.5 s after a stall", "0.5-5 s after a stall", "steady")
+WINDOWS = ("first 2 s", "due while stopped", "0-0.5 s after a stall", "0.5-5 s after a stall", "steady")
 
 
 def ramp_gaps(values: np.ndarray) -> np.ndarray:
@@ -484,34 +484,36 @@ def machine_stalls(path: Path) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in (line.split() for line in path.read_text().splitlines() if line.count(" ") == 1)]
 
 
-def windows(take: Take, cue_frames: list[int], output: str, latency: float | None = None) -> tuple[dict[str, list[float]], float]:
-    """|error| in ms by window, after `latency` (default: this take's median where no start or stall is near)."""
+def windows(
+    take: Take, cue_frames: list[int], output: str, latency: float | None = None, leaves_ms: float | None = None
+) -> tuple[dict[str, list[float]], float]:
+    """|error| in ms by window, after `latency` (default: this take's median where no start or stall is near).
+
+    A cue is "due while stopped" when it was due to leave while the engine was stopped: `leaves_ms` from
+    its mix (default: the latency; through SDL about -16 ms, the stream's buffer). No code sends such a cue
+    on time. Its audio may still be mixed after the stall, so by its mix alone it would count against the
+    re-lock after it."""
     errors = []
     for n, frame in enumerate(cue_frames):
         arrival, heard = take.arrivals[output].get(n), take.heard_ns.get(frame)
         if arrival is not None and heard is not None:
             errors.append(((arrival - heard) / 1e6, heard))
     play_ns = min(h for _, h in errors)
-    found: dict[str, list[float]] = {key: [] for key in WINDOWS}
-    keys = []
-    for _, heard in errors:
+
+    def window(heard: float, leaves_ns: float) -> str:
         since = min((heard - end for _, end in take.stalls_ns if heard >= end), default=float("inf"))
-        stopped = any(start <= heard < end for start, end in take.stalls_ns)  # its cue was due while the engine could not run
-        keys.append(
-            WINDOWS[0]
-            if heard - play_ns < 2e9
-            else WINDOWS[1]
-            if stopped
-            else WINDOWS[2]
-            if since < 0.5e9
-            else WINDOWS[3]
-            if since < 5e9
-            else WINDOWS[4]
-        )
-    if latency is None:
-        latency = float(np.median([e for (e, _), key in zip(errors, keys, strict=True) if key == WINDOWS[4]]))
-    for (error, _), key in zip(errors, keys, strict=True):
-        found[key].append(abs(error - latency))
+        if heard - play_ns < 2e9:
+            return WINDOWS[0]
+        if any(start <= heard + leaves_ns < end for start, end in take.stalls_ns):
+            return WINDOWS[1]
+        return WINDOWS[2] if since < 0.5e9 else WINDOWS[3] if since < 5e9 else WINDOWS[4]
+
+    if latency is None:  # the steady window is the same whenever a cue was due: it is 5 s from any stall
+        latency = float(np.median([e for e, heard in errors if window(heard, 0.0) == WINDOWS[4]]))
+    leaves_ns = (latency if leaves_ms is None else leaves_ms) * 1e6
+    found: dict[str, list[float]] = {key: [] for key in WINDOWS}
+    for error, heard in errors:
+        found[window(heard, leaves_ns)].append(abs(error - latency))
     return found, latency
 
 
@@ -591,8 +593,8 @@ def main() -> None:
             path = f"{output} {'jack' if 'JACK' in label else 'pulse'}"
             found, latencies[path] = windows(take, cue_frames, output, latencies.get(path))
             print(f"{label + ' ' + output:32}" + "".join(row(found[key]) for key in WINDOWS) + f"   {latencies[path]:6.2f}")
-        if take.arrivals["schedule"]:  # its own latency: the wall offset of its run's log
-            found, _ = windows(take, cue_frames, "schedule")
+        if take.arrivals["schedule"]:  # its own latency (the wall offset of its run's log); due as OSC is
+            found, _ = windows(take, cue_frames, "schedule", leaves_ms=latencies[f"osc {'jack' if 'JACK' in label else 'pulse'}"])
             print(f"{label + ' schedule':32}" + "".join(row(found[key]) for key in WINDOWS) + "   (the clock alone)")
         print(
             f"{'':32}(audio gaps: {take.gaps}, {take.gaps_in_stalls} in the engine's stalls, {take.gaps_in_machine_stalls} of the rest "
