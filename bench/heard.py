@@ -199,9 +199,9 @@ def capture_clock(growth: list[tuple[int, int]], header_bytes: int, channels: in
     or underrunning): so the envelope is not one line but the highest one made of flat pieces 2 * ENVELOPE_S
     long that no write falls below, whole pieces only, at the capture's ends too (a morphological opening
     of the writes' offsets from the nominal rate). It steps where the sink's clock steps up, and where it
-    steps down at least 2 * ENVELOPE_S after the last step. A running minimum, as before, carried the lower offset up to
-    ENVELOPE_S past each step up, and put the cue after each one-cycle step 5.3 ms off (the engine's
-    own schedule had the step). Also returned: how far, at p99, writes came after the envelope (ms)."""
+    steps down at least 2 * ENVELOPE_S after the last step. A running minimum, as before, carried the
+    lower offset up to ENVELOPE_S past each step up, and put the cue after each one-cycle step 5.3 ms off
+    (the engine's own schedule had the step). Also returned: how far, at p99, writes came after the envelope (ms)."""
     points = np.array([(t, (size - header_bytes) // (4 * channels)) for t, size in growth], dtype=np.float64)
     frames, times = points[:, 1], points[:, 0]
     offsets = times - frames * 1e9 / RATE
@@ -589,12 +589,13 @@ def main() -> None:
     print(f"{'p50/p99/max':32}" + "".join(f"{key:>24}" for key in WINDOWS) + "   latency")
     latencies: dict[str, float] = {}  # each path's latency, measured on this code's steady part, taken off both codes'
     for label, take in takes.items():
+        server = "jack" if "JACK" in label else "pulse"
         for output in ("osc", "mqtt"):
-            path = f"{output} {'jack' if 'JACK' in label else 'pulse'}"
+            path = f"{output} {server}"
             found, latencies[path] = windows(take, cue_frames, output, latencies.get(path))
             print(f"{label + ' ' + output:32}" + "".join(row(found[key]) for key in WINDOWS) + f"   {latencies[path]:6.2f}")
         if take.arrivals["schedule"]:  # its own latency (the wall offset of its run's log); due as OSC is
-            found, _ = windows(take, cue_frames, "schedule", leaves_ms=latencies[f"osc {'jack' if 'JACK' in label else 'pulse'}"])
+            found, _ = windows(take, cue_frames, "schedule", leaves_ms=latencies[f"osc {server}"])
             print(f"{label + ' schedule':32}" + "".join(row(found[key]) for key in WINDOWS) + "   (the clock alone)")
         print(
             f"{'':32}(audio gaps: {take.gaps}, {take.gaps_in_stalls} in the engine's stalls, {take.gaps_in_machine_stalls} of the rest "
