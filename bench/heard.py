@@ -8,7 +8,8 @@ through SDL's pulseaudio driver into a PipeWire null sink, while `pw-record` cap
 the capture tells which song frame the server mixed when: a capture is never assumed to keep its positions
 (after an underrun a server delays or skips). When the server mixed each capture block is read off the
 capture file's growth (inotify): its lower envelope (see capture_clock). Each cue's error is its
-arrival at a real receiver (a UDP socket here, mosquitto_sub) minus when its song frame was mixed; the
+arrival at a real receiver (a UDP socket here, stamped by the kernel as it took the datagram in, so the
+bench's own reading thread is not counted; mosquitto_sub) minus when its song frame was mixed; the
 median over the steady part of this code's run is the path's constant latency, printed (negative: cues
 arrive before the audio is mixed, by the server's buffer, which the patch's `output_latency_ms` is for),
 then taken off both codes' errors. The engine is stopped (SIGSTOP) for each of `--stalls` ms mid-song.
@@ -20,7 +21,9 @@ first 2 s after play; for cues due to leave while the engine was stopped (late b
 stall, whatever the code); in the 0.5 s after each stall (the re-lock); from 0.5 to 5 s
 after (where the re-locked clock must be right); and over the rest. A third row per take, "schedule",
 sets when the show meant each cue to go (its log) against the mix: the clock's error alone, without the
-send path's, the receivers' or the dispatcher's lateness. Gaps in the mixed audio (underruns,
+send path's, the receivers' or the dispatcher's lateness. Each OSC cue off by more than 1 ms is then
+taken apart, by the show's log, into the clock's part, the dispatcher's (sent after it was due) and the
+way's (the rest), beside how late the machine probe (below) was as it went. Gaps in the mixed audio (underruns,
 skips) are counted and told apart: in the engine's stalls, or while a probe process that does nothing
 but sleep 1 ms at a time, at a real-time priority above every thread of the show, ran late too (the
 machine stalled, not the engine); each take prints how often the probe stalled, the run's noise, and
@@ -186,6 +189,8 @@ class Take:
     gaps_in_stalls: int  # of them, while the bench had the engine stopped
     gaps_in_machine_stalls: int  # of the others, while a process of nothing but a 1 ms sleep loop stalled too
     machine_stalled: list[tuple[int, int]]  # when that probe was 8 ms late or more, the play's whole length
+    machine_late: list[tuple[int, int]]  # when it was 1 ms late or more: below a gap, still a late cue
+    reading_p99_ms: float  # how long the bench's UDP thread took to read a datagram after the kernel had it, p99
     cycles: ServerCycles
     cycles_missed: str | None  # the run's report: how much of the JACK server's cycles our client never ran for (None on SDL)
 
@@ -262,10 +267,11 @@ def play(
     probe = subprocess.Popen([sys.executable, "-c", MACHINE_PROBE, str(probe_file), str(PROBE_PRIORITY)])
     growth = FileGrowth(capture).start()
     time.sleep(0.5)
-    osc.datagrams.clear()
+    osc.clear()
     mqtt.lines.clear()
     mqtt.read_ns.clear()
     how = ("--patch", str(folder / "patch-jack.yaml")) if jack else SDL_ARGS
+    (folder / "show.jsonl").unlink(missing_ok=True)  # the show appends to its log: each take reads its own
     report_file = folder / "report.txt"
     report = report_file.open("w")  # a file, not a pipe: nothing the engine writes can block it
     engine = subprocess.Popen(
@@ -324,18 +330,24 @@ def play(
     mixed_at = np.interp(playing[first_mixed[cues]] + 1, written, mixed_ns)
     heard = dict(zip(song_frames[cues].tolist(), mixed_at.tolist(), strict=True))
     lines = list(mqtt.lines)  # its reader notes the read time first: read_ns is never the shorter
+    read_ns = [t for t, _ in osc.datagrams]
+    kernel_ns = wall.to_monotonic(osc.kernel_wall_ns[: len(read_ns)], read_ns)  # when it arrived, not when this thread woke
+    logged = logged_cues(folder / "show.jsonl")
     arrivals = {
-        "osc": {struct.unpack(">i", data[-4:])[0]: t for t, data in osc.datagrams},
+        "osc": {struct.unpack(">i", data[-4:])[0]: t for t, (_, data) in zip(kernel_ns, osc.datagrams, strict=True)},
         "mqtt": dict(
             zip((int(p) for _, _, p in lines), wall.to_monotonic([t for t, _, _ in lines], mqtt.read_ns[: len(lines)]), strict=True)
         ),
-        "schedule": scheduled_cues(folder / "show.jsonl"),
+        "schedule": {cue: scheduled for cue, (scheduled, _) in logged.items()},
+        "sent": {cue: sent for cue, (_, sent) in logged.items()},
     }
+    reading_ms = (np.array(read_ns) - np.array(kernel_ns)) / 1e6
     if engine.returncode not in (0, 1):
         print(f"  note: the engine exited {engine.returncode}: {err[-500:]}")
     gaps_ns = np.interp(ramp_gaps(values[playing[0] : playing[-1] + 1]) + playing[0], written, mixed_ns)
     in_stalls = [near(at, ends) for at in gaps_ns]
-    machine = machine_stalls(probe_file)
+    late = machine_late(probe_file)
+    machine = [(a, b) for a, b in late if b - a >= MACHINE_STALL_NS]
     in_machine = [near(at, machine) for at, ours in zip(gaps_ns, in_stalls, strict=True) if not ours]
     missed = re.search(r"cycles missed: (none|[\d.]+ ms)", report_file.read_text())
     node = "the show's node" if jack else "the show's stream (pipewire-pulse's thread)"
@@ -345,20 +357,33 @@ def play(
         np.savez_compressed(
             keep / "capture.npz", ramp=values.astype(np.int32), writes=np.array(growth.samples), header=header, channels=audio.shape[1]
         )
-    return Take(heard, arrivals, ends, residual, len(gaps_ns), sum(in_stalls), sum(in_machine), machine, cycles, missed and missed.group(1))
+    return Take(
+        heard,
+        arrivals,
+        ends,
+        residual,
+        len(gaps_ns),
+        sum(in_stalls),
+        sum(in_machine),
+        machine,
+        late,
+        float(np.percentile(reading_ms, 99)) if len(reading_ms) else 0.0,
+        cycles,
+        missed and missed.group(1),
+    )
 
 
-def scheduled_cues(show_log: Path) -> dict[int, int]:
-    """When the show meant each OSC cue to go, from its log (`scheduled`: wall ns, at a fixed offset from the
-    monotonic clock in one run, which the take's own median takes off). Against the mix, that is the clock's
-    error alone: none of the send path's, the receivers' or the dispatcher's lateness. An older code's log
-    may not have it: then nothing."""
+def logged_cues(show_log: Path) -> dict[int, tuple[int, int]]:
+    """When the show meant each OSC cue to go and when its dispatcher sent it, from its log (`scheduled`,
+    `sent`: wall ns, at one fixed offset from the monotonic clock in a run, which the take's own median
+    takes off). The first against the mix is the clock's error alone: none of the send path's, the
+    receivers' or the dispatcher's lateness. An older code's log may not have them: then nothing."""
     found = {}
     with show_log.open() as lines:
         for line in lines:
             event = json.loads(line)
             if event.get("kind") == "osc" and "scheduled" in event:
-                found[int(event["message"]["args"][0])] = round(event["scheduled"] * 1e9)
+                found[int(event["message"]["args"][0])] = (round(event["scheduled"] * 1e9), round(event["sent"] * 1e9))
     return found
 
 
@@ -466,7 +491,7 @@ out, last = open(sys.argv[1], "w", buffering=1), time.monotonic_ns()
 while True:
     time.sleep(0.001)
     now = time.monotonic_ns()
-    if now - last > 8_000_000:
+    if now - last > 2_000_000:  # a 1 ms sleep 1 ms late or more
         out.write(f"{last} {now}\\n")
     last = now
 """
@@ -478,27 +503,32 @@ def near(at_ns: float, spans: list[tuple[int, int]]) -> bool:
     return any(start - NEAR_NS <= at_ns <= end + NEAR_NS for start, end in spans)
 
 
-def machine_stalls(path: Path) -> list[tuple[int, int]]:
+MACHINE_STALL_NS = 8_000_000  # a probe this late is a stall of the machine's (a gap in the audio is likely)
+
+
+def machine_late(path: Path) -> list[tuple[int, int]]:
     """When the probe, a process of nothing but a 1 ms sleep loop at a real-time priority above the show's
-    threads, ran 8 ms late or more: the machine's stalls (on this VM the host's: both vCPUs at once)."""
+    threads, ran 1 ms late or more: (slept from, woke), monotonic ns. From 8 ms (MACHINE_STALL_NS) these are
+    the machine's stalls (on this VM the host's: both vCPUs at once); the shorter ones can still make a cue late."""
     return [(int(a), int(b)) for a, b in (line.split() for line in path.read_text().splitlines() if line.count(" ") == 1)]
 
 
-def windows(
+def cue_errors(
     take: Take, cue_frames: list[int], output: str, latency: float | None = None, leaves_ms: float | None = None
-) -> tuple[dict[str, list[float]], float]:
-    """|error| in ms by window, after `latency` (default: this take's median where no start or stall is near).
+) -> tuple[dict[int, tuple[float, str]], float]:
+    """Each cue's error in ms after `latency` (default: this take's median where no start or stall is near),
+    signed (late is positive), and its window; and the latency.
 
     A cue is "due while stopped" when it was due to leave while the engine was stopped: `leaves_ms` from
     its mix (default: the latency; through SDL about -16 ms, the stream's buffer). No code sends such a cue
     on time. Its audio may still be mixed after the stall, so by its mix alone it would count against the
     re-lock after it."""
-    errors = []
+    raw = {}
     for n, frame in enumerate(cue_frames):
         arrival, heard = take.arrivals[output].get(n), take.heard_ns.get(frame)
         if arrival is not None and heard is not None:
-            errors.append(((arrival - heard) / 1e6, heard))
-    play_ns = min(h for _, h in errors)
+            raw[n] = ((arrival - heard) / 1e6, heard)
+    play_ns = min(h for _, h in raw.values())
 
     def window(heard: float, leaves_ns: float) -> str:
         since = min((heard - end for _, end in take.stalls_ns if heard >= end), default=float("inf"))
@@ -509,12 +539,81 @@ def windows(
         return WINDOWS[2] if since < 0.5e9 else WINDOWS[3] if since < 5e9 else WINDOWS[4]
 
     if latency is None:  # the steady window is the same whenever a cue was due: it is 5 s from any stall
-        latency = float(np.median([e for e, heard in errors if window(heard, 0.0) == WINDOWS[4]]))
+        latency = float(np.median([e for e, heard in raw.values() if window(heard, 0.0) == WINDOWS[4]]))
     leaves_ns = (latency if leaves_ms is None else leaves_ms) * 1e6
+    return {n: (error - latency, window(heard, leaves_ns)) for n, (error, heard) in raw.items()}, latency
+
+
+def windows(
+    take: Take, cue_frames: list[int], output: str, latency: float | None = None, leaves_ms: float | None = None
+) -> tuple[dict[str, list[float]], float]:
+    """|error| in ms by window (see cue_errors), and the latency taken off."""
+    errors, latency = cue_errors(take, cue_frames, output, latency, leaves_ms)
     found: dict[str, list[float]] = {key: [] for key in WINDOWS}
-    for error, heard in errors:
-        found[window(heard, leaves_ns)].append(abs(error - latency))
+    for error, where in errors.values():
+        found[where].append(abs(error))
     return found, latency
+
+
+@dataclass
+class LateCue:
+    """An OSC cue off the mixed audio by more than OFF_MS, its error taken apart: the clock's (when the show
+    meant it to go, against the mix), the dispatcher's (sent after that, beyond the take's usual), and the
+    way's (the rest: the send call, the kernel, the loopback), and how late the machine probe was meanwhile."""
+
+    cue: int
+    window: str
+    error_ms: float
+    clock_ms: float
+    dispatcher_ms: float
+    way_ms: float
+    machine_ms: float  # the probe's worst lateness from 3 ms before the cue was due to its arrival
+
+    def whose(self) -> str:
+        parts = {"the clock": self.clock_ms, "the dispatcher": self.dispatcher_ms, "the way": self.way_ms}
+        return max(parts, key=lambda k: abs(parts[k]))
+
+    def __str__(self) -> str:
+        return (
+            f"cue {self.cue:3d} {self.window:22} {self.error_ms:+7.2f} ms: clock {self.clock_ms:+6.2f}, dispatcher "
+            f"{self.dispatcher_ms:+6.2f}, way {self.way_ms:+6.2f}; the machine probe late {self.machine_ms:5.2f} ms"
+        )
+
+
+OFF_MS = 1.0
+SHOWN_LATE = 8  # the worst late cues printed a take (--keep keeps them all)
+
+
+def late_cues(take: Take, cue_frames: list[int], osc_latency: float) -> list[LateCue]:
+    """The OSC cues off by more than OFF_MS, but those due while the engine was stopped (no code sends them
+    on time), each taken apart; nothing where the show's log has no schedule (an older code)."""
+    if not take.arrivals["schedule"]:
+        return []
+    osc, _ = cue_errors(take, cue_frames, "osc", osc_latency)
+    clock, _ = cue_errors(take, cue_frames, "schedule", leaves_ms=osc_latency)
+    schedule, sent = take.arrivals["schedule"], take.arrivals["sent"]
+    usual_ns = float(np.median([sent[n] - schedule[n] for n in schedule]))
+    found = []
+    for n, (error, where) in osc.items():
+        if abs(error) <= OFF_MS or where == WINDOWS[1] or n not in clock:
+            continue
+        dispatcher = (sent[n] - schedule[n] - usual_ns) / 1e6
+        arrival = take.arrivals["osc"][n]
+        due = arrival - error * 1e6
+        machine = max(((b - a) / 1e6 - 1.0 for a, b in take.machine_late if a <= arrival and b >= due - 3e6), default=0.0)
+        found.append(LateCue(n, where, error, clock[n][0], dispatcher, error - clock[n][0] - dispatcher, machine))
+    return found
+
+
+def explain(late: list[LateCue]) -> str:
+    """One line: whose the larger part of each late cue was, and how many of them came as the machine
+    probe, above every thread of the show, was late too."""
+    whose = [cue.whose() for cue in late]
+    parts = ", ".join(f"{whose.count(k)} {k}'s" for k in ("the clock", "the dispatcher", "the way") if k in whose)
+    with_machine = sum(cue.machine_ms >= 1.0 for cue in late)
+    return f"OSC cues off by more than {OFF_MS:g} ms, not due while stopped: {len(late)}" + (
+        f" (the larger part {parts}; {with_machine} of them as the machine probe was 1 ms late or more)" if late else ""
+    )
 
 
 def row(values: list[float]) -> str:
@@ -568,8 +667,9 @@ def main() -> None:
                     code, show, folder, sound, osc, mqtt, stalls, args.seconds, cue_frames, wall, keep=kept(args.keep, label)
                 )
             if not args.no_jack:
-                takes["this code, JACK"] = play(
-                    REPO, show, folder, sound, osc, mqtt, stalls, args.seconds, cue_frames, wall, jack=True, keep=kept(args.keep, "jack")
+                label = "this code, JACK"
+                takes[label] = play(
+                    REPO, show, folder, sound, osc, mqtt, stalls, args.seconds, cue_frames, wall, jack=True, keep=kept(args.keep, label)
                 )
         finally:
             wall.stop()
@@ -601,6 +701,13 @@ def main() -> None:
             f"{'':32}(audio gaps: {take.gaps}, {take.gaps_in_stalls} in the engine's stalls, {take.gaps_in_machine_stalls} of the rest "
             f"in the machine's{'' if take.cycles_missed is None else f'; JACK cycles the engine missed: {take.cycles_missed}'}; capture writes after the mix, p99 {take.late_writes_p99_ms:.2f} ms; cues found: {len(take.heard_ns) and sum(f in take.heard_ns for f in cue_frames)})"
         )
+        late = late_cues(take, cue_frames, latencies[f"osc {server}"])
+        if take.arrivals["schedule"]:
+            print(f"{'':32}({explain(late)}; the bench read a datagram after the kernel had it, p99 {take.reading_p99_ms:.2f} ms)")
+            for cue in sorted(late, key=lambda c: -abs(c.error_ms))[:SHOWN_LATE]:
+                print(f"{'':34}{cue}")
+            if (into := kept(args.keep, label)) is not None:
+                (into / "late-cues.txt").write_text("".join(f"{cue}\n" for cue in late))
         stalled = [(b - a) / 1e6 for a, b in take.machine_stalled]
         print(
             f"{'':32}(the machine stalled {len(stalled)} times by 8 ms or more, {sum(stalled):.0f} ms in all, worst {max(stalled, default=0):.1f} ms)"

@@ -84,7 +84,7 @@ class Receivers:
         osc = [t for t, _ in self.osc.datagrams]
         midi = [t for t, m in self.midi if m.type == "note_on"]
         mqtt = [t + WALL_TO_MONOTONIC_NS for t, _, _ in self.mqtt.lines]
-        self.osc.datagrams.clear()
+        self.osc.clear()
         self.midi.clear()
         self.mqtt.lines.clear()
         return {"osc": osc, "midi": midi, "mqtt": mqtt}

@@ -7,9 +7,11 @@ import glob
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -212,28 +214,61 @@ class Subscriber:
         self._reader.join(30)
 
 
+def wait_until(condition: Callable[..., object], timeout: float = 30.0) -> None:
+    """Poll `condition` until it holds: a TimeoutError after `timeout` s, never a hang."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not so within {timeout} s")
+        time.sleep(0.01)
+
+
 class UdpReceiver:
-    """A UDP socket on a free port recording (receive ns, datagram)."""
+    """A UDP socket on a free port recording (receive ns, datagram), and beside each, in `kernel_wall_ns`,
+    when the kernel took the datagram in (SO_TIMESTAMPNS, wall ns): this reading thread wakes late on a loaded
+    machine (1-2 ms seen), and a bench that times arrivals must not count that against the sender."""
+
+    SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux's; Python has no name for it
+    TIMESPEC = struct.Struct("qq")
 
     def __init__(self) -> None:
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.socket.bind(("127.0.0.1", 0))
+        self.socket.setsockopt(socket.SOL_SOCKET, self.SO_TIMESTAMPNS, 1)
         self.socket.settimeout(0.2)
         self.port = int(self.socket.getsockname()[1])
         self.datagrams: list[tuple[int, bytes]] = []
+        self.kernel_wall_ns: list[int] = []  # one per datagram: 0 where the kernel gave no stamp
+        self._lock = threading.Lock()  # the two lists stay in step through clear()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
+    def _take(self) -> None:
+        data, ancillary, _, _ = self.socket.recvmsg(65536, socket.CMSG_SPACE(self.TIMESPEC.size))
+        read_ns = time.monotonic_ns()
+        stamp = 0
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == self.SO_TIMESTAMPNS and len(payload) >= self.TIMESPEC.size:
+                seconds, nanoseconds = self.TIMESPEC.unpack_from(payload)
+                stamp = seconds * 1_000_000_000 + nanoseconds
+        with self._lock:
+            self.kernel_wall_ns.append(stamp)
+            self.datagrams.append((read_ns, data))
+
     def _read(self) -> None:
         while not self._stop.is_set():
             try:
-                data = self.socket.recv(65536)
+                self._take()
             except TimeoutError:
                 continue
             except OSError:
                 return
-            self.datagrams.append((time.monotonic_ns(), data))
+
+    def clear(self) -> None:
+        with self._lock:
+            self.datagrams.clear()
+            self.kernel_wall_ns.clear()
 
     def close(self) -> None:
         """Stop receiving; what the socket already holds is taken first, so a datagram that came in before
@@ -243,7 +278,7 @@ class UdpReceiver:
         self.socket.setblocking(False)
         with contextlib.suppress(BlockingIOError):
             while True:
-                self.datagrams.append((time.monotonic_ns(), self.socket.recv(65536)))
+                self._take()
         self.socket.close()
 
 

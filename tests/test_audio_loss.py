@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from conftest import start_show
-from peers import Subscriber, UdpReceiver
-from test_transport_run import beat_show, received, wait_until
+from peers import Subscriber, UdpReceiver, wait_until
+from test_transport_run import beat_show, received
 
 from showcontrol.app import RunOptions, ShowRunner
 from showcontrol.audio.link import AudioHealth

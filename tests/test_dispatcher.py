@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 from conftest import as_a
-from peers import UdpReceiver
+from peers import UdpReceiver, wait_until
 from pythonosc.osc_message import OscMessage
-from test_transport_run import beat_show, wait_until
+from test_transport_run import beat_show
 
 from showcontrol.app import RunOptions, ShowRunner
 from showcontrol.audio.clock import ClockMap

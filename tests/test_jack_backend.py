@@ -22,8 +22,7 @@ import libltc
 import numpy as np
 import pytest
 from conftest import REPO, mostly_at, start_show, write_tone
-from peers import Jack, _start_jack
-from test_transport_run import wait_until
+from peers import Jack, _start_jack, wait_until
 
 if TYPE_CHECKING:
     from showcontrol.audio.jack_device import JackDevice
@@ -387,7 +386,7 @@ def test_a_jack_server_restarted_while_stopped_is_played_on_again(tmp_path: Path
     """The server dies mid-song: the show goes on in time on the stand-in; stopped, the server comes back
     (the same name, as a restarted jackd): the client is opened again, never playing by itself, and plays."""
     from peers import UdpReceiver
-    from test_transport_run import beat_show, received, wait_until
+    from test_transport_run import beat_show, received
 
     from showcontrol.app import RunOptions, ShowRunner
     from showcontrol.audio.link import AudioHealth

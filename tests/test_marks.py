@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import as_a, showcontrol, write_tone
-from test_transport_run import wait_until
+from peers import wait_until
 
 from showcontrol.app import RunOptions, ShowRunner
 from showcontrol.engine.transport import State

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from test_remote_control import wait_until, write_show
+from peers import wait_until
+from test_remote_control import write_show
 
 from showcontrol.codec.msc import MscMessage, decode_msc, msc
 from showcontrol.control.commands import Go, Locate, Pause, Reply, Resume, SetLoop, Stop

@@ -19,9 +19,8 @@ import pytest
 from conftest import REPO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from peers import Broker, free_port
+from peers import Broker, free_port, wait_until
 from test_run import wait_for_line
-from test_transport_run import wait_until
 
 from showcontrol.codec import monitor as wire
 from showcontrol.model.position import BarBeat
@@ -568,8 +567,6 @@ def pixels(image: pygame.Surface, test: Callable[[pygame.Color], bool], xs: rang
 def test_the_monitor_shows_the_sets_next_song_big_between_songs_and_small_while_playing(tmp_path: Path, broker: Broker) -> None:
     """A real engine with a two-song set on the real broker: stopped, the monitor says in large amber type
     which number GO plays; playing, the song after it in small type at the bottom, by number and title."""
-    from test_remote_control import wait_until
-
     from showcontrol.app import RunOptions, ShowRunner
     from showcontrol.engine.transport import State
     from showcontrol.load.show_file import load_show

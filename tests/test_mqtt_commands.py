@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from peers import Broker, Subscriber
-from test_remote_control import wait_until, write_show
+from peers import Broker, Subscriber, wait_until
+from test_remote_control import write_show
 
 from showcontrol.app import RunOptions, ShowRunner
 from showcontrol.engine.transport import State

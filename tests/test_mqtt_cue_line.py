@@ -8,9 +8,8 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from peers import Broker, Subscriber
+from peers import Broker, Subscriber, wait_until
 from test_mqtt_output import PREFIX, beat, cue
-from test_transport_run import wait_until
 
 from showcontrol.io.mqtt import MqttPublisher
 from showcontrol.io.output import Health

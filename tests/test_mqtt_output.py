@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import REPO
-from peers import Broker, Subscriber
-from test_transport_run import wait_until
+from peers import Broker, Subscriber, wait_until
 
 from showcontrol.io.mqtt import MqttPublisher
 from showcontrol.io.output import Health

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, run_show_to_the_end
-from peers import UdpReceiver, free_port
-from test_transport_run import beat_show, received, wait_until
+from peers import UdpReceiver, free_port, wait_until
+from test_transport_run import beat_show, received
 
 from showcontrol.io.osc import RECOVER_NS, OscUdpOutput
 from showcontrol.io.output import Health

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, start_show
-from peers import Broker, Subscriber
-from test_transport_run import wait_until
+from peers import Broker, Subscriber, wait_until
 
 PREFIX = "sctest/quit/"
 

@@ -9,7 +9,6 @@ import json
 import signal
 import socket
 import time
-from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import pytest
 from conftest import REPO
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from peers import free_port
+from peers import free_port, wait_until
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
@@ -50,14 +49,6 @@ def write_show(folder: Path, patch_extra: str = "", songs: int = 2) -> Path:
     show = folder / "show.yaml"
     show.write_text("\n".join(lines) + "\n")
     return show
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError
-        time.sleep(0.01)
 
 
 # -- the pure parser ------------------------------------------------------------------------

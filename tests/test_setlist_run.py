@@ -17,11 +17,10 @@ import numpy as np
 import pytest
 import soundfile
 from conftest import REPO, beat_cue_lines, run_show_to_the_end, start_show
-from peers import Broker, Subscriber, UdpReceiver, free_port
+from peers import Broker, Subscriber, UdpReceiver, free_port, wait_until
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from test_terminal import Tmux
-from test_transport_run import wait_until
 
 from showcontrol.app import RunOptions, ShowRunner
 from showcontrol.app.follow import ArmedFollow, Handover

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_transport_run import wait_until
+from peers import wait_until
 
 from showcontrol.showlog import ShowLog
 

@@ -20,10 +20,9 @@ import numpy as np
 import pytest
 import soundfile
 from conftest import REPO, beat_cue_lines, start_show, write_tone
-from peers import UdpReceiver
+from peers import UdpReceiver, wait_until
 from pythonosc.osc_message import OscMessage
 from test_terminal import Tmux
-from test_transport_run import wait_until
 
 from showcontrol.app import RunOptions, ShowRunner
 from showcontrol.app.stem_maker import MAKER_COMMAND, MEMORY_FOLDER_VARIABLE, PREFIX

@@ -9,13 +9,12 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 from conftest import run_show_to_the_end, start_show
-from peers import UdpReceiver
+from peers import UdpReceiver, wait_until
 
 from showcontrol.app import RunOptions, ShowRunner
 from showcontrol.cli import main
@@ -221,13 +220,6 @@ def beat_show(folder: Path, osc_port: int, bars: int = 12) -> Path:
         f"    click: {{enabled: false}}\n    timecode: {{rate: 25, start: '10:00:00:00'}}\n    cues:\n{cues}\n"
     )
     return show
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def test_go_again_stop_and_the_song_end_each_end_a_take_and_marks_go_on_the_last(tmp_path: Path) -> None:

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 from conftest import write_tone
-from peers import UdpReceiver
+from peers import UdpReceiver, wait_until
 from pythonosc.osc_message import OscMessage
-from test_transport_run import wait_until
 
 from showcontrol.app import RunOptions, ShowRunner
 from showcontrol.engine.transport import State
@@ -62,7 +61,7 @@ def running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 def play_through(runner: ShowRunner, receiver: UdpReceiver) -> float:
     """Play the song from the top; the median time between its beat cues' deadlines, as the show logged them
     from the audio clock (their arrival here would be dated by a receiving thread a loaded machine holds)."""
-    receiver.datagrams.clear()
+    receiver.clear()
     assert runner.options.log_path is not None
     log = runner.options.log_path
     logged = lambda: [r for r in map(json.loads, log.read_text().splitlines()) if r.get("kind") == "osc"]  # noqa: E731

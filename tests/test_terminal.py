@@ -21,8 +21,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
-from peers import free_port
-from test_transport_run import wait_until
+from peers import free_port, wait_until
 
 from showcontrol.app import RunOptions, ShowRunner
 from showcontrol.control.commands import Command, Reply

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_show_to_the_end
-from peers import Subscriber, UdpReceiver
+from peers import Subscriber, UdpReceiver, wait_until
 from pythonosc.osc_message import OscMessage
 
 from showcontrol.app import RunOptions, ShowRunner
@@ -41,14 +41,6 @@ outputs:
 
 def received(receiver: UdpReceiver) -> list[tuple[int, int]]:
     return [tuple(OscMessage(d).params) for _, d in receiver.datagrams]
-
-
-def wait_until(condition, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError
-        time.sleep(0.01)
 
 
 def received_at_least(receiver: UdpReceiver, count: int, timeout: float = 30) -> list[tuple[int, int]]:

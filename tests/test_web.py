@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
-from peers import Broker, free_port, wait_for_port
-from test_remote_control import wait_until
+from peers import Broker, free_port, wait_for_port, wait_until
 
 from showcontrol.app import RunOptions, ShowRunner
 from showcontrol.engine.transport import State
