@@ -586,9 +586,7 @@ SHOWN_LATE = 8  # the worst late cues printed a take (--keep keeps them all)
 
 def late_cues(take: Take, cue_frames: list[int], osc_latency: float) -> list[LateCue]:
     """The OSC cues off by more than OFF_MS, but those due while the engine was stopped (no code sends them
-    on time), each taken apart; nothing where the show's log has no schedule (an older code)."""
-    if not take.arrivals["schedule"]:
-        return []
+    on time), each taken apart by the show's log."""
     osc, _ = cue_errors(take, cue_frames, "osc", osc_latency)
     clock, _ = cue_errors(take, cue_frames, "schedule", leaves_ms=osc_latency)
     schedule, sent = take.arrivals["schedule"], take.arrivals["sent"]
@@ -701,8 +699,8 @@ def main() -> None:
             f"{'':32}(audio gaps: {take.gaps}, {take.gaps_in_stalls} in the engine's stalls, {take.gaps_in_machine_stalls} of the rest "
             f"in the machine's{'' if take.cycles_missed is None else f'; JACK cycles the engine missed: {take.cycles_missed}'}; capture writes after the mix, p99 {take.late_writes_p99_ms:.2f} ms; cues found: {len(take.heard_ns) and sum(f in take.heard_ns for f in cue_frames)})"
         )
-        late = late_cues(take, cue_frames, latencies[f"osc {server}"])
-        if take.arrivals["schedule"]:
+        if take.arrivals["schedule"]:  # an older code's log has no schedule to take a late cue apart by
+            late = late_cues(take, cue_frames, latencies[f"osc {server}"])
             print(f"{'':32}({explain(late)}; the bench read a datagram after the kernel had it, p99 {take.reading_p99_ms:.2f} ms)")
             for cue in sorted(late, key=lambda c: -abs(c.error_ms))[:SHOWN_LATE]:
                 print(f"{'':34}{cue}")
