@@ -26,7 +26,10 @@ taken apart, by the show's log, into the clock's part, the dispatcher's (sent af
 way's (the rest), beside how late the machine probe (below) was as it went. Gaps in the mixed audio (underruns,
 skips) are counted and told apart: in the engine's stalls, or while a probe process that does nothing
 but sleep 1 ms at a time, at a real-time priority above every thread of the show, ran late too (the
-machine stalled, not the engine); each take prints how often the probe stalled, the run's noise, and
+machine stalled, not the engine). Each gap outside the engine's stalls is printed by what the capture has
+there: silence with the song going on after it (the show's audio was not there in time: heard), or song
+frames missing with nothing between (the capture lost them, or the server dropped them), and how late
+the probe was around it. Each take prints how often the probe stalled, the run's noise, and
 what PipeWire's own profiler (pw-profiler) saw of each graph cycle: cycles late, the show's node not
 woken or not done, the capture not done. Needs pipewire, pipewire-pulse, wireplumber, pw-record,
 pw-profiler, dbus-daemon and mosquitto.
@@ -188,6 +191,7 @@ class Take:
     gaps: int  # places where the mixed audio does not go on from the frame before (an underrun: silence or a skip)
     gaps_in_stalls: int  # of them, while the bench had the engine stopped
     gaps_in_machine_stalls: int  # of the others, while a process of nothing but a 1 ms sleep loop stalled too
+    other_gaps: list[SeenGap]  # the gaps outside the engine's stalls, one by one
     machine_stalled: list[tuple[int, int]]  # when that probe was 8 ms late or more, the play's whole length
     machine_late: list[tuple[int, int]]  # when it was 1 ms late or more: below a gap, still a late cue
     reading_p99_ms: float  # how long the bench's UDP thread took to read a datagram after the kernel had it, p99
@@ -344,16 +348,19 @@ def play(
     reading_ms = (np.array(read_ns) - np.array(kernel_ns)) / 1e6
     if engine.returncode not in (0, 1):
         print(f"  note: the engine exited {engine.returncode}: {err[-500:]}")
-    gaps_ns = np.interp(ramp_gaps(values[playing[0] : playing[-1] + 1]) + playing[0], written, mixed_ns)
+    gaps = ramp_gaps(values[playing[0] : playing[-1] + 1])
+    gaps_ns = np.interp(np.array([g.at for g in gaps], dtype=np.float64) + playing[0], written, mixed_ns)
     in_stalls = [near(at, ends) for at in gaps_ns]
     late = machine_late(probe_file)
     machine = [(a, b) for a, b in late if b - a >= MACHINE_STALL_NS]
     in_machine = [near(at, machine) for at, ours in zip(gaps_ns, in_stalls, strict=True) if not ours]
+    seen = seen_gaps(gaps, gaps_ns, float(np.interp(playing[0], written, mixed_ns)), late)
+    other_gaps = [g for g, ours in zip(seen, in_stalls, strict=True) if not ours]
     missed = re.search(r"cycles missed: (none|[\d.]+ ms)", report_file.read_text())
     node = "the show's node" if jack else "the show's stream (pipewire-pulse's thread)"
     cycles = server_cycles(profile, (folder / "profiler.out").read_text(), node)
     if keep is not None:
-        keep_take(keep, folder, wanted, heard, arrivals, gaps_ns, ends)
+        keep_take(keep, folder, wanted, heard, arrivals, seen, ends)
         np.savez_compressed(
             keep / "capture.npz", ramp=values.astype(np.int32), writes=np.array(growth.samples), header=header, channels=audio.shape[1]
         )
@@ -365,6 +372,7 @@ def play(
         len(gaps_ns),
         sum(in_stalls),
         sum(in_machine),
+        other_gaps,
         machine,
         late,
         float(np.percentile(reading_ms, 99)) if len(reading_ms) else 0.0,
@@ -396,11 +404,11 @@ def keep_take(
     wanted: list[int],
     heard: dict[int, float],
     arrivals: dict[str, dict[int, int]],
-    gaps_ns: np.ndarray,
+    gaps: list[SeenGap],
     ends: list[tuple[int, int]],
 ) -> None:
     """A take's raw witnesses, for a look cycle by cycle later (--keep): the server's profile, the show's log
-    and report, the probe's stalls; on the monotonic clock, each cue's mix and arrivals, each gap, each stall;
+    and report, the probe's stalls; on the monotonic clock, each cue's mix and arrivals, each stall; each gap;
     and (capture.npz, beside) the captured ramp and the capture's writes, to work out the mix's clock again."""
     into.mkdir(parents=True)
     for name in KEPT:
@@ -415,7 +423,7 @@ def keep_take(
             )
         )
     (into / "cues.tsv").write_text("\n".join(lines) + "\n")
-    (into / "gaps.txt").write_text("".join(f"{int(at)}\n" for at in gaps_ns))
+    (into / "gaps.txt").write_text("".join(f"{gap}\n" for gap in gaps))
     (into / "stalls.txt").write_text("".join(f"{a} {b}\n" for a, b in ends))
 
 
@@ -474,11 +482,86 @@ def server_cycles(profile: Path, printed: str, show_node: str) -> ServerCycles:
 WINDOWS = ("first 2 s", "due while stopped", "0-0.5 s after a stall", "0.5-5 s after a stall", "steady")
 
 
-def ramp_gaps(values: np.ndarray) -> np.ndarray:
-    """Where the captured ramp stops stepping by one frame (mod its turn): each an underrun or a skip."""
-    irregular = (np.diff(values) % (RAMP_STEPS // 2)) != 1  # silence (0) in between, or a jump
+@dataclass(frozen=True)
+class Gap:
+    """A place where the captured ramp stops stepping by one song frame, and what the capture has there.
+
+    Its kind tells whose it may be. Silence (or frames again) in between, the song going on where it left
+    off: the show's audio was not there when the server mixed (an underrun, heard). Song frames missing
+    with nothing in between: the server mixed them and the capture lost them (pw-record not done in a
+    cycle), or the server's stream path dropped them: not the show's late audio."""
+
+    at: int  # the capture frame before it, into the played span
+    inserted: int  # capture frames in between that are not the song going on (silence, or frames again)
+    skipped: int  # song frames the capture never has (negative: frames it has twice)
+
+    def kind(self) -> str:
+        if not self.skipped:
+            return "silence"
+        if not self.inserted:
+            return "skip" if self.skipped > 0 else "again"
+        return "mixed"
+
+
+GAP_KINDS = {
+    "silence": "silences (the show's audio not there in time)",
+    "skip": "skips (song frames the capture lacks: lost by it, or dropped by the server)",
+    "again": "frames again",
+    "mixed": "mixed",
+}
+
+
+@dataclass(frozen=True)
+class SeenGap:
+    """A gap outside the engine's stalls: when, what, and how late the machine probe was around it."""
+
+    seconds: float  # after the first song frame was mixed
+    gap: Gap
+    machine_ms: float  # the probe's worst lateness within NEAR_NS of it (past its 1 ms sleep)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.seconds:9.3f} s: {self.gap.kind():7} {self.gap.inserted:5d} frames in between, {self.gap.skipped:5d} song "
+            f"frames missing; the machine probe late {self.machine_ms:5.2f} ms"
+        )
+
+
+def seen_gaps(gaps: list[Gap], gaps_ns: np.ndarray, first_ns: float, late: list[tuple[int, int]]) -> list[SeenGap]:
+    """Each gap with its time into the take and the probe's worst lateness within NEAR_NS of it."""
+    return [
+        SeenGap(
+            (at - first_ns) / 1e9,
+            gap,
+            max(((b - a) / 1e6 - 1.0 for a, b in late if a - NEAR_NS <= at <= b + NEAR_NS), default=0.0),
+        )
+        for gap, at in zip(gaps, gaps_ns, strict=True)
+    ]
+
+
+def gap_summary(seen: list[SeenGap]) -> str:
+    """One line: the gaps outside the engine's stalls by kind, and how many came as the probe was late."""
+    kinds = [g.gap.kind() for g in seen]
+    parts = ", ".join(f"{kinds.count(k)} {text}" for k, text in GAP_KINDS.items() if k in kinds)
+    with_machine = sum(g.machine_ms >= 1.0 for g in seen)
+    return f"gaps outside the engine's stalls: {len(seen)}" + (
+        f" ({parts}; {with_machine} of them as the machine probe was 1 ms late or more)" if seen else ""
+    )
+
+
+def ramp_gaps(values: np.ndarray) -> list[Gap]:
+    """Each place where the captured ramp stops stepping by one frame (mod its turn): an underrun or a skip."""
+    turn = RAMP_STEPS // 2
+    irregular = (np.diff(values) % turn) != 1  # silence (0) in between, or a jump
     starts = np.flatnonzero(irregular[1:] & ~irregular[:-1]) + 1
-    return np.concatenate([[0], starts]) if len(irregular) and irregular[0] else starts
+    if len(irregular) and irregular[0]:
+        starts = np.concatenate([[0], starts])
+    regular = np.flatnonzero(~irregular)
+    gaps = []
+    for start in starts.tolist():
+        after = regular[np.searchsorted(regular, start)] if len(regular) and regular[-1] > start else len(values) - 1
+        step = (int(values[after]) - int(values[start]) - 1 + turn // 2) % turn - turn // 2
+        gaps.append(Gap(start, int(after) - start - 1, step))
+    return gaps
 
 
 MACHINE_PROBE = """
@@ -699,6 +782,9 @@ def main() -> None:
             f"{'':32}(audio gaps: {take.gaps}, {take.gaps_in_stalls} in the engine's stalls, {take.gaps_in_machine_stalls} of the rest "
             f"in the machine's{'' if take.cycles_missed is None else f'; JACK cycles the engine missed: {take.cycles_missed}'}; capture writes after the mix, p99 {take.late_writes_p99_ms:.2f} ms; cues found: {len(take.heard_ns) and sum(f in take.heard_ns for f in cue_frames)})"
         )
+        print(f"{'':32}({gap_summary(take.other_gaps)})")
+        for gap in take.other_gaps[:SHOWN_LATE]:
+            print(f"{'':34}{gap}")
         if take.arrivals["schedule"]:  # an older code's log has no schedule to take a late cue apart by
             late = late_cues(take, cue_frames, latencies[f"osc {server}"])
             print(f"{'':32}({explain(late)}; the bench read a datagram after the kernel had it, p99 {take.reading_p99_ms:.2f} ms)")

@@ -113,6 +113,7 @@ def a_take(late: dict[int, tuple[str, float]], stall_at_cue: int) -> tuple[Any, 
         gaps=0,
         gaps_in_stalls=0,
         gaps_in_machine_stalls=0,
+        other_gaps=[],
         machine_stalled=[],
         machine_late=[(arrived[30] - 4_000_000, arrived[30] - 1_000_000)],  # a 1 ms sleep that took 3 ms
         reading_p99_ms=0.0,
@@ -138,4 +139,45 @@ def test_a_late_cue_is_taken_apart_into_the_clocks_the_dispatchers_and_the_ways(
     assert found[33].machine_ms == found[36].machine_ms == 0.0
     assert "3 (the larger part 1 the clock's, 1 the dispatcher's, 1 the way's; 1 of them as the machine probe" in heard.explain(
         list(found.values())
+    )
+
+
+def test_each_gap_in_the_captured_ramp_says_what_the_capture_has_there() -> None:
+    """A ramp through its turn (no gap there), with a period of silence, a period the capture lost, a
+    period mixed twice, and silence at a skip: each found once, where it is, with what is in between."""
+    turn = heard.RAMP_STEPS // 2
+    song = np.arange(turn - 3000, turn + 9000) % turn  # the ramp turns 3000 frames in
+    silence, skip, again, both = 1000, 4000, 6000, 8000
+    values = np.concatenate(
+        [
+            song[: silence + 1],
+            np.zeros(BLOCK, np.int64),  # the show's audio not there for a period
+            song[silence + 1 : skip + 1],
+            song[skip + 1 + BLOCK : again + 1],  # a period the capture never had
+            song[again + 1 - BLOCK : again + 1],  # a period mixed again
+            song[again + 1 : both + 1],
+            np.zeros(100, np.int64),
+            song[both + 1 + 50 :],  # silence, and 50 frames never had
+        ]
+    )
+    gaps = heard.ramp_gaps(values)
+    assert [(g.kind(), g.inserted, g.skipped) for g in gaps] == [
+        ("silence", BLOCK, 0),
+        ("skip", 0, BLOCK),
+        ("again", 0, -BLOCK),
+        ("mixed", 100, 50),
+    ]
+    assert [int(values[g.at]) for g in gaps] == [song[silence], song[skip], song[again], song[both]]
+    assert heard.ramp_gaps(song) == []
+
+
+def test_a_gap_is_set_beside_the_machine_probes_lateness_near_it() -> None:
+    gaps = [heard.Gap(10, BLOCK, 0), heard.Gap(20, 0, BLOCK)]
+    at_ns = np.array([FIRST_NS + 1e9, FIRST_NS + 3e9])
+    late = [(int(at_ns[0]) - 30_000_000, int(at_ns[0]) - 26_000_000)]  # a 1 ms sleep that took 4 ms, 26 ms before the first
+    seen = heard.seen_gaps(gaps, at_ns, float(FIRST_NS), late)
+    assert [(round(g.seconds, 6), g.machine_ms) for g in seen] == [(1.0, pytest.approx(3.0)), (3.0, 0.0)]
+    assert heard.gap_summary(seen) == (
+        "gaps outside the engine's stalls: 2 (1 silences (the show's audio not there in time), 1 skips (song frames "
+        "the capture lacks: lost by it, or dropped by the server); 1 of them as the machine probe was 1 ms late or more)"
     )
