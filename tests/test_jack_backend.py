@@ -259,6 +259,38 @@ def test_midi_leaves_on_the_frame_of_its_event_like_the_click(jack, tmp_path: Pa
     assert len(notes) == 3 and set(notes) <= set(onsets)  # each note on the very frame of its beat's click
 
 
+def test_a_start_from_a_later_bar_sends_the_state_before_it_and_the_end_leaves_no_note_held(jack, tmp_path: Path) -> None:
+    """On the JACK client as on rtmidi: `--from 3` with `on_locate: per_address` sends the latest program
+    and controller before bar 3 at the start, then bar 3's note on its frame; the end sends all notes off
+    while the client still runs; and each message is booked as sent, none as dropped."""
+    name = f"locaterec{os.getpid()}"
+    recorder = MidiRecorder(name)
+    (tmp_path / "patch.yaml").write_text(
+        f"version: 1\naudio: {{backend: jack, sample_rate: 48000, channels: 1, buffer_frames: {PERIOD}, routes: {{click: 1}}, "
+        f"ports: {{1: '{name}:in_1'}}}}\noutputs:\n  keys: {{type: midi, port: '{name}:midi_in', on_locate: per_address}}\n"
+    )
+    cues = ["1.1, midi: {to: keys, program: 3}", "1.2, midi: {to: keys, cc: [7, 100]}", "2.1, midi: {to: keys, cc: [7, 60]}"]
+    cues += ["3.1, midi: {to: keys, note_on: [62, 100]}"]
+    show = tmp_path / "show.yaml"
+    show.write_text(
+        "version: 1\npatch: patch.yaml\nsongs:\n  - id: s\n    end: 4.1\n    tempo: [{bar: 1, bpm: 240}]\n    cues:\n"
+        + "".join(f"      - {{at: {cue}}}\n" for cue in cues)
+    )
+    try:
+        process = start_show(show, "--from", "3", driver=None, log=tmp_path / "show.jsonl")
+        out, err = process.communicate(timeout=60)
+    finally:
+        recorder.close()
+    assert process.returncode == 0, err
+    heard = [data.hex() for _, data in recorder.midi]
+    assert heard[:3] == ["c003", "b0073c", "903e64"], heard  # the program, the fader's latest, then bar 3's note
+    assert "b07b00" in heard[3:], heard  # all notes off, after the song
+    results = [json.loads(line).get("result", "") for line in (tmp_path / "show.jsonl").read_text().splitlines()]
+    midi = [r for r in results if "frame" in r or "JACK" in r or "dropped" in r]
+    assert midi == ["rebuild: sent: on its frame"] * 2 + ["sent: on its frame"], midi  # the state, then bar 3's note
+    assert re.search(r"keys: up, sent 3, late \d+, dropped 0, errors 0\n", out), out  # the run's report, no error left in it
+
+
 LOOP_NOTES = {"1.1": 60, "1.4.476": 61, "2.1": 62, "3.4.476": 63, "4.1": 64}  # 476 ticks: 100 frames before the next bar
 
 

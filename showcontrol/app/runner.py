@@ -42,7 +42,7 @@ from showcontrol.audio.link import AudioHealth, AudioLink, Device
 from showcontrol.codec import monitor as wire
 from showcontrol.describe import clock_text
 from showcontrol.dispatcher import MAX_LEAD_S, Dispatcher, DispatcherConfig, DispatcherPorts
-from showcontrol.engine.plan import StartPlan, feed_count_ins, plan_start
+from showcontrol.engine.plan import StartPlan, feed_count_ins, plan_start, state_rebuild
 from showcontrol.engine.segue import gap_frames
 from showcontrol.engine.transport import Loop, Pause, Play, Resume, Segment, State, Stop, Transport
 from showcontrol.errors import ShowControlError
@@ -549,12 +549,22 @@ class ShowRunner:
             self.takes.went(self.cue_at.bar, plan.song_from_frame)
             self.player.went(self.segment.generation)
             self.played.append(self.song.id)
+            self._rebuild_jack_midi(plan.song_from_frame)
             self.transport.request(Play(plan.start_frame, plan.song_from_frame))
             if not self._standby_chosen:
                 self.standby = self._after(self.index)
             self._publish_next(playing=True)
             self.player.wake()
             return plan
+
+    def _rebuild_jack_midi(self, song_from_frame: int) -> None:
+        """A take from a later bar: the JACK client's MIDI outputs get the state rebuilt before the transport
+        starts, so that their first period writes it ahead of the take's first events."""
+        on_locate = {name: spec.on_locate for name, spec in self.loaded.show.patch.outputs.items()}
+        rebuilt = state_rebuild(self.player.version.order, song_from_frame, on_locate) if song_from_frame > 0 else ()
+        for output in self.outputs.values():
+            if isinstance(output, JackMidiOutput):
+                output.rebuild(song_from_frame, rebuilt)
 
     def stop(self) -> None:
         """Interrupt: cues stop now, the track fades out (`stop_fade_s`), MIDI notes off, final state published.

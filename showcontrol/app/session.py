@@ -17,7 +17,7 @@ from showcontrol.audio.jack_device import SongRuns
 from showcontrol.audio.link import AudioHealth, AudioLink
 from showcontrol.engine.transport import Segment
 from showcontrol.errors import ShowControlError
-from showcontrol.io.jack_midi import JackMidiOutput
+from showcontrol.io.jack_midi import JackMidiOutput, send_last_messages
 from showcontrol.io.midi import MidiPortOutput
 from showcontrol.io.mqtt import MqttPublisher
 from showcontrol.io.osc import OscUdpOutput
@@ -86,6 +86,7 @@ class ShowSession:
         )
         if jack_midi := [o for o in self.outputs.values() if isinstance(o, JackMidiOutput)]:
             self.link.attach_midi(jack_midi, song_runs)
+            self._stack.callback(send_last_messages, jack_midi)  # before the link closes: its periods write them
         return self.link
 
     def start(self, on_close: Callable[[], None]) -> None:

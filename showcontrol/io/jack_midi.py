@@ -17,6 +17,7 @@ from, transport messages and all notes off go at the start of the next period.
 from __future__ import annotations
 
 import bisect
+import time
 from collections import deque
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -73,10 +74,11 @@ class JackMidiOutput(MidiPortOutput):
         self._at_once: deque[bytes] = deque()  # what goes at the start of the next period
         self._schedules: Mapping[Hashable, _Schedule] = {}  # by song version: replaced whole, never changed in place
         self._once_sent: set[int] = set()
+        self._rebuilt_from: int | None = None  # the song frame of the take whose state `rebuild` has queued
         self.port: Any = None  # the JACK port, once the audio client registers it
 
     def open(self) -> JackMidiOutput:
-        self.mark(Health.CONNECTING, "waiting for the JACK audio client")
+        self.mark(Health.CONNECTING)  # until the audio client registers our port: a wait, not an error to report
         return self
 
     @property
@@ -110,10 +112,27 @@ class JackMidiOutput(MidiPortOutput):
     def maintain(self) -> None:
         """The audio client connects the port (see JackDevice.maintain)."""
 
+    def _unavailable(self) -> str | None:
+        """Nothing can go before the audio client has registered our port (rtmidi's port is not ours)."""
+        return None if self.port is not None else self.status.last_error or "waiting for the JACK audio client"
+
+    @property
+    def pending(self) -> bool:
+        """Messages still to go at the start of the next period (a state rebuilt, notes off, transport)."""
+        return bool(self._at_once)
+
+    def rebuild(self, song_from_frame: int, dispatches: Sequence[Dispatch[Any]]) -> None:
+        """Before a take starts from `song_from_frame` (the runner's, ahead of the transport): this output's
+        share of the state rebuilt, to go at the start of the next period, ahead of the take's first event.
+        The dispatcher rebuilds only once the take is playing: after its first period was written."""
+        self._at_once.extend(bytes(item.message) for item in dispatches if item.event.output == self.name and item.message is not None)
+        self._rebuilt_from = song_from_frame
+
     def _send(self, message: list[int], event: Event, due_ns: int) -> Result:
         """The dispatcher's: the schedule writes the song's events; only a state rebuilt before the bar
-        playback starts from is the dispatcher's to give."""
-        if event.at_frame - self._latency_frames < self._segment().song_from_frame:
+        playback starts from is the dispatcher's to give, unless `rebuild` gave it already."""
+        start = self._segment().song_from_frame
+        if event.at_frame - self._latency_frames < start and self._rebuilt_from != start:
             self._at_once.append(bytes(message))
         return ON_ITS_FRAME
 
@@ -162,3 +181,16 @@ class JackMidiOutput(MidiPortOutput):
                 if event.once:
                     self._once_sent.add(id(event))
             schedule.cursor += 1
+
+
+LAST_MESSAGES_TIMEOUT_S = 0.25  # some periods at any size a patch may ask for; a server gone answers none of them
+
+
+def send_last_messages(outputs: Sequence[JackMidiOutput], timeout_s: float = LAST_MESSAGES_TIMEOUT_S) -> None:
+    """At the end of a run, while the audio client still runs its periods: all notes off on each output,
+    waited for until a period has written them (or `timeout_s`), so no synth is left holding a note."""
+    for output in outputs:
+        output.panic()
+    deadline = time.monotonic() + timeout_s
+    while any(output.pending for output in outputs) and time.monotonic() < deadline:
+        time.sleep(0.005)
