@@ -31,7 +31,7 @@ there: silence with the song going on after it (the show's audio was not there i
 frames missing with nothing between (the capture lost them, or the server dropped them), and how late
 the probe was around it. Each take prints how often the probe stalled, the run's noise, and
 what PipeWire's own profiler (pw-profiler) saw of each graph cycle: cycles late, the show's node not
-woken or not done, the capture not done. Needs pipewire, pipewire-pulse, wireplumber, pw-record,
+woken or not done, the capture not done. Needs pipewire, pipewire-pulse, pipewire-jack (pw-jack), wireplumber, pw-record,
 pw-profiler, dbus-daemon and mosquitto.
 """
 

@@ -447,6 +447,7 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.ui.console import StopSignals, run_headless, run_terminal
 
     loaded = _load(args)
+    _sdl_options_on_jack(loaded, args)
     song_id = _song_id(loaded, args.song)  # the song --from and --loop are about: --song's, or the set's first
     options = RunOptions(
         song_id if args.song is not None else None,
@@ -551,6 +552,19 @@ def _start(loaded: LoadedShow, song_id: str, text: str | None) -> BarBeat:
         return resolve_start(text, loaded.timelines[song_id], loaded.show.song(song_id).sections)
     except ValueError as error:
         raise BadInputError(f"--from {escaped(text[:80])}: {error}") from None
+
+
+def _sdl_options_on_jack(loaded: LoadedShow, args: argparse.Namespace) -> None:
+    """--audio-device and --audio-driver choose an SDL output: on a patch that plays through JACK they would
+    be ignored, and the operator would believe the show plays where they said."""
+    if loaded.show.patch.audio.backend != "jack":
+        return
+    for option, value in (("--audio-device", args.audio_device), ("--audio-driver", args.audio_driver)):
+        if value is not None:
+            raise BadInputError(
+                f"{option} {value}: this patch plays through JACK (audio.backend: jack), whose ports it names in audio.ports; "
+                f"leave {option} out, or use a patch with the SDL backend"
+            )
 
 
 def _loop_bars(loaded: LoadedShow, song_id: str, text: str) -> tuple[int, int]:

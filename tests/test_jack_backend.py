@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import libltc
 import numpy as np
 import pytest
-from conftest import REPO, mostly_at, start_show, write_tone
+from conftest import REPO, mostly_at, showcontrol, start_show, write_tone
 from peers import Jack, _start_jack, wait_until
 
 if TYPE_CHECKING:
@@ -118,6 +118,7 @@ def test_each_channel_is_a_named_port_connected_where_the_patch_says(jack, tmp_p
     assert process.returncode == 0, err
     assert {"showcontrol:track L", "showcontrol:track R", "showcontrol:click", "showcontrol:ltc", "showcontrol:click ava"} <= set(ports)
     assert "audio: JACK showcontrol (jack), now ok" in out
+    assert f"'{recorder_name}:in_3', the patch's destination for 'click', is not there (yet): connected when it appears" in err
     audio = recorder.audio()
     lib = libltc.load()
     assert [feed_of(audio[:, k], lib) for k in range(4)] == ["track", "track", "click", "ltc"]
@@ -175,6 +176,37 @@ def test_a_jack_period_other_than_the_patchs_is_a_clear_error(jack, tmp_path: Pa
     _, err = process.communicate(timeout=60)
     assert process.returncode == 1
     assert "the JACK server's period is 1024 frames" in err.splitlines()[-1] and "Traceback" not in err
+
+
+def test_a_jack_sample_rate_other_than_the_patchs_is_a_clear_error(jack, tmp_path: Path) -> None:
+    show = write_show(tmp_path, "nobody")
+    patch = tmp_path / "patch.yaml"
+    patch.write_text(patch.read_text().replace("sample_rate: 48000", "sample_rate: 44100"))
+    process = start_show(show, driver=None)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert "the JACK server runs at 48000 Hz, the patch at 44100 Hz: set audio.sample_rate: 48000" in err.splitlines()[-1]
+    assert "NULL" not in err and "Traceback" not in err
+
+
+def test_a_patch_with_no_jack_destinations_says_its_ports_play_to_nothing(jack, tmp_path: Path) -> None:
+    show = write_show(tmp_path, "nobody")
+    patch = tmp_path / "patch.yaml"
+    patch.write_text(re.sub(r", ports: \{[^}]*\}", "", patch.read_text()))
+    assert "ports" not in patch.read_text()
+    process = start_show(show, driver=None)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "the patch lists no destination ports (audio.ports): 'track L', 'track R', 'click', 'ltc', 'click ava' play to nothing" in err
+
+
+@pytest.mark.parametrize("option", [("--audio-device", "Fireface"), ("--audio-driver", "pulseaudio")])
+def test_an_sdl_output_asked_for_on_a_jack_patch_is_a_bad_option_not_ignored(tmp_path: Path, option: tuple[str, str]) -> None:
+    show = write_show(tmp_path, "nobody")
+    done = showcontrol("run", str(show), "--headless", *option)
+    assert done.returncode == 2, done.stderr
+    assert f"{option[0]} {option[1]}: this patch plays through JACK (audio.backend: jack)" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 class MidiRecorder(Recorder):

@@ -165,9 +165,12 @@ class JackDevice:
         client = _open_client(jack)
         self._client = client
         self._on_pipewire = "PipeWire" in jack.version_string()
-        if client.samplerate != self.sample_rate:
+        if (rate := client.samplerate) != self.sample_rate:
             self._close()
-            raise AudioDeviceError(f"the JACK server runs at {client.samplerate} Hz, the patch at {self.sample_rate} Hz: make them agree")
+            raise AudioDeviceError(
+                f"the JACK server runs at {rate} Hz, the patch at {self.sample_rate} Hz: set audio.sample_rate: {rate} "
+                f"(or start the server with -r {self.sample_rate})"
+            )
         self.name = f"JACK {client.name}"
         self.buffer_frames = client.blocksize
         self._dll = DelayLockedLoop(self.sample_rate, self.buffer_frames)
@@ -187,8 +190,29 @@ class JackDevice:
         self._ask(client.activate)  # type: ignore[attr-defined]
         self._started = True
         self.maintain()
+        self._warn_unconnected(client)
         if self._latency is not None and self._destinations:
             self._latency.settle(LATENCY_SETTLE_S)
+
+    def _warn_unconnected(self, client: Any) -> None:
+        """Say which audio ports play to nothing as the show starts: a destination misspelt or not there
+        yet (connected when it appears), or no destination in the patch at all (connected by hand)."""
+        if not self._destinations:
+            log.warning(
+                "JACK: the patch lists no destination ports (audio.ports): %s play to nothing until connected by hand "
+                "(jack_connect, qjackctl) or listed there",
+                ", ".join(repr(name) for name in self._names),
+            )
+            return
+        for channel, destinations in self._destinations.items():
+            for destination in destinations:
+                if _port_named(client, destination) is None:
+                    log.warning(
+                        "JACK: %r, the patch's destination for %r, is not there (yet): connected when it appears; "
+                        "`showcontrol devices` lists the server's ports",
+                        destination,
+                        self._names[channel],
+                    )
 
     def _ask(self, call: Callable[[], T]) -> T:
         """`call` on the server within OPEN_WITHIN_S (audio/jack_calls.py); a refusal is an AudioDeviceError.
