@@ -492,6 +492,59 @@ def test_a_jack_server_restarted_while_stopped_is_played_on_again(tmp_path: Path
         restore_jack_env(before)
 
 
+def test_a_jack_server_back_before_the_next_go_is_played_on_from_that_go(tmp_path: Path) -> None:
+    """The server dies mid-song and is back before the song ends; the next song is GOne the moment the
+    song has ended (as a headless set does), before the audio watch's turn: it plays on JACK, not on the
+    stand-in until the set is over."""
+    from peers import UdpReceiver
+    from test_transport_run import beat_show, received
+
+    from showcontrol.app import RunOptions, ShowRunner
+    from showcontrol.audio.link import AudioHealth
+    from showcontrol.load.show_file import load_show
+    from showcontrol.takes.listing import status_text
+    from showcontrol.takes.record import fold
+
+    before = dict(os.environ)
+    name = f"scback{os.getpid()}"
+    server = _start_jack(name, "-r")
+    if server is None:
+        pytest.skip("jackd cannot start here")
+    receiver = UdpReceiver()
+    show = beat_show(tmp_path, receiver.port, bars=6, audio=", backend: jack")
+    song = show.read_text().split("songs:\n", 1)[1]
+    show.write_text(show.read_text() + song.replace("- id: beats", "- id: next", 1))  # a set of two
+    patch = tmp_path / "patch.yaml"
+    patch.write_text(patch.read_text().replace("buffer_frames: 256", f"buffer_frames: {PERIOD}"))
+    try:
+        with ShowRunner(load_show(show), RunOptions(log_path=tmp_path / "show.jsonl")) as runner:
+            runner.play()
+            wait_until(lambda: len(received(receiver)) >= 2)
+            server.process.terminate()
+            wait_until(lambda: runner.link.health is AudioHealth.LOST)
+            server.stop()
+            server = _start_jack(name, "-r")
+            assert server is not None and runner.driver == "dummy"  # the stand-in, while the song plays
+            wait_until(lambda: runner.ready_to_go)
+            runner.play()
+            assert runner.driver == "jack" and runner.song.id == "next"
+            count, frames = len(received(receiver)), runner.device.frames_delivered
+            wait_until(lambda: len(received(receiver)) >= count + 4)
+            assert runner.device.frames_delivered > frames
+            takes_path = runner.takes.path
+    finally:
+        receiver.close()
+        if server is not None:
+            server.stop()
+        restore_jack_env(before)
+    assert takes_path is not None
+    takes = fold(json.loads(line) for line in takes_path.read_text().splitlines())
+    assert [(t.song, t.audio.startswith("AUDIO LOST at 0:00."), status_text(t)) for t in takes] == [
+        ("beats", True, "complete, audio lost"),  # the song played to its end, but was not heard whole
+        ("next", False, "interrupted"),  # quit while it played, on JACK
+    ]
+
+
 RECORDER_SCRIPT = """
 import os, signal, sys, threading, numpy as np, jack
 client = jack.Client(sys.argv[1], no_start_server=True)

@@ -517,7 +517,10 @@ class ShowRunner:
         song_frame = segment.song_frame_at(self.device.frames_delivered)
         seconds = Fraction(song_frame) / timeline.sample_rate
         position = timeline.tempo.position_at(seconds)
-        self.session.incident(health, detail, f"{clock_text(float(seconds))} (bar {position.bar}.{position.beat})")
+        where = f"{clock_text(float(seconds))} (bar {position.bar}.{position.beat})"
+        self.session.incident(health, detail, where)
+        if health in (AudioHealth.LOST, AudioHealth.STALLED):  # the take was not heard whole: its log says so
+            self.takes.audio_incident(f"AUDIO {health.upper()} at {where}")
         assert self.session.showlog is not None
         self.session.showlog.record(
             {"song": self.song.id, "kind": "audio", "result": str(health), "detail": detail, "song_frame": song_frame}
@@ -544,6 +547,8 @@ class ShowRunner:
                 job = self.standby_job
                 ready = f" ({job.progress(time.monotonic()) * 100:.0f} %)" if job is not None else ""
                 raise ShowControlError(f"{self.setlist[self.standby].song_id} is being made ready{ready}: GO again in a moment")
+            if self.player.idle:  # stopped: a lost audio device may be back (a set's next GO may come at once)
+                self.link.reopen_if_standing_in()
             self.cue_at = self.cue_at if at is None else BarBeat(at) if isinstance(at, int) else at
             plan = self._plan(self.cue_at)
             self.takes.went(self.cue_at.bar, plan.song_from_frame)

@@ -122,6 +122,7 @@ class AudioLink:
         self._midi: tuple[Sequence[PeriodWriter], SongRuns] | None = None  # MIDI the JACK client carries
         self.left_open = False  # a device that would not close, or one that must not (PipeWire's JACK): end without teardown
         self._done = threading.Event()
+        self._changing = threading.Lock()  # the watch's turn, or a GO's reopen: one at a time changes the device
         self._watcher = threading.Thread(target=self._watch, name="audio-watch", daemon=True)
 
     @property
@@ -252,7 +253,8 @@ class AudioLink:
         reopen_at, failed = 0.0, ""
         while not self._done.wait(WATCH_EVERY_S):
             try:
-                reopen_at, failed = self._look(reopen_at), ""
+                with self._changing:
+                    reopen_at, failed = self._look(reopen_at), ""
             except Exception as error:  # the watch must go on: the next turn tries again; logged once, not every turn
                 if repr(error) != failed:
                     log.exception("the audio watch failed (it goes on)")
@@ -275,6 +277,13 @@ class AudioLink:
             reopen_at = time.monotonic() + REOPEN_EVERY_S
             self._reopen()
         return reopen_at
+
+    def reopen_if_standing_in(self) -> None:
+        """A GO while stopped on the stand-in: try the show's device once now. The watch tries only while the
+        show is stopped, and a set goes on to its next song at once, so it may never see that moment."""
+        with self._changing:
+            if self._standing_in:
+                self._reopen()
 
     def _report(self, health: AudioHealth, device: Device, silent_ns: int) -> None:
         where = f"{device.name!r} ({self.driver})"

@@ -66,6 +66,7 @@ class TakeKeeper:
         self._go_generation = 0  # the transport's segment generation when GO was pressed
         self._from_frame = 0
         self._timeline: Timeline | None = None  # the open take's: a rehearsal tempo swaps the runner's while stopped
+        self._audio: list[str] = []  # the open take's audio incidents (lost, stalled)
         self.path: Path | None = None  # the take log, once opened (kept for the run's report)
         self.lost = 0  # its lines the disk did not take, once closed
         self.count = 0  # takes started by this run
@@ -130,7 +131,14 @@ class TakeKeeper:
             self._log.begin(take)
             self.count += 1
             self._open, self._from_frame, self._go_generation = take, song_from_frame, runner.segment.generation
+            self._audio = []
             self._timeline = runner.timeline
+
+    def audio_incident(self, text: str) -> None:
+        """The audio was lost or stalled during the open take (the audio watch's word): its end says so."""
+        with self._lock:
+            if self._open is not None:
+                self._audio.append(text)
 
     def stopped(self) -> None:
         """The operator stopped: the take ends where the audio is (or at the song's end, if it got there first)."""
@@ -205,7 +213,16 @@ class TakeKeeper:
         last = min(frame, timeline.end_frame - 1)
         to_bar = timeline.tempo.position_at(Fraction(last) / timeline.sample_rate).bar
         self._log.append(
-            end_record(take.take_id, status, reason, to_bar, _seconds(frame, timeline), round(ended_at, 3), _timecode(frame, timeline))
+            end_record(
+                take.take_id,
+                status,
+                reason,
+                to_bar,
+                _seconds(frame, timeline),
+                round(ended_at, 3),
+                _timecode(frame, timeline),
+                "; ".join(self._audio),
+            )
         )
         self._open = None
 

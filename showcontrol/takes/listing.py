@@ -30,6 +30,12 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)
 
 
+def status_text(take: Take) -> str:
+    """Its status, and whether its audio was lost or stalled on the way ("complete, audio lost")."""
+    troubles = [kind for kind in ("lost", "stalled") if f"AUDIO {kind.upper()}" in take.audio]
+    return f"{take.status}, audio {' and '.join(troubles)}" if troubles else str(take.status)
+
+
 def _row(take: Take, local: Clock) -> tuple[str, ...]:
     def at(wall: float | None) -> str:
         return time.strftime("%H:%M:%S", local(wall)) if wall is not None else "?"
@@ -38,7 +44,7 @@ def _row(take: Take, local: Clock) -> tuple[str, ...]:
         take.day,
         take.song,
         str(take.number),
-        str(take.status),
+        status_text(take),
         mark_text(take),
         str(take.from_bar),
         str(take.to_bar) if take.to_bar is not None else "?",

@@ -52,6 +52,7 @@ class Take:
     ended_at: float | None = None
     timecode_out: str = ""
     reason: str = ""  # what ended it: song end, stop, go, quit, error, crash
+    audio: str = ""  # what went wrong with the audio during it ("AUDIO LOST at 0:03.093 (bar 2.3)"): not heard whole
     good: bool | None = None  # marked good (True), no good (False), or not marked
     note: str = ""
 
@@ -88,8 +89,9 @@ def start_record(take: Take) -> dict[str, Any]:
     }
 
 
-def end_record(take_id: str, status: Status, reason: str, to_bar: int | None, to_s: float | None, ended_at: float | None, timecode_out: str) -> dict[str, Any]:  # fmt: skip
+def end_record(take_id: str, status: Status, reason: str, to_bar: int | None, to_s: float | None, ended_at: float | None, timecode_out: str, audio: str = "") -> dict[str, Any]:  # fmt: skip
     return {
+        **({"audio": audio} if audio else {}),
         "record": END,
         "take_id": take_id,
         "status": str(status),
@@ -150,6 +152,7 @@ def _apply(takes: dict[str, Take], line: Mapping[str, Any]) -> None:
             to_s=_float_or_none(line.get("to_s")),
             ended_at=_float_or_none(line.get("ended_at")),
             timecode_out=str(line.get("timecode_out") or ""),
+            audio=str(line.get("audio") or ""),
         )
     elif kind == MARK:
         take = takes[take_id]
