@@ -447,7 +447,7 @@ def cmd_run(args: argparse.Namespace) -> ExitStatus:
     from showcontrol.ui.console import StopSignals, run_headless, run_terminal
 
     loaded = _load(args)
-    _sdl_options_on_jack(loaded, args)
+    _check_audio_options(loaded, args)
     song_id = _song_id(loaded, args.song)  # the song --from and --loop are about: --song's, or the set's first
     options = RunOptions(
         song_id if args.song is not None else None,
@@ -554,9 +554,13 @@ def _start(loaded: LoadedShow, song_id: str, text: str | None) -> BarBeat:
         raise BadInputError(f"--from {escaped(text[:80])}: {error}") from None
 
 
-def _sdl_options_on_jack(loaded: LoadedShow, args: argparse.Namespace) -> None:
-    """--audio-device and --audio-driver choose an SDL output: on a patch that plays through JACK they would
-    be ignored, and the operator would believe the show plays where they said."""
+def _check_audio_options(loaded: LoadedShow, args: argparse.Namespace) -> None:
+    """--audio-driver must name a driver SDL has. It and --audio-device choose an SDL output: on a patch
+    that plays through JACK they would be ignored, and the operator would believe the show plays where they said."""
+    from showcontrol.audio.device import available_drivers
+
+    if args.audio_driver is not None and args.audio_driver not in (drivers := available_drivers()):
+        raise BadInputError(f"--audio-driver {args.audio_driver}: SDL has no such audio driver; give one of {', '.join(drivers)}")
     if loaded.show.patch.audio.backend != "jack":
         return
     for option, value in (("--audio-device", args.audio_device), ("--audio-driver", args.audio_driver)):

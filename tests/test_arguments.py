@@ -63,6 +63,7 @@ def test_the_rates_at_the_ends_of_the_range_render(tmp_path: Path, show: Path, r
         ["run", "SHOW", "--headless", "--audio-driver", "dummy", "--from", "99"],
         ["run", "SHOW", "--headless", "--audio-driver", "dummy", "--loop", "nosuch"],
         ["run", "SHOW", "--headless", "--audio-driver", "dummy", "--song", "nosuch"],
+        ["run", "SHOW", "--headless", "--audio-driver", "nosuch"],
         ["timeline", "SHOW", "--song", "nosuch"],
         ["render", "SHOW", "-o", "OUT.ogv"],
         ["cuesheet", "SHOW", "-o", "OUT.txt"],

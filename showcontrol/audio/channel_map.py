@@ -57,7 +57,7 @@ def layout_warning(device: str, layout: tuple[str, ...], routes: dict[str, tuple
         return None
     ports = ", ".join(f"{k}: PORT" for k in unheard)
     return (
-        f"the audio device {device!r} is laid out {','.join(layout)}: a {channels}-channel stream reaches only "
+        f"the audio device {device!r} is laid out {','.join(layout)}: a stream of {channels} channels reaches only "
         f"{one_to_one_up_to(layout)} of its outputs 1:1, so {', '.join(feeds)} will not be heard; switch the interface "
         "to its Pro Audio profile (AUX channels), or play through JACK, which is 1:1 by port: set the patch's "
         f"`audio: {{backend: jack, ports: {{{ports}, ...}}}}` with each channel's port as `pw-jack showcontrol devices` "

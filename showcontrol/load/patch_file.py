@@ -148,11 +148,21 @@ def _jack_ports(reader: Reader, node: Node, channels: int, backend: str) -> dict
         if not key.isdigit() or not 1 <= int(key) <= channels:
             reader.problem(key_node, f"audio ports: {key!r} is not a channel of the interface", f"use channels 1 to {channels}")
             continue
-        names = [
-            reader.text(n, f"ports.{key}")
-            for n in (reader.items(value, f"ports.{key}") if isinstance(value, yaml.SequenceNode) else [value])
-        ]
-        ports[int(key) - 1] = tuple(name for name in names if name)
+        nodes = reader.items(value, f"ports.{key}") if isinstance(value, yaml.SequenceNode) else [value]
+        if not nodes:
+            reader.problem(value, f"audio ports: channel {key} lists no port", f"name its JACK port(s), or leave channel {key} out")
+        names = []
+        for name_node in nodes:
+            name = reader.text(name_node, f"ports.{key}")
+            if name and ":" not in name:
+                reader.problem(
+                    name_node,
+                    f"audio ports: {name!r} is not a JACK port name",
+                    "write it as client:port (`showcontrol devices` lists them)",
+                )
+            elif name:
+                names.append(name)
+        ports[int(key) - 1] = tuple(names)
     return ports
 
 

@@ -298,7 +298,7 @@ class Reader:
             self.problem(
                 node,
                 f"{what} must be a mapping of keys to values, got {_describe(node)}",
-                f"write it as `key: value` lines; keys: {', '.join(allowed)}",
+                "write it as `key: value` lines" + (f"; keys: {', '.join(allowed)}" if allowed and not isinstance(allowed, AnyKey) else ""),
             )
             return None
         values: dict[str, tuple[Node, Node]] = {}
