@@ -367,11 +367,30 @@ def cmd_check(args: argparse.Namespace) -> ExitStatus:
         raise ShowFileError(problems)
     print(check_summary(loaded))
     warnings = len(loaded.warnings)
-    if (layout := _layout_warning(loaded)) is not None:
-        print(f"warning: {layout}", file=sys.stderr)
-        warnings += 1
+    for warning in (_absent_device_warning(loaded), _layout_warning(loaded)):
+        if warning is not None:
+            print(f"warning: {warning}", file=sys.stderr)
+            warnings += 1
     print(f"OK: {len(loaded.show.songs)} song(s), {warnings} warning(s)")
     return ExitStatus.OK
+
+
+def _absent_device_warning(loaded: LoadedShow) -> str | None:
+    """The patch's own audio device, where the running sound server has no output of that name (None: it
+    has, the patch takes the default, or no server answers: `check` may run on another machine)."""
+    from showcontrol.audio.link import named_device
+    from showcontrol.audio.pulse_sinks import sink_layouts
+
+    audio = loaded.show.patch.audio
+    if audio.backend == "jack" or not named_device(audio.device) or not (outputs := sink_layouts()):
+        return None
+    wanted = str(audio.device).lower()
+    if any(wanted in name.lower() for name in outputs):
+        return None
+    return (
+        f"the patch's audio device {audio.device!r} is not among this machine's sound server's outputs now: "
+        "`run` will not play until it is there (connect it; `showcontrol devices` lists them)"
+    )
 
 
 def _layout_warning(loaded: LoadedShow) -> str | None:
@@ -607,6 +626,7 @@ def run_report(runner: object, inputs: Mapping[str, InputCounts] | None = None) 
             else ""
         ),
         f"  audio: {runner.device.name} ({runner.driver}), now {health_text(runner.link.health)}"
+        + (f"; not heard (the device's layout): {', '.join(runner.link.unheard)}" if runner.link.unheard else "")
         + "".join(f"; {incident}" for incident in runner.audio_incidents),
     ]
     for name, output in runner.outputs.items():

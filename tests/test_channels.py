@@ -107,6 +107,18 @@ def test_each_feed_lands_on_its_channel_and_nowhere_else(sound_server, tmp_path:
         assert ("will not be heard" in output) == bool(cannot), output
         if cannot:
             assert "Pro Audio profile" in output and "JACK, which is 1:1 by port" in output and "backend: jack, ports:" in output
+    assert ("not heard (the device's layout): " in result.stdout) == bool(cannot), result.stdout  # and the run's report
+
+
+def test_check_warns_of_a_patch_device_the_sound_server_does_not_have(sound_server, tmp_path: Path) -> None:
+    name = f"here{os.getpid()}"
+    make_sink(sound_server, name, "FL,FR")
+    env = {**os.environ, **sound_server.env}
+    for device, absent in ((name, False), (f"gone{os.getpid()}", True)):
+        checked = showcontrol("check", str(write_show(tmp_path, device, 2, {"track": [1, 2]})), env=env)
+        assert checked.returncode == 0, checked.stderr
+        assert (f"the patch's audio device {device!r} is not among this machine's sound server's outputs now" in checked.stderr) == absent
+        assert checked.stdout.rstrip().endswith(f"{2 + absent} warning(s)"), checked.stdout + checked.stderr  # and no click, no LTC routed
 
 
 def test_devices_shows_each_outputs_layout(sound_server) -> None:

@@ -48,11 +48,17 @@ def one_to_one_up_to(layout: tuple[str, ...]) -> int:
     return max((n for n in range(1, len(layout) + 1) if not undelivered(layout, n)), default=0)
 
 
+def unheard_feeds(layout: tuple[str, ...], routes: dict[str, tuple[int, ...]], channels: int) -> list[str]:
+    """The patch's feeds that would not land where it says on this layout: "click on 3", "ltc on 4"."""
+    lost = set(undelivered(layout, channels))
+    return sorted(f"{feed} on {k + 1}" for feed, chans in routes.items() for k in chans if k + 1 in lost)
+
+
 def layout_warning(device: str, layout: tuple[str, ...], routes: dict[str, tuple[int, ...]], channels: int) -> str | None:
     """What the operator must know where the patch's feeds would not land where it says, or None."""
     lost = set(undelivered(layout, channels))
     unheard = sorted({k + 1 for chans in routes.values() for k in chans if k + 1 in lost})
-    feeds = sorted(f"{feed} on {k + 1}" for feed, chans in routes.items() for k in chans if k + 1 in lost)
+    feeds = unheard_feeds(layout, routes, channels)
     if not feeds:
         return None
     ports = ", ".join(f"{k}: PORT" for k in unheard)

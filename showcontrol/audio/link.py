@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from enum import StrEnum
 from types import TracebackType
 
-from showcontrol.audio.channel_map import layout_warning
+from showcontrol.audio.channel_map import layout_warning, unheard_feeds
 from showcontrol.audio.device import AudioDevice, AudioDeviceError, Render, start_audio_driver, stop_audio_driver
 from showcontrol.audio.jack_device import JackDevice, PeriodWriter, SongRuns
 from showcontrol.audio.pulse_sinks import layout_of
@@ -62,6 +62,12 @@ def audio_health(gone: bool, silent_ns: int, plays_to_nobody: bool = False) -> A
     if silent_ns > STALLED_AFTER_NS:
         return AudioHealth.STALLED
     return AudioHealth.SILENT if plays_to_nobody else AudioHealth.OK
+
+
+def patch_unheard_feeds(patch: AudioPatch, device: str) -> list[str]:
+    """The patch's feeds that the sound server's `device` cannot take 1:1 (none where it does not say)."""
+    found = layout_of(device)
+    return [] if found is None else unheard_feeds(found[1], dict(patch.routes), patch.channels)
 
 
 def patch_layout_warning(patch: AudioPatch, device: str | None = None) -> str | None:
@@ -118,6 +124,7 @@ class AudioLink:
         self._show_driver = ""  # the driver the show opened on, which a lost device is reopened with
         self._standing_in = False  # on the dummy driver while the show's device cannot be reopened
         self._started_ns = 0
+        self.unheard: list[str] = []  # feeds the device cannot take 1:1 (its layout): for the run's report
         self.fell_back = False  # on the dummy driver because no device was there (not because it was asked for)
         self._midi: tuple[Sequence[PeriodWriter], SongRuns] | None = None  # MIDI the JACK client carries
         self.left_open = False  # a device that would not close, or one that must not (PipeWire's JACK): end without teardown
@@ -167,6 +174,7 @@ class AudioLink:
             )
         if self.driver == "pulseaudio" and (warning := patch_layout_warning(self.patch, self.device.name)) is not None:
             log.warning("%s", warning)
+            self.unheard = patch_unheard_feeds(self.patch, self.device.name)
         if self.driver in SILENT_DRIVERS:
             self.health = AudioHealth.SILENT
             if not self.fell_back and self.driver == "dummy":
