@@ -716,9 +716,9 @@ def kept(keep: Path | None, label: str) -> Path | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=40.0, help="song length")
-    parser.add_argument("--stalls", default="20,50,90,200", help="SIGSTOP lengths, ms, spread over the song")
-    parser.add_argument("--baseline", default=BASELINE, help="the commit to compare with (default: before the re-lock)")
+    parser.add_argument("--seconds", type=float, default=40.0, help="song length, s (default: %(default)s)")
+    parser.add_argument("--stalls", default="20,50,90,200", help="SIGSTOP lengths, ms, spread over the song (default: %(default)s)")
+    parser.add_argument("--baseline", default=BASELINE, help="the commit to compare with (default: %(default)s, before the re-lock)")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--no-jack", action="store_true", help="skip the third take, this code through PipeWire's JACK (pw-jack)")
     which.add_argument("--only-jack", action="store_true", help="only the JACK take (no SDL takes, no baseline)")
