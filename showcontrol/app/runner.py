@@ -547,8 +547,8 @@ class ShowRunner:
                 job = self.standby_job
                 ready = f" ({job.progress(time.monotonic()) * 100:.0f} %)" if job is not None else ""
                 raise ShowControlError(f"{self.setlist[self.standby].song_id} is being made ready{ready}: GO again in a moment")
-            if self.player.idle:  # stopped: a lost audio device may be back (a set's next GO may come at once)
-                self.link.reopen_if_standing_in()
+            if self.player.idle and (link := self.session.link) is not None:  # stopped: a lost device may be back
+                link.reopen_if_standing_in()  # (a set's next GO may come at once, before the audio watch's turn)
             self.cue_at = self.cue_at if at is None else BarBeat(at) if isinstance(at, int) else at
             plan = self._plan(self.cue_at)
             self.takes.went(self.cue_at.bar, plan.song_from_frame)
