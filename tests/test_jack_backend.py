@@ -292,9 +292,10 @@ def test_midi_leaves_on_the_frame_of_its_event_like_the_click(jack, tmp_path: Pa
 
 
 def test_a_start_from_a_later_bar_sends_the_state_before_it_and_the_end_leaves_no_note_held(jack, tmp_path: Path) -> None:
-    """On the JACK client as on rtmidi: `--from 3` with `on_locate: per_address` sends the latest program
-    and controller before bar 3 at the start, then bar 3's note on its frame; the end sends all notes off
-    while the client still runs; and each message is booked as sent, none as dropped."""
+    """On the JACK client as on rtmidi: `--from 3 --count-in 1` with `on_locate: per_address` sends the
+    latest program and controllers before bar 3 at the start, nothing of bar 2 again as its count-in plays
+    over it, bar 3's note on its frame and not the `once` cue after it (a take not from the top); the end
+    sends all notes off while the client still runs; each message is booked as sent, none as dropped."""
     name = f"locaterec{os.getpid()}"
     recorder = MidiRecorder(name)
     (tmp_path / "patch.yaml").write_text(
@@ -302,25 +303,26 @@ def test_a_start_from_a_later_bar_sends_the_state_before_it_and_the_end_leaves_n
         f"ports: {{1: '{name}:in_1'}}}}\noutputs:\n  keys: {{type: midi, port: '{name}:midi_in', on_locate: per_address}}\n"
     )
     cues = ["1.1, midi: {to: keys, program: 3}", "1.2, midi: {to: keys, cc: [7, 100]}", "2.1, midi: {to: keys, cc: [7, 60]}"]
-    cues += ["3.1, midi: {to: keys, note_on: [62, 100]}"]
+    cues += ["2.3, midi: {to: keys, cc: [10, 64]}", "3.1, midi: {to: keys, note_on: [62, 100]}"]
+    cues += ["3.3, name: pyro, once: true, midi: {to: keys, note_on: [63, 127]}"]
     show = tmp_path / "show.yaml"
     show.write_text(
         "version: 1\npatch: patch.yaml\nsongs:\n  - id: s\n    end: 4.1\n    tempo: [{bar: 1, bpm: 240}]\n    cues:\n"
         + "".join(f"      - {{at: {cue}}}\n" for cue in cues)
     )
     try:
-        process = start_show(show, "--from", "3", driver=None, log=tmp_path / "show.jsonl")
+        process = start_show(show, "--from", "3", "--count-in", "1", driver=None, log=tmp_path / "show.jsonl")
         out, err = process.communicate(timeout=60)
     finally:
         recorder.close()
     assert process.returncode == 0, err
     heard = [data.hex() for _, data in recorder.midi]
-    assert heard[:3] == ["c003", "b0073c", "903e64"], heard  # the program, the fader's latest, then bar 3's note
-    assert "b07b00" in heard[3:], heard  # all notes off, after the song
+    assert heard[:4] == ["c003", "b0073c", "b00a40", "903e64"], heard  # the program, each controller's latest, bar 3's note
+    assert "903f7f" not in heard and "b07b00" in heard[4:], heard  # no pyro; all notes off, after the song
     results = [json.loads(line).get("result", "") for line in (tmp_path / "show.jsonl").read_text().splitlines()]
-    midi = [r for r in results if "frame" in r or "JACK" in r or "dropped" in r]
-    assert midi == ["rebuild: sent: on its frame"] * 2 + ["sent: on its frame"], midi  # the state, then bar 3's note
-    assert re.search(r"keys: up, sent 3, late \d+, dropped 0, errors 0\n", out), out  # the run's report, no error left in it
+    midi = [r for r in results if "frame" in r or "JACK" in r or "dropped" in r or "once" in r]
+    assert midi == ["rebuild: sent: on its frame"] * 3 + ["skipped: once cue, take not from the top", "sent: on its frame"], midi
+    assert re.search(r"keys: up, sent 4, late \d+, dropped 0, errors 0\n", out), out  # the run's report, no error left in it
 
 
 LOOP_NOTES = {"1.1": 60, "1.4.476": 61, "2.1": 62, "3.4.476": 63, "4.1": 64}  # 476 ticks: 100 frames before the next bar

@@ -569,7 +569,7 @@ class ShowRunner:
         rebuilt = state_rebuild(self.player.version.order, song_from_frame, on_locate) if song_from_frame > 0 else ()
         for output in self.outputs.values():
             if isinstance(output, JackMidiOutput):
-                output.rebuild(song_from_frame, rebuilt)
+                output.rebuild(self.player.version.key, song_from_frame, rebuilt)
 
     def stop(self) -> None:
         """Interrupt: cues stop now, the track fades out (`stop_fade_s`), MIDI notes off, final state published.

@@ -63,6 +63,21 @@ class _Schedule:
     next_frame: int | None = None  # where its next run should start, if nothing jumped
 
 
+@dataclass
+class _TakeStart:
+    """The take a GO began, as the audio thread needs it: a take from a later bar plays its count-in over
+    the song's own frames before `from_frame` (none of their events go: the rebuilt state stands for them),
+    and fires no `once` cue (as the dispatcher skips them)."""
+
+    key: Hashable  # its song version's schedule
+    from_frame: int
+    in_pre_roll: bool  # before `from_frame` still (the audio thread clears it once a run gets there)
+
+    @property
+    def located(self) -> bool:
+        return self.from_frame > 0
+
+
 class JackMidiOutput(MidiPortOutput):
     """A MIDI output port on the showcontrol JACK client, named after the output, connected to the ports
     matching the patch's `port` (none for a virtual one: connect it yourself)."""
@@ -75,6 +90,7 @@ class JackMidiOutput(MidiPortOutput):
         self._schedules: Mapping[Hashable, _Schedule] = {}  # by song version: replaced whole, never changed in place
         self._once_sent: set[int] = set()
         self._rebuilt_from: int | None = None  # the song frame of the take whose state `rebuild` has queued
+        self._take: _TakeStart | None = None  # the take the last GO began (replaced whole: the audio thread reads it)
         self.port: Any = None  # the JACK port, once the audio client registers it
 
     def open(self) -> JackMidiOutput:
@@ -121,12 +137,13 @@ class JackMidiOutput(MidiPortOutput):
         """Messages still to go at the start of the next period (a state rebuilt, notes off, transport)."""
         return bool(self._at_once)
 
-    def rebuild(self, song_from_frame: int, dispatches: Sequence[Dispatch[Any]]) -> None:
+    def rebuild(self, key: Hashable, song_from_frame: int, dispatches: Sequence[Dispatch[Any]]) -> None:
         """Before a take starts from `song_from_frame` (the runner's, ahead of the transport): this output's
         share of the state rebuilt, to go at the start of the next period, ahead of the take's first event.
         The dispatcher rebuilds only once the take is playing: after its first period was written."""
         self._at_once.extend(bytes(item.message) for item in dispatches if item.event.output == self.name and item.message is not None)
         self._rebuilt_from = song_from_frame
+        self._take = _TakeStart(key, song_from_frame, in_pre_roll=song_from_frame > 0)
 
     def _send(self, message: list[int], event: Event, due_ns: int) -> Result:
         """The dispatcher's: the schedule writes the song's events; only a state rebuilt before the bar
@@ -165,22 +182,29 @@ class JackMidiOutput(MidiPortOutput):
                     stopped.next_frame = None
             for offset, song_frame, count, key in runs:
                 if (schedule := schedules.get(key)) is not None:
-                    self._write_run(port, schedule, offset, song_frame, count)
+                    self._write_run(port, schedule, offset, song_frame, count, key)
         except Exception:  # a full buffer (jack.JackError): counted; what is left waits for the next period
             self.status.counters.errors += 1
 
-    def _write_run(self, port: Any, schedule: _Schedule, offset: int, song_frame: int, frames: int) -> None:
+    def _write_run(self, port: Any, schedule: _Schedule, offset: int, song_frame: int, frames: int, key: Hashable) -> None:
         frames_at, messages = schedule.frames_at, schedule.messages
         if song_frame != schedule.next_frame:  # a start, a locate or a wrap: find the schedule again
             schedule.cursor = bisect.bisect_left(frames_at, song_frame)
         end = schedule.next_frame = song_frame + frames
+        take = self._take if self._take is not None and self._take.key == key else None
+        pre_roll_until = take.from_frame if take is not None and take.in_pre_roll else None
+        no_once = take is not None and take.located
         while schedule.cursor < len(frames_at) and frames_at[schedule.cursor] < end:
             message, event = messages[schedule.cursor]
-            if not (event.once and id(event) in self._once_sent):
+            if pre_roll_until is not None and frames_at[schedule.cursor] < pre_roll_until:
+                pass  # the count-in of a take from a later bar: the rebuilt state went instead
+            elif not (event.once and (no_once or id(event) in self._once_sent)):
                 port.write_midi_event(offset + frames_at[schedule.cursor] - song_frame, message)
                 if event.once:
                     self._once_sent.add(id(event))
             schedule.cursor += 1
+        if take is not None and take.in_pre_roll and end > take.from_frame:
+            take.in_pre_roll = False  # a loop back before it later plays those bars for real
 
 
 LAST_MESSAGES_TIMEOUT_S = 0.25  # some periods at any size a patch may ask for; a server gone answers none of them
