@@ -448,11 +448,24 @@ def test_on_pipewires_jack_the_latency_cues_take_is_the_one_it_reports(sound_ser
     assert used == reported, result.stdout  # the server's word for our port (0 into a null sink), not a period's 1024
 
 
+def jack_beat_show(tmp_path: Path, name: str, port: int, bars: int) -> tuple[Jack, Path]:
+    """A JACK server of the test's own named `name`, and a beat show on the JACK backend cueing UDP `port`."""
+    from test_transport_run import beat_show
+
+    server = _start_jack(name, "-r")
+    if server is None:
+        pytest.skip("jackd cannot start here")
+    show = beat_show(tmp_path, port, bars=bars, audio=", backend: jack")
+    patch = tmp_path / "patch.yaml"
+    patch.write_text(patch.read_text().replace("buffer_frames: 256", f"buffer_frames: {PERIOD}"))
+    return server, show
+
+
 def test_a_jack_server_restarted_while_stopped_is_played_on_again(tmp_path: Path) -> None:
     """The server dies mid-song: the show goes on in time on the stand-in; stopped, the server comes back
     (the same name, as a restarted jackd): the client is opened again, never playing by itself, and plays."""
     from peers import UdpReceiver
-    from test_transport_run import beat_show, received
+    from test_transport_run import received
 
     from showcontrol.app import RunOptions, ShowRunner
     from showcontrol.audio.link import AudioHealth
@@ -461,13 +474,9 @@ def test_a_jack_server_restarted_while_stopped_is_played_on_again(tmp_path: Path
 
     before = dict(os.environ)
     name = f"screstart{os.getpid()}"
-    server = _start_jack(name, "-r")
-    if server is None:
-        pytest.skip("jackd cannot start here")
     receiver = UdpReceiver()
-    show = beat_show(tmp_path, receiver.port, bars=40, audio=", backend: jack")
-    patch = tmp_path / "patch.yaml"
-    patch.write_text(patch.read_text().replace("buffer_frames: 256", f"buffer_frames: {PERIOD}"))
+    server: Jack | None
+    server, show = jack_beat_show(tmp_path, name, receiver.port, bars=40)
     try:
         with ShowRunner(load_show(show), RunOptions("beats", log_path=tmp_path / "show.jsonl")) as runner:
             assert runner.driver == "jack"
@@ -499,7 +508,7 @@ def test_a_jack_server_back_before_the_next_go_is_played_on_from_that_go(tmp_pat
     song has ended (as a headless set does), before the audio watch's turn: it plays on JACK, not on the
     stand-in until the set is over."""
     from peers import UdpReceiver
-    from test_transport_run import beat_show, received
+    from test_transport_run import received
 
     from showcontrol.app import RunOptions, ShowRunner
     from showcontrol.audio.link import AudioHealth
@@ -509,15 +518,11 @@ def test_a_jack_server_back_before_the_next_go_is_played_on_from_that_go(tmp_pat
 
     before = dict(os.environ)
     name = f"scback{os.getpid()}"
-    server = _start_jack(name, "-r")
-    if server is None:
-        pytest.skip("jackd cannot start here")
     receiver = UdpReceiver()
-    show = beat_show(tmp_path, receiver.port, bars=6, audio=", backend: jack")
+    server: Jack | None
+    server, show = jack_beat_show(tmp_path, name, receiver.port, bars=6)
     song = show.read_text().split("songs:\n", 1)[1]
     show.write_text(show.read_text() + song.replace("- id: beats", "- id: next", 1))  # a set of two
-    patch = tmp_path / "patch.yaml"
-    patch.write_text(patch.read_text().replace("buffer_frames: 256", f"buffer_frames: {PERIOD}"))
     try:
         with ShowRunner(load_show(show), RunOptions(log_path=tmp_path / "show.jsonl")) as runner:
             runner.play()

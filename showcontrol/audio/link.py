@@ -64,12 +64,6 @@ def audio_health(gone: bool, silent_ns: int, plays_to_nobody: bool = False) -> A
     return AudioHealth.SILENT if plays_to_nobody else AudioHealth.OK
 
 
-def patch_unheard_feeds(patch: AudioPatch, device: str) -> list[str]:
-    """The patch's feeds that the sound server's `device` cannot take 1:1 (none where it does not say)."""
-    found = layout_of(device)
-    return [] if found is None else unheard_feeds(found[1], dict(patch.routes), patch.channels)
-
-
 def patch_layout_warning(patch: AudioPatch, device: str | None = None) -> str | None:
     """Where a sound server's device (the patch's, or `device`, or the default) cannot take the patch's
     channels 1:1: which feeds would not be heard. None where all land, or no server says."""
@@ -172,9 +166,11 @@ class AudioLink:
             raise AudioDeviceError(
                 f"a real audio device is required, but only the silent {self.driver} driver is available ({REQUIRED_HINT})"
             )
-        if self.driver == "pulseaudio" and (warning := patch_layout_warning(self.patch, self.device.name)) is not None:
-            log.warning("%s", warning)
-            self.unheard = patch_unheard_feeds(self.patch, self.device.name)
+        if self.driver == "pulseaudio" and (found := layout_of(self.device.name)) is not None:  # the server's word, asked once
+            routes, channels = dict(self.patch.routes), self.patch.channels
+            if (warning := layout_warning(found[0], found[1], routes, channels)) is not None:
+                log.warning("%s", warning)
+                self.unheard = unheard_feeds(found[1], routes, channels)
         if self.driver in SILENT_DRIVERS:
             self.health = AudioHealth.SILENT
             if not self.fell_back and self.driver == "dummy":

@@ -89,7 +89,6 @@ class JackMidiOutput(MidiPortOutput):
         self._at_once: deque[bytes] = deque()  # what goes at the start of the next period
         self._schedules: Mapping[Hashable, _Schedule] = {}  # by song version: replaced whole, never changed in place
         self._once_sent: set[int] = set()
-        self._rebuilt_from: int | None = None  # the song frame of the take whose state `rebuild` has queued
         self._take: _TakeStart | None = None  # the take the last GO began (replaced whole: the audio thread reads it)
         self.port: Any = None  # the JACK port, once the audio client registers it
 
@@ -142,14 +141,13 @@ class JackMidiOutput(MidiPortOutput):
         share of the state rebuilt, to go at the start of the next period, ahead of the take's first event.
         The dispatcher rebuilds only once the take is playing: after its first period was written."""
         self._at_once.extend(bytes(item.message) for item in dispatches if item.event.output == self.name and item.message is not None)
-        self._rebuilt_from = song_from_frame
         self._take = _TakeStart(key, song_from_frame, in_pre_roll=song_from_frame > 0)
 
     def _send(self, message: list[int], event: Event, due_ns: int) -> Result:
         """The dispatcher's: the schedule writes the song's events; only a state rebuilt before the bar
         playback starts from is the dispatcher's to give, unless `rebuild` gave it already."""
         start = self._segment().song_from_frame
-        if event.at_frame - self._latency_frames < start and self._rebuilt_from != start:
+        if event.at_frame - self._latency_frames < start and (self._take is None or self._take.from_frame != start):
             self._at_once.append(bytes(message))
         return ON_ITS_FRAME
 
